@@ -1,0 +1,174 @@
+"""The deterministic tick loop.
+
+One tick (``step``):
+
+1. The era's active strata advance their cadence counters; a stratum whose
+   counter reaches its stride runs this tick and its counter resets. Gated
+   strata neither run nor count (they pause).
+2. Every declaration of a running stratum resolves from the **start-of-tick**
+   values (double buffering), so declaration order cannot change results.
+   ``dt`` is the era's, ``tick`` the tick being computed, ``sim_time`` the time
+   at its start. Declarations that do not run keep their value.
+3. ``previous`` becomes the start-of-tick values, ``current`` the new ones,
+   ``sim_time += dt``; then the era's transition condition is evaluated on the
+   new values and, if true, the next tick runs in the target era.
+
+Each resolve is one vectorised numpy evaluation; nothing loops over instances.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from continuum.runtime.state import State, frozen
+from continuum.topology import CubedSphere
+from continuum.world import VEC3, Declaration, EvalContext, Program
+from continuum.world.ir import CELLS
+
+TickObserver = Callable[[State], None]
+
+
+@dataclass(frozen=True)
+class FieldFrame:
+    """One field observed at one tick: values at positions (None for global fields)."""
+
+    name: str
+    positions: np.ndarray | None  # (m, 3) unit vectors
+    values: np.ndarray  # (m,) scalar or (m, 3) vector; () / (3,) for global fields
+
+
+class Simulation:
+    """A compiled world bound to a seed and a topology, ready to step states."""
+
+    def __init__(self, program: Program, seed: int) -> None:
+        self.program = program
+        self.seed = seed
+        self.topology = CubedSphere(program.resolution)
+        self.counts = {
+            e.name: self.topology.n_cells if e.count == CELLS else int(e.count)
+            for e in program.ir.entities
+        }
+        self.neighbours = {
+            name: np.ascontiguousarray(self.topology.neighbours.T) for name in program.cell_entities
+        }
+        self._static = self._static_values()
+        self._by_stratum: dict[str, list[Declaration]] = {}
+        for decl in program.declarations:
+            self._by_stratum.setdefault(decl.signal.stratum, []).append(decl)
+        self._eras = {era.name: era for era in program.ir.eras}
+
+    def _static_values(self) -> dict[str, Any]:
+        values: dict[str, Any] = dict(self.program.config)
+        for entity, count in self.counts.items():
+            values[f"{entity}/index"] = frozen(np.arange(count, dtype=np.float64))
+            if entity in self.program.cell_entities:
+                values[f"{entity}/lat"] = frozen(self.topology.lat)
+                values[f"{entity}/lon"] = frozen(self.topology.lon)
+                values[f"{entity}/pos"] = frozen(self.topology.centres.T)
+        return values
+
+    def _context(self, state: State, tick: int, dt: float) -> EvalContext:
+        values = dict(self._static)
+        for name, array in state.current.items():
+            values[name] = array.reshape(3, 1) if array.shape == (3,) else array
+        values.update(dt=dt, tick=float(tick), sim_time=state.sim_time)
+        return EvalContext(values, self.counts, self.neighbours, self.seed, tick)
+
+    def _store(self, decl: Declaration, value: Any) -> np.ndarray:
+        kind = decl.kind
+        if kind.entity is None:
+            shape: tuple[int, ...] = (3,) if kind.shape == VEC3 else ()
+        else:
+            n = self.counts[kind.entity]
+            shape = (3, n) if kind.shape == VEC3 else (n,)
+        array = np.asarray(value, dtype=np.float64)
+        if array.shape != shape:
+            # globals: (3, 1) -> (3,); members: a value shared by all instances -> broadcast
+            array = array.reshape(shape) if kind.entity is None else np.broadcast_to(array, shape)
+        return frozen(array)
+
+    def initial_state(self) -> State:
+        """Tick 0: every declaration's initial value, in the initial era."""
+        ir = self.program.ir
+        state = State(
+            0,
+            0.0,
+            ir.initial_era.name,
+            self.seed,
+            {s.name: 0 for s in ir.strata},
+            dict(self.counts),
+        )
+        ctx = self._context(state, 0, ir.initial_era.dt)
+        state.current = {
+            d.signal.name: self._store(d, d.initial.fn(ctx)) for d in self.program.declarations
+        }
+        state.previous = dict(state.current)
+        return state
+
+    def running_strata(self, state: State) -> list[str]:
+        """Advance cadence counters (mutates ``state.counters``); return strata that run."""
+        era = self._eras[state.era]
+        running = []
+        for stratum in self.program.ir.strata:
+            if not era.is_active(stratum.name):
+                continue
+            count = state.counters[stratum.name] + 1
+            if count >= stratum.stride:
+                running.append(stratum.name)
+                count = 0
+            state.counters[stratum.name] = count
+        return running
+
+    def step(self, state: State) -> None:
+        """Advance ``state`` by one tick, in place (see the module docstring)."""
+        era = self._eras[state.era]
+        tick = state.tick + 1
+        running = self.running_strata(state)
+        ctx = self._context(state, tick, era.dt)
+        new = dict(state.current)
+        for stratum in running:
+            for decl in self._by_stratum.get(stratum, ()):
+                new[decl.signal.name] = self._store(decl, decl.resolve.fn(ctx))
+        state.previous, state.current = state.current, new
+        state.tick, state.sim_time = tick, state.sim_time + era.dt
+        condition = self.program.transitions.get(era.name)
+        if condition is not None and bool(condition.fn(self._context(state, tick, era.dt))):
+            state.era = era.transition.to
+
+    def run(self, state: State, steps: int, observer: TickObserver | None = None) -> State:
+        """Step ``steps`` times, calling ``observer(state)`` after each tick."""
+        for _ in range(steps):
+            self.step(state)
+            if observer is not None:
+                observer(state)
+        return state
+
+    def observe(self, state: State, names: list[str] | None = None) -> list[FieldFrame]:
+        """Evaluate fields on ``state`` (only when a lens asks: fields cost a tick's work)."""
+        ctx = self._context(state, state.tick, self._eras[state.era].dt)
+        frames = []
+        for name, prog in self.program.fields.items():
+            if names is not None and name not in names:
+                continue
+            values = np.asarray(prog.source.fn(ctx), dtype=np.float64)
+            frames.append(FieldFrame(name, self._positions(prog, ctx), _rows(values, prog)))
+        return frames
+
+    def _positions(self, prog, ctx: EvalContext) -> np.ndarray | None:
+        entity = prog.kind.entity
+        if entity is None:
+            return None
+        if prog.field.positions in (None, CELLS):
+            return self.topology.centres
+        return np.ascontiguousarray(ctx.values[prog.field.positions].T)
+
+
+def _rows(values: np.ndarray, prog) -> np.ndarray:
+    """Instances along the first axis: (n,) scalars, (n, 3) vectors."""
+    if prog.kind.entity is None:
+        return values.reshape(3) if prog.kind.shape == VEC3 else values.reshape(())
+    return np.ascontiguousarray(values.T) if prog.kind.shape == VEC3 else values

@@ -1,0 +1,52 @@
+"""Canonical bytes and 32-byte digests of IR objects (the IR and scenario hashes).
+
+Canonical form: dataclasses become JSON objects of their compared fields,
+expressions contribute only their parsed tree (so whitespace, comments and
+quoting in the TOML do not matter), floats are written by exact ``repr`` and
+tagged apart from ints and strings, keys are sorted. The digest is
+blake2b-256, shown as 64 hex characters everywhere a user sees it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any
+
+from continuum.world.expr import Expr
+
+_DOMAIN = b"continuum-ir-v1\n"
+
+
+def canonical(value: Any) -> Any:
+    """A JSON-able structure that is equal for equal IR, whatever the source text."""
+    if isinstance(value, Expr):
+        return ["expr", canonical(value.tree)]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: canonical(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if f.compare
+        }
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, float):
+        return ["f", repr(value)]
+    if isinstance(value, int):
+        return ["i", str(value)]
+    if isinstance(value, (tuple, list)):
+        return [canonical(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): canonical(v) for k, v in value.items()}
+    raise TypeError(f"no canonical form for {type(value).__name__}")
+
+
+def canonical_bytes(value: Any) -> bytes:
+    text = json.dumps(canonical(value), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return _DOMAIN + text.encode("ascii")
+
+
+def digest(value: Any) -> str:
+    """Hex blake2b-256 of the canonical bytes of ``value``."""
+    return hashlib.blake2b(canonical_bytes(value), digest_size=32).hexdigest()

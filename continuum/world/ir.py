@@ -1,0 +1,120 @@
+"""The world IR: typed, immutable dataclasses parsed once from TOML.
+
+Nothing below the loader looks at raw TOML dicts again. Collections are tuples
+sorted by name so that iteration order — and with it noise streams and the
+canonical bytes behind the IR hash — never depends on how the TOML was written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from continuum.world.expr import Expr
+
+ACTIVE = "active"
+GATED = "gated"
+CELLS = "cells"
+
+
+@dataclass(frozen=True)
+class Topology:
+    kind: str
+    resolution: int
+
+
+@dataclass(frozen=True)
+class Stratum:
+    """An execution lane: its members resolve when its cadence counter reaches ``stride``."""
+
+    name: str
+    stride: int
+
+
+@dataclass(frozen=True)
+class Transition:
+    to: str
+    when: Expr
+
+
+@dataclass(frozen=True)
+class Era:
+    """A phase of the run: its ``dt`` and which strata are active or gated (paused)."""
+
+    name: str
+    dt: float
+    initial: bool
+    terminal: bool
+    strata: tuple[tuple[str, str], ...]  # (stratum, ACTIVE|GATED), sorted
+    transition: Transition | None
+
+    def is_active(self, stratum: str) -> bool:
+        return dict(self.strata).get(stratum) == ACTIVE
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A global signal (``entity is None``) or a member signal of an entity."""
+
+    name: str  # dotted: "core.temp" or "cell.temperature"
+    type: str  # "scalar" | "vec3"
+    stratum: str
+    initial: Expr
+    resolve: Expr
+    entity: str | None = None
+
+
+@dataclass(frozen=True)
+class Entity:
+    name: str
+    count: int | str  # an instance count, or CELLS (one per topology cell)
+    members: tuple[Signal, ...]
+
+
+@dataclass(frozen=True)
+class Field:
+    """An observation: ``source`` evaluated at ``positions`` on the ticks a lens captures.
+
+    ``positions`` is ``"cells"`` (cell centres) for per-cell sources, the dotted
+    name of a vec3 member giving each instance's position, or ``None`` for a
+    global value.
+    """
+
+    name: str
+    source: Expr
+    positions: str | None
+
+
+@dataclass(frozen=True)
+class WorldIR:
+    name: str
+    title: str
+    version: str
+    config: tuple[tuple[str, float], ...]
+    topology: Topology
+    strata: tuple[Stratum, ...]
+    eras: tuple[Era, ...]
+    signals: tuple[Signal, ...]
+    entities: tuple[Entity, ...]
+    fields: tuple[Field, ...]
+    # where it was loaded from: for messages only, not part of the IR hash
+    root: Path | None = field(default=None, compare=False)
+    sources: tuple[tuple[tuple[str, ...], str], ...] = field(default=(), compare=False)
+
+    def stratum(self, name: str) -> Stratum:
+        return next(s for s in self.strata if s.name == name)
+
+    def era(self, name: str) -> Era:
+        return next(e for e in self.eras if e.name == name)
+
+    @property
+    def initial_era(self) -> Era:
+        return next(e for e in self.eras if e.initial)
+
+    @property
+    def members(self) -> tuple[Signal, ...]:
+        return tuple(m for e in self.entities for m in e.members)
+
+    @property
+    def config_dict(self) -> dict[str, float]:
+        return dict(self.config)

@@ -1,0 +1,103 @@
+"""Scenarios: named overrides of a world's config, initial values and resolution.
+
+A scenario is ``scenarios/NAME.toml`` inside the world directory, or any TOML
+file given by path::
+
+    [scenario]
+    name = "tiny"
+    [config]
+    "thermal.k" = 2.0e-3
+    [topology]
+    resolution = 8
+    [initial]
+    "core.temp" = "6000.0"
+
+The IR hash covers the world only; a scenario has its own hash, so resuming a
+checkpoint under another scenario is a recognisable branch, not a different world.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from continuum.errors import WorldError, WorldNotFoundError
+from continuum.world.expr import Expr
+from continuum.world.hashing import digest
+from continuum.world.ir import WorldIR
+from continuum.world.parse import Where, check_keys, expr_at, number, positive_int, ref
+
+_TABLES = {"scenario", "config", "topology", "initial"}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    config: tuple[tuple[str, float], ...] = ()
+    initial: tuple[tuple[str, Expr], ...] = ()
+    resolution: int | None = None
+    path: Path | None = field(default=None, compare=False)
+
+    @property
+    def hash(self) -> str:
+        return digest(self)
+
+
+DEFAULT_SCENARIO = Scenario("default")
+
+
+def available_scenarios(world: WorldIR) -> list[str]:
+    folder = (world.root or Path(".")) / "scenarios"
+    return sorted(p.stem for p in folder.glob("*.toml")) if folder.is_dir() else []
+
+
+def resolve_scenario_path(world: WorldIR, spec: str) -> Path:
+    """A scenario given as a file path, or a name under the world's scenarios/."""
+    as_path = Path(spec)
+    if as_path.suffix == ".toml" or as_path.is_file():
+        if not as_path.is_file():
+            raise WorldNotFoundError(f"scenario file {spec} does not exist")
+        return as_path
+    candidate = (world.root or Path(".")) / "scenarios" / f"{spec}.toml"
+    if not candidate.is_file():
+        known = ", ".join(available_scenarios(world)) or "none"
+        raise WorldNotFoundError(
+            f"world {world.name!r} has no scenario {spec!r} (available: {known}); "
+            "give a name from that list or a path to a .toml file"
+        )
+    return candidate
+
+
+def load_scenario(world: WorldIR, spec: str | Path | None) -> Scenario:
+    """Load and validate a scenario against ``world``; ``None`` is the default scenario."""
+    if spec is None:
+        return DEFAULT_SCENARIO
+    path = resolve_scenario_path(world, str(spec))
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise WorldError(f"{path}: not valid TOML: {exc}") from None
+    return _parse(doc, path, world)
+
+
+def _parse(doc: dict, path: Path, world: WorldIR) -> Scenario:
+    w = Where(str(path), "[scenario]")
+    check_keys(w, doc, _TABLES)
+    meta = doc.get("scenario", {})
+    check_keys(w, meta, {"name", "description"})
+    config_names = set(world.config_dict)
+    cw = Where(str(path), "[config]")
+    check_keys(cw, doc.get("config", {}), config_names)
+    config = tuple(sorted((k, number(cw, k, v)) for k, v in doc.get("config", {}).items()))
+    iw = Where(str(path), "[initial]")
+    declared = {s.name for s in (*world.signals, *world.members)}
+    initial = []
+    for name, value in sorted(doc.get("initial", {}).items()):
+        ref(iw, name, name, declared, "signal")
+        initial.append((name, expr_at(iw, name, value)))
+    tw = Where(str(path), "[topology]")
+    topo = doc.get("topology", {})
+    check_keys(tw, topo, {"resolution"})
+    resolution = positive_int(tw, "resolution", topo["resolution"]) if topo else None
+    return Scenario(meta.get("name", path.stem), config, tuple(initial), resolution, path)

@@ -1,0 +1,1 @@
+"""Bundled example worlds, resolvable by name (``continuum run terra``)."""
