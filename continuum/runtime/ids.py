@@ -1,4 +1,4 @@
-"""Run ids: ``YYYYMMDD_HHMMSS_xxxxxx`` (UTC start time + 24 random bits).
+"""Run ids: ``YYYYMMDD_HHMMSS_xxxxxxxx`` (UTC start time + 32 random bits).
 
 The time prefix keeps ids readable and sortable by start; the random suffix
 keeps two runs started in the same second (on one host or many sharing a
@@ -13,4 +13,4 @@ from datetime import UTC, datetime
 
 def new_run_id(now: datetime | None = None) -> str:
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%d_%H%M%S")
-    return f"{stamp}_{secrets.token_hex(3)}"
+    return f"{stamp}_{secrets.token_hex(4)}"

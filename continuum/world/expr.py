@@ -146,6 +146,7 @@ def _call(node: ast.Call) -> Tree:
     if node.keywords:
         raise ExpressionError("forbidden construct: keyword arguments are not supported")
     if not isinstance(node.func, (ast.Name, ast.Attribute)):
+        _convert(node.func)  # names the construct (lambda, subscript...) if it is one
         raise ExpressionError("forbidden construct: only named functions can be called")
     return ("call", _dotted(node.func), tuple(_convert(a) for a in node.args))
 
