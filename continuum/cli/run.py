@@ -1,11 +1,12 @@
-"""``continuum run``: execute a world for N ticks."""
+"""``continuum run``: execute a world for N ticks, with checkpoints and resume."""
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
-import time
 from contextlib import nullcontext
+from pathlib import Path
 
 import click
 
@@ -15,58 +16,88 @@ MAX_SEED = 2**63 - 1
 @click.command()
 @click.argument("world")
 @click.option(
-    "--steps", type=click.IntRange(min=0), default=1000, show_default=True, help="Ticks to run."
+    "--steps",
+    type=click.IntRange(min=0),
+    default=1000,
+    show_default=True,
+    help="Ticks to run (on resume: ticks more).",
 )
 @click.option(
     "--seed",
     type=click.IntRange(0, MAX_SEED),
-    default=0,
-    show_default=True,
-    help="Seed of all noise; same world + scenario + seed = bitwise same run.",
+    default=None,
+    help="Seed of all noise [default: 0; on resume: the checkpoint's].",
 )
 @click.option("--scenario", default=None, help="Scenario name (scenarios/NAME.toml) or file.")
+@click.option(
+    "--checkpoint-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write checkpoints under DIR/RUN_ID/ (on --resume: where to look).",
+)
+@click.option(
+    "--checkpoint-stride",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Checkpoint every N ticks.",
+)
+@click.option(
+    "--checkpoint-interval",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Also checkpoint every S wall-clock seconds.",
+)
+@click.option(
+    "--keep-checkpoints",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Keep only the newest N checkpoints of this run.",
+)
+@click.option("--resume", is_flag=True, help="Resume from the newest intact checkpoint.")
+@click.option(
+    "--checkpoint-path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Resume from this checkpoint file.",
+)
+@click.option(
+    "--force-resume",
+    is_flag=True,
+    help="Resume even if the world's IR hash, era dt or strides changed.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line at the end.")
-def run(
-    world: str, steps: int, seed: int, scenario: str | None, quiet: bool, as_json: bool
-) -> None:
+def run(world: str, quiet: bool, as_json: bool, **options) -> None:
     """Run WORLD (a directory, or a bundled world's name) for --steps ticks.
 
     \b
     Examples:
       continuum run terra --steps 1000 --seed 7
+      continuum run terra --steps 5000 --checkpoint-dir ./ckpt --checkpoint-stride 500
+      continuum run terra --resume --checkpoint-dir ./ckpt --steps 5000
       continuum run ./my-world --scenario tiny --json
     """
-    from continuum.runtime import Simulation, new_run_id
-    from continuum.world import compile_world, ir_hash, load_scenario, load_world
+    from continuum.runner import RunRequest, execute
 
-    ir = load_world(world)
-    program = compile_world(ir, load_scenario(ir, scenario))
-    sim = Simulation(program, seed)
-    state = sim.initial_state()
-    run_id = new_run_id()
-    started = time.perf_counter()
-    with _progress(steps, quiet or as_json) as bar:
-        sim.run(state, steps, observer=(lambda _s: bar.update(1)) if bar else None)
-    elapsed = time.perf_counter() - started
-    summary = {
-        "run_id": run_id,
-        "world": ir.name,
-        "ir_hash": ir_hash(ir),
-        "scenario": program.scenario.name,
-        "scenario_hash": program.scenario.hash,
-        "seed": seed,
-        "tick": state.tick,
-        "sim_time": state.sim_time,
-        "era": state.era,
-        "state_hash": state.state_hash(),
-        "ticks_per_s": round(steps / elapsed, 3) if elapsed > 0 else None,
-    }
+    _log_to_stderr(quiet)
+    request = RunRequest(world=world, **options)
+    with _progress(request.steps, quiet or as_json) as bar:
+        summary = execute(request, on_tick=(lambda _s: bar.update(1)) if bar else None)
     if as_json:
         click.echo(json.dumps(summary))
     elif not quiet:
         for key, value in summary.items():
-            click.echo(f"{key:>14}  {value}")
+            if value is not None:
+                click.echo(f"{key:>20}  {value}")
+
+
+def _log_to_stderr(quiet: bool) -> None:
+    """Warnings (dropped checkpoints, fallbacks) as ``warning: ...`` lines on stderr."""
+    logger = logging.getLogger("continuum")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.ERROR if quiet else logging.WARNING)
 
 
 def _progress(steps: int, silent: bool):

@@ -1,0 +1,147 @@
+"""Finding the checkpoint to resume from, and checking it fits the world.
+
+Discovery prefers ``latest``; if it is missing, dangling, truncated or corrupt
+that is logged and the newest file (by the tick in its name) that fully
+verifies is used instead. A half-written file can never be picked: temp files
+do not match the checkpoint name pattern, and every candidate is verified.
+
+Validation compares the checkpoint's header with the program it will run
+under. An IR hash, era dt or stride difference is refused unless forced; a
+signal schema difference is always refused, since the state cannot fit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from continuum.checkpoint.format import CheckpointHeader, RunIdentity, read_checkpoint
+from continuum.checkpoint.layout import MANIFEST, checkpoint_files, latest_target
+from continuum.errors import (
+    CheckpointCorruptError,
+    CheckpointNotFoundError,
+    ResumeMismatchError,
+)
+from continuum.runtime import State
+
+log = logging.getLogger("continuum.checkpoint")
+
+
+@dataclass(frozen=True)
+class Loaded:
+    header: CheckpointHeader
+    state: State
+    newest_in_run: bool  # no newer intact checkpoint exists in its directory
+
+
+def newest_run_dir(checkpoint_dir: Path, world: str) -> Path:
+    """The run directory of ``world`` under ``checkpoint_dir`` updated most recently."""
+    runs = []
+    for manifest in Path(checkpoint_dir).glob(f"*/{MANIFEST}"):
+        try:
+            data = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            log.warning("%s: unreadable manifest, skipped", manifest)
+            continue
+        if isinstance(data, dict) and data.get("world") == world:
+            runs.append((str(data.get("updated_at", "")), manifest.parent))
+    if not runs:
+        raise CheckpointNotFoundError(
+            f"no checkpoints of world {world!r} under {checkpoint_dir}; "
+            "pass --checkpoint-dir where an earlier run wrote them, or --checkpoint-path FILE"
+        )
+    return max(runs)[1]
+
+
+def load_newest_intact(run_dir: Path) -> Loaded:
+    """Load ``latest`` if intact, else the newest checkpoint that verifies."""
+    files = checkpoint_files(run_dir)
+    target = latest_target(run_dir)
+    candidates = list(reversed(files))
+    if target is None:
+        log.warning("%s: no 'latest' link; using the newest intact checkpoint", run_dir)
+    elif not target.is_file():
+        log.warning("%s: 'latest' points to missing %s; falling back", run_dir, target.name)
+    else:
+        candidates = [target, *(p for p in candidates if p != target)]
+    for path in candidates:
+        try:
+            header, state = read_checkpoint(path)
+        except CheckpointCorruptError as exc:
+            log.warning("skipping %s", exc)
+            continue
+        newest = not any(p.name > path.name for p in files)
+        return Loaded(header, state, newest_in_run=newest)
+    raise CheckpointNotFoundError(f"{run_dir}: no intact checkpoint to resume from")
+
+
+def load_file(path: Path) -> Loaded:
+    """Load one named checkpoint (``--checkpoint-path``)."""
+    header, state = read_checkpoint(path)
+    newer = [p for p in checkpoint_files(path.parent) if p.name > path.name]
+    return Loaded(header, state, newest_in_run=not newer)
+
+
+def validate(header: CheckpointHeader, current: RunIdentity, force: bool) -> list[str]:
+    """Refuse a checkpoint that does not fit; return the differences ``force`` let pass."""
+    saved = header.identity
+    schema = _schema_problems(header, current)
+    if schema:
+        raise ResumeMismatchError(
+            f"{header.path}: signal schema differs from world "
+            f"{current.world!r}: {schema}; the state cannot be resumed"
+        )
+    problems = []
+    if saved.ir_hash != current.ir_hash:
+        problems.append(
+            f"world IR hash differs: checkpoint {saved.ir_hash}, world now {current.ir_hash}"
+        )
+    problems += _era_problems(saved, current) + _stride_problems(saved, current)
+    if problems and not force:
+        raise ResumeMismatchError(
+            f"{header.path}: {problems[0]}"
+            + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else "")
+            + "; pass --force-resume to resume anyway"
+        )
+    return problems
+
+
+def _schema_problems(header: CheckpointHeader, current: RunIdentity) -> str:
+    saved = header.identity.schema
+    missing = sorted(set(current.schema) - set(saved))
+    extra = sorted(set(saved) - set(current.schema))
+    if missing or extra:
+        return f"world has {missing or 'no'} new, checkpoint has {extra or 'no'} removed signals"
+    changed = [n for n in saved if saved[n] != current.schema[n]]
+    return f"type or entity changed for {changed}" if changed else ""
+
+
+def _era_problems(saved: RunIdentity, current: RunIdentity) -> list[str]:
+    out = []
+    for name, era in saved.eras.items():
+        now = current.eras.get(name)
+        if now is None:
+            out.append(f"era {name!r} of the checkpoint no longer exists")
+        elif now["dt"] != era["dt"]:
+            out.append(f"era {name!r} dt differs: checkpoint {era['dt']!r}, world {now['dt']!r}")
+    return out
+
+
+def _stride_problems(saved: RunIdentity, current: RunIdentity) -> list[str]:
+    return [
+        f"stratum {name!r} stride differs: checkpoint {stride}, world {current.strata.get(name)}"
+        for name, stride in saved.strata.items()
+        if current.strata.get(name) != stride
+    ]
+
+
+def check_shapes(header: CheckpointHeader, counts: dict[str, int]) -> None:
+    """Instance counts (e.g. the resolution) must match the world as configured now."""
+    for entity, count in header.counts.items():
+        if counts.get(entity) != count:
+            raise ResumeMismatchError(
+                f"{header.path}: entity {entity!r} has {count} instances in the checkpoint but "
+                f"{counts.get(entity)} in the world as configured (resolution or count changed)"
+            )

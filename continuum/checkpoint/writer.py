@@ -1,0 +1,139 @@
+"""The background checkpoint writer: lost checkpoint > blocked simulation.
+
+The tick loop calls :meth:`CheckpointWriter.submit` with a State snapshot
+(a shallow copy: State arrays are immutable) and returns at once. A bounded
+queue (default depth 3) feeds one writer thread; when it is full the request
+is dropped, a warning is logged and the drop is counted in the manifest.
+
+Per checkpoint, on the writer thread: compress + write to a temp file, fsync,
+rename, fsync the directory (``continuum.blobs``), then move ``latest``, then
+tell the ``on_commit`` callbacks (catalog record, retention). A failed write
+(ENOSPC, permissions...) leaves no partial file, is logged and counted, and
+the run goes on; so does a failing callback.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from continuum.blobs import replace_symlink
+from continuum.checkpoint.format import RunIdentity, checkpoint_name, write_checkpoint
+from continuum.checkpoint.layout import LATEST, Manifest
+from continuum.runtime import State
+
+log = logging.getLogger("continuum.checkpoint")
+
+DEFAULT_QUEUE_DEPTH = 3
+
+
+@dataclass(frozen=True)
+class Committed:
+    """A checkpoint that is durable on disk and pointed to by ``latest``."""
+
+    path: Path
+    tick: int
+    sim_time: float
+    era: str
+    raw_bytes: int
+    disk_bytes: int
+    checksum: str
+
+
+CommitCallback = Callable[[Committed], None]
+
+
+class CheckpointWriter:
+    """One background thread writing checkpoints of one run directory."""
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        identity: RunIdentity,
+        *,
+        depth: int = DEFAULT_QUEUE_DEPTH,
+        level: int = 3,
+        on_commit: list[CommitCallback] | None = None,
+    ) -> None:
+        self.manifest = manifest
+        self.run_dir = manifest.run_dir
+        self.identity = identity
+        self.level = level
+        self.on_commit = list(on_commit or [])
+        self.written = self.dropped = self.failed = 0
+        # counts of earlier segments of the run, so the manifest holds run totals
+        self.base_dropped = int(manifest.data.get("dropped_checkpoints", 0))
+        self.base_failed = int(manifest.data.get("failed_checkpoints", 0))
+        self.last_tick: int | None = None
+        self._queue: queue.Queue[State | None] = queue.Queue(maxsize=depth)
+        self._thread = threading.Thread(target=self._loop, name="checkpoint-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, snapshot: State, wait: bool = False) -> bool:
+        """Hand a snapshot over without waiting; False (and counted) if the queue is full.
+
+        ``wait=True`` is for the final checkpoint, after the tick loop has ended.
+        """
+        if wait:
+            self._queue.put(snapshot)
+            self.last_tick = snapshot.tick
+            return True
+        try:
+            self._queue.put_nowait(snapshot)
+        except queue.Full:
+            self.dropped += 1
+            log.warning(
+                "checkpoint at tick %d dropped: writer queue full (%d dropped so far)",
+                snapshot.tick,
+                self.dropped,
+            )
+            return False  # the count reaches the manifest from the writer thread, not from here
+        self.last_tick = snapshot.tick
+        return True
+
+    def close(self) -> None:
+        """Write what is queued, then stop the thread (the end of a run may wait)."""
+        self._queue.put(None)
+        self._thread.join()
+        self._record_counts()
+
+    def _record_counts(self) -> None:
+        self.manifest.update(
+            dropped_checkpoints=self.base_dropped + self.dropped,
+            failed_checkpoints=self.base_failed + self.failed,
+        )
+
+    def _loop(self) -> None:
+        while (snapshot := self._queue.get()) is not None:
+            self._write(snapshot)
+
+    def _write(self, snapshot: State) -> None:
+        path = self.run_dir / checkpoint_name(snapshot.tick)
+        try:
+            info = write_checkpoint(path, snapshot, self.identity, level=self.level)
+            replace_symlink(self.run_dir / LATEST, path.name)
+        except OSError as exc:
+            self.failed += 1
+            log.warning("checkpoint at tick %d failed and was not written: %s", snapshot.tick, exc)
+            self._record_counts()
+            return
+        self.written += 1
+        self._record_counts()
+        committed = Committed(
+            path,
+            snapshot.tick,
+            snapshot.sim_time,
+            snapshot.era,
+            info.raw_bytes,
+            info.disk_bytes,
+            info.payload_checksum,
+        )
+        for callback in self.on_commit:
+            try:
+                callback(committed)
+            except Exception as exc:  # a catalog or retention failure must not stop writing
+                log.warning("after checkpoint at tick %d: %s", snapshot.tick, exc)

@@ -1,0 +1,304 @@
+"""One invocation of ``continuum run``: start or resume, step, checkpoint, report.
+
+Decisions written down here because DESIGN.md leaves them open:
+
+- Checkpoints are written when ``checkpoint_dir`` is given, and always when
+  resuming (into the run directory the run continues in). ``--resume`` without
+  ``--checkpoint-dir`` looks under ``./checkpoints``, as in the seed document.
+- Triggers: tick divisible by the stride (so files land on round ticks across
+  resumes) or ``interval`` wall seconds since the last one; plus a final one.
+- Resuming continues *in place* (same run_id, a new segment in the manifest)
+  when the checkpoint is the newest of its run and world, scenario and seed
+  are unchanged. Anything else — another scenario, a forced resume under a
+  changed world, an older checkpoint — is a **branch**: a new run_id whose
+  manifest names the parent run and checkpoint. That way a run's directory
+  never holds two timelines.
+- A resume keeps the checkpoint's seed; a different ``--seed`` is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from continuum.checkpoint import (
+    CheckpointWriter,
+    Committed,
+    Loaded,
+    Manifest,
+    RunIdentity,
+    check_shapes,
+    checkpoint_files,
+    latest_target,
+    load_file,
+    load_newest_intact,
+    newest_run_dir,
+    validate,
+)
+from continuum.checkpoint.layout import now_iso
+from continuum.errors import CheckpointError, ResumeMismatchError, WorldError
+from continuum.runtime import Simulation, State, new_run_id
+from continuum.world import Program, WorldIR, compile_world, ir_hash, load_scenario, load_world
+
+log = logging.getLogger("continuum.run")
+
+DEFAULT_CHECKPOINT_DIR = Path("checkpoints")
+
+
+@dataclass
+class RunRequest:
+    world: str
+    steps: int = 1000
+    seed: int | None = None
+    scenario: str | None = None
+    checkpoint_dir: Path | None = None
+    checkpoint_stride: int = 1000
+    checkpoint_interval: float | None = None
+    keep_checkpoints: int | None = None
+    resume: bool = False
+    checkpoint_path: Path | None = None
+    force_resume: bool = False
+    queue_depth: int = 3
+
+
+@dataclass
+class Prepared:
+    """A run ready to step: where it starts and where it writes."""
+
+    ir: WorldIR
+    program: Program
+    sim: Simulation
+    state: State
+    run_id: str
+    run_dir: Path | None
+    loaded: Loaded | None
+    branch_of: tuple[str, int] | None  # (parent run_id, tick)
+
+
+def prepare(req: RunRequest) -> Prepared:
+    """Load the world, and the checkpoint to resume from if any; validate them."""
+    ir = load_world(req.world)
+    loaded = _find_checkpoint(req, ir)
+    if loaded is None:
+        program = compile_world(ir, load_scenario(ir, req.scenario))
+        sim = Simulation(program, req.seed or 0)
+        run_id, run_dir = _new_run_dir(req.checkpoint_dir)
+        return Prepared(ir, program, sim, sim.initial_state(), run_id, run_dir, None, None)
+    header = loaded.header
+    if req.seed is not None and req.seed != header.seed:
+        raise ResumeMismatchError(
+            f"{header.path}: the checkpoint's seed is {header.seed}; a "
+            f"resume keeps it (drop --seed {req.seed})"
+        )
+    program = compile_world(ir, _scenario_for(ir, req, header.identity.scenario))
+    problems = validate(header, RunIdentity.of(program, header.identity.run_id), req.force_resume)
+    for problem in problems:
+        log.warning("resuming despite: %s", problem)
+    sim = Simulation(program, header.seed)
+    check_shapes(header, sim.counts)
+    in_place = (
+        loaded.newest_in_run
+        and not problems
+        and program.scenario.hash == header.identity.scenario_hash
+        and (header.path.parent / "manifest.json").is_file()
+    )
+    if in_place:
+        return Prepared(
+            ir, program, sim, loaded.state, header.identity.run_id, header.path.parent, loaded, None
+        )
+    run_id, run_dir = _new_run_dir(req.checkpoint_dir or header.path.parent.parent)
+    return Prepared(
+        ir,
+        program,
+        sim,
+        loaded.state,
+        run_id,
+        run_dir,
+        loaded,
+        (header.identity.run_id, header.tick),
+    )
+
+
+def _find_checkpoint(req: RunRequest, ir: WorldIR) -> Loaded | None:
+    if req.checkpoint_path is not None:
+        return load_file(Path(req.checkpoint_path))
+    if req.resume:
+        return load_newest_intact(
+            newest_run_dir(req.checkpoint_dir or DEFAULT_CHECKPOINT_DIR, ir.name)
+        )
+    return None
+
+
+def _scenario_for(ir: WorldIR, req: RunRequest, saved: str):
+    if req.scenario is not None:
+        return load_scenario(ir, req.scenario)
+    if saved == "default":
+        return load_scenario(ir, None)
+    try:
+        return load_scenario(ir, saved)
+    except WorldError as exc:
+        raise ResumeMismatchError(
+            f"the checkpoint ran under scenario {saved!r}, which cannot be "
+            f"loaded now ({exc}); pass --scenario"
+        ) from None
+
+
+def _new_run_dir(checkpoint_dir: Path | None) -> tuple[str, Path | None]:
+    if checkpoint_dir is None:
+        return new_run_id(), None
+    checkpoint_dir = Path(checkpoint_dir)
+    while True:
+        run_id = new_run_id()
+        run_dir = checkpoint_dir / run_id
+        try:
+            run_dir.mkdir(parents=True, exist_ok=False)
+        except FileExistsError:
+            continue  # two runs in one second drew the same suffix: draw again
+        except OSError as exc:
+            raise CheckpointError(f"cannot create checkpoint directory {run_dir}: {exc}") from None
+        return run_id, run_dir
+
+
+def open_manifest(p: Prepared, req: RunRequest) -> Manifest:
+    """Load the run's manifest (in place) or create it (new run or branch)."""
+    assert p.run_dir is not None
+    if p.loaded is not None and p.branch_of is None:
+        manifest = Manifest.load(p.run_dir)
+    else:
+        parent = None
+        if p.branch_of is not None:
+            parent = {
+                "run_id": p.branch_of[0],
+                "tick": p.branch_of[1],
+                "checkpoint": p.loaded.header.path.name,
+            }
+        manifest = Manifest.create(
+            p.run_dir,
+            {
+                "run_id": p.run_id,
+                "world": p.ir.name,
+                "ir_hash": ir_hash(p.ir),
+                "scenario": p.program.scenario.name,
+                "scenario_hash": p.program.scenario.hash,
+                "seed": p.sim.seed,
+                "parent": parent,
+                "signals": [d.signal.name for d in p.program.declarations],
+                "fields": sorted(p.program.fields),
+            },
+        )
+    manifest.update(
+        checkpoint_stride=req.checkpoint_stride, checkpoint_interval=req.checkpoint_interval
+    )
+    return manifest
+
+
+def keep_last(run_dir: Path, n: int) -> Callable[[Committed], None]:
+    """After each commit, delete all but the newest ``n`` checkpoints (never ``latest``)."""
+
+    def prune(_: Committed) -> None:
+        keep = set(checkpoint_files(run_dir)[-n:]) | {latest_target(run_dir)}
+        for path in checkpoint_files(run_dir):
+            if path not in keep:
+                path.unlink(missing_ok=True)
+
+    return prune
+
+
+class Trigger:
+    """Tick-loop observer deciding when to hand a snapshot to the writer."""
+
+    def __init__(self, writer: CheckpointWriter, stride: int, interval: float | None) -> None:
+        self.writer, self.stride, self.interval = writer, stride, interval
+        self.last = time.monotonic()
+
+    def __call__(self, state: State) -> None:
+        due_time = self.interval is not None and time.monotonic() - self.last >= self.interval
+        if state.tick % self.stride == 0 or due_time:
+            self.writer.submit(state.snapshot())
+            self.last = time.monotonic()
+
+
+def execute(req: RunRequest, on_tick: Callable[[State], None] | None = None) -> dict[str, Any]:
+    """Run the request to completion and return the summary ``continuum run`` prints."""
+    p = prepare(req)
+    writer = manifest = None
+    if p.run_dir is not None:
+        manifest = open_manifest(p, req)
+        callbacks = [keep_last(p.run_dir, req.keep_checkpoints)] if req.keep_checkpoints else []
+        writer = CheckpointWriter(
+            manifest,
+            RunIdentity.of(p.program, p.run_id),
+            depth=req.queue_depth,
+            on_commit=callbacks,
+        )
+        manifest.start_segment(
+            {
+                "started_at": now_iso(),
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "resumed_from": p.loaded.header.path.name if p.loaded else None,
+                "start_tick": p.state.tick,
+                "status": "running",
+            }
+        )
+    observers = [
+        o
+        for o in (
+            Trigger(writer, req.checkpoint_stride, req.checkpoint_interval) if writer else None,
+            on_tick,
+        )
+        if o is not None
+    ]
+    started, status = time.perf_counter(), "failed"
+    try:
+        p.sim.run(p.state, req.steps, observer=_fan_out(observers))
+        elapsed = time.perf_counter() - started
+        if writer is not None and writer.last_tick != p.state.tick:
+            writer.submit(p.state.snapshot(), wait=True)
+        status = "completed"
+    finally:
+        if writer is not None:
+            writer.close()
+            manifest.end_segment(end_tick=p.state.tick, ended_at=now_iso(), status=status)
+    return _summary(p, req, elapsed, writer)
+
+
+def _fan_out(observers: list[Callable[[State], None]]) -> Callable[[State], None] | None:
+    if not observers:
+        return None
+    if len(observers) == 1:
+        return observers[0]
+
+    def each(state: State) -> None:
+        for observer in observers:
+            observer(state)
+
+    return each
+
+
+def _summary(p: Prepared, req: RunRequest, elapsed: float, writer) -> dict[str, Any]:
+    return {
+        "run_id": p.run_id,
+        "world": p.ir.name,
+        "ir_hash": ir_hash(p.ir),
+        "scenario": p.program.scenario.name,
+        "scenario_hash": p.program.scenario.hash,
+        "seed": p.sim.seed,
+        "tick": p.state.tick,
+        "sim_time": p.state.sim_time,
+        "era": p.state.era,
+        "state_hash": p.state.state_hash(),
+        "ticks_per_s": round(req.steps / elapsed, 3) if elapsed > 0 else None,
+        "checkpoint_dir": str(p.run_dir) if p.run_dir else None,
+        "checkpoints_written": writer.written if writer else 0,
+        "checkpoints_dropped": writer.dropped if writer else 0,
+        "checkpoints_failed": writer.failed if writer else 0,
+        "resumed_from": str(p.loaded.header.path) if p.loaded else None,
+        "parent_run": p.branch_of[0] if p.branch_of else None,
+    }
