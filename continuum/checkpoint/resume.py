@@ -45,7 +45,11 @@ def newest_run_dir(checkpoint_dir: Path, world: str) -> Path:
         except (OSError, ValueError):
             log.warning("%s: unreadable manifest, skipped", manifest)
             continue
-        if isinstance(data, dict) and data.get("world") == world:
+        if (
+            isinstance(data, dict)
+            and data.get("world") == world
+            and checkpoint_files(manifest.parent)
+        ):
             runs.append((str(data.get("updated_at", "")), manifest.parent))
     if not runs:
         raise CheckpointNotFoundError(
@@ -56,25 +60,39 @@ def newest_run_dir(checkpoint_dir: Path, world: str) -> Path:
 
 
 def load_newest_intact(run_dir: Path) -> Loaded:
-    """Load ``latest`` if intact, else the newest checkpoint that verifies."""
+    """Load the newest checkpoint that verifies, saying why if it is not ``latest``.
+
+    ``latest`` moves only after a checkpoint is durable, so a crash in between
+    leaves a newer complete file than the link names; that file is used.
+    """
     files = checkpoint_files(run_dir)
-    target = latest_target(run_dir)
-    candidates = list(reversed(files))
-    if target is None:
-        log.warning("%s: no 'latest' link; using the newest intact checkpoint", run_dir)
-    elif not target.is_file():
-        log.warning("%s: 'latest' points to missing %s; falling back", run_dir, target.name)
-    else:
-        candidates = [target, *(p for p in candidates if p != target)]
-    for path in candidates:
+    _explain_latest(run_dir, files)
+    for path in reversed(files):
         try:
             header, state = read_checkpoint(path)
         except CheckpointCorruptError as exc:
             log.warning("skipping %s", exc)
             continue
-        newest = not any(p.name > path.name for p in files)
-        return Loaded(header, state, newest_in_run=newest)
+        return Loaded(header, state, newest_in_run=path == files[-1])
     raise CheckpointNotFoundError(f"{run_dir}: no intact checkpoint to resume from")
+
+
+def _explain_latest(run_dir: Path, files: list[Path]) -> None:
+    target = latest_target(run_dir)
+    if not files:
+        return
+    if target is None:
+        log.warning("%s: no 'latest' link; using the newest intact checkpoint", run_dir)
+    elif not target.is_file():
+        log.warning("%s: 'latest' points to missing %s; falling back", run_dir, target.name)
+    elif target != files[-1]:
+        log.warning(
+            "%s: 'latest' names %s but %s is newer (a crash between commit and link "
+            "update); trying the newest first",
+            run_dir,
+            target.name,
+            files[-1].name,
+        )
 
 
 def load_file(path: Path) -> Loaded:
