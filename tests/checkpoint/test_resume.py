@@ -194,3 +194,11 @@ def test_final_checkpoint_header(tmp_path):
     header = inspect_checkpoint(Path(first["checkpoint_dir"]) / checkpoint_name(37))
     assert (header.tick, header.seed, header.identity.scenario) == (37, 11, "tiny")
     assert header.identity.ir_hash == first["ir_hash"]
+
+
+def test_keep_checkpoints_keeps_the_newest_n(tmp_path):
+    first = run(tmp_path, steps=500, checkpoint_stride=50, keep_checkpoints=3)
+    run_dir = Path(first["checkpoint_dir"])
+    names = sorted(p.name for p in run_dir.glob("checkpoint_*.ckpt"))
+    assert names == [checkpoint_name(t) for t in (400, 450, 500)]
+    assert os.readlink(run_dir / LATEST) == checkpoint_name(500)
