@@ -39,11 +39,10 @@ def test_importing_continuum_is_cheap():
         "continuum.topology",
     ],
 )
-def test_public_all_is_sorted_and_complete(module):
+def test_public_all_is_complete(module):
     mod = importlib.import_module(module)
-    exported = list(mod.__all__)
-    # isort style, as ruff keeps it: CONSTANTS, then Classes, then functions
-    assert exported == sorted(exported, key=lambda n: (not n.isupper(), not n[0].isupper(), n))
+    exported = list(mod.__all__)  # its order is ruff's business (RUF022)
+    assert len(exported) == len(set(exported))
     public = {
         n
         for n, v in vars(mod).items()

@@ -16,9 +16,9 @@ from continuum.topology._tiles import MAX_LOD, decode_tile, parent_tile, tile_id
 from continuum.topology.cubed_sphere import CubedSphere
 
 __all__ = [
-    "CubedSphere",
     "FACE_NAMES",
     "MAX_LOD",
+    "CubedSphere",
     "decode_tile",
     "parent_tile",
     "tile_id",
