@@ -1,0 +1,50 @@
+"""Bytes on disk: atomic commits and the checksummed array container.
+
+Owns: the atomic commit protocol (temp file, fsync, rename, fsync directory;
+symlink swaps), the container layout shared by ``.ckpt`` and ``.lens`` files,
+zstd compression with byte shuffling, and checksums.
+
+Must not touch: simulation State, checkpoint or lens semantics (callers give
+a 4-byte kind tag, a JSON ``meta`` dict and named numpy arrays, and map
+``BlobError`` to their own subclass through ``error_cls``), nor the catalog.
+It imports only numpy, zstandard, xxhash, the standard library and
+``continuum.errors``.
+"""
+
+from continuum.blobs.atomic import (
+    TEMP_NAME_RE,
+    atomic_write,
+    atomic_writer,
+    fsync_dir,
+    is_temp_name,
+    replace_symlink,
+)
+from continuum.blobs.container import (
+    DEFAULT_READ_THREADS,
+    ArrayEntry,
+    ContainerHeader,
+    ContainerInfo,
+    ContainerReader,
+    ShufflePolicy,
+    encode_container,
+    read_header,
+    write_container,
+)
+
+__all__ = [
+    "DEFAULT_READ_THREADS",
+    "TEMP_NAME_RE",
+    "ArrayEntry",
+    "ContainerHeader",
+    "ContainerInfo",
+    "ContainerReader",
+    "ShufflePolicy",
+    "atomic_write",
+    "atomic_writer",
+    "encode_container",
+    "fsync_dir",
+    "is_temp_name",
+    "read_header",
+    "replace_symlink",
+    "write_container",
+]

@@ -1,0 +1,301 @@
+"""Reading containers: the header alone, one array, or everything verified.
+
+Every problem with the file's content is raised as the caller's ``error_cls``
+(a ``BlobError`` subclass such as ``CheckpointCorruptError``) with the path
+and what is wrong; ``OSError`` from opening the file propagates unchanged,
+because a missing file is not a corrupt one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO
+
+import numpy as np
+import xxhash
+import zstandard
+
+from continuum.blobs import _frames
+from continuum.blobs._layout import (
+    END_MAGIC,
+    FOOTER,
+    FORMAT_VERSION,
+    HEADER_CHECKSUM,
+    MAGIC_PREFIX,
+    PREFIX,
+    ArrayEntry,
+    ContainerHeader,
+    _Malformed,
+    check_kind,
+    expected_file_size,
+    kind_text,
+    parse_header,
+)
+from continuum.blobs.atomic import StrPath
+from continuum.errors import BlobError
+
+#: Readers decode frames on every CPU by default: resume and analysis wait on
+#: them and nothing competes (writers, beside the tick loop, default to one).
+DEFAULT_READ_THREADS = -1
+_HEAD_READ = 8192  # one read covers the prefix and any ordinary header
+_CUT_SHORT = "the file was cut short, e.g. by a crash or a full disk"
+
+
+def _read_at(f: BinaryIO, offset: int, nbytes: int) -> np.ndarray:
+    """Up to ``nbytes`` from ``offset`` (fewer only at end of file), unzeroed buffer."""
+    buf = np.empty(nbytes, np.uint8)
+    view, got = memoryview(buf), 0
+    f.seek(offset)
+    while got < nbytes:
+        n = f.readinto(view[got:])
+        if not n:
+            break
+        got += n
+    return buf[:got]
+
+
+def _aligned_starts(sizes: list[int], align: int = 64) -> list[int]:
+    """Cache-line aligned start of each buffer in a slab, plus the slab size last."""
+    starts, pos = [], 0
+    for size in sizes:
+        starts.append(pos)
+        pos += -(-size // align) * align
+    return [*starts, pos]
+
+
+def _check_prefix(
+    head: bytes, where: str, kind: bytes, error_cls: type[BlobError]
+) -> tuple[int, int]:
+    """Validate magic, kind and version; return the version and the header length."""
+    if not head:
+        raise error_cls(f"{where}: empty file ({_CUT_SHORT}, or never written)")
+    if not MAGIC_PREFIX.startswith(head[:4]):
+        found = head[:8]
+        raise error_cls(f"{where}: not a Continuum {kind_text(kind)} file (starts with {found!r})")
+    if len(head) < PREFIX.size:
+        raise error_cls(f"{where}: truncated: {len(head)} bytes, too short for a header")
+    magic, version, header_len = PREFIX.unpack_from(head)
+    if magic[4:] != kind:
+        raise error_cls(
+            f"{where}: not a {kind_text(kind)} file: it is a Continuum "
+            f"{kind_text(magic[4:])} container"
+        )
+    if version > FORMAT_VERSION:
+        raise error_cls(
+            f"{where}: written by a newer Continuum (format v{version}, this build reads "
+            f"up to v{FORMAT_VERSION}); upgrade Continuum to read it"
+        )
+    if version < 1:
+        raise error_cls(f"{where}: unknown container format v{version} (corrupt prefix?)")
+    return version, header_len
+
+
+def _check_size(header: ContainerHeader, where: str, error_cls: type[BlobError]) -> None:
+    expected = expected_file_size(header.payload_offset, header.payload_len)
+    size = header.file_size
+    if size > expected:
+        raise error_cls(
+            f"{where}: {size - expected} unexpected bytes after the end of the container "
+            f"(expected {expected} bytes, found {size})"
+        )
+    found = size - header.payload_offset
+    if found < header.payload_len:
+        raise error_cls(
+            f"{where}: truncated: expected {header.payload_len} payload bytes, "
+            f"found {found} ({_CUT_SHORT})"
+        )
+    if size < expected:
+        raise error_cls(f"{where}: truncated inside the footer: {size} of {expected} bytes")
+
+
+def _read_header(
+    f: BinaryIO, where: str, kind: bytes, error_cls: type[BlobError]
+) -> ContainerHeader:
+    size = os.fstat(f.fileno()).st_size
+    head = f.read(_HEAD_READ)
+    version, header_len = _check_prefix(head, where, kind, error_cls)
+    payload_offset = PREFIX.size + header_len + HEADER_CHECKSUM.size
+    if payload_offset + FOOTER.size > size:
+        raise error_cls(
+            f"{where}: truncated: the header needs {payload_offset} bytes and the footer "
+            f"{FOOTER.size} more, but the file has {size} ({_CUT_SHORT})"
+        )
+    if len(head) < payload_offset:
+        head += _read_at(f, len(head), payload_offset - len(head)).tobytes()
+        if len(head) < payload_offset:
+            raise error_cls(f"{where}: truncated: the file shrank while its header was read")
+    header_bytes = head[PREFIX.size : PREFIX.size + header_len]
+    (stored,) = HEADER_CHECKSUM.unpack_from(head, PREFIX.size + header_len)
+    computed = xxhash.xxh3_64_intdigest(header_bytes)
+    if stored != computed:
+        raise error_cls(
+            f"{where}: header checksum mismatch (stored {stored:016x}, computed "
+            f"{computed:016x}): the header is corrupt"
+        )
+    try:
+        doc = json.loads(header_bytes.decode("utf-8"))
+        header = parse_header(
+            doc, kind=kind, version=version, payload_offset=payload_offset, file_size=size
+        )
+    except (UnicodeDecodeError, ValueError, _Malformed) as exc:
+        raise error_cls(f"{where}: malformed header: {exc}") from exc
+    _check_size(header, where, error_cls)
+    return header
+
+
+def read_header(
+    path: StrPath, kind: bytes, error_cls: type[BlobError] = BlobError
+) -> ContainerHeader:
+    """The header of the ``kind`` container at ``path``, validated, without the payload.
+
+    Reads the first few KB and stats the file: magic, kind, version, header
+    checksum, and a file size equal to what the header declares (so truncation
+    is caught here, not when an array is read).
+    """
+    check_kind(kind)
+    with open(path, "rb", buffering=0) as f:
+        return _read_header(f, os.fspath(path), kind, error_cls)
+
+
+class ContainerReader:
+    """An open container: its header, and arrays decoded and verified on demand.
+
+    ``threads`` decode frames in parallel (-1, the default: every usable CPU;
+    0 or 1: the calling thread). A corrupt file raises ``error_cls``. Methods
+    may be called from several threads at once. Use as a context manager.
+    """
+
+    def __init__(
+        self,
+        path: StrPath,
+        kind: bytes,
+        *,
+        error_cls: type[BlobError] = BlobError,
+        threads: int = DEFAULT_READ_THREADS,
+    ) -> None:
+        check_kind(kind)
+        self.path = Path(path)
+        self._where = os.fspath(path)
+        self._error_cls = error_cls
+        self._threads = _frames.resolve_threads(threads)
+        self._file: BinaryIO = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
+        try:
+            self.header = _read_header(self._file, self._where, kind, error_cls)
+        except BaseException:
+            self._file.close()
+            raise
+        self._entries = {entry.name: entry for entry in self.header.layout}
+        self._seek_lock = threading.Lock()
+
+    def __enter__(self) -> ContainerReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the file; arrays already returned stay valid (they own their memory)."""
+        self._file.close()
+
+    def read(self, name: str) -> np.ndarray:
+        """One array, reading only its own byte range; checksum-verified."""
+        entry = self._entry(name)
+        offset = self.header.payload_offset + entry.offset
+        blob = self._read_at(offset, entry.nbytes_compressed)
+        if blob.size < entry.nbytes_compressed:
+            raise self._error(f"truncated inside array {name!r} ({_CUT_SHORT})")
+        return self._decode([(entry, memoryview(blob))])[0]
+
+    def read_all(self) -> dict[str, np.ndarray]:
+        """Every array, after checking the footer and the whole-payload checksum."""
+        payload = self._read_payload()
+        pairs = [
+            (entry, payload[entry.offset : entry.offset + entry.nbytes_compressed])
+            for entry in self.header.layout
+        ]
+        return dict(zip(self.header.names, self._decode(pairs)))
+
+    def verify(self) -> None:
+        """Check everything: footer, payload checksum, and that each array decodes."""
+        self.read_all()
+
+    def _read_at(self, offset: int, nbytes: int) -> np.ndarray:
+        with self._seek_lock:  # one file position, shared by every thread using this reader
+            return _read_at(self._file, offset, nbytes)
+
+    def _error(self, what: str) -> BlobError:
+        return self._error_cls(f"{self._where}: {what}")
+
+    def _entry(self, name: str) -> ArrayEntry:
+        try:
+            return self._entries[name]
+        except KeyError:
+            names = ", ".join(sorted(self._entries)) or "none"
+            raise self._error(f"no array named {name!r}; the file holds: {names}") from None
+
+    def _read_payload(self) -> memoryview:
+        header = self.header
+        data = self._read_at(header.payload_offset, header.payload_len + FOOTER.size)
+        if data.size < header.payload_len + FOOTER.size:
+            raise self._error(f"truncated: the file shrank while being read ({_CUT_SHORT})")
+        payload_len, digest, end = FOOTER.unpack_from(data, header.payload_len)
+        if end != END_MAGIC:
+            raise self._error(f"footer end marker is {end!r}, expected {END_MAGIC!r}")
+        if payload_len != header.payload_len or digest.hex() != header.payload_checksum:
+            raise self._error("footer disagrees with the header (corrupt footer)")
+        payload = memoryview(data)[: header.payload_len]
+        computed = xxhash.xxh3_128_hexdigest(payload)
+        if computed != header.payload_checksum:
+            raise self._error(
+                f"payload checksum mismatch (stored {header.payload_checksum}, "
+                f"computed {computed}): the payload is corrupt"
+            )
+        return payload
+
+    def _decode(self, pairs: list[tuple[ArrayEntry, memoryview]]) -> list[np.ndarray]:
+        """Verify each array's checksum, then decode all their frames (in parallel).
+
+        The arrays are views into one freshly allocated slab: numpy backs large
+        allocations with transparent huge pages, and first-touch page faults are
+        otherwise the largest single cost of a load (measured 1.3 vs 4.5 GB/s
+        for 3 MB arrays vs one 50 MB slab on a KVM guest).
+        """
+        for entry, blob in pairs:
+            computed = xxhash.xxh3_64_hexdigest(blob)
+            if computed != entry.checksum:
+                raise self._error(
+                    f"array {entry.name!r}: checksum mismatch (stored {entry.checksum}, "
+                    f"computed {computed}): the file is corrupt"
+                )
+        starts = _aligned_starts([entry.nbytes_raw for entry, _ in pairs])
+        slab = np.empty(starts[-1], np.uint8)
+        outputs, jobs = [], []
+        for (entry, blob), start in zip(pairs, starts):
+            flat = slab[start : start + entry.nbytes_raw]
+            outputs.append(flat.view(np.dtype(entry.dtype)).reshape(entry.shape))
+            src = dst = 0
+            for index, (compressed, raw) in enumerate(entry.frames):
+                jobs.append((entry, index, blob[src : src + compressed], flat[dst : dst + raw]))
+                src, dst = src + compressed, dst + raw
+        _frames.run(self._decode_frame, jobs, self._threads)
+        return outputs
+
+    def _decode_frame(self, job: tuple[ArrayEntry, int, memoryview, np.ndarray]) -> None:
+        entry, index, frame, out = job
+        itemsize = np.dtype(entry.dtype).itemsize
+        try:
+            _frames.decompress_block(frame, itemsize, entry.shuffle, out)
+        except (zstandard.ZstdError, _frames.FrameSizeError) as exc:
+            raise self._error(
+                f"array {entry.name!r}, frame {index}: cannot decompress ({exc}); "
+                "the file is corrupt"
+            ) from exc
