@@ -1,0 +1,65 @@
+"""The SQL run catalog: the index over every run, checkpoint and lens chunk.
+
+Owns: the catalog schema (created and changed only by the Alembic revisions
+in ``migrations/``, shipped as ``continuum/_migrations``), engines and sessions
+for SQLite and PostgreSQL, and the operations the rest of Continuum calls —
+all through :class:`Catalog`, all returning frozen records from
+:mod:`continuum.catalog.records`.
+
+Must not: hold or read blob contents (it stores what is needed to find,
+validate, keep or delete a file without opening it), import numpy or duckdb
+(``continuum catalog list`` must start fast), or be called from the tick loop
+(the checkpoint writer's thread and the CLI call it).
+
+Every SQLAlchemy or driver error leaves this package as a one-line
+:class:`continuum.errors.CatalogError` (see ``_errors.py``).
+"""
+
+from continuum.catalog._base import DEFAULT_STALE_AFTER, new_run_id
+from continuum.catalog._errors import (
+    CatalogConflictError,
+    CatalogSchemaError,
+    CatalogUnavailableError,
+    CheckpointStateError,
+    InvalidFilterError,
+    RunNotFoundError,
+)
+from continuum.catalog.engine import default_catalog_path, describe_url, resolve_url
+from continuum.catalog.records import (
+    CHECKPOINT_STATES,
+    RUN_STATUSES,
+    AuditRecord,
+    CheckpointRecord,
+    RunDetail,
+    RunPage,
+    RunRecord,
+    SegmentRecord,
+)
+from continuum.catalog.search import ParamFilter, SearchQuery, parse_param_filter
+from continuum.catalog.store import Catalog
+
+__all__ = [
+    "CHECKPOINT_STATES",
+    "DEFAULT_STALE_AFTER",
+    "RUN_STATUSES",
+    "AuditRecord",
+    "Catalog",
+    "CatalogConflictError",
+    "CatalogSchemaError",
+    "CatalogUnavailableError",
+    "CheckpointRecord",
+    "CheckpointStateError",
+    "InvalidFilterError",
+    "ParamFilter",
+    "RunDetail",
+    "RunNotFoundError",
+    "RunPage",
+    "RunRecord",
+    "SearchQuery",
+    "SegmentRecord",
+    "default_catalog_path",
+    "describe_url",
+    "new_run_id",
+    "parse_param_filter",
+    "resolve_url",
+]

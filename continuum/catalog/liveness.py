@@ -1,0 +1,94 @@
+"""Telling dead runs from live ones: a run killed with SIGKILL never says it ended.
+
+A run is *stale* when it is marked running but its heartbeat is older than
+``stale_after``, or (with ``check_local_pids``) it ran on this host and its
+process no longer exists. Stale runs are marked crashed, with their open
+segments, and the change is written to the audit log. ``list``/``show``/
+``search`` call this first; it costs one indexed SELECT when nothing is stale.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, or_, select, update
+
+from continuum.catalog._base import CatalogBase, require_run, utcnow
+from continuum.catalog.audit import add_audit
+from continuum.catalog.models import run_segments, runs
+
+Seen = dict[str, tuple[datetime | None, str]]  # run_id -> (heartbeat judged by, reason)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this host (signal 0 probes, never kills)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. PermissionError: it exists, it just isn't ours
+        return True
+    return True
+
+
+class LivenessOps(CatalogBase):
+    """Marking runs that stopped without a word as crashed."""
+
+    def mark_stale_runs_crashed(self, older_than: timedelta | None = None) -> list[str]:
+        """Mark every stale running run crashed; returns their ids."""
+        return self._reap(None, older_than)
+
+    def mark_crashed_if_stale(self, run_id: str, older_than: timedelta | None = None) -> bool:
+        """Mark one run crashed if it is stale; True if it was."""
+        return bool(self._reap(run_id, older_than))
+
+    def _reap(self, run_id: str | None, older_than: timedelta | None) -> list[str]:
+        cutoff = utcnow() - (older_than if older_than is not None else self.stale_after)
+        seen = self._read(lambda conn: self._stale(conn, run_id, cutoff))
+        if not seen:
+            return []
+        return self._write(lambda conn: _mark_crashed(conn, seen))
+
+    def _stale(self, conn: Connection, run_id: str | None, cutoff: datetime) -> Seen:
+        if run_id is not None:
+            require_run(conn, run_id)
+        cond = [runs.c.status == "running"]
+        if run_id is not None:
+            cond.append(runs.c.run_id == run_id)
+        if not self.check_local_pids:
+            cond.append(or_(runs.c.heartbeat_at.is_(None), runs.c.heartbeat_at < cutoff))
+        query = select(runs.c.run_id, runs.c.heartbeat_at, runs.c.host, runs.c.pid).where(*cond)
+        host = socket.gethostname()
+        stale: Seen = {}
+        for rid, beat, run_host, pid in conn.execute(query):
+            if self.check_local_pids and run_host == host and pid and not pid_alive(pid):
+                stale[rid] = (beat, f"process {pid} on {host} is gone")
+            elif beat is None or beat < cutoff:
+                since = beat.isoformat() if beat else "its start"
+                stale[rid] = (beat, f"no heartbeat since {since}")
+        return stale
+
+
+def _mark_crashed(conn: Connection, seen: Seen) -> list[str]:
+    """Mark crashed the runs whose heartbeat is still the one they were judged by."""
+    now = utcnow()
+    marked = []
+    for rid, (beat, reason) in seen.items():
+        same_beat = runs.c.heartbeat_at.is_(None) if beat is None else runs.c.heartbeat_at == beat
+        result = conn.execute(
+            update(runs)
+            .where(runs.c.run_id == rid, runs.c.status == "running", same_beat)
+            .values(status="crashed", ended_at=beat or now)
+        )
+        if result.rowcount != 1:
+            continue  # it sent a heartbeat or ended meanwhile
+        conn.execute(
+            update(run_segments)
+            .where(run_segments.c.run_id == rid, run_segments.c.status == "running")
+            .values(status="crashed", ended_at=beat or now)
+        )
+        add_audit(conn, "run-crashed", run_id=rid, detail=reason)
+        marked.append(rid)
+    return marked

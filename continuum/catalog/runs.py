@@ -1,0 +1,300 @@
+"""Run lifecycle: register, segments, heartbeat, finish, tags and params.
+
+A run is created running, with its first segment (the process that started
+it). Each resume of the run opens another segment; ``finish_run`` closes the
+open one. These are called by the checkpoint writer's thread and by the
+``continuum run`` command, never from inside the tick loop.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Row, delete, func, select, update
+
+from continuum.catalog._base import CatalogBase, new_id, new_run_id, require_run, utcnow
+from continuum.catalog._errors import CatalogConflictError, CatalogError
+from continuum.catalog.models import (
+    decode_param,
+    encode_param,
+    run_params,
+    run_record,
+    run_segments,
+    run_tags,
+    runs,
+    segment_record,
+    worlds,
+)
+from continuum.catalog.records import RUN_STATUSES, ParamValue, RunRecord, SegmentRecord
+
+_FINAL_STATUSES = tuple(s for s in RUN_STATUSES if s != "running")
+
+
+def load_run_records(conn: Connection, rows: Sequence[Row[Any]]) -> list[RunRecord]:
+    """Records for run rows with their tags and params: two queries for the lot."""
+    ids = [r.run_id for r in rows]
+    tags: dict[str, dict[str, str]] = {i: {} for i in ids}
+    params: dict[str, dict[str, ParamValue]] = {i: {} for i in ids}
+    if ids:
+        for t in conn.execute(select(run_tags).where(run_tags.c.run_id.in_(ids))):
+            tags[t.run_id][t.key] = t.value
+        for p in conn.execute(select(run_params).where(run_params.c.run_id.in_(ids))):
+            params[p.run_id][p.key] = decode_param(p.value_text, p.value_num)
+    return [run_record(r, tags[r.run_id], params[r.run_id]) for r in rows]
+
+
+def _reload(conn: Connection, run_id: str) -> RunRecord:
+    return load_run_records(conn, [require_run(conn, run_id)])[0]
+
+
+def _check_final(status: str) -> str:
+    if status not in _FINAL_STATUSES:
+        raise CatalogError(f"a run ends as one of {', '.join(_FINAL_STATUSES)}; got {status!r}")
+    return status
+
+
+def _new_segment(conn: Connection, run_id: str, ordinal: int, **values: Any) -> SegmentRecord:
+    seg_id = new_id()
+    row = {"id": seg_id, "run_id": run_id, "ordinal": ordinal, "status": "running", **values}
+    conn.execute(run_segments.insert().values(**row))
+    seg = conn.execute(select(run_segments).where(run_segments.c.id == seg_id)).one()
+    return segment_record(seg)
+
+
+class RunOps(CatalogBase):
+    """Creating runs and recording what their processes did."""
+
+    def register_run(
+        self,
+        *,
+        world: str,
+        ir_hash: str,
+        seed: int,
+        run_id: str | None = None,
+        world_version: str | None = None,
+        scenario: str | None = None,
+        scenario_hash: str | None = None,
+        first_tick: int = 0,
+        steps: int | None = None,
+        checkpoint_dir: str | Path | None = None,
+        lens_dir: str | Path | None = None,
+        parent_run_id: str | None = None,
+        parent_checkpoint_tick: int | None = None,
+        host: str | None = None,
+        pid: int | None = None,
+        started_at: datetime | None = None,
+        tags: Mapping[str, str] | None = None,
+        params: Mapping[str, ParamValue] | None = None,
+    ) -> RunRecord:
+        """Record a new running run and its first segment (this process, by default).
+
+        ``checkpoint_dir`` is the run's own directory of checkpoint files.
+        ``parent_run_id``/``parent_checkpoint_tick`` make it a branch of another
+        run. The id defaults to :func:`new_run_id`; a taken id is refused.
+        """
+        now = started_at or utcnow()
+        rid = run_id or new_run_id(now)
+        proc = {
+            "host": socket.gethostname() if host is None else host,
+            "pid": os.getpid() if pid is None else pid,
+        }
+        row = {
+            "run_id": rid,
+            "world": world,
+            "ir_hash": ir_hash,
+            "scenario": scenario,
+            "scenario_hash": scenario_hash,
+            "seed": seed,
+            "status": "running",
+            "heartbeat_at": now,
+            "started_at": now,
+            "first_tick": first_tick,
+            "last_tick": first_tick,
+            "steps": steps,
+            "checkpoint_dir": None if checkpoint_dir is None else str(checkpoint_dir),
+            "lens_dir": None if lens_dir is None else str(lens_dir),
+            "parent_run_id": parent_run_id,
+            "parent_checkpoint_tick": parent_checkpoint_tick,
+            "dropped_checkpoints": 0,
+            **proc,
+        }
+        world_row = {"name": world, "ir_hash": ir_hash, "version": world_version}
+
+        def op(conn: Connection) -> RunRecord:
+            stmt = self._insert(worlds).values(**world_row, first_seen_at=now)
+            conn.execute(stmt.on_conflict_do_nothing())
+            if parent_run_id is not None:
+                require_run(conn, parent_run_id)
+            if conn.execute(select(runs.c.run_id).where(runs.c.run_id == rid)).first():
+                raise CatalogConflictError(f"run {rid!r} is already in the catalog")
+            conn.execute(runs.insert().values(**row))
+            _new_segment(conn, rid, 1, start_tick=first_tick, started_at=now, **proc)
+            self._put_tags(conn, rid, tags or {})
+            self._put_params(conn, rid, params or {})
+            return _reload(conn, rid)
+
+        return self._write(op)
+
+    def start_segment(
+        self,
+        run_id: str,
+        *,
+        start_tick: int,
+        resumed_from_tick: int | None = None,
+        resumed_from_path: str | None = None,
+        host: str | None = None,
+        pid: int | None = None,
+    ) -> SegmentRecord:
+        """Record that a process resumed ``run_id``; the run is running again.
+
+        A segment still marked running is from a process that died without
+        ending it, so it is closed as crashed.
+        """
+        proc = {
+            "host": socket.gethostname() if host is None else host,
+            "pid": os.getpid() if pid is None else pid,
+        }
+
+        def op(conn: Connection) -> SegmentRecord:
+            require_run(conn, run_id)
+            now = utcnow()
+            mine = run_segments.c.run_id == run_id
+            conn.execute(
+                update(run_segments)
+                .where(mine, run_segments.c.status == "running")
+                .values(status="crashed", ended_at=now)
+            )
+            last = conn.scalar(select(func.max(run_segments.c.ordinal)).where(mine)) or 0
+            conn.execute(
+                update(runs)
+                .where(runs.c.run_id == run_id)
+                .values(status="running", ended_at=None, heartbeat_at=now, **proc)
+            )
+            return _new_segment(
+                conn,
+                run_id,
+                last + 1,
+                start_tick=start_tick,
+                resumed_from_tick=resumed_from_tick,
+                resumed_from_path=resumed_from_path,
+                started_at=now,
+                **proc,
+            )
+
+        return self._write(op)
+
+    def end_segment(self, segment_id: str, *, status: str, end_tick: int) -> SegmentRecord:
+        """Close one segment (``finish_run`` does this for the open segment)."""
+        _check_final(status)
+        this = run_segments.c.id == segment_id
+
+        def op(conn: Connection) -> SegmentRecord:
+            values = {"status": status, "end_tick": end_tick, "ended_at": utcnow()}
+            if conn.execute(update(run_segments).where(this).values(**values)).rowcount != 1:
+                raise CatalogError(f"no run segment {segment_id!r} in the catalog")
+            return segment_record(conn.execute(select(run_segments).where(this)).one())
+
+        return self._write(op)
+
+    def heartbeat(self, run_id: str, *, last_tick: int | None = None) -> None:
+        """Say the run is alive (and how far it got); revives a run wrongly marked crashed."""
+
+        def op(conn: Connection) -> None:
+            run = require_run(conn, run_id)
+            values: dict[str, Any] = {"heartbeat_at": utcnow()}
+            if last_tick is not None and last_tick > run.last_tick:
+                values["last_tick"] = last_tick
+            if run.status == "crashed":
+                values.update(status="running", ended_at=None)
+                _revive_last_segment(conn, run_id)
+            conn.execute(update(runs).where(runs.c.run_id == run_id).values(**values))
+
+        self._write(op)
+
+    def finish_run(
+        self, run_id: str, *, status: str, last_tick: int, dropped_checkpoints: int = 0
+    ) -> RunRecord:
+        """End the run and its open segment; ``dropped_checkpoints`` adds this process's drops."""
+        _check_final(status)
+
+        def op(conn: Connection) -> RunRecord:
+            run = require_run(conn, run_id)
+            now = utcnow()
+            conn.execute(
+                update(runs)
+                .where(runs.c.run_id == run_id)
+                .values(
+                    status=status,
+                    ended_at=now,
+                    heartbeat_at=now,
+                    last_tick=max(run.last_tick, last_tick),
+                    dropped_checkpoints=runs.c.dropped_checkpoints + dropped_checkpoints,
+                )
+            )
+            conn.execute(
+                update(run_segments)
+                .where(run_segments.c.run_id == run_id, run_segments.c.status == "running")
+                .values(status=status, end_tick=last_tick, ended_at=now)
+            )
+            return _reload(conn, run_id)
+
+        return self._write(op)
+
+    def set_tags(
+        self, run_id: str, tags: Mapping[str, str], *, remove: Iterable[str] = ()
+    ) -> RunRecord:
+        """Add or overwrite tags (free-form labels) and delete the keys in ``remove``."""
+        removed = list(remove)
+
+        def op(conn: Connection) -> RunRecord:
+            require_run(conn, run_id)
+            if removed:
+                mine = run_tags.c.run_id == run_id
+                conn.execute(delete(run_tags).where(mine, run_tags.c.key.in_(removed)))
+            self._put_tags(conn, run_id, tags)
+            return _reload(conn, run_id)
+
+        return self._write(op)
+
+    def set_params(self, run_id: str, params: Mapping[str, ParamValue]) -> RunRecord:
+        """Add or overwrite parameters; numbers (and numeric strings) are searchable as numbers."""
+
+        def op(conn: Connection) -> RunRecord:
+            require_run(conn, run_id)
+            self._put_params(conn, run_id, params)
+            return _reload(conn, run_id)
+
+        return self._write(op)
+
+    def _put_tags(self, conn: Connection, run_id: str, tags: Mapping[str, str]) -> None:
+        for key, value in tags.items():
+            row = {"value": str(value)}
+            stmt = self._insert(run_tags).values(run_id=run_id, key=key, **row)
+            conn.execute(stmt.on_conflict_do_update(index_elements=["run_id", "key"], set_=row))
+
+    def _put_params(self, conn: Connection, run_id: str, params: Mapping[str, ParamValue]) -> None:
+        for key, value in params.items():
+            text, number = encode_param(value)
+            row = {"value_text": text, "value_num": number}
+            stmt = self._insert(run_params).values(run_id=run_id, key=key, **row)
+            conn.execute(stmt.on_conflict_do_update(index_elements=["run_id", "key"], set_=row))
+
+
+def _revive_last_segment(conn: Connection, run_id: str) -> None:
+    last = conn.execute(
+        select(run_segments.c.id, run_segments.c.status)
+        .where(run_segments.c.run_id == run_id)
+        .order_by(run_segments.c.ordinal.desc())
+        .limit(1)
+    ).first()
+    if last is not None and last.status == "crashed":
+        conn.execute(
+            update(run_segments)
+            .where(run_segments.c.id == last.id)
+            .values(status="running", ended_at=None)
+        )

@@ -1,0 +1,235 @@
+"""Finding runs: get, show, list and search, newest first, with keyset pages.
+
+Pages are ordered by ``(started_at, run_id)`` descending and continue *after*
+the last row of the previous page (an opaque cursor), so a deep page costs the
+same as the first and concurrent inserts never shift rows between pages.
+Every filter maps to an indexed predicate; filters on tags, params and
+checkpoints are ``EXISTS`` subqueries so they combine freely.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import re
+import string
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, select, tuple_
+
+from continuum.catalog._base import require_run
+from continuum.catalog._errors import InvalidFilterError
+from continuum.catalog.checkpoints import checkpoints_of
+from continuum.catalog.liveness import LivenessOps
+from continuum.catalog.models import (
+    RUN_ID,
+    UTCDateTime,
+    checkpoints,
+    run_params,
+    run_segments,
+    run_tags,
+    runs,
+    segment_record,
+)
+from continuum.catalog.records import RUN_STATUSES, RunDetail, RunPage, RunRecord
+from continuum.catalog.runs import load_run_records
+
+_OPS = ("<=", ">=", "!=", "==", "=", "<", ">")
+_PARAM = re.compile(r"^\s*([^<>=!\s]+)\s*(<=|>=|!=|==|=|<|>)\s*(\S.*?)\s*$")
+MAX_LIMIT = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class ParamFilter:
+    """``key op value``; a numeric value compares numerically, text only with = and !=."""
+
+    key: str
+    op: str
+    value: str | float
+
+
+def parse_param_filter(text: str) -> ParamFilter:
+    """Parse ``'k>3'``, ``'mode=fast'``, ``'dt<=1e-3'``; raises ``InvalidFilterError``."""
+    match = _PARAM.match(text)
+    if match is None:
+        raise InvalidFilterError(
+            f"malformed param filter {text!r}: expected KEY OP VALUE with OP one of "
+            "= != < <= > >=, e.g. 'k>3' or 'mode=fast'"
+        )
+    key, op, raw = match.groups()
+    op = "=" if op == "==" else op
+    try:
+        number: float | None = float(raw)
+    except ValueError:
+        number = None
+    if number is not None and not math.isfinite(number):
+        number = None
+    if number is None and op not in ("=", "!="):
+        raise InvalidFilterError(f"param filter {text!r}: {op} needs a number, got {raw!r}")
+    return ParamFilter(key, op, raw if number is None else number)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """Filters that all have to hold (AND); ``None``/empty means "any"."""
+
+    world: str | None = None
+    ir_hash: str | None = None  # a prefix of the IR hash
+    seed: int | None = None
+    scenario: str | None = None
+    status: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+    params: tuple[ParamFilter, ...] = ()
+    tick_covers: int | None = None  # first_tick <= T <= last_tick
+    has_checkpoint_after: int | None = None  # a committed checkpoint at tick >= T
+    started_after: datetime | None = None  # inclusive
+    started_before: datetime | None = None  # exclusive
+
+
+def encode_cursor(started_at: datetime, run_id: str) -> str:
+    raw = f"{started_at.isoformat()}|{run_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (started_at, run_id) a cursor continues after; raises on anything else."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, run_id = raw.split("|", 1)
+        at = datetime.fromisoformat(stamp)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidFilterError(
+            f"malformed page cursor {cursor!r}: pass the value printed after the previous page"
+        ) from exc
+    if at.tzinfo is None or not run_id:
+        raise InvalidFilterError(f"malformed page cursor {cursor!r}")
+    return at, run_id
+
+
+def _param_condition(p: ParamFilter) -> ColumnElement[bool]:
+    column = run_params.c.value_text if isinstance(p.value, str) else run_params.c.value_num
+    compare = {
+        "=": column == p.value,
+        "!=": column != p.value,
+        "<": column < p.value,
+        "<=": column <= p.value,
+        ">": column > p.value,
+        ">=": column >= p.value,
+    }[p.op]
+    return exists().where(run_params.c.run_id == runs.c.run_id, run_params.c.key == p.key, compare)
+
+
+def _ir_hash_condition(prefix: str) -> ColumnElement[bool]:
+    prefix = prefix.strip()
+    if prefix and all(c in string.hexdigits for c in prefix):
+        low = prefix.lower()  # hex hashes: an index range instead of LIKE
+        return and_(runs.c.ir_hash >= low, runs.c.ir_hash < low + "g")
+    return runs.c.ir_hash.startswith(prefix, autoescape=True)
+
+
+def conditions(q: SearchQuery) -> list[ColumnElement[bool]]:
+    """The WHERE clauses of a query, validated."""
+    if q.status is not None and q.status not in RUN_STATUSES:
+        raise InvalidFilterError(
+            f"unknown status {q.status!r}; expected one of {', '.join(RUN_STATUSES)}"
+        )
+    c: list[ColumnElement[bool]] = []
+    for column, value in (
+        (runs.c.world, q.world),
+        (runs.c.seed, q.seed),
+        (runs.c.scenario, q.scenario),
+    ):
+        if value is not None:
+            c.append(column == value)
+    if q.status is not None:
+        c.append(runs.c.status == q.status)
+    if q.ir_hash:
+        c.append(_ir_hash_condition(q.ir_hash))
+    for key, value in q.tags:
+        c.append(
+            exists().where(
+                run_tags.c.run_id == runs.c.run_id, run_tags.c.key == key, run_tags.c.value == value
+            )
+        )
+    c.extend(_param_condition(p) for p in q.params)
+    if q.tick_covers is not None:
+        c += [runs.c.first_tick <= q.tick_covers, runs.c.last_tick >= q.tick_covers]
+    if q.has_checkpoint_after is not None:
+        c.append(
+            exists().where(
+                checkpoints.c.run_id == runs.c.run_id,
+                checkpoints.c.state == "committed",
+                checkpoints.c.tick >= q.has_checkpoint_after,
+            )
+        )
+    if q.started_after is not None:
+        c.append(runs.c.started_at >= q.started_after)
+    if q.started_before is not None:
+        c.append(runs.c.started_at < q.started_before)
+    return c
+
+
+def _page(conn: Connection, q: SearchQuery, limit: int, after: str | None) -> RunPage:
+    stmt = select(runs).where(*conditions(q))
+    if after is not None:
+        at, run_id = decode_cursor(after)
+        keyset = tuple_(
+            bindparam("after_at", at, type_=UTCDateTime()),
+            bindparam("after_id", run_id, type_=RUN_ID),
+        )
+        stmt = stmt.where(tuple_(runs.c.started_at, runs.c.run_id) < keyset)
+    stmt = stmt.order_by(runs.c.started_at.desc(), runs.c.run_id.desc()).limit(limit + 1)
+    rows = conn.execute(stmt).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    cursor = encode_cursor(rows[-1].started_at, rows[-1].run_id) if more else None
+    return RunPage(tuple(load_run_records(conn, rows)), cursor)
+
+
+class SearchOps(LivenessOps):
+    """Reading runs. Each call first marks stale runs crashed (cheap when none are)."""
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """One run, or ``RunNotFoundError``."""
+        return self._read(lambda conn: load_run_records(conn, [require_run(conn, run_id)])[0])
+
+    def show_run(self, run_id: str) -> RunDetail:
+        """The run with its segments, checkpoints and child branches."""
+        self.mark_crashed_if_stale(run_id)
+
+        def op(conn: Connection) -> RunDetail:
+            run = require_run(conn, run_id)
+            segments = conn.execute(
+                select(run_segments)
+                .where(run_segments.c.run_id == run_id)
+                .order_by(run_segments.c.ordinal)
+            )
+            children = conn.execute(
+                select(runs)
+                .where(runs.c.parent_run_id == run_id)
+                .order_by(runs.c.started_at, runs.c.run_id)
+            ).all()
+            return RunDetail(
+                run=load_run_records(conn, [run])[0],
+                segments=tuple(segment_record(seg) for seg in segments),
+                checkpoints=tuple(checkpoints_of(conn, run_id)),
+                children=tuple(load_run_records(conn, children)),
+            )
+
+        return self._read(op)
+
+    def list_runs(self, *, limit: int = 50, after: str | None = None) -> RunPage:
+        """Newest runs first; ``after`` is the ``next_cursor`` of the previous page."""
+        return self.search(SearchQuery(), limit=limit, after=after)
+
+    def search(self, query: SearchQuery, *, limit: int = 50, after: str | None = None) -> RunPage:
+        """Runs matching every filter of ``query``, newest first, one page."""
+        if not 1 <= limit <= MAX_LIMIT:
+            raise InvalidFilterError(f"page limit must be between 1 and {MAX_LIMIT}, got {limit}")
+        conditions(query)  # validate before touching the database
+        if after is not None:
+            decode_cursor(after)
+        self.mark_stale_runs_crashed()
+        return self._read(lambda conn: _page(conn, query, limit, after))

@@ -1,0 +1,97 @@
+"""Migrations are the schema: upgrade, downgrade, models == migrations, one head."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+
+from continuum.catalog import Catalog, CatalogSchemaError, schema
+from continuum.catalog.engine import create_catalog_engine
+from continuum.catalog.models import metadata
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def script_directory() -> ScriptDirectory:
+    config = Config()
+    config.set_main_option("script_location", str(schema.migrations_dir()))
+    return ScriptDirectory.from_config(config)
+
+
+def test_single_head_and_known_revisions_match_the_scripts():
+    scripts = script_directory()
+    assert scripts.get_heads() == [schema.HEAD]
+    chain = [rev.revision for rev in scripts.walk_revisions("base", "heads")]
+    assert tuple(reversed(chain)) == schema.REVISIONS
+
+
+def test_shipped_migrations_are_the_top_level_directory():
+    assert schema.migrations_dir().resolve() == (REPO / "migrations").resolve()
+    assert (REPO / "alembic.ini").is_file()
+
+
+def test_upgrade_from_empty_and_downgrade_to_base(catalog_url):
+    engine = create_catalog_engine(catalog_url)
+    try:
+        assert schema.upgrade(engine, "test") == (None, schema.HEAD)
+        assert schema.upgrade(engine, "test") == (schema.HEAD, schema.HEAD)
+        assert set(metadata.tables) <= set(inspect(engine).get_table_names())
+        assert schema.downgrade(engine, "test") == (schema.HEAD, None)
+        assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+        assert schema.upgrade(engine, "test") == (None, schema.HEAD)
+    finally:
+        engine.dispose()
+
+
+def test_models_match_migrations(catalog):
+    with catalog._engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, metadata) == []
+
+
+def test_first_use_creates_the_schema(catalog_url):
+    with Catalog(catalog_url) as cat:
+        assert cat.revision() == schema.HEAD
+
+
+def test_newer_schema_is_refused_with_both_revisions(catalog_url):
+    with Catalog(catalog_url) as cat, cat._engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+    with pytest.raises(CatalogSchemaError) as info:
+        Catalog(catalog_url)
+    message = str(info.value)
+    assert "9999_future" in message and schema.HEAD in message
+    assert "upgrade continuum" in message and "\n" not in message
+
+
+def test_catalog_without_auto_migrate_refuses_an_empty_schema(catalog_url):
+    with pytest.raises(CatalogSchemaError, match="continuum catalog migrate"):
+        Catalog(catalog_url, auto_migrate=False)
+
+
+def test_normal_open_does_not_import_alembic(sqlite_url):
+    Catalog(sqlite_url).close()  # migrated here, so the child only checks
+    code = (
+        "import sys; from continuum.catalog import Catalog; "
+        f"Catalog({sqlite_url!r}).list_runs(); print('alembic' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_alembic_cli_from_a_checkout(tmp_path):
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    cmd = [sys.executable, "-m", "alembic", "-x", f"url={url}", "upgrade", "head"]
+    subprocess.run(cmd, cwd=REPO, check=True, capture_output=True)
+    check = [sys.executable, "-m", "alembic", "-x", f"url={url}", "check"]
+    subprocess.run(check, cwd=REPO, check=True, capture_output=True)
+    with Catalog(url, auto_migrate=False) as cat:
+        assert cat.revision() == schema.HEAD
