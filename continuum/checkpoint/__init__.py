@@ -7,6 +7,14 @@ only hands over snapshots) or the catalog directly (the writer calls
 callbacks it is given). Importing it loads neither sqlalchemy nor duckdb.
 """
 
+from continuum.checkpoint.diff import (
+    ArrayDiff,
+    CheckpointDiff,
+    FieldDiff,
+    diff_checkpoints,
+    diff_headers,
+    diff_states,
+)
 from continuum.checkpoint.format import (
     CheckpointHeader,
     RunIdentity,
@@ -31,15 +39,21 @@ __all__ = [
     "DEFAULT_QUEUE_DEPTH",
     "LATEST",
     "MANIFEST",
+    "ArrayDiff",
+    "CheckpointDiff",
     "CheckpointHeader",
     "CheckpointWriter",
     "Committed",
+    "FieldDiff",
     "Loaded",
     "Manifest",
     "RunIdentity",
     "check_shapes",
     "checkpoint_files",
     "checkpoint_name",
+    "diff_checkpoints",
+    "diff_headers",
+    "diff_states",
     "inspect_checkpoint",
     "latest_target",
     "load_file",

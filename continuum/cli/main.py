@@ -13,6 +13,7 @@ from continuum.errors import ContinuumError
 # which keeps start-up of light commands (catalog list) free of numpy and duckdb.
 _COMMANDS: dict[str, str] = {
     "run": "continuum.cli.run:run",
+    "checkpoint": "continuum.cli.checkpoint:checkpoint",
 }
 
 
