@@ -26,7 +26,7 @@ def add_audit(
     row = {"id": new_id(), "at": utcnow(), "action": action, "run_id": run_id}
     row.update(tick=tick, path=path, detail=detail)
     conn.execute(audit_log.insert().values(**row))
-    return audit_record(conn.execute(select(audit_log).where(audit_log.c.id == row["id"])).one())
+    return audit_record(row)
 
 
 class AuditOps(CatalogBase):
@@ -51,4 +51,6 @@ class AuditOps(CatalogBase):
         stmt = select(audit_log).order_by(audit_log.c.at.desc(), audit_log.c.id.desc())
         if run_id is not None:
             stmt = stmt.where(audit_log.c.run_id == run_id)
-        return self._read(lambda conn: [audit_record(r) for r in conn.execute(stmt.limit(limit))])
+        return self._read(
+            lambda conn: [audit_record(r._mapping) for r in conn.execute(stmt.limit(limit))]
+        )

@@ -62,18 +62,20 @@ def _check_state(state: str) -> str:
     return state
 
 
-def _get(conn: Connection, run_id: str, tick: int) -> Row[Any]:
+def _get(conn: Connection, run_id: str, tick: int) -> tuple[str | None, Row[Any]]:
+    """(the run's checkpoint_dir, the checkpoint's row); raises if either is unknown."""
+    run_dir = require_run(conn, run_id).checkpoint_dir
     row = conn.execute(
         select(checkpoints).where(checkpoints.c.run_id == run_id, checkpoints.c.tick == tick)
     ).first()
     if row is None:
-        require_run(conn, run_id)
         raise CheckpointStateError(f"run {run_id!r} has no checkpoint at tick {tick}")
-    return row
+    return run_dir, row
 
 
-def _record(conn: Connection, run_id: str, tick: int) -> CheckpointRecord:
-    return checkpoint_record(_get(conn, run_id, tick), require_run(conn, run_id).checkpoint_dir)
+def _set(conn: Connection, row: Row[Any], run_dir: str | None, **values: Any) -> CheckpointRecord:
+    conn.execute(update(checkpoints).where(checkpoints.c.id == row.id).values(**values))
+    return checkpoint_record({**row._mapping, **values}, run_dir)
 
 
 class CheckpointOps(CatalogBase):
@@ -117,8 +119,9 @@ class CheckpointOps(CatalogBase):
                 "state": state,
             }
             stmt = self._insert(checkpoints).values(id=new_id(), run_id=run_id, tick=tick, **values)
-            conn.execute(stmt.on_conflict_do_update(index_elements=["run_id", "tick"], set_=values))
-            return checkpoint_record(_get(conn, run_id, tick), run.checkpoint_dir)
+            stmt = stmt.on_conflict_do_update(index_elements=["run_id", "tick"], set_=values)
+            row = conn.execute(stmt.returning(*checkpoints.c)).one()
+            return checkpoint_record(row._mapping, run.checkpoint_dir)
 
         return self._write(op)
 
@@ -129,9 +132,9 @@ class CheckpointOps(CatalogBase):
         _check_state(state)
 
         def op(conn: Connection) -> CheckpointRecord:
-            row = _get(conn, run_id, tick)
+            run_dir, row = _get(conn, run_id, tick)
             if row.state == state:
-                return _record(conn, run_id, tick)
+                return checkpoint_record(row._mapping, run_dir)
             where = f"checkpoint at tick {tick} of run {run_id!r}"
             if state not in TRANSITIONS[row.state]:
                 raise CheckpointStateError(f"{where} is {row.state}; it cannot become {state}")
@@ -146,8 +149,7 @@ class CheckpointOps(CatalogBase):
                     path=row.path,
                     detail=detail,
                 )
-            conn.execute(update(checkpoints).where(checkpoints.c.id == row.id).values(state=state))
-            return _record(conn, run_id, tick)
+            return _set(conn, row, run_dir, state=state)
 
         return self._write(op)
 
@@ -155,11 +157,8 @@ class CheckpointOps(CatalogBase):
         """Pin (or unpin) a checkpoint; retention never deletes a pinned one."""
 
         def op(conn: Connection) -> CheckpointRecord:
-            row = _get(conn, run_id, tick)
-            conn.execute(
-                update(checkpoints).where(checkpoints.c.id == row.id).values(pinned=pinned)
-            )
-            return _record(conn, run_id, tick)
+            run_dir, row = _get(conn, run_id, tick)
+            return _set(conn, row, run_dir, pinned=pinned)
 
         return self._write(op)
 
@@ -181,7 +180,7 @@ class CheckpointOps(CatalogBase):
                 .order_by(checkpoints.c.tick.desc())
                 .limit(1)
             ).first()
-            return None if row is None else checkpoint_record(row, run.checkpoint_dir)
+            return None if row is None else checkpoint_record(row._mapping, run.checkpoint_dir)
 
         return self._read(op)
 
@@ -194,4 +193,4 @@ def checkpoints_of(
     stmt = select(checkpoints).where(checkpoints.c.run_id == run_id).order_by(checkpoints.c.tick)
     if states is not None:
         stmt = stmt.where(checkpoints.c.state.in_(states))
-    return [checkpoint_record(row, run.checkpoint_dir) for row in conn.execute(stmt)]
+    return [checkpoint_record(row._mapping, run.checkpoint_dir) for row in conn.execute(stmt)]

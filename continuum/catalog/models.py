@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -282,13 +283,15 @@ def run_record(row: Row[Any], tags: dict[str, str], params: dict[str, Any]) -> r
     return records.RunRecord(**row._mapping, tags=tags, params=params)
 
 
-def segment_record(row: Row[Any]) -> records.SegmentRecord:
-    fields = dict(row._mapping)
+def segment_record(row: Mapping[str, Any]) -> records.SegmentRecord:
+    fields = dict(row)
     return records.SegmentRecord(segment_id=fields.pop("id"), **fields)
 
 
-def checkpoint_record(row: Row[Any], checkpoint_dir: str | None) -> records.CheckpointRecord:
-    fields = dict(row._mapping)
+def checkpoint_record(
+    row: Mapping[str, Any], checkpoint_dir: str | None
+) -> records.CheckpointRecord:
+    fields = dict(row)
     path = fields["path"]
     resolved = os.path.join(checkpoint_dir, path) if checkpoint_dir else path
     return records.CheckpointRecord(
@@ -296,6 +299,6 @@ def checkpoint_record(row: Row[Any], checkpoint_dir: str | None) -> records.Chec
     )
 
 
-def audit_record(row: Row[Any]) -> records.AuditRecord:
-    fields = dict(row._mapping)
+def audit_record(row: Mapping[str, Any]) -> records.AuditRecord:
+    fields = dict(row)
     return records.AuditRecord(audit_id=fields.pop("id"), **fields)

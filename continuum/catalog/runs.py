@@ -61,9 +61,8 @@ def _check_final(status: str) -> str:
 def _new_segment(conn: Connection, run_id: str, ordinal: int, **values: Any) -> SegmentRecord:
     seg_id = new_id()
     row = {"id": seg_id, "run_id": run_id, "ordinal": ordinal, "status": "running", **values}
-    conn.execute(run_segments.insert().values(**row))
-    seg = conn.execute(select(run_segments).where(run_segments.c.id == seg_id)).one()
-    return segment_record(seg)
+    seg = conn.execute(run_segments.insert().values(**row).returning(*run_segments.c)).one()
+    return segment_record(seg._mapping)
 
 
 class RunOps(CatalogBase):
@@ -197,7 +196,7 @@ class RunOps(CatalogBase):
             values = {"status": status, "end_tick": end_tick, "ended_at": utcnow()}
             if conn.execute(update(run_segments).where(this).values(**values)).rowcount != 1:
                 raise CatalogError(f"no run segment {segment_id!r} in the catalog")
-            return segment_record(conn.execute(select(run_segments).where(this)).one())
+            return segment_record(conn.execute(select(run_segments).where(this)).one()._mapping)
 
         return self._write(op)
 

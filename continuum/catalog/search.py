@@ -213,7 +213,7 @@ class SearchOps(LivenessOps):
             ).all()
             return RunDetail(
                 run=load_run_records(conn, [run])[0],
-                segments=tuple(segment_record(seg) for seg in segments),
+                segments=tuple(segment_record(seg._mapping) for seg in segments),
                 checkpoints=tuple(checkpoints_of(conn, run_id)),
                 children=tuple(load_run_records(conn, children)),
             )

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -46,20 +48,26 @@ def pg_admin_url() -> str:
     return PG_URL
 
 
-@pytest.fixture
-def pg_url(pg_admin_url: str) -> Iterator[str]:
-    """A catalog URL whose tables live in a fresh, private schema."""
+@contextmanager
+def private_schema(admin_url: str) -> Iterator[str]:
+    """A catalog URL whose tables live in a fresh schema, dropped on exit."""
     schema = f"ct_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(pg_admin_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    url = make_url(admin_url).update_query_dict({"options": f"-csearch_path={schema}"})
     try:
         yield url.render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_admin_url: str) -> Iterator[str]:
+    with private_schema(pg_admin_url) as url:
+        yield url
 
 
 @pytest.fixture
@@ -77,4 +85,22 @@ def catalog_url(request: pytest.FixtureRequest) -> str:
 def catalog(catalog_url: str) -> Iterator[Catalog]:
     """An open, migrated, empty catalog, once per dialect."""
     with Catalog(catalog_url) as cat:
+        yield cat
+
+
+@pytest.fixture(scope="module", params=DIALECTS)
+def shared_catalog(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Catalog]:
+    """One catalog per dialect for a module's read-only tests (set up once, not per test)."""
+    keep = timedelta(days=1)  # its runs must not turn stale while the module runs
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('shared') / 'catalog.db'}"
+        with Catalog(url, stale_after=keep) as cat:
+            yield cat
+        return
+    with (
+        private_schema(request.getfixturevalue("pg_admin_url")) as url,
+        Catalog(url, stale_after=keep) as cat,
+    ):
         yield cat

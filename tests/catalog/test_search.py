@@ -1,0 +1,155 @@
+"""Search and listing contract: every filter, combined, numeric params, keyset pages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from continuum.catalog import InvalidFilterError, SearchQuery, parse_param_filter
+
+T0 = datetime(2026, 1, 16, 9, 0, tzinfo=UTC)
+IR_A, IR_B = "aa11" + "0" * 60, "bb22" + "0" * 60
+
+
+def q(**kw):
+    kw["params"] = tuple(parse_param_filter(p) for p in kw.get("params", ()))
+    kw["tags"] = tuple(kw.get("tags", ()))
+    return SearchQuery(**kw)
+
+
+def ids(page):
+    return [r.run_id for r in page.runs]
+
+
+@pytest.fixture(scope="module")
+def runs(shared_catalog):
+    """Six runs with known attributes; r5 is the newest. Tests using it only read."""
+    catalog = shared_catalog
+    spec = [
+        ("r0", "terra", IR_A, 1, "tiny", {"k": 9, "mode": "fast"}, {"owner": "ana"}, (0, 1000)),
+        ("r1", "terra", IR_A, 2, "tiny", {"k": 10, "mode": "slow"}, {"owner": "bo"}, (0, 2000)),
+        ("r2", "terra", IR_B, 1, "large", {"k": 100}, {"owner": "ana"}, (1000, 3000)),
+        ("r3", "mars", IR_B, 3, None, {"k": "10.0", "dt": 1e-3}, {}, (0, 500)),
+        ("r4", "terra", IR_A, 1, "tiny", {"dt": 0.5}, {"owner": "ana"}, (0, 5000)),
+        ("r5", "terra", IR_A, 1, "tiny", {"k": "abc"}, {"owner": "ana"}, (2000, 2500)),
+    ]
+    for i, (rid, world, ir, seed, scenario, params, tags, (first, last)) in enumerate(spec):
+        catalog.register_run(
+            run_id=rid,
+            world=world,
+            ir_hash=ir,
+            seed=seed,
+            scenario=scenario,
+            params=params,
+            tags=tags,
+            first_tick=first,
+            started_at=T0 + timedelta(minutes=i),
+        )
+        catalog.heartbeat(rid, last_tick=last)
+    for rid, tick, state in [
+        ("r0", 1000, "committed"),
+        ("r2", 3000, "pending"),
+        ("r4", 4000, "committed"),
+    ]:
+        catalog.record_checkpoint(rid, tick=tick, sim_time=0.0, path="c", bytes_on_disk=1)
+        if state == "committed":
+            catalog.mark_checkpoint_state(rid, tick, state)
+    catalog.finish_run("r1", status="failed", last_tick=2000)
+    return catalog
+
+
+def test_list_is_newest_first(runs):
+    assert ids(runs.list_runs()) == ["r5", "r4", "r3", "r2", "r1", "r0"]
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"world": "mars"}, ["r3"]),
+        ({"ir_hash": "bb2"}, ["r3", "r2"]),
+        ({"ir_hash": "AA11"}, ["r5", "r4", "r1", "r0"]),
+        ({"seed": 1}, ["r5", "r4", "r2", "r0"]),
+        ({"scenario": "large"}, ["r2"]),
+        ({"status": "failed"}, ["r1"]),
+        ({"tags": [("owner", "bo")]}, ["r1"]),
+        ({"params": ["k>9.5"]}, ["r3", "r2", "r1"]),
+        ({"params": ["k=10"]}, ["r3", "r1"]),
+        ({"params": ["k!=10"]}, ["r2", "r0"]),
+        ({"params": ["mode=fast"]}, ["r0"]),
+        ({"params": ["k=abc"]}, ["r5"]),
+        ({"params": ["dt<=1e-3"]}, ["r3"]),
+        ({"tick_covers": 2500}, ["r5", "r4", "r2"]),
+        ({"has_checkpoint_after": 1000}, ["r4", "r0"]),
+        ({"has_checkpoint_after": 3000}, ["r4"]),
+        ({"started_after": T0 + timedelta(minutes=4)}, ["r5", "r4"]),
+        ({"started_before": T0 + timedelta(minutes=1)}, ["r0"]),
+    ],
+)
+def test_each_filter(runs, filters, expected):
+    assert ids(runs.search(q(**filters))) == expected
+
+
+def test_filters_combine(runs):
+    query = q(
+        world="terra",
+        ir_hash="aa",
+        seed=1,
+        tags=[("owner", "ana")],
+        tick_covers=800,
+        has_checkpoint_after=900,
+        started_after=T0,
+        params=["k>=9", "mode=fast"],
+    )
+    assert ids(runs.search(query)) == ["r0"]
+    assert ids(runs.search(q(world="terra", status="running", params=["dt>0.1"]))) == ["r4"]
+
+
+def test_pages_return_every_run_exactly_once(catalog):
+    expected = []
+    for i in range(23):  # groups of three share a start time: run_id breaks the tie
+        at = T0 + timedelta(seconds=i // 3)
+        rid = f"p{i:02d}"
+        catalog.register_run(run_id=rid, world="w", ir_hash="ab", seed=i, started_at=at)
+        expected.append((at, rid))
+    expected = [rid for _, rid in sorted(expected, reverse=True)]
+    seen, after, pages = [], None, 0
+    while True:
+        page = catalog.list_runs(limit=5, after=after)
+        seen += ids(page)
+        pages += 1
+        if page.next_cursor is None:
+            break
+        after = page.next_cursor
+    assert seen == expected and pages == 5
+    odd = catalog.search(q(seed=7), limit=1)
+    assert ids(odd) == ["p07"] and odd.next_cursor is None
+
+
+def test_search_pages_too(runs):
+    first = runs.search(q(world="terra"), limit=2)
+    second = runs.search(q(world="terra"), limit=2, after=first.next_cursor)
+    third = runs.search(q(world="terra"), limit=2, after=second.next_cursor)
+    assert ids(first) + ids(second) + ids(third) == ["r5", "r4", "r2", "r1", "r0"]
+    assert third.next_cursor is None
+
+
+@pytest.mark.parametrize("text", ["k", "k>", ">3", "k>>3", "k>abc", "k<=fast", "=", ""])
+def test_malformed_param_filters(text):
+    with pytest.raises(InvalidFilterError):
+        parse_param_filter(text)
+
+
+def test_param_filter_parsing():
+    assert parse_param_filter("thermal.k <= 1e-3") == parse_param_filter("thermal.k<=0.001")
+    assert parse_param_filter("k==3").op == "="
+    assert parse_param_filter("name=a b").value == "a b"
+
+
+def test_bad_cursor_limit_and_status_are_refused(catalog):
+    with pytest.raises(InvalidFilterError, match="cursor"):
+        catalog.list_runs(after="not-a-cursor")
+    with pytest.raises(InvalidFilterError, match="limit"):
+        catalog.list_runs(limit=0)
+    with pytest.raises(InvalidFilterError, match="unknown status"):
+        catalog.search(SearchQuery(status="done"))
