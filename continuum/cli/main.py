@@ -14,6 +14,7 @@ from continuum.errors import ContinuumError
 _COMMANDS: dict[str, str] = {
     "run": "continuum.cli.run:run",
     "checkpoint": "continuum.cli.checkpoint:checkpoint",
+    "catalog": "continuum.cli.catalog:catalog",
 }
 
 
