@@ -14,7 +14,14 @@ Targets (what callers rely on):
 - ``load_ratio`` >= 0.8: read_all (checksums, footer, unshuffle) vs reading the
   file and zstd-decompressing the same compressed frames, one call per frame;
 - ``header_ms`` < 5: median read_header on the 50 MB file.
-Files are read back from the page cache; fsync costs whatever the disk charges.
+Also reported: the same load against frames decompressed and *discarded* (pure
+codec speed, ``load_ratio_vs_decompress_discard``), against one-call bare zstd
+of the raw bytes, and the write against one-call zstd of pre-shuffled bytes.
+
+Compared tasks run in interleaved rounds and ratios are medians of per-round
+ratios, so a busy neighbour on a shared machine slows both sides alike; the
+load average is recorded. Files are read back from the page cache; fsync costs
+whatever the disk charges. Exit status 1 if a target is missed.
 """
 
 from __future__ import annotations
@@ -78,14 +85,25 @@ def make_field(mb: float) -> dict[str, np.ndarray]:
     return {"field": smooth_field(lat, lon, 0, np.random.default_rng(7))}
 
 
-def timed(fn: Callable[[], object], repeat: int, pick=min) -> float:
-    """Wall seconds of the best of ``repeat`` calls (others' load only ever slows us)."""
+def timed(fn: Callable[[], object], repeat: int) -> float:
+    """Median wall seconds of ``repeat`` calls."""
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return pick(times)
+    return statistics.median(times)
+
+
+def interleaved(tasks: dict[str, Callable[[], object]], repeat: int) -> dict[str, list[float]]:
+    """Wall seconds of each task, run in rounds so that a busy neighbour slows all alike."""
+    times: dict[str, list[float]] = {name: [] for name in tasks}
+    for _ in range(repeat):
+        for name, fn in tasks.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return times
 
 
 def write_fsync(path: Path, data: bytes) -> None:
@@ -111,111 +129,127 @@ def read_all(path: Path, threads: int) -> dict[str, np.ndarray]:
         return reader.read_all()
 
 
-def baselines(state, path: Path, level: int, repeat: int) -> dict[str, float]:
-    """Seconds for bare zstd doing the same work, and the container's own frames."""
+def headline(state, workdir: Path, level: int, repeat: int) -> dict[str, float]:
+    """Container vs bare zstd on the same state, timed in interleaved rounds."""
+    mb = sum(a.nbytes for a in state.values()) / 1e6
+    path, plain, bare = workdir / "state.bnch", workdir / "plain.bnch", workdir / "bare.zst"
+    write_container(path, KIND, {}, state, level=level)
+    write_container(plain, KIND, {}, state, level=level, shuffle=False)
     raw = b"".join(a.tobytes() for a in state.values())
     planes = b"".join(
         np.ascontiguousarray(a.view(np.uint8).reshape(-1, 8).T) for a in state.values()
     )
     cctx = zstandard.ZstdCompressor(level=level, write_checksum=True, write_content_size=True)
     dctx = zstandard.ZstdDecompressor()
-    bare = path.with_suffix(".zst")
     spans = frame_spans(path)
 
     def frames(keep: bool) -> None:
-        data = memoryview(path.read_bytes())
-        kept = []
+        """Read the file and zstd-decompress its frames, one plain call each."""
+        data, kept = memoryview(path.read_bytes()), []
         for start, stop in spans:
             out = dctx.decompress(data[start:stop])
             if keep:
                 kept.append(out)
 
-    return {
-        "bare_write": timed(lambda: write_fsync(bare, cctx.compress(raw)), repeat),
-        "bare_load": timed(lambda: dctx.decompress(bare.read_bytes()), repeat),
-        "bare_ratio": len(raw) / bare.stat().st_size,
-        "preshuffled_write": timed(lambda: write_fsync(bare, cctx.compress(planes)), repeat),
-        "frames_keep": timed(lambda: frames(keep=True), repeat),
-        "frames_discard": timed(lambda: frames(keep=False), repeat),
-    }
+    t = interleaved(
+        {
+            "write": lambda: write_container(path, KIND, {}, state, level=level),
+            "bare_write": lambda: write_fsync(bare, cctx.compress(raw)),
+            "preshuffled_write": lambda: write_fsync(workdir / "p.zst", cctx.compress(planes)),
+            "encode": lambda: encode_container(KIND, {}, state, level=level),
+            "load": lambda: read_all(path, DEFAULT_READ_THREADS),
+            "load_one_thread": lambda: read_all(path, 0),
+            "frames_keep": lambda: frames(keep=True),
+            "frames_discard": lambda: frames(keep=False),
+            "bare_load": lambda: dctx.decompress(bare.read_bytes()),
+            "plain_load_one_thread": lambda: read_all(plain, 0),
+        },
+        repeat,
+    )
+    header_s = timed(lambda: read_header(path, KIND), 200)
 
+    def mbs(name: str) -> float:
+        return round(mb / statistics.median(t[name]), 1)
 
-def headline(state, workdir: Path, level: int, repeat: int) -> dict[str, float]:
-    mb = sum(a.nbytes for a in state.values()) / 1e6
-    path, plain_path = workdir / "state.bnch", workdir / "plain.bnch"
-    write_s = timed(lambda: write_container(path, KIND, {}, state, level=level), repeat)
-    encode_s = timed(lambda: encode_container(KIND, {}, state, level=level), repeat)
-    load_s = timed(lambda: read_all(path, DEFAULT_READ_THREADS), repeat)
-    load1_s = timed(lambda: read_all(path, 0), repeat)
-    header_s = timed(lambda: read_header(path, KIND), 200, statistics.median)
-    write_container(plain_path, KIND, {}, state, level=level, shuffle=False)
-    plain_load_s = timed(lambda: read_all(plain_path, 0), repeat)
-    base = baselines(state, path, level, repeat)
-    rate = lambda seconds: round(mb / seconds, 1)  # noqa: E731
+    def ratio(base: str, ours: str) -> float:
+        """Median over rounds of base time / our time: > 1 means we are faster."""
+        return round(statistics.median(b / o for b, o in zip(t[base], t[ours])), 2)
+
     return {
         "raw_mb": round(mb, 1),
         "level": level,
-        "write_mbs": rate(write_s),
-        "bare_write_mbs": rate(base["bare_write"]),
-        "write_ratio": round(base["bare_write"] / write_s, 2),
-        "write_ratio_vs_preshuffled_one_call": round(base["preshuffled_write"] / write_s, 2),
-        "encode_mbs": rate(encode_s),
-        "load_mbs": rate(load_s),
-        "load_mbs_one_thread": rate(load1_s),
+        "write_mbs": mbs("write"),
+        "bare_write_mbs": mbs("bare_write"),
+        "write_ratio": ratio("bare_write", "write"),
+        "write_ratio_vs_preshuffled_one_call": ratio("preshuffled_write", "write"),
+        "encode_mbs": mbs("encode"),
+        "load_mbs": mbs("load"),
+        "load_mbs_one_thread": mbs("load_one_thread"),
         "read_threads": DEFAULT_READ_THREADS,
-        "frames_decompress_mbs": rate(base["frames_keep"]),
-        "load_ratio": round(base["frames_keep"] / load_s, 2),
-        "load_ratio_one_thread": round(base["frames_keep"] / load1_s, 2),
-        "decompress_discard_mbs": rate(base["frames_discard"]),
-        "load_ratio_vs_decompress_discard": round(base["frames_discard"] / load_s, 2),
-        "bare_load_mbs": rate(base["bare_load"]),
-        "load_ratio_vs_bare_one_frame": round(base["bare_load"] / load_s, 2),
+        "frames_decompress_mbs": mbs("frames_keep"),
+        "load_ratio": ratio("frames_keep", "load"),
+        "load_ratio_one_thread": ratio("frames_keep", "load_one_thread"),
+        "decompress_discard_mbs": mbs("frames_discard"),
+        "load_ratio_vs_decompress_discard": ratio("frames_discard", "load"),
+        "bare_load_mbs": mbs("bare_load"),
+        "load_ratio_vs_bare_one_frame": ratio("bare_load", "load"),
         "header_ms": round(header_s * 1e3, 3),
-        "ratio_shuffle": round(mb * 1e6 / path.stat().st_size, 4),
-        "ratio_plain": round(mb * 1e6 / plain_path.stat().st_size, 4),
-        "bare_ratio": round(base["bare_ratio"], 4),
-        "plain_load_mbs_one_thread": rate(plain_load_s),
+        "ratio_shuffle": round(len(raw) / path.stat().st_size, 4),
+        "ratio_plain": round(len(raw) / plain.stat().st_size, 4),
+        "bare_ratio": round(len(raw) / bare.stat().st_size, 4),
+        "plain_load_mbs_one_thread": mbs("plain_load_one_thread"),
     }
 
 
-def sweep_blocks(field, path: Path, level: int, repeat: int) -> dict[str, dict[str, float]]:
-    """Block size vs ratio, write and read speed (one and all threads), on one big field."""
+def sweep_blocks(field, workdir: Path, level: int, repeat: int) -> dict[str, dict[str, float]]:
+    """Block size vs ratio, write and load speed (one and all threads), on one big field."""
     mb = field["field"].nbytes / 1e6
-    result = {}
-    for block in (1 << 18, 1 << 20, 1 << 22, 1 << 24, 1 << 27):
-        write_s = timed(
-            lambda b=block: write_container(path, KIND, {}, field, level=level, block_bytes=b),
-            repeat,
+    blocks = {f"{b >> 10}KiB": b for b in (1 << 18, 1 << 20, 1 << 22, 1 << 24, 1 << 27)}
+    paths = {label: workdir / f"block{label}.bnch" for label in blocks}
+    tasks: dict[str, Callable[[], object]] = {}
+    for label, block in blocks.items():
+        path = paths[label]
+        tasks[f"{label} write"] = lambda p=path, b=block: write_container(
+            p, KIND, {}, field, level=level, block_bytes=b
         )
-        result[f"{block >> 10}KiB"] = {
-            "ratio": round(mb * 1e6 / path.stat().st_size, 4),
-            "write_mbs": round(mb / write_s, 1),
-            "load_mbs_one_thread": round(mb / timed(lambda: read_all(path, 0), repeat), 1),
-            "load_mbs_all_threads": round(mb / timed(lambda: read_all(path, -1), repeat), 1),
+        tasks[f"{label} load1"] = lambda p=path: read_all(p, 0)
+        tasks[f"{label} load"] = lambda p=path: read_all(p, -1)
+    t = interleaved(tasks, repeat)
+    return {
+        label: {
+            "ratio": round(mb * 1e6 / paths[label].stat().st_size, 4),
+            "write_mbs": round(mb / statistics.median(t[f"{label} write"]), 1),
+            "load_mbs_one_thread": round(mb / statistics.median(t[f"{label} load1"]), 1),
+            "load_mbs_all_threads": round(mb / statistics.median(t[f"{label} load"]), 1),
         }
-    return result
+        for label in blocks
+    }
 
 
-def sweep_threads(field, path: Path, level: int, repeat: int) -> dict[str, dict[str, float]]:
+def sweep_threads(field, workdir: Path, level: int, repeat: int) -> dict[str, dict[str, float]]:
     """Our writer's threads vs zstd's own ``threads`` option (one frame, not deterministic)."""
     mb = field["field"].nbytes / 1e6
     planes = np.ascontiguousarray(field["field"].view(np.uint8).reshape(-1, 8).T)
-    writer, zstd_option = {}, {}
+    path = workdir / "threads.bnch"
+    tasks: dict[str, Callable[[], object]] = {}
     for threads in (0, 2):
-        write_s = timed(
-            lambda t=threads: write_container(path, KIND, {}, field, level=level, threads=t),
-            repeat,
-        )
-        writer[str(threads)] = round(mb / write_s, 1)
         cctx = zstandard.ZstdCompressor(level=level, threads=threads)
-        zstd_option[str(threads)] = round(mb / timed(lambda c=cctx: c.compress(planes), repeat), 1)
-    return {"write_container_mbs": writer, "zstd_threads_option_compress_mbs": zstd_option}
+        tasks[f"writer {threads}"] = lambda n=threads: write_container(
+            path, KIND, {}, field, level=level, threads=n
+        )
+        tasks[f"zstd {threads}"] = lambda c=cctx: c.compress(planes)
+    t = interleaved(tasks, repeat)
+    labels = {"writer": "write_container_mbs", "zstd": "zstd_threads_option_compress_mbs"}
+    return {
+        label: {str(n): round(mb / statistics.median(t[f"{who} {n}"]), 1) for n in (0, 2)}
+        for who, label in labels.items()
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=float, default=50.0, help="raw state size (default 50)")
-    parser.add_argument("--repeat", type=int, default=5, help="timed runs, median taken")
+    parser.add_argument("--repeat", type=int, default=9, help="timed rounds, median taken")
     parser.add_argument("--level", type=int, default=3, help="zstd level (default 3)")
     parser.add_argument("--dir", type=Path, default=None, help="where to write (default: tmp)")
     parser.add_argument("--no-sweeps", action="store_true", help="headline figures only")
@@ -225,9 +259,9 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         report: dict[str, object] = headline(make_state(args.mb), workdir, args.level, args.repeat)
         if not args.no_sweeps:
-            field, path = make_field(args.mb), workdir / "field.bnch"
-            report["blocks"] = sweep_blocks(field, path, args.level, args.repeat)
-            report["threads"] = sweep_threads(field, path, args.level, args.repeat)
+            field = make_field(args.mb)
+            report["blocks"] = sweep_blocks(field, workdir, args.level, args.repeat)
+            report["threads"] = sweep_threads(field, workdir, args.level, args.repeat)
     report["cpus"] = os.cpu_count()
     report["loadavg_1min_before"] = round(load_before, 2)
     report["loadavg_1min_after"] = round(os.getloadavg()[0], 2)  # > 0.5: others were busy
