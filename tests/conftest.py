@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,20 @@ from click.testing import CliRunner
 from continuum.world.loader import BUNDLED
 
 TERRA = BUNDLED / "terra"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_catalog(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Every test (and every subprocess it starts) uses a private SQLite catalog.
+
+    Without this, runs under test would land in the user's own catalog under
+    ~/.local/share/continuum. Tests that need their own catalog pass --catalog.
+    """
+    home = tmp_path_factory.mktemp("xdg")
+    url = f"sqlite:///{home / 'catalog.db'}"
+    os.environ["XDG_DATA_HOME"] = str(home)
+    os.environ["CONTINUUM_CATALOG"] = url
+    return url
 
 
 @pytest.fixture
