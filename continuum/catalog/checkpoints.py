@@ -28,7 +28,7 @@ from sqlalchemy import Connection, Row, select, update
 from continuum.catalog._base import CatalogBase, new_id, require_run, utcnow
 from continuum.catalog._errors import CheckpointStateError
 from continuum.catalog.audit import add_audit
-from continuum.catalog.models import checkpoint_record, checkpoints
+from continuum.catalog.models import as_dicts, checkpoint_record, checkpoints
 from continuum.catalog.records import CHECKPOINT_STATES, CheckpointRecord
 
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -193,4 +193,4 @@ def checkpoints_of(
     stmt = select(checkpoints).where(checkpoints.c.run_id == run_id).order_by(checkpoints.c.tick)
     if states is not None:
         stmt = stmt.where(checkpoints.c.state.in_(states))
-    return [checkpoint_record(row._mapping, run.checkpoint_dir) for row in conn.execute(stmt)]
+    return [checkpoint_record(row, run.checkpoint_dir) for row in as_dicts(conn.execute(stmt))]

@@ -36,6 +36,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Result,
     Row,
     String,
     Table,
@@ -277,6 +278,12 @@ def decode_param(text: str, number: float | None) -> records.ParamValue:
     except ValueError:
         return text
     return value if isinstance(value, int | float) and json.dumps(value) == text else text
+
+
+def as_dicts(result: Result[Any]) -> list[dict[str, Any]]:
+    """All rows of a result as dicts: keys looked up once, rows fetched at once."""
+    keys = list(result.keys())
+    return [dict(zip(keys, row)) for row in result.all()]
 
 
 def run_record(row: Row[Any], tags: dict[str, str], params: dict[str, Any]) -> records.RunRecord:

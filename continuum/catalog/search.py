@@ -36,7 +36,6 @@ from continuum.catalog.models import (
 from continuum.catalog.records import RUN_STATUSES, RunDetail, RunPage, RunRecord
 from continuum.catalog.runs import load_run_records
 
-_OPS = ("<=", ">=", "!=", "==", "=", "<", ">")
 _PARAM = re.compile(r"^\s*([^<>=!\s]+)\s*(<=|>=|!=|==|=|<|>)\s*(\S.*?)\s*$")
 MAX_LIMIT = 10_000
 

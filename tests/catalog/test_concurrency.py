@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import func, select
 
@@ -85,3 +86,20 @@ def test_two_processes_migrating_a_fresh_catalog_both_succeed(catalog_url):
     assert sorted(outcomes) == ["('0001', '0001')", "(None, '0001')"]
     with Catalog(catalog_url, auto_migrate=False) as cat:
         assert cat.revision() == "0001"
+
+
+def test_threads_share_one_catalog_object(catalog):
+    """The checkpoint writer's thread and the main thread use one Catalog at once."""
+    run = catalog.register_run(world="w", ir_hash="ab", seed=1)
+
+    def write(worker: int) -> None:
+        for i in range(20):
+            tick = worker * 1000 + i
+            catalog.record_checkpoint(
+                run.run_id, tick=tick, sim_time=0.0, path="c", bytes_on_disk=1
+            )
+            catalog.heartbeat(run.run_id, last_tick=tick)
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(write, range(4)))
+    assert len(catalog.list_checkpoints(run.run_id)) == 80
