@@ -1,0 +1,565 @@
+"""Reading a lens run directory: chunk discovery, and loading only what a query needs.
+
+Chunks are found by listing the directory (names give their [start, end) tick range,
+see :mod:`continuum.lens.manifest`); the manifest supplies frames, fields, sizes and
+sim-time ranges without opening files, and a chunk it does not list (written just
+before a crash) is described from its own header. A query at tick T opens only the
+chunk(s) whose range holds T; the history of one position reads, per chunk, only the
+values tile holding that position's sample.
+
+Duplicate frames (two chunks holding the same tick: a copied file, a crash between
+writing a chunk and recording it) are resolved deterministically: chunks are ordered by
+(start, end, name) and the first chunk holding a tick wins; the others' copies are
+skipped. The ``full`` file is a derived copy and is never mixed with chunks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from continuum.blobs import ContainerInfo
+from continuum.errors import LensError
+from continuum.lens.format import ChunkData, ChunkFile, FieldSeries, LensIdentity
+from continuum.lens.history import FieldHistory, FieldLens
+from continuum.lens.interpolate import blend
+from continuum.lens.manifest import (
+    FULL_NAME,
+    LensManifest,
+    is_lens_run_dir,
+    parse_chunk_name,
+)
+from continuum.lens.reconstruct import (
+    CELLS,
+    GLOBAL,
+    POINTS,
+    FieldConfig,
+    Reconstruction,
+    cell_indices,
+    check_rule,
+    nearest_brute,
+    unit_points,
+)
+from continuum.topology import CubedSphere
+
+_OPEN_FILES = 8  # chunk files kept open between queries of one store
+
+
+@dataclass(frozen=True)
+class ChunkRef:
+    """One chunk file as known before opening it."""
+
+    name: str
+    path: Path
+    start: int
+    end: int
+    frames: int
+    first_tick: int | None
+    last_tick: int | None
+    first_sim_time: float | None
+    last_sim_time: float | None
+    fields: tuple[str, ...]
+    bytes: int
+    raw_bytes: int | None
+    checksum: str | None
+
+
+@dataclass
+class _Keys:
+    """A chunk's frames of one field: ticks, sim times and row numbers."""
+
+    ticks: np.ndarray
+    times: np.ndarray
+    rows: np.ndarray
+    config: FieldConfig
+
+
+def resolve_run_dir(lens_dir: Path | str, run: str | None = None) -> Path:
+    """The lens run dir meant by ``--lens-dir D [--run ID]``.
+
+    ``D`` may be a run's lens dir itself, or the lens root holding run dirs; with a root,
+    ``--run`` picks one (unless the root holds exactly one run).
+    """
+    root = Path(lens_dir)
+    if not root.is_dir():
+        raise LensError(f"lens directory {root} does not exist")
+    if run is not None:
+        target = root / run
+        if is_lens_run_dir(target):
+            return target
+        raise LensError(f"no lens run {run!r} under {root}; runs there: {_runs_text(root)}")
+    if is_lens_run_dir(root):
+        return root
+    runs = _runs(root)
+    if len(runs) == 1:
+        return runs[0]
+    if not runs:
+        raise LensError(f"{root} holds no lens data (no manifest.json or .lens chunks)")
+    raise LensError(f"{root} holds {len(runs)} lens runs; pass --run ID ({_runs_text(root)})")
+
+
+def _runs(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if is_lens_run_dir(p))
+
+
+def _runs_text(root: Path) -> str:
+    names = [p.name for p in _runs(root)]
+    shown = ", ".join(names[-5:]) or "none"
+    return f"{'..., ' if len(names) > 5 else ''}{shown}"
+
+
+class LensStore:
+    """A lens run directory, opened for queries (files opened lazily, a few kept open)."""
+
+    def __init__(self, run_dir: Path | str) -> None:
+        self.run_dir = Path(run_dir)
+        if not self.run_dir.is_dir():
+            raise LensError(f"lens directory {self.run_dir} does not exist")
+        self.manifest = LensManifest.read(self.run_dir)
+        self.missing: list[str] = []
+        self.unreadable: list[str] = []
+        self.chunks = self._discover()
+        self._files: dict[str, ChunkFile] = {}
+        self._keys: dict[tuple[str, str], _Keys | None] = {}
+
+    def __enter__(self) -> LensStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for chunk in self._files.values():
+            chunk.close()
+        self._files.clear()
+
+    # -- discovery ------------------------------------------------------------------------
+
+    def _discover(self) -> list[ChunkRef]:
+        listed = {c.get("name"): c for c in (self.manifest or {}).get("chunks", [])}
+        refs = []
+        for path in self.run_dir.iterdir():
+            span = parse_chunk_name(path.name)
+            if span is None or not path.is_file():
+                continue
+            entry = listed.get(path.name)
+            if entry is not None and entry.get("bytes") == path.stat().st_size:
+                refs.append(_ref_from_entry(path, span, entry))
+                continue
+            try:
+                refs.append(_ref_from_header(path, span))
+            except LensError as exc:  # one bad unlisted file must not hide the others
+                self.unreadable.append(f"{path.name}: {str(exc).splitlines()[0]}")
+        present = {r.name for r in refs}
+        self.missing = sorted(n for n in listed if n not in present)
+        return sorted(refs, key=lambda r: (r.start, r.end, r.name))
+
+    @property
+    def identity(self) -> LensIdentity:
+        """Run id, world, seed, topology: from the manifest, else the first chunk."""
+        m = self.manifest
+        if m is not None:
+            return LensIdentity(
+                m.get("run_id", ""),
+                m.get("world", ""),
+                m.get("seed"),
+                m.get("ir_hash"),
+                m.get("stride"),
+                m.get("topology"),
+            )
+        if not self.chunks:
+            return LensIdentity()
+        return self._file(self.chunks[0]).header.identity
+
+    @property
+    def topology(self) -> CubedSphere | None:
+        spec = self.identity.topology
+        return CubedSphere.from_spec(spec) if spec else None
+
+    @property
+    def fields(self) -> list[str]:
+        return sorted({f for r in self.chunks for f in r.fields})
+
+    def _file(self, ref: ChunkRef) -> ChunkFile:
+        chunk = self._files.get(ref.name)
+        if chunk is None:
+            if len(self._files) >= _OPEN_FILES:
+                self._files.pop(next(iter(self._files))).close()
+            chunk = self._files[ref.name] = ChunkFile(ref.path)
+        return chunk
+
+    def _check_field(self, name: str) -> None:
+        if name not in self.fields:
+            have = ", ".join(self.fields) or "none"
+            raise LensError(f"no field {name!r} in {self.run_dir}; captured fields: {have}")
+
+    def _field_keys(self, ref: ChunkRef, name: str) -> _Keys | None:
+        """The frames of ``name`` in chunk ``ref`` (None if it holds none); cached."""
+        key = (ref.name, name)
+        if key not in self._keys:
+            self._keys[key] = None
+            if name in ref.fields:
+                chunk = self._file(ref)
+                rows = chunk.rows(name)
+                ticks, times = chunk.ticks(), chunk.sim_times()
+                self._keys[key] = _Keys(ticks[rows], times[rows], rows, chunk.config(name))
+        return self._keys[key]
+
+    def field_ticks(self, name: str) -> np.ndarray:
+        """Every captured tick of ``name`` (opens every chunk holding it; duplicates once)."""
+        self._check_field(name)
+        parts = [k.ticks for r in self.chunks if (k := self._field_keys(r, name)) is not None]
+        return np.unique(np.concatenate(parts)) if parts else np.array([], dtype=np.int64)
+
+    # -- locating frames ------------------------------------------------------------------
+
+    def _frame(self, name: str, tick: int) -> tuple[ChunkRef, int] | None:
+        """(chunk, index among the chunk's frames of ``name``) of the frame at ``tick``."""
+        for ref in self.chunks:
+            if ref.start <= tick < ref.end and (keys := self._field_keys(ref, name)):
+                i = int(np.searchsorted(keys.ticks, tick))
+                if i < len(keys.ticks) and keys.ticks[i] == tick:
+                    return ref, i
+        return None
+
+    def _neighbour_tick(self, name: str, t: float, by_time: bool, before: bool) -> int | None:
+        """The captured tick of ``name`` nearest ``t`` on one side (inclusive)."""
+        refs = self.chunks[::-1] if before else self.chunks
+        for ref in refs:
+            if not _may_hold(ref, t, by_time, before):
+                continue
+            keys = self._field_keys(ref, name)
+            if keys is None or not len(keys.ticks):
+                continue
+            axis = keys.times if by_time else keys.ticks
+            if before:
+                i = int(np.searchsorted(axis, t, side="right")) - 1
+                if i >= 0:
+                    return int(keys.ticks[i])
+            else:
+                i = int(np.searchsorted(axis, t, side="left"))
+                if i < len(axis):
+                    return int(keys.ticks[i])
+        return None
+
+    def _bracket(self, name: str, t: float, by_time: bool) -> tuple[int, int]:
+        """Captured ticks (k0, k1) around tick or time ``t`` (equal when ``t`` is captured)."""
+        self._check_field(name)
+        k0 = self._neighbour_tick(name, t, by_time, before=True)
+        k1 = self._neighbour_tick(name, t, by_time, before=False)
+        if k0 is None or k1 is None:
+            what = "sim time" if by_time else "tick"
+            raise LensError(
+                f"{what} {t:g} is outside the captured frames of {name!r} in {self.run_dir}; "
+                f"{self._extent_text(name, by_time)}"
+            )
+        return k0, k1
+
+    def _extent_text(self, name: str, by_time: bool) -> str:
+        refs = [r for r in self.chunks if name in r.fields and r.frames]
+        if not refs:
+            return "it has no frames"
+        if by_time:
+            return f"sim time {refs[0].first_sim_time:g}..{refs[-1].last_sim_time:g}"
+        return f"ticks {refs[0].first_tick}..{refs[-1].last_tick} ({len(refs)} chunks)"
+
+    # -- queries --------------------------------------------------------------------------
+
+    def at(self, name: str, tick: int, *, rule: str | None = None) -> Reconstruction:
+        """Field ``name`` at captured ``tick``, reading only the chunk that holds it."""
+        self._check_field(name)
+        found = self._frame(name, tick)
+        if found is None:
+            raise LensError(
+                f"field {name!r} has no frame at tick {tick}; {self._extent_text(name, False)}"
+                f"{self._near_text(name, tick)}"
+            )
+        ref, i = found
+        chunk, keys = self._file(ref), self._field_keys(ref, name)
+        assert keys is not None
+        values = chunk.values(name)[i]
+        positions = chunk.positions(name) if keys.config.positions == POINTS else None
+        if positions is not None:
+            positions = positions[i]
+        elif keys.config.positions == CELLS:
+            positions = self._topology_for(name).centres
+        return Reconstruction(
+            name, tick, float(keys.times[i]), keys.config, positions, values, self.topology, rule
+        )
+
+    def _near_text(self, name: str, tick: int) -> str:
+        k0 = self._neighbour_tick(name, tick, False, before=True)
+        k1 = self._neighbour_tick(name, tick, False, before=False)
+        near = [str(k) for k in (k0, k1) if k is not None]
+        return f"; nearest captured: {', '.join(near)}" if near else ""
+
+    def _topology_for(self, name: str) -> CubedSphere:
+        topology = self.topology
+        if topology is None:
+            raise LensError(f"field {name!r} is cell-centred but the lens has no topology spec")
+        return topology
+
+    def query(
+        self,
+        name: str,
+        position: object,
+        *,
+        tick: float | None = None,
+        time: float | None = None,
+        rule: str | None = None,
+    ) -> tuple[float | np.ndarray, dict[str, Any]]:
+        """Value at one position and ``tick`` or sim ``time``, interpolated between frames.
+
+        Returns the value and how it was obtained (rule, bracketing ticks, weight). Only
+        the chunk(s) holding the bracketing frames are opened, and for cell-centred fields
+        only the values tile holding the position's cell is decoded.
+        """
+        if (tick is None) == (time is None):
+            raise LensError("Expected exactly one of --tick or --time")
+        by_time = time is not None
+        t = float(time if by_time else tick)  # type: ignore[arg-type]
+        k0, k1 = self._bracket(name, t, by_time)
+        v0, info = self._value_at(name, k0, position, rule)
+        w = 0.0
+        if k1 != k0:
+            v1, info1 = self._value_at(name, k1, position, rule)
+            x0, x1 = (info["sim_time"], info1["sim_time"]) if by_time else (k0, k1)
+            w = (t - x0) / (x1 - x0)
+            v0 = blend(info["kind"], np.asarray(v0), np.asarray(v1), w)
+        value = float(v0) if info["kind"] == "scalar" else np.asarray(v0)
+        return value, {"rule": info["rule"], "ticks": [k0, k1], "weight": w}
+
+    def _value_at(
+        self, name: str, tick: int, position: object, rule: str | None
+    ) -> tuple[Any, dict[str, Any]]:
+        found = self._frame(name, tick)
+        assert found is not None
+        ref, i = found
+        keys = self._field_keys(ref, name)
+        assert keys is not None
+        config = keys.config
+        rule = check_rule(name, config, rule)
+        point = unit_points(position)[0]
+        chunk = self._file(ref)
+        if config.positions == POINTS:
+            j = int(nearest_brute(chunk.positions(name)[i], point[0]))
+            value = chunk.values(name)[i, j]
+        else:
+            j = self._sample_index(name, config, rule, point)
+            value = chunk.values(name, np.array([j]))[i, 0]
+        info = {"rule": rule, "kind": config.kind, "sim_time": float(keys.times[i])}
+        return value, info
+
+    def _sample_index(self, name: str, config: FieldConfig, rule: str, point: np.ndarray) -> int:
+        if config.positions == GLOBAL:
+            return 0
+        return int(cell_indices(self._topology_for(name), rule, point)[0])
+
+    def history(
+        self,
+        name: str,
+        position: object,
+        *,
+        start: int | None = None,
+        stop: int | None = None,
+        rule: str | None = None,
+    ) -> FieldHistory:
+        """One value per captured tick in ``[start, stop]`` at ``position``.
+
+        Per chunk, cell-centred fields decode only the tile holding the position's cell.
+        """
+        self._check_field(name)
+        lo = -np.inf if start is None else start
+        hi = np.inf if stop is None else stop
+        point = unit_points(position)[0]
+        parts, used_rule = [], None
+        for ref in self.chunks:
+            keys = self._field_keys(ref, name) if ref.end > lo and ref.start <= hi else None
+            if keys is None:
+                continue
+            used_rule = check_rule(name, keys.config, rule)
+            sel = np.flatnonzero((keys.ticks >= lo) & (keys.ticks <= hi))
+            if len(sel):
+                values = self._history_values(ref, name, keys.config, used_rule, point)[sel]
+                parts.append((keys.ticks[sel], keys.times[sel], values))
+        if not parts:
+            raise LensError(
+                f"field {name!r} has no frames in [{start}, {stop}]; "
+                f"{self._extent_text(name, False)}"
+            )
+        ticks = np.concatenate([p[0] for p in parts])
+        order = np.argsort(ticks, kind="stable")  # equal ticks keep chunk order: first wins
+        keep = order[np.r_[True, np.diff(ticks[order]) > 0]]
+        columns = [np.concatenate([p[k] for p in parts])[keep] for k in range(3)]
+        return FieldHistory(name, str(used_rule), *columns)
+
+    def _history_values(
+        self, ref: ChunkRef, name: str, config: FieldConfig, rule: str, point: np.ndarray
+    ) -> np.ndarray:
+        chunk = self._file(ref)
+        if config.positions == POINTS:
+            idx = nearest_brute(chunk.positions(name), point[0])
+            return np.take_along_axis(chunk.values(name), _expand(idx, config), axis=1)[:, 0]
+        j = self._sample_index(name, config, rule, point)
+        return chunk.values(name, np.array([j]))[:, 0]
+
+    # -- whole frames ---------------------------------------------------------------------
+
+    def load(
+        self,
+        fields: list[str] | None = None,
+        *,
+        start: int | None = None,
+        stop: int | None = None,
+    ) -> FieldLens:
+        """Frames of ``fields`` (default all) with ticks in [start, stop], merged by tick."""
+        for name in fields or []:
+            self._check_field(name)
+        lo = -np.inf if start is None else start
+        hi = np.inf if stop is None else stop
+        datas = [
+            _slice(self._read(ref, fields), lo, hi)
+            for ref in self.chunks
+            if ref.end > lo and ref.start <= hi
+        ]
+        return FieldLens.from_chunks(datas, self.identity)
+
+    def _read(self, ref: ChunkRef, fields: list[str] | None) -> ChunkData:
+        chunk = self._file(ref)
+        if fields is None:
+            return chunk.read_all()
+        data = ChunkData(chunk.ticks(), chunk.sim_times())
+        for name in fields:
+            if name in chunk.header.fields:
+                data.fields[name] = FieldSeries(
+                    chunk.config(name), chunk.rows(name), chunk.positions(name), chunk.values(name)
+                )
+        return data
+
+    def compact(self) -> ContainerInfo:
+        """Write every frame of the run into ``lens_snapshot_full.lens`` (all in memory)."""
+        info = self.load().save_snapshot(self.run_dir / FULL_NAME)
+        if self.manifest is not None:
+            manifest = LensManifest(self.run_dir, self.manifest)
+            manifest.update(full=_full_entry(info))
+        return info
+
+    def summary(self) -> dict[str, Any]:
+        """What ``continuum lens load DIR`` prints: fields, tick range, frames, sizes."""
+        ident = self.identity
+        refs = self.chunks
+        full = self.run_dir / FULL_NAME
+        return {
+            "path": str(self.run_dir),
+            "run_id": ident.run_id,
+            "world": ident.world,
+            "seed": ident.seed,
+            "topology": ident.topology,
+            "chunks": len(refs),
+            "frames": sum(r.frames for r in refs),
+            "tick_range": [refs[0].start, refs[-1].end] if refs else None,
+            "first_tick": min((r.first_tick for r in refs if r.frames), default=None),
+            "last_tick": max((r.last_tick for r in refs if r.frames), default=None),
+            "fields": self.fields,
+            "bytes": sum(r.bytes for r in refs),
+            "raw_bytes": sum(r.raw_bytes or 0 for r in refs),
+            "missing_chunks": self.missing,
+            "unreadable_chunks": self.unreadable,
+            "dropped_frames": (self.manifest or {}).get("dropped_frames"),
+            "full_file": str(full) if full.is_file() else None,
+        }
+
+
+def _may_hold(ref: ChunkRef, t: float, by_time: bool, before: bool) -> bool:
+    """Whether chunk ``ref`` can hold a frame at or before (after) ``t``."""
+    if not ref.frames:
+        return False
+    if by_time:
+        return ref.first_sim_time <= t if before else ref.last_sim_time >= t
+    return ref.start <= t if before else ref.end > t
+
+
+def _expand(idx: np.ndarray, config: FieldConfig) -> np.ndarray:
+    return idx.reshape(-1, 1, 1) if config.kind == "vec3" else idx.reshape(-1, 1)
+
+
+def _slice(data: ChunkData, lo: float, hi: float) -> ChunkData:
+    """The frames of ``data`` with ticks in [lo, hi]."""
+    keep = (data.ticks >= lo) & (data.ticks <= hi)
+    if keep.all():
+        return data
+    new_row = np.cumsum(keep) - 1
+    out = ChunkData(data.ticks[keep], data.sim_times[keep])
+    for name, fs in data.fields.items():
+        sel = keep[fs.rows]
+        pos = fs.positions[sel] if fs.config.positions == POINTS else fs.positions
+        out.fields[name] = FieldSeries(fs.config, new_row[fs.rows[sel]], pos, fs.values[sel])
+    out.signals = {n: v[keep] for n, v in data.signals.items()}
+    return out
+
+
+def _ref_from_entry(path: Path, span: tuple[int, int], e: dict[str, Any]) -> ChunkRef:
+    return ChunkRef(
+        path.name,
+        path,
+        span[0],
+        span[1],
+        int(e.get("frames", 0)),
+        e.get("first_tick"),
+        e.get("last_tick"),
+        e.get("first_sim_time"),
+        e.get("last_sim_time"),
+        tuple(e.get("fields", ())),
+        int(e["bytes"]),
+        e.get("raw_bytes"),
+        e.get("checksum"),
+    )
+
+
+def _ref_from_header(path: Path, span: tuple[int, int]) -> ChunkRef:
+    with ChunkFile(path) as chunk:
+        h = chunk.header
+    return ChunkRef(
+        path.name,
+        path,
+        span[0],
+        span[1],
+        h.frames,
+        h.first_tick,
+        h.last_tick,
+        h.first_sim_time,
+        h.last_sim_time,
+        tuple(h.fields),
+        h.disk_bytes,
+        h.raw_bytes,
+        h.checksum,
+    )
+
+
+def _full_entry(info: ContainerInfo) -> dict[str, Any]:
+    meta = info.header.meta
+    return {
+        "name": info.path.name,
+        "tick_range": meta["tick_range"],
+        "frames": meta["frames"],
+        "fields": meta["fields"],
+        "bytes": info.disk_bytes,
+        "raw_bytes": info.raw_bytes,
+        "checksum": info.payload_checksum,
+    }
+
+
+def chunk_entry(info: ContainerInfo) -> dict[str, Any]:
+    """The manifest entry of a chunk just written (everything the store needs to index)."""
+    meta = info.header.meta
+    return {
+        **_full_entry(info),
+        "first_tick": meta["first_tick"],
+        "last_tick": meta["last_tick"],
+        "first_sim_time": meta["first_sim_time"],
+        "last_sim_time": meta["last_sim_time"],
+        "created_at": meta["created_at"],
+    }
