@@ -43,6 +43,7 @@ from continuum.checkpoint import (
 )
 from continuum.checkpoint.layout import now_iso
 from continuum.errors import CheckpointError, ResumeMismatchError, WorldError
+from continuum.lens import CaptureConfig, LensCapture, parse_fields
 from continuum.runtime import Simulation, State, new_run_id
 from continuum.world import Program, WorldIR, compile_world, ir_hash, load_scenario, load_world
 
@@ -65,6 +66,11 @@ class RunRequest:
     checkpoint_path: Path | None = None
     force_resume: bool = False
     queue_depth: int = 3
+    lens_dir: Path | None = None
+    lens_stride: int = 1
+    lens_fields: str | None = None  # "a.b,c.d" or "all"/None (every field)
+    lens_chunk_size: int = 1000
+    lens_full: bool = False
 
 
 @dataclass
@@ -227,6 +233,7 @@ class Trigger:
 def execute(req: RunRequest, on_tick: Callable[[State], None] | None = None) -> dict[str, Any]:
     """Run the request to completion and return the summary ``continuum run`` prints."""
     p = prepare(req)
+    lens = open_lens(p, req)  # before anything starts: a bad --lens-fields fails here
     writer = manifest = None
     if p.run_dir is not None:
         manifest = open_manifest(p, req)
@@ -247,10 +254,13 @@ def execute(req: RunRequest, on_tick: Callable[[State], None] | None = None) -> 
                 "status": "running",
             }
         )
+    if lens is not None:
+        lens.start(p.state)
     observers = [
         o
         for o in (
             Trigger(writer, req.checkpoint_stride, req.checkpoint_interval) if writer else None,
+            lens,
             on_tick,
         )
         if o is not None
@@ -263,10 +273,26 @@ def execute(req: RunRequest, on_tick: Callable[[State], None] | None = None) -> 
             writer.submit(p.state.snapshot(), wait=True)
         status = "completed"
     finally:
+        if lens is not None:
+            lens.close(p.state.tick, status)
         if writer is not None:
             writer.close()
             manifest.end_segment(end_tick=p.state.tick, ended_at=now_iso(), status=status)
-    return _summary(p, req, elapsed, writer)
+    return {**_summary(p, req, elapsed, writer), **(lens.summary() if lens else {})}
+
+
+def open_lens(p: Prepared, req: RunRequest) -> LensCapture | None:
+    """Lens capture into ``{lens_dir}/{run_id}``: a resume in place appends to it."""
+    if req.lens_dir is None:
+        return None
+    config = CaptureConfig(
+        Path(req.lens_dir),
+        req.lens_stride,
+        parse_fields(req.lens_fields),
+        req.lens_chunk_size,
+        req.lens_full,
+    )
+    return LensCapture(p.sim, config, p.run_id, ir_hash=ir_hash(p.ir))
 
 
 def _fan_out(observers: list[Callable[[State], None]]) -> Callable[[State], None] | None:

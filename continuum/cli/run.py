@@ -64,6 +64,29 @@ MAX_SEED = 2**63 - 1
     is_flag=True,
     help="Resume even if the world's IR hash, era dt or strides changed.",
 )
+@click.option(
+    "--lens-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Capture field frames under DIR/RUN_ID/ (lens off without it).",
+)
+@click.option(
+    "--lens-stride",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Capture fields every N ticks.",
+)
+@click.option(
+    "--lens-fields", default="all", show_default=True, help="Fields to capture: 'a.b,c.d' or all."
+)
+@click.option(
+    "--lens-chunk-size",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Ticks per lens chunk file.",
+)
+@click.option("--lens-full", is_flag=True, help="Also write lens_snapshot_full.lens at the end.")
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line at the end.")
 def run(world: str, quiet: bool, as_json: bool, **options) -> None:
@@ -75,6 +98,7 @@ def run(world: str, quiet: bool, as_json: bool, **options) -> None:
       continuum run terra --steps 5000 --checkpoint-dir ./ckpt --checkpoint-stride 500
       continuum run terra --resume --checkpoint-dir ./ckpt --steps 5000
       continuum run ./my-world --scenario tiny --json
+      continuum run terra --steps 500 --lens-dir ./lens --lens-stride 10
     """
     from continuum.runner import RunRequest, execute
 
