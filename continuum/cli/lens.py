@@ -1,0 +1,263 @@
+"""``continuum lens``: inspect captured field frames, query them, plot them.
+
+Every subcommand reads a lens run dir (``--lens-dir D``, either a run's lens dir or the
+lens root with ``--run ID``) through :class:`continuum.lens.LensStore`, which opens only
+the chunk files a question needs. User errors are ``LensError``s: one line, exit 1.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from continuum.errors import LensError
+
+LENS_DIR = click.option(
+    "--lens-dir",
+    type=click.Path(path_type=Path),
+    default=Path("lens"),
+    show_default=True,
+    help="A run's lens dir, or the lens root (then --run picks the run).",
+)
+RUN = click.option("--run", "run_id", default=None, help="Run id: a subdirectory of --lens-dir.")
+RULE = click.option(
+    "--rule",
+    type=click.Choice(["containing", "nearest"]),
+    default=None,
+    help="Reconstruction rule [default: containing for cell fields, nearest for points].",
+)
+POSITION = click.option(
+    "--position", required=True, help="A direction x,y,z (any length, not zero), e.g. 1,0,0."
+)
+
+
+@click.group()
+def lens() -> None:
+    """Inspect, query and plot lens snapshots (captured field frames).
+
+    \b
+    Examples:
+      continuum lens load lens/20260101_120000_ab12cd34
+      continuum lens query atmosphere.temperature --tick 500 --position 1,0,0 --lens-dir lens
+      continuum lens history surface.elevation --position 0,0,1 --format csv
+      continuum lens plot atmosphere.temperature --tick 500 --output map.png
+    """
+
+
+def _position(text: str) -> list[float]:
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 3 or not all(abs(v) < float("inf") for v in values) or not any(values):
+        raise LensError(f"Expected --position x,y,z (three numbers, not all zero), got {text!r}")
+    return values
+
+
+def _store(lens_dir: Path, run_id: str | None):
+    from continuum.lens import LensStore, resolve_run_dir
+
+    return LensStore(resolve_run_dir(lens_dir, run_id))
+
+
+def _echo_mapping(data: dict[str, Any]) -> None:
+    for key, value in data.items():
+        if value is not None and value != []:
+            click.echo(f"{key:>16}  {value}")
+
+
+@lens.command("load")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--verify", is_flag=True, help="Also decode every array and check checksums.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def load(path: Path, verify: bool, as_json: bool) -> None:
+    """Describe a .lens file or a lens run dir: fields, tick range, frames, sizes.
+
+    \b
+    Examples:
+      continuum lens load lens/RUN_ID
+      continuum lens load lens/RUN_ID/lens_snapshot_0000000000-0000001000.lens --verify
+    """
+    if path.is_file():
+        info = _file_summary(path, verify)
+    elif path.is_dir():
+        with _store(path, None) as store:
+            info = store.summary()
+            if verify:
+                store.load()
+    else:
+        raise LensError(f"{path} does not exist (expected a .lens file or a lens run dir)")
+    if as_json:
+        click.echo(json.dumps(info))
+    else:
+        _echo_mapping(info)
+
+
+def _file_summary(path: Path, verify: bool) -> dict[str, Any]:
+    from continuum.lens import ChunkFile
+
+    with ChunkFile(path) as chunk:
+        h = chunk.header
+        if verify:
+            chunk.read_all()
+    return {
+        "path": str(path),
+        "run_id": h.identity.run_id,
+        "world": h.identity.world,
+        "seed": h.identity.seed,
+        "created_at": h.created_at,
+        "tick_range": list(h.tick_range),
+        "frames": h.frames,
+        "first_tick": h.first_tick,
+        "last_tick": h.last_tick,
+        "fields": {n: {**c.to_json(), "frames": h.field_frames[n]} for n, c in h.fields.items()},
+        "signals": h.signals,
+        "bytes": h.disk_bytes,
+        "raw_bytes": h.raw_bytes,
+        "checksum": h.checksum,
+        "verified": verify or None,
+    }
+
+
+@lens.command("query")
+@click.argument("field")
+@click.option("--tick", type=int, default=None, help="Tick (between captures: interpolated).")
+@click.option("--time", "sim_time", type=float, default=None, help="Sim time instead of --tick.")
+@POSITION
+@LENS_DIR
+@RUN
+@RULE
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def query(
+    field: str,
+    tick: int | None,
+    sim_time: float | None,
+    position: str,
+    lens_dir: Path,
+    run_id: str | None,
+    rule: str | None,
+    as_json: bool,
+) -> None:
+    """Value of FIELD at one position, at --tick T or --time S.
+
+    Only the chunk(s) holding the bracketing frames are read.
+
+    \b
+    Example:
+      continuum lens query atmosphere.temperature --tick 500 --position 1,0,0 --lens-dir lens
+    """
+    point = _position(position)
+    if (tick is None) == (sim_time is None):
+        raise LensError("Expected exactly one of --tick T or --time S")
+    with _store(lens_dir, run_id) as store:
+        value, how = store.query(field, point, tick=tick, time=sim_time, rule=rule)
+    shown = value if isinstance(value, float) else [float(v) for v in value]
+    if as_json:
+        when = {"tick": tick} if tick is not None else {"time": sim_time}
+        click.echo(json.dumps({"field": field, "position": point, **when, "value": shown, **how}))
+        return
+    k0, k1 = how["ticks"]
+    where = f"tick {k0}" if k0 == k1 else f"between ticks {k0} and {k1}, w={how['weight']:.6g}"
+    click.echo(f"{shown}  ({how['rule']}; {where})")
+
+
+@lens.command("history")
+@click.argument("field")
+@POSITION
+@click.option("--from", "start", type=int, default=None, help="First tick (inclusive).")
+@click.option("--to", "stop", type=int, default=None, help="Last tick (inclusive).")
+@LENS_DIR
+@RUN
+@RULE
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv")
+def history(
+    field: str,
+    position: str,
+    start: int | None,
+    stop: int | None,
+    lens_dir: Path,
+    run_id: str | None,
+    rule: str | None,
+    fmt: str,
+) -> None:
+    """FIELD at one position, one row per captured tick.
+
+    \b
+    Example:
+      continuum lens history surface.elevation --position 0,0,1 --from 0 --to 1000
+    """
+    point = _position(position)
+    with _store(lens_dir, run_id) as store:
+        h = store.history(field, point, start=start, stop=stop, rule=rule)
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "field": field,
+                    "position": point,
+                    "rule": h.rule,
+                    "ticks": h.ticks.tolist(),
+                    "sim_times": h.sim_times.tolist(),
+                    "values": h.values.tolist(),
+                }
+            )
+        )
+        return
+    out = csv.writer(sys.stdout, lineterminator="\n")
+    vector = h.values.ndim == 2
+    out.writerow(["tick", "sim_time", *(["x", "y", "z"] if vector else ["value"])])
+    for tick, time, value in zip(h.ticks.tolist(), h.sim_times.tolist(), h.values.tolist()):
+        out.writerow([tick, repr(time), *(map(repr, value) if vector else [repr(value)])])
+
+
+@lens.command("plot")
+@click.argument("field")
+@click.option("--tick", type=int, required=True, help="A captured tick.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--width", type=click.IntRange(90, 8000), default=1440, show_default=True)
+@LENS_DIR
+@RUN
+@RULE
+def plot(
+    field: str,
+    tick: int,
+    output: Path,
+    width: int,
+    lens_dir: Path,
+    run_id: str | None,
+    rule: str | None,
+) -> None:
+    """Render FIELD at --tick on a lat/lon map (PNG, SVG, PDF by extension).
+
+    Needs matplotlib: pip install 'continuum[plot]'.
+
+    \b
+    Example:
+      continuum lens plot atmosphere.temperature --tick 500 --output map.png
+    """
+    from continuum.lens.plot import render_map
+
+    with _store(lens_dir, run_id) as store:
+        recon = store.at(field, tick, rule=rule)
+    render_map(recon, output, width=width)
+    click.echo(str(output))
+
+
+@lens.command("compact")
+@LENS_DIR
+@RUN
+def compact(lens_dir: Path, run_id: str | None) -> None:
+    """Write every frame of a run into lens_snapshot_full.lens (needs them all in memory).
+
+    \b
+    Example:
+      continuum lens compact --lens-dir lens --run 20260101_120000_ab12cd34
+    """
+    with _store(lens_dir, run_id) as store:
+        info = store.compact()
+    click.echo(f"{info.path}  {info.header.meta['frames']} frames, {info.disk_bytes} bytes")
