@@ -15,6 +15,7 @@ _COMMANDS: dict[str, str] = {
     "run": "continuum.cli.run:run",
     "checkpoint": "continuum.cli.checkpoint:checkpoint",
     "catalog": "continuum.cli.catalog:catalog",
+    "lens": "continuum.cli.lens:lens",
 }
 
 
