@@ -18,14 +18,17 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from continuum.blobs import ContainerInfo, ContainerReader, read_header, write_container
-from continuum.errors import CheckpointCorruptError, CheckpointNotFoundError
+from continuum.errors import CheckpointCorruptError, CheckpointError, CheckpointNotFoundError
 from continuum.runtime import State
+from continuum.runtime.state import CURRENT, PREVIOUS
 from continuum.world import Program, ir_hash
 
 KIND = b"CKPT"
@@ -104,41 +107,68 @@ class CheckpointHeader:
 def write_checkpoint(
     path: Path, state: State, identity: RunIdentity, level: int = 3
 ) -> ContainerInfo:
-    """Write ``state`` atomically to ``path`` (temp, fsync, rename, fsync dir)."""
+    """Write ``state`` atomically to ``path`` (temp, fsync, rename, fsync dir).
+
+    A signal that did not run in the last tick has ``previous is current``;
+    such arrays are stored once and listed under ``aliases``, which halves
+    the payload of ticks where the big per-cell strata were idle.
+    """
+    arrays = state.arrays()
+    aliases = {}
+    for name, array in state.previous.items():
+        if array is state.current.get(name):
+            aliases[PREVIOUS + name] = CURRENT + name
+            del arrays[PREVIOUS + name]
     meta = {
         "format_version": FORMAT_VERSION,
         **dataclasses.asdict(identity),
         "created_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
         "state": state.meta(),
+        "aliases": aliases,
     }
-    return write_container(path, KIND, meta, state.arrays(), level=level)
+    return write_container(path, KIND, meta, arrays, level=level)
 
 
 def inspect_checkpoint(path: Path) -> CheckpointHeader:
     """Read and check the header only (a few KB), never the payload."""
     _must_exist(path)
-    header = read_header(path, KIND, error_cls=CheckpointCorruptError)
+    with _readable(path):
+        header = read_header(path, KIND, error_cls=CheckpointCorruptError)
     return _parse_header(path, header)
 
 
 def read_checkpoint(path: Path) -> tuple[CheckpointHeader, State]:
     """Read, verify every checksum and rebuild the State; any defect is an error."""
     _must_exist(path)
-    with ContainerReader(path, KIND, error_cls=CheckpointCorruptError) as reader:
+    with _readable(path), ContainerReader(path, KIND, error_cls=CheckpointCorruptError) as reader:
         parsed = _parse_header(path, reader.header)
         arrays = reader.read_all()
-    raw = reader.header.meta["state"]
+    meta = reader.header.meta
     try:
-        state = State.from_parts(raw, arrays)
-    except (KeyError, TypeError, ValueError) as exc:
+        for alias, target in meta.get("aliases", {}).items():
+            arrays[alias] = arrays[target]
+        for array in arrays.values():
+            array.flags.writeable = False  # State arrays are immutable: no copy needed
+        state = State.from_parts(meta["state"], arrays)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CheckpointCorruptError(f"{path}: state section is malformed ({exc})") from None
     _check_complete(path, parsed, state)
     return parsed, state
 
 
 def _must_exist(path: Path) -> None:
+    if Path(path).is_dir():
+        raise CheckpointNotFoundError(f"{path} is a directory, not a checkpoint file")
     if not Path(path).is_file():
         raise CheckpointNotFoundError(f"{path}: no such checkpoint file")
+
+
+@contextmanager
+def _readable(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
 def _parse_header(path: Path, header: Any) -> CheckpointHeader:

@@ -86,11 +86,12 @@ class CheckpointWriter:
             self._queue.put_nowait(snapshot)
         except queue.Full:
             self.dropped += 1
-            log.warning(
-                "checkpoint at tick %d dropped: writer queue full (%d dropped so far)",
-                snapshot.tick,
-                self.dropped,
-            )
+            if self.dropped & (self.dropped - 1) == 0:  # 1st, 2nd, 4th, 8th...: no log flood
+                log.warning(
+                    "checkpoint at tick %d dropped: writer queue full (%d dropped so far)",
+                    snapshot.tick,
+                    self.dropped,
+                )
             return False  # the count reaches the manifest from the writer thread, not from here
         self.last_tick = snapshot.tick
         return True
@@ -102,10 +103,12 @@ class CheckpointWriter:
         self._record_counts()
 
     def _record_counts(self) -> None:
-        self.manifest.update(
-            dropped_checkpoints=self.base_dropped + self.dropped,
-            failed_checkpoints=self.base_failed + self.failed,
-        )
+        counts = {
+            "dropped_checkpoints": self.base_dropped + self.dropped,
+            "failed_checkpoints": self.base_failed + self.failed,
+        }
+        if any(self.manifest.data.get(k) != v for k, v in counts.items()):
+            self.manifest.update(**counts)  # rewrite (and fsync) only when something changed
 
     def _loop(self) -> None:
         while (snapshot := self._queue.get()) is not None:
