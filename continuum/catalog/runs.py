@@ -41,10 +41,11 @@ def load_run_records(conn: Connection, rows: Sequence[Row[Any]]) -> list[RunReco
     tags: dict[str, dict[str, str]] = {i: {} for i in ids}
     params: dict[str, dict[str, ParamValue]] = {i: {} for i in ids}
     if ids:
-        for t in conn.execute(select(run_tags).where(run_tags.c.run_id.in_(ids))):
-            tags[t.run_id][t.key] = t.value
-        for p in conn.execute(select(run_params).where(run_params.c.run_id.in_(ids))):
-            params[p.run_id][p.key] = decode_param(p.value_text, p.value_num)
+        for rid, key, value in conn.execute(select(run_tags).where(run_tags.c.run_id.in_(ids))):
+            tags[rid][key] = value
+        mine = select(run_params).where(run_params.c.run_id.in_(ids))
+        for rid, key, text, number in conn.execute(mine).all():
+            params[rid][key] = decode_param(text, number)
     return [run_record(r, tags[r.run_id], params[r.run_id]) for r in rows]
 
 
