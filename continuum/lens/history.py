@@ -40,6 +40,7 @@ from continuum.lens.reconstruct import (
     FieldConfig,
     Reconstruction,
     nearest_brute,
+    topology_from_spec,
     unit_points,
 )
 from continuum.runtime import FieldFrame
@@ -123,7 +124,7 @@ class FieldLens:
         identity: LensIdentity | None = None,
     ) -> None:
         if topology is None and identity is not None and identity.topology:
-            topology = CubedSphere.from_spec(identity.topology)
+            topology = topology_from_spec(identity.topology)
         self.topology = topology
         self.max_frames = max_frames
         self.max_bytes = max_bytes
@@ -374,8 +375,12 @@ class FieldLens:
 
     # -- files ----------------------------------------------------------------------------
 
-    def to_chunk(self) -> ChunkData:
-        """All frames held, columnar (the layout of a ``.lens`` file)."""
+    def to_chunk(self, *, frame_lists: bool = False) -> ChunkData:
+        """All frames held, columnar (the layout of a ``.lens`` file).
+
+        ``frame_lists=True`` leaves each field's values as the list of frames (see
+        :class:`FieldSeries`): for a writer, which stacks them tile by tile.
+        """
         times: dict[int, float] = {t: s[0] for t, s in self._signals.items()}
         for s in self._series.values():
             times.update(zip(s.ticks, s.times))
@@ -386,7 +391,9 @@ class FieldLens:
             positions = s.cell_positions
             if s.config.positions == POINTS:
                 positions = np.stack(s.positions) if s.positions else None
-            values = np.stack(s.values) if s.values else np.empty((0, *s.config.sample_shape))
+            values: np.ndarray | list[np.ndarray] = list(s.values)
+            if not frame_lists:
+                values = np.stack(values) if values else np.empty((0, *s.config.sample_shape))
             if positions is None and s.config.positions == POINTS:
                 positions = np.empty((0, s.config.samples, 3))
             data.fields[name] = FieldSeries(s.config, rows, positions, values)

@@ -17,7 +17,9 @@ Global fields have one value everywhere; their rule is ``global``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -58,6 +60,19 @@ class FieldConfig:
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "positions": self.positions, "samples": self.samples}
+
+
+def topology_from_spec(spec: Mapping[str, Any]) -> CubedSphere:
+    """The topology a header's spec names, shared per resolution (its tables are cached)."""
+    try:
+        return _shared(CubedSphere.from_spec(spec).resolution)
+    except WorldError as exc:
+        raise LensError(f"bad topology spec in lens data: {exc}") from None
+
+
+@lru_cache(maxsize=8)
+def _shared(resolution: int) -> CubedSphere:
+    return CubedSphere(resolution)
 
 
 def default_rule(config: FieldConfig) -> str:

@@ -23,7 +23,14 @@ import numpy as np
 
 from continuum.blobs import ContainerInfo
 from continuum.errors import LensError
-from continuum.lens.format import ChunkData, ChunkFile, FieldSeries, LensIdentity
+from continuum.lens.format import (
+    ChunkData,
+    ChunkFile,
+    ChunkHeader,
+    FieldSeries,
+    LensIdentity,
+    read_chunk_header,
+)
 from continuum.lens.history import FieldHistory, FieldLens
 from continuum.lens.interpolate import blend
 from continuum.lens.manifest import (
@@ -41,6 +48,7 @@ from continuum.lens.reconstruct import (
     cell_indices,
     check_rule,
     nearest_brute,
+    topology_from_spec,
     unit_points,
 )
 from continuum.topology import CubedSphere
@@ -177,7 +185,7 @@ class LensStore:
     @property
     def topology(self) -> CubedSphere | None:
         spec = self.identity.topology
-        return CubedSphere.from_spec(spec) if spec else None
+        return topology_from_spec(spec) if spec else None
 
     @property
     def fields(self) -> list[str]:
@@ -444,7 +452,7 @@ class LensStore:
         info = self.load().save_snapshot(self.run_dir / FULL_NAME)
         if self.manifest is not None:
             manifest = LensManifest(self.run_dir, self.manifest)
-            manifest.update(full=_full_entry(info))
+            manifest.update(full=chunk_entry(read_chunk_header(info.path)))
         return info
 
     def summary(self) -> dict[str, Any]:
@@ -539,27 +547,19 @@ def _ref_from_header(path: Path, span: tuple[int, int]) -> ChunkRef:
     )
 
 
-def _full_entry(info: ContainerInfo) -> dict[str, Any]:
-    meta = info.header.meta
+def chunk_entry(h: ChunkHeader) -> dict[str, Any]:
+    """The manifest entry of a chunk (everything the store indexes without opening it)."""
     return {
-        "name": info.path.name,
-        "tick_range": meta["tick_range"],
-        "frames": meta["frames"],
-        "fields": meta["fields"],
-        "bytes": info.disk_bytes,
-        "raw_bytes": info.raw_bytes,
-        "checksum": info.payload_checksum,
-    }
-
-
-def chunk_entry(info: ContainerInfo) -> dict[str, Any]:
-    """The manifest entry of a chunk just written (everything the store needs to index)."""
-    meta = info.header.meta
-    return {
-        **_full_entry(info),
-        "first_tick": meta["first_tick"],
-        "last_tick": meta["last_tick"],
-        "first_sim_time": meta["first_sim_time"],
-        "last_sim_time": meta["last_sim_time"],
-        "created_at": meta["created_at"],
+        "name": h.path.name,
+        "tick_range": list(h.tick_range),
+        "frames": h.frames,
+        "fields": sorted(h.fields),
+        "bytes": h.disk_bytes,
+        "raw_bytes": h.raw_bytes,
+        "checksum": h.checksum,
+        "first_tick": h.first_tick,
+        "last_tick": h.last_tick,
+        "first_sim_time": h.first_sim_time,
+        "last_sim_time": h.last_sim_time,
+        "created_at": h.created_at,
     }

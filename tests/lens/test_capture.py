@@ -1,0 +1,183 @@
+"""Capture on `continuum run`: the observer boundary, chunk windows, resume, drops."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from continuum.errors import LensError
+from continuum.lens import CaptureConfig, FieldLens, LensCapture, LensStore
+from continuum.runtime import Simulation
+
+from .helpers import assert_same_frames, chunk_names, reference, run, run_dir, tiny_sim
+
+
+def test_lens_does_not_change_the_run(tmp_path):
+    """Observer boundary: all fields at stride 1 on, or off: the same final state."""
+    off = run(steps=120)
+    on = run(steps=120, lens_dir=tmp_path, lens_stride=1)
+    assert on["lens_frames"] == 121 and on["lens_dropped"] == 0
+    assert on["state_hash"] == off["state_hash"]
+
+
+def test_fields_are_computed_only_on_captured_ticks(tmp_path, monkeypatch):
+    seen = []
+    real = Simulation.observe
+    monkeypatch.setattr(
+        Simulation,
+        "observe",
+        lambda self, s, names=None: seen.append(s.tick) or real(self, s, names),
+    )
+    run(steps=20, lens_dir=tmp_path, lens_stride=4, lens_fields="surface.elevation")
+    assert seen == [0, 4, 8, 12, 16, 20]
+
+
+def test_chunk_boundaries_inside_a_stride(tmp_path):
+    summary = run(steps=25, lens_dir=tmp_path, lens_stride=3, lens_chunk_size=10)
+    path = run_dir(summary)
+    assert chunk_names(path) == [
+        "lens_snapshot_0000000000-0000000010.lens",
+        "lens_snapshot_0000000010-0000000020.lens",
+        "lens_snapshot_0000000020-0000000026.lens",
+    ]
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert [c["frames"] for c in manifest["chunks"]] == [4, 3, 2]  # 0 3 6 9 | 12 15 18 | 21 24
+    assert [c["tick_range"] for c in manifest["chunks"]] == [[0, 10], [10, 20], [20, 26]]
+    with LensStore(path) as store:
+        assert_same_frames(store.load(), reference(25, stride=3))
+
+
+def test_resume_continues_without_gaps_or_duplicates(tmp_path):
+    lens = {"lens_dir": tmp_path / "lens", "lens_stride": 3, "lens_chunk_size": 10}
+    first = run(steps=25, checkpoint_dir=tmp_path / "ckpt", **lens)
+    second = run(steps=12, checkpoint_dir=tmp_path / "ckpt", resume=True, seed=None, **lens)
+    assert second["run_id"] == first["run_id"] and second["tick"] == 37
+    path = run_dir(second)
+    assert chunk_names(path)[-2:] == [
+        "lens_snapshot_0000000026-0000000030.lens",
+        "lens_snapshot_0000000030-0000000038.lens",
+    ]
+    with LensStore(path) as store:
+        np.testing.assert_array_equal(store.field_ticks("surface.elevation"), np.arange(0, 37, 3))
+        assert_same_frames(store.load(), reference(37, stride=3))
+    segments = json.loads((path / "manifest.json").read_text())["segments"]
+    assert [(s["capture_from"], s["end_tick"]) for s in segments] == [(0, 25), (26, 37)]
+
+
+def test_lens_ahead_of_the_checkpoint_is_not_captured_twice(tmp_path):
+    """Chunks sealed after the newest surviving checkpoint: resume skips those ticks."""
+    lens = {"lens_dir": tmp_path / "lens", "lens_stride": 2, "lens_chunk_size": 10}
+    first = run(steps=25, checkpoint_dir=tmp_path / "ckpt", checkpoint_stride=10, **lens)
+    ckpt = Path(first["checkpoint_dir"])
+    (ckpt / "checkpoint_0000000025.ckpt").unlink()
+    (ckpt / "latest").unlink()
+    second = run(steps=10, checkpoint_dir=tmp_path / "ckpt", resume=True, **lens)
+    assert second["run_id"] == first["run_id"] and second["tick"] == 30
+    with LensStore(run_dir(second)) as store:
+        assert_same_frames(store.load(), reference(30, stride=2))
+
+
+def test_lost_frames_are_recorded_as_a_gap(tmp_path, caplog):
+    lens = {"lens_dir": tmp_path / "lens", "lens_stride": 1, "lens_chunk_size": 10}
+    first = run(steps=25, checkpoint_dir=tmp_path / "ckpt", **lens)
+    (run_dir(first) / "lens_snapshot_0000000020-0000000026.lens").unlink()  # as if lost
+    second = run(steps=5, checkpoint_dir=tmp_path / "ckpt", resume=True, **lens)
+    manifest = json.loads((run_dir(second) / "manifest.json").read_text())
+    assert manifest["gaps"] == [[20, 25]]
+    assert "were lost" in caplog.text
+    with LensStore(run_dir(second)) as store:
+        ticks = store.field_ticks("surface.elevation")
+    np.testing.assert_array_equal(ticks, [*range(20), *range(25, 31)])
+
+
+def test_a_branch_gets_its_own_lens_dir(tmp_path):
+    """Resuming from an older checkpoint branches: a new run id, a new lens dir from there."""
+    lens = {"lens_dir": tmp_path / "lens", "lens_chunk_size": 10, "lens_stride": 5}
+    first = run(steps=20, checkpoint_dir=tmp_path / "ckpt", checkpoint_stride=10, **lens)
+    older = Path(first["checkpoint_dir"]) / "checkpoint_0000000010.ckpt"
+    branch = run(steps=10, checkpoint_path=older, seed=None, **lens)
+    assert branch["parent_run"] == first["run_id"] and branch["run_id"] != first["run_id"]
+    with LensStore(run_dir(branch)) as store:
+        np.testing.assert_array_equal(store.field_ticks("surface.elevation"), [10, 15, 20])
+    with LensStore(run_dir(first)) as store:
+        np.testing.assert_array_equal(store.field_ticks("surface.elevation"), [0, 5, 10, 15, 20])
+
+
+def capture(tmp_path: Path, **config) -> tuple[Simulation, LensCapture]:
+    sim = tiny_sim()
+    options = {"stride": 1, "chunk_size": 5, **config}
+    return sim, LensCapture(sim, CaptureConfig(tmp_path, **options), "run-x", ir_hash="h")
+
+
+def test_sealed_chunks_reach_on_seal(tmp_path):
+    sim, lens = capture(tmp_path)
+    sealed = []
+    lens._on_seal = [sealed.append]
+    state = sim.initial_state()
+    lens.start(state)
+    sim.run(state, 12, observer=lens)
+    lens.close(state.tick)
+    manifest = json.loads((tmp_path / "run-x" / "manifest.json").read_text())
+    assert [s.tick_range for s in sealed] == [(0, 5), (5, 10), (10, 13)]
+    for s, entry in zip(sealed, manifest["chunks"]):
+        assert s.run_id == "run-x" and s.path.name == entry["name"]
+        assert (s.frames, s.bytes, s.checksum) == (
+            entry["frames"],
+            entry["bytes"],
+            entry["checksum"],
+        )
+        assert s.bytes == s.path.stat().st_size
+        assert s.fields == ("atmosphere.temperature", "plates.velocity", "surface.elevation")
+
+
+def test_a_full_queue_drops_frames_and_never_blocks(tmp_path, caplog):
+    """The io stage is held up in on_seal: the queues fill, frames are dropped, counted."""
+    sim, lens = capture(tmp_path, queue_depth=1, max_chunk_bytes=1)
+    release = threading.Event()
+    lens._on_seal = [lambda _s: release.wait(30)]
+    state = sim.initial_state()
+    lens.start(state)
+    sim.run(state, 300, observer=lens)
+    release.set()
+    lens.close(state.tick)
+    assert lens.writer.dropped > 250
+    assert "dropped" in caplog.text
+    manifest = json.loads((tmp_path / "run-x" / "manifest.json").read_text())
+    assert manifest["dropped_frames"] == lens.writer.dropped
+    assert state.state_hash() == tiny_sim().run(tiny_sim().initial_state(), 300).state_hash()
+
+
+def test_failed_writes_are_counted_and_capture_goes_on(tmp_path, monkeypatch):
+    calls = []
+
+    def disk_full(path, data):
+        calls.append(path)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("continuum.lens.writer.atomic_write", disk_full)
+    summary = run(steps=12, lens_dir=tmp_path, lens_chunk_size=5)
+    assert summary["lens_failed"] == 3 and summary["lens_chunks"] == 0 and len(calls) == 3
+    assert chunk_names(run_dir(summary)) == []
+
+
+def test_full_file_holds_every_frame(tmp_path):
+    summary = run(steps=14, lens_dir=tmp_path, lens_stride=2, lens_chunk_size=5, lens_full=True)
+    full = run_dir(summary) / "lens_snapshot_full.lens"
+    assert_same_frames(FieldLens.load_snapshot(full), reference(14, stride=2))
+    manifest = json.loads((run_dir(summary) / "manifest.json").read_text())
+    assert manifest["full"]["frames"] == 8
+
+
+def test_unknown_fields_fail_before_the_run_starts(tmp_path):
+    with pytest.raises(LensError, match=r"unknown lens field\(s\) nope; .* atmosphere.temperature"):
+        run(steps=5, lens_dir=tmp_path, lens_fields="surface.elevation,nope")
+    assert not any(tmp_path.iterdir())
+
+
+def test_bad_capture_config_is_refused(tmp_path):
+    with pytest.raises(LensError, match=">= 1"):
+        CaptureConfig(tmp_path, stride=0)

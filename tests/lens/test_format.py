@@ -1,0 +1,186 @@
+"""The .lens chunk format: bitwise round trips, tiles, and clean errors on bad files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from continuum.blobs import write_container
+from continuum.errors import LensCorruptError, LensError
+from continuum.lens import ChunkData, ChunkFile, FieldConfig, FieldSeries, LensIdentity, write_chunk
+from continuum.lens.format import KIND, MIN_TILE, read_chunk_header, tile_size
+from continuum.topology import CubedSphere
+
+TOPOLOGY = CubedSphere(12)  # 864 cells: several tiles at MIN_TILE = 256 and many frames
+IDENTITY = LensIdentity("run-1", "terra", 7, "ab" * 32, 2, TOPOLOGY.spec())
+
+
+def sample_chunk(frames: int = 600) -> ChunkData:
+    rng = np.random.default_rng(0)
+    ticks = np.arange(100, 100 + 2 * frames, 2, dtype=np.int64)
+    data = ChunkData(ticks, ticks * 1.0e5)
+    n = TOPOLOGY.n_cells
+    data.fields["cells.scalar"] = FieldSeries(
+        FieldConfig("scalar", "cells", n),
+        np.arange(frames),
+        TOPOLOGY.centres,
+        rng.normal(280.0, 5.0, (frames, n)),
+    )
+    rows = np.arange(0, frames, 3)  # a field captured on every third frame only
+    pos = rng.normal(size=(len(rows), 12, 3))
+    data.fields["plates.v"] = FieldSeries(
+        FieldConfig("vec3", "points", 12), rows, pos, rng.normal(size=(len(rows), 12, 3))
+    )
+    data.fields["g.scalar"] = FieldSeries(
+        FieldConfig("scalar", "global", 1), np.arange(frames), None, rng.normal(size=(frames, 1))
+    )
+    signal = rng.normal(size=(frames, 3))
+    signal[frames // 2] = np.nan  # not recorded on that frame
+    data.signals = {"core.dipole": signal, "core.temp": rng.normal(size=(frames, 1))}
+    return data
+
+
+@pytest.fixture(scope="module")
+def chunk_file(tmp_path_factory) -> tuple[Path, ChunkData]:
+    path = tmp_path_factory.mktemp("fmt") / "c.lens"
+    data = sample_chunk()
+    write_chunk(path, data, IDENTITY, tick_range=(100, 1400))
+    return path, data
+
+
+def test_round_trip_is_bitwise(chunk_file):
+    path, data = chunk_file
+    with ChunkFile(path) as chunk:
+        back = chunk.read_all()
+        header = chunk.header
+    assert back.ticks.tobytes() == data.ticks.tobytes()
+    assert back.sim_times.tobytes() == data.sim_times.tobytes()
+    for name, series in data.fields.items():
+        got = back.fields[name]
+        assert got.config == series.config
+        np.testing.assert_array_equal(got.rows, series.rows)
+        assert got.values.tobytes() == series.values.tobytes()
+        if series.config.positions == "points":
+            assert got.positions.tobytes() == series.positions.tobytes()
+    assert back.fields["cells.scalar"].positions.tobytes() == TOPOLOGY.centres.tobytes()
+    for name, values in data.signals.items():
+        assert back.signals[name].tobytes() == values.tobytes()
+    assert header.tick_range == (100, 1400)
+    assert header.identity == IDENTITY
+    assert header.tiles["cells.scalar"] == MIN_TILE
+
+
+def test_header_says_what_the_file_holds(chunk_file):
+    header = read_chunk_header(chunk_file[0])
+    assert (header.frames, header.first_tick, header.last_tick) == (600, 100, 1298)
+    assert sorted(header.fields) == ["cells.scalar", "g.scalar", "plates.v"]
+    assert header.field_frames["plates.v"] == 200
+    assert header.signals == {"core.dipole": "vec3", "core.temp": "scalar"}
+    assert header.disk_bytes == chunk_file[0].stat().st_size
+
+
+def test_one_position_reads_one_tile(chunk_file, monkeypatch):
+    path, data = chunk_file
+    with ChunkFile(path) as chunk:
+        seen = []
+        real = chunk._reader.read
+        monkeypatch.setattr(chunk._reader, "read", lambda name: seen.append(name) or real(name))
+        got = chunk.values("cells.scalar", np.array([700, 3]))
+    assert seen == ["field/cells.scalar/values/000000", "field/cells.scalar/values/000002"]
+    np.testing.assert_array_equal(got, data.fields["cells.scalar"].values[:, [700, 3]])
+
+
+def test_tile_size_targets_a_mebibyte_per_array():
+    cells = FieldConfig("scalar", "cells", 6 * 256 * 256)
+    assert tile_size(1, cells) == 131072
+    assert tile_size(10, cells) == 8192
+    assert tile_size(100_000, cells) == MIN_TILE
+    assert tile_size(5, FieldConfig("vec3", "points", 12)) == 12
+
+
+def test_identical_ticks_or_ranges_are_refused(tmp_path):
+    data = sample_chunk(4)
+    data.ticks[2] = data.ticks[1]
+    with pytest.raises(LensError, match="increasing"):
+        write_chunk(tmp_path / "x.lens", data, IDENTITY)
+    with pytest.raises(LensError, match="outside"):
+        write_chunk(tmp_path / "x.lens", sample_chunk(4), IDENTITY, tick_range=(0, 101))
+
+
+def read_everything(path: Path) -> None:
+    with ChunkFile(path) as chunk:
+        chunk.read_all()
+
+
+@pytest.fixture(scope="module")
+def small_file(tmp_path_factory) -> bytes:
+    path = tmp_path_factory.mktemp("small") / "s.lens"
+    write_chunk(path, sample_chunk(40), IDENTITY)
+    return path.read_bytes()
+
+
+def test_flipped_bits_anywhere_are_clean_errors(small_file, tmp_path):
+    path = tmp_path / "flip.lens"
+    offsets = sorted({*np.linspace(0, len(small_file) - 1, 150).astype(int), 0, 8, 12, 16})
+    for offset in offsets:
+        blob = bytearray(small_file)
+        blob[offset] ^= 0x40
+        path.write_bytes(bytes(blob))
+        with pytest.raises(LensCorruptError, match="flip.lens"):
+            read_everything(path)
+
+
+def test_truncated_files_are_clean_errors(small_file, tmp_path):
+    path = tmp_path / "cut.lens"
+    for size in sorted({*np.linspace(0, len(small_file) - 1, 120).astype(int), 1, 7, 16}):
+        path.write_bytes(small_file[:size])
+        with pytest.raises(LensCorruptError, match="cut.lens"):
+            read_everything(path)
+    path.write_bytes(small_file + b"x")
+    with pytest.raises(LensCorruptError, match="unexpected bytes"):
+        read_everything(path)
+
+
+def test_foreign_files_are_clean_errors(tmp_path):
+    ckpt = tmp_path / "a.lens"
+    write_container(ckpt, b"CKPT", {}, {"x": np.zeros(3)})
+    with pytest.raises(LensCorruptError, match="not a LENS file"):
+        read_everything(ckpt)
+    junk = tmp_path / "b.lens"
+    junk.write_bytes(b"PK\x03\x04 a zip file, not a lens file")
+    with pytest.raises(LensCorruptError, match="not a Continuum"):
+        read_everything(junk)
+    with pytest.raises(LensError, match="cannot read"):
+        read_everything(tmp_path / "missing.lens")
+
+
+def test_newer_format_asks_for_an_upgrade(tmp_path):
+    path = tmp_path / "new.lens"
+    write_container(path, KIND, {"format": "continuum.lens", "format_version": 2}, {})
+    with pytest.raises(LensError, match="upgrade Continuum"):
+        read_everything(path)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"field_configs": {"f": {"kind": "tensor", "positions": "cells"}}},
+        {"tick_range": [5]},
+        {"frames": 3},
+        {"topology": {"kind": "icosahedron"}},
+        {"signals": {"s": "matrix"}},
+        {"format": "other"},
+    ],
+)
+def test_malformed_headers_are_corrupt_errors(tmp_path, change):
+    good = tmp_path / "good.lens"
+    write_chunk(good, sample_chunk(4), IDENTITY)
+    with ChunkFile(good) as chunk:
+        meta = dict(chunk._reader.header.meta)
+        arrays = chunk._reader.read_all()
+    bad = tmp_path / "bad.lens"
+    write_container(bad, KIND, {**meta, **change}, arrays)
+    with pytest.raises(LensCorruptError, match="bad.lens"):
+        read_everything(bad)
