@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from continuum.checkpoint import (
     CheckpointWriter,
@@ -39,13 +39,17 @@ from continuum.checkpoint import (
     load_file,
     load_newest_intact,
     newest_run_dir,
+    tick_of,
     validate,
 )
 from continuum.checkpoint.layout import now_iso
 from continuum.errors import CheckpointError, ResumeMismatchError, WorldError
-from continuum.lens import CaptureConfig, LensCapture, parse_fields
 from continuum.runtime import Simulation, State, new_run_id
 from continuum.world import Program, WorldIR, compile_world, ir_hash, load_scenario, load_world
+
+if TYPE_CHECKING:  # imported lazily below: scipy (lens) and sqlalchemy (catalog) are slow
+    from continuum.lens import LensCapture
+    from continuum.recorder import RunRecorder
 
 log = logging.getLogger("continuum.run")
 
@@ -71,6 +75,9 @@ class RunRequest:
     lens_fields: str | None = None  # "a.b,c.d" or "all"/None (every field)
     lens_chunk_size: int = 1000
     lens_full: bool = False
+    catalog: str | None = None  # URL; None: CONTINUUM_CATALOG or the default SQLite file
+    no_catalog: bool = False
+    resume_run: str | None = None
 
 
 @dataclass
@@ -134,6 +141,10 @@ def prepare(req: RunRequest) -> Prepared:
 def _find_checkpoint(req: RunRequest, ir: WorldIR) -> Loaded | None:
     if req.checkpoint_path is not None:
         return load_file(Path(req.checkpoint_path))
+    if req.resume_run is not None:
+        from continuum.recorder import checkpoint_of_run
+
+        return load_file(checkpoint_of_run(req.catalog, req.resume_run))
     if req.resume:
         return load_newest_intact(
             newest_run_dir(req.checkpoint_dir or DEFAULT_CHECKPOINT_DIR, ir.name)
@@ -204,14 +215,25 @@ def open_manifest(p: Prepared, req: RunRequest) -> Manifest:
     return manifest
 
 
-def keep_last(run_dir: Path, n: int) -> Callable[[Committed], None]:
-    """After each commit, delete all but the newest ``n`` checkpoints (never ``latest``)."""
+def keep_last(run_dir: Path, n: int, recorder: RunRecorder | None) -> Callable[[Committed], None]:
+    """After each commit, delete all but the newest ``n`` checkpoints (never ``latest``).
+
+    With a catalog, each deletion is crash-safe: the row goes to ``deleting``
+    (refused for pinned rows, which are then kept), the file is unlinked, the
+    row goes to ``pruned``.
+    """
 
     def prune(_: Committed) -> None:
         keep = set(checkpoint_files(run_dir)[-n:]) | {latest_target(run_dir)}
         for path in checkpoint_files(run_dir):
-            if path not in keep:
-                path.unlink(missing_ok=True)
+            if path in keep:
+                continue
+            tick = tick_of(path.name)
+            if recorder is not None and not recorder.mark(tick, "deleting"):
+                continue
+            path.unlink(missing_ok=True)
+            if recorder is not None:
+                recorder.mark(tick, "pruned")
 
     return prune
 
@@ -234,37 +256,14 @@ def execute(req: RunRequest, on_tick: Callable[[State], None] | None = None) -> 
     """Run the request to completion and return the summary ``continuum run`` prints."""
     p = prepare(req)
     lens = open_lens(p, req)  # before anything starts: a bad --lens-fields fails here
-    writer = manifest = None
-    if p.run_dir is not None:
-        manifest = open_manifest(p, req)
-        callbacks = [keep_last(p.run_dir, req.keep_checkpoints)] if req.keep_checkpoints else []
-        writer = CheckpointWriter(
-            manifest,
-            RunIdentity.of(p.program, p.run_id),
-            depth=req.queue_depth,
-            on_commit=callbacks,
-        )
-        manifest.start_segment(
-            {
-                "started_at": now_iso(),
-                "host": socket.gethostname(),
-                "pid": os.getpid(),
-                "resumed_from": p.loaded.header.path.name if p.loaded else None,
-                "start_tick": p.state.tick,
-                "status": "running",
-            }
-        )
+    recorder = None if req.no_catalog else _open_recorder(p, req)
+    manifest, writer = open_checkpointing(p, req, recorder)
     if lens is not None:
         lens.start(p.state)
-    observers = [
-        o
-        for o in (
-            Trigger(writer, req.checkpoint_stride, req.checkpoint_interval) if writer else None,
-            lens,
-            on_tick,
-        )
-        if o is not None
-    ]
+    trigger = Trigger(writer, req.checkpoint_stride, req.checkpoint_interval) if writer else None
+    observers = [o for o in (trigger, lens, on_tick) if o is not None]
+    if recorder is not None:
+        recorder.start_heartbeat(lambda: p.state.tick)
     started, status = time.perf_counter(), "failed"
     try:
         p.sim.run(p.state, req.steps, observer=_fan_out(observers))
@@ -278,13 +277,54 @@ def execute(req: RunRequest, on_tick: Callable[[State], None] | None = None) -> 
         if writer is not None:
             writer.close()
             manifest.end_segment(end_tick=p.state.tick, ended_at=now_iso(), status=status)
+        if recorder is not None:
+            recorder.finish(status, p.state.tick, writer.dropped if writer else 0)
     return {**_summary(p, req, elapsed, writer), **(lens.summary() if lens else {})}
+
+
+def _open_recorder(p: Prepared, req: RunRequest) -> RunRecorder:
+    from continuum.recorder import RunRecorder
+
+    return RunRecorder.open(p, req)
+
+
+def open_checkpointing(
+    p: Prepared, req: RunRequest, recorder: RunRecorder | None
+) -> tuple[Manifest | None, CheckpointWriter | None]:
+    """The run's manifest (with a new segment) and its background writer, if it checkpoints."""
+    if p.run_dir is None:
+        return None, None
+    manifest = open_manifest(p, req)
+    after_commit = [recorder.committed] if recorder else []
+    if req.keep_checkpoints:
+        after_commit.append(keep_last(p.run_dir, req.keep_checkpoints, recorder))
+    writer = CheckpointWriter(
+        manifest,
+        RunIdentity.of(p.program, p.run_id),
+        depth=req.queue_depth,
+        on_commit=after_commit,
+        on_begin=[recorder.pending] if recorder else [],
+        on_fail=[recorder.failed] if recorder else [],
+    )
+    manifest.start_segment(
+        {
+            "started_at": now_iso(),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "resumed_from": p.loaded.header.path.name if p.loaded else None,
+            "start_tick": p.state.tick,
+            "status": "running",
+        }
+    )
+    return manifest, writer
 
 
 def open_lens(p: Prepared, req: RunRequest) -> LensCapture | None:
     """Lens capture into ``{lens_dir}/{run_id}``: a resume in place appends to it."""
     if req.lens_dir is None:
         return None
+    from continuum.lens import CaptureConfig, LensCapture, parse_fields
+
     config = CaptureConfig(
         Path(req.lens_dir),
         req.lens_stride,

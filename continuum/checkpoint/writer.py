@@ -45,6 +45,7 @@ class Committed:
 
 
 CommitCallback = Callable[[Committed], None]
+BeginCallback = Callable[[int, Path], None]  # (tick, final path), before the file is written
 
 
 class CheckpointWriter:
@@ -58,12 +59,16 @@ class CheckpointWriter:
         depth: int = DEFAULT_QUEUE_DEPTH,
         level: int = 3,
         on_commit: list[CommitCallback] | None = None,
+        on_begin: list[BeginCallback] | None = None,
+        on_fail: list[BeginCallback] | None = None,
     ) -> None:
         self.manifest = manifest
         self.run_dir = manifest.run_dir
         self.identity = identity
         self.level = level
         self.on_commit = list(on_commit or [])
+        self.on_begin = list(on_begin or [])
+        self.on_fail = list(on_fail or [])
         self.written = self.dropped = self.failed = 0
         # counts of earlier segments of the run, so the manifest holds run totals
         self.base_dropped = int(manifest.data.get("dropped_checkpoints", 0))
@@ -116,6 +121,7 @@ class CheckpointWriter:
 
     def _write(self, snapshot: State) -> None:
         path = self.run_dir / checkpoint_name(snapshot.tick)
+        self._notify(self.on_begin, snapshot.tick, path)
         try:
             info = write_checkpoint(path, snapshot, self.identity, level=self.level)
             replace_symlink(self.run_dir / LATEST, path.name)
@@ -123,6 +129,7 @@ class CheckpointWriter:
             self.failed += 1
             log.warning("checkpoint at tick %d failed and was not written: %s", snapshot.tick, exc)
             self._record_counts()
+            self._notify(self.on_fail, snapshot.tick, path)
             return
         self.written += 1
         self._record_counts()
@@ -135,8 +142,11 @@ class CheckpointWriter:
             info.disk_bytes,
             info.payload_checksum,
         )
-        for callback in self.on_commit:
+        self._notify(self.on_commit, committed)
+
+    def _notify(self, callbacks: list[Callable], *args: object) -> None:
+        for callback in callbacks:
             try:
-                callback(committed)
+                callback(*args)
             except Exception as exc:  # a catalog or retention failure must not stop writing
-                log.warning("after checkpoint at tick %d: %s", snapshot.tick, exc)
+                log.warning("checkpoint writer callback failed: %s", exc)

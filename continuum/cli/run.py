@@ -87,6 +87,17 @@ MAX_SEED = 2**63 - 1
     help="Ticks per lens chunk file.",
 )
 @click.option("--lens-full", is_flag=True, help="Also write lens_snapshot_full.lens at the end.")
+@click.option(
+    "--resume-run",
+    metavar="RUN_ID",
+    help="Resume RUN_ID from its newest committed checkpoint, found via the catalog.",
+)
+@click.option(
+    "--catalog",
+    metavar="URL",
+    help="Catalog URL [default: $CONTINUUM_CATALOG or ~/.local/share/continuum].",
+)
+@click.option("--no-catalog", is_flag=True, help="Do not record this run in the catalog.")
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line at the end.")
 def run(world: str, quiet: bool, as_json: bool, **options) -> None:

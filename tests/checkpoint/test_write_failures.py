@@ -49,6 +49,7 @@ def test_file_size_limit_fails_writes_but_the_run_completes(tmp_path):
         "50",
         "--checkpoint-dir",
         str(tmp_path),
+        "--no-catalog",  # the catalog file would hit the size limit too
         "--json",
     ]
     proc = subprocess.run(
