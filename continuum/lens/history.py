@@ -155,8 +155,9 @@ class FieldLens:
         for frame in self._as_frames(fields):
             self._record(frame, tick, time)
         if signals:
-            if self._signals and tick <= max(self._signals):
-                raise LensError(f"signals: tick {tick} is not after {max(self._signals)}")
+            last = next(reversed(self._signals), None)  # insertion order is tick order
+            if last is not None and tick <= last:
+                raise LensError(f"signals: tick {tick} is not after {last}")
             self._signals[tick] = (time, {k: kept(v).reshape(-1) for k, v in signals.items()})
         self._evict()
 
@@ -228,7 +229,7 @@ class FieldLens:
             oldest.pop_oldest()
         if self.max_frames is not None:
             while len(self._signals) > self.max_frames:
-                del self._signals[min(self._signals)]
+                del self._signals[next(iter(self._signals))]
 
     # -- what is held ---------------------------------------------------------------------
 

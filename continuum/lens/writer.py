@@ -27,8 +27,11 @@ and counted, and capture goes on.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import queue
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -105,12 +108,28 @@ class _Stage:
         self._thread.start()
 
     def _loop(self) -> None:
+        _yield_to_the_loop()
         while (item := self.queue.get()) is not None:
             self._handle(item)
 
     def finish(self) -> None:
         self.queue.put(None)
         self._thread.join()
+
+
+def _yield_to_the_loop() -> None:
+    """Run this thread at a lower CPU priority (nice +10) where the OS allows it per thread.
+
+    On Linux a thread is a schedulable task with its own nice value: when the tick loop and
+    the lens compete for a core, the loop wins, and a lens that cannot keep up drops frames
+    instead of slowing the run. Elsewhere (or if refused) nothing changes.
+    """
+    get_id = getattr(threading, "get_native_id", None)
+    if not sys.platform.startswith("linux") or get_id is None:
+        return
+    with contextlib.suppress(OSError):
+        tid = get_id()
+        os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), 10))
 
 
 class ChunkWriter:
