@@ -155,15 +155,16 @@ def query(
     if (tick is None) == (sim_time is None):
         raise LensError("Expected exactly one of --tick T or --time S")
     with _store(lens_dir, run_id) as store:
-        value, how = store.query(field, point, tick=tick, time=sim_time, rule=rule)
-    shown = value if isinstance(value, float) else [float(v) for v in value]
+        got = store.query(field, point, sim_time, tick=tick, rule=rule)
+    shown = got.value if isinstance(got.value, float) else [float(v) for v in got.value]
     if as_json:
         when = {"tick": tick} if tick is not None else {"time": sim_time}
+        how = {"rule": got.rule, "ticks": list(got.ticks), "weight": got.weight}
         click.echo(json.dumps({"field": field, "position": point, **when, "value": shown, **how}))
         return
-    k0, k1 = how["ticks"]
-    where = f"tick {k0}" if k0 == k1 else f"between ticks {k0} and {k1}, w={how['weight']:.6g}"
-    click.echo(f"{shown}  ({how['rule']}; {where})")
+    k0, k1 = got.ticks
+    where = f"tick {k0}" if k0 == k1 else f"between ticks {k0} and {k1}, w={got.weight:.6g}"
+    click.echo(f"{shown}  ({got.rule}; {where})")
 
 
 @lens.command("history")

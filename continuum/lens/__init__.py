@@ -40,7 +40,7 @@ from continuum.lens.reconstruct import (
     FieldConfig,
     Reconstruction,
 )
-from continuum.lens.store import ChunkRef, LensStore, resolve_run_dir
+from continuum.lens.store import ChunkRef, LensStore, PointValue, resolve_run_dir
 from continuum.lens.writer import ChunkWriter, SealCallback, SealedChunk
 from continuum.topology import CubedSphere
 
@@ -70,6 +70,7 @@ __all__ = [
     "LensIdentity",
     "LensManifest",
     "LensStore",
+    "PointValue",
     "Reconstruction",
     "SealCallback",
     "SealedChunk",

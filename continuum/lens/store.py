@@ -75,6 +75,16 @@ class ChunkRef:
     checksum: str | None
 
 
+@dataclass(frozen=True)
+class PointValue:
+    """A queried value and how it was obtained."""
+
+    value: float | np.ndarray  # a float, or a (3,) vector
+    rule: str  # containing | nearest | global
+    ticks: tuple[int, int]  # the bracketing captured ticks (equal at a captured tick)
+    weight: float  # of the later frame in the blend; 0 at a captured tick
+
+
 @dataclass
 class _Keys:
     """A chunk's frames of one field: ticks, sim times and row numbers."""
@@ -314,16 +324,15 @@ class LensStore:
         self,
         name: str,
         position: object,
+        time: float | None = None,
         *,
         tick: float | None = None,
-        time: float | None = None,
         rule: str | None = None,
-    ) -> tuple[float | np.ndarray, dict[str, Any]]:
-        """Value at one position and ``tick`` or sim ``time``, interpolated between frames.
+    ) -> PointValue:
+        """Value at one position at sim ``time`` (or ``tick``), interpolated between frames.
 
-        Returns the value and how it was obtained (rule, bracketing ticks, weight). Only
-        the chunk(s) holding the bracketing frames are opened, and for cell-centred fields
-        only the values tile holding the position's cell is decoded.
+        Only the chunk(s) holding the bracketing frames are opened, and for cell-centred
+        fields only the values tile holding the position's cell is decoded.
         """
         if (tick is None) == (time is None):
             raise LensError("Expected exactly one of --tick or --time")
@@ -338,7 +347,7 @@ class LensStore:
             w = (t - x0) / (x1 - x0)
             v0 = blend(info["kind"], np.asarray(v0), np.asarray(v1), w)
         value = float(v0) if info["kind"] == "scalar" else np.asarray(v0)
-        return value, {"rule": info["rule"], "ticks": [k0, k1], "weight": w}
+        return PointValue(value, info["rule"], (k0, k1), w)
 
     def _value_at(
         self, name: str, tick: int, position: object, rule: str | None

@@ -46,27 +46,27 @@ def opened(monkeypatch) -> list[str]:
 
 def test_query_at_a_captured_tick_opens_one_chunk(lens_run, expected, opened):
     with LensStore(lens_run) as store:
-        value, how = store.query("atmosphere.temperature", [0.2, 1.0, 0.1], tick=21)
+        got = store.query("atmosphere.temperature", [0.2, 1.0, 0.1], tick=21)
     assert opened == ["lens_snapshot_0000000020-0000000030.lens"]
-    assert value == expected.query("atmosphere.temperature", [0.2, 1.0, 0.1], tick=21)
-    assert how == {"rule": "containing", "ticks": [21, 21], "weight": 0.0}
+    assert got.value == expected.query("atmosphere.temperature", [0.2, 1.0, 0.1], tick=21)
+    assert (got.rule, got.ticks, got.weight) == ("containing", (21, 21), 0.0)
 
 
 def test_query_between_chunks_opens_the_two_that_bracket(lens_run, expected, opened):
     with LensStore(lens_run) as store:
-        value, how = store.query("surface.elevation", [1, 0, 0], tick=19, rule="nearest")
+        got = store.query("surface.elevation", [1, 0, 0], tick=19, rule="nearest")
     assert sorted(opened) == [
         "lens_snapshot_0000000010-0000000020.lens",
         "lens_snapshot_0000000020-0000000030.lens",
     ]
-    assert how["ticks"] == [18, 21]
-    assert value == expected.query("surface.elevation", [1, 0, 0], tick=19, rule="nearest")
+    assert got.ticks == (18, 21)
+    assert got.value == expected.query("surface.elevation", [1, 0, 0], tick=19, rule="nearest")
 
 
 def test_query_by_time_and_vectors(lens_run, expected):
     with LensStore(lens_run) as store:
-        by_time, _ = store.query("plates.velocity", [0, 0, 1], time=2.45e7)
-        by_tick, _ = store.query("plates.velocity", [0, 0, 1], tick=24.5)
+        by_time = store.query("plates.velocity", [0, 0, 1], 2.45e7).value
+        by_tick = store.query("plates.velocity", [0, 0, 1], tick=24.5).value
     want = expected.query("plates.velocity", [0, 0, 1], time=2.45e7)
     np.testing.assert_array_equal(by_time, want)
     np.testing.assert_array_equal(by_tick, want)
@@ -119,7 +119,7 @@ def test_duplicate_ticks_resolve_to_the_first_chunk(lens_run, tmp_path, expected
         np.testing.assert_array_equal(
             store.field_ticks("surface.elevation"), np.arange(0, STEPS + 1, STRIDE)
         )
-        value, _ = store.query("surface.elevation", [1, 0, 0], tick=15)
+        value = store.query("surface.elevation", [1, 0, 0], tick=15).value
         history = store.history("surface.elevation", [1, 0, 0])
         loaded = store.load(["surface.elevation"])
     assert value == expected.query("surface.elevation", [1, 0, 0], tick=15)
