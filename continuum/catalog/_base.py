@@ -52,8 +52,9 @@ class CatalogBase:
     """Holds the engine of one catalog; the operation mixins build on it.
 
     ``stale_after``: a running run whose heartbeat is older is shown as crashed.
-    ``check_local_pids``: also treat a running run of this host whose process
-    no longer exists as crashed (a SIGKILLed run shows ``crashed`` at once).
+    ``check_local_pids``: judge runs of this host by whether their process
+    exists instead (a SIGKILLed run shows ``crashed`` at once, a paused one
+    never does); see ``continuum.catalog.liveness``.
     """
 
     def __init__(

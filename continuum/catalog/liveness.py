@@ -1,10 +1,14 @@
 """Telling dead runs from live ones: a run killed with SIGKILL never says it ended.
 
-A run is *stale* when it is marked running but its heartbeat is older than
-``stale_after``, or (with ``check_local_pids``) it ran on this host and its
-process no longer exists. Stale runs are marked crashed, with their open
-segments, and the change is written to the audit log. ``list``/``show``/
-``search`` call this first; it costs one indexed SELECT when nothing is stale.
+A run is *stale* when it is marked running and either (with
+``check_local_pids``) it runs on this host and its process no longer exists,
+or it runs elsewhere and its heartbeat is older than ``stale_after``. On its
+own host a live process is never judged by its heartbeat (a long pause is not
+a crash); a reused process id can hide a crash there, never invent one.
+
+Stale runs are marked crashed, with their open segments, and the change is
+written to the audit log. ``list``/``show``/``search`` call this first; it
+costs one indexed SELECT when nothing is stale.
 """
 
 from __future__ import annotations
@@ -63,9 +67,11 @@ class LivenessOps(CatalogBase):
         host = socket.gethostname()
         stale: Seen = {}
         for rid, beat, run_host, pid in conn.execute(query):
-            if self.check_local_pids and run_host == host and pid and not pid_alive(pid):
-                stale[rid] = (beat, f"process {pid} on {host} is gone")
-            elif beat is None or beat < cutoff:
+            if self.check_local_pids and run_host == host and pid:
+                if not pid_alive(pid):
+                    stale[rid] = (beat, f"process {pid} on {host} is gone")
+                continue  # its process is alive here: the OS knows better than a heartbeat
+            if beat is None or beat < cutoff:
                 since = beat.isoformat() if beat else "its start"
                 stale[rid] = (beat, f"no heartbeat since {since}")
         return stale

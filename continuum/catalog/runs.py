@@ -202,7 +202,11 @@ class RunOps(CatalogBase):
         return self._write(op)
 
     def heartbeat(self, run_id: str, *, last_tick: int | None = None) -> None:
-        """Say the run is alive (and how far it got); revives a run wrongly marked crashed."""
+        """Say the run is alive (and how far it got); revives a run wrongly marked crashed.
+
+        Other hosts judge a run dead once its heartbeat is older than the
+        catalog's ``stale_after`` (2 minutes by default): beat every ~30 s.
+        """
 
         def op(conn: Connection) -> None:
             run = require_run(conn, run_id)

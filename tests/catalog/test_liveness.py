@@ -22,9 +22,14 @@ def status(cat, run_id):
     return cat.get_run(run_id).status
 
 
+def elsewhere(catalog, **kw):
+    """A run on another host: only its heartbeat can tell whether it lives."""
+    return catalog.register_run(world="w", ir_hash="ab", seed=1, host="elsewhere", pid=1, **kw)
+
+
 def test_stale_heartbeat_is_crashed_on_list(catalog):
-    old = catalog.register_run(world="w", ir_hash="ab", seed=1, started_at=OLD)
-    fresh = catalog.register_run(world="w", ir_hash="ab", seed=2)
+    old = elsewhere(catalog, started_at=OLD)
+    fresh = elsewhere(catalog)
     listed = {r.run_id: r.status for r in catalog.list_runs().runs}
     assert listed == {old.run_id: "crashed", fresh.run_id: "running"}
     crashed = catalog.get_run(old.run_id)
@@ -35,7 +40,7 @@ def test_stale_heartbeat_is_crashed_on_list(catalog):
 
 
 def test_finished_runs_are_never_reaped(catalog):
-    run = catalog.register_run(world="w", ir_hash="ab", seed=1, started_at=OLD)
+    run = elsewhere(catalog, started_at=OLD)
     catalog.finish_run(run.run_id, status="completed", last_tick=10)
     assert catalog.mark_stale_runs_crashed(timedelta(0)) == []
     assert status(catalog, run.run_id) == "completed"
@@ -54,6 +59,12 @@ def test_pid_is_only_judged_on_its_own_host(catalog):
     assert status(catalog, run.run_id) == "running"
 
 
+def test_live_local_process_is_not_judged_by_its_heartbeat(catalog):
+    run = catalog.register_run(world="w", ir_hash="ab", seed=1, started_at=OLD)  # this process
+    assert not catalog.mark_crashed_if_stale(run.run_id, timedelta(0))
+    assert status(catalog, run.run_id) == "running"
+
+
 def test_pid_check_can_be_turned_off(catalog_url):
     with Catalog(catalog_url, check_local_pids=False) as cat:
         run = cat.register_run(world="w", ir_hash="ab", seed=1, pid=dead_pid())
@@ -62,7 +73,7 @@ def test_pid_check_can_be_turned_off(catalog_url):
 
 
 def test_heartbeat_revives_a_run_marked_crashed_by_mistake(catalog):
-    run = catalog.register_run(world="w", ir_hash="ab", seed=1, started_at=OLD)
+    run = elsewhere(catalog, started_at=OLD)
     assert catalog.mark_stale_runs_crashed() == [run.run_id]
     catalog.heartbeat(run.run_id, last_tick=50)
     revived = catalog.get_run(run.run_id)
