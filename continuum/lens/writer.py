@@ -159,6 +159,7 @@ class ChunkWriter:
         self.sealed: list[SealedChunk] = []
         self.frames_written = self.dropped = self.failed = 0
         self._piece: _Piece | None = None
+        self._count_lock = threading.Lock()
         self._io = _Stage("lens-io", self._commit, 1)
         self._encode = _Stage("lens-encode", self._encode_piece, 1)
         self._buffer = _Stage("lens-buffer", self._take, depth)
@@ -186,7 +187,8 @@ class ChunkWriter:
 
     def _failed(self, what: str, exc: Exception) -> None:
         """A lens bug or a failed write is logged and counted; it must not stop the run."""
-        self.failed += 1
+        with self._count_lock:  # three stages can fail at once
+            self.failed += 1
         log.warning("lens %s failed: %s", what, exc)
 
     # -- stage 1: buffer ------------------------------------------------------------------
