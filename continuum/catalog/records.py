@@ -105,6 +105,10 @@ class CheckpointRecord(_Record):
     pinned: bool
     segment_id: str | None
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data; ``bytes`` (bytes on disk) is the name the JSON contract promises."""
+        return {**_Record.to_dict(self), "bytes": self.bytes_on_disk}  # slots: no bare super()
+
 
 @dataclass(frozen=True, slots=True)
 class AuditRecord(_Record):

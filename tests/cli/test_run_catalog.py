@@ -1,0 +1,157 @@
+"""A run's life as the catalog records it, end to end through the CLI."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from continuum.cli import cli
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def invoke(runner, *args: str) -> str:
+    result = runner.invoke(cli, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def show(runner, url: str, run_id: str) -> dict:
+    return json.loads(invoke(runner, "catalog", "show", run_id, "--catalog", url, "--json"))
+
+
+def test_run_resume_and_branch_are_recorded(tmp_path, runner):
+    url = f"sqlite:///{tmp_path / 'cat.db'}"
+    ckpt = str(tmp_path / "ckpt")
+    common = ["--scenario", "tiny", "--checkpoint-dir", ckpt, "--catalog", url, "--json"]
+    first = json.loads(
+        invoke(
+            runner,
+            "run",
+            "terra",
+            "--steps",
+            "400",
+            "--seed",
+            "4",
+            "--checkpoint-stride",
+            "100",
+            *common,
+        )
+    )
+    run = show(runner, url, first["run_id"])
+    assert run["status"] == "completed" and run["seed"] == 4
+    assert (run["first_tick"], run["last_tick"]) == (0, 400)
+    ticks = {c["tick"]: c for c in run["checkpoints"]}
+    assert sorted(ticks) == [100, 200, 300, 400]
+    assert ticks[400]["state"] == "committed" and ticks[400]["bytes"] > 0
+    assert ticks[400]["era"] == "stable" and ticks[100]["era"] == "formation"
+    assert ticks[200]["sim_time"] == 200 * 1.0e6
+
+    resumed = json.loads(
+        invoke(
+            runner,
+            "run",
+            "terra",
+            "--steps",
+            "100",
+            "--resume",
+            "--checkpoint-stride",
+            "100",
+            *common,
+        )
+    )
+    assert resumed["run_id"] == first["run_id"]
+    run = show(runner, url, first["run_id"])
+    assert len(run["segments"]) == 2 and run["last_tick"] == 500
+    assert run["segments"][1]["start_tick"] == 400
+
+    hot = tmp_path / "tiny-hot.toml"
+    hot.write_text('[topology]\nresolution = 8\n[config]\n"thermal.core_cooling" = 5.0e-4\n')
+    branch = json.loads(
+        invoke(
+            runner,
+            "run",
+            "terra",
+            "--steps",
+            "50",
+            "--resume-run",
+            first["run_id"],
+            "--scenario",
+            str(hot),
+            "--checkpoint-dir",
+            ckpt,
+            "--catalog",
+            url,
+            "--json",
+        )
+    )
+    child = show(runner, url, branch["run_id"])
+    assert child["parent_run_id"] == first["run_id"]
+    assert child["parent_checkpoint_tick"] == 500
+
+
+def test_sigkilled_run_shows_crashed(tmp_path, runner):
+    url = f"sqlite:///{tmp_path / 'cat.db'}"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "continuum.cli",
+            "run",
+            "terra",
+            "--steps",
+            "1000000",
+            "--scenario",
+            "tiny",
+            "--checkpoint-dir",
+            str(tmp_path / "ckpt"),
+            "--checkpoint-stride",
+            "500",
+            "--catalog",
+            url,
+            "--quiet",
+        ],
+        cwd=REPO,
+    )
+    deadline = time.monotonic() + 60
+    runs = []
+    while time.monotonic() < deadline and not runs:
+        time.sleep(0.3)
+        out = runner.invoke(cli, ["catalog", "list", "--catalog", url, "--json"])
+        runs = json.loads(out.output) if out.exit_code == 0 else []
+    assert runs and runs[0]["status"] == "running"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    run = show(runner, url, runs[0]["run_id"])
+    assert run["status"] == "crashed"
+
+
+def test_unreachable_catalog_fails_before_anything_is_written(tmp_path, runner):
+    result = runner.invoke(
+        cli,
+        [
+            "run",
+            "terra",
+            "--scenario",
+            "tiny",
+            "--steps",
+            "10",
+            "--checkpoint-dir",
+            str(tmp_path / "ckpt"),
+            "--catalog",
+            "postgresql+psycopg://nobody@127.0.0.1:1/none",
+        ],
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith("error: ") and result.output.count("\n") == 1
+    assert not list((tmp_path / "ckpt").glob("*/checkpoint_*.ckpt"))
+
+
+def test_no_catalog_records_nothing(tmp_path, runner):
+    url = f"sqlite:///{tmp_path / 'cat.db'}"
+    invoke(runner, "run", "terra", "--scenario", "tiny", "--steps", "5", "--no-catalog")
+    assert json.loads(invoke(runner, "catalog", "list", "--catalog", url, "--json")) == []
