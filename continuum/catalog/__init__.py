@@ -36,7 +36,7 @@ from continuum.catalog.records import (
     SegmentRecord,
 )
 from continuum.catalog.search import ParamFilter, SearchQuery, parse_param_filter
-from continuum.catalog.store import Catalog
+from continuum.catalog.store import Catalog, migrate_catalog
 
 __all__ = [
     "CHECKPOINT_STATES",
@@ -59,6 +59,7 @@ __all__ = [
     "SegmentRecord",
     "default_catalog_path",
     "describe_url",
+    "migrate_catalog",
     "new_run_id",
     "parse_param_filter",
     "resolve_url",

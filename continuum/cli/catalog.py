@@ -22,9 +22,9 @@ from continuum.catalog import (
     RunPage,
     RunRecord,
     SearchQuery,
+    migrate_catalog,
     parse_param_filter,
 )
-from continuum.catalog.store import migrate_catalog
 
 F = TypeVar("F", bound=Callable[..., Any])
 
