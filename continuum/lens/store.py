@@ -15,6 +15,7 @@ skipped. The ``full`` file is a derived copy and is never mixed with chunks.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -157,7 +158,8 @@ class LensStore:
     # -- discovery ------------------------------------------------------------------------
 
     def _discover(self) -> list[ChunkRef]:
-        listed = {c.get("name"): c for c in (self.manifest or {}).get("chunks", [])}
+        chunks = (self.manifest or {}).get("chunks", [])
+        listed = {c.get("name"): c for c in chunks if isinstance(c, dict)}
         refs = []
         for path in self.run_dir.iterdir():
             span = parse_chunk_name(path.name)
@@ -165,8 +167,9 @@ class LensStore:
                 continue
             entry = listed.get(path.name)
             if entry is not None and entry.get("bytes") == path.stat().st_size:
-                refs.append(_ref_from_entry(path, span, entry))
-                continue
+                with contextlib.suppress(KeyError, TypeError, ValueError):  # else: its header
+                    refs.append(_ref_from_entry(path, span, entry))
+                    continue
             try:
                 refs.append(_ref_from_header(path, span))
             except LensError as exc:  # one bad unlisted file must not hide the others
