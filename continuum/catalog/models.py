@@ -254,6 +254,30 @@ audit_log = Table(
 )
 
 
+# one policy per scope: "run" (key = run id), "world" (key = world name), "global" (key "")
+retention_policies = Table(
+    "retention_policies",
+    metadata,
+    _col("id", ID, primary_key=True),
+    _col("scope", STATE),
+    _col("scope_key", NAME),
+    _col("keep_last", Integer, null=True),
+    _col("keep_every_ticks", BigInteger, null=True),
+    _col("keep_within_s", BigInteger, null=True),
+    _col("keep_hourly", Integer, null=True),
+    _col("keep_daily", Integer, null=True),
+    _col("keep_weekly", Integer, null=True),
+    _col("max_bytes", BigInteger, null=True),
+    _col("lens_keep_last", Integer, null=True),
+    _col("lens_keep_within_s", BigInteger, null=True),
+    _col("lens_max_bytes", BigInteger, null=True),
+    _ts("created_at"),
+    _ts("updated_at"),
+    UniqueConstraint("scope", "scope_key"),
+    CheckConstraint(_in("scope", ("run", "world", "global")), name="scope"),
+)
+
+
 def encode_param(value: records.ParamValue) -> tuple[str, float | None]:
     """(text, number-or-None): numbers and numeric strings are searchable as numbers."""
     if isinstance(value, bool):

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import func, select
 
-from continuum.catalog import Catalog
+from continuum.catalog import Catalog, schema
 from continuum.catalog.models import checkpoints, run_segments, runs
 
 WORKERS = 8
@@ -83,9 +83,10 @@ def test_eight_writer_processes_share_one_catalog(catalog_url):
 
 def test_two_processes_migrating_a_fresh_catalog_both_succeed(catalog_url):
     outcomes = run_together([[MIGRATOR, catalog_url, "START"] for _ in range(2)], lead=1.0)
-    assert sorted(outcomes) == ["('0001', '0001')", "(None, '0001')"]
+    head = schema.HEAD
+    assert sorted(outcomes) == [f"('{head}', '{head}')", f"(None, '{head}')"]
     with Catalog(catalog_url, auto_migrate=False) as cat:
-        assert cat.revision() == "0001"
+        assert cat.revision() == schema.HEAD
 
 
 def test_threads_share_one_catalog_object(catalog):

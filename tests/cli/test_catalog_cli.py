@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from continuum.catalog import Catalog
+from continuum.catalog.schema import HEAD
 from continuum.cli.main import cli
 
 T0 = datetime(2026, 1, 16, 9, 54, 30, tzinfo=UTC)
@@ -152,9 +153,9 @@ def test_tag_sets_and_deletes(filled):
 
 def test_migrate_reports_what_it_did(url):
     first = invoke("migrate", "--catalog", url)
-    assert first.exit_code == 0 and "upgraded from empty to 0001" in first.stdout
+    assert first.exit_code == 0 and f"upgraded from empty to {HEAD}" in first.stdout
     again = json.loads(invoke("migrate", "--catalog", url, "--json").stdout)
-    assert (again["before"], again["after"]) == ("0001", "0001")
+    assert (again["before"], again["after"]) == (HEAD, HEAD)
 
 
 @pytest.mark.parametrize(
@@ -201,7 +202,7 @@ def test_newer_schema_is_one_line(filled):
     with Catalog(filled) as cat, cat._engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
     for command in (["list"], ["migrate"], ["show", "p0"]):
-        assert_one_line_error(invoke(*command, "--catalog", filled), "9999_future", "0001")
+        assert_one_line_error(invoke(*command, "--catalog", filled), "9999_future", HEAD)
 
 
 @pytest.mark.parametrize("command", ["list", "show", "search", "tag", "migrate"])
