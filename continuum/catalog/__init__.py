@@ -30,13 +30,16 @@ from continuum.catalog.records import (
     RUN_STATUSES,
     AuditRecord,
     CheckpointRecord,
+    LensChunkRecord,
     RunDetail,
     RunPage,
     RunRecord,
     SegmentRecord,
 )
+from continuum.catalog.scan import RunScan, ScanReport
 from continuum.catalog.search import ParamFilter, SearchQuery, parse_param_filter
 from continuum.catalog.store import Catalog, migrate_catalog
+from continuum.catalog.verify import Problem, VerifyReport
 
 __all__ = [
     "CHECKPOINT_STATES",
@@ -50,13 +53,18 @@ __all__ = [
     "CheckpointRecord",
     "CheckpointStateError",
     "InvalidFilterError",
+    "LensChunkRecord",
     "ParamFilter",
+    "Problem",
     "RunDetail",
     "RunNotFoundError",
     "RunPage",
     "RunRecord",
+    "RunScan",
+    "ScanReport",
     "SearchQuery",
     "SegmentRecord",
+    "VerifyReport",
     "default_catalog_path",
     "describe_url",
     "migrate_catalog",

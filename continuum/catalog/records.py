@@ -111,6 +111,23 @@ class CheckpointRecord(_Record):
 
 
 @dataclass(frozen=True, slots=True)
+class LensChunkRecord(_Record):
+    """One lens chunk file: the tick range and fields it holds, and how to check it."""
+
+    chunk_id: str
+    run_id: str
+    start_tick: int
+    end_tick: int
+    frames: int
+    fields: tuple[str, ...]
+    path: str
+    bytes: int
+    checksum: str | None
+    state: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class AuditRecord(_Record):
     """One entry of the audit log (prunes, deletes, crash detection...)."""
 
@@ -133,18 +150,20 @@ class RunPage(_Record):
 
 @dataclass(frozen=True, slots=True)
 class RunDetail(_Record):
-    """A run with its segments, checkpoints and lineage (what ``catalog show`` prints)."""
+    """A run with its segments, checkpoints, lens chunks and lineage (``catalog show``)."""
 
     run: RunRecord
     segments: tuple[SegmentRecord, ...]
     checkpoints: tuple[CheckpointRecord, ...]
     children: tuple[RunRecord, ...]
+    lens_chunks: tuple[LensChunkRecord, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Run fields at the top level, then segments, checkpoints and lineage."""
         out = self.run.to_dict()
         out["segments"] = [s.to_dict() for s in self.segments]
         out["checkpoints"] = [c.to_dict() for c in self.checkpoints]
+        out["lens_chunks"] = [c.to_dict() for c in self.lens_chunks]
         parent = None
         if self.run.parent_run_id is not None:
             parent = {"run_id": self.run.parent_run_id, "tick": self.run.parent_checkpoint_tick}

@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, selec
 from continuum.catalog._base import require_run
 from continuum.catalog._errors import InvalidFilterError
 from continuum.catalog.checkpoints import checkpoints_of
+from continuum.catalog.lens_chunks import lens_chunks_of
 from continuum.catalog.liveness import LivenessOps
 from continuum.catalog.models import (
     RUN_ID,
@@ -195,7 +196,7 @@ class SearchOps(LivenessOps):
         return self._read(lambda conn: load_run_records(conn, [require_run(conn, run_id)])[0])
 
     def show_run(self, run_id: str) -> RunDetail:
-        """The run with its segments, checkpoints and child branches."""
+        """The run with its segments, checkpoints, lens chunks and child branches."""
         self.mark_crashed_if_stale(run_id)
 
         def op(conn: Connection) -> RunDetail:
@@ -215,6 +216,7 @@ class SearchOps(LivenessOps):
                 segments=tuple(segment_record(seg._mapping) for seg in segments),
                 checkpoints=tuple(checkpoints_of(conn, run_id)),
                 children=tuple(load_run_records(conn, children)),
+                lens_chunks=tuple(lens_chunks_of(conn, run_id)),
             )
 
         return self._read(op)

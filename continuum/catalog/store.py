@@ -1,8 +1,9 @@
 """``Catalog``: one object holding the engine, with every operation as a method.
 
-The methods live with their concern (``runs``, ``checkpoints``, ``liveness``,
-``search``, ``audit``); this class only puts them together, so callers write
-``catalog.record_checkpoint(...)`` and modules stay short.
+The methods live with their concern (``runs``, ``checkpoints``, ``lens_chunks``,
+``liveness``, ``search``, ``audit``, ``scan``, ``verify``); this class only puts
+them together, so callers write ``catalog.record_checkpoint(...)`` and modules
+stay short.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ from continuum.catalog._errors import retry_if_locked, translate_errors
 from continuum.catalog.audit import AuditOps
 from continuum.catalog.checkpoints import CheckpointOps
 from continuum.catalog.engine import create_catalog_engine, describe_url, resolve_url
+from continuum.catalog.lens_chunks import LensChunkOps
 from continuum.catalog.runs import RunOps
+from continuum.catalog.scan import ScanOps
 from continuum.catalog.search import SearchOps
+from continuum.catalog.verify import VerifyOps
 
 
-class Catalog(RunOps, CheckpointOps, SearchOps, AuditOps):
+class Catalog(RunOps, CheckpointOps, LensChunkOps, SearchOps, AuditOps, ScanOps, VerifyOps):
     """The run catalog at ``url`` (see :func:`continuum.catalog.resolve_url`).
 
     Opening checks the schema revision with one query and, unless

@@ -1,4 +1,4 @@
-"""``continuum catalog``: list, show, search, tag and migrate the run catalog.
+"""``continuum catalog``: list, show, search, tag, scan, verify and migrate the run catalog.
 
 Options are parsed into catalog values (``SearchQuery``, ``ParamFilter``)
 before the catalog is opened, so bad input fails without touching it. Output is
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -21,7 +22,9 @@ from continuum.catalog import (
     RunDetail,
     RunPage,
     RunRecord,
+    ScanReport,
     SearchQuery,
+    VerifyReport,
     migrate_catalog,
     parse_param_filter,
 )
@@ -154,6 +157,58 @@ def tag(
         click.echo(" ".join(f"{k}={v}" for k, v in sorted(run.tags.items())) or "(no tags)")
 
 
+@catalog.command("scan")
+@click.argument("directory", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
+@json_option
+@catalog_option
+def scan(directory: Path, as_json: bool, catalog_url: str | None) -> None:
+    """Index checkpoint directories (DIR: a checkpoint root or one run's directory).
+
+    Reads each run's manifest.json and each checkpoint's header, never a
+    payload. Running it again changes nothing; a run already in the catalog
+    only gets rows for new or rewritten files. Files whose header is bad are
+    recorded as corrupt and reported.
+
+    \b
+    Example:
+      continuum catalog scan ./checkpoints --catalog postgresql://me@db-host/continuum
+    """
+    with Catalog(catalog_url) as cat:
+        report = cat.scan(directory)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        _print_scan(report)
+
+
+@catalog.command("verify")
+@click.option("--run", "run_id", metavar="ID", help="Only this run.")
+@click.option(
+    "--repair", is_flag=True, help="Settle rows (missing, corrupt, pruned...), record orphans."
+)
+@json_option
+@catalog_option
+def verify(run_id: str | None, repair: bool, as_json: bool, catalog_url: str | None) -> None:
+    """Check every listed checkpoint file (exists, size, checksum) and find orphans.
+
+    Exit code 1 when problems are found (with --repair: when some remain).
+    --repair never deletes a checkpoint file that no row lists.
+
+    \b
+    Example:
+      continuum catalog verify --run 20260116_095430_a1b2c3
+      continuum catalog verify --repair --json
+    """
+    with Catalog(catalog_url) as cat:
+        report = cat.verify(run_id, repair=repair)
+    if as_json:
+        click.echo(json.dumps({**report.to_dict(), "clean": report.clean}, indent=2))
+    else:
+        _print_verify(report)
+    if not report.clean:
+        raise SystemExit(1)
+
+
 @catalog.command("migrate")
 @json_option
 @catalog_option
@@ -171,6 +226,27 @@ def migrate(as_json: bool, catalog_url: str | None) -> None:
         click.echo(f"catalog {where} is at revision {after}; nothing to do")
     else:
         click.echo(f"catalog {where} upgraded from {before or 'empty'} to {after}")
+
+
+def _print_scan(report: ScanReport) -> None:
+    for r in report.runs:
+        counts = f"{r.checkpoints_added} added, {r.checkpoints_updated} re-recorded"
+        click.echo(f"{r.action:<9} {r.run_id}  {counts}  {r.checkpoint_dir}")
+        for problem in r.corrupt:
+            click.echo(f"  corrupt: {problem}")
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"{len(report.runs)} run(s) scanned")
+
+
+def _print_verify(report: VerifyReport) -> None:
+    for problem in report.problems:
+        click.echo(problem.line())
+    repaired = sum(1 for p in report.problems if p.repaired)
+    click.echo(
+        f"checked {report.checkpoints} checkpoint(s) in {report.runs} run(s): "
+        f"{len(report.problems)} problem(s), {repaired} repaired"
+    )
 
 
 def _pair(text: str, what: str) -> tuple[str, str]:

@@ -1,0 +1,142 @@
+"""``catalog scan``: checkpoint directories become the records a live run would have made."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from continuum.catalog import Catalog
+from continuum.cli import cli
+
+RUN_FIELDS = [
+    "run_id",
+    "world",
+    "ir_hash",
+    "seed",
+    "scenario",
+    "scenario_hash",
+    "status",
+    "first_tick",
+    "last_tick",
+    "steps",
+    "checkpoint_dir",
+    "parent_run_id",
+    "parent_checkpoint_tick",
+    "dropped_checkpoints",
+    "host",
+]
+CKPT_FIELDS = [
+    "tick",
+    "sim_time",
+    "era",
+    "path",
+    "bytes_on_disk",
+    "raw_bytes",
+    "checksum",
+    "state",
+    "pinned",
+]
+SEG_FIELDS = ["ordinal", "start_tick", "end_tick", "status", "host"]
+
+
+def cli_ok(*args: str) -> str:
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def make_tree(root: Path, catalog: list[str]) -> dict[str, str]:
+    """A run (300 ticks), its resume (+100) and a branch at 300 with resolution 8."""
+    common = ["--checkpoint-dir", root, "--checkpoint-stride", "100", "--json", *catalog]
+    first = json.loads(cli_ok("run", "terra", "--scenario", "tiny", "--steps", "300", *common))
+    cli_ok("run", "terra", "--steps", "100", "--resume", *common)
+    hot = root.parent / f"{root.name}-hot.toml"
+    hot.write_text("[topology]\nresolution = 8\n")
+    start = Path(first["checkpoint_dir"]) / "checkpoint_0000000300.ckpt"
+    branch = json.loads(
+        cli_ok(
+            "run", "terra", "--steps", "50", "--checkpoint-path", start, "--scenario", hot, *common
+        )
+    )
+    return {"first": first["run_id"], "branch": branch["run_id"]}
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, dict[str, str]]:
+    """A tree recorded live into its own SQLite catalog."""
+    base = tmp_path_factory.mktemp("live")
+    url = f"sqlite:///{base / 'live.db'}"
+    return url, base / "ckpt", make_tree(base / "ckpt", ["--catalog", url])
+
+
+def snapshot(cat: Catalog, run_id: str) -> dict:
+    d = cat.show_run(run_id)
+    return {
+        "run": {k: getattr(d.run, k) for k in RUN_FIELDS},
+        "segments": [{k: getattr(s, k) for k in SEG_FIELDS} for s in d.segments],
+        "checkpoints": [{k: getattr(c, k) for k in CKPT_FIELDS} for c in d.checkpoints],
+    }
+
+
+def test_scan_reproduces_live_records_and_is_idempotent(live, catalog):
+    url, root, ids = live
+    first = catalog.scan(root)
+    assert sorted(r.action for r in first.runs) == ["added", "added"]
+    assert not first.warnings
+    with Catalog(url) as recorded:
+        expected = {rid: snapshot(recorded, rid) for rid in ids.values()}
+    assert {rid: snapshot(catalog, rid) for rid in ids.values()} == expected
+    branch = expected[ids["branch"]]["run"]
+    assert (branch["parent_run_id"], branch["parent_checkpoint_tick"]) == (ids["first"], 300)
+    assert [c["tick"] for c in expected[ids["first"]]["checkpoints"]] == [100, 200, 300, 400]
+
+    again = catalog.scan(root)
+    assert [r.action for r in again.runs] == ["unchanged", "unchanged"]
+    assert {rid: snapshot(catalog, rid) for rid in ids.values()} == expected
+
+
+def test_scan_of_a_run_written_without_catalog(tmp_path, catalog_url):
+    ids = make_tree(tmp_path / "ckpt", ["--no-catalog"])
+    out = json.loads(
+        cli_ok("catalog", "scan", tmp_path / "ckpt", "--catalog", catalog_url, "--json")
+    )
+    assert sorted(r["checkpoints_added"] for r in out["runs"]) == [1, 4]
+    with Catalog(catalog_url) as cat:
+        run = cat.show_run(ids["first"])
+        child = cat.show_run(ids["branch"])
+    assert (run.run.status, run.run.first_tick, run.run.last_tick) == ("completed", 0, 400)
+    assert [s.start_tick for s in run.segments] == [0, 300]
+    assert all(c.state == "committed" and c.checksum for c in run.checkpoints)
+    assert [c.era for c in run.checkpoints][0] == "formation"
+    assert (child.run.parent_run_id, child.run.first_tick, child.run.last_tick) == (
+        ids["first"],
+        300,
+        350,
+    )
+    assert [c.run_id for c in run.children] == [ids["branch"]]
+    again = cli_ok("catalog", "scan", tmp_path / "ckpt", "--catalog", catalog_url)
+    assert again.count("unchanged") == 2
+
+
+def test_scan_one_run_dir_adds_new_files_and_flags_bad_headers(tmp_path, sqlite_url):
+    ids = make_tree(tmp_path / "ckpt", ["--no-catalog"])
+    run_dir = tmp_path / "ckpt" / ids["first"]
+    with Catalog(sqlite_url) as cat:
+        assert len(cat.scan(run_dir).runs) == 1
+        (run_dir / "checkpoint_0000000200.ckpt").unlink()
+        bad = run_dir / "checkpoint_0000000500.ckpt"
+        bad.write_bytes(b"not a checkpoint")
+        report = cat.scan(run_dir)
+        assert report.runs[0].checkpoints_added == 1 and len(report.runs[0].corrupt) == 1
+        states = {c.tick: c.state for c in cat.list_checkpoints(ids["first"])}
+        assert states[500] == "corrupt" and states[200] == "committed"  # verify's job
+        assert cat.scan(run_dir).runs[0].action == "unchanged"
+
+
+def test_scan_refuses_what_is_not_a_checkpoint_dir(tmp_path, sqlite_url):
+    result = CliRunner().invoke(cli, ["catalog", "scan", str(tmp_path), "--catalog", sqlite_url])
+    assert result.exit_code == 1
+    assert "is not a checkpoint directory" in result.output and result.output.count("\n") == 1
