@@ -1,0 +1,69 @@
+"""Lens chunk rows: recorded by path, listed by tick range, shown with the run."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from continuum.catalog import Catalog, CheckpointStateError, LensChunkRecord, RunNotFoundError
+from continuum.cli import cli
+
+
+def chunk(cat: Catalog, run_id: str, start: int, **extra) -> LensChunkRecord:
+    values = {
+        "start_tick": start,
+        "end_tick": start + 99,
+        "frames": 100,
+        "fields": ["surface.elevation", "atmosphere.temperature"],
+        "path": f"/lens/{run_id}/lens_snapshot_{start:010d}-{start + 99:010d}.lens",
+        "bytes": 1234,
+        "checksum": "ab" * 16,
+        **extra,
+    }
+    return cat.record_lens_chunk(run_id, **values)
+
+
+def test_record_and_list_lens_chunks(catalog):
+    run = catalog.register_run(world="terra", ir_hash="cd" * 32, seed=1, lens_dir="/lens/x")
+    later, first = chunk(catalog, run.run_id, 100), chunk(catalog, run.run_id, 0)
+    assert first.fields == ("surface.elevation", "atmosphere.temperature")
+    assert first.state == "committed" and first.created_at.tzinfo is not None
+    assert [c.start_tick for c in catalog.list_lens_chunks(run.run_id)] == [0, 100]
+
+    rewritten = chunk(catalog, run.run_id, 100, bytes=999, frames=50, state="pending")
+    assert rewritten.chunk_id == later.chunk_id
+    listed = catalog.list_lens_chunks(run.run_id)
+    assert len(listed) == 2 and (listed[1].bytes, listed[1].frames) == (999, 50)
+    assert listed[1] == rewritten
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        listed[0].bytes = 1  # type: ignore[misc]
+
+
+def test_lens_chunk_paths_under_lens_dir_are_stored_relative(catalog):
+    run = catalog.register_run(world="terra", ir_hash="cd" * 32, seed=1, lens_dir="/lens/r1")
+    rec = chunk(catalog, run.run_id, 0, path="/lens/r1/lens_snapshot_full.lens")
+    assert rec.path == "lens_snapshot_full.lens"
+
+
+def test_lens_chunk_errors_are_one_line(catalog):
+    with pytest.raises(RunNotFoundError, match="no run 'nope'"):
+        chunk(catalog, "nope", 0)
+    run = catalog.register_run(world="terra", ir_hash="cd" * 32, seed=1)
+    with pytest.raises(CheckpointStateError, match="unknown checkpoint state"):
+        chunk(catalog, run.run_id, 0, state="gone")
+    with pytest.raises(Exception, match="start_tick <= end_tick"):
+        chunk(catalog, run.run_id, 10, end_tick=5)
+
+
+def test_catalog_show_json_lists_lens_chunks(catalog, catalog_url):
+    run = catalog.register_run(world="terra", ir_hash="cd" * 32, seed=1)
+    chunk(catalog, run.run_id, 0)
+    args = ["catalog", "show", run.run_id, "--catalog", catalog_url, "--json"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)["lens_chunks"]
+    assert [(c["start_tick"], c["end_tick"], c["frames"]) for c in shown] == [(0, 99, 100)]
+    assert shown[0]["fields"] == ["surface.elevation", "atmosphere.temperature"]
