@@ -25,6 +25,8 @@ from continuum.catalog._errors import (
     RunNotFoundError,
 )
 from continuum.catalog.engine import default_catalog_path, describe_url, resolve_url
+from continuum.catalog.policies import RetentionPolicy, RetentionRules, parse_duration, parse_size
+from continuum.catalog.prune import PruneReport, apply_retention
 from continuum.catalog.records import (
     CHECKPOINT_STATES,
     RUN_STATUSES,
@@ -56,6 +58,9 @@ __all__ = [
     "LensChunkRecord",
     "ParamFilter",
     "Problem",
+    "PruneReport",
+    "RetentionPolicy",
+    "RetentionRules",
     "RunDetail",
     "RunNotFoundError",
     "RunPage",
@@ -65,10 +70,13 @@ __all__ = [
     "SearchQuery",
     "SegmentRecord",
     "VerifyReport",
+    "apply_retention",
     "default_catalog_path",
     "describe_url",
     "migrate_catalog",
     "new_run_id",
+    "parse_duration",
     "parse_param_filter",
+    "parse_size",
     "resolve_url",
 ]

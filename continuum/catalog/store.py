@@ -12,15 +12,27 @@ from continuum.catalog import schema
 from continuum.catalog._errors import retry_if_locked, translate_errors
 from continuum.catalog.audit import AuditOps
 from continuum.catalog.checkpoints import CheckpointOps
+from continuum.catalog.cleanup import CleanupOps
 from continuum.catalog.engine import create_catalog_engine, describe_url, resolve_url
 from continuum.catalog.lens_chunks import LensChunkOps
+from continuum.catalog.policies import PolicyOps
 from continuum.catalog.runs import RunOps
 from continuum.catalog.scan import ScanOps
 from continuum.catalog.search import SearchOps
 from continuum.catalog.verify import VerifyOps
 
 
-class Catalog(RunOps, CheckpointOps, LensChunkOps, SearchOps, AuditOps, ScanOps, VerifyOps):
+class Catalog(
+    RunOps,
+    CheckpointOps,
+    LensChunkOps,
+    SearchOps,
+    AuditOps,
+    ScanOps,
+    VerifyOps,
+    PolicyOps,
+    CleanupOps,
+):
     """The run catalog at ``url`` (see :func:`continuum.catalog.resolve_url`).
 
     Opening checks the schema revision with one query and, unless
