@@ -340,3 +340,8 @@ def _print_detail(d: RunDetail) -> None:
         for c in d.checkpoints
     ]
     _table(["TICK", "SIM_TIME", "ERA", "STATE", "BYTES", "PATH"], ck_rows)
+
+
+from continuum.cli.catalog_retention import register  # noqa: E402 (needs `catalog` above)
+
+register(catalog)
