@@ -296,8 +296,12 @@ def open_checkpointing(
         return None, None
     manifest = open_manifest(p, req)
     after_commit = [recorder.committed] if recorder else []
-    if req.keep_checkpoints:
-        after_commit.append(keep_last(p.run_dir, req.keep_checkpoints, recorder))
+    if req.keep_checkpoints and recorder is not None:  # a catalog policy, applied per commit
+        from continuum.catalog.prune import retention_callback
+
+        after_commit.append(retention_callback(recorder.catalog, p.run_id, req.keep_checkpoints))
+    elif req.keep_checkpoints:
+        after_commit.append(keep_last(p.run_dir, req.keep_checkpoints, None))
     writer = CheckpointWriter(
         manifest,
         RunIdentity.of(p.program, p.run_id),

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from continuum.catalog import schema
+
 REPO = Path(__file__).resolve().parents[2]
 SKIP = (".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "tests")
 
@@ -70,6 +72,7 @@ def test_non_editable_install_migrates_and_lists(tmp_path):
     ).stdout.split()
     assert where[0].startswith(str(tmp_path / "venv")) and where[1] == "False"
     assert (Path(where[0]) / "versions" / "0001_initial.py").is_file()
+    assert (Path(where[0]) / "versions" / "0002_retention.py").is_file()
 
     continuum = str(tmp_path / "venv" / "bin" / "continuum")
     url = f"sqlite:///{tmp_path / 'installed.db'}"
@@ -85,5 +88,5 @@ def test_non_editable_install_migrates_and_lists(tmp_path):
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    assert "upgraded from empty to 0001" in run("migrate")
+    assert f"upgraded from empty to {schema.HEAD}" in run("migrate")
     assert run("list") == "no runs\n"
