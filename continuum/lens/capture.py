@@ -59,6 +59,7 @@ class CaptureConfig:
     queue_depth: int = DEFAULT_QUEUE_DEPTH
     max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES
     level: int = DEFAULT_LEVEL
+    shuffle: bool = True  # byte-shuffle float arrays before zstd (see scripts/bench_lens.py)
     signals: bool = True
 
     def __post_init__(self) -> None:
@@ -155,6 +156,7 @@ class LensCapture:
             next_start=self.floor,
             max_chunk_bytes=self.config.max_chunk_bytes,
             level=self.config.level,
+            shuffle=self.config.shuffle,
             depth=self.config.queue_depth,
             on_seal=self._on_seal,
         )

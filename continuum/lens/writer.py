@@ -131,6 +131,7 @@ class ChunkWriter:
         next_start: int,
         max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES,
         level: int = DEFAULT_LEVEL,
+        shuffle: bool = True,
         depth: int = DEFAULT_QUEUE_DEPTH,
         on_seal: list[SealCallback] | None = None,
     ) -> None:
@@ -141,7 +142,7 @@ class ChunkWriter:
         self.chunk_size = chunk_size
         self.next_start = next_start
         self.max_chunk_bytes = max_chunk_bytes
-        self.level = level
+        self.level, self.shuffle = level, shuffle
         self.on_seal = list(on_seal or [])
         self.sealed: list[SealedChunk] = []
         self.frames_written = self.dropped = self.failed = 0
@@ -222,7 +223,9 @@ class ChunkWriter:
             if not len(data.ticks):
                 return
             span = (piece.start, end)
-            blob = encode_chunk(data, self.identity, tick_range=span, level=self.level)
+            blob = encode_chunk(
+                data, self.identity, tick_range=span, level=self.level, shuffle=self.shuffle
+            )
         except Exception as exc:
             self._failed(f"chunk {path.name}", exc)
             return
