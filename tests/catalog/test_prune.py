@@ -1,0 +1,275 @@
+"""Prune, gc and rm against real files, on SQLite and PostgreSQL.
+
+Includes the crash test (a real ``continuum catalog prune`` killed with
+SIGKILL at random moments) and two prune processes racing on one run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from continuum.catalog import Catalog, RetentionRules
+from continuum.catalog._base import new_id, utcnow
+from continuum.catalog.models import checkpoints, runs
+from continuum.errors import CatalogError
+
+SIZE = 1024
+
+
+def name(tick: int) -> str:
+    return f"checkpoint_{tick:010d}.ckpt"
+
+
+def make_run(cat: Catalog, root: Path, ticks, **kw):
+    """A finished run with a 1 KB file and a committed row per tick (rows bulk-inserted)."""
+    run = cat.register_run(world=kw.pop("world", "terra"), ir_hash="ab", seed=1, **kw)
+    d = root / run.run_id
+    d.mkdir(parents=True)
+    cat._write(lambda c: c.execute(runs_update(run.run_id, str(d))))
+    now = utcnow()
+    rows = []
+    for t in ticks:
+        (d / name(t)).write_bytes(b"x" * SIZE)
+        rows.append(dict(id=new_id(), run_id=run.run_id, tick=t, sim_time=0.0, path=name(t)))
+        rows[-1].update(bytes_on_disk=SIZE, created_at=now, state="committed", pinned=False)
+    if rows:
+        cat._write(lambda c: c.execute(checkpoints.insert(), rows))
+        (d / "latest").symlink_to(name(max(ticks)))
+    cat.finish_run(run.run_id, status="completed", last_tick=max(ticks, default=0))
+    return run, d
+
+
+def runs_update(run_id: str, directory: str):
+    return update(runs).where(runs.c.run_id == run_id).values(checkpoint_dir=directory)
+
+
+def states(cat: Catalog, run_id: str) -> dict[int, str]:
+    return {c.tick: c.state for c in cat.list_checkpoints(run_id)}
+
+
+def files(d: Path) -> set[int]:
+    return {int(p.name[11:21]) for p in d.glob("checkpoint_*.ckpt")}
+
+
+def assert_agree(cat: Catalog, run_id: str, d: Path, *, settled: bool = True) -> None:
+    """Catalog and disk agree: committed rows have files, pruned rows do not."""
+    on_disk = files(d)
+    for tick, state in states(cat, run_id).items():
+        if state == "committed":
+            assert tick in on_disk, (tick, state)
+        elif state == "pruned":
+            assert tick not in on_disk, (tick, state)
+        else:
+            assert state == "pending" or (state == "deleting" and not settled), (tick, state)
+
+
+def test_prune_keeps_what_policy_and_protections_keep(catalog, tmp_path):
+    run, d = make_run(catalog, tmp_path, range(0, 1000, 100))
+    catalog.pin_checkpoint(run.run_id, 200)
+    catalog.register_run(
+        world="terra", ir_hash="ab", seed=1, parent_run_id=run.run_id, parent_checkpoint_tick=300
+    )
+    catalog.start_segment(run.run_id, start_tick=500, resumed_from_tick=500)
+    catalog.finish_run(run.run_id, status="completed", last_tick=900)
+    catalog.record_checkpoint(
+        run.run_id, tick=1000, sim_time=0, path=d / name(1000), bytes_on_disk=0
+    )
+    (d / name(50)).write_bytes(b"not the catalog's")  # no row: never touched
+    catalog.set_policy("run", run.run_id, RetentionRules(keep_last=1))
+    before = states(catalog, run.run_id), files(d)
+
+    dry = catalog.prune([run.run_id], dry_run=True)
+    assert (states(catalog, run.run_id), files(d)) == before
+    (_, plan), *_ = dry.plans
+    why = {i.tick: reasons for i, reasons in plan.kept}
+    assert why == {
+        200: ("pinned",),
+        300: ("lineage",),
+        500: ("lineage",),
+        900: ("keep-last", "latest", "newest"),
+    }
+    assert [i.tick for i in plan.delete] == [0, 100, 400, 600, 700, 800]
+    assert dry.bytes_freed == 6 * SIZE and dry.deleted == 0
+
+    report = catalog.prune([run.run_id])
+    assert (report.deleted, report.bytes_freed, report.errors) == (6, 6 * SIZE, [])
+    assert files(d) == {50, 200, 300, 500, 900}
+    got = states(catalog, run.run_id)
+    assert {t for t, s in got.items() if s == "committed"} == {200, 300, 500, 900}
+    assert got[1000] == "pending"
+    assert_agree(catalog, run.run_id, d)
+    audit = catalog.list_audit(run.run_id, limit=100)
+    for action in ("checkpoint-deleting", "checkpoint-pruned"):
+        assert sorted(a.tick for a in audit if a.action == action) == [0, 100, 400, 600, 700, 800]
+    assert catalog.prune([run.run_id]).deleted == 0
+
+
+def test_leftover_deleting_rows_are_finished_first(catalog, tmp_path):
+    run, d = make_run(catalog, tmp_path, [10, 20, 30])
+    catalog.mark_checkpoint_state(run.run_id, 10, "deleting")  # a prune died here
+    report = catalog.prune([run.run_id])  # no policy: nothing new is deleted
+    assert (report.finished, report.deleted) == (1, 0)
+    assert states(catalog, run.run_id) == {10: "pruned", 20: "committed", 30: "committed"}
+    assert files(d) == {20, 30}
+
+
+def test_world_policy_applies_only_to_its_world(catalog, tmp_path):
+    terra, td = make_run(catalog, tmp_path, range(5))
+    mars, md = make_run(catalog, tmp_path, range(5), world="mars")
+    catalog.set_policy("world", "terra", RetentionRules(keep_last=2))
+    report = catalog.prune()
+    assert report.deleted == 3 and files(td) == {3, 4} and files(md) == set(range(5))
+    assert catalog.prune(world="mars").deleted == 0
+
+
+def test_lens_chunks_follow_lens_rules(catalog, tmp_path):
+    run, d = make_run(catalog, tmp_path, [100])
+    lens = tmp_path / "lens"
+    lens.mkdir()
+    catalog._write(lambda c: c.execute(runs_update(run.run_id, str(d)).values(lens_dir=str(lens))))
+    for start in range(0, 500, 100):
+        path = lens / f"lens_snapshot_{start:010d}-{start + 100:010d}.lens"
+        path.write_bytes(b"l" * 10)
+        catalog.record_lens_chunk(
+            run.run_id,
+            start_tick=start,
+            end_tick=start + 100,
+            frames=1,
+            fields=["a"],
+            path=path,
+            bytes=10,
+            checksum=None,
+        )
+    catalog.set_policy("run", run.run_id, RetentionRules(lens_keep_last=2))
+    assert catalog.prune([run.run_id]).deleted == 3
+    assert sorted(p.name[14:24] for p in lens.iterdir()) == ["0000000300", "0000000400"]
+    assert [c.state for c in catalog.list_lens_chunks(run.run_id)].count("pruned") == 3
+    assert files(d) == {100}
+
+
+def test_gc_finds_only_our_stray_files(catalog, tmp_path):
+    run, d = make_run(catalog, tmp_path, [1, 2])
+    old_tmp = d / f".{name(3)}.tmp-999999-0123abcd"
+    young_tmp = d / f".{name(4)}.tmp-999999-89abcdef"
+    for p in (old_tmp, young_tmp, d / name(7), d / "notes.txt", d / ".x.tmp-1-zzzzzzzz"):
+        p.write_bytes(b"y")
+    two_hours_ago = time.time() - 7200
+    os.utime(old_tmp, (two_hours_ago, two_hours_ago))
+    found = catalog.gc()
+    assert sorted((s.kind, Path(s.path).name) for s in found) == [
+        ("checkpoint", name(7)),
+        ("temp", old_tmp.name),
+    ]
+    assert old_tmp.exists() and (d / name(7)).exists()
+    assert all(s.deleted for s in catalog.gc(delete=True))
+    assert not old_tmp.exists() and not (d / name(7)).exists()
+    assert young_tmp.exists() and (d / "notes.txt").exists() and files(d) == {1, 2}
+    assert catalog.gc() == []
+
+
+def test_rm_refuses_live_and_branched_runs_then_removes_everything(catalog, tmp_path):
+    run, d = make_run(catalog, tmp_path, [1, 2, 3])
+    live = catalog.register_run(world="terra", ir_hash="ab", seed=1)  # this process: alive
+    with pytest.raises(CatalogError, match="is running"):
+        catalog.remove_run(live.run_id)
+    child = catalog.register_run(
+        world="terra", ir_hash="ab", seed=1, parent_run_id=run.run_id, parent_checkpoint_tick=2
+    )
+    with pytest.raises(CatalogError, match="1 branch"):
+        catalog.remove_run(run.run_id)
+    catalog.set_policy("run", run.run_id, RetentionRules(keep_last=1))
+    (d / "manifest.json").write_text("{}")
+    report = catalog.remove_run(run.run_id, force=True)
+    assert report.deleted == 3 and not d.exists()
+    assert catalog.get_run(child.run_id).parent_run_id is None
+    assert catalog.get_policy("run", run.run_id) is None
+    assert catalog.list_audit(run.run_id, limit=1)[0].action == "run-deleted"
+
+
+RACER = """
+import json, sys, time
+from continuum.catalog import Catalog
+url, run_id, start_at = sys.argv[1], sys.argv[2], float(sys.argv[3])
+with Catalog(url) as cat:
+    while time.time() < start_at:
+        time.sleep(0.001)
+    r = cat.prune([run_id])
+print(json.dumps({"deleted": r.deleted, "finished": r.finished, "errors": r.errors}))
+"""
+
+
+def test_two_prunes_racing_on_one_run(catalog, catalog_url, tmp_path):
+    run, d = make_run(catalog, tmp_path, range(1500))
+    catalog.set_policy("run", run.run_id, RetentionRules(keep_last=10))
+    start = str(time.time() + 1.5)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACER, catalog_url, run.run_id, start],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in outs]
+    results = [json.loads(out) for out, _ in outs]
+    assert all(r["errors"] == [] for r in results)
+    assert sum(r["deleted"] + r["finished"] for r in results) == 1490
+    assert files(d) == set(range(1490, 1500))
+    assert_agree(catalog, run.run_id, d)
+    pruned = [
+        a.tick
+        for a in catalog.list_audit(run.run_id, limit=10_000)
+        if a.action == "checkpoint-pruned"
+    ]
+    assert sorted(pruned) == list(range(1490))  # each deletion logged exactly once
+
+
+def wait_until_deleting(proc: subprocess.Popen, d: Path, n: int) -> None:
+    """Return once files of ``d`` start to go (or the process ended): the prune is under way."""
+    deadline = time.monotonic() + 30
+    while proc.poll() is None and len(os.listdir(d)) >= n and time.monotonic() < deadline:
+        time.sleep(0.002)
+
+
+def test_sigkill_during_prune_never_loses_a_kept_file(sqlite_url, tmp_path):
+    N = 700  # checkpoints per run, two new runs per round
+    rng = random.Random(5)
+    cmd = [sys.executable, "-m", "continuum", "catalog", "prune", "--all", "--catalog", sqlite_url]
+    made, killed_mid_way = [], 0
+    with Catalog(sqlite_url) as cat:
+        cat.set_policy("global", None, RetentionRules(keep_last=5))
+        for _ in range(4):
+            made += [make_run(cat, tmp_path, range(N)) for _ in range(2)]
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            wait_until_deleting(proc, made[-1][1], N)
+            time.sleep(rng.uniform(0.0, 0.15))  # a random moment of a ~0.2 s prune
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            partial = False
+            for run, d in made:
+                got = states(cat, run.run_id)
+                assert all(got[t] == "committed" for t in range(N - 5, N))
+                assert files(d) >= set(range(N - 5, N))
+                assert_agree(cat, run.run_id, d, settled=False)
+                partial |= "deleting" in got.values() or 5 < len(files(d)) < N
+            killed_mid_way += partial
+        cat.prune()  # the next prune finishes what the killed ones left
+        for run, d in made:
+            assert_agree(cat, run.run_id, d)
+            assert files(d) == set(range(N - 5, N))
+        with cat._engine.connect() as conn:
+            stuck = select(checkpoints.c.id).where(checkpoints.c.state == "deleting")
+            assert conn.execute(stuck).first() is None
+    assert killed_mid_way >= 1  # the kills did land inside prunes
