@@ -7,7 +7,8 @@ reconstruction rules (``reconstruct``: containing cell, nearest sample), tempora
 interpolation (``interpolate``), the ``.lens`` chunk format (``format``), a lens run
 directory's names and manifest (``manifest``), reading a run dir (``store``), and
 capture on ``continuum run`` (``capture``: the tick observer; ``writer``: the
-background thread that seals and writes chunks).
+background stages that seal and write chunks), and maps of a frame (``plot``, with the
+optional ``continuum[plot]`` extra).
 
 Must not touch: the State (it only calls ``Simulation.observe`` and reads read-only
 arrays; a run with the lens on ends bitwise equal to one without), the tick loop's

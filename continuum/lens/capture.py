@@ -110,7 +110,6 @@ class LensCapture:
         self.covered = covered_end(self.run_dir)
         self.manifest = LensManifest.open(self.run_dir, self._manifest_identity())
         self.floor = 0
-        self.captured = 0
         self.writer: ChunkWriter | None = None
         self._open = False
         self._on_seal = on_seal
@@ -170,7 +169,6 @@ class LensCapture:
             return
         frames = self.sim.observe(state, self.names)
         signals = {name: state.current[name] for name in self.signal_names}
-        self.captured += 1
         writer.submit(Captured(tick, state.sim_time, frames, signals))
 
     def close(self, final_tick: int, status: str = "completed") -> None:
