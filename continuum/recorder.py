@@ -28,6 +28,7 @@ from continuum.errors import CatalogError, CheckpointNotFoundError
 from continuum.world import ir_hash
 
 if TYPE_CHECKING:
+    from continuum.lens import SealedChunk
     from continuum.runner import Prepared, RunRequest
 
 log = logging.getLogger("continuum.catalog")
@@ -154,6 +155,22 @@ class RunRecorder:
                 raw_bytes=c.raw_bytes,
                 checksum=c.checksum,
                 state="committed",
+            ),
+        )
+
+    def lens_chunk(self, chunk: SealedChunk) -> None:
+        """Lens writer thread: a sealed chunk file, durable on disk."""
+        self._safely(
+            f"lens chunk {chunk.path.name}",
+            lambda: self.catalog.record_lens_chunk(
+                self.run_id,
+                start_tick=chunk.first_tick,
+                end_tick=chunk.last_tick,
+                frames=chunk.frames,
+                fields=list(chunk.fields),
+                path=chunk.path.resolve(),
+                bytes=chunk.bytes,
+                checksum=chunk.checksum,
             ),
         )
 

@@ -255,8 +255,11 @@ class Trigger:
 def execute(req: RunRequest, on_tick: Callable[[State], None] | None = None) -> dict[str, Any]:
     """Run the request to completion and return the summary ``continuum run`` prints."""
     p = prepare(req)
-    lens = open_lens(p, req)  # before anything starts: a bad --lens-fields fails here
+    on_seal: list = []  # filled before lens.start(), which hands it to the chunk writer
+    lens = open_lens(p, req, on_seal)  # before anything starts: a bad --lens-fields fails here
     recorder = None if req.no_catalog else _open_recorder(p, req)
+    if recorder is not None:
+        on_seal.append(recorder.lens_chunk)
     manifest, writer = open_checkpointing(p, req, recorder)
     if lens is not None:
         lens.start(p.state)
@@ -323,7 +326,7 @@ def open_checkpointing(
     return manifest, writer
 
 
-def open_lens(p: Prepared, req: RunRequest) -> LensCapture | None:
+def open_lens(p: Prepared, req: RunRequest, on_seal: list | None = None) -> LensCapture | None:
     """Lens capture into ``{lens_dir}/{run_id}``: a resume in place appends to it."""
     if req.lens_dir is None:
         return None
@@ -336,7 +339,7 @@ def open_lens(p: Prepared, req: RunRequest) -> LensCapture | None:
         req.lens_chunk_size,
         req.lens_full,
     )
-    return LensCapture(p.sim, config, p.run_id, ir_hash=ir_hash(p.ir))
+    return LensCapture(p.sim, config, p.run_id, ir_hash=ir_hash(p.ir), on_seal=on_seal)
 
 
 def _fan_out(observers: list[Callable[[State], None]]) -> Callable[[State], None] | None:

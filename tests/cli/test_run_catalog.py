@@ -155,3 +155,33 @@ def test_no_catalog_records_nothing(tmp_path, runner):
     url = f"sqlite:///{tmp_path / 'cat.db'}"
     invoke(runner, "run", "terra", "--scenario", "tiny", "--steps", "5", "--no-catalog")
     assert json.loads(invoke(runner, "catalog", "list", "--catalog", url, "--json")) == []
+
+
+def test_sealed_lens_chunks_are_recorded(tmp_path, runner):
+    url = f"sqlite:///{tmp_path / 'cat.db'}"
+    summary = json.loads(
+        invoke(
+            runner,
+            "run",
+            "terra",
+            "--scenario",
+            "tiny",
+            "--steps",
+            "250",
+            "--lens-dir",
+            str(tmp_path / "lens"),
+            "--lens-chunk-size",
+            "100",
+            "--catalog",
+            url,
+            "--json",
+        )
+    )
+    chunks = show(runner, url, summary["run_id"])["lens_chunks"]
+    assert [(c["start_tick"], c["end_tick"], c["frames"]) for c in chunks] == [
+        (0, 99, 100),
+        (100, 199, 100),
+        (200, 250, 51),
+    ]
+    for chunk in chunks:
+        assert Path(chunk["path"]).stat().st_size == chunk["bytes"]
