@@ -177,11 +177,13 @@ def test_sealed_lens_chunks_are_recorded(tmp_path, runner):
             "--json",
         )
     )
-    chunks = show(runner, url, summary["run_id"])["lens_chunks"]
+    run = show(runner, url, summary["run_id"])
+    chunks = run["lens_chunks"]
     assert [(c["start_tick"], c["end_tick"], c["frames"]) for c in chunks] == [
         (0, 99, 100),
         (100, 199, 100),
         (200, 250, 51),
     ]
     for chunk in chunks:
-        assert Path(chunk["path"]).stat().st_size == chunk["bytes"]
+        # paths are stored relative to the run's lens dir, like checkpoints to theirs
+        assert (Path(run["lens_dir"]) / chunk["path"]).stat().st_size == chunk["bytes"]
