@@ -128,6 +128,21 @@ class LensChunkRecord(_Record):
 
 
 @dataclass(frozen=True, slots=True)
+class ParquetExportRecord(_Record):
+    """One lens chunk exported to Parquet under an export root (``path``)."""
+
+    export_id: str
+    run_id: str
+    fields: tuple[str, ...]
+    start_tick: int | None
+    end_tick: int | None
+    path: str
+    rows: int
+    bytes: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class AuditRecord(_Record):
     """One entry of the audit log (prunes, deletes, crash detection...)."""
 

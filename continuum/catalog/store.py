@@ -14,6 +14,7 @@ from continuum.catalog.audit import AuditOps
 from continuum.catalog.checkpoints import CheckpointOps
 from continuum.catalog.cleanup import CleanupOps
 from continuum.catalog.engine import create_catalog_engine, describe_url, resolve_url
+from continuum.catalog.exports import ExportOps
 from continuum.catalog.lens_chunks import LensChunkOps
 from continuum.catalog.policies import PolicyOps
 from continuum.catalog.runs import RunOps
@@ -32,6 +33,7 @@ class Catalog(
     VerifyOps,
     PolicyOps,
     CleanupOps,
+    ExportOps,
 ):
     """The run catalog at ``url`` (see :func:`continuum.catalog.resolve_url`).
 

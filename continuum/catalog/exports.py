@@ -1,0 +1,137 @@
+"""Parquet export rows, and plain copies of catalog tables for the SQL layer.
+
+One row per exported lens chunk and field set: an export root (the directory holding
+``run_id=.../field=.../part-*.parquet``), the chunk's tick range, the fields written, and
+the rows and bytes written. Re-exporting the same chunk and fields into the same root
+replaces its row, as the files are replaced, so re-exports never count twice.
+
+:meth:`ExportOps.sql_tables` hands ``continuum.sql`` the rows of ``runs``, ``run_params``,
+``run_tags``, ``checkpoints``, ``lens_chunks`` and ``parquet_exports`` as plain tuples with
+column kinds, so DuckDB tables can be built without DuckDB's sqlite/postgres extensions
+(a download) and without any ORM row leaving the catalog.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, Connection, Double, Integer, Table, select, update
+
+from continuum.catalog._base import CatalogBase, new_id, require_run, utcnow
+from continuum.catalog._errors import CatalogError
+from continuum.catalog.models import (
+    UTCDateTime,
+    as_dicts,
+    checkpoints,
+    lens_chunks,
+    parquet_exports,
+    run_params,
+    run_tags,
+    runs,
+)
+from continuum.catalog.records import ParquetExportRecord
+
+#: The tables ``continuum lens sql`` can join with field history, by their SQL name.
+SQL_TABLES: dict[str, Table] = {
+    "runs": runs,
+    "run_params": run_params,
+    "run_tags": run_tags,
+    "checkpoints": checkpoints,
+    "lens_chunks": lens_chunks,
+    "parquet_exports": parquet_exports,
+}
+
+
+@dataclass(frozen=True)
+class TableDump:
+    """A catalog table's rows as plain values; ``kinds``: int, float, bool, time, json, text."""
+
+    name: str
+    columns: tuple[str, ...]
+    kinds: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+
+
+def _kind(type_: Any) -> str:
+    for cls, kind in ((Boolean, "bool"), (BigInteger, "int"), (Integer, "int"), (Double, "float")):
+        if isinstance(type_, cls):
+            return kind
+    if isinstance(type_, UTCDateTime):
+        return "time"
+    return "json" if isinstance(type_, JSON) else "text"
+
+
+def _dump(conn: Connection, name: str, table: Table) -> TableDump:
+    kinds = tuple(_kind(c.type) for c in table.columns)
+    rows = []
+    for row in conn.execute(select(table)).all():
+        rows.append(tuple(json.dumps(v) if k == "json" else v for v, k in zip(row, kinds)))
+    return TableDump(name, tuple(c.name for c in table.columns), kinds, rows)
+
+
+def _record(row: dict[str, Any]) -> ParquetExportRecord:
+    fields = dict(row)
+    return ParquetExportRecord(
+        export_id=fields.pop("id"), fields=tuple(fields.pop("fields") or ()), **fields
+    )
+
+
+class ExportOps(CatalogBase):
+    """What ``continuum lens export`` records and ``continuum lens sql`` reads."""
+
+    def record_parquet_export(
+        self,
+        run_id: str,
+        *,
+        fields: Sequence[str],
+        start_tick: int | None,
+        end_tick: int | None,
+        path: str | Path,
+        rows: int,
+        bytes: int,  # noqa: A002 - the column's (and the JSON contract's) name
+    ) -> ParquetExportRecord:
+        """Record (or re-record, by run, root, tick range and fields) one chunk's export."""
+        if rows < 0 or bytes < 0:
+            raise CatalogError(f"an export needs rows and bytes >= 0; got {rows} and {bytes}")
+        root, names = os.path.abspath(os.fspath(path)), sorted(fields)
+        values = {"rows": rows, "bytes": bytes, "created_at": utcnow()}
+
+        def op(conn: Connection) -> ParquetExportRecord:
+            require_run(conn, run_id)
+            key = {"run_id": run_id, "path": root, "start_tick": start_tick, "end_tick": end_tick}
+            found = [
+                r
+                for r in as_dicts(conn.execute(select(parquet_exports).filter_by(**key)))
+                if sorted(r["fields"] or ()) == names
+            ]
+            if found:
+                stmt = update(parquet_exports).where(parquet_exports.c.id == found[0]["id"])
+                conn.execute(stmt.values(values))
+                return _record({**found[0], **values})
+            row = {"id": new_id(), **key, "fields": names, **values}
+            conn.execute(parquet_exports.insert().values(**row))
+            return _record(row)
+
+        return self._write(op)
+
+    def list_parquet_exports(self, run_id: str | None = None) -> list[ParquetExportRecord]:
+        """Exports by run and start tick (one run's, or all); unknown run: RunNotFoundError."""
+
+        def op(conn: Connection) -> list[ParquetExportRecord]:
+            stmt = select(parquet_exports)
+            if run_id is not None:
+                require_run(conn, run_id)
+                stmt = stmt.where(parquet_exports.c.run_id == run_id)
+            order = (parquet_exports.c.run_id, parquet_exports.c.start_tick, parquet_exports.c.path)
+            return [_record(r) for r in as_dicts(conn.execute(stmt.order_by(*order)))]
+
+        return self._read(op)
+
+    def sql_tables(self) -> list[TableDump]:
+        """Every table of :data:`SQL_TABLES`, read in one transaction (a consistent copy)."""
+        return self._read(lambda conn: [_dump(conn, n, t) for n, t in SQL_TABLES.items()])
