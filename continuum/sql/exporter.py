@@ -1,0 +1,125 @@
+"""Exporting a lens run dir (``continuum lens export``) and each chunk as it is sealed.
+
+:func:`export_run` exports the chunk files of one lens run dir that overlap a tick
+window and records each in the catalog (when given one). :class:`LiveExporter` is the
+``on_seal`` callback of ``continuum run --lens-export-dir``: the lens writer's io thread
+hands it a sealed chunk and returns at once; one ``sql-export`` thread exports it, so SQL
+sees a running run's chunks a moment after they are sealed. Its queue is bounded: when
+exports fall behind, a chunk is skipped (logged, counted) rather than stalling the lens
+writer — whose own backpressure would end in dropped frames — and ``continuum lens
+export`` fills the gap later (re-exports replace, never duplicate).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+
+from continuum.errors import ContinuumError
+from continuum.lens import LensStore, SealedChunk
+from continuum.sql.export import ChunkExport, check_fields, export_chunk
+
+if TYPE_CHECKING:
+    from continuum.catalog import Catalog
+
+log = logging.getLogger("continuum.sql")
+
+DEFAULT_DEPTH = 8
+
+
+def record(catalog: Catalog | None, done: ChunkExport, root: Path) -> None:
+    """One chunk's export as a catalog row (no-op without a catalog)."""
+    if catalog is None:
+        return
+    catalog.record_parquet_export(
+        done.run_id,
+        fields=done.fields,
+        start_tick=done.tick_range[0],
+        end_tick=done.tick_range[1],
+        path=Path(root).resolve(),
+        rows=done.rows,
+        bytes=done.bytes,
+    )
+
+
+def export_run(
+    run_dir: Path,
+    root: Path,
+    *,
+    catalog: Catalog | None = None,
+    fields: list[str] | None = None,
+    start: int | None = None,
+    stop: int | None = None,
+    layouts: tuple[str, ...] = ("time",),
+) -> list[ChunkExport]:
+    """Export every chunk of ``run_dir`` overlapping ticks [start, stop]; record each."""
+    with LensStore(run_dir) as store:
+        check_fields(set(store.fields), fields)
+        chunks = [
+            ref.path
+            for ref in store.chunks
+            if (start is None or ref.end > start) and (stop is None or ref.start <= stop)
+        ]
+    con = duckdb.connect()
+    done = []
+    try:
+        for path in chunks:
+            exported = export_chunk(
+                con, path, root, fields=fields, start=start, stop=stop, layouts=layouts
+            )
+            record(catalog, exported, root)
+            done.append(exported)
+    finally:
+        con.close()
+    return done
+
+
+class LiveExporter:
+    """``on_seal`` callback: export each sealed chunk on a background thread."""
+
+    def __init__(
+        self,
+        root: Path,
+        catalog: Catalog | None,
+        *,
+        layouts: tuple[str, ...] = ("time",),
+        depth: int = DEFAULT_DEPTH,
+    ) -> None:
+        self.root, self.catalog, self.layouts = Path(root), catalog, layouts
+        self.exported = self.skipped = self.failed = 0
+        self._queue: queue.Queue[SealedChunk | None] = queue.Queue(maxsize=depth)
+        self._con = duckdb.connect()
+        self._thread = threading.Thread(target=self._loop, name="sql-export", daemon=True)
+        self._thread.start()
+
+    def __call__(self, sealed: SealedChunk) -> None:
+        """Hand a sealed chunk over without waiting; skipped (and logged) when full."""
+        try:
+            self._queue.put_nowait(sealed)
+        except queue.Full:
+            self.skipped += 1
+            log.warning(
+                "parquet export of %s skipped: exporter behind; run `continuum lens export`",
+                sealed.path.name,
+            )
+
+    def _loop(self) -> None:
+        while (sealed := self._queue.get()) is not None:
+            try:
+                done = export_chunk(self._con, sealed.path, self.root, layouts=self.layouts)
+                record(self.catalog, done, self.root)
+                self.exported += 1
+            except (ContinuumError, OSError) as exc:  # an export must not stop the run
+                self.failed += 1
+                log.warning("parquet export of %s failed: %s", sealed.path.name, exc)
+
+    def close(self) -> None:
+        """Export what is queued, then stop the thread."""
+        self._queue.put(None)
+        self._thread.join()
+        self._con.close()

@@ -1,0 +1,135 @@
+"""A DuckDB session over field history: Parquet views plus copies of catalog tables.
+
+Views (built from the export roots the catalog records, plus any ``roots`` passed in):
+
+- ``fields``: every time-major field file (tick, sim_time, sample, face, i, j, lat, lon,
+  value, vx, vy, vz, run_id, field) — the view for time slices and per-tick aggregates;
+- ``fields_by_sample``: the same rows, read from ``--layout cell`` copies where they exist
+  (row groups hold a few samples across all ticks, so a filter on ``sample`` or position
+  reads one row group per file) and from the time-major files elsewhere;
+- ``signals``: (tick, sim_time, signal, value, vx, vy, vz, run_id).
+
+Tables, copied from the catalog when the session opens (so a query can join field
+history with seeds, scenarios, params and statuses): ``runs``, ``run_params``,
+``run_tags``, ``checkpoints``, ``lens_chunks``, ``parquet_exports``. Timestamps are UTC.
+The file lists are fixed when the session opens; open a new one to see newer chunks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import numpy as np
+
+from continuum.sql._errors import translate
+from continuum.sql.columns import SCHEMA
+from continuum.sql.export import BY_SAMPLE
+from continuum.sql.sandbox import lock_down
+
+if TYPE_CHECKING:
+    from continuum.catalog import Catalog
+    from continuum.catalog.exports import TableDump
+
+FIELD_GLOB = "run_id=*/field=*/part-*.parquet"
+SIGNAL_GLOB = "run_id=*/signals/part-*.parquet"
+SIGNAL_SCHEMA = {"tick": "BIGINT", "sim_time": "DOUBLE", "signal": "VARCHAR"} | {
+    k: "DOUBLE" for k in ("value", "vx", "vy", "vz")
+}
+_TYPES = {"int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN", "time": "TIMESTAMP"}
+
+
+def _read(files: list[Path], schema: dict[str, str], partitions: tuple[str, ...]) -> str:
+    if not files:
+        cols = [f"NULL::{t} AS {n}" for n, t in schema.items()]
+        cols += [f"NULL::VARCHAR AS {p}" for p in partitions]
+        return f"SELECT {', '.join(cols)} WHERE false"
+    listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+    return (
+        f"SELECT * FROM read_parquet([{listed}], hive_partitioning = true, "
+        "hive_types_autocast = false, union_by_name = true)"
+    )
+
+
+def _files(roots: Sequence[Path]) -> tuple[list[Path], list[Path], list[Path]]:
+    """(time-major field files, by-sample view files, signal files) under ``roots``."""
+    by_time, by_sample, signals = [], [], []
+    for root in roots:
+        timed = sorted(root.glob(FIELD_GLOB))
+        copies = sorted((root / BY_SAMPLE).glob(FIELD_GLOB))
+        have = {p.relative_to(root / BY_SAMPLE) for p in copies}
+        by_time += timed
+        by_sample += copies + [p for p in timed if p.relative_to(root) not in have]
+        signals += sorted(root.glob(SIGNAL_GLOB))
+    return by_time, by_sample, signals
+
+
+def _column(values: list[Any], kind: str) -> np.ndarray:
+    if kind == "time":  # naive UTC: DuckDB TIMESTAMP, no time-zone library needed
+        values = [v.astimezone(dt.UTC).replace(tzinfo=None) if v else None for v in values]
+    return np.array(values, dtype=object)
+
+
+def load_tables(con: duckdb.DuckDBPyConnection, dumps: Sequence[TableDump]) -> None:
+    """Create one DuckDB table per catalog table dump and fill it in one insert."""
+    for d in dumps:
+        cols = ", ".join(f'"{c}" {_TYPES.get(k, "VARCHAR")}' for c, k in zip(d.columns, d.kinds))
+        con.execute(f"CREATE OR REPLACE TABLE {d.name} ({cols})")
+        if not d.rows:
+            continue
+        data = {
+            c: _column([r[n] for r in d.rows], k)
+            for n, (c, k) in enumerate(zip(d.columns, d.kinds))
+        }
+        con.register("_catalog_rows", data)
+        con.execute(f"INSERT INTO {d.name} SELECT * FROM _catalog_rows")
+        con.unregister("_catalog_rows")
+
+
+def export_roots(catalog: Catalog) -> list[Path]:
+    """Distinct export roots the catalog records that still exist."""
+    paths = {Path(e.path) for e in catalog.list_parquet_exports()}
+    return sorted(p for p in paths if p.is_dir())
+
+
+def open_session(
+    dumps: Sequence[TableDump], roots: Sequence[Path], *, sandbox: bool = True
+) -> duckdb.DuckDBPyConnection:
+    """A connection with the views and tables above; sandboxed to ``roots`` if asked."""
+    roots = sorted({Path(r).resolve() for r in roots})
+    by_time, by_sample, signals = _files(roots)
+    con = duckdb.connect()
+    with translate("opening the SQL session"):
+        load_tables(con, dumps)
+        con.execute(f"CREATE VIEW fields AS {_read(by_time, SCHEMA, ('run_id', 'field'))}")
+        view = _read(by_sample, SCHEMA, ("run_id", "field"))
+        con.execute(f"CREATE VIEW fields_by_sample AS {view}")
+        con.execute(f"CREATE VIEW signals AS {_read(signals, SIGNAL_SCHEMA, ('run_id',))}")
+        if sandbox:
+            lock_down(con, roots)
+    return con
+
+
+def connect(
+    catalog: str | None = None, *, roots: Sequence[Path | str] = (), sandbox: bool = True
+) -> duckdb.DuckDBPyConnection:
+    """DuckDB over every export the catalog at ``catalog`` knows (plus ``roots``).
+
+    ``sandbox`` (default): files readable only under the export roots, configuration
+    locked — what ``continuum lens sql`` runs user SQL in. Pass ``sandbox=False`` to
+    keep DuckDB's full file access (e.g. to ``COPY`` results out from Python).
+
+    Example::
+
+        con = continuum.sql.connect()
+        con.sql("SELECT seed, avg(value) FROM fields JOIN runs USING (run_id) GROUP BY seed")
+    """
+    from continuum.catalog import Catalog
+
+    with Catalog(catalog) as cat:
+        dumps = cat.sql_tables()
+        known = export_roots(cat)
+    return open_session(dumps, [*known, *(Path(r) for r in roots)], sandbox=sandbox)
