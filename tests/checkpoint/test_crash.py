@@ -53,6 +53,15 @@ def current_tick(ckpt_dir: Path) -> int:
     return load_newest_intact(run_dirs[0]).header.tick
 
 
+def wait_for_checkpoint_after(ckpt_dir: Path, tick: int, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        names = [p.name for p in ckpt_dir.glob("*/checkpoint_*.ckpt")]
+        if names and max(names) > f"checkpoint_{tick:010d}.ckpt":
+            return
+        time.sleep(0.01)
+
+
 def test_sigkill_at_random_moments_then_resume(tmp_path):
     rng = random.Random(20261125)
     ckpt_dir = tmp_path / "ckpt"
@@ -63,7 +72,9 @@ def test_sigkill_at_random_moments_then_resume(tmp_path):
         if tick > TARGET - 1000:
             break
         proc = start(ckpt_dir, TARGET - tick, resume=tick > 0)
-        time.sleep(rng.uniform(0.8, 1.5))
+        # kill at a random moment once the process is writing (start-up time varies with load)
+        wait_for_checkpoint_after(ckpt_dir, tick, proc)
+        time.sleep(rng.uniform(0.0, 0.4))
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         kills += 1
