@@ -75,6 +75,7 @@ class RunRequest:
     lens_fields: str | None = None  # "a.b,c.d" or "all"/None (every field)
     lens_chunk_size: int = 1000
     lens_full: bool = False
+    lens_export_dir: Path | None = None  # export each sealed chunk to Parquet here
     catalog: str | None = None  # URL; None: CONTINUUM_CATALOG or the default SQLite file
     no_catalog: bool = False
     resume_run: str | None = None
@@ -260,6 +261,7 @@ def execute(req: RunRequest, on_tick: Callable[[State], None] | None = None) -> 
     recorder = None if req.no_catalog else _open_recorder(p, req)
     if recorder is not None:
         on_seal.append(recorder.lens_chunk)
+    exporter = open_exporter(req, recorder, on_seal) if lens is not None else None
     manifest, writer = open_checkpointing(p, req, recorder)
     if lens is not None:
         lens.start(p.state)
@@ -277,6 +279,8 @@ def execute(req: RunRequest, on_tick: Callable[[State], None] | None = None) -> 
     finally:
         if lens is not None:
             lens.close(p.state.tick, status)
+        if exporter is not None:
+            exporter.close()
         if writer is not None:
             writer.close()
             manifest.end_segment(end_tick=p.state.tick, ended_at=now_iso(), status=status)
@@ -340,6 +344,17 @@ def open_lens(p: Prepared, req: RunRequest, on_seal: list | None = None) -> Lens
         req.lens_full,
     )
     return LensCapture(p.sim, config, p.run_id, ir_hash=ir_hash(p.ir), on_seal=on_seal)
+
+
+def open_exporter(req: RunRequest, recorder: RunRecorder | None, on_seal: list) -> Any:
+    """``--lens-export-dir``: a thread exporting each sealed chunk to Parquet (duckdb)."""
+    if req.lens_export_dir is None:
+        return None
+    from continuum.sql import LiveExporter
+
+    exporter = LiveExporter(Path(req.lens_export_dir), recorder.catalog if recorder else None)
+    on_seal.append(exporter)
+    return exporter
 
 
 def _fan_out(observers: list[Callable[[State], None]]) -> Callable[[State], None] | None:

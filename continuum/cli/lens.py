@@ -262,3 +262,9 @@ def compact(lens_dir: Path, run_id: str | None) -> None:
     with _store(lens_dir, run_id) as store:
         info = store.compact()
     click.echo(f"{info.path}  {info.header.meta['frames']} frames, {info.disk_bytes} bytes")
+
+
+from continuum.cli.lens_sql import export, sql  # noqa: E402 - attaches to the group above
+
+lens.add_command(export)
+lens.add_command(sql)

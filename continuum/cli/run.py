@@ -88,6 +88,11 @@ MAX_SEED = 2**63 - 1
 )
 @click.option("--lens-full", is_flag=True, help="Also write lens_snapshot_full.lens at the end.")
 @click.option(
+    "--lens-export-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Export each sealed lens chunk to Parquet under DIR (for continuum lens sql).",
+)
+@click.option(
     "--resume-run",
     metavar="RUN_ID",
     help="Resume RUN_ID from its newest committed checkpoint, found via the catalog.",
