@@ -1,0 +1,98 @@
+"""``continuum lens export`` / ``lens sql`` through the CLI: formats, refusals, live export."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from continuum.cli import cli
+from tests.sql.conftest import Runs, _runs  # noqa: F401 - registers the two-run fixture
+
+
+def sql(runner: CliRunner, runs: Runs, *args: str):
+    return runner.invoke(cli, ["lens", "sql", *args, "--catalog", runs.url])
+
+
+def assert_one_line_error(result, *fragments: str) -> None:
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr
+
+
+def test_json_csv_table_and_output_file(runner: CliRunner, runs: Runs, tmp_path: Path):
+    query = "SELECT seed, count(*) AS n FROM runs GROUP BY seed ORDER BY seed"
+    got = sql(runner, runs, query, "--format", "json")
+    assert got.exit_code == 0 and json.loads(got.stdout) == [
+        {"seed": 1, "n": 1},
+        {"seed": 2, "n": 1},
+    ]
+    assert sql(runner, runs, query, "--format", "csv").stdout == "seed,n\n1,1\n2,1\n"
+    assert sql(runner, runs, query).stdout.splitlines()[0].split() == ["seed", "n"]
+    out = tmp_path / "result.json"
+    assert sql(runner, runs, query, "--format", "json", "--output", str(out)).stdout == ""
+    assert json.loads(out.read_text())[1]["seed"] == 2
+
+
+def test_reading_outside_the_exports_is_refused(runner: CliRunner, runs: Runs):
+    assert_one_line_error(sql(runner, runs, "SELECT * FROM read_csv('/etc/passwd')"), "/etc/passwd")
+    assert_one_line_error(sql(runner, runs, "SELECT * FROM read_text('/etc/passwd')"))
+
+
+def test_writing_files_is_refused(runner: CliRunner, runs: Runs, tmp_path: Path):
+    for target in ("/tmp/x.csv", str(runs.exports / "evil.csv"), str(tmp_path / "y.csv")):
+        assert_one_line_error(sql(runner, runs, f"COPY (SELECT 1) TO '{target}'"), "only SELECT")
+        assert not (runs.exports / "evil.csv").exists() and not (tmp_path / "y.csv").exists()
+    assert_one_line_error(sql(runner, runs, f"ATTACH '{runs.exports / 'x.db'}'"), "only SELECT")
+    assert_one_line_error(sql(runner, runs, "SET enable_external_access = true"), "only SELECT")
+    assert_one_line_error(sql(runner, runs, "SELECT 1; SELECT 2"), "one SQL statement")
+
+
+def test_bad_sql_unknown_run_and_field(runner: CliRunner, runs: Runs, tmp_path: Path):
+    assert_one_line_error(sql(runner, runs, "SELEC 1"), "syntax error")
+    assert_one_line_error(sql(runner, runs, "SELECT nope FROM fields"), "nope")
+    base = ["lens", "export", "--output", str(tmp_path / "o"), "--catalog", runs.url]
+    assert_one_line_error(runner.invoke(cli, [*base, "--run", "nope"]), "no run 'nope'")
+    bad_field = [*base, "--run", runs.ids[1], "--fields", "no.such"]
+    assert_one_line_error(runner.invoke(cli, bad_field), "no field 'no.such'")
+
+
+def test_export_command_counts_rows(runner: CliRunner, runs: Runs, tmp_path: Path):
+    out = tmp_path / "o"
+    args = ["lens", "export", str(runs.lens(1)), "--output", str(out), "--no-catalog", "--json"]
+    args += ["--fields", "surface.elevation", "--from", "5", "--to", "14"]
+    got = runner.invoke(cli, args)
+    assert got.exit_code == 0, got.output
+    info = json.loads(got.stdout)
+    assert info["rows"] == 10 * 6 * 32 * 32 and info["chunks"] == 2
+
+
+def test_live_export_is_queryable_while_the_run_goes(tmp_path: Path):
+    """A real `continuum run` subprocess; `lens sql` sees its sealed chunks; then it is killed."""
+    url = f"sqlite:///{tmp_path / 'live.db'}"
+    env = {**os.environ, "CONTINUUM_CATALOG": url}
+    cmd = [sys.executable, "-m", "continuum", "run", "terra", "--steps", "100000", "--quiet"]
+    cmd += ["--lens-dir", str(tmp_path / "lens"), "--lens-chunk-size", "5"]
+    cmd += ["--lens-fields", "surface.elevation", "--lens-export-dir", str(tmp_path / "exp")]
+    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path)
+    query = [sys.executable, "-m", "continuum", "lens", "sql", "--format", "json"]
+    query += ["SELECT count(DISTINCT tick) AS ticks, count(*) AS n FROM fields"]
+    try:
+        deadline = time.monotonic() + 30
+        seen = {"ticks": 0}
+        while time.monotonic() < deadline and seen["ticks"] == 0:
+            out = subprocess.run(query, env=env, capture_output=True, text=True, cwd=tmp_path)
+            assert out.returncode == 0, out.stderr
+            seen = json.loads(out.stdout)[0]
+            time.sleep(0.2)
+        assert proc.poll() is None, "the run ended before a query saw its chunks"
+    finally:
+        proc.kill()
+        proc.wait()
+    assert seen["ticks"] >= 5 and seen["n"] == seen["ticks"] * 6 * 32 * 32

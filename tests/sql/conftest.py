@@ -1,0 +1,52 @@
+"""Two real terra runs (seeds 1 and 2) with lens chunks exported live and as a cell copy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from continuum.catalog import Catalog
+from continuum.runner import RunRequest, execute
+from continuum.sql import export_run
+
+STEPS, CHUNK = 20, 10
+
+
+@dataclass(frozen=True)
+class Runs:
+    base: Path
+    url: str
+    ids: dict[int, str]  # seed -> run_id
+
+    @property
+    def exports(self) -> Path:
+        return self.base / "exp"
+
+    def lens(self, seed: int) -> Path:
+        return self.base / "lens" / self.ids[seed]
+
+
+@pytest.fixture(scope="session", name="runs")
+def _runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    base = tmp_path_factory.mktemp("sql_runs")
+    url = f"sqlite:///{base / 'catalog.db'}"
+    ids = {}
+    for seed in (1, 2):
+        request = RunRequest(
+            "terra",
+            steps=STEPS,
+            seed=seed,
+            lens_dir=base / "lens",
+            lens_chunk_size=CHUNK,
+            lens_export_dir=base / "exp",  # the live exporter writes the time-major files
+            catalog=url,
+        )
+        ids[seed] = execute(request)["run_id"]
+    with Catalog(url) as cat:
+        for run_id in ids.values():
+            export_run(
+                base / "lens" / run_id, base / "exp", catalog=cat, layouts=("time", "sample")
+            )
+    return Runs(base, url, ids)

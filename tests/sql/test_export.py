@@ -1,0 +1,84 @@
+"""Parquet rows equal the lens frames exactly; re-export replaces; files describe themselves."""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pytest
+
+from continuum.catalog import Catalog
+from continuum.lens import LensStore
+from continuum.sql import connect, export_run
+from continuum.sql.export import field_dir
+
+from .conftest import Runs
+
+
+def frames(runs: Runs, seed: int, field: str):
+    with LensStore(runs.lens(seed)) as store:
+        data = store.load([field]).to_chunk()
+    series = data.fields[field]
+    return data.ticks[series.rows], np.asarray(series.values), series.config
+
+
+@pytest.mark.parametrize("view", ["fields", "fields_by_sample"])
+@pytest.mark.parametrize(
+    "field", ["atmosphere.temperature", "surface.elevation", "plates.velocity"]
+)
+def test_rows_equal_lens_frames(runs: Runs, field: str, view: str):
+    ticks, values, config = frames(runs, 1, field)
+    con = connect(runs.url)
+    cols = "vx, vy, vz" if config.kind == "vec3" else "value"
+    got = con.execute(
+        f"SELECT tick, sample, {cols} FROM {view} WHERE run_id = ? AND field = ? "
+        "ORDER BY tick, sample",
+        [runs.ids[1], field],
+    ).fetchnumpy()
+    assert len(got["tick"]) == len(ticks) * config.samples  # frames x samples
+    assert np.array_equal(got["tick"], np.repeat(ticks, config.samples))
+    assert np.array_equal(got["sample"], np.tile(np.arange(config.samples), len(ticks)))
+    expected = values.reshape(len(ticks) * config.samples, -1)
+    found = np.stack([got[c] for c in cols.split(", ")], axis=1)
+    assert np.array_equal(found, expected)  # bit-exact float64
+
+
+def test_time_major_files_are_sorted_by_tick_then_sample(runs: Runs):
+    path = next(field_dir(runs.exports, runs.ids[1], "surface.elevation").glob("*.parquet"))
+    got = duckdb.execute(f"SELECT tick, sample FROM '{path}'").fetchnumpy()
+    order = np.lexsort((got["sample"], got["tick"]))
+    assert np.array_equal(order, np.arange(len(order)))
+
+
+def test_cells_have_face_i_j_and_metadata(runs: Runs):
+    path = next(field_dir(runs.exports, runs.ids[1], "surface.elevation").glob("*.parquet"))
+    row = duckdb.execute(f"SELECT sample, face, i, j FROM '{path}' WHERE sample = 5000").fetchone()
+    n = 32
+    assert row == (5000, 5000 // (n * n), 5000 // n % n, 5000 % n)
+    meta = dict(duckdb.execute(f"SELECT key, value FROM parquet_kv_metadata('{path}')").fetchall())
+    assert meta[b"resolution"] == b"32" and meta[b"face_order"] == b"+X,-X,+Y,-Y,+Z,-Z"
+    assert b"vector_frame" in meta and meta[b"layout"] == b"time"
+
+
+def test_reexport_does_not_duplicate(runs: Runs):
+    before = connect(runs.url).execute("SELECT count(*) FROM fields").fetchone()
+    with Catalog(runs.url) as cat:
+        n_exports = len(cat.list_parquet_exports())
+        export_run(runs.lens(2), runs.exports, catalog=cat)
+        assert len(cat.list_parquet_exports()) == n_exports
+    assert connect(runs.url).execute("SELECT count(*) FROM fields").fetchone() == before
+    assert not list(runs.exports.rglob("*.tmp"))
+
+
+def test_signals_table(runs: Runs):
+    with LensStore(runs.lens(1)) as store:
+        data = store.load().to_chunk()
+    con = connect(runs.url)
+    for name, values in data.signals.items():
+        got = con.execute(
+            "SELECT value, vx, vy, vz FROM signals WHERE run_id = ? AND signal = ? ORDER BY tick",
+            [runs.ids[1], name],
+        ).fetchall()
+        keep = ~np.isnan(values).all(axis=1)
+        want = values[keep]
+        cols = [0] if values.shape[1] == 1 else [1, 2, 3]
+        assert np.array_equal(np.array([[r[c] for c in cols] for r in got]), want)
