@@ -89,7 +89,7 @@ def export(
     cat = None if no_catalog else Catalog(catalog)
     try:
         if cat is not None:
-            cat.get_run(run_dir.name)  # unknown run: one line, before writing anything
+            _require_run(cat, run_dir.name)  # before writing anything
         done = export_run(
             run_dir, output, catalog=cat, fields=names, start=start, stop=stop, layouts=layouts
         )
@@ -104,6 +104,18 @@ def export(
         "bytes": sum(d.bytes for d in done),
     }
     click.echo(json.dumps(info) if as_json else "  ".join(f"{k}={v}" for k, v in info.items()))
+
+
+def _require_run(cat: Any, run_id: str) -> None:
+    from continuum.catalog import RunNotFoundError
+
+    try:
+        cat.get_run(run_id)
+    except RunNotFoundError:
+        raise LensError(
+            f"run {run_id!r} is not in the catalog, so its export could not be recorded; "
+            "register it with `continuum catalog scan DIR`, or pass --no-catalog"
+        ) from None
 
 
 def _plain(value: Any) -> Any:

@@ -118,6 +118,8 @@ def run(world: str, quiet: bool, as_json: bool, **options) -> None:
     """
     from continuum.runner import RunRequest, execute
 
+    if options["lens_export_dir"] is not None and options["lens_dir"] is None:
+        raise click.UsageError("--lens-export-dir exports lens chunks: it needs --lens-dir")
     _log_to_stderr(quiet)
     request = RunRequest(world=world, **options)
     with _progress(request.steps, quiet or as_json) as bar:

@@ -13,8 +13,10 @@ export`` fills the gap later (re-exports replace, never duplicate).
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -57,7 +59,12 @@ def export_run(
     stop: int | None = None,
     layouts: tuple[str, ...] = ("time",),
 ) -> list[ChunkExport]:
-    """Export every chunk of ``run_dir`` overlapping ticks [start, stop]; record each."""
+    """Export every chunk of ``run_dir`` overlapping ticks [start, stop]; record each.
+
+    Chunks are exported in parallel, one DuckDB thread per worker: a single ``COPY``
+    keeps row order and so barely uses a second core, while two chunks at once were
+    measured 2x faster on two cores (``scripts/bench_sql.py``).
+    """
     with LensStore(run_dir) as store:
         check_fields(set(store.fields), fields)
         chunks = [
@@ -65,15 +72,23 @@ def export_run(
             for ref in store.chunks
             if (start is None or ref.end > start) and (stop is None or ref.start <= stop)
         ]
-    con = duckdb.connect()
+    con = duckdb.connect(config={"threads": 1})
+
+    def one(path: Path) -> ChunkExport:
+        cursor = con.cursor()  # one per worker: a connection is not shared across threads
+        try:
+            return export_chunk(
+                cursor, path, root, fields=fields, start=start, stop=stop, layouts=layouts
+            )
+        finally:
+            cursor.close()
+
     done = []
     try:
-        for path in chunks:
-            exported = export_chunk(
-                con, path, root, fields=fields, start=start, stop=stop, layouts=layouts
-            )
-            record(catalog, exported, root)
-            done.append(exported)
+        with ThreadPoolExecutor(max_workers=min(os.cpu_count() or 1, 4)) as pool:
+            for exported in pool.map(one, chunks):  # in chunk order
+                record(catalog, exported, root)
+                done.append(exported)
     finally:
         con.close()
     return done

@@ -103,6 +103,7 @@ def open_session(
     by_time, by_sample, signals = _files(roots)
     con = duckdb.connect()
     with translate("opening the SQL session"):
+        con.execute("SET parquet_metadata_cache = true")  # footers parsed once per session
         load_tables(con, dumps)
         con.execute(f"CREATE VIEW fields AS {_read(by_time, SCHEMA, ('run_id', 'field'))}")
         view = _read(by_sample, SCHEMA, ("run_id", "field"))

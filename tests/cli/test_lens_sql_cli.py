@@ -59,6 +59,9 @@ def test_bad_sql_unknown_run_and_field(runner: CliRunner, runs: Runs, tmp_path: 
     assert_one_line_error(sql(runner, runs, "SELECT nope FROM fields"), "nope")
     base = ["lens", "export", "--output", str(tmp_path / "o"), "--catalog", runs.url]
     assert_one_line_error(runner.invoke(cli, [*base, "--run", "nope"]), "no run 'nope'")
+    elsewhere = ["lens", "export", str(runs.lens(1)), "--output", str(tmp_path / "o")]
+    elsewhere += ["--catalog", f"sqlite:///{tmp_path / 'other.db'}"]
+    assert_one_line_error(runner.invoke(cli, elsewhere), "not in the catalog", "--no-catalog")
     bad_field = [*base, "--run", runs.ids[1], "--fields", "no.such"]
     assert_one_line_error(runner.invoke(cli, bad_field), "no field 'no.such'")
 
@@ -71,6 +74,11 @@ def test_export_command_counts_rows(runner: CliRunner, runs: Runs, tmp_path: Pat
     assert got.exit_code == 0, got.output
     info = json.loads(got.stdout)
     assert info["rows"] == 10 * 6 * 32 * 32 and info["chunks"] == 2
+
+
+def test_lens_export_dir_needs_lens_dir(runner: CliRunner):
+    got = runner.invoke(cli, ["run", "terra", "--steps", "1", "--lens-export-dir", "x"])
+    assert got.exit_code == 2 and "--lens-dir" in got.stderr
 
 
 def test_live_export_is_queryable_while_the_run_goes(tmp_path: Path):

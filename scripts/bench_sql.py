@@ -1,0 +1,144 @@
+"""Benchmark field-history SQL: lens chunks -> Parquet, and DuckDB queries over them.
+
+Synthetic data written through the real lens format (64x64 per face, 24,576 cells,
+~4,100 frames three ticks apart: ~100 M rows over ~12,300 ticks), then:
+
+- ``export_rate``: samples/s from ``.lens`` chunks to time-major Parquet (target >= 20 M/s);
+- ``scan_rate``: rows/s of ``SELECT tick, avg(value) FROM fields WHERE field=... GROUP BY
+  tick`` over every row, and ``scan_vs_numpy``: that rate over numpy's for the same mean
+  of the same data held in memory (target >= 0.5);
+- ``point_history_ms``: one sample across all ticks via ``fields_by_sample`` (the
+  ``--layout cell`` copy; target < 50 ms), beside ``point_history_time_major_ms``;
+- ``time_slice_ms``: every sample of one field at one tick (target < 20 ms);
+- bytes per sample of the Parquet files and of the lens chunks.
+
+Prints one JSON object. Usage: python scripts/bench_sql.py [--frames 4100] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from continuum.lens import ChunkData, FieldSeries, LensIdentity, write_chunk
+from continuum.lens.manifest import chunk_name
+from continuum.lens.reconstruct import FieldConfig
+from continuum.sql import export_run, open_session
+from continuum.topology import CubedSphere
+
+N, FIELD, RUN = 64, "atmosphere.temperature", "bench_run"
+CHUNK_FRAMES, TICK_STEP = 500, 3
+
+
+def write_lens(run_dir: Path, frames: int) -> list[Path]:
+    """Smooth base field plus a slow random walk, chunk by chunk (bounded memory)."""
+    topo = CubedSphere(N)
+    ident = LensIdentity(RUN, "bench", 0, None, TICK_STEP, topo.spec())
+    config = FieldConfig("scalar", "cells", topo.n_cells)
+    rng = np.random.default_rng(7)
+    state = 280 + 20 * np.sin(3 * topo.lat) * np.cos(2 * topo.lon)
+    paths = []
+    for first in range(0, frames, CHUNK_FRAMES):
+        count = min(CHUNK_FRAMES, frames - first)
+        walk = np.cumsum(rng.normal(0, 0.01, (count, topo.n_cells)), axis=0)
+        values = state + walk
+        state = values[-1]
+        ticks = (first + np.arange(count, dtype=np.int64)) * TICK_STEP
+        series = FieldSeries(config, np.arange(count), None, values)
+        data = ChunkData(ticks, ticks * 1e6, {FIELD: series})
+        span = (int(ticks[0]), int(ticks[-1]) + 1)
+        path = run_dir / chunk_name(*span)
+        write_chunk(path, data, ident, tick_range=span)
+        paths.append(path)
+    return paths
+
+
+def timed(fn, repeat: int = 1) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def numpy_mean_rate(paths: list[Path]) -> tuple[float, int]:
+    """numpy's per-tick mean over all values, in memory (loaded first, not timed)."""
+    from continuum.lens import ChunkFile
+
+    blocks = []
+    for path in paths:
+        with ChunkFile(path) as chunk:
+            blocks.append(chunk.values(FIELD))
+    values = np.concatenate(blocks)
+    seconds = timed(lambda: values.mean(axis=1), repeat=3)
+    return values.size / seconds, values.size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=4100)
+    parser.add_argument("--keep", type=Path, default=None, help="Work here and keep the files.")
+    args = parser.parse_args()
+    base = args.keep or Path(tempfile.mkdtemp(prefix="bench_sql_"))
+    run_dir, root = base / "lens" / RUN, base / "exports"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out = run(run_dir, root, args.frames)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(base, ignore_errors=True)
+    print(json.dumps(out, indent=2))
+
+
+def run(run_dir: Path, root: Path, frames: int) -> dict:
+    paths = write_lens(run_dir, frames)
+    samples = frames * 6 * N * N
+    t_time = timed(lambda: export_run(run_dir, root))
+    t_cell = timed(lambda: export_run(run_dir, root, layouts=("sample",)))
+    session = open_session([], [root])
+    scan_sql = f"SELECT tick, avg(value) FROM fields WHERE field = '{FIELD}' GROUP BY tick"
+    t_scan = timed(lambda: session.execute(scan_sql).fetchall(), repeat=2)
+    np_rate, np_n = numpy_mean_rate(paths)
+    point = (
+        "SELECT tick, value FROM {} WHERE field = '" + FIELD + "' AND sample = 12345 ORDER BY tick"
+    )
+    t_point = timed(lambda: session.execute(point.format("fields_by_sample")).fetchall(), 5)
+    t_point_time = timed(lambda: session.execute(point.format("fields")).fetchall(), 2)
+    tick = (frames // 2) * TICK_STEP
+    slice_sql = f"SELECT sample, value FROM fields WHERE field = '{FIELD}' AND tick = {tick}"
+    t_slice = timed(lambda: session.execute(slice_sql).fetchall(), 5)
+    rows = session.execute(point.format("fields_by_sample")).fetchall()
+    by_time = sum(p.stat().st_size for p in (root / f"run_id={RUN}").rglob("*.parquet"))
+    by_sample = sum(p.stat().st_size for p in (root / "by_sample").rglob("*.parquet"))
+    lens_bytes = sum(p.stat().st_size for p in paths)
+    return {
+        "rows": samples,
+        "frames": frames,
+        "ticks_spanned": frames * TICK_STEP,
+        "cells": 6 * N * N,
+        "export_rate": round(samples / t_time),
+        "export_rate_target": 20_000_000,
+        "export_cell_layout_rate": round(samples / t_cell),
+        "scan_rate": round(samples / t_scan),
+        "numpy_mean_rate": round(np_rate),
+        "numpy_values": np_n,
+        "scan_vs_numpy": round(samples / t_scan / np_rate, 3),
+        "point_history_ms": round(t_point * 1e3, 2),
+        "point_history_rows": len(rows),
+        "point_history_time_major_ms": round(t_point_time * 1e3, 2),
+        "time_slice_ms": round(t_slice * 1e3, 2),
+        "parquet_bytes_per_sample": round(by_time / samples, 3),
+        "parquet_cell_layout_bytes_per_sample": round(by_sample / samples, 3),
+        "lens_bytes_per_sample": round(lens_bytes / samples, 3),
+    }
+
+
+if __name__ == "__main__":
+    main()
