@@ -31,7 +31,7 @@ from continuum.catalog.audit import add_audit
 from continuum.catalog.liveness import LivenessOps
 from continuum.catalog.models import checkpoints, retention_policies, runs
 from continuum.catalog.planning import KINDS
-from continuum.catalog.prune import PruneOps, PruneReport, _move, rows_in
+from continuum.catalog.prune import PruneOps, PruneReport, rows_in
 from continuum.catalog.records import _Record
 from continuum.errors import CatalogError
 
@@ -131,15 +131,10 @@ class CleanupOps(PruneOps, LivenessOps):
         """Delete a run as a whole: files (crash-safe), manifests, rows, policy."""
         self.mark_crashed_if_stale(run_id)
         run = self._read(lambda conn: _check_removable(conn, run_id, force))
-        report = PruneReport(finished=self.finish_deleting([run_id]).finished)
+        report = PruneReport(finished=self.finish_deleting([run_id]))
         for kind in KINDS:
             rows = self._read(lambda c, k=kind: rows_in(c, k, _RM_STATES, [run_id], "catalog rm"))
-            for i in range(0, len(rows), 500):
-                batch = rows[i : i + 500]
-                mine = self._write(
-                    lambda c, k=kind, b=batch: _move(c, k, b, _RM_STATES, "deleting")
-                )
-                self._finish(kind, mine, report)
+            self.delete_rows(kind, rows, report, (_RM_STATES, False))
         if report.errors:
             raise CatalogError(f"run {run_id!r} not removed: {report.errors[0]}")
         _remove_dirs(run)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Connection, Table, select
+from sqlalchemy import Column, Connection, Table, literal, select
 
 from continuum.catalog._base import utcnow
 from continuum.catalog.models import checkpoints, lens_chunks, run_segments, runs
@@ -72,18 +72,31 @@ def _lineage(conn: Connection) -> dict[str, set[int]]:
     return out
 
 
-def _items(conn: Connection, kind: Kind, chosen: Any) -> dict[str, list[Item]]:
-    """run_id -> its committed items of ``kind``, for the runs ``chosen`` selects."""
+def _items(conn: Connection, kind: Kind, chosen: Any, dated: bool) -> dict[str, list[Item]]:
+    """run_id -> its committed items of ``kind``, for the runs ``chosen`` selects.
+
+    ``created_at`` is read only when a policy has a wall-clock rule (``dated``):
+    converting 100,000 timestamps costs half a second, the rest of a plan as much.
+    """
     t = kind.table
-    pinned = t.c.pinned if kind.name == "checkpoint" else None
-    cols = [t.c.id, t.c.run_id, t.c[kind.tick_col], t.c.created_at, t.c[kind.size_col]]
-    stmt = select(*cols, *([pinned] if pinned is not None else [])).where(
-        t.c.state == "committed", t.c.run_id.in_(chosen)
-    )
+    pinned = t.c.pinned if kind.name == "checkpoint" else literal(False)
+    created = t.c.created_at if dated else literal(None)
+    cols = [t.c.id, t.c.run_id, t.c[kind.tick_col], created, t.c[kind.size_col], pinned, t.c.path]
+    stmt = select(*cols).where(t.c.state == "committed", t.c.run_id.in_(chosen))
+    result = conn.execute(stmt)
+    # without timestamps no column needs converting: read the driver's rows (3x faster)
+    rows = result.all() if dated else result.cursor.fetchall()
+    result.close()
     out: dict[str, list[Item]] = defaultdict(list)
-    for row in conn.execute(stmt):
-        out[row[1]].append(Item(row[0], row[2], row[3], row[4], bool(row[5:] and row[5])))
+    for key, run_id, tick, at, size, pin, path in rows:
+        out[run_id].append(Item(key, tick, at, size, bool(pin), path))
     return out
+
+
+_DATED = {
+    "checkpoint": ("keep_within_s", "keep_hourly", "keep_daily", "keep_weekly"),
+    "lens-chunk": ("lens_keep_within_s",),
+}
 
 
 def plan_runs(
@@ -99,7 +112,7 @@ def plan_runs(
     info = {
         r.run_id: r
         for r in conn.execute(
-            select(runs.c.run_id, runs.c.world, runs.c.checkpoint_dir).where(
+            select(runs.c.run_id, runs.c.world, runs.c.checkpoint_dir, runs.c.lens_dir).where(
                 runs.c.run_id.in_(chosen)
             )
         )
@@ -107,7 +120,8 @@ def plan_runs(
     lineage, now = _lineage(conn), utcnow()
     out: list[tuple[str, Plan]] = []
     for kind in KINDS:
-        for run_id, items in sorted(_items(conn, kind, chosen).items()):
+        dated = any(getattr(p.rules, f) for p in policies.values() for f in _DATED[kind.name])
+        for run_id, items in sorted(_items(conn, kind, chosen, dated).items()):
             run = info[run_id]
             policy = resolve(policies, run_id, run.world)
             label = policy.label if policy else None
@@ -122,5 +136,6 @@ def plan_runs(
                 ]
             else:
                 rules = policy.rules.lens_rules(now) if policy else []
-            out.append((kind.name, plan_items(run_id, items, rules, label)))
+            run_dir = run.checkpoint_dir if kind.name == "checkpoint" else run.lens_dir
+            out.append((kind.name, plan_items(run_id, items, rules, label, run_dir)))
     return out

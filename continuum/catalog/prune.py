@@ -2,42 +2,46 @@
 
 The protocol per batch of rows, crash-safe at every instant:
 
-1. *claim*: one ``UPDATE ... SET state='deleting' WHERE id IN (...) AND
-   state='committed'`` (and, for checkpoints, not pinned and not branched
-   from) with ``RETURNING``, plus its audit entries, in one transaction. Only
+1. *claim*: one ``UPDATE ... SET state='deleting' WHERE <these rows> AND
+   state='committed' AND NOT pinned ... RETURNING id`` (branch points
+   re-checked in the same transaction), plus audit entries, committed. Only
    the rows this process changed are its to delete, so two prunes racing on a
-   run never both delete a file or both log it;
+   run never both claim a row, and each deletion is logged once;
 2. unlink each claimed file (already gone is fine);
-3. *finish*: ``UPDATE ... SET state='pruned' WHERE id IN (...) AND
+3. *finish*: ``UPDATE ... SET state='pruned' WHERE <these rows> AND
    state='deleting'``, plus audit entries. A file that cannot be unlinked
    (permissions...) goes back to ``committed`` and is reported.
 
 A crash between 1 and 3 leaves ``deleting`` rows, never a ``committed`` row
 whose file is gone; every prune first finishes leftover ``deleting`` rows
-(as ``catalog verify --repair`` does). Statements are batched by id (not per
-row, not per run), so pruning costs little more than the unlinks themselves.
-Only rows the catalog holds are ever unlinked, at the path the row names.
+(as ``catalog verify --repair`` does). Rows move a batch per statement (see
+``_claims.py``), and while the main thread unlinks one batch a second thread
+claims the next and finishes the previous one, so a prune costs little more
+than its unlinks. Only rows the catalog holds are ever unlinked, at the path
+the row names.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, select, update
+from sqlalchemy import Connection, select
 
-from continuum.catalog._base import CatalogBase, new_id, require_run, utcnow
-from continuum.catalog.models import audit_log, runs
+from continuum.catalog._base import CatalogBase, require_run
+from continuum.catalog._claims import Target, batches, file_of, move
+from continuum.catalog.models import runs
 from continuum.catalog.planning import KINDS, Kind, plan_runs
 from continuum.catalog.policies import RetentionRules
 from continuum.catalog.retention import Plan
 from continuum.errors import CatalogError
 
 log = logging.getLogger("continuum.catalog")
-BATCH = 500  # ids per statement: well under SQLite's bound-parameter limit
+BATCH = 5_000  # rows per transaction: a crash leaves at most a few batches to finish
 
 
 @dataclass
@@ -62,81 +66,6 @@ class PruneReport:
         }
 
 
-@dataclass(frozen=True)
-class Target:
-    """One row to delete: its id, run, stored path, the file to unlink, why."""
-
-    id: str
-    run_id: str
-    tick: int
-    path: str
-    file: str | None
-    size: int = 0
-    detail: str | None = None
-
-
-def _batches(seq: Sequence[Any], n: int = BATCH) -> Iterator[Sequence[Any]]:
-    for i in range(0, len(seq), n):
-        yield seq[i : i + n]
-
-
-def file_of(run_dir: str | None, path: str) -> str | None:
-    """The absolute file a row names, or None when it cannot be known for sure."""
-    full = os.path.join(run_dir, path) if run_dir else path
-    return full if os.path.isabs(full) else None
-
-
-def _claim_guard(kind: Kind) -> list[Any]:
-    """Conditions re-checked at claim time: a pin or branch made since planning wins."""
-    t = kind.table
-    if kind.name != "checkpoint":
-        return []
-    child = exists(
-        select(runs.c.run_id).where(
-            runs.c.parent_run_id == t.c.run_id, runs.c.parent_checkpoint_tick == t.c.tick
-        )
-    ).correlate(t)
-    return [t.c.pinned.is_(False), ~child]
-
-
-def _audit(conn: Connection, kind: Kind, state: str, rows: Sequence[Target]) -> None:
-    if rows:
-        now = utcnow()
-        action = f"{kind.name}-{state}"
-        conn.execute(
-            audit_log.insert(),
-            [
-                {"id": new_id(), "at": now, "action": action, "run_id": r.run_id}
-                | {"tick": r.tick, "path": r.path, "detail": r.detail}
-                for r in rows
-            ],
-        )
-
-
-def _move(
-    conn: Connection,
-    kind: Kind,
-    rows: Sequence[Target],
-    old: str | tuple[str, ...],
-    new: str,
-    guard: Sequence[Any] = (),
-) -> list[Target]:
-    """Move ``rows`` from ``old`` to ``new`` where they still are ``old``; the moved ones."""
-    t = kind.table
-    by_id = {r.id: r for r in rows}
-    olds = (old,) if isinstance(old, str) else old
-    stmt = (
-        update(t)
-        .where(t.c.id.in_(list(by_id)), t.c.state.in_(olds), *guard)
-        .values(state=new)
-        .returning(t.c.id)
-    )
-    moved = [by_id[i] for i in conn.execute(stmt).scalars()]
-    if new in ("deleting", "pruned"):
-        _audit(conn, kind, new, moved)
-    return moved
-
-
 def _unlink(rows: Sequence[Target]) -> tuple[list[Target], list[tuple[Target, str]]]:
     done, failed = [], []
     for r in rows:
@@ -154,44 +83,58 @@ def _unlink(rows: Sequence[Target]) -> tuple[list[Target], list[tuple[Target, st
     return done, failed
 
 
+Claim = tuple[str | tuple[str, ...], bool] | None  # (states claimed from, guard) or no claim
+
+
 class PruneOps(CatalogBase):
     """``prune``, its dry run, and the writer thread's ``apply_retention``."""
 
-    def _delete_rows(self, kind: Kind, rows: Sequence[Target], report: PruneReport) -> None:
-        """Claim, unlink, finish — batch by batch (see the module docstring)."""
-        guard = _claim_guard(kind)
-        for batch in _batches(rows):
-            mine = self._write(lambda c, b=batch: _move(c, kind, b, "committed", "deleting", guard))
-            self._finish(kind, mine, report)
+    def _claim_batch(self, kind: Kind, rows: Sequence[Target], claim: Claim) -> list[Target]:
+        if claim is None:  # already ``deleting``: a crashed prune's, to finish
+            return list(rows)
+        old, guard = claim
+        return self._write(lambda c: move(c, kind, rows, old, "deleting", guard=guard))
 
-    def _finish(self, kind: Kind, rows: Sequence[Target], report: PruneReport) -> int:
-        """Unlink claimed rows' files and mark them pruned (or back to committed)."""
-        if not rows:
-            return 0
-        done, failed = _unlink(rows)
-        back = [r for r, _ in failed]
-
+    def _settle_batch(self, kind: Kind, done: list[Target], failed: list[Target]) -> list[Target]:
         def op(conn: Connection) -> list[Target]:
-            if back:
-                _move(conn, kind, back, "deleting", "committed")
-            return _move(conn, kind, done, "deleting", "pruned")
+            move(conn, kind, failed, "deleting", "committed")
+            return move(conn, kind, done, "deleting", "pruned")
 
-        pruned = self._write(op)
-        report.deleted += len(pruned)
-        report.bytes_freed += sum(r.size for r in pruned)
-        report.errors += [msg for _, msg in failed]
-        return len(pruned)
+        return self._write(op)
 
-    def finish_deleting(self, run_ids: Sequence[str] | None = None) -> PruneReport:
+    def delete_rows(
+        self, kind: Kind, rows: Sequence[Target], report: PruneReport, claim: Claim
+    ) -> int:
+        """Claim, unlink, settle batch by batch; the database work of the next and the
+        previous batch runs on a second thread while this one unlinks. Rows pruned."""
+        parts = list(batches(rows, BATCH))
+        if len(parts) <= 1:  # the common, tiny case (a run's writer thread): no thread
+            mine = self._claim_batch(kind, rows, claim)
+            done, failed = _unlink(mine)
+            return _tally(report, self._settle_batch(kind, done, [r for r, _ in failed]), failed)
+        pruned = 0
+        with ThreadPoolExecutor(1, thread_name_prefix="prune-db") as db:
+            claimed = db.submit(self._claim_batch, kind, parts[0], claim)
+            settling: list[tuple[Future[list[Target]], list[tuple[Target, str]]]] = []
+            for i in range(len(parts)):
+                mine = claimed.result()
+                if i + 1 < len(parts):
+                    claimed = db.submit(self._claim_batch, kind, parts[i + 1], claim)
+                done, failed = _unlink(mine)
+                settling.append(
+                    (db.submit(self._settle_batch, kind, done, [r for r, _ in failed]), failed)
+                )
+            for future, failed in settling:
+                pruned += _tally(report, future.result(), failed)
+        return pruned
+
+    def finish_deleting(self, run_ids: Sequence[str] | None = None) -> int:
         """Complete rows left ``deleting`` by a crash: unlink their files, mark them pruned."""
-        report = PruneReport()
+        scratch, finished = PruneReport(), 0
         for kind in KINDS:
             rows = self._read(lambda c, k=kind: rows_in(c, k, "deleting", run_ids))
-            for batch in _batches(rows):
-                report.finished += self._finish(kind, batch, report)
-        report.deleted = 0
-        report.bytes_freed = 0
-        return report
+            finished += self.delete_rows(kind, rows, scratch, None)
+        return finished
 
     def plan_retention(
         self, run_ids: Sequence[str] | None = None, world: str | None = None
@@ -209,15 +152,26 @@ class PruneOps(CatalogBase):
         """Apply the retention policies to the chosen runs (all by default)."""
         if run_ids is not None:
             self._read(lambda conn: [require_run(conn, r) for r in run_ids])
-        finished = 0 if dry_run else self.finish_deleting(run_ids).finished
+        finished = 0 if dry_run else self.finish_deleting(run_ids)
         report = PruneReport(self.plan_retention(run_ids, world), dry_run, finished=finished)
         if dry_run:
             report.bytes_freed = sum(p.bytes_freed for _, p in report.plans)
             return report
+        return self.execute_plans(report)
+
+    def execute_plans(self, report: PruneReport) -> PruneReport:
+        """Delete what ``report.plans`` (from :meth:`plan_retention`) delete, into ``report``."""
         for kind in KINDS:
-            rows = _targets(self, kind, [p for k, p in report.plans if k == kind.name])
-            self._delete_rows(kind, rows, report)
+            rows = _targets([p for k, p in report.plans if k == kind.name])
+            self.delete_rows(kind, rows, report, ("committed", True))
         return report
+
+
+def _tally(report: PruneReport, pruned: list[Target], failed: list[tuple[Target, str]]) -> int:
+    report.deleted += len(pruned)
+    report.bytes_freed += sum(r.size for r in pruned)
+    report.errors += [msg for _, msg in failed]
+    return len(pruned)
 
 
 def rows_in(
@@ -240,32 +194,24 @@ def rows_in(
     ]
 
 
-def _targets(cat: PruneOps, kind: Kind, plans: Sequence[Plan]) -> list[Target]:
-    """Rows to claim for ``plans``: paths and run directories read in one query."""
-    ids = {i.key: (p, i) for p in plans for i in p.delete}
-    if not ids:
-        return []
-    t = kind.table
-    out: list[Target] = []
-
-    def op(conn: Connection) -> None:
-        for batch in _batches(list(ids)):
-            stmt = (
-                select(t.c.id, t.c.path, kind.dir_col)
-                .join(runs, runs.c.run_id == t.c.run_id)
-                .where(and_(t.c.id.in_(batch)))
-            )
-            for rid, path, run_dir in conn.execute(stmt):
-                plan, item = ids[rid]
-                detail = f"retention: policy of {plan.policy}"
-                out.append(
-                    Target(
-                        rid, plan.run_id, item.tick, path, file_of(run_dir, path), item.size, detail
-                    )
-                )
-
-    cat._read(op)
+def _targets(plans: Sequence[Plan]) -> list[Target]:
+    """The rows ``plans`` delete, with the files they name (joined once per run dir)."""
+    out = []
+    for p in plans:
+        why = f"retention: policy of {p.policy}"
+        base = file_of(p.run_dir, "") if p.run_dir else None
+        out += [
+            Target(i.key, p.run_id, i.tick, i.path, _under(base, i.path), i.size, why)
+            for i in p.delete
+        ]
     return out
+
+
+def _under(base: str | None, path: str) -> str | None:
+    """``file_of`` for many paths of one directory: string work only."""
+    if path.startswith(os.sep):
+        return path
+    return None if base is None else base + path
 
 
 def apply_retention(catalog: PruneOps, run_id: str) -> PruneReport:

@@ -32,9 +32,10 @@ class Item(NamedTuple):
 
     key: Any  # the checkpoint's tick, or the lens chunk's id
     tick: int
-    created_at: datetime
+    created_at: datetime | None  # None when no rule of the policy reads it
     size: int
     pinned: bool = False
+    path: str = ""  # as stored in the row; what the executor unlinks
 
 
 class Rule(Protocol):
@@ -167,6 +168,7 @@ class Plan:
     kept: tuple[tuple[Item, tuple[str, ...]], ...]
     delete: tuple[Item, ...]
     policy: str | None = None  # where the policy came from, e.g. "run", "world terra"
+    run_dir: str | None = None  # the directory the items' paths are relative to
 
     @property
     def bytes_freed(self) -> int:
@@ -183,20 +185,24 @@ class Plan:
 
 
 def plan_items(
-    run_id: str, items: Sequence[Item], rules: Iterable[Rule], policy: str | None = None
+    run_id: str,
+    items: Sequence[Item],
+    rules: Iterable[Rule],
+    policy: str | None = None,
+    run_dir: str | None = None,
 ) -> Plan:
     """Keep the union of what ``rules`` keep; delete the rest. No policy rule: keep all."""
     rules = list(rules)
     ordered = sorted(items, key=lambda i: i.tick)
     if all(r.name in PROTECTIONS for r in rules):
-        return Plan(run_id, tuple((i, ("no-policy",)) for i in ordered), (), policy)
+        return Plan(run_id, tuple((i, ("no-policy",)) for i in ordered), (), policy, run_dir)
     reasons: dict[Any, list[str]] = {}
     for rule in rules:
         for key in rule.keeps(items):
             reasons.setdefault(key, []).append(rule.name)
     kept = tuple((i, tuple(reasons[i.key])) for i in ordered if i.key in reasons)
     delete = tuple(i for i in ordered if i.key not in reasons)
-    return Plan(run_id, kept, delete, policy)
+    return Plan(run_id, kept, delete, policy, run_dir)
 
 
 PROTECTIONS = frozenset({"pinned", "lineage", "latest", "newest"})
