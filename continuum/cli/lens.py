@@ -20,11 +20,15 @@ from continuum.errors import LensError
 LENS_DIR = click.option(
     "--lens-dir",
     type=click.Path(path_type=Path),
-    default=Path("lens"),
-    show_default=True,
-    help="A run's lens dir, or the lens root (then --run picks the run).",
+    default=None,
+    help="A run's lens dir, or the lens root (then --run picks the run) [default: ./lens].",
 )
-RUN = click.option("--run", "run_id", default=None, help="Run id: a subdirectory of --lens-dir.")
+RUN = click.option(
+    "--run",
+    "run_id",
+    default=None,
+    help="Run id: a subdirectory of --lens-dir, or (without --lens-dir) found via the catalog.",
+)
 RULE = click.option(
     "--rule",
     type=click.Choice(["containing", "nearest"]),
@@ -59,10 +63,23 @@ def _position(text: str) -> list[float]:
     return values
 
 
-def _store(lens_dir: Path, run_id: str | None):
+def _store(lens_dir: Path | None, run_id: str | None):
     from continuum.lens import LensStore, resolve_run_dir
 
-    return LensStore(resolve_run_dir(lens_dir, run_id))
+    if lens_dir is None and run_id is not None:
+        return LensStore(resolve_run_dir(_catalog_lens_dir(run_id)))
+    return LensStore(resolve_run_dir(lens_dir or Path("lens"), run_id))
+
+
+def _catalog_lens_dir(run_id: str) -> Path:
+    """``--run ID`` alone: the run's lens dir as the catalog ($CONTINUUM_CATALOG) recorded it."""
+    from continuum.catalog import Catalog
+
+    with Catalog() as catalog:
+        run = catalog.get_run(run_id)
+    if run.lens_dir is None:
+        raise LensError(f"run {run_id} captured no lens data (it ran without --lens-dir)")
+    return Path(run.lens_dir)
 
 
 def _echo_mapping(data: dict[str, Any]) -> None:

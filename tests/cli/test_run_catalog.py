@@ -187,3 +187,51 @@ def test_sealed_lens_chunks_are_recorded(tmp_path, runner):
     for chunk in chunks:
         # paths are stored relative to the run's lens dir, like checkpoints to theirs
         assert (Path(run["lens_dir"]) / chunk["path"]).stat().st_size == chunk["bytes"]
+
+
+def test_lens_query_finds_a_run_through_the_catalog(tmp_path, runner, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'cat.db'}"
+    monkeypatch.setenv("CONTINUUM_CATALOG", url)
+    summary = json.loads(
+        invoke(
+            runner,
+            "run",
+            "terra",
+            "--scenario",
+            "tiny",
+            "--steps",
+            "20",
+            "--lens-dir",
+            str(tmp_path / "lens"),
+            "--json",
+        )
+    )
+    out = invoke(
+        runner,
+        "lens",
+        "query",
+        "atmosphere.temperature",
+        "--tick",
+        "10",
+        "--position",
+        "1,0,0",
+        "--run",
+        summary["run_id"],
+        "--json",
+    )
+    assert json.loads(out)["tick"] == 10
+    missing = runner.invoke(
+        cli,
+        [
+            "lens",
+            "query",
+            "atmosphere.temperature",
+            "--tick",
+            "10",
+            "--position",
+            "1,0,0",
+            "--run",
+            "nope",
+        ],
+    )
+    assert missing.exit_code == 1 and "no run 'nope'" in missing.output
