@@ -57,14 +57,14 @@ def _latest_tick(run_dir: str | None) -> int | None:
     return int(digits) if digits.isdigit() else None
 
 
-def _lineage(conn: Connection) -> dict[str, set[int]]:
-    """run_id -> ticks that a branch or a resumed segment started from."""
+def _lineage(conn: Connection, chosen: Any) -> dict[str, set[int]]:
+    """run_id -> ticks that a branch or a resumed segment started from (chosen runs only)."""
     out: dict[str, set[int]] = defaultdict(set)
     kids = select(runs.c.parent_run_id, runs.c.parent_checkpoint_tick).where(
-        runs.c.parent_run_id.is_not(None), runs.c.parent_checkpoint_tick.is_not(None)
+        runs.c.parent_run_id.in_(chosen), runs.c.parent_checkpoint_tick.is_not(None)
     )
     segs = select(run_segments.c.run_id, run_segments.c.resumed_from_tick).where(
-        run_segments.c.resumed_from_tick.is_not(None)
+        run_segments.c.run_id.in_(chosen), run_segments.c.resumed_from_tick.is_not(None)
     )
     for stmt in (kids, segs):
         for run_id, tick in conn.execute(stmt):
@@ -117,7 +117,7 @@ def plan_runs(
             )
         )
     }
-    lineage, now = _lineage(conn), utcnow()
+    lineage, now = _lineage(conn, chosen), utcnow()
     out: list[tuple[str, Plan]] = []
     for kind in KINDS:
         dated = any(getattr(p.rules, f) for p in policies.values() for f in _DATED[kind.name])
