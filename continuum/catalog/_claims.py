@@ -73,8 +73,8 @@ def _update_sql(conn: Connection, kind: Kind, olds: tuple[str, ...], guard: bool
     states = ", ".join(f"'{s}'" for s in olds)
     pinned = " AND NOT pinned" if guard and kind.name == "checkpoint" else ""
     new, run, keys = _named(conn, ("new", "run", "keys"))
-    if conn.dialect.name == "postgresql":
-        keys = f"{key} = ANY({keys})"
+    if conn.dialect.name == "postgresql":  # typed: an int2[] would miss the index
+        keys = f"{key} = ANY(CAST({keys} AS {'bigint' if key == 'tick' else 'text'}[]))"
     else:
         keys = f"{key} IN (SELECT value FROM json_each({keys}))"
     return (
