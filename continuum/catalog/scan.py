@@ -10,7 +10,7 @@ command that reads payloads.
 
 Decisions:
 
-- Rows get the fields the live recorder writes (``continuum.recorder``):
+- Rows get the fields the live recorder writes (``continuum.runner.recorder``):
   path (stored relative to the run directory), bytes_on_disk = file size,
   raw_bytes and checksum from the header, state ``committed``.
 - A file whose header is unreadable, or names another tick or run than its

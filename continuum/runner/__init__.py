@@ -1,0 +1,32 @@
+"""Runs: one invocation of ``continuum run``: start or resume, step, checkpoint, report.
+
+Owns the orchestration only: ``request`` (the options), ``prepare`` (world +
+checkpoint -> where the run starts, in place or as a branch), ``outputs`` (the
+checkpoint writer, lens capture, Parquet exporter and catalog recorder a run
+feeds), ``recorder`` (the catalog side of a run), ``execute`` (the loop and its
+teardown). It must not hold format, geometry or SQL logic of its own: those
+belong to ``checkpoint``, ``lens``, ``sql`` and ``catalog``, called through
+their public APIs, and nothing here runs inside a tick except snapshot hand-off.
+
+Decisions written down here because DESIGN.md leaves them open:
+
+- Checkpoints are written when ``checkpoint_dir`` is given, and always when
+  resuming (into the run directory the run continues in). ``--resume`` without
+  ``--checkpoint-dir`` looks under ``./checkpoints``, as in the seed document.
+- Triggers: tick divisible by the stride (so files land on round ticks across
+  resumes) or ``interval`` wall seconds since the last one; plus a final one.
+- Resuming continues *in place* (same run_id, a new segment in the manifest)
+  when the checkpoint is the newest of its run and world, scenario and seed
+  are unchanged. Anything else — another scenario, a forced resume under a
+  changed world, an older checkpoint — is a **branch**: a new run_id whose
+  manifest names the parent run and checkpoint. That way a run's directory
+  never holds two timelines.
+- A resume keeps the checkpoint's seed; a different ``--seed`` is refused.
+"""
+
+from continuum.runner.execute import execute
+from continuum.runner.outputs import Trigger, open_manifest
+from continuum.runner.prepare import Prepared, prepare
+from continuum.runner.request import RunRequest
+
+__all__ = ["Prepared", "RunRequest", "Trigger", "execute", "open_manifest", "prepare"]

@@ -1,0 +1,91 @@
+"""The run itself: wire the outputs, step the simulation, close everything, report."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from continuum.checkpoint.layout import now_iso
+from continuum.runner.outputs import (
+    Trigger,
+    open_checkpointing,
+    open_exporter,
+    open_lens,
+    open_recorder,
+)
+from continuum.runner.prepare import Prepared, prepare
+from continuum.runner.request import RunRequest
+from continuum.runtime import State
+from continuum.world import ir_hash
+
+
+def execute(req: RunRequest, on_tick: Callable[[State], None] | None = None) -> dict[str, Any]:
+    """Run the request to completion and return the summary ``continuum run`` prints."""
+    p = prepare(req)
+    on_seal: list = []  # filled before lens.start(), which hands it to the chunk writer
+    lens = open_lens(p, req, on_seal)  # before anything starts: a bad --lens-fields fails here
+    recorder = None if req.no_catalog else open_recorder(p, req)
+    if recorder is not None:
+        on_seal.append(recorder.lens_chunk)
+    exporter = open_exporter(req, recorder, on_seal) if lens is not None else None
+    manifest, writer = open_checkpointing(p, req, recorder)
+    if lens is not None:
+        lens.start(p.state)
+    trigger = Trigger(writer, req.checkpoint_stride, req.checkpoint_interval) if writer else None
+    observers = [o for o in (trigger, lens, on_tick) if o is not None]
+    if recorder is not None:
+        recorder.start_heartbeat(lambda: p.state.tick)
+    started, status = time.perf_counter(), "failed"
+    try:
+        p.sim.run(p.state, req.steps, observer=_fan_out(observers))
+        elapsed = time.perf_counter() - started
+        if writer is not None and writer.last_tick != p.state.tick:
+            writer.submit(p.state.snapshot(), wait=True)
+        status = "completed"
+    finally:
+        if lens is not None:
+            lens.close(p.state.tick, status)
+        if exporter is not None:
+            exporter.close()
+        if writer is not None:
+            writer.close()
+            manifest.end_segment(end_tick=p.state.tick, ended_at=now_iso(), status=status)
+        if recorder is not None:
+            recorder.finish(status, p.state.tick, writer.dropped if writer else 0)
+    return {**_summary(p, req, elapsed, writer), **(lens.summary() if lens else {})}
+
+
+def _fan_out(observers: list[Callable[[State], None]]) -> Callable[[State], None] | None:
+    if not observers:
+        return None
+    if len(observers) == 1:
+        return observers[0]
+
+    def each(state: State) -> None:
+        for observer in observers:
+            observer(state)
+
+    return each
+
+
+def _summary(p: Prepared, req: RunRequest, elapsed: float, writer) -> dict[str, Any]:
+    return {
+        "run_id": p.run_id,
+        "world": p.ir.name,
+        "ir_hash": ir_hash(p.ir),
+        "scenario": p.program.scenario.name,
+        "scenario_hash": p.program.scenario.hash,
+        "seed": p.sim.seed,
+        "tick": p.state.tick,
+        "sim_time": p.state.sim_time,
+        "era": p.state.era,
+        "state_hash": p.state.state_hash(),
+        "ticks_per_s": round(req.steps / elapsed, 3) if elapsed > 0 else None,
+        "checkpoint_dir": str(p.run_dir) if p.run_dir else None,
+        "checkpoints_written": writer.written if writer else 0,
+        "checkpoints_dropped": writer.dropped if writer else 0,
+        "checkpoints_failed": writer.failed if writer else 0,
+        "resumed_from": str(p.loaded.header.path) if p.loaded else None,
+        "parent_run": p.branch_of[0] if p.branch_of else None,
+    }

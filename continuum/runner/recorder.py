@@ -1,0 +1,204 @@
+"""Recording one run's life in the catalog, never from the tick loop.
+
+What is recorded, and from which thread:
+
+- before the loop (main thread): the run (new run or branch, with parent) or a
+  new segment (resume in place); an unreachable catalog fails the run here,
+  before anything is written;
+- per checkpoint (writer thread): a ``pending`` row before the file is
+  written, ``committed`` with sizes and checksum after the atomic rename;
+- every ``HEARTBEAT_S`` (heartbeat thread): heartbeat + last tick, so a run
+  killed with SIGKILL shows as ``crashed`` once its heartbeat is stale;
+- after the loop (main thread): status, last tick, dropped checkpoints.
+
+Once the run is going, a catalog failure is logged and the run goes on: the
+catalog is an index that ``catalog scan`` can rebuild, the simulation is not.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from continuum.catalog import Catalog, RunNotFoundError
+from continuum.checkpoint import Committed
+from continuum.errors import CatalogError, CheckpointNotFoundError
+from continuum.world import ir_hash
+
+if TYPE_CHECKING:
+    from continuum.lens import SealedChunk
+    from continuum.runner.prepare import Prepared
+    from continuum.runner.request import RunRequest
+
+log = logging.getLogger("continuum.catalog")
+
+HEARTBEAT_S = 10.0
+
+
+def checkpoint_of_run(url: str | None, run_id: str) -> Path:
+    """``--resume-run``: the newest committed checkpoint the catalog knows for a run."""
+    with Catalog(url) as catalog:
+        run = catalog.get_run(run_id)
+        record = catalog.latest_committed_checkpoint(run_id)
+    if record is None or run.checkpoint_dir is None:
+        raise CheckpointNotFoundError(f"run {run_id} has no committed checkpoint in the catalog")
+    path = Path(run.checkpoint_dir) / record.path
+    if not path.is_file():
+        raise CheckpointNotFoundError(
+            f"the catalog's newest checkpoint of run {run_id} is missing on disk ({path}); "
+            "run `continuum catalog verify --repair`"
+        )
+    return path
+
+
+class RunRecorder:
+    """The catalog side of one process running one run."""
+
+    def __init__(self, catalog: Catalog, run_id: str) -> None:
+        self.catalog = catalog
+        self.run_id = run_id
+        self._stop = threading.Event()
+        self._heartbeat: threading.Thread | None = None
+
+    @classmethod
+    def open(cls, p: Prepared, req: RunRequest) -> RunRecorder:
+        """Register the run (or its new segment); errors here stop the run before it starts."""
+        catalog = Catalog(req.catalog)
+        recorder = cls(catalog, p.run_id)
+        try:
+            recorder._register(p, req)
+        except BaseException:
+            catalog.close()
+            raise
+        return recorder
+
+    def _register(self, p: Prepared, req: RunRequest) -> None:
+        resumed = p.loaded.header if p.loaded else None
+        if resumed is not None and p.branch_of is None:
+            try:
+                self.catalog.start_segment(
+                    self.run_id,
+                    start_tick=p.state.tick,
+                    resumed_from_tick=resumed.tick,
+                    resumed_from_path=str(resumed.path),
+                )
+                return
+            except RunNotFoundError:
+                pass  # written with the catalog off or elsewhere: register it now
+        parent = p.branch_of
+        if parent is not None and not self._known(parent[0]):
+            log.warning(
+                "parent run %s is not in this catalog; lineage kept in the manifest", parent[0]
+            )
+            parent = None
+        self.catalog.register_run(
+            run_id=self.run_id,
+            world=p.ir.name,
+            ir_hash=ir_hash(p.ir),
+            seed=p.sim.seed,
+            world_version=p.ir.version,
+            scenario=p.program.scenario.name,
+            scenario_hash=p.program.scenario.hash,
+            first_tick=p.state.tick,
+            steps=req.steps,
+            checkpoint_dir=p.run_dir.resolve() if p.run_dir else None,
+            lens_dir=(Path(req.lens_dir) / self.run_id).resolve() if req.lens_dir else None,
+            parent_run_id=parent[0] if parent else None,
+            parent_checkpoint_tick=parent[1] if parent else None,
+        )
+
+    def _known(self, run_id: str) -> bool:
+        try:
+            self.catalog.get_run(run_id)
+        except RunNotFoundError:
+            return False
+        return True
+
+    def pending(self, tick: int, path: Path) -> None:
+        """Writer thread, before the file exists: a row retention will never delete."""
+        self._safely(
+            f"checkpoint {tick}",
+            lambda: self.catalog.record_checkpoint(
+                self.run_id,
+                tick=tick,
+                sim_time=0.0,
+                path=path.resolve(),
+                bytes_on_disk=0,
+                state="pending",
+            ),
+        )
+
+    def failed(self, tick: int, path: Path) -> None:
+        """Writer thread: the write failed and left no file; the row must not claim one."""
+        self.mark(tick, "missing")
+
+    def mark(self, tick: int, state: str) -> bool:
+        try:
+            self.catalog.mark_checkpoint_state(self.run_id, tick, state)
+        except CatalogError as exc:
+            log.warning("catalog: checkpoint %d cannot become %s: %s", tick, state, exc)
+            return False
+        return True
+
+    def committed(self, c: Committed) -> None:
+        """Writer thread, after rename + fsync: the row says what is on disk."""
+        self._safely(
+            f"checkpoint {c.tick}",
+            lambda: self.catalog.record_checkpoint(
+                self.run_id,
+                tick=c.tick,
+                sim_time=c.sim_time,
+                era=c.era,
+                path=c.path.resolve(),
+                bytes_on_disk=c.disk_bytes,
+                raw_bytes=c.raw_bytes,
+                checksum=c.checksum,
+                state="committed",
+            ),
+        )
+
+    def lens_chunk(self, chunk: SealedChunk) -> None:
+        """Lens writer thread: a sealed chunk file, durable on disk."""
+        self._safely(
+            f"lens chunk {chunk.path.name}",
+            lambda: self.catalog.record_lens_chunk(
+                self.run_id,
+                start_tick=chunk.first_tick,
+                end_tick=chunk.last_tick,
+                frames=chunk.frames,
+                fields=list(chunk.fields),
+                path=chunk.path.resolve(),
+                bytes=chunk.bytes,
+                checksum=chunk.checksum,
+            ),
+        )
+
+    def start_heartbeat(self, tick_of: callable) -> None:
+        def beat() -> None:
+            while not self._stop.wait(HEARTBEAT_S):
+                self._safely(
+                    "heartbeat", lambda: self.catalog.heartbeat(self.run_id, last_tick=tick_of())
+                )
+
+        self._heartbeat = threading.Thread(target=beat, name="catalog-heartbeat", daemon=True)
+        self._heartbeat.start()
+
+    def finish(self, status: str, last_tick: int, dropped: int) -> None:
+        self._stop.set()
+        if self._heartbeat is not None:
+            self._heartbeat.join()
+        self._safely(
+            "end of run",
+            lambda: self.catalog.finish_run(
+                self.run_id, status=status, last_tick=last_tick, dropped_checkpoints=dropped
+            ),
+        )
+        self.catalog.close()
+
+    def _safely(self, what: str, op: callable) -> None:
+        try:
+            op()
+        except CatalogError as exc:
+            log.warning("catalog: could not record %s: %s", what, exc)

@@ -1,0 +1,31 @@
+"""What one ``continuum run`` asks for: the CLI's options as one dataclass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class RunRequest:
+    world: str
+    steps: int = 1000
+    seed: int | None = None
+    scenario: str | None = None
+    checkpoint_dir: Path | None = None
+    checkpoint_stride: int = 1000
+    checkpoint_interval: float | None = None
+    keep_checkpoints: int | None = None
+    resume: bool = False
+    checkpoint_path: Path | None = None
+    force_resume: bool = False
+    queue_depth: int = 3
+    lens_dir: Path | None = None
+    lens_stride: int = 1
+    lens_fields: str | None = None  # "a.b,c.d" or "all"/None (every field)
+    lens_chunk_size: int = 1000
+    lens_full: bool = False
+    lens_export_dir: Path | None = None  # export each sealed chunk to Parquet here
+    catalog: str | None = None  # URL; None: CONTINUUM_CATALOG or the default SQLite file
+    no_catalog: bool = False
+    resume_run: str | None = None
