@@ -127,8 +127,9 @@ def run(world: str, quiet: bool, as_json: bool, **options) -> None:
     if as_json:
         click.echo(json.dumps(summary))
     elif not quiet:
+        checkpointing = summary.get("checkpoint_dir") is not None
         for key, value in summary.items():
-            if value is not None:
+            if value is not None and (checkpointing or not key.startswith("checkpoints_")):
                 click.echo(f"{key:>20}  {value}")
 
 
