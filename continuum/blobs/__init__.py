@@ -1,7 +1,7 @@
 """Bytes on disk: atomic commits and the checksummed array container.
 
 Owns: the atomic commit protocol (temp file, fsync, rename, fsync directory;
-symlink swaps), the container layout shared by ``.ckpt`` and ``.lens`` files,
+symlink swaps; the JSON run manifest), the container layout shared by ``.ckpt`` and ``.lens`` files,
 zstd compression with byte shuffling, and checksums.
 
 Must not touch: simulation State, checkpoint or lens semantics (callers give
@@ -30,20 +30,24 @@ from continuum.blobs.container import (
     read_header,
     write_container,
 )
+from continuum.blobs.manifest import MANIFEST, JsonManifest, now_iso
 
 __all__ = [
     "DEFAULT_READ_THREADS",
+    "MANIFEST",
     "TEMP_NAME_RE",
     "ArrayEntry",
     "ContainerHeader",
     "ContainerInfo",
     "ContainerReader",
+    "JsonManifest",
     "ShufflePolicy",
     "atomic_write",
     "atomic_writer",
     "encode_container",
     "fsync_dir",
     "is_temp_name",
+    "now_iso",
     "read_header",
     "replace_symlink",
     "write_container",

@@ -12,22 +12,15 @@ remain the truth about what exists (the manifest never lists them).
 from __future__ import annotations
 
 import json
-import threading
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from continuum.blobs import atomic_write
+from continuum.blobs.manifest import MANIFEST, JsonManifest
 from continuum.checkpoint.format import tick_of
 from continuum.errors import CheckpointError
 
-MANIFEST = "manifest.json"
 LATEST = "latest"
 MANIFEST_VERSION = 1
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def checkpoint_files(run_dir: Path) -> list[Path]:
@@ -46,13 +39,8 @@ def latest_target(run_dir: Path) -> Path | None:
     return run_dir / Path(link.readlink()).name
 
 
-class Manifest:
-    """``manifest.json`` of one run: loaded, changed under a lock, saved atomically."""
-
-    def __init__(self, run_dir: Path, data: dict[str, Any]) -> None:
-        self.run_dir = run_dir
-        self.data = data
-        self._lock = threading.Lock()
+class Manifest(JsonManifest):
+    """``manifest.json`` of one checkpoint run directory."""
 
     @classmethod
     def load(cls, run_dir: Path) -> Manifest:
@@ -84,27 +72,3 @@ class Manifest:
         )
         manifest.save()
         return manifest
-
-    def update(self, **changes: Any) -> None:
-        with self._lock:
-            self.data.update(changes)
-            self._save_locked()
-
-    def start_segment(self, segment: dict[str, Any]) -> None:
-        with self._lock:
-            self.data.setdefault("segments", []).append(segment)
-            self._save_locked()
-
-    def end_segment(self, **changes: Any) -> None:
-        with self._lock:
-            self.data["segments"][-1].update(changes)
-            self._save_locked()
-
-    def save(self) -> None:
-        with self._lock:
-            self._save_locked()
-
-    def _save_locked(self) -> None:
-        self.data["updated_at"] = now_iso()
-        text = json.dumps(self.data, indent=2, sort_keys=True) + "\n"
-        atomic_write(self.run_dir / MANIFEST, text.encode("utf-8"))

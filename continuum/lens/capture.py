@@ -29,9 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from continuum.blobs import now_iso
 from continuum.errors import LensError
 from continuum.lens.format import DEFAULT_LEVEL, LensIdentity
-from continuum.lens.manifest import LensManifest, now_iso, parse_chunk_name
+from continuum.lens.manifest import LensManifest, parse_chunk_name
 from continuum.lens.store import LensStore
 from continuum.lens.writer import (
     DEFAULT_MAX_CHUNK_BYTES,

@@ -26,25 +26,18 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from continuum.blobs import atomic_write
+from continuum.blobs.manifest import MANIFEST, JsonManifest
 from continuum.errors import LensError
 
 log = logging.getLogger("continuum.lens")
 
-MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "continuum.lens.manifest"
 MANIFEST_VERSION = 1
 FULL_NAME = "lens_snapshot_full.lens"
 _CHUNK_RE = re.compile(r"^lens_snapshot_(?P<start>[0-9]{10,})-(?P<end>[0-9]{10,})\.lens$")
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def chunk_name(start: int, end: int) -> str:
@@ -76,13 +69,8 @@ def is_lens_run_dir(path: Path) -> bool:
     return any(parse_chunk_name(p.name) for p in path.iterdir())
 
 
-class LensManifest:
-    """``manifest.json`` of one lens run dir: changed under a lock, saved atomically."""
-
-    def __init__(self, run_dir: Path, data: dict[str, Any]) -> None:
-        self.run_dir = run_dir
-        self.data = data
-        self._lock = threading.Lock()
+class LensManifest(JsonManifest):
+    """``manifest.json`` of one lens run dir: chunks, segments, gaps."""
 
     @classmethod
     def read(cls, run_dir: Path) -> dict[str, Any] | None:
@@ -136,27 +124,3 @@ class LensManifest:
             chunks.append(entry)
             self.data["chunks"] = sorted(chunks, key=lambda c: c["tick_range"])
             self._save_locked()
-
-    def start_segment(self, segment: dict[str, Any]) -> None:
-        with self._lock:
-            self.data["segments"].append(segment)
-            self._save_locked()
-
-    def end_segment(self, **changes: Any) -> None:
-        with self._lock:
-            self.data["segments"][-1].update(changes)
-            self._save_locked()
-
-    def update(self, **changes: Any) -> None:
-        with self._lock:
-            self.data.update(changes)
-            self._save_locked()
-
-    def save(self) -> None:
-        with self._lock:
-            self._save_locked()
-
-    def _save_locked(self) -> None:
-        self.data["updated_at"] = now_iso()
-        text = json.dumps(self.data, indent=2, sort_keys=True) + "\n"
-        atomic_write(self.run_dir / MANIFEST, text.encode("utf-8"))

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from continuum.checkpoint.layout import now_iso
+from continuum.blobs import now_iso
 from continuum.runner.outputs import (
     Trigger,
     open_checkpointing,

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from continuum.blobs import now_iso
 from continuum.checkpoint import (
     CheckpointWriter,
     Committed,
@@ -18,7 +19,6 @@ from continuum.checkpoint import (
     latest_target,
     tick_of,
 )
-from continuum.checkpoint.layout import now_iso
 from continuum.runner.prepare import Prepared
 from continuum.runner.request import RunRequest
 from continuum.runtime import State

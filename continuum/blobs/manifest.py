@@ -1,0 +1,55 @@
+"""A run directory's ``manifest.json``: a JSON document changed under a lock, saved atomically.
+
+Checkpoint and lens run directories both keep one; they share these mechanics
+(lock, segments, ``updated_at``, atomic rewrite) and add their own fields.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from continuum.blobs.atomic import atomic_write
+
+MANIFEST = "manifest.json"
+
+
+def now_iso() -> str:
+    """UTC now, ISO 8601 with milliseconds: the timestamp format of every manifest."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class JsonManifest:
+    """``{run_dir}/manifest.json``, rewritten whole (temp, fsync, rename) on every change."""
+
+    def __init__(self, run_dir: Path, data: dict[str, Any]) -> None:
+        self.run_dir = run_dir
+        self.data = data
+        self._lock = threading.Lock()
+
+    def update(self, **changes: Any) -> None:
+        with self._lock:
+            self.data.update(changes)
+            self._save_locked()
+
+    def start_segment(self, segment: dict[str, Any]) -> None:
+        with self._lock:
+            self.data.setdefault("segments", []).append(segment)
+            self._save_locked()
+
+    def end_segment(self, **changes: Any) -> None:
+        with self._lock:
+            self.data["segments"][-1].update(changes)
+            self._save_locked()
+
+    def save(self) -> None:
+        with self._lock:
+            self._save_locked()
+
+    def _save_locked(self) -> None:
+        self.data["updated_at"] = now_iso()
+        text = json.dumps(self.data, indent=2, sort_keys=True) + "\n"
+        atomic_write(self.run_dir / MANIFEST, text.encode("utf-8"))
