@@ -56,6 +56,7 @@ class Simulation:
             name: np.ascontiguousarray(self.topology.neighbours.T) for name in program.cell_entities
         }
         self._static = self._static_values()
+        self._cache: dict[object, object] = {}  # static sub-expressions, computed once
         self._by_stratum: dict[str, list[Declaration]] = {}
         for decl in program.declarations:
             self._by_stratum.setdefault(decl.signal.stratum, []).append(decl)
@@ -76,7 +77,7 @@ class Simulation:
         for name, array in state.current.items():
             values[name] = array.reshape(3, 1) if array.shape == (3,) else array
         values.update(dt=dt, tick=float(tick), sim_time=state.sim_time)
-        return EvalContext(values, self.counts, self.neighbours, self.seed, tick)
+        return EvalContext(values, self.counts, self.neighbours, self.seed, tick, self._cache)
 
     def _store(self, decl: Declaration, value: Any) -> np.ndarray:
         kind = decl.kind

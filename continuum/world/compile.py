@@ -71,6 +71,54 @@ def compile_expr(expr: Expr, scope: Scope) -> Compiled:
 
 
 def _compile(tree: Tree, scope: Scope) -> Compiled:
+    compiled = _compile_node(tree, scope)
+    if tree[0] in ("num", "name") or not _is_static(tree, scope):
+        return compiled
+    return _cached(compiled)
+
+
+def _is_static(tree: Tree, scope: Scope) -> bool:
+    """True if ``tree`` reads only constants, config and entity builtins (no state, no noise).
+
+    Such a sub-expression (``40.0 * maths.cos(lat)``) has the same value on every tick
+    of a simulation, so it is computed once and reused (see ``_cached``).
+    """
+    tag = tree[0]
+    if tag == "num":
+        return True
+    if tag == "name":
+        return _is_static_name(tree[1], scope)
+    if tag == "call":
+        return not tree[1].startswith("rng.") and all(_is_static(a, scope) for a in tree[2])
+    if tag == "bool":
+        return all(_is_static(a, scope) for a in tree[2])
+    return all(_is_static(c, scope) for c in tree[1:] if isinstance(c, tuple))
+
+
+def _is_static_name(name: str, scope: Scope) -> bool:
+    if name in CONSTANTS or name in scope.config:
+        return True
+    owner = scope.target.entity if scope.target else None
+    if owner is None:
+        return False
+    return name in (CELL_BUILTINS if owner in scope.cell_entities else ENTITY_BUILTINS)
+
+
+def _cached(compiled: Compiled) -> Compiled:
+    """Evaluate once per simulation: ``ctx.cache`` is shared by all its contexts."""
+    f, key = compiled.fn, object()
+
+    def fn(ctx):
+        try:
+            return ctx.cache[key]
+        except KeyError:
+            value = ctx.cache[key] = f(ctx)
+            return value
+
+    return Compiled(fn, compiled.kind)
+
+
+def _compile_node(tree: Tree, scope: Scope) -> Compiled:
     tag = tree[0]
     if tag == "num":
         value = tree[1]

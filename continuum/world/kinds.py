@@ -48,7 +48,7 @@ class EvalContext:
     ``"cell/lat"``), which no declared name can collide with.
     """
 
-    __slots__ = ("values", "counts", "neighbours", "seed", "tick")
+    __slots__ = ("values", "counts", "neighbours", "seed", "tick", "cache")
 
     def __init__(
         self,
@@ -57,12 +57,16 @@ class EvalContext:
         neighbours: dict[str, np.ndarray],
         seed: int,
         tick: int,
+        cache: dict[object, Any] | None = None,
     ) -> None:
         self.values = values
         self.counts = counts
         self.neighbours = neighbours
         self.seed = seed
         self.tick = tick
+        # values of static sub-expressions; one dict per simulation (config and
+        # topology fixed), so sharing it across simulations would be wrong
+        self.cache = {} if cache is None else cache
 
     def generator(self, stream: int, site: int) -> np.random.Generator:
         """Counter-based noise: the same (seed, tick, stream, site) gives the same numbers.

@@ -152,3 +152,15 @@ def test_scenario_overrides_resolution_config_and_initial_values():
     hot = Simulation(compile_world(ir, load_scenario(ir, "hot-core")), 1).initial_state()
     assert float(hot.current["core.temp"]) == 6500.0
     assert hot.counts["cell"] == 6 * 32 * 32
+
+
+def test_static_subexpressions_are_computed_once_and_change_nothing(monkeypatch):
+    import continuum.world.compile as compile_module
+
+    cached = simulation()
+    cached_hash = cached.run(cached.initial_state(), 60).state_hash()
+    assert cached._cache, "cos(lat)-style sub-expressions should have been cached"
+    monkeypatch.setattr(compile_module, "_is_static", lambda tree, scope: False)
+    plain = simulation()
+    assert plain.run(plain.initial_state(), 60).state_hash() == cached_hash
+    assert not plain._cache
