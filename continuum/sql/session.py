@@ -48,9 +48,11 @@ def _read(files: list[Path], schema: dict[str, str], partitions: tuple[str, ...]
         cols += [f"NULL::VARCHAR AS {p}" for p in partitions]
         return f"SELECT {', '.join(cols)} WHERE false"
     listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+    # No union_by_name: every file carries the full schema (absent columns written as
+    # NULL), and matching columns by name per file cost ~15 % of a full scan (measured).
     return (
         f"SELECT * FROM read_parquet([{listed}], hive_partitioning = true, "
-        "hive_types_autocast = false, union_by_name = true)"
+        "hive_types_autocast = false)"
     )
 
 
