@@ -275,3 +275,42 @@ def test_sigkill_during_prune_never_loses_a_kept_file(sqlite_url, tmp_path):
             stuck = select(checkpoints.c.id).where(checkpoints.c.state == "deleting")
             assert conn.execute(stuck).first() is None
     assert killed_mid_way >= 1, "no kill landed inside a prune"
+
+
+def test_claim_moves_and_returns_exactly_the_rows_still_claimable(catalog, tmp_path):
+    """Rows counted on the fast path; when a run moves fewer rows than asked (one already
+    ``deleting``, one pinned), the claim is redone so it names exactly the rows it moved."""
+    from continuum.catalog._claims import Target, move
+    from continuum.catalog.planning import KINDS
+
+    (a, da), (b, db) = (
+        make_run(catalog, tmp_path, range(20)),
+        make_run(catalog, tmp_path, range(20)),
+    )
+    for tick, values in ((3, {"state": "deleting"}), (5, {"pinned": True})):
+        where = (checkpoints.c.run_id == b.run_id) & (checkpoints.c.tick == tick)
+        catalog._write(
+            lambda c, w=where, v=values: c.execute(update(checkpoints).where(w).values(v))
+        )
+
+    def targets(run, d):
+        return [Target(str(t), run.run_id, t, name(t), str(d / name(t))) for t in range(10)]
+
+    def claim(rows):
+        return catalog._write(
+            lambda c: move(c, KINDS[0], rows, "committed", "deleting", guard=True)
+        )
+
+    got = claim(targets(a, da) + targets(b, db))
+    assert sorted((r.run_id == b.run_id, r.tick) for r in got) == [
+        *((False, t) for t in range(10)),
+        *((True, t) for t in range(10) if t not in (3, 5)),
+    ]
+    assert states(catalog, a.run_id) == {
+        t: "deleting" if t < 10 else "committed" for t in range(20)
+    }
+    assert states(catalog, b.run_id) == {
+        t: "committed" if t >= 10 or t == 5 else "deleting" for t in range(20)
+    }
+    assert claim(targets(a, da)) == []  # nothing left to claim: nothing is anyone's twice
+    assert sorted(audited(catalog, b.run_id, "checkpoint-deleting")) == [0, 1, 2, 4, 6, 7, 8, 9]
