@@ -1,16 +1,25 @@
 """Lens frames -> the columns of one Parquet file, as numpy arrays DuckDB scans in place.
 
-Rows are (tick, sim_time, sample, face, i, j, lat, lon, value) — ``vx, vy, vz`` instead of
-``value`` for vector fields. ``layout="time"`` orders them by tick then sample (a time slice
-is a few contiguous row groups); ``layout="sample"`` by sample then tick (a point history
-is one row group). Positions: the cell centre for cell fields (face/i/j from the cell
-index ``f*N*N + i*N + j``), the stored per-frame point and its containing cell for point
-fields, none for global fields. lat/lon are degrees, ``asin(z)`` and ``atan2(y, x)``.
+Rows are (tick, sim_time, sample, value) — ``vx, vy, vz`` instead of ``value`` for vector
+fields (every file carries all four, the absent ones NULL). ``layout="time"`` orders them
+by tick then sample (a time slice is a few contiguous row groups); ``layout="sample"`` by
+sample then tick (a point history is one row group).
+
+Positions (face, i, j, lat, lon — degrees, ``asin(z)`` and ``atan2(y, x)``):
+
+- cell fields: *not stored*. They are a function of ``sample`` and the resolution, so
+  the views compute them (:func:`cell_position_sql`, exact for face/i/j, within an ulp or
+  two of numpy for lat/lon) and the file's key-value metadata says so
+  (``positions = cells``, ``resolution``, ``derived_columns``). Measured with
+  ``scripts/bench_sql.py``: DuckDB's Parquet writer encodes ~25-30 M double rows/s per
+  column per core, so the five per-row position columns cost more than half of an
+  export; a join with a per-resolution table instead would put a hash join under every
+  scan (DuckDB does not eliminate unused joins);
+- point fields: the stored per-frame point and its containing cell, per row;
+- global fields: none (NULL).
 
 Columns are built with ``np.repeat``/``np.tile`` (memcpy speed) and handed to DuckDB as a
-dict of arrays, which its replacement scan reads without copying: measured against
-building rows in SQL from a (tick, sample, value) scan, the encoder, not the columns,
-is the cost (``scripts/bench_sql.py``).
+dict of arrays, which its replacement scan reads without copying.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ import numpy as np
 from continuum.lens.reconstruct import CELLS, GLOBAL, FieldConfig
 from continuum.topology import CubedSphere
 
-#: Column order and DuckDB types of every field file (a NULL literal fills what is absent).
+#: Column order and DuckDB types of the field views (``fields``, ``fields_by_sample``).
 SCHEMA = {
     "tick": "BIGINT",
     "sim_time": "DOUBLE",
@@ -35,6 +44,9 @@ SCHEMA = {
     "vy": "DOUBLE",
     "vz": "DOUBLE",
 }
+POSITIONS = ("face", "i", "j", "lat", "lon")
+#: Columns of a cell field's file: the view derives the positions from sample.
+CELL_FILE_SCHEMA = {k: v for k, v in SCHEMA.items() if k not in POSITIONS}
 
 
 def _latlon(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -71,8 +83,8 @@ def field_columns(
     per_sample = (lambda a: np.tile(a, frames)) if by_time else (lambda a: np.repeat(a, frames))
     cols = {"tick": spread(ticks), "sim_time": spread(times)}
     cols["sample"] = per_sample(np.arange(m, dtype=np.int32))
-    if config.positions == CELLS and topology is not None:
-        cols.update({k: per_sample(v) for k, v in _cell_columns(topology, np.arange(m)).items()})
+    if config.positions == CELLS:
+        pass  # derived from sample by the views (cell_position_sql)
     elif config.positions != GLOBAL and positions is not None:
         pts = positions if by_time else positions.swapaxes(0, 1)
         pts = np.ascontiguousarray(pts).reshape(-1, 3)
@@ -89,10 +101,46 @@ def field_columns(
     return cols
 
 
-def select_list(cols: dict[str, np.ndarray], source: str) -> str:
-    """``SELECT`` items giving every file the full :data:`SCHEMA` (absent columns NULL)."""
+def file_schema(config: FieldConfig) -> dict[str, str]:
+    """The columns one field's files hold: cell fields leave the positions to the views."""
+    return CELL_FILE_SCHEMA if config.positions == CELLS else SCHEMA
+
+
+def select_list(cols: dict[str, np.ndarray], source: str, schema: dict[str, str]) -> str:
+    """``SELECT`` items giving a file every column of ``schema`` (absent columns NULL)."""
     items = [
         f"{source}.{name}::{kind} AS {name}" if name in cols else f"NULL::{kind} AS {name}"
-        for name, kind in SCHEMA.items()
+        for name, kind in schema.items()
     ]
     return ", ".join(items)
+
+
+def cell_position_sql(n: int) -> dict[str, str]:
+    """SQL expressions of face, i, j, lat, lon of cell ``sample`` at resolution ``n``.
+
+    The cubed-sphere centre of cell ``f*n*n + i*n + j``: ``a = tan(-pi/4 + (i + 0.5) *
+    (pi/2) / n)``, ``b`` likewise from ``j``, point ``normal + a e1 + b e2`` in the face
+    frames of ``continuum.topology._faces`` (+X: (1, a, b); -X: (-1, -a, b); +Y: (b, 1, a);
+    -Y: (b, -1, -a); +Z: (a, b, 1); -Z: (-a, b, -1)), then lat = asin(z / |p|) and
+    lon = atan2(y, x) in degrees. DuckDB evaluates them only for queries that read them.
+    """
+    face = f"(sample // {n * n})"
+    i, j = f"(sample // {n} % {n})", f"(sample % {n})"
+    step = f"(pi() / 2 / {n})"
+    a, b = (f"tan(-pi() / 4 + ({k} + 0.5) * {step})" for k in (i, j))
+
+    def pick(*options: str) -> str:
+        arms = " ".join(f"WHEN {f} THEN {o}" for f, o in enumerate(options))
+        return f"(CASE {face} {arms} END)"
+
+    x = pick("1.0", "-1.0", b, b, a, f"-{a}")
+    y = pick(a, f"-{a}", "1.0", "-1.0", b, b)
+    z = pick(b, b, a, f"-{a}", "1.0", "-1.0")
+    norm = f"sqrt(1.0 + {a} * {a} + {b} * {b})"
+    return {
+        "face": f"{face}::TINYINT",
+        "i": f"{i}::SMALLINT",
+        "j": f"{j}::SMALLINT",
+        "lat": f"degrees(asin(least(greatest({z} / {norm}, -1.0), 1.0)))",
+        "lon": f"degrees(atan2({y}, {x}))",
+    }

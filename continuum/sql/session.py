@@ -3,7 +3,11 @@
 Views (built from the export roots the catalog records, plus any ``roots`` passed in):
 
 - ``fields``: every time-major field file (tick, sim_time, sample, face, i, j, lat, lon,
-  value, vx, vy, vz, run_id, field) — the view for time slices and per-tick aggregates;
+  value, vx, vy, vz, run_id, field) — the view for time slices and per-tick aggregates.
+  Cell fields' files do not store face/i/j/lat/lon: the view derives them from
+  ``sample`` and the resolution in the files' key-value metadata (one ``read_parquet``
+  per resolution, ``UNION ALL`` with the point/global files that store theirs), and
+  DuckDB computes them only for queries that read them;
 - ``fields_by_sample``: the same rows, read from ``--layout cell`` copies where they exist
   (row groups hold a few samples across all ticks, so a filter on ``sample`` or position
   reads one row group per file) and from the time-major files elsewhere;
@@ -26,7 +30,7 @@ import duckdb
 import numpy as np
 
 from continuum.sql._errors import translate
-from continuum.sql.columns import SCHEMA
+from continuum.sql.columns import SCHEMA, cell_position_sql
 from continuum.sql.export import BY_SAMPLE
 from continuum.sql.sandbox import lock_down
 
@@ -42,18 +46,54 @@ SIGNAL_SCHEMA = {"tick": "BIGINT", "sim_time": "DOUBLE", "signal": "VARCHAR"} | 
 _TYPES = {"int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN", "time": "TIMESTAMP"}
 
 
+def _listed(files: list[Path]) -> str:
+    return "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
+
+
 def _read(files: list[Path], schema: dict[str, str], partitions: tuple[str, ...]) -> str:
     if not files:
         cols = [f"NULL::{t} AS {n}" for n, t in schema.items()]
         cols += [f"NULL::VARCHAR AS {p}" for p in partitions]
         return f"SELECT {', '.join(cols)} WHERE false"
-    listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
     # No union_by_name: every file carries the full schema (absent columns written as
     # NULL), and matching columns by name per file cost ~15 % of a full scan (measured).
     return (
-        f"SELECT * FROM read_parquet([{listed}], hive_partitioning = true, "
+        f"SELECT * FROM read_parquet({_listed(files)}, hive_partitioning = true, "
         "hive_types_autocast = false)"
     )
+
+
+def _derived_resolution(con: duckdb.DuckDBPyConnection, path: Path) -> int | None:
+    """Resolution whose cell positions a field file leaves to the view (None: stored)."""
+    with translate(f"reading the metadata of {path}"):
+        rows = con.execute(
+            "SELECT key::VARCHAR, value::VARCHAR FROM parquet_kv_metadata(?)", [str(path)]
+        ).fetchall()
+    meta = dict(rows)
+    if meta.get("derived_columns") and meta.get("resolution"):
+        return int(meta["resolution"])
+    return None
+
+
+def _fields_view(con: duckdb.DuckDBPyConnection, files: list[Path]) -> str:
+    """One SELECT per file schema: cell files per resolution (positions derived), others."""
+    if not files:
+        return _read(files, SCHEMA, ("run_id", "field"))
+    groups: dict[int | None, list[Path]] = {}
+    known: dict[Path, int | None] = {}
+    for f in files:  # one footer per run/field dir: its chunks share config and topology
+        if f.parent not in known:
+            known[f.parent] = _derived_resolution(con, f)
+        groups.setdefault(known[f.parent], []).append(f)
+    parts = []
+    for n, group in sorted(groups.items(), key=lambda kv: -1 if kv[0] is None else kv[0]):
+        derived = {} if n is None else cell_position_sql(n)
+        items = [f"{derived[c]} AS {c}" if c in derived else c for c in SCHEMA]
+        parts.append(
+            f"SELECT {', '.join(items)}, run_id, field FROM read_parquet({_listed(group)}, "
+            "hive_partitioning = true, hive_types_autocast = false)"
+        )
+    return " UNION ALL ".join(parts)
 
 
 def _files(roots: Sequence[Path]) -> tuple[list[Path], list[Path], list[Path]]:
@@ -107,9 +147,8 @@ def open_session(
     with translate("opening the SQL session"):
         con.execute("SET parquet_metadata_cache = true")  # footers parsed once per session
         load_tables(con, dumps)
-        con.execute(f"CREATE VIEW fields AS {_read(by_time, SCHEMA, ('run_id', 'field'))}")
-        view = _read(by_sample, SCHEMA, ("run_id", "field"))
-        con.execute(f"CREATE VIEW fields_by_sample AS {view}")
+        con.execute(f"CREATE VIEW fields AS {_fields_view(con, by_time)}")
+        con.execute(f"CREATE VIEW fields_by_sample AS {_fields_view(con, by_sample)}")
         con.execute(f"CREATE VIEW signals AS {_read(signals, SIGNAL_SCHEMA, ('run_id',))}")
         if sandbox:
             lock_down(con, roots)

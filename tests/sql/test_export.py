@@ -50,13 +50,32 @@ def test_time_major_files_are_sorted_by_tick_then_sample(runs: Runs):
 
 
 def test_cells_have_face_i_j_and_metadata(runs: Runs):
+    """Cell files store no positions; the views derive them exactly from sample."""
     path = next(field_dir(runs.exports, runs.ids[1], "surface.elevation").glob("*.parquet"))
-    row = duckdb.execute(f"SELECT sample, face, i, j FROM '{path}' WHERE sample = 5000").fetchone()
+    stored = [r[0] for r in duckdb.execute(f"DESCRIBE SELECT * FROM '{path}'").fetchall()]
+    assert not {"face", "i", "j", "lat", "lon"} & set(stored)
+    con = connect(runs.url)
     n = 32
-    assert row == (5000, 5000 // (n * n), 5000 // n % n, 5000 % n)
+    for view in ("fields", "fields_by_sample"):
+        row = con.execute(
+            f"SELECT DISTINCT sample, face, i, j FROM {view} WHERE run_id = ? "
+            "AND field = 'surface.elevation' AND sample = 5000",
+            [runs.ids[1]],
+        ).fetchall()
+        assert row == [(5000, 5000 // (n * n), 5000 // n % n, 5000 % n)]
+    with LensStore(runs.lens(1)) as store:
+        topo = store.topology
+    got = con.execute(
+        "SELECT sample, lat, lon FROM fields WHERE run_id = ? AND field = 'surface.elevation' "
+        "AND tick = 0 ORDER BY sample",
+        [runs.ids[1]],
+    ).fetchnumpy()
+    np.testing.assert_allclose(got["lat"], np.degrees(topo.lat), rtol=0, atol=1e-11)
+    np.testing.assert_allclose(got["lon"], np.degrees(topo.lon), rtol=0, atol=1e-11)
     meta = dict(duckdb.execute(f"SELECT key, value FROM parquet_kv_metadata('{path}')").fetchall())
     assert meta[b"resolution"] == b"32" and meta[b"face_order"] == b"+X,-X,+Y,-Y,+Z,-Z"
     assert b"vector_frame" in meta and meta[b"layout"] == b"time"
+    assert meta[b"positions"] == b"cells" and meta[b"derived_columns"] == b"face,i,j,lat,lon"
 
 
 def test_reexport_does_not_duplicate(runs: Runs):
