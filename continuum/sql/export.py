@@ -10,8 +10,9 @@ is written by ``COPY ... TO`` a hidden temporary name (no ``.parquet`` suffix, s
 views never glob a half-written file) and renamed over the old one. No fsync: the files
 are derived data that ``continuum lens export`` rebuilds from the chunks.
 
-Field files hold (tick, sim_time, sample, value, vx, vy, vz) and, for point fields only,
-the per-row positions (face, i, j, lat, lon): a cell field's positions are a function of
+Field files hold (tick, sim_time, sample) and ``value`` (scalar fields) or ``vx, vy, vz``
+(vector fields), plus, for point fields only, the per-row positions (face, i, j, lat,
+lon); the ``columns`` metadata lists them. A cell field's positions are a function of
 sample and resolution, which the views compute (``columns.cell_position_sql``) and the
 key-value metadata states (``positions``, ``resolution``, ``derived_columns``) — so a file
 stays self-describing without the catalog.
@@ -132,6 +133,7 @@ class _Chunk:
             # cell fields: face = sample // N^2, i = sample // N % N, j = sample % N, lat/lon
             # of that cell's centre (topology below) — computed by the views, not stored
             "derived_columns": ",".join(POSITIONS) if cells else "",
+            "columns": ",".join(file_schema(config)) if config else "",
             "layout": layout,
             "tick_range": json.dumps(list(self.h.tick_range)),
             "topology": json.dumps(topo),
@@ -150,6 +152,8 @@ def _export_field(
     mask = c.keep[rows]
     if not mask.any():
         return None
+    if mask.all():  # the usual whole chunk: a view, not a 100 MB boolean-index copy
+        mask = slice(None)
     values = c.file.values(name)[mask]
     positions = c.file.positions(name)
     if positions is not None and positions.ndim == 3:

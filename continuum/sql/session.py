@@ -4,10 +4,11 @@ Views (built from the export roots the catalog records, plus any ``roots`` passe
 
 - ``fields``: every time-major field file (tick, sim_time, sample, face, i, j, lat, lon,
   value, vx, vy, vz, run_id, field) — the view for time slices and per-tick aggregates.
-  Cell fields' files do not store face/i/j/lat/lon: the view derives them from
-  ``sample`` and the resolution in the files' key-value metadata (one ``read_parquet``
-  per resolution, ``UNION ALL`` with the point/global files that store theirs), and
-  DuckDB computes them only for queries that read them;
+  Files hold only their field's columns (``columns`` metadata); cell fields' files do
+  not store face/i/j/lat/lon: the view derives them from ``sample`` and the resolution in
+  the files' key-value metadata, and DuckDB computes them only for queries that read
+  them. One ``read_parquet`` per file layout (resolution, stored columns), ``UNION ALL``,
+  NULL for what a layout lacks;
 - ``fields_by_sample``: the same rows, read from ``--layout cell`` copies where they exist
   (row groups hold a few samples across all ticks, so a filter on ``sample`` or position
   reads one row group per file) and from the time-major files elsewhere;
@@ -63,32 +64,36 @@ def _read(files: list[Path], schema: dict[str, str], partitions: tuple[str, ...]
     )
 
 
-def _derived_resolution(con: duckdb.DuckDBPyConnection, path: Path) -> int | None:
-    """Resolution whose cell positions a field file leaves to the view (None: stored)."""
+def _file_layout(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[int | None, tuple]:
+    """(resolution whose cell positions the view derives or None, the stored columns)."""
     with translate(f"reading the metadata of {path}"):
         rows = con.execute(
             "SELECT key::VARCHAR, value::VARCHAR FROM parquet_kv_metadata(?)", [str(path)]
         ).fetchall()
     meta = dict(rows)
+    stored = tuple(meta["columns"].split(",")) if meta.get("columns") else tuple(SCHEMA)
     if meta.get("derived_columns") and meta.get("resolution"):
-        return int(meta["resolution"])
-    return None
+        return int(meta["resolution"]), stored
+    return None, stored
 
 
 def _fields_view(con: duckdb.DuckDBPyConnection, files: list[Path]) -> str:
-    """One SELECT per file schema: cell files per resolution (positions derived), others."""
+    """One SELECT per file layout (derived positions' resolution, stored columns)."""
     if not files:
         return _read(files, SCHEMA, ("run_id", "field"))
-    groups: dict[int | None, list[Path]] = {}
-    known: dict[Path, int | None] = {}
+    groups: dict[tuple[int | None, tuple], list[Path]] = {}
+    known: dict[Path, tuple[int | None, tuple]] = {}
     for f in files:  # one footer per run/field dir: its chunks share config and topology
         if f.parent not in known:
-            known[f.parent] = _derived_resolution(con, f)
+            known[f.parent] = _file_layout(con, f)
         groups.setdefault(known[f.parent], []).append(f)
     parts = []
-    for n, group in sorted(groups.items(), key=lambda kv: -1 if kv[0] is None else kv[0]):
+    for (n, stored), group in sorted(groups.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1])):
         derived = {} if n is None else cell_position_sql(n)
-        items = [f"{derived[c]} AS {c}" if c in derived else c for c in SCHEMA]
+        items = [
+            c if c in stored else f"{derived[c]} AS {c}" if c in derived else f"NULL::{t} AS {c}"
+            for c, t in SCHEMA.items()
+        ]
         parts.append(
             f"SELECT {', '.join(items)}, run_id, field FROM read_parquet({_listed(group)}, "
             "hive_partitioning = true, hive_types_autocast = false)"
