@@ -62,9 +62,15 @@ def values_in(conn: Connection, col: Any, values: Sequence[Any], type_: Any = St
 
 
 def _update_sql(
-    conn: Connection, kind: Kind, olds: tuple[str, ...], guard: bool, returning: bool
+    conn: Connection,
+    kind: Kind,
+    olds: tuple[str, ...],
+    guard: bool,
+    returning: bool,
+    ranged: bool = False,
 ) -> str:
-    """``UPDATE ... SET state = :new WHERE run_id = :run AND key IN :keys AND state IN olds``.
+    """``UPDATE ... SET state = :new WHERE run_id = :run AND key IN :keys AND state IN olds``
+    (``ranged``: ``AND tick BETWEEN :lo AND :hi`` instead of the key list).
 
     Plain driver SQL on the transaction's own DBAPI connection, built once and
     run once per run: through SQLAlchemy each call costs more than its rows.
@@ -75,7 +81,10 @@ def _update_sql(
     states = ", ".join(f"'{s}'" for s in olds)
     pinned = " AND NOT pinned" if guard and kind.name == "checkpoint" else ""
     new, run, keys = _named(conn, ("new", "run", "keys"))
-    if conn.dialect.name == "postgresql":  # typed: an int2[] would miss the index
+    if ranged:
+        lo, hi = _named(conn, ("lo", "hi"))
+        keys = f"tick BETWEEN {lo} AND {hi}"
+    elif conn.dialect.name == "postgresql":  # typed: an int2[] would miss the index
         keys = f"{key} = ANY(CAST({keys} AS {'bigint' if key == 'tick' else 'text'}[]))"
     else:
         keys = f"{key} IN (SELECT value FROM json_each({keys}))"
@@ -190,8 +199,23 @@ def move(
     # it was asked to (a racing prune, a pin), undo and ask each run which rows moved.
     cursor.execute("SAVEPOINT move_all")
     sql = _update_sql(conn, kind, olds, guard, returning=False)
+    # SQLite, checkpoints: when a run's ticks lo..hi hold exactly the rows to move and no
+    # other (one count on the (run_id, tick) index), move them by that range: no key list
+    # to read (2.5 instead of 4 us a row). Exact because the transaction holds SQLite's
+    # write lock from its start: no row enters or leaves the range before the UPDATE.
+    ranged = not pg and kind.name == "checkpoint"
+    if ranged:
+        count = f"SELECT count(*) FROM {kind.table.name} WHERE run_id = ? AND tick BETWEEN ? AND ?"
+        by_range = _update_sql(conn, kind, olds, guard, returning=False, ranged=True)
     for p, mine in zip(params, by_run.values(), strict=True):
-        cursor.execute(sql, p)
+        if ranged:
+            lo, hi = min(mine), max(mine)
+            if cursor.execute(count, (p["run"], lo, hi)).fetchone()[0] == len(mine):
+                cursor.execute(by_range, {"new": new, "run": p["run"], "lo": lo, "hi": hi})
+            else:
+                cursor.execute(sql, p)
+        else:
+            cursor.execute(sql, p)
         if cursor.rowcount != len(mine):
             cursor.execute("ROLLBACK TO SAVEPOINT move_all")
             break
