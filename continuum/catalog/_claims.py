@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Sequence
+from itertools import groupby
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, String, any_, bindparam, func, select
@@ -106,6 +108,10 @@ def branched_from(conn: Connection, rows: Sequence[Target]) -> set[tuple[str, in
 def ticks_text(ticks: Sequence[int]) -> str:
     """Sorted ticks as arithmetic runs: ``0-800/100,950`` (``a-b/step``, or one tick)."""
     ticks, parts, i = sorted(ticks), [], 0
+    if len(ticks) >= 3:  # the usual case, one progression: checked at C speed
+        lo, step, hi = ticks[0], ticks[1] - ticks[0], ticks[-1]
+        if step > 0 and ticks == list(range(lo, hi + 1, step)):
+            return f"{lo}-{hi}/{step}"
     while i < len(ticks):
         j = i + 1
         step = ticks[j] - ticks[i] if j < len(ticks) else 0
@@ -145,13 +151,13 @@ _AUDIT_COLS = ("id", "at", "action", "run_id", "tick", "path", "detail")
 def audit(conn: Connection, kind: Kind, state: str, rows: Sequence[Target]) -> None:
     """One entry per run (and reason): action ``{kind}-{state}``, its ticks in ``detail``."""
     groups: dict[tuple[str, str | None], list[Target]] = {}
-    for r in rows:
-        groups.setdefault((r.run_id, r.detail), []).append(r)
+    for key, group in groupby(rows, key=attrgetter("run_id", "detail")):  # runs side by side
+        groups.setdefault(key, []).extend(group)
     at = audit_log.c.at.type._cached_bind_processor(conn.dialect)(utcnow())
     entries = []
     for (run_id, why), mine in groups.items():
         one = mine[0] if len(mine) == 1 else None
-        what = f"ticks {ticks_text([r.tick for r in mine])} ({len(mine)} files)"
+        what = f"ticks {ticks_text(list(map(attrgetter('tick'), mine)))} ({len(mine)} files)"
         entries.append(
             {"id": new_id(), "at": at, "action": f"{kind.name}-{state}", "run_id": run_id}
             | {"tick": one and one.tick, "path": one and one.path}
