@@ -134,8 +134,7 @@ def cell_position_sql(n: int) -> dict[str, str]:
     """
     face = f"(sample // {n * n})"
     i, j = f"(sample // {n} % {n})", f"(sample % {n})"
-    step = f"(pi() / 2 / {n})"
-    a, b = (f"tan(-pi() / 4 + ({k} + 0.5) * {step})" for k in (i, j))
+    a, b = "_cell_a", "_cell_b"  # tangents, computed once below (see cell_tangent_sql)
 
     def pick(*options: str) -> str:
         arms = " ".join(f"WHEN {f} THEN {o}" for f, o in enumerate(options))
@@ -152,3 +151,17 @@ def cell_position_sql(n: int) -> dict[str, str]:
         "lat": f"degrees(asin(least(greatest({z} / {norm}, -1.0), 1.0)))",
         "lon": f"degrees(atan2({y}, {x}))",
     }
+
+
+def cell_tangent_sql(n: int) -> str:
+    """``SELECT`` items ``_cell_a, _cell_b`` that :func:`cell_position_sql` reads.
+
+    Named once in an inner query rather than repeated in every CASE arm: the repeated
+    expression tree cost ~10 ms of planning per query on the view (measured).
+    """
+    step = f"(pi() / 2 / {n})"
+    a, b = (
+        f"tan(-pi() / 4 + ({k} + 0.5) * {step})"
+        for k in (f"(sample // {n} % {n})", f"(sample % {n})")
+    )
+    return f"{a} AS _cell_a, {b} AS _cell_b"

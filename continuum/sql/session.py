@@ -31,7 +31,7 @@ import duckdb
 import numpy as np
 
 from continuum.sql._errors import translate
-from continuum.sql.columns import SCHEMA, cell_position_sql
+from continuum.sql.columns import SCHEMA, cell_position_sql, cell_tangent_sql
 from continuum.sql.export import BY_SAMPLE
 from continuum.sql.sandbox import lock_down
 
@@ -94,10 +94,12 @@ def _fields_view(con: duckdb.DuckDBPyConnection, files: list[Path]) -> str:
             c if c in stored else f"{derived[c]} AS {c}" if c in derived else f"NULL::{t} AS {c}"
             for c, t in SCHEMA.items()
         ]
-        parts.append(
-            f"SELECT {', '.join(items)}, run_id, field FROM read_parquet({_listed(group)}, "
-            "hive_partitioning = true, hive_types_autocast = false)"
+        source = (
+            f"read_parquet({_listed(group)}, hive_partitioning = true, hive_types_autocast = false)"
         )
+        if n is not None:
+            source = f"(SELECT *, {cell_tangent_sql(n)} FROM {source})"
+        parts.append(f"SELECT {', '.join(items)}, run_id, field FROM {source}")
     return " UNION ALL ".join(parts)
 
 
