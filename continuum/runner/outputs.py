@@ -17,7 +17,6 @@ from continuum.checkpoint import (
     RunIdentity,
     checkpoint_files,
     latest_target,
-    tick_of,
 )
 from continuum.runner.prepare import Prepared
 from continuum.runner.request import RunRequest
@@ -62,25 +61,19 @@ def open_manifest(p: Prepared, req: RunRequest) -> Manifest:
     return manifest
 
 
-def keep_last(run_dir: Path, n: int, recorder: RunRecorder | None) -> Callable[[Committed], None]:
-    """After each commit, delete all but the newest ``n`` checkpoints (never ``latest``).
+def keep_last(run_dir: Path, n: int) -> Callable[[Committed], None]:
+    """``--keep-checkpoints`` without a catalog: after each commit keep the newest ``n`` files.
 
-    With a catalog, each deletion is crash-safe: the row goes to ``deleting``
-    (refused for pinned rows, which are then kept), the file is unlinked, the
-    row goes to ``pruned``.
+    With a catalog the same option is a keep-last-N retention policy applied through the
+    catalog's crash-safe prune (``continuum.catalog.prune.retention_callback``) instead.
+    ``latest``'s target is never deleted.
     """
 
     def prune(_: Committed) -> None:
         keep = set(checkpoint_files(run_dir)[-n:]) | {latest_target(run_dir)}
         for path in checkpoint_files(run_dir):
-            if path in keep:
-                continue
-            tick = tick_of(path.name)
-            if recorder is not None and not recorder.mark(tick, "deleting"):
-                continue
-            path.unlink(missing_ok=True)
-            if recorder is not None:
-                recorder.mark(tick, "pruned")
+            if path not in keep:
+                path.unlink(missing_ok=True)
 
     return prune
 
@@ -118,7 +111,7 @@ def open_checkpointing(
 
         after_commit.append(retention_callback(recorder.catalog, p.run_id, req.keep_checkpoints))
     elif req.keep_checkpoints:
-        after_commit.append(keep_last(p.run_dir, req.keep_checkpoints, None))
+        after_commit.append(keep_last(p.run_dir, req.keep_checkpoints))
     writer = CheckpointWriter(
         manifest,
         RunIdentity.of(p.program, p.run_id),

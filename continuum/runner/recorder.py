@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -175,7 +176,7 @@ class RunRecorder:
             ),
         )
 
-    def start_heartbeat(self, tick_of: callable) -> None:
+    def start_heartbeat(self, tick_of: Callable[[], int]) -> None:
         def beat() -> None:
             while not self._stop.wait(HEARTBEAT_S):
                 self._safely(
@@ -197,7 +198,7 @@ class RunRecorder:
         )
         self.catalog.close()
 
-    def _safely(self, what: str, op: callable) -> None:
+    def _safely(self, what: str, op: Callable[[], object]) -> None:
         try:
             op()
         except CatalogError as exc:
