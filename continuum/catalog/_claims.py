@@ -1,15 +1,18 @@
 """Moving many blob rows between states at once, and logging it: prune's SQL.
 
-Why it looks like this (measured on SQLite with 100,000 checkpoints, where
-unlinking a 1 KB file costs 10-20 us): updating rows found by a list of
-random ids costs ~10 us a row, by one run and its ticks (the unique index,
-rows side by side) ~4 us; a per-row audit entry ~10 us more. So each step is
-one UPDATE per run, its ticks sent as one parameter (a JSON array read by
+Rows travel as :class:`Group`\\ s, one run's rows with the directory their paths
+are under: the plan already holds them that way, and per-row Python (a tuple
+per row, a dict per batch) cost more than the SQL. Why the SQL looks like this
+(measured on SQLite with 100,000 checkpoints, where unlinking a 1 KB file
+costs 8-15 us): updating rows found by a list of random ids costs ~10 us a
+row, by one run and its ticks (the unique index, rows side by side) ~4 us, by
+a tick range ~2.5 us; a per-row audit entry ~10 us more. So each step is one
+UPDATE per run, its ticks sent as one parameter (a JSON array read by
 ``json_each`` on SQLite, an array on PostgreSQL: no parameter limit, one
-cached statement); the branch-point guard is read once per batch, not per
-row; and the audit log gets one entry per run and step
-(``checkpoint-deleting``, ``checkpoint-pruned``) naming its ticks, e.g.
-``ticks 0-800/100,950`` (see :func:`expand_ticks`).
+cached statement) or, when the run's rows are exactly a tick range, that range;
+the branch-point guard is read once per batch, not per row; and the audit log
+gets one entry per run and step (``checkpoint-deleting``, ``checkpoint-pruned``)
+naming its ticks, e.g. ``ticks 0-800/100,950`` (see :func:`expand_ticks`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Sequence
-from itertools import groupby
 from operator import attrgetter
 from typing import Any, NamedTuple
 
@@ -27,29 +29,53 @@ from continuum.catalog._base import new_id, utcnow
 from continuum.catalog.models import audit_log, runs
 from continuum.catalog.planning import Kind
 from continuum.catalog.records import CHECKPOINT_STATES
+from continuum.catalog.retention import Item
 
 
-class Target(NamedTuple):
-    """One row to delete: its id, run, stored path, the file to unlink, why."""
+class Group(NamedTuple):
+    """Rows of one run that move together, and why.
 
-    id: str
+    ``base`` is the directory relative paths are under, ending in a separator
+    (None when the run names none: then only absolute paths can be deleted).
+    ``items`` are retention :class:`Item`\\ s: a row's key, tick, size and path.
+    """
+
     run_id: str
-    tick: int
-    path: str
-    file: str | None
-    size: int = 0
+    base: str | None
+    items: Sequence[Item]
     detail: str | None = None
 
+    def file(self, item: Item) -> str | None:
+        """The absolute file ``item`` names, or None when it cannot be known for sure."""
+        if item.path.startswith(os.sep):
+            return item.path
+        return None if self.base is None else self.base + item.path
 
-def batches(seq: Sequence[Any], n: int) -> Iterator[Sequence[Any]]:
-    for i in range(0, len(seq), n):
-        yield seq[i : i + n]
+
+def run_base(run_dir: str | None) -> str | None:
+    """``Group.base`` for a run directory (None unless it is absolute)."""
+    return os.path.join(run_dir, "") if run_dir and os.path.isabs(run_dir) else None
 
 
-def file_of(run_dir: str | None, path: str) -> str | None:
-    """The absolute file a row names, or None when it cannot be known for sure."""
-    full = os.path.join(run_dir, path) if run_dir else path
-    return full if os.path.isabs(full) else None
+def key_of(kind: Kind) -> attrgetter[Any]:
+    """What identifies a row of ``kind`` within its run: the tick, or the chunk's id."""
+    return attrgetter("tick" if kind.name == "checkpoint" else "key")
+
+
+def batches(groups: Sequence[Group], n: int) -> Iterator[list[Group]]:
+    """``groups`` in lists of about ``n`` rows (a larger group split in pieces)."""
+    out: list[Group] = []
+    size = 0
+    for g in groups:
+        for lo in range(0, len(g.items), n):
+            part = g if len(g.items) <= n else g._replace(items=g.items[lo : lo + n])
+            out.append(part)
+            size += len(part.items)
+            if size >= n:
+                yield out
+                out, size = [], 0
+    if out:
+        yield out
 
 
 def values_in(conn: Connection, col: Any, values: Sequence[Any], type_: Any = String) -> Any:
@@ -96,13 +122,21 @@ def _update_sql(
     )
 
 
-def branched_from(conn: Connection, rows: Sequence[Target]) -> set[tuple[str, int]]:
-    """(run_id, tick) of ``rows`` that another run branched from, as of now."""
-    run_ids = sorted({r.run_id for r in rows})
+def _unbranched(conn: Connection, groups: Sequence[Group]) -> list[Group]:
+    """``groups`` without the checkpoints another run branched from, as of now."""
     stmt = select(runs.c.parent_run_id, runs.c.parent_checkpoint_tick).where(
-        values_in(conn, runs.c.parent_run_id, run_ids)
+        values_in(conn, runs.c.parent_run_id, sorted({g.run_id for g in groups}))
     )
-    return {(r, t) for r, t in conn.execute(stmt)}
+    taken = {(r, t) for r, t in conn.execute(stmt)}
+    if not taken:
+        return list(groups)
+    runs_taken = {r for r, _ in taken}
+    return [
+        g._replace(items=[i for i in g.items if (g.run_id, i.tick) not in taken])
+        if g.run_id in runs_taken
+        else g
+        for g in groups
+    ]
 
 
 def ticks_text(ticks: Sequence[int]) -> str:
@@ -146,18 +180,19 @@ def _named(conn: Connection, names: Sequence[str]) -> list[str]:
 
 
 _AUDIT_COLS = ("id", "at", "action", "run_id", "tick", "path", "detail")
+_TICK = attrgetter("tick")
 
 
-def audit(conn: Connection, kind: Kind, state: str, rows: Sequence[Target]) -> None:
+def audit(conn: Connection, kind: Kind, state: str, groups: Sequence[Group]) -> None:
     """One entry per run (and reason): action ``{kind}-{state}``, its ticks in ``detail``."""
-    groups: dict[tuple[str, str | None], list[Target]] = {}
-    for key, group in groupby(rows, key=attrgetter("run_id", "detail")):  # runs side by side
-        groups.setdefault(key, []).extend(group)
+    merged: dict[tuple[str, str | None], list[Item]] = {}
+    for g in groups:
+        merged.setdefault((g.run_id, g.detail), []).extend(g.items)
     at = audit_log.c.at.type._cached_bind_processor(conn.dialect)(utcnow())
     entries = []
-    for (run_id, why), mine in groups.items():
+    for (run_id, why), mine in merged.items():
         one = mine[0] if len(mine) == 1 else None
-        what = f"ticks {ticks_text(list(map(attrgetter('tick'), mine)))} ({len(mine)} files)"
+        what = f"ticks {ticks_text(list(map(_TICK, mine)))} ({len(mine)} files)"
         entries.append(
             {"id": new_id(), "at": at, "action": f"{kind.name}-{state}", "run_id": run_id}
             | {"tick": one and one.tick, "path": one and one.path}
@@ -172,70 +207,94 @@ def audit(conn: Connection, kind: Kind, state: str, rows: Sequence[Target]) -> N
 def move(
     conn: Connection,
     kind: Kind,
-    rows: Sequence[Target],
+    groups: Sequence[Group],
     old: str | tuple[str, ...],
     new: str,
     *,
     guard: bool = False,
-) -> list[Target]:
-    """Move ``rows`` from ``old`` to ``new`` where they still are ``old``: the moved ones.
+) -> list[Group]:
+    """Move the rows of ``groups`` from ``old`` to ``new`` where they still are ``old``:
+    the groups of the rows moved.
 
-    One UPDATE per run. ``guard``: leave pinned checkpoints and ones another run
+    One UPDATE per group. ``guard``: leave pinned checkpoints and ones another run
     branched from (re-checked here, in the claiming transaction, not trusted from
     the plan).
     """
-    if guard and kind.name == "checkpoint" and rows:
-        taken = branched_from(conn, rows)
-        rows = [r for r in rows if (r.run_id, r.tick) not in taken]
-    if not rows:
+    if guard and kind.name == "checkpoint" and groups:
+        groups = _unbranched(conn, groups)
+    groups = [g for g in groups if g.items]
+    if not groups:
         return []
-    attr = "tick" if kind.name == "checkpoint" else "id"
     olds = (old,) if isinstance(old, str) else old
-    pg = conn.dialect.name == "postgresql"
-    by_run: dict[str, dict[Any, Target]] = {}
-    for r in rows:
-        by_run.setdefault(r.run_id, {})[getattr(r, attr)] = r
-    params = [
-        {"new": new, "run": run_id, "keys": list(mine) if pg else json.dumps(list(mine))}
-        for run_id, mine in by_run.items()
-    ]
     cursor = conn.connection.cursor()  # the driver's own: SQLAlchemy costs ~0.1 ms a call
     # Almost always every row moves: then the row counts say which (all of them) and
-    # RETURNING (~1-2 us a row on SQLite) is not needed. If a run moves fewer rows than
-    # it was asked to (a racing prune, a pin), undo and ask each run which rows moved.
+    # RETURNING (~1-2 us a row on SQLite) is not needed. If a group moves fewer rows
+    # than it was asked to (a racing prune, a pin), undo and ask each which rows moved.
     cursor.execute("SAVEPOINT move_all")
-    sql = _update_sql(conn, kind, olds, guard, returning=False)
+    if _move_all(conn, cursor, kind, groups, olds, new, guard):
+        moved = groups
+    else:
+        cursor.execute("ROLLBACK TO SAVEPOINT move_all")
+        moved = _move_returning(conn, cursor, kind, groups, olds, new, guard)
+    cursor.execute("RELEASE SAVEPOINT move_all")
+    if new in ("deleting", "pruned"):
+        audit(conn, kind, new, moved)
+    return moved
+
+
+def _move_all(
+    conn: Connection,
+    cursor: Any,
+    kind: Kind,
+    groups: Sequence[Group],
+    olds: tuple[str, ...],
+    new: str,
+    guard: bool,
+) -> bool:
+    """Move every row of ``groups``; False as soon as one group moves fewer rows."""
+    pg = conn.dialect.name == "postgresql"
+    by_keys = _update_sql(conn, kind, olds, guard, returning=False)
     # SQLite, checkpoints: when a run's ticks lo..hi hold exactly the rows to move and no
     # other (one count on the (run_id, tick) index), move them by that range: no key list
     # to read (2.5 instead of 4 us a row). Exact because the transaction holds SQLite's
     # write lock from its start: no row enters or leaves the range before the UPDATE.
     ranged = not pg and kind.name == "checkpoint"
-    if ranged:
-        count = f"SELECT count(*) FROM {kind.table.name} WHERE run_id = ? AND tick BETWEEN ? AND ?"
-        by_range = _update_sql(conn, kind, olds, guard, returning=False, ranged=True)
-    for p, mine in zip(params, by_run.values(), strict=True):
+    count = f"SELECT count(*) FROM {kind.table.name} WHERE run_id = ? AND tick BETWEEN ? AND ?"
+    by_range = _update_sql(conn, kind, olds, guard, returning=False, ranged=True)
+    key = key_of(kind)
+    for g in groups:
+        keys = list(map(key, g.items))
         if ranged:
-            lo, hi = min(mine), max(mine)
-            if cursor.execute(count, (p["run"], lo, hi)).fetchone()[0] == len(mine):
-                cursor.execute(by_range, {"new": new, "run": p["run"], "lo": lo, "hi": hi})
-            else:
-                cursor.execute(sql, p)
-        else:
-            cursor.execute(sql, p)
-        if cursor.rowcount != len(mine):
-            cursor.execute("ROLLBACK TO SAVEPOINT move_all")
-            break
-    else:
-        cursor.execute("RELEASE SAVEPOINT move_all")
-        moved = [r for mine in by_run.values() for r in mine.values()]
-        if new in ("deleting", "pruned"):
-            audit(conn, kind, new, moved)
-        return moved
-    cursor.execute("RELEASE SAVEPOINT move_all")
-    sql, moved = _update_sql(conn, kind, olds, guard, returning=True), []
-    for p, mine in zip(params, by_run.values(), strict=True):
-        cursor.execute(sql, p)
-        moved += [mine[k] for (k,) in cursor.fetchall() if k in mine]
-    if new in ("deleting", "pruned"):
-        audit(conn, kind, new, moved)
+            lo, hi = min(keys), max(keys)
+            if cursor.execute(count, (g.run_id, lo, hi)).fetchone()[0] == len(keys):
+                cursor.execute(by_range, {"new": new, "run": g.run_id, "lo": lo, "hi": hi})
+                if cursor.rowcount != len(keys):
+                    return False
+                continue
+        param = keys if pg else json.dumps(keys)
+        cursor.execute(by_keys, {"new": new, "run": g.run_id, "keys": param})
+        if cursor.rowcount != len(keys):
+            return False
+    return True
+
+
+def _move_returning(
+    conn: Connection,
+    cursor: Any,
+    kind: Kind,
+    groups: Sequence[Group],
+    olds: tuple[str, ...],
+    new: str,
+    guard: bool,
+) -> list[Group]:
+    """Move what still can be of each group, asking which rows moved."""
+    pg = conn.dialect.name == "postgresql"
+    sql, key, moved = _update_sql(conn, kind, olds, guard, returning=True), key_of(kind), []
+    for g in groups:
+        keys = list(map(key, g.items))
+        cursor.execute(sql, {"new": new, "run": g.run_id, "keys": keys if pg else json.dumps(keys)})
+        got = {k for (k,) in cursor.fetchall()}
+        mine = [i for i in g.items if key(i) in got]
+        if mine:
+            moved.append(g._replace(items=mine))
     return moved

@@ -33,11 +33,11 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from continuum.catalog._base import CatalogBase, require_run
-from continuum.catalog._claims import Target, batches, file_of, move
+from continuum.catalog._claims import Group, batches, move, run_base
 from continuum.catalog.models import runs
 from continuum.catalog.planning import KINDS, Kind, plan_runs
 from continuum.catalog.policies import RetentionRules
-from continuum.catalog.retention import Plan
+from continuum.catalog.retention import Item, Plan
 from continuum.errors import CatalogError
 
 log = logging.getLogger("continuum.catalog")
@@ -66,37 +66,47 @@ class PruneReport:
         }
 
 
-def _unlink(rows: Sequence[Target]) -> tuple[list[Target], list[tuple[Target, str]]]:
+def _unlink(groups: Sequence[Group]) -> tuple[list[Group], list[tuple[Group, str]]]:
+    """Unlink the files of ``groups``: the groups deleted (a file already gone counts),
+    and one single-row group with a message for each file that could not be."""
     done, failed = [], []
-    for r in rows:
-        if r.file is None:
-            failed.append((r, f"{r.path}: not an absolute path; left in place"))
+    for g in groups:
+        bad = []
+        for item in g.items:
+            file = g.file(item)
+            if file is None:
+                bad.append((item, f"{item.path}: not an absolute path; left in place"))
+                continue
+            try:
+                os.unlink(file)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                bad.append((item, f"{file}: {exc.strerror or exc}"))
+        if not bad:
+            done.append(g)
             continue
-        try:
-            os.unlink(r.file)
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            failed.append((r, f"{r.file}: {exc.strerror or exc}"))
-            continue
-        done.append(r)
+        skip = {id(item) for item, _ in bad}
+        done.append(g._replace(items=[i for i in g.items if id(i) not in skip]))
+        failed += [(g._replace(items=[item]), msg) for item, msg in bad]
     return done, failed
 
 
 Claim = tuple[str | tuple[str, ...], bool] | None  # (states claimed from, guard) or no claim
+Settled = tuple[list[Group], list[tuple[Group, str]]]  # (pruned, could not be deleted)
 
 
 class PruneOps(CatalogBase):
     """``prune``, its dry run, and the writer thread's ``apply_retention``."""
 
-    def _claim_batch(self, kind: Kind, rows: Sequence[Target], claim: Claim) -> list[Target]:
+    def _claim_batch(self, kind: Kind, groups: Sequence[Group], claim: Claim) -> list[Group]:
         if claim is None:  # already ``deleting``: a crashed prune's, to finish
-            return list(rows)
+            return list(groups)
         old, guard = claim
-        return self._write(lambda c: move(c, kind, rows, old, "deleting", guard=guard))
+        return self._write(lambda c: move(c, kind, groups, old, "deleting", guard=guard))
 
-    def _settle_batch(self, kind: Kind, done: list[Target], failed: list[Target]) -> list[Target]:
-        def op(conn: Connection) -> list[Target]:
+    def _settle_batch(self, kind: Kind, done: list[Group], failed: list[Group]) -> list[Group]:
+        def op(conn: Connection) -> list[Group]:
             if conn.dialect.name == "postgresql":
                 # no need to wait for the WAL flush: lost in a server crash, these rows
                 # are left ``deleting``, which the next prune finishes (files already gone)
@@ -106,27 +116,30 @@ class PruneOps(CatalogBase):
 
         return self._write(op)
 
+    def _delete_batch(self, kind: Kind, groups: Sequence[Group], claim: Claim) -> Settled:
+        """Claim, unlink and settle one batch on this thread."""
+        done, failed = _unlink(self._claim_batch(kind, groups, claim))
+        return self._settle_batch(kind, done, [g for g, _ in failed]), failed
+
     def delete_rows(
-        self, kind: Kind, rows: Sequence[Target], report: PruneReport, claim: Claim
+        self, kind: Kind, groups: Sequence[Group], report: PruneReport, claim: Claim
     ) -> int:
         """Claim, unlink, settle batch by batch; the database work of the next and the
         previous batch runs on a second thread while this one unlinks. Rows pruned."""
-        parts = list(batches(rows, BATCH))
+        parts = list(batches(groups, BATCH))
         if len(parts) <= 1:  # the common, tiny case (a run's writer thread): no thread
-            mine = self._claim_batch(kind, rows, claim)
-            done, failed = _unlink(mine)
-            return _tally(report, self._settle_batch(kind, done, [r for r, _ in failed]), failed)
+            return sum(_tally(report, *self._delete_batch(kind, p, claim)) for p in parts)
         pruned = 0
         with ThreadPoolExecutor(1, thread_name_prefix="prune-db") as db:
             claimed = db.submit(self._claim_batch, kind, parts[0], claim)
-            settling: list[tuple[Future[list[Target]], list[tuple[Target, str]]]] = []
+            settling: list[tuple[Future[list[Group]], list[tuple[Group, str]]]] = []
             for i in range(len(parts)):
                 mine = claimed.result()
                 if i + 1 < len(parts):
                     claimed = db.submit(self._claim_batch, kind, parts[i + 1], claim)
                 done, failed = _unlink(mine)
                 settling.append(
-                    (db.submit(self._settle_batch, kind, done, [r for r, _ in failed]), failed)
+                    (db.submit(self._settle_batch, kind, done, [g for g, _ in failed]), failed)
                 )
             for future, failed in settling:
                 pruned += _tally(report, future.result(), failed)
@@ -171,11 +184,12 @@ class PruneOps(CatalogBase):
         return report
 
 
-def _tally(report: PruneReport, pruned: list[Target], failed: list[tuple[Target, str]]) -> int:
-    report.deleted += len(pruned)
-    report.bytes_freed += sum(r.size for r in pruned)
+def _tally(report: PruneReport, pruned: list[Group], failed: list[tuple[Group, str]]) -> int:
+    rows = sum(len(g.items) for g in pruned)
+    report.deleted += rows
+    report.bytes_freed += sum(i.size for g in pruned for i in g.items)
     report.errors += [msg for _, msg in failed]
-    return len(pruned)
+    return rows
 
 
 def rows_in(
@@ -184,38 +198,29 @@ def rows_in(
     states: str | tuple[str, ...],
     run_ids: Sequence[str] | None,
     detail: str | None = None,
-) -> list[Target]:
-    """Targets for the rows of ``kind`` in ``states`` (of ``run_ids``, or of every run)."""
+) -> list[Group]:
+    """The rows of ``kind`` in ``states`` (of ``run_ids``, or of every run), by run."""
     t = kind.table
     states = (states,) if isinstance(states, str) else states
-    cols = (t.c.id, t.c.run_id, t.c[kind.tick_col], t.c.path, t.c[kind.size_col], kind.dir_col)
+    cols = (t.c.run_id, kind.dir_col, t.c.id, t.c[kind.tick_col], t.c.path, t.c[kind.size_col])
     stmt = select(*cols).join(runs, runs.c.run_id == t.c.run_id).where(t.c.state.in_(states))
     if run_ids is not None:
         stmt = stmt.where(t.c.run_id.in_(list(run_ids)))
+    items: dict[str, list[Item]] = {}
+    bases: dict[str, str | None] = {}
+    for run_id, run_dir, key, tick, path, size in conn.execute(stmt):
+        items.setdefault(run_id, []).append(Item(key, tick, None, size, False, path))
+        bases[run_id] = run_base(run_dir)
+    return [Group(r, bases[r], mine, detail) for r, mine in items.items()]
+
+
+def _targets(plans: Sequence[Plan]) -> list[Group]:
+    """The rows ``plans`` delete, a group per run (the plans' own items: no copying)."""
     return [
-        Target(i, r, tick, p, file_of(d, p), size, detail)
-        for i, r, tick, p, size, d in conn.execute(stmt)
+        Group(p.run_id, run_base(p.run_dir), p.delete, f"retention: policy of {p.policy}")
+        for p in plans
+        if p.delete
     ]
-
-
-def _targets(plans: Sequence[Plan]) -> list[Target]:
-    """The rows ``plans`` delete, with the files they name (joined once per run dir)."""
-    out = []
-    for p in plans:
-        why = f"retention: policy of {p.policy}"
-        base = file_of(p.run_dir, "") if p.run_dir else None
-        out += [
-            Target(i.key, p.run_id, i.tick, i.path, _under(base, i.path), i.size, why)
-            for i in p.delete
-        ]
-    return out
-
-
-def _under(base: str | None, path: str) -> str | None:
-    """``file_of`` for many paths of one directory: string work only."""
-    if path.startswith(os.sep):
-        return path
-    return None if base is None else base + path
 
 
 def apply_retention(catalog: PruneOps, run_id: str) -> PruneReport:

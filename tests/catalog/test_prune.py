@@ -280,8 +280,9 @@ def test_sigkill_during_prune_never_loses_a_kept_file(sqlite_url, tmp_path):
 def test_claim_moves_and_returns_exactly_the_rows_still_claimable(catalog, tmp_path):
     """Rows counted on the fast path; when a run moves fewer rows than asked (one already
     ``deleting``, one pinned), the claim is redone so it names exactly the rows it moved."""
-    from continuum.catalog._claims import Target, move
+    from continuum.catalog._claims import Group, move
     from continuum.catalog.planning import KINDS
+    from continuum.catalog.retention import Item
 
     (a, da), (b, db) = (
         make_run(catalog, tmp_path, range(20)),
@@ -294,7 +295,9 @@ def test_claim_moves_and_returns_exactly_the_rows_still_claimable(catalog, tmp_p
         )
 
     def targets(run, d):
-        return [Target(str(t), run.run_id, t, name(t), str(d / name(t))) for t in range(10)]
+        return [
+            Group(run.run_id, f"{d}/", [Item(str(t), t, None, 0, path=name(t)) for t in range(10)])
+        ]
 
     def claim(rows):
         return catalog._write(
@@ -302,7 +305,7 @@ def test_claim_moves_and_returns_exactly_the_rows_still_claimable(catalog, tmp_p
         )
 
     got = claim(targets(a, da) + targets(b, db))
-    assert sorted((r.run_id == b.run_id, r.tick) for r in got) == [
+    assert sorted((g.run_id == b.run_id, i.tick) for g in got for i in g.items) == [
         *((False, t) for t in range(10)),
         *((True, t) for t in range(10) if t not in (3, 5)),
     ]
