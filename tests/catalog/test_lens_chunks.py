@@ -64,6 +64,6 @@ def test_catalog_show_json_lists_lens_chunks(catalog, catalog_url):
     args = ["catalog", "show", run.run_id, "--catalog", catalog_url, "--json"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    shown = json.loads(result.output)["lens_chunks"]
+    shown = json.loads(result.stdout)["lens_chunks"]
     assert [(c["start_tick"], c["end_tick"], c["frames"]) for c in shown] == [(0, 99, 100)]
     assert shown[0]["fields"] == ["surface.elevation", "atmosphere.temperature"]

@@ -45,7 +45,7 @@ SEG_FIELDS = ["ordinal", "start_tick", "end_tick", "status", "host"]
 def cli_ok(*args: str) -> str:
     result = CliRunner().invoke(cli, [str(a) for a in args])
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout
 
 
 def make_tree(root: Path, catalog: list[str]) -> dict[str, str]:

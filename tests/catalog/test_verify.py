@@ -25,7 +25,7 @@ def recorded_run(url: str, root: Path) -> tuple[str, Path]:
     args += ["--checkpoint-stride", "100", "--catalog", url, "--json"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    out = json.loads(result.output)
+    out = json.loads(result.stdout)
     return out["run_id"], Path(out["checkpoint_dir"])
 
 

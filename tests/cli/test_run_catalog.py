@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 def invoke(runner, *args: str) -> str:
     result = runner.invoke(cli, list(args))
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout
 
 
 def show(runner, url: str, run_id: str) -> dict:

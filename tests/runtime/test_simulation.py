@@ -45,7 +45,7 @@ def test_cli_json_summary_is_deterministic(runner):
     from continuum.cli import cli
 
     args = ["run", "terra", "--scenario", "tiny", "--steps", "30", "--seed", "3", "--json"]
-    first, second = (json.loads(runner.invoke(cli, args).output) for _ in range(2))
+    first, second = (json.loads(runner.invoke(cli, args).stdout) for _ in range(2))
     for key in (
         "run_id",
         "world",
