@@ -8,9 +8,14 @@ files (``checkpoint_##########.ckpt``) that no live row references, in runs
 that are not running. Anything else is never touched. gc is dry by default;
 ``catalog scan`` is the way to adopt stray checkpoints instead of deleting them.
 
+gc also looks in the export roots the catalog knows, for Parquet files
+(``part-*.parquet``) of runs it removed, and stale export temporaries.
+
 rm deletes a run's files through the prune protocol (rows to ``deleting``,
-unlink, rows to ``pruned``), then its manifests, ``latest`` link and empty
-directories, then its rows (cascading) and its run policy. It refuses a live
+unlink, rows to ``pruned``), its Parquet exports (see ``export_files.py``: the
+SQL views read every run under a root, so they must go), then its manifests,
+``latest`` link and empty directories, then its rows (cascading) and its run
+policy. It refuses a live
 run, a run with branches, or one with pinned checkpoints, unless forced.
 """
 
@@ -28,8 +33,22 @@ from sqlalchemy import Connection, delete, func, select
 
 from continuum.catalog._base import require_run
 from continuum.catalog.audit import add_audit
+from continuum.catalog.export_files import (
+    PART_TEMP,
+    Removed,
+    part_files,
+    remove_tree,
+    run_dirs,
+    run_trees,
+)
 from continuum.catalog.liveness import LivenessOps
-from continuum.catalog.models import checkpoints, retention_policies, runs
+from continuum.catalog.models import (
+    audit_log,
+    checkpoints,
+    parquet_exports,
+    retention_policies,
+    runs,
+)
 from continuum.catalog.planning import KINDS
 from continuum.catalog.prune import PruneOps, PruneReport, rows_in
 from continuum.catalog.records import _Record
@@ -50,7 +69,7 @@ class StrayFile(_Record):
 
     run_id: str
     path: str
-    kind: str  # temp | checkpoint
+    kind: str  # temp | checkpoint | export (a Parquet file of a run the catalog removed)
     bytes: int
     deleted: bool = False
 
@@ -102,7 +121,7 @@ class CleanupOps(PruneOps, LivenessOps):
 
         def op(conn: Connection) -> list[StrayFile]:
             referenced = _referenced(conn)
-            found = []
+            found = _export_strays(conn, older)
             for rid, status, ckpt_dir, lens_dir in conn.execute(
                 select(runs.c.run_id, runs.c.status, runs.c.checkpoint_dir, runs.c.lens_dir)
             ):
@@ -135,6 +154,7 @@ class CleanupOps(PruneOps, LivenessOps):
         for kind in KINDS:
             rows = self._read(lambda c, k=kind: rows_in(c, k, _RM_STATES, [run_id], "catalog rm"))
             self.delete_rows(kind, rows, report, (_RM_STATES, False))
+        exported = self._remove_exports(run_id, report)
         if report.errors:
             raise CatalogError(f"run {run_id!r} not removed: {report.errors[0]}")
         _remove_dirs(run)
@@ -143,10 +163,48 @@ class CleanupOps(PruneOps, LivenessOps):
             conn.execute(delete(runs).where(runs.c.run_id == run_id))
             mine = (retention_policies.c.scope == "run", retention_policies.c.scope_key == run_id)
             conn.execute(delete(retention_policies).where(*mine))
+            if exported.files:
+                what = f"{exported.files} Parquet files ({exported.bytes} bytes)"
+                add_audit(conn, "export-deleted", run_id=run_id, detail=what)
             add_audit(conn, "run-deleted", run_id=run_id, detail=f"{report.deleted} files")
 
         self._write(op)
         return report
+
+    def _remove_exports(self, run_id: str, report: PruneReport) -> Removed:
+        """The run's Parquet files under every root it was exported to (before its rows:
+        a crash in between leaves rows naming a root, and ``rm`` again finishes)."""
+        stmt = select(parquet_exports.c.path).where(parquet_exports.c.run_id == run_id)
+        roots = self._read(lambda conn: sorted(set(conn.scalars(stmt))))
+        removed = Removed()
+        for root in roots:
+            for tree in run_trees(root, run_id):
+                remove_tree(tree, removed)
+        report.deleted += removed.files
+        report.bytes_freed += removed.bytes
+        report.errors += removed.errors
+        return removed
+
+
+def _export_strays(conn: Connection, older: float) -> list[StrayFile]:
+    """In the export roots the catalog knows: Parquet files of runs it removed (the audit
+    log says so; an export of a run it never recorded is not its to delete), and export
+    temporaries older than ``older``."""
+    roots = sorted(set(conn.scalars(select(parquet_exports.c.path))))
+    removed = set()
+    if roots:
+        gone = select(audit_log.c.run_id).where(audit_log.c.action == "run-deleted")
+        removed = set(conn.scalars(gone)) - set(conn.scalars(select(runs.c.run_id)))
+    out = []
+    for root in roots:
+        for run_id, trees in run_dirs(root).items():
+            for e in (e for tree in trees for e in part_files(tree)):
+                st = e.stat(follow_symlinks=False)
+                if run_id in removed:
+                    out.append(StrayFile(run_id, e.path, "export", st.st_size))
+                elif PART_TEMP.match(e.name) and st.st_mtime < older:
+                    out.append(StrayFile(run_id, e.path, "temp", st.st_size))
+    return out
 
 
 def _check_removable(conn: Connection, run_id: str, force: bool) -> Any:

@@ -111,7 +111,8 @@ def gc(delete, as_json, catalog_url) -> None:
     """Find files in known run directories that no catalog row accounts for.
 
     Only this project's names: atomic-write temporaries older than an hour,
-    and checkpoint files no row references (adopt those with catalog scan).
+    checkpoint files no row references (adopt those with catalog scan), and
+    Parquet exports of runs the catalog removed, in the export roots it knows.
 
     \b
     Example:
@@ -138,6 +139,9 @@ def gc(delete, as_json, catalog_url) -> None:
 @catalog_option
 def rm(run_id, force, as_json, catalog_url) -> None:
     """Delete a run as a whole: its files (crash-safe), then its catalog rows.
+
+    Files: checkpoints, lens chunks, and its Parquet exports (so the SQL views
+    stop showing it); files this project did not write stay.
 
     \b
     Example:
