@@ -51,6 +51,34 @@ def test_upgrade_from_empty_and_downgrade_to_base(catalog_url):
         engine.dispose()
 
 
+def test_0004_keeps_rows_and_still_refuses_unknown_states(catalog_url, tmp_path):
+    """0004 rewrites the state checks (a table copy on SQLite): rows survive, the rule holds."""
+    from sqlalchemy.exc import IntegrityError
+
+    with Catalog(catalog_url) as cat:
+        run = cat.register_run(world="w", ir_hash="ab", seed=1)
+        for tick in (0, 10, 20):
+            cat.record_checkpoint(
+                run.run_id,
+                tick=tick,
+                sim_time=tick,
+                path=f"c{tick}",
+                bytes_on_disk=1,
+                state="pruned",
+            )
+    engine = create_catalog_engine(catalog_url)
+    try:
+        assert schema.downgrade(engine, "test", "0003") == (schema.HEAD, "0003")
+        assert schema.upgrade(engine, "test") == ("0003", schema.HEAD)
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT tick, state FROM checkpoints ORDER BY tick")).all()
+            assert [tuple(r) for r in rows] == [(0, "pruned"), (10, "pruned"), (20, "pruned")]
+            with pytest.raises(IntegrityError):
+                conn.execute(text("UPDATE checkpoints SET state = 'bogus' WHERE tick = 0"))
+    finally:
+        engine.dispose()
+
+
 def test_models_match_migrations(catalog):
     with catalog._engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
