@@ -179,11 +179,12 @@ def test_sealed_lens_chunks_are_recorded(tmp_path, runner):
     )
     run = show(runner, url, summary["run_id"])
     chunks = run["lens_chunks"]
-    assert [(c["start_tick"], c["end_tick"], c["frames"]) for c in chunks] == [
-        (0, 99, 100),
-        (100, 199, 100),
-        (200, 250, 51),
-    ]
+    # windows [0, 100), [100, 200), [200, 251): frames the lens writer dropped under load
+    # (by design, rather than stall the loop) narrow a chunk but never move it
+    assert [c["start_tick"] // 100 for c in chunks] == [0, 1, 2]
+    assert all(c["end_tick"] // 100 == c["start_tick"] // 100 for c in chunks[:2])
+    assert 200 <= chunks[-1]["end_tick"] <= 250
+    assert sum(c["frames"] for c in chunks) + summary["lens_dropped"] == 251
     for chunk in chunks:
         # paths are stored relative to the run's lens dir, like checkpoints to theirs
         assert (Path(run["lens_dir"]) / chunk["path"]).stat().st_size == chunk["bytes"]
