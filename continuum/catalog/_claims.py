@@ -37,19 +37,14 @@ class Group(NamedTuple):
 
     ``base`` is the directory relative paths are under, ending in a separator
     (None when the run names none: then only absolute paths can be deleted).
-    ``items`` are retention :class:`Item`\\ s: a row's key, tick, size and path.
+    ``items`` are retention :class:`Item`\\ s: a row's key, tick, size and path (absolute,
+    or relative to ``base``).
     """
 
     run_id: str
     base: str | None
     items: Sequence[Item]
     detail: str | None = None
-
-    def file(self, item: Item) -> str | None:
-        """The absolute file ``item`` names, or None when it cannot be known for sure."""
-        if item.path.startswith(os.sep):
-            return item.path
-        return None if self.base is None else self.base + item.path
 
 
 def run_base(run_dir: str | None) -> str | None:

@@ -71,10 +71,13 @@ def _unlink(groups: Sequence[Group]) -> tuple[list[Group], list[tuple[Group, str
     and one single-row group with a message for each file that could not be."""
     done, failed = [], []
     for g in groups:
-        bad = []
+        bad, base = [], g.base  # ``Group.file`` inlined: this loop is the prune's floor
         for item in g.items:
-            file = g.file(item)
-            if file is None:
+            if item.path.startswith(os.sep):
+                file = item.path
+            elif base is not None:
+                file = base + item.path
+            else:
                 bad.append((item, f"{item.path}: not an absolute path; left in place"))
                 continue
             try:
