@@ -225,28 +225,31 @@ def move(
     # Almost always every row moves: then the row counts say which (all of them) and
     # RETURNING (~1-2 us a row on SQLite) is not needed. If a group moves fewer rows
     # than it was asked to (a racing prune, a pin), undo and ask each which rows moved.
+    step = _Step(kind, olds, new, guard)
     cursor.execute("SAVEPOINT move_all")
-    if _move_all(conn, cursor, kind, groups, olds, new, guard):
+    if _move_all(conn, cursor, step, groups):
         moved = groups
     else:
         cursor.execute("ROLLBACK TO SAVEPOINT move_all")
-        moved = _move_returning(conn, cursor, kind, groups, olds, new, guard)
+        moved = _move_returning(conn, cursor, step, groups)
     cursor.execute("RELEASE SAVEPOINT move_all")
     if new in ("deleting", "pruned"):
         audit(conn, kind, new, moved)
     return moved
 
 
-def _move_all(
-    conn: Connection,
-    cursor: Any,
-    kind: Kind,
-    groups: Sequence[Group],
-    olds: tuple[str, ...],
-    new: str,
-    guard: bool,
-) -> bool:
+class _Step(NamedTuple):
+    """One state change: which rows (kind), from which states, to which, guarded or not."""
+
+    kind: Kind
+    olds: tuple[str, ...]
+    new: str
+    guard: bool
+
+
+def _move_all(conn: Connection, cursor: Any, step: _Step, groups: Sequence[Group]) -> bool:
     """Move every row of ``groups``; False as soon as one group moves fewer rows."""
+    kind, olds, new, guard = step
     pg = conn.dialect.name == "postgresql"
     by_keys = _update_sql(conn, kind, olds, guard, returning=False)
     # SQLite, checkpoints: when a run's ticks lo..hi hold exactly the rows to move and no
@@ -274,15 +277,10 @@ def _move_all(
 
 
 def _move_returning(
-    conn: Connection,
-    cursor: Any,
-    kind: Kind,
-    groups: Sequence[Group],
-    olds: tuple[str, ...],
-    new: str,
-    guard: bool,
+    conn: Connection, cursor: Any, step: _Step, groups: Sequence[Group]
 ) -> list[Group]:
     """Move what still can be of each group, asking which rows moved."""
+    kind, olds, new, guard = step
     pg = conn.dialect.name == "postgresql"
     sql, key, moved = _update_sql(conn, kind, olds, guard, returning=True), key_of(kind), []
     for g in groups:
