@@ -1,6 +1,7 @@
 """Lens chunks -> Hive-partitioned Parquet, one file per chunk, field and layout.
 
     DIR/run_id=R/field=F/part-SSSSSSSSSS-EEEEEEEEEE.parquet            by tick, then sample
+    DIR/run_id=R/ticks/part-SSSSSSSSSS-EEEEEEEEEE.parquet              tick -> sim_time
     DIR/run_id=R/signals/part-SSSSSSSSSS-EEEEEEEEEE.parquet            global signals
     DIR/by_sample/run_id=R/field=F/part-....parquet                     --layout cell copy
 
@@ -10,19 +11,23 @@ is written by ``COPY ... TO`` a hidden temporary name (no ``.parquet`` suffix, s
 views never glob a half-written file) and renamed over the old one. No fsync: the files
 are derived data that ``continuum lens export`` rebuilds from the chunks.
 
-Field files hold (tick, sim_time, sample) and ``value`` (scalar fields) or ``vx, vy, vz``
-(vector fields), plus, for point fields only, the per-row positions (face, i, j, lat,
-lon); the ``columns`` metadata lists them. A cell field's positions are a function of
-sample and resolution, which the views compute (``columns.cell_position_sql``) and the
-key-value metadata states (``positions``, ``resolution``, ``derived_columns``) — so a file
-stays self-describing without the catalog.
+Field files hold (tick, sample) and ``value`` (scalar fields) or ``vx, vy, vz`` (vector
+fields), plus, for point fields only, the per-row positions (face, i, j, lat, lon); the
+``columns`` metadata lists them. A cell field's positions are a function of sample and
+resolution, which the views compute (``columns.cell_position_sql``) and the key-value
+metadata states (``positions``, ``resolution``, ``derived_columns``) — so a file stays
+self-describing without the catalog. ``sim_time`` is one value per frame: the chunk's
+``ticks`` file holds it (metadata ``sim_time`` names that file), and the views join it in.
 
 Every file is Parquet v2 (byte-stream-split floats: ~2x smaller values than v1), zstd
-level 1, no dictionaries (measured on 64x64 frames: 1.5x faster to write and 4 % smaller,
-since zstd finds the per-tick repeats of sample/lat/lon itself), row groups of whole
-ticks (or whole samples) near 500k rows, and key-value metadata naming the run, field,
-layout and topology (resolution, face order, cell order, vector frame), so a file is
-readable without the catalog.
+level 1, row groups of whole ticks (or whole samples) near 500k rows, and key-value
+metadata naming the run, field, layout and topology (resolution, face order, cell order,
+vector frame), so a file is readable without the catalog. Dictionaries only where a row
+group repeats a handful of values (:func:`dictionary_limit`): the time-major ``tick``
+column (~20 ticks per row group) is RLE-dictionary encoded, which DuckDB's hash
+aggregate groups per dictionary entry instead of per row (a ``GROUP BY tick`` scan ~20 %
+less CPU, measured); the limit is too small for sample and value columns, whose
+dictionaries would be large and slower to write (measured 1.5x) for no smaller file.
 """
 
 from __future__ import annotations
@@ -41,9 +46,17 @@ from continuum.errors import LensError
 from continuum.lens import ChunkFile
 from continuum.lens.reconstruct import CELLS
 from continuum.sql._errors import translate
-from continuum.sql.columns import POSITIONS, field_columns, file_schema, select_list
+from continuum.sql.columns import (
+    POSITIONS,
+    Scratch,
+    field_columns,
+    file_schema,
+    select_list,
+    ticks_columns,
+)
 
 BY_SAMPLE = "by_sample"
+TICKS = "ticks"
 LAYOUTS = ("time", "sample")
 AXES = ("vx", "vy", "vz")
 ROW_GROUP_TARGET = 500_000
@@ -71,10 +84,29 @@ def field_dir(root: Path, run_id: str, name: str, layout: str = "time") -> Path:
     return base / f"run_id={run_id}" / f"field={name}"
 
 
+def ticks_path(root: Path, run_id: str, tick_range: tuple[int, int]) -> Path:
+    return Path(root) / f"run_id={run_id}" / TICKS / part_name(tick_range)
+
+
 def row_group_rows(span: int, count: int) -> int:
     """Rows per group: whole ticks (or samples) of ``span`` rows, ~500k, within [100k, 1M]."""
     whole = max(1, ROW_GROUP_TARGET // max(span, 1)) * max(span, 1)
     return min(max(whole, 100_000), 1_000_000, max(span * count, 1))
+
+
+def dictionary_limit(rows_per_group: int, span: int, layout: str) -> int:
+    """DICTIONARY_SIZE_LIMIT (bytes) that dictionary-encodes only the time-major ``tick``.
+
+    A time-major row group holds ``rows_per_group / span`` distinct ticks (8 bytes each);
+    the limit admits those and stops every other column's dictionary after a few dozen
+    values (DuckDB gives up on a column once its dictionary passes the limit). Above
+    512 ticks a group (fields of few samples) the gain is gone: no dictionaries, as for
+    the sample-major layout, whose point-history reads do not group by tick.
+    """
+    ticks = -(-rows_per_group // max(span, 1))
+    if layout != "time" or ticks > 512:
+        return 1
+    return 8 * ticks + 64
 
 
 def _quote(text: str) -> str:
@@ -98,11 +130,12 @@ def _copy(con: duckdb.DuckDBPyConnection, cols: dict, select: str, target: Path,
     return target.stat().st_size
 
 
-def _options(rows_per_group: int, meta: dict[str, Any]) -> str:
+def _options(rows_per_group: int, meta: dict[str, Any], dictionary: int = 1) -> str:
     kv = ", ".join(f"{k}: {_quote(str(v))}" for k, v in meta.items())
     return (
-        "PARQUET_VERSION V2, COMPRESSION zstd, COMPRESSION_LEVEL 1, DICTIONARY_SIZE_LIMIT 1, "
-        f"ROW_GROUP_SIZE {rows_per_group}, KV_METADATA {{{kv}}}"
+        "PARQUET_VERSION V2, COMPRESSION zstd, COMPRESSION_LEVEL 1, "
+        f"DICTIONARY_SIZE_LIMIT {dictionary}, ROW_GROUP_SIZE {rows_per_group}, "
+        f"KV_METADATA {{{kv}}}"
     )
 
 
@@ -117,7 +150,7 @@ class _Chunk:
         self.keep = (self.ticks >= lo) & (self.ticks <= hi)
 
     def meta(self, name: str | None, layout: str) -> dict[str, Any]:
-        """Key-value metadata of one file (``name`` None: the signals file)."""
+        """Key-value metadata of one file (``name`` None: the signals or ticks file)."""
         topo = self.h.identity.topology or {}
         ident = self.h.identity
         config = self.h.fields[name] if name else None
@@ -134,6 +167,8 @@ class _Chunk:
             # of that cell's centre (topology below) — computed by the views, not stored
             "derived_columns": ",".join(POSITIONS) if cells else "",
             "columns": ",".join(file_schema(config)) if config else "",
+            # one sim_time per frame, in the chunk's ticks file (run dir relative)
+            "sim_time": f"{TICKS}/{part_name(self.h.tick_range)}" if config else "",
             "layout": layout,
             "tick_range": json.dumps(list(self.h.tick_range)),
             "topology": json.dumps(topo),
@@ -145,7 +180,12 @@ class _Chunk:
 
 
 def _export_field(
-    con: duckdb.DuckDBPyConnection, c: _Chunk, root: Path, name: str, layout: str
+    con: duckdb.DuckDBPyConnection,
+    c: _Chunk,
+    root: Path,
+    name: str,
+    layout: str,
+    scratch: Scratch,
 ) -> tuple[int, int, Path] | None:
     config = c.file.config(name)
     rows = c.file.rows(name)
@@ -158,13 +198,22 @@ def _export_field(
     positions = c.file.positions(name)
     if positions is not None and positions.ndim == 3:
         positions = positions[mask]
-    ticks, times = c.ticks[rows][mask], c.times[rows][mask]
-    cols = field_columns(config, ticks, times, values, positions, c.file.topology, layout)
+    ticks = c.ticks[rows][mask]
+    cols = field_columns(config, ticks, values, positions, c.file.topology, layout, scratch)
     span, count = (config.samples, len(ticks)) if layout == "time" else (len(ticks), config.samples)
     target = field_dir(root, c.h.identity.run_id, name, layout) / part_name(c.h.tick_range)
-    opts = _options(row_group_rows(span, count), c.meta(name, layout))
+    group = row_group_rows(span, count)
+    opts = _options(group, c.meta(name, layout), dictionary_limit(group, span, layout))
     size = _copy(con, cols, select_list(cols, "SRC", file_schema(config)), target, opts)
     return len(cols["tick"]), size, target
+
+
+def _export_ticks(con: duckdb.DuckDBPyConnection, c: _Chunk, root: Path) -> tuple[int, Path]:
+    """The chunk's (tick, sim_time) of the frames in the window: the views join sim_time."""
+    cols = ticks_columns(c.ticks[c.keep], c.times[c.keep])
+    target = ticks_path(root, c.h.identity.run_id, c.h.tick_range)
+    opts = _options(row_group_rows(1, len(cols["tick"])), c.meta(None, TICKS))
+    return _copy(con, cols, "tick, sim_time", target, opts), target
 
 
 def _export_signals(con: duckdb.DuckDBPyConnection, c: _Chunk, root: Path) -> tuple[int, Path]:
@@ -199,8 +248,13 @@ def export_chunk(
     start: int | None = None,
     stop: int | None = None,
     layouts: tuple[str, ...] = ("time",),
+    scratch: Scratch | None = None,
 ) -> ChunkExport:
-    """Write one ``.lens`` chunk's fields (ticks in [start, stop]) and signals under ``root``."""
+    """Write one ``.lens`` chunk's fields (ticks in [start, stop]), its ticks and signals.
+
+    ``scratch``: buffers reused from chunk to chunk by one thread (see :class:`Scratch`).
+    """
+    scratch = scratch or Scratch()
     with ChunkFile(path) as chunk:
         c = _Chunk(chunk, start, stop)
         names = list(c.h.fields) if fields is None else [f for f in fields if f in c.h.fields]
@@ -208,11 +262,15 @@ def export_chunk(
         files: list[Path] = []
         for name in names:
             for layout in layouts:
-                done = _export_field(con, c, Path(root), name, layout)
+                done = _export_field(con, c, Path(root), name, layout, scratch)
                 if done is not None:
                     rows += done[0] if layout == "time" else 0
                     size += done[1]
                     files.append(done[2])
+        if c.keep.any() and (files or c.h.signals):
+            tick_bytes, target = _export_ticks(con, c, Path(root))
+            size += tick_bytes
+            files.append(target)
         if c.h.signals and c.keep.any():
             signal_bytes, target = _export_signals(con, c, Path(root))
             size += signal_bytes

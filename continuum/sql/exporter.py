@@ -24,6 +24,7 @@ import duckdb
 
 from continuum.errors import ContinuumError
 from continuum.lens import LensStore, SealedChunk
+from continuum.sql.columns import Scratch
 from continuum.sql.export import ChunkExport, check_fields, export_chunk
 
 if TYPE_CHECKING:
@@ -73,15 +74,24 @@ def export_run(
             if (start is None or ref.end > start) and (stop is None or ref.start <= stop)
         ]
     con = duckdb.connect(config={"threads": 1})
+    local = threading.local()  # per worker: a DuckDB cursor and the column buffers
 
     def one(path: Path) -> ChunkExport:
-        cursor = con.cursor()  # one per worker: a connection is not shared across threads
-        try:
-            return export_chunk(
-                cursor, path, root, fields=fields, start=start, stop=stop, layouts=layouts
-            )
-        finally:
-            cursor.close()
+        if not hasattr(local, "cursor"):  # a connection is not shared across threads
+            local.cursor, local.scratch = con.cursor(), Scratch()
+            cursors.append(local.cursor)
+        return export_chunk(
+            local.cursor,
+            path,
+            root,
+            fields=fields,
+            start=start,
+            stop=stop,
+            layouts=layouts,
+            scratch=local.scratch,
+        )
+
+    cursors: list[duckdb.DuckDBPyConnection] = []
 
     done = []
     try:
@@ -90,6 +100,8 @@ def export_run(
                 record(catalog, exported, root)
                 done.append(exported)
     finally:
+        for cursor in cursors:
+            cursor.close()
         con.close()
     return done
 
@@ -109,6 +121,7 @@ class LiveExporter:
         self.exported = self.skipped = self.failed = 0
         self._queue: queue.Queue[SealedChunk | None] = queue.Queue(maxsize=depth)
         self._con = duckdb.connect()
+        self._scratch = Scratch()  # the column buffers, reused chunk after chunk
         self._thread = threading.Thread(target=self._loop, name="sql-export", daemon=True)
         self._thread.start()
 
@@ -126,7 +139,9 @@ class LiveExporter:
     def _loop(self) -> None:
         while (sealed := self._queue.get()) is not None:
             try:
-                done = export_chunk(self._con, sealed.path, self.root, layouts=self.layouts)
+                done = export_chunk(
+                    self._con, sealed.path, self.root, layouts=self.layouts, scratch=self._scratch
+                )
                 record(self.catalog, done, self.root)
                 self.exported += 1
             except (ContinuumError, OSError) as exc:  # an export must not stop the run

@@ -8,11 +8,21 @@ Views (built from the export roots the catalog records, plus any ``roots`` passe
   not store face/i/j/lat/lon: the view derives them from ``sample`` and the resolution in
   the files' key-value metadata, and DuckDB computes them only for queries that read
   them. One ``read_parquet`` per file layout (resolution, stored columns), ``UNION ALL``,
-  NULL for what a layout lacks;
+  NULL for what a layout lacks. ``sim_time`` is joined in from the ``ticks`` table on
+  (run_id, tick), through a ``GROUP BY run_id, tick`` that makes the key unique, so
+  DuckDB's join elimination drops the join from aggregates that do not read
+  ``sim_time`` (a per-tick mean scans the field files alone). Plain selections keep it
+  (DuckDB 2.0 elides joins only under aggregates); a time slice's tick filter is pushed
+  into both sides, so the join there is a one-row build (~1-2 ms, measured);
 - ``fields_by_sample``: the same rows, read from ``--layout cell`` copies where they exist
   (row groups hold a few samples across all ticks, so a filter on ``sample`` or position
   reads one row group per file) and from the time-major files elsewhere;
 - ``signals``: (tick, sim_time, signal, value, vx, vy, vz, run_id).
+
+Tables: ``ticks`` (run_id, tick, sim_time), one row per exported frame, read from the
+chunks' ``ticks`` files when the session opens — a table, not a view over the files, so
+each query's join reads no file and plans in a fraction of the time (~4 ms less per
+query than ``read_parquet`` of the files, measured).
 
 Tables, copied from the catalog when the session opens (so a query can join field
 history with seeds, scenarios, params and statuses): ``runs``, ``run_params``,
@@ -41,6 +51,7 @@ if TYPE_CHECKING:
 
 FIELD_GLOB = "run_id=*/field=*/part-*.parquet"
 SIGNAL_GLOB = "run_id=*/signals/part-*.parquet"
+TICKS_GLOB = "run_id=*/ticks/part-*.parquet"
 SIGNAL_SCHEMA = {"tick": "BIGINT", "sim_time": "DOUBLE", "signal": "VARCHAR"} | {
     k: "DOUBLE" for k in ("value", "vx", "vy", "vz")
 }
@@ -77,6 +88,25 @@ def _file_layout(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[int | None
     return None, stored
 
 
+def _parquet(files: list[Path]) -> str:
+    return f"read_parquet({_listed(files)}, hive_partitioning = true, hive_types_autocast = false)"
+
+
+#: The ``ticks`` table grouped on its key: unique, so a join on it DuckDB can elide.
+SIM_TIMES = "SELECT run_id, tick, any_value(sim_time) AS sim_time FROM ticks GROUP BY run_id, tick"
+
+
+def load_ticks(con: duckdb.DuckDBPyConnection, files: list[Path]) -> None:
+    """The ``ticks`` table: (run_id, tick, sim_time) of every exported frame.
+
+    Ticks of one run never repeat across its chunks (chunk tick ranges are disjoint), so
+    the table has one row per (run_id, tick).
+    """
+    con.execute("CREATE TABLE ticks (run_id VARCHAR, tick BIGINT, sim_time DOUBLE)")
+    if files:
+        con.execute(f"INSERT INTO ticks SELECT run_id, tick, sim_time FROM {_parquet(files)}")
+
+
 def _fields_view(con: duckdb.DuckDBPyConnection, files: list[Path]) -> str:
     """One SELECT per file layout (derived positions' resolution, stored columns)."""
     if not files:
@@ -87,25 +117,37 @@ def _fields_view(con: duckdb.DuckDBPyConnection, files: list[Path]) -> str:
         if f.parent not in known:
             known[f.parent] = _file_layout(con, f)
         groups.setdefault(known[f.parent], []).append(f)
-    parts = []
+    parts, joined = [], False
     for (n, stored), group in sorted(groups.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1])):
         derived = {} if n is None else cell_position_sql(n)
+        joined |= "sim_time" not in stored  # files since sim_time moved to the ticks files
         items = [
             c if c in stored else f"{derived[c]} AS {c}" if c in derived else f"NULL::{t} AS {c}"
             for c, t in SCHEMA.items()
         ]
-        source = (
-            f"read_parquet({_listed(group)}, hive_partitioning = true, hive_types_autocast = false)"
-        )
+        source = _parquet(group)
         if n is not None:
             source = f"(SELECT *, {cell_tangent_sql(n)} FROM {source})"
         parts.append(f"SELECT {', '.join(items)}, run_id, field FROM {source}")
-    return " UNION ALL ".join(parts)
+    union = " UNION ALL ".join(parts)
+    if not joined:
+        return union
+    # One join over the union, not one per layout: DuckDB shares repeated subqueries as a
+    # CTE, and a CTE hides the join from join elimination. coalesce keeps the sim_time
+    # that files written before the ticks files store themselves.
+    cols = [
+        "coalesce(_t.sim_time, _u.sim_time) AS sim_time" if c == "sim_time" else f"_u.{c}"
+        for c in SCHEMA
+    ]
+    return (
+        f"SELECT {', '.join(cols)}, _u.run_id, _u.field FROM ({union}) AS _u "
+        f"LEFT JOIN ({SIM_TIMES}) AS _t ON _t.run_id = _u.run_id AND _t.tick = _u.tick"
+    )
 
 
-def _files(roots: Sequence[Path]) -> tuple[list[Path], list[Path], list[Path]]:
-    """(time-major field files, by-sample view files, signal files) under ``roots``."""
-    by_time, by_sample, signals = [], [], []
+def _files(roots: Sequence[Path]) -> tuple[list[Path], list[Path], list[Path], list[Path]]:
+    """(time-major field files, by-sample view files, signal files, ticks files)."""
+    by_time, by_sample, signals, ticks = [], [], [], []
     for root in roots:
         timed = sorted(root.glob(FIELD_GLOB))
         copies = sorted((root / BY_SAMPLE).glob(FIELD_GLOB))
@@ -113,7 +155,8 @@ def _files(roots: Sequence[Path]) -> tuple[list[Path], list[Path], list[Path]]:
         by_time += timed
         by_sample += copies + [p for p in timed if p.relative_to(root) not in have]
         signals += sorted(root.glob(SIGNAL_GLOB))
-    return by_time, by_sample, signals
+        ticks += sorted(root.glob(TICKS_GLOB))
+    return by_time, by_sample, signals, ticks
 
 
 def _column(values: list[Any], kind: str) -> np.ndarray:
@@ -149,11 +192,12 @@ def open_session(
 ) -> duckdb.DuckDBPyConnection:
     """A connection with the views and tables above; sandboxed to ``roots`` if asked."""
     roots = sorted({Path(r).resolve() for r in roots})
-    by_time, by_sample, signals = _files(roots)
+    by_time, by_sample, signals, ticks = _files(roots)
     con = duckdb.connect()
     with translate("opening the SQL session"):
         con.execute("SET parquet_metadata_cache = true")  # footers parsed once per session
         load_tables(con, dumps)
+        load_ticks(con, ticks)
         con.execute(f"CREATE VIEW fields AS {_fields_view(con, by_time)}")
         con.execute(f"CREATE VIEW fields_by_sample AS {_fields_view(con, by_sample)}")
         con.execute(f"CREATE VIEW signals AS {_read(signals, SIGNAL_SCHEMA, ('run_id',))}")
