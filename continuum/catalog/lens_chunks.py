@@ -6,10 +6,20 @@ row is replaced. The ``lens_chunks`` table of revision 0001 has no unique key
 to upsert on, hence a look-up inside the write transaction; a run's chunks are
 recorded by its one lens writer, so two writers never race for one path.
 Paths are stored relative to the run's ``lens_dir`` when they lie under it.
+
+A chunk row's state follows the checkpoint state machine (``checkpoints.py``:
+the same states, the same allowed moves): the writer records it ``committed``
+once the file is durable, prune moves it through ``deleting`` to ``pruned``,
+and ``catalog verify`` settles ``missing``/``corrupt``. A move made one row at a
+time (:meth:`LensChunkOps.mark_lens_chunk_state`) into deleting, pruned, missing
+or corrupt is written to the audit log as ``lens-chunk-{state}`` — the action
+prune uses for its batches — with the chunk's end tick (prune's tick for a
+chunk), its path and, in ``detail``, its tick range.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -18,8 +28,9 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from continuum.catalog._base import CatalogBase, new_id, require_run, utcnow
-from continuum.catalog._errors import CatalogError
-from continuum.catalog.checkpoints import _check_state, relative_to_dir
+from continuum.catalog._errors import CatalogError, CheckpointStateError
+from continuum.catalog.audit import add_audit
+from continuum.catalog.checkpoints import _AUDITED, TRANSITIONS, _check_state, relative_to_dir
 from continuum.catalog.models import as_dicts, lens_chunks
 from continuum.catalog.records import LensChunkRecord
 
@@ -92,6 +103,45 @@ class LensChunkOps(CatalogBase):
                 row = {"id": found.id, "run_id": run_id, "path": stored, **values}
                 conn.execute(update(lens_chunks).where(lens_chunks.c.id == found.id).values(values))
             return lens_chunk_record(row)
+
+        return self._write(op)
+
+    def mark_lens_chunk_state(
+        self, run_id: str, chunk_id: str, state: str, *, detail: str | None = None
+    ) -> LensChunkRecord:
+        """Move one chunk of ``run_id`` to ``state`` (the checkpoints' allowed moves).
+
+        ``CheckpointStateError`` for an unknown state, a chunk the run does not
+        have, or a move the state machine does not allow.
+        """
+        _check_state(state)
+
+        def op(conn: Connection) -> LensChunkRecord:
+            require_run(conn, run_id)
+            mine = (lens_chunks.c.run_id == run_id, lens_chunks.c.id == chunk_id)
+            found = conn.execute(select(lens_chunks).where(*mine)).first()
+            if found is None:
+                raise CheckpointStateError(f"run {run_id!r} has no lens chunk {chunk_id!r}")
+            row = lens_chunk_record(found._mapping)
+            if row.state == state:
+                return row
+            if state not in TRANSITIONS[row.state]:
+                where = f"lens chunk {row.path} (ticks {row.start_tick}-{row.end_tick})"
+                raise CheckpointStateError(
+                    f"{where} of run {run_id!r} is {row.state}; it cannot become {state}"
+                )
+            if state in _AUDITED:
+                ticks = f"ticks {row.start_tick}-{row.end_tick}"
+                add_audit(
+                    conn,
+                    f"lens-chunk-{state}",
+                    run_id=run_id,
+                    tick=row.end_tick,
+                    path=row.path,
+                    detail=f"{ticks}; {detail}" if detail else ticks,
+                )
+            conn.execute(update(lens_chunks).where(*mine).values(state=state))
+            return dataclasses.replace(row, state=state)
 
         return self._write(op)
 

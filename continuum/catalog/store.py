@@ -1,9 +1,9 @@
 """``Catalog``: one object holding the engine, with every operation as a method.
 
 The methods live with their concern (``runs``, ``checkpoints``, ``lens_chunks``,
-``liveness``, ``search``, ``audit``, ``scan``, ``verify``); this class only puts
-them together, so callers write ``catalog.record_checkpoint(...)`` and modules
-stay short.
+``liveness``, ``search``, ``audit``, ``scan``, ``verify``, ``verify_lens``); this
+class only puts them together, so callers write ``catalog.record_checkpoint(...)``
+and modules stay short.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from continuum.catalog.runs import RunOps
 from continuum.catalog.scan import ScanOps
 from continuum.catalog.search import SearchOps
 from continuum.catalog.verify import VerifyOps
+from continuum.catalog.verify_lens import LensVerifyOps
 
 
 class Catalog(
@@ -31,6 +32,7 @@ class Catalog(
     AuditOps,
     ScanOps,
     VerifyOps,
+    LensVerifyOps,
     PolicyOps,
     CleanupOps,
     ExportOps,

@@ -1,5 +1,9 @@
 """``catalog verify``: does every file the catalog lists exist, intact, as recorded?
 
+Checkpoints are checked here and lens chunks, the same way, in
+``verify_lens.py`` (its mixin, ``LensVerifyOps``, is part of ``Catalog``); both
+report :class:`Problem`\\ s into one :class:`VerifyReport`.
+
 For each checkpoint row in state committed, pending, deleting, missing or
 corrupt: the file must exist, have the recorded size and payload checksum,
 and pass the container's full verification (every frame decoded and
@@ -31,6 +35,7 @@ protocol (``continuum.blobs.atomic``) a temporary never became a checkpoint.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import socket
@@ -43,9 +48,10 @@ from sqlalchemy import Connection, select
 
 from continuum.catalog._base import CatalogBase, require_run, utcnow
 from continuum.catalog.checkpoints import checkpoints_of
+from continuum.catalog.lens_chunks import lens_chunks_of
 from continuum.catalog.liveness import pid_alive
 from continuum.catalog.models import runs
-from continuum.catalog.records import CheckpointRecord, _Record
+from continuum.catalog.records import CheckpointRecord, LensChunkRecord, _Record
 
 PENDING_GRACE = timedelta(hours=1)
 CHECKED_STATES = frozenset({"committed", "pending", "deleting", "missing", "corrupt"})
@@ -55,7 +61,12 @@ TEMP_NAME = re.compile(r"^\..+\.tmp-(?P<pid>[0-9]+)-[0-9a-f]{8}$")  # blobs.atom
 
 @dataclass(frozen=True, slots=True)
 class Problem(_Record):
-    """One finding; ``repaired`` says what ``--repair`` did about it (None: nothing)."""
+    """One finding; ``repaired`` says what ``--repair`` did about it (None: nothing).
+
+    ``blob`` is ``checkpoint`` (``tick`` names it) or ``lens`` (a lens chunk:
+    ``ticks`` is its first and last tick, as its row records them; a temporary
+    in the lens directory has neither).
+    """
 
     kind: str  # missing | corrupt | changed | settled | interrupted-prune | orphan | temp
     run_id: str
@@ -63,11 +74,17 @@ class Problem(_Record):
     path: str
     detail: str
     repaired: str | None = None
+    blob: str = "checkpoint"  # checkpoint | lens
+    ticks: tuple[int, int] | None = None  # lens chunks: (first tick, last tick)
 
     def line(self) -> str:
-        tick = "" if self.tick is None else f" tick {self.tick}"
+        if self.blob == "lens":
+            lo, hi = self.ticks or (None, None)
+            what = " lens" if self.ticks is None else f" lens chunk ticks {lo}-{hi}"
+        else:
+            what = "" if self.tick is None else f" tick {self.tick}"
         done = f" -> {self.repaired}" if self.repaired else ""
-        return f"{self.kind}: run {self.run_id}{tick}: {self.path}: {self.detail}{done}"
+        return f"{self.kind}: run {self.run_id}{what}: {self.path}: {self.detail}{done}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +94,7 @@ class VerifyReport(_Record):
     runs: int
     checkpoints: int
     problems: tuple[Problem, ...]
+    lens_chunks: int = 0
 
     @property
     def clean(self) -> bool:
@@ -90,6 +108,8 @@ class _Run:
     checkpoint_dir: str | None
     host: str | None
     rows: tuple[CheckpointRecord, ...]
+    lens_dir: str | None = None
+    lens_rows: tuple[LensChunkRecord, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,17 +134,30 @@ def check_file(path: Path, run_id: str, tick: int) -> _FileCheck:
         with ContainerReader(path, KIND, error_cls=CheckpointCorruptError) as reader:
             reader.verify()
     except (CheckpointError, BlobError, OSError) as exc:
-        return _FileCheck(size, None, (str(exc).splitlines() or [type(exc).__name__])[0])
+        return _FileCheck(size, None, reason(exc, path))
     if header.tick != tick or header.identity.run_id != run_id:
         found = f"tick {header.tick} of run {header.identity.run_id}"
         return _FileCheck(size, None, f"header holds {found}, expected tick {tick} of run {run_id}")
     return _FileCheck(size, header, None)
 
 
+def reason(exc: BaseException, path: Path) -> str:
+    """The first line of ``exc``'s message, without the path the Problem names anyway."""
+    text = (str(exc).splitlines() or [type(exc).__name__])[0]
+    return text.removeprefix(f"{path}: ") or type(exc).__name__
+
+
 def _targets(conn: Connection, run_id: str | None) -> list[_Run]:
     rows = [require_run(conn, run_id)] if run_id else conn.execute(select(runs)).all()
     return [
-        _Run(r.run_id, r.checkpoint_dir, r.host, tuple(checkpoints_of(conn, r.run_id)))
+        _Run(
+            r.run_id,
+            r.checkpoint_dir,
+            r.host,
+            tuple(checkpoints_of(conn, r.run_id)),
+            r.lens_dir,
+            tuple(lens_chunks_of(conn, r.run_id)),
+        )
         for r in sorted(rows, key=lambda r: (r.started_at, r.run_id))
     ]
 
@@ -134,13 +167,17 @@ def _as_recorded(row: CheckpointRecord, f: _FileCheck) -> bool:
 
 
 class VerifyOps(CatalogBase):
-    """Checking (and repairing) the catalog against the files (see the module docstring)."""
+    """Checking (and repairing) the catalog against the files (see the module docstring).
+
+    ``verify`` also checks each run's lens chunks through ``_check_lens_run``,
+    which ``LensVerifyOps`` (``verify_lens.py``) provides beside this mixin.
+    """
 
     def verify(self, run_id: str | None = None, *, repair: bool = False) -> VerifyReport:
         """Check every run (or one); with ``repair``, settle what was found."""
         targets = self._read(lambda conn: _targets(conn, run_id))
         problems: list[Problem] = []
-        checked = 0
+        checked = lens_checked = 0
         for run in targets:
             for row in run.rows:
                 if row.state in CHECKED_STATES:
@@ -148,7 +185,10 @@ class VerifyOps(CatalogBase):
                     found = self._check_row(run, row, repair)
                     problems += [found] if found else []
             problems += self._check_dir(run, repair)
-        return VerifyReport(len(targets), checked, tuple(problems))
+            lens_count, lens_problems = self._check_lens_run(run, repair)  # LensVerifyOps
+            lens_checked += lens_count
+            problems += lens_problems
+        return VerifyReport(len(targets), checked, tuple(problems), lens_checked)
 
     # -- rows -------------------------------------------------------------
 
@@ -186,7 +226,7 @@ class VerifyOps(CatalogBase):
             return problem
         path.unlink(missing_ok=True)
         self.mark_checkpoint_state(row.run_id, row.tick, "pruned", detail="catalog verify")
-        return _done(problem, "file deleted, marked pruned")
+        return done(problem, "file deleted, marked pruned")
 
     def _settle(
         self, row: CheckpointRecord, kind: str, state: str, detail: str, repair: bool
@@ -195,7 +235,7 @@ class VerifyOps(CatalogBase):
         if not repair:
             return problem
         self.mark_checkpoint_state(row.run_id, row.tick, state, detail=f"catalog verify: {detail}")
-        return _done(problem, f"marked {state}")
+        return done(problem, f"marked {state}")
 
     def _rerecord(self, row: CheckpointRecord, path: Path, f: _FileCheck, repair: bool) -> Problem:
         size, checksum = (
@@ -208,7 +248,7 @@ class VerifyOps(CatalogBase):
         if not repair:
             return problem
         self._record_intact(row.run_id, path, f)
-        return _done(problem, "re-recorded committed")
+        return done(problem, "re-recorded committed")
 
     # -- files no row lists ----------------------------------------------
 
@@ -224,7 +264,7 @@ class VerifyOps(CatalogBase):
             if name and entry.is_file() and os.path.abspath(entry) not in listed:
                 out.append(self._orphan(run, entry, int(name.group(1)), by_tick, repair))
             elif (temp := TEMP_NAME.match(entry.name)) and entry.is_file():
-                found = self._temp(run, entry, int(temp.group("pid")), repair)
+                found = check_temp(run, entry, int(temp.group("pid")), repair)
                 out += [found] if found else []
         return out
 
@@ -236,29 +276,17 @@ class VerifyOps(CatalogBase):
         if not repair:
             return problem
         if other is not None and other.state != "pruned":
-            return _done(problem, None, f"; tick {tick} already has a row for {other.path}")
+            return done(problem, None, f"; tick {tick} already has a row for {other.path}")
         f = check_file(path, run.run_id, tick)
         if f.error is None:
             self._record_intact(run.run_id, path, f)
-            return _done(problem, "recorded committed")
+            return done(problem, "recorded committed")
         self.record_checkpoint(
             run.run_id, tick=tick, sim_time=0.0, path=path.resolve(), bytes_on_disk=f.size
         )
         detail = f"catalog verify: orphan file is bad: {f.error}"
         self.mark_checkpoint_state(run.run_id, tick, "corrupt", detail=detail)
-        return _done(problem, f"recorded corrupt ({f.error})")
-
-    def _temp(self, run: _Run, path: Path, pid: int, repair: bool) -> Problem | None:
-        local = run.host in (None, socket.gethostname())
-        if local and pid_alive(pid):
-            return None  # a write in progress
-        problem = Problem("temp", run.run_id, None, str(path), "temporary left by a crashed write")
-        if not repair:
-            return problem
-        if not local:
-            return _done(problem, None, f"; its writer ran on {run.host}, verify there")
-        path.unlink(missing_ok=True)
-        return _done(problem, "deleted")
+        return done(problem, f"recorded corrupt ({f.error})")
 
     def _record_intact(self, run_id: str, path: Path, f: _FileCheck) -> CheckpointRecord:
         h = f.header
@@ -275,11 +303,32 @@ class VerifyOps(CatalogBase):
         )
 
 
+def check_temp(
+    run: _Run, path: Path, pid: int, repair: bool, blob: str = "checkpoint"
+) -> Problem | None:
+    """A temporary of the atomic-write protocol in one of ``run``'s directories.
+
+    No problem while its writer (the pid in its name) is alive on this host;
+    else deleted by ``repair`` — unless the run's writer ran on another host,
+    where only a verify there can tell whether it is still writing.
+    """
+    local = run.host in (None, socket.gethostname())
+    if local and pid_alive(pid):
+        return None  # a write in progress
+    detail = "temporary left by a crashed write"
+    problem = Problem("temp", run.run_id, None, str(path), detail, blob=blob)
+    if not repair:
+        return problem
+    if not local:
+        return done(problem, None, f"; its writer ran on {run.host}, verify there")
+    path.unlink(missing_ok=True)
+    return done(problem, "deleted")
+
+
 def _problem(row: CheckpointRecord, kind: str, detail: str) -> Problem:
     return Problem(kind, row.run_id, row.tick, row.resolved_path, detail)
 
 
-def _done(problem: Problem, repaired: str | None, more: str = "") -> Problem:
-    return Problem(
-        problem.kind, problem.run_id, problem.tick, problem.path, problem.detail + more, repaired
-    )
+def done(problem: Problem, repaired: str | None, more: str = "") -> Problem:
+    """``problem`` with what ``--repair`` did (None: nothing) and ``more`` detail."""
+    return dataclasses.replace(problem, detail=problem.detail + more, repaired=repaired)

@@ -189,10 +189,16 @@ def scan(directory: Path, as_json: bool, catalog_url: str | None) -> None:
 @json_option
 @catalog_option
 def verify(run_id: str | None, repair: bool, as_json: bool, catalog_url: str | None) -> None:
-    """Check every listed checkpoint file (exists, size, checksum) and find orphans.
+    """Check every checkpoint and lens chunk file the catalog lists, and find orphans.
+
+    Each listed file must exist, have its recorded size and checksum and decode
+    in full; files in a run's directories that no row lists (orphans) and
+    temporaries of crashed writes are reported. Lens problems name the
+    chunk's tick range.
 
     Exit code 1 when problems are found (with --repair: when some remain).
-    --repair never deletes a checkpoint file that no row lists.
+    --repair never deletes a checkpoint or lens chunk file that no row lists; an
+    orphan lens chunk that does not verify is left in place and stays reported.
 
     \b
     Example:
@@ -244,8 +250,8 @@ def _print_verify(report: VerifyReport) -> None:
         click.echo(problem.line())
     repaired = sum(1 for p in report.problems if p.repaired)
     click.echo(
-        f"checked {report.checkpoints} checkpoint(s) in {report.runs} run(s): "
-        f"{len(report.problems)} problem(s), {repaired} repaired"
+        f"checked {report.checkpoints} checkpoint(s) and {report.lens_chunks} lens chunk(s) "
+        f"in {report.runs} run(s): {len(report.problems)} problem(s), {repaired} repaired"
     )
 
 
