@@ -4,6 +4,7 @@ An export root holds every exported run side by side (``continuum.sql.export``):
 
     ROOT/run_id=R/field=F/part-SSSSSSSSSS-EEEEEEEEEE.parquet
     ROOT/run_id=R/signals/part-SSSSSSSSSS-EEEEEEEEEE.parquet
+    ROOT/run_id=R/ticks/part-SSSSSSSSSS-EEEEEEEEEE.parquet
     ROOT/by_sample/run_id=R/field=F/part-....parquet
 
 and the SQL views read every ``run_id=*`` under a root the catalog knows. So removing
@@ -57,13 +58,13 @@ def run_dirs(root: str) -> dict[str, list[str]]:
 
 
 def part_files(tree: str) -> list[os.DirEntry[str]]:
-    """Our part files (and write temporaries) in ``tree``'s ``field=*`` and ``signals``."""
+    """Our part files (and write temporaries) in ``tree``'s ``field=*``, signals, ticks."""
     out = []
     with contextlib.suppress(OSError):
         for sub in os.scandir(tree):
             if not sub.is_dir(follow_symlinks=False):
                 continue
-            if not (sub.name.startswith("field=") or sub.name == "signals"):
+            if not (sub.name.startswith("field=") or sub.name in ("signals", "ticks")):
                 continue
             with contextlib.suppress(OSError):
                 out += [
