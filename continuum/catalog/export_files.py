@@ -4,6 +4,7 @@ An export root holds every exported run side by side (``continuum.sql.export``):
 
     ROOT/run_id=R/field=F/part-SSSSSSSSSS-EEEEEEEEEE.parquet
     ROOT/run_id=R/signals/part-SSSSSSSSSS-EEEEEEEEEE.parquet
+    ROOT/run_id=R/ticks/part-SSSSSSSSSS-EEEEEEEEEE.parquet              sim_time per tick
     ROOT/run_id=R/ticks/part-SSSSSSSSSS-EEEEEEEEEE.parquet
     ROOT/by_sample/run_id=R/field=F/part-....parquet
 
