@@ -5,7 +5,6 @@ An export root holds every exported run side by side (``continuum.sql.export``):
     ROOT/run_id=R/field=F/part-SSSSSSSSSS-EEEEEEEEEE.parquet
     ROOT/run_id=R/signals/part-SSSSSSSSSS-EEEEEEEEEE.parquet
     ROOT/run_id=R/ticks/part-SSSSSSSSSS-EEEEEEEEEE.parquet              sim_time per tick
-    ROOT/run_id=R/ticks/part-SSSSSSSSSS-EEEEEEEEEE.parquet
     ROOT/by_sample/run_id=R/field=F/part-....parquet
 
 and the SQL views read every ``run_id=*`` under a root the catalog knows. So removing
