@@ -14,19 +14,17 @@ The protocol per batch of rows, crash-safe at every instant:
 
 A crash between 1 and 3 leaves ``deleting`` rows, never a ``committed`` row
 whose file is gone; every prune first finishes leftover ``deleting`` rows
-(as ``catalog verify --repair`` does). Rows move a batch per statement (see
-``_claims.py``), and while the main thread unlinks one batch a second thread
-claims the next and finishes the previous one, so a prune costs little more
-than its unlinks. Only rows the catalog holds are ever unlinked, at the path
+(as ``catalog verify --repair`` does). Rows move one statement a run (see
+``_claims.py``), and while a helper process unlinks one batch this process
+claims the next and finishes the previous one (``_unlinker.py``), so a prune
+costs little more than its unlinks. Only rows the catalog holds are ever unlinked, at the path
 the row names.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +32,7 @@ from sqlalchemy import Connection, select
 
 from continuum.catalog._base import CatalogBase, require_run
 from continuum.catalog._claims import Group, batches, move, run_base
+from continuum.catalog._unlinker import Unlinked, Unlinker, unlink_here
 from continuum.catalog.models import runs
 from continuum.catalog.planning import KINDS, Kind, plan_runs
 from continuum.catalog.policies import RetentionRules
@@ -66,37 +65,7 @@ class PruneReport:
         }
 
 
-def _unlink(groups: Sequence[Group]) -> tuple[list[Group], list[tuple[Group, str]]]:
-    """Unlink the files of ``groups``: the groups deleted (a file already gone counts),
-    and one single-row group with a message for each file that could not be."""
-    done, failed = [], []
-    for g in groups:
-        bad, base = [], g.base  # ``Group.file`` inlined: this loop is the prune's floor
-        for item in g.items:
-            if item.path.startswith(os.sep):
-                file = item.path
-            elif base is not None:
-                file = base + item.path
-            else:
-                bad.append((item, f"{item.path}: not an absolute path; left in place"))
-                continue
-            try:
-                os.unlink(file)
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                bad.append((item, f"{file}: {exc.strerror or exc}"))
-        if not bad:
-            done.append(g)
-            continue
-        skip = {id(item) for item, _ in bad}
-        done.append(g._replace(items=[i for i in g.items if id(i) not in skip]))
-        failed += [(g._replace(items=[item]), msg) for item, msg in bad]
-    return done, failed
-
-
 Claim = tuple[str | tuple[str, ...], bool] | None  # (states claimed from, guard) or no claim
-Settled = tuple[list[Group], list[tuple[Group, str]]]  # (pruned, could not be deleted)
 
 
 class PruneOps(CatalogBase):
@@ -119,33 +88,31 @@ class PruneOps(CatalogBase):
 
         return self._write(op)
 
-    def _delete_batch(self, kind: Kind, groups: Sequence[Group], claim: Claim) -> Settled:
-        """Claim, unlink and settle one batch on this thread."""
-        done, failed = _unlink(self._claim_batch(kind, groups, claim))
-        return self._settle_batch(kind, done, [g for g, _ in failed]), failed
+    def _settled(self, kind: Kind, unlinked: Unlinked, report: PruneReport) -> int:
+        """Settle a batch after its unlinks; rows pruned."""
+        done, failed = unlinked
+        return _tally(report, self._settle_batch(kind, done, [g for g, _ in failed]), failed)
 
     def delete_rows(
         self, kind: Kind, groups: Sequence[Group], report: PruneReport, claim: Claim
     ) -> int:
-        """Claim, unlink, settle batch by batch; the database work of the next and the
-        previous batch runs on a second thread while this one unlinks. Rows pruned."""
+        """Claim, unlink, settle batch by batch; rows pruned. With more than one batch a
+        child process unlinks each while this one claims the next and settles the
+        previous (see ``_unlinker.py``)."""
         parts = list(batches(groups, BATCH))
-        if len(parts) <= 1:  # the common, tiny case (a run's writer thread): no thread
-            return sum(_tally(report, *self._delete_batch(kind, p, claim)) for p in parts)
+        if len(parts) <= 1:  # the common, tiny case (a run's writer thread): in-process
+            unlinked = [unlink_here(self._claim_batch(kind, p, claim)) for p in parts]
+            return sum(self._settled(kind, u, report) for u in unlinked)
         pruned = 0
-        with ThreadPoolExecutor(1, thread_name_prefix="prune-db") as db:
-            claimed = db.submit(self._claim_batch, kind, parts[0], claim)
-            settling: list[tuple[Future[list[Group]], list[tuple[Group, str]]]] = []
+        with Unlinker() as unlinker:
+            unlinker.send(self._claim_batch(kind, parts[0], claim))
             for i in range(len(parts)):
-                mine = claimed.result()
-                if i + 1 < len(parts):
-                    claimed = db.submit(self._claim_batch, kind, parts[i + 1], claim)
-                done, failed = _unlink(mine)
-                settling.append(
-                    (db.submit(self._settle_batch, kind, done, [g for g, _ in failed]), failed)
-                )
-            for future, failed in settling:
-                pruned += _tally(report, future.result(), failed)
+                following = parts[i + 1] if i + 1 < len(parts) else None
+                claimed = self._claim_batch(kind, following, claim) if following else None
+                unlinked = unlinker.receive()
+                if claimed is not None:
+                    unlinker.send(claimed)
+                pruned += self._settled(kind, unlinked, report)
         return pruned
 
     def finish_deleting(self, run_ids: Sequence[str] | None = None) -> int:

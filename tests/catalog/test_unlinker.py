@@ -1,0 +1,72 @@
+"""A large prune's unlinks in a helper process: errors reported, fallbacks in-process."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import pytest
+
+from continuum.catalog import RetentionRules, prune
+from continuum.catalog._claims import Group
+from continuum.catalog._unlinker import Unlinker
+from continuum.catalog.retention import Item
+from tests.catalog.test_prune import assert_agree, files, make_run, name, states
+
+
+@pytest.fixture
+def small_batches(monkeypatch):
+    """Batches of 7 rows, so a 40-checkpoint prune goes through the helper process."""
+    monkeypatch.setattr(prune, "BATCH", 7)
+
+
+def test_helper_process_deletes_and_reports_what_it_could_not(catalog, tmp_path, small_batches):
+    run, d = make_run(catalog, tmp_path, range(40))
+    (d / name(3)).unlink()
+    (d / name(3)).mkdir()  # a directory where the file was: unlink fails, even as root
+    (d / name(3) / "x").write_text("")
+    catalog.set_policy("run", run.run_id, RetentionRules(keep_last=5))
+
+    report = catalog.prune([run.run_id])
+
+    assert report.deleted == 34
+    assert len(report.errors) == 1 and "checkpoint_0000000003.ckpt" in report.errors[0]
+    assert "directory" in report.errors[0].lower()
+    assert states(catalog, run.run_id) == {
+        t: "committed" if t == 3 or t >= 35 else "pruned" for t in range(40)
+    }
+    assert files(d) == {3, *range(35, 40)}
+    assert_agree(catalog, run.run_id, d)
+
+
+def test_prune_unlinks_in_process_when_no_helper_starts(
+    catalog, tmp_path, small_batches, monkeypatch, caplog
+):
+    run, d = make_run(catalog, tmp_path, range(40))
+    catalog.set_policy("run", run.run_id, RetentionRules(keep_last=5))
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
+    with caplog.at_level(logging.WARNING, logger="continuum.catalog"):
+        report = catalog.prune([run.run_id])
+    assert (report.deleted, report.errors) == (35, [])
+    assert files(d) == set(range(35, 40))
+    assert "unlinking in this process" in caplog.text
+
+
+def test_a_killed_helper_batch_is_unlinked_here(tmp_path, caplog):
+    paths = [tmp_path / f"f{i}" for i in range(20)]
+    for p in paths:
+        p.write_bytes(b"x")
+    group = Group(
+        "r", f"{tmp_path}/", [Item(str(i), i, None, 1, path=p.name) for i, p in enumerate(paths)]
+    )
+    with Unlinker() as unlinker:
+        proc = unlinker._proc
+        assert proc is not None
+        proc.kill()
+        proc.wait()
+        with caplog.at_level(logging.WARNING, logger="continuum.catalog"):
+            unlinker.send([group])
+            done, failed = unlinker.receive()
+    assert failed == [] and [len(g.items) for g in done] == [20]
+    assert not any(p.exists() for p in paths)
+    assert "unlinking in this process" in caplog.text
