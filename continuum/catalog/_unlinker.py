@@ -23,11 +23,12 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
 from continuum.catalog._claims import Group
+from continuum.catalog.retention import Item
 
 log = logging.getLogger("continuum.catalog")
 WORKER = Path(__file__).with_name("_unlink_worker.py")
@@ -41,6 +42,13 @@ def _file(g: Group, path: str) -> str | None:
     if path.startswith(os.sep):
         return path
     return None if g.base is None else g.base + path
+
+
+def _each_file(groups: Sequence[Group]) -> Iterator[tuple[Item, str | None]]:
+    """Each row of ``groups`` with its file (None: not knowable, never deleted)."""
+    for g in groups:
+        for item in g.items:
+            yield item, _file(g, item.path)
 
 
 def _settled(groups: Sequence[Group], bad: dict[int, str]) -> Unlinked:
@@ -61,18 +69,16 @@ def _settled(groups: Sequence[Group], bad: dict[int, str]) -> Unlinked:
 def unlink_here(groups: Sequence[Group]) -> Unlinked:
     """Unlink the files of ``groups`` in this process."""
     bad: dict[int, str] = {}
-    for g in groups:
-        for item in g.items:
-            file = _file(g, item.path)
-            if file is None:
-                bad[id(item)] = f"{item.path}: {NOT_ABSOLUTE}"
-                continue
-            try:
-                os.unlink(file)
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                bad[id(item)] = f"{file}: {exc.strerror or exc}"
+    for item, file in _each_file(groups):
+        if file is None:
+            bad[id(item)] = f"{item.path}: {NOT_ABSOLUTE}"
+            continue
+        try:
+            os.unlink(file)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            bad[id(item)] = f"{file}: {exc.strerror or exc}"
     return _settled(groups, bad)
 
 
@@ -102,7 +108,7 @@ class Unlinker:
         self._sent = groups
         if self._proc is None:
             return
-        files = [f for g in groups for i in g.items if (f := _file(g, i.path)) is not None]
+        files = [f for _, f in _each_file(groups) if f is not None]
         payload = os.fsencode("\0".join(files))
         try:
             _write(self._proc.stdin, b"%d\n%s" % (len(payload), payload))
@@ -166,11 +172,9 @@ def _failures(groups: Sequence[Group], answer: bytes) -> dict[int, str]:
     if not why and all(g.base is not None for g in groups):
         return {}  # the usual case: every file was known, sent and deleted
     bad: dict[int, str] = {}
-    for g in groups:
-        for item in g.items:
-            file = _file(g, item.path)
-            if file is None:
-                bad[id(item)] = f"{item.path}: {NOT_ABSOLUTE}"
-            elif why and file in why:
-                bad[id(item)] = f"{file}: {why[file]}"
+    for item, file in _each_file(groups):
+        if file is None:
+            bad[id(item)] = f"{item.path}: {NOT_ABSOLUTE}"
+        elif file in why:
+            bad[id(item)] = f"{file}: {why[file]}"
     return bad
