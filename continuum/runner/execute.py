@@ -17,7 +17,6 @@ from continuum.runner.outputs import (
 from continuum.runner.prepare import Prepared, prepare
 from continuum.runner.request import RunRequest
 from continuum.runtime import State
-from continuum.world import ir_hash
 
 
 def execute(req: RunRequest, on_tick: Callable[[State], None] | None = None) -> dict[str, Any]:
@@ -73,7 +72,7 @@ def _summary(p: Prepared, req: RunRequest, elapsed: float, writer) -> dict[str, 
     return {
         "run_id": p.run_id,
         "world": p.ir.name,
-        "ir_hash": ir_hash(p.ir),
+        "ir_hash": p.ir_hash,
         "scenario": p.program.scenario.name,
         "scenario_hash": p.program.scenario.hash,
         "seed": p.sim.seed,

@@ -21,7 +21,6 @@ from continuum.checkpoint import (
 from continuum.runner.prepare import Prepared
 from continuum.runner.request import RunRequest
 from continuum.runtime import State
-from continuum.world import ir_hash
 
 if TYPE_CHECKING:  # imported lazily below: scipy (lens) and sqlalchemy (catalog) are slow
     from continuum.lens import LensCapture
@@ -46,7 +45,7 @@ def open_manifest(p: Prepared, req: RunRequest) -> Manifest:
             {
                 "run_id": p.run_id,
                 "world": p.ir.name,
-                "ir_hash": ir_hash(p.ir),
+                "ir_hash": p.ir_hash,
                 "scenario": p.program.scenario.name,
                 "scenario_hash": p.program.scenario.hash,
                 "seed": p.sim.seed,
@@ -146,7 +145,7 @@ def open_lens(p: Prepared, req: RunRequest, on_seal: list | None = None) -> Lens
         req.lens_chunk_size,
         req.lens_full,
     )
-    return LensCapture(p.sim, config, p.run_id, ir_hash=ir_hash(p.ir), on_seal=on_seal)
+    return LensCapture(p.sim, config, p.run_id, ir_hash=p.ir_hash, on_seal=on_seal)
 
 
 def open_exporter(req: RunRequest, recorder: RunRecorder | None, on_seal: list) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from continuum.checkpoint import (
@@ -18,7 +19,14 @@ from continuum.checkpoint import (
 from continuum.errors import CheckpointError, ResumeMismatchError, WorldError
 from continuum.runner.request import RunRequest
 from continuum.runtime import Simulation, State, new_run_id
-from continuum.world import Program, WorldIR, compile_world, load_scenario, load_world
+from continuum.world import (
+    Program,
+    WorldIR,
+    compile_world,
+    ir_hash,
+    load_scenario,
+    load_world,
+)
 
 log = logging.getLogger("continuum.run")
 
@@ -37,6 +45,11 @@ class Prepared:
     run_dir: Path | None
     loaded: Loaded | None
     branch_of: tuple[str, int] | None  # (parent run_id, tick)
+
+    @cached_property
+    def ir_hash(self) -> str:
+        """The world's IR hash, computed once for the manifest, summary, catalog and lens."""
+        return ir_hash(self.ir)
 
 
 def prepare(req: RunRequest) -> Prepared:

@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING
 from continuum.catalog import Catalog, RunNotFoundError
 from continuum.checkpoint import Committed
 from continuum.errors import CatalogError, CheckpointNotFoundError
-from continuum.world import ir_hash
 
 if TYPE_CHECKING:
     from continuum.lens import SealedChunk
@@ -97,7 +96,7 @@ class RunRecorder:
         self.catalog.register_run(
             run_id=self.run_id,
             world=p.ir.name,
-            ir_hash=ir_hash(p.ir),
+            ir_hash=p.ir_hash,
             seed=p.sim.seed,
             world_version=p.ir.version,
             scenario=p.program.scenario.name,
