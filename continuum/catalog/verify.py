@@ -39,6 +39,7 @@ import dataclasses
 import os
 import re
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -221,21 +222,17 @@ class VerifyOps(CatalogBase):
         return self._settle(row, "missing", "missing", f"{row.state} row, no file", repair)
 
     def _finish_prune(self, row: CheckpointRecord, path: Path, repair: bool) -> Problem:
-        problem = _problem(row, "interrupted-prune", "deleting row, file still there")
-        if not repair:
-            return problem
-        path.unlink(missing_ok=True)
-        self.mark_checkpoint_state(row.run_id, row.tick, "pruned", detail="catalog verify")
-        return done(problem, "file deleted, marked pruned")
+        return finish_prune(_problem(row, "", ""), path, self._marker(row), repair)
 
     def _settle(
         self, row: CheckpointRecord, kind: str, state: str, detail: str, repair: bool
     ) -> Problem:
-        problem = _problem(row, kind, detail)
-        if not repair:
-            return problem
-        self.mark_checkpoint_state(row.run_id, row.tick, state, detail=f"catalog verify: {detail}")
-        return done(problem, f"marked {state}")
+        return settle(_problem(row, kind, detail), state, self._marker(row), repair)
+
+    def _marker(self, row: CheckpointRecord) -> Marker:
+        return lambda state, why: self.mark_checkpoint_state(
+            row.run_id, row.tick, state, detail=why
+        )
 
     def _rerecord(self, row: CheckpointRecord, path: Path, f: _FileCheck, repair: bool) -> Problem:
         size, checksum = (
@@ -327,6 +324,31 @@ def check_temp(
 
 def _problem(row: CheckpointRecord, kind: str, detail: str) -> Problem:
     return Problem(kind, row.run_id, row.tick, row.resolved_path, detail)
+
+
+Marker = Callable[[str, str], object]  # (new state, audit detail): moves one row
+
+
+def settle(problem: Problem, state: str, mark: Marker, repair: bool) -> Problem:
+    """``problem``; with ``repair``, its row moved to ``state`` (audit-logged by ``mark``)."""
+    if not repair:
+        return problem
+    mark(state, f"catalog verify: {problem.detail}")
+    return done(problem, f"marked {state}")
+
+
+def finish_prune(problem: Problem, path: Path, mark: Marker, repair: bool) -> Problem:
+    """A ``deleting`` row whose file is still there (an interrupted prune): with ``repair``,
+    the file deleted and the row ``pruned``. ``problem`` names the row; kind and detail
+    are set here."""
+    problem = dataclasses.replace(
+        problem, kind="interrupted-prune", detail="deleting row, file still there"
+    )
+    if not repair:
+        return problem
+    path.unlink(missing_ok=True)
+    mark("pruned", "catalog verify")
+    return done(problem, "file deleted, marked pruned")
 
 
 def done(problem: Problem, repaired: str | None, more: str = "") -> Problem:

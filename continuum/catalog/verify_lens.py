@@ -55,11 +55,14 @@ from continuum.catalog.verify import (
     CHECKED_STATES,
     PENDING_GRACE,
     TEMP_NAME,
+    Marker,
     Problem,
     _Run,
     check_temp,
     done,
+    finish_prune,
     reason,
+    settle,
 )
 
 BLOB = "lens"
@@ -181,22 +184,18 @@ class LensVerifyOps(CatalogBase):
     def _finish_chunk_prune(
         self, run: _Run, row: LensChunkRecord, path: Path, repair: bool
     ) -> Problem:
-        problem = _problem(run, row, "interrupted-prune", "deleting row, file still there")
-        if not repair:
-            return problem
-        path.unlink(missing_ok=True)
-        self.mark_lens_chunk_state(run.run_id, row.chunk_id, "pruned", detail="catalog verify")
-        return done(problem, "file deleted, marked pruned")
+        return finish_prune(_problem(run, row, "", ""), path, self._chunk_marker(run, row), repair)
 
     def _settle_chunk(
         self, run: _Run, row: LensChunkRecord, kind: str, state: str, detail: str, repair: bool
     ) -> Problem:
         problem = _problem(run, row, kind, detail)
-        if not repair:
-            return problem
-        why = f"catalog verify: {detail}"
-        self.mark_lens_chunk_state(run.run_id, row.chunk_id, state, detail=why)
-        return done(problem, f"marked {state}")
+        return settle(problem, state, self._chunk_marker(run, row), repair)
+
+    def _chunk_marker(self, run: _Run, row: LensChunkRecord) -> Marker:
+        return lambda state, why: self.mark_lens_chunk_state(
+            run.run_id, row.chunk_id, state, detail=why
+        )
 
     def _rerecord_chunk(
         self,
