@@ -5,19 +5,28 @@ as a single line and exits non-zero, so messages say what was expected, what
 was found and, where there is one, what to type next.
 
     ContinuumError
-    ├── WorldError            a world or scenario that cannot be loaded
-    │   ├── WorldNotFoundError (also FileNotFoundError)
-    │   └── ExpressionError   an expression outside the safe language, or mistyped
-    ├── SimulationError       a run that cannot proceed (bad state, NaN guard...)
-    ├── BlobError             a blob file that is truncated, corrupt or foreign
-    ├── CheckpointError       checkpoint write, discovery or validation failures
+    ├── LayoutError               an identifier or name that cannot be part of a path
+    ├── WorldError                a world or scenario that cannot be loaded
+    │   ├── WorldNotFoundError    (also FileNotFoundError)
+    │   └── ExpressionError       an expression outside the safe language, or mistyped
+    ├── BlobError                 a blob file that is truncated, corrupt or foreign
+    ├── CheckpointError           checkpoint write, discovery or validation failures
     │   ├── CheckpointNotFoundError (also FileNotFoundError)
-    │   ├── CheckpointCorruptError (also BlobError)
+    │   ├── CheckpointCorruptError  (also BlobError)
     │   └── ResumeMismatchError   world/era/stratum/schema differ from the checkpoint
-    ├── LensError             lens capture, chunk files and queries
-    │   └── LensCorruptError (also BlobError)
-    ├── CatalogError          catalog unreachable, schema too new, unknown run...
-    └── QueryError            SQL over field history
+    ├── LensError                 lens capture, chunk files and queries
+    │   └── LensCorruptError      (also BlobError)
+    ├── CatalogError              the run catalog refused or failed an operation
+    │   ├── CatalogUnavailableError  cannot connect to / open the catalog at that URL
+    │   ├── CatalogSchemaError    schema revision unknown to (newer than) this code
+    │   ├── CatalogConflictError  a write collided with an existing row
+    │   ├── RunNotFoundError      no run with that id (also LookupError)
+    │   ├── BlobStateError        a checkpoint or lens-chunk row move the state machine forbids
+    │   └── InvalidFilterError    a malformed search filter or page cursor (also ValueError)
+    └── QueryError                SQL over field history failed or was refused
+
+Driver errors become these in one place per backend: ``continuum.catalog.db.errors``
+(SQLAlchemy) and ``continuum.sql.errors`` (DuckDB).
 """
 
 from __future__ import annotations
@@ -25,6 +34,10 @@ from __future__ import annotations
 
 class ContinuumError(Exception):
     """Base of every error Continuum raises on purpose."""
+
+
+class LayoutError(ContinuumError, ValueError):
+    """An identifier (run id, field or world name) or a name that cannot be part of a path."""
 
 
 class WorldError(ContinuumError, ValueError):
@@ -37,10 +50,6 @@ class WorldNotFoundError(WorldError, FileNotFoundError):
 
 class ExpressionError(WorldError):
     """An expression that is not in the safe language or does not type-check."""
-
-
-class SimulationError(ContinuumError, RuntimeError):
-    """The tick loop cannot go on."""
 
 
 class BlobError(ContinuumError, ValueError):
@@ -72,7 +81,31 @@ class LensCorruptError(LensError, BlobError):
 
 
 class CatalogError(ContinuumError):
-    """The run catalog is unreachable, too new, or lacks what was asked for."""
+    """The run catalog refused or failed an operation."""
+
+
+class CatalogUnavailableError(CatalogError):
+    """The catalog URL names a server or file that cannot be reached or opened."""
+
+
+class CatalogSchemaError(CatalogError):
+    """The catalog's schema revision is not one this code knows (usually: newer)."""
+
+
+class CatalogConflictError(CatalogError):
+    """A write collided with a row that already exists (same run id, same tick...)."""
+
+
+class RunNotFoundError(CatalogError, LookupError):
+    """No run with the given id is in the catalog."""
+
+
+class BlobStateError(CatalogError):
+    """A checkpoint or lens-chunk row move the state machine forbids, or an unknown row."""
+
+
+class InvalidFilterError(CatalogError, ValueError):
+    """A search filter, parameter expression or page cursor that cannot be parsed."""
 
 
 class QueryError(ContinuumError):

@@ -16,14 +16,6 @@ Every SQLAlchemy or driver error leaves this package as a one-line
 """
 
 from continuum.catalog._base import DEFAULT_STALE_AFTER, new_run_id
-from continuum.catalog._errors import (
-    CatalogConflictError,
-    CatalogSchemaError,
-    CatalogUnavailableError,
-    CheckpointStateError,
-    InvalidFilterError,
-    RunNotFoundError,
-)
 from continuum.catalog.engine import default_catalog_path, describe_url, resolve_url
 from continuum.catalog.policies import RetentionPolicy, RetentionRules, parse_duration, parse_size
 from continuum.catalog.prune import PruneReport, apply_retention
@@ -43,18 +35,26 @@ from continuum.catalog.scan import RunScan, ScanReport
 from continuum.catalog.search import ParamFilter, SearchQuery, parse_param_filter
 from continuum.catalog.store import Catalog, migrate_catalog
 from continuum.catalog.verify import Problem, VerifyReport
+from continuum.errors import (
+    BlobStateError,
+    CatalogConflictError,
+    CatalogSchemaError,
+    CatalogUnavailableError,
+    InvalidFilterError,
+    RunNotFoundError,
+)
 
 __all__ = [
     "CHECKPOINT_STATES",
     "DEFAULT_STALE_AFTER",
     "RUN_STATUSES",
     "AuditRecord",
+    "BlobStateError",
     "Catalog",
     "CatalogConflictError",
     "CatalogSchemaError",
     "CatalogUnavailableError",
     "CheckpointRecord",
-    "CheckpointStateError",
     "InvalidFilterError",
     "LensChunkRecord",
     "ParamFilter",

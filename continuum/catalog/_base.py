@@ -17,8 +17,6 @@ from sqlalchemy import Connection, Engine, Row, Table, select
 
 from continuum.catalog import schema
 from continuum.catalog._errors import (
-    CatalogSchemaError,
-    RunNotFoundError,
     retry_if_locked,
     translate_errors,
 )
@@ -29,6 +27,7 @@ from continuum.catalog.engine import (
     resolve_url,
 )
 from continuum.catalog.models import runs
+from continuum.errors import CatalogSchemaError, RunNotFoundError
 
 T = TypeVar("T")
 DEFAULT_STALE_AFTER = timedelta(minutes=2)

@@ -1,12 +1,4 @@
-"""The one seam where SQLAlchemy and driver errors become ``CatalogError``.
-
-    CatalogError (continuum.errors)
-    ├── CatalogUnavailableError   cannot connect / open the catalog at that URL
-    ├── CatalogSchemaError        schema revision unknown to (newer than) this code
-    ├── CatalogConflictError      a write collided with an existing row
-    ├── RunNotFoundError          no run with that id (also LookupError)
-    ├── CheckpointStateError      a checkpoint state change that is not allowed
-    └── InvalidFilterError        a malformed search filter or cursor (also ValueError)
+"""The one seam where SQLAlchemy and driver errors become ``CatalogError``s.
 
 Everything else in ``continuum.catalog`` lets SQLAlchemy exceptions propagate up
 to :func:`translate_errors`, which every public operation runs inside, so a
@@ -23,33 +15,13 @@ from typing import TypeVar
 
 from sqlalchemy import exc as sa_exc
 
-from continuum.errors import CatalogError
+from continuum.errors import (
+    CatalogConflictError,
+    CatalogError,
+    CatalogUnavailableError,
+)
 
 T = TypeVar("T")
-
-
-class CatalogUnavailableError(CatalogError):
-    """The catalog URL names a server or file that cannot be reached or opened."""
-
-
-class CatalogSchemaError(CatalogError):
-    """The catalog's schema revision is not one this code knows (usually: newer)."""
-
-
-class CatalogConflictError(CatalogError):
-    """A write collided with a row that already exists (same run id, same tick...)."""
-
-
-class RunNotFoundError(CatalogError, LookupError):
-    """No run with the given id is in the catalog."""
-
-
-class CheckpointStateError(CatalogError):
-    """A checkpoint state change that the state machine forbids, or an unknown checkpoint."""
-
-
-class InvalidFilterError(CatalogError, ValueError):
-    """A search filter, parameter expression or page cursor that cannot be parsed."""
 
 
 def first_line(exc: BaseException) -> str:

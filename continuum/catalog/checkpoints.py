@@ -26,10 +26,10 @@ from typing import Any
 from sqlalchemy import Connection, Row, select, update
 
 from continuum.catalog._base import CatalogBase, new_id, require_run, utcnow
-from continuum.catalog._errors import CheckpointStateError
 from continuum.catalog.audit import add_audit
 from continuum.catalog.models import as_dicts, checkpoint_record, checkpoints
 from continuum.catalog.records import CHECKPOINT_STATES, CheckpointRecord
+from continuum.errors import BlobStateError
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "pending": frozenset({"committed", "missing", "corrupt", "deleting"}),
@@ -56,7 +56,7 @@ def relative_to_dir(path: str | Path, directory: str | None) -> str:
 
 def _check_state(state: str) -> str:
     if state not in CHECKPOINT_STATES:
-        raise CheckpointStateError(
+        raise BlobStateError(
             f"unknown checkpoint state {state!r}; expected one of {', '.join(CHECKPOINT_STATES)}"
         )
     return state
@@ -69,7 +69,7 @@ def _get(conn: Connection, run_id: str, tick: int) -> tuple[str | None, Row[Any]
         select(checkpoints).where(checkpoints.c.run_id == run_id, checkpoints.c.tick == tick)
     ).first()
     if row is None:
-        raise CheckpointStateError(f"run {run_id!r} has no checkpoint at tick {tick}")
+        raise BlobStateError(f"run {run_id!r} has no checkpoint at tick {tick}")
     return run_dir, row
 
 
@@ -137,9 +137,9 @@ class CheckpointOps(CatalogBase):
                 return checkpoint_record(row._mapping, run_dir)
             where = f"checkpoint at tick {tick} of run {run_id!r}"
             if state not in TRANSITIONS[row.state]:
-                raise CheckpointStateError(f"{where} is {row.state}; it cannot become {state}")
+                raise BlobStateError(f"{where} is {row.state}; it cannot become {state}")
             if state == "deleting" and row.pinned:
-                raise CheckpointStateError(f"{where} is pinned; unpin it first")
+                raise BlobStateError(f"{where} is pinned; unpin it first")
             if state in _AUDITED:
                 add_audit(
                     conn,

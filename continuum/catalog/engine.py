@@ -22,8 +22,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
 
-from continuum.catalog._errors import CatalogUnavailableError, translate_errors
-from continuum.errors import CatalogError
+from continuum.catalog._errors import translate_errors
+from continuum.errors import CatalogError, CatalogUnavailableError
 
 ENV_VAR = "CONTINUUM_CATALOG"
 SQLITE_BUSY_TIMEOUT_S = 10.0

@@ -23,7 +23,6 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, Connection, Double, Integer, Table, select, update
 
 from continuum.catalog._base import CatalogBase, new_id, require_run, utcnow
-from continuum.catalog._errors import CatalogError
 from continuum.catalog.models import (
     UTCDateTime,
     as_dicts,
@@ -35,6 +34,7 @@ from continuum.catalog.models import (
     runs,
 )
 from continuum.catalog.records import ParquetExportRecord
+from continuum.errors import CatalogError
 
 #: The tables ``continuum lens sql`` can join with field history, by their SQL name.
 SQL_TABLES: dict[str, Table] = {

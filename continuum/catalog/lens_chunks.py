@@ -28,11 +28,11 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from continuum.catalog._base import CatalogBase, new_id, require_run, utcnow
-from continuum.catalog._errors import CatalogError, CheckpointStateError
 from continuum.catalog.audit import add_audit
 from continuum.catalog.checkpoints import _AUDITED, TRANSITIONS, _check_state, relative_to_dir
 from continuum.catalog.models import as_dicts, lens_chunks
 from continuum.catalog.records import LensChunkRecord
+from continuum.errors import BlobStateError, CatalogError
 
 
 def lens_chunk_record(row: Mapping[str, Any]) -> LensChunkRecord:
@@ -111,7 +111,7 @@ class LensChunkOps(CatalogBase):
     ) -> LensChunkRecord:
         """Move one chunk of ``run_id`` to ``state`` (the checkpoints' allowed moves).
 
-        ``CheckpointStateError`` for an unknown state, a chunk the run does not
+        ``BlobStateError`` for an unknown state, a chunk the run does not
         have, or a move the state machine does not allow.
         """
         _check_state(state)
@@ -121,13 +121,13 @@ class LensChunkOps(CatalogBase):
             mine = (lens_chunks.c.run_id == run_id, lens_chunks.c.id == chunk_id)
             found = conn.execute(select(lens_chunks).where(*mine)).first()
             if found is None:
-                raise CheckpointStateError(f"run {run_id!r} has no lens chunk {chunk_id!r}")
+                raise BlobStateError(f"run {run_id!r} has no lens chunk {chunk_id!r}")
             row = lens_chunk_record(found._mapping)
             if row.state == state:
                 return row
             if state not in TRANSITIONS[row.state]:
                 where = f"lens chunk {row.path} (ticks {row.start_tick}-{row.end_tick})"
-                raise CheckpointStateError(
+                raise BlobStateError(
                     f"{where} of run {run_id!r} is {row.state}; it cannot become {state}"
                 )
             if state in _AUDITED:

@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy import Connection, delete, select
 
 from continuum.catalog._base import CatalogBase, new_id, require_run, utcnow
-from continuum.catalog._errors import InvalidFilterError
 from continuum.catalog.models import retention_policies
 from continuum.catalog.records import _jsonable, _Record
 from continuum.catalog.retention import (
@@ -29,6 +28,7 @@ from continuum.catalog.retention import (
     MaxBytes,
     Rule,
 )
+from continuum.errors import InvalidFilterError
 
 SCOPES = ("run", "world", "global")
 _UNITS_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy import Connection, Row, delete, func, select, update
 
 from continuum.catalog._base import CatalogBase, new_id, new_run_id, require_run, utcnow
-from continuum.catalog._errors import CatalogConflictError, CatalogError
 from continuum.catalog.models import (
     decode_param,
     encode_param,
@@ -31,6 +30,7 @@ from continuum.catalog.models import (
     worlds,
 )
 from continuum.catalog.records import RUN_STATUSES, ParamValue, RunRecord, SegmentRecord
+from continuum.errors import CatalogConflictError, CatalogError
 
 _FINAL_STATUSES = tuple(s for s in RUN_STATUSES if s != "running")
 

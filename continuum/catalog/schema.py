@@ -22,8 +22,9 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
-from continuum.catalog._errors import CatalogSchemaError, is_missing_table
+from continuum.catalog._errors import is_missing_table
 from continuum.catalog.engine import WRITE_OPTION
+from continuum.errors import CatalogSchemaError
 
 # every revision this code knows, oldest first; a test checks it against migrations/
 REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004")

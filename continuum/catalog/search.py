@@ -20,7 +20,6 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, select, tuple_
 
 from continuum.catalog._base import require_run
-from continuum.catalog._errors import InvalidFilterError
 from continuum.catalog.checkpoints import checkpoints_of
 from continuum.catalog.lens_chunks import lens_chunks_of
 from continuum.catalog.liveness import LivenessOps
@@ -36,6 +35,7 @@ from continuum.catalog.models import (
 )
 from continuum.catalog.records import RUN_STATUSES, RunDetail, RunPage, RunRecord
 from continuum.catalog.runs import load_run_records
+from continuum.errors import InvalidFilterError
 
 _PARAM = re.compile(r"^\s*([^<>=!\s]+)\s*(<=|>=|!=|==|=|<|>)\s*(\S.*?)\s*$")
 MAX_LIMIT = 10_000

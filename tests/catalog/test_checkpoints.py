@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from continuum.catalog import CheckpointRecord, CheckpointStateError, RunNotFoundError
+from continuum.catalog import BlobStateError, CheckpointRecord, RunNotFoundError
 
 IR = "ab" * 32
 
@@ -59,7 +59,7 @@ def test_forbidden_move_is_refused(catalog, run):
     catalog.mark_checkpoint_state(run.run_id, 1000, "committed")
     catalog.mark_checkpoint_state(run.run_id, 1000, "deleting")
     catalog.mark_checkpoint_state(run.run_id, 1000, "pruned")
-    with pytest.raises(CheckpointStateError, match="is pruned; it cannot become committed"):
+    with pytest.raises(BlobStateError, match="is pruned; it cannot become committed"):
         catalog.mark_checkpoint_state(run.run_id, 1000, "committed")
 
 
@@ -67,7 +67,7 @@ def test_pinned_checkpoint_cannot_be_deleted(catalog, run):
     record(catalog, run, 1000)
     catalog.mark_checkpoint_state(run.run_id, 1000, "committed")
     catalog.pin_checkpoint(run.run_id, 1000)
-    with pytest.raises(CheckpointStateError, match="pinned"):
+    with pytest.raises(BlobStateError, match="pinned"):
         catalog.mark_checkpoint_state(run.run_id, 1000, "deleting")
     catalog.pin_checkpoint(run.run_id, 1000, pinned=False)
     assert catalog.mark_checkpoint_state(run.run_id, 1000, "deleting").state == "deleting"
@@ -86,9 +86,9 @@ def test_deletions_and_findings_are_audited(catalog, run):
 
 
 def test_unknown_state_run_or_tick(catalog, run):
-    with pytest.raises(CheckpointStateError, match="unknown checkpoint state"):
+    with pytest.raises(BlobStateError, match="unknown checkpoint state"):
         record(catalog, run, 1, state="done")
-    with pytest.raises(CheckpointStateError, match="no checkpoint at tick 5"):
+    with pytest.raises(BlobStateError, match="no checkpoint at tick 5"):
         catalog.mark_checkpoint_state(run.run_id, 5, "committed")
     with pytest.raises(RunNotFoundError):
         catalog.record_checkpoint("nope", tick=1, sim_time=0.0, path="p", bytes_on_disk=1)

@@ -8,7 +8,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from continuum.catalog import Catalog, CheckpointStateError, LensChunkRecord, RunNotFoundError
+from continuum.catalog import BlobStateError, Catalog, LensChunkRecord, RunNotFoundError
 from continuum.cli import cli
 
 
@@ -52,7 +52,7 @@ def test_lens_chunk_errors_are_one_line(catalog):
     with pytest.raises(RunNotFoundError, match="no run 'nope'"):
         chunk(catalog, "nope", 0)
     run = catalog.register_run(world="terra", ir_hash="cd" * 32, seed=1)
-    with pytest.raises(CheckpointStateError, match="unknown checkpoint state"):
+    with pytest.raises(BlobStateError, match="unknown checkpoint state"):
         chunk(catalog, run.run_id, 0, state="gone")
     with pytest.raises(Exception, match="start_tick <= end_tick"):
         chunk(catalog, run.run_id, 10, end_tick=5)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from continuum.catalog import Catalog, CheckpointStateError, LensChunkRecord
+from continuum.catalog import BlobStateError, Catalog, LensChunkRecord
 from continuum.catalog._base import utcnow
 from continuum.cli import cli
 from continuum.lens.format import ChunkFile, LensIdentity, write_chunk
@@ -253,11 +253,11 @@ def test_mark_lens_chunk_state_follows_the_checkpoint_rules(catalog):
     assert moved.state == "deleting" and moved.path == chunk_name(0, 100)
     assert catalog.mark_lens_chunk_state(run.run_id, chunk.chunk_id, "deleting") == moved
     catalog.mark_lens_chunk_state(run.run_id, chunk.chunk_id, "pruned")
-    with pytest.raises(CheckpointStateError, match="is pruned; it cannot become committed"):
+    with pytest.raises(BlobStateError, match="is pruned; it cannot become committed"):
         catalog.mark_lens_chunk_state(run.run_id, chunk.chunk_id, "committed")
-    with pytest.raises(CheckpointStateError, match="has no lens chunk 'nope'"):
+    with pytest.raises(BlobStateError, match="has no lens chunk 'nope'"):
         catalog.mark_lens_chunk_state(run.run_id, "nope", "missing")
-    with pytest.raises(CheckpointStateError, match="unknown checkpoint state"):
+    with pytest.raises(BlobStateError, match="unknown checkpoint state"):
         catalog.mark_lens_chunk_state(run.run_id, chunk.chunk_id, "gone")
     entries = [(a.action, a.tick, a.detail) for a in catalog.list_audit(run.run_id)]
     assert sorted(entries) == [
