@@ -3,7 +3,7 @@
 Two ways in:
 
 - from Continuum (``continuum catalog migrate``, or any first use of a catalog):
-  ``continuum.catalog.schema`` passes an open connection that already holds the
+  ``continuum.catalog.db.schema`` passes an open connection that already holds the
   migration lock inside a transaction, in ``config.attributes["connection"]``;
 - from a checkout, ``alembic upgrade head`` with the top-level ``alembic.ini``:
   the URL comes from ``-x url=...``, else ``sqlalchemy.url`` in the ini, else
@@ -22,9 +22,9 @@ from typing import Any
 from alembic import context
 from sqlalchemy import Connection
 
-from continuum.catalog import schema
-from continuum.catalog.engine import create_catalog_engine, resolve_url
-from continuum.catalog.models import UTCDateTime, metadata
+from continuum.catalog.db import schema
+from continuum.catalog.db.engine import create_catalog_engine, resolve_url
+from continuum.catalog.db.models import UTCDateTime, metadata
 
 config = context.config
 target_metadata = metadata

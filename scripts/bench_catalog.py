@@ -36,7 +36,7 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from continuum.catalog import Catalog, SearchQuery, parse_param_filter
-from continuum.catalog.models import checkpoints, run_params, run_tags, runs, worlds
+from continuum.catalog.db.models import checkpoints, run_params, run_tags, runs, worlds
 from continuum.catalog.search import encode_cursor
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -103,7 +103,7 @@ def checkpoint_rows(run_id: str, count: int) -> list[dict[str, Any]]:
 def seed(cat: Catalog, lo: int, hi: int) -> float:
     """Insert runs [lo, hi) with their checkpoints, tags and params; returns seconds."""
     start = time.perf_counter()
-    with cat._engine.begin() as conn:
+    with cat.db.engine.begin() as conn:
         if lo == 0:
             conn.execute(
                 worlds.insert(),
@@ -137,10 +137,10 @@ def seed(cat: Catalog, lo: int, hi: int) -> float:
             ckpts = [c for r in ids for c in checkpoint_rows(r, 1000 if r == SHOW_RUN else 10)]
             conn.execute(checkpoints.insert(), ckpts)
     if cat.dialect == "sqlite":
-        with cat._engine.connect() as conn:
+        with cat.db.engine.connect() as conn:
             conn.exec_driver_sql("ANALYZE")
     else:
-        with cat._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        with cat.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("ANALYZE")
     return time.perf_counter() - start
 
@@ -156,7 +156,7 @@ def median_s(fn: Callable[[], Any], repeat: int) -> float:
 
 
 def deep_cursor(cat: Catalog, depth: int) -> str:
-    with cat._engine.connect() as conn:
+    with cat.db.engine.connect() as conn:
         row = conn.execute(
             select(runs.c.started_at, runs.c.run_id)
             .order_by(runs.c.started_at.desc(), runs.c.run_id.desc())
@@ -170,19 +170,19 @@ def workload(cat: Catalog, n_runs: int) -> dict[str, Callable[[], Any]]:
     """The timed operations, as calls on ``cat``."""
     cursor = deep_cursor(cat, n_runs // 2)
     query = SearchQuery(world="world3", status="crashed", params=(parse_param_filter("k>=0.2"),))
-    found = cat.search(query, limit=50).runs
+    found = cat.search.find(query, limit=50).runs
     assert len(found) == 50, f"the search should fill a page, found {len(found)}"
     tick = iter(range(10**9, 2 * 10**9))
 
     def record() -> None:
         t = next(tick)
-        cat.record_checkpoint(SHOW_RUN, tick=t, sim_time=1.0, path=f"c{t}", bytes_on_disk=1)
+        cat.checkpoints.record(SHOW_RUN, tick=t, sim_time=1.0, path=f"c{t}", bytes_on_disk=1)
 
     return {
-        "list_first_page": lambda: cat.list_runs(limit=50),
-        "list_deep_page": lambda: cat.list_runs(limit=50, after=cursor),
-        "search_3_filters": lambda: cat.search(query, limit=50),
-        "show_1000_checkpoints": lambda: cat.show_run(SHOW_RUN),
+        "list_first_page": lambda: cat.search.list(limit=50),
+        "list_deep_page": lambda: cat.search.list(limit=50, after=cursor),
+        "search_3_filters": lambda: cat.search.find(query, limit=50),
+        "show_1000_checkpoints": lambda: cat.search.show(SHOW_RUN),
         "record_checkpoint": record,
     }
 

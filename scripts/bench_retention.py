@@ -43,7 +43,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from continuum.catalog import Catalog, PruneReport, RetentionRules
-from continuum.catalog.models import checkpoints, run_segments, runs, worlds
+from continuum.catalog.db.models import checkpoints, run_segments, runs, worlds
 
 KEEP = 10
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -61,7 +61,7 @@ def write_files(directory: Path, ticks: range) -> None:
 def seed(cat: Catalog, root: Path, n_runs: int, per_run: int) -> None:
     """Rows (bulk Core inserts, one transaction per 100 runs) and files of every run."""
     ir = "ab" * 32
-    cat._write(lambda c: c.execute(worlds.insert().values(name="w", ir_hash=ir, first_seen_at=T0)))
+    cat.db.write(lambda c: c.execute(worlds.insert().values(name="w", ir_hash=ir, first_seen_at=T0)))
     for lo in range(0, n_runs, 100):
         run_rows, seg_rows, ck_rows = [], [], []
         for i in range(lo, min(lo + 100, n_runs)):
@@ -88,7 +88,7 @@ def seed(cat: Catalog, root: Path, n_runs: int, per_run: int) -> None:
             c.execute(run_segments.insert(), s)
             c.execute(checkpoints.insert(), k)
 
-        cat._write(insert)
+        cat.db.write(insert)
 
 
 def unlink_floor(root: Path, count: int) -> tuple[float, float]:
@@ -172,14 +172,14 @@ def bench(url: str, root: Path, args: argparse.Namespace) -> dict[str, Any]:
         started = time.perf_counter()
         seed(cat, root / "runs", args.runs, args.per_run)
         setup_s = time.perf_counter() - started
-        cat.set_policy("global", None, RetentionRules(keep_last=KEEP))
+        cat.policies.set("global", None, RetentionRules(keep_last=KEEP))
         started = time.perf_counter()
-        plans = cat.plan_retention()
+        plans = cat.retention.plan()
         plan_s = time.perf_counter() - started
         doomed = sum(len(p.delete) for _, p in plans)
         unlink_s, unlink_cpu_s = unlink_floor(root / "floor", doomed)
         started, cpu, child = time.perf_counter(), time.process_time(), children_cpu()
-        report = cat.execute_plans(PruneReport(plans))
+        report = cat.retention.execute(PruneReport(plans))
         prune_s, prune_cpu_s = time.perf_counter() - started, time.process_time() - cpu
         child_cpu_s = children_cpu() - child
         left = sum(1 for _ in (root / "runs").rglob("checkpoint_*.ckpt"))

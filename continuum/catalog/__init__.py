@@ -1,26 +1,29 @@
-"""The SQL run catalog: the index over every run, checkpoint and lens chunk.
+"""The SQL run catalog: a pure index over every run, checkpoint and lens chunk.
 
-Owns: the catalog schema (created and changed only by the Alembic revisions
-in ``migrations/``, shipped as ``continuum/_migrations``), engines and sessions
-for SQLite and PostgreSQL, and the operations the rest of Continuum calls —
-all through :class:`Catalog`, all returning frozen records from
-:mod:`continuum.catalog.records`.
+Owns: the catalog schema (``db``: engines for SQLite and PostgreSQL, the tables, and
+the Alembic revisions in ``migrations/`` shipped as ``continuum/_migrations``), and
+the operations the rest of Continuum calls, grouped in parts of :class:`Catalog`
+(``catalog.runs``, ``.search``, ``.checkpoints``, ``.lens_chunks``, ``.exports``,
+``.policies``, ``.retention``, ``.audit``, ``.liveness``, ``.imports``; see
+``facade.py``), all returning frozen records from :mod:`continuum.catalog.records`.
 
-Must not: hold or read blob contents (it stores what is needed to find,
-validate, keep or delete a file without opening it), import numpy or duckdb
-(``continuum catalog list`` must start fast), or be called from the tick loop
-(the checkpoint writer's thread and the CLI call it).
+Must not: open or decode blob files (it stores what is needed to find, validate,
+keep or delete a file without opening it; whatever needs both the catalog and the
+files lives in :mod:`continuum.maintenance`), import numpy, duckdb or the format
+packages (``continuum catalog list`` must start fast), or be called from the tick
+loop. It imports SQLAlchemy, :mod:`continuum.layout` and :mod:`continuum.errors`.
 
 Every SQLAlchemy or driver error leaves this package as a one-line
-:class:`continuum.errors.CatalogError` (see ``_errors.py``).
+:class:`continuum.errors.CatalogError` (``db/errors.py``).
 """
 
-from continuum.catalog._base import DEFAULT_STALE_AFTER, new_run_id
-from continuum.catalog.engine import default_catalog_path, describe_url, resolve_url
-from continuum.catalog.policies import RetentionPolicy, RetentionRules, parse_duration, parse_size
-from continuum.catalog.prune import PruneReport, apply_retention
+from continuum.catalog.blob_rows import KINDS, TRANSITIONS, BlobKind
+from continuum.catalog.db import default_catalog_path, describe_url, resolve_url
+from continuum.catalog.facade import Catalog, migrate_catalog
+from continuum.catalog.imports import RunScan, ScannedCheckpoint, ScannedRun
+from continuum.catalog.liveness import DEFAULT_STALE_AFTER, pid_alive
 from continuum.catalog.records import (
-    CHECKPOINT_STATES,
+    BLOB_STATES,
     RUN_STATUSES,
     AuditRecord,
     CheckpointRecord,
@@ -31,54 +34,49 @@ from continuum.catalog.records import (
     RunRecord,
     SegmentRecord,
 )
-from continuum.catalog.scan import RunScan, ScanReport
-from continuum.catalog.search import ParamFilter, SearchQuery, parse_param_filter
-from continuum.catalog.store import Catalog, migrate_catalog
-from continuum.catalog.verify import Problem, VerifyReport
-from continuum.errors import (
-    BlobStateError,
-    CatalogConflictError,
-    CatalogSchemaError,
-    CatalogUnavailableError,
-    InvalidFilterError,
-    RunNotFoundError,
+from continuum.catalog.retention import (
+    PruneReport,
+    RetentionPolicy,
+    RetentionRules,
+    parse_duration,
+    parse_size,
+    retention_callback,
 )
+from continuum.catalog.runs import RunDirs
+from continuum.catalog.search import ParamFilter, SearchQuery, parse_param_filter
 
 __all__ = [
-    "CHECKPOINT_STATES",
+    "BLOB_STATES",
     "DEFAULT_STALE_AFTER",
+    "KINDS",
     "RUN_STATUSES",
+    "TRANSITIONS",
     "AuditRecord",
-    "BlobStateError",
+    "BlobKind",
     "Catalog",
-    "CatalogConflictError",
-    "CatalogSchemaError",
-    "CatalogUnavailableError",
     "CheckpointRecord",
-    "InvalidFilterError",
     "LensChunkRecord",
     "ParamFilter",
     "ParquetExportRecord",
-    "Problem",
     "PruneReport",
     "RetentionPolicy",
     "RetentionRules",
     "RunDetail",
-    "RunNotFoundError",
+    "RunDirs",
     "RunPage",
     "RunRecord",
     "RunScan",
-    "ScanReport",
+    "ScannedCheckpoint",
+    "ScannedRun",
     "SearchQuery",
     "SegmentRecord",
-    "VerifyReport",
-    "apply_retention",
     "default_catalog_path",
     "describe_url",
     "migrate_catalog",
-    "new_run_id",
     "parse_duration",
     "parse_param_filter",
     "parse_size",
+    "pid_alive",
     "resolve_url",
+    "retention_callback",
 ]

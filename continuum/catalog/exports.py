@@ -5,7 +5,7 @@ One row per exported lens chunk and field set: an export root (the directory hol
 the rows and bytes written. Re-exporting the same chunk and fields into the same root
 replaces its row, as the files are replaced, so re-exports never count twice.
 
-:meth:`ExportOps.sql_tables` hands ``continuum.sql`` the rows of ``runs``, ``run_params``,
+:meth:`Exports.sql_tables` hands ``continuum.sql`` the rows of ``runs``, ``run_params``,
 ``run_tags``, ``checkpoints``, ``lens_chunks`` and ``parquet_exports`` as plain tuples with
 column kinds, so DuckDB tables can be built without DuckDB's sqlite/postgres extensions
 (a download) and without any ORM row leaving the catalog.
@@ -13,6 +13,7 @@ column kinds, so DuckDB tables can be built without DuckDB's sqlite/postgres ext
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 from collections.abc import Sequence
@@ -22,8 +23,8 @@ from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, Connection, Double, Integer, Table, select, update
 
-from continuum.catalog._base import CatalogBase, new_id, require_run, utcnow
-from continuum.catalog.models import (
+from continuum.catalog.db import Database, new_id, require_run, utcnow
+from continuum.catalog.db.models import (
     UTCDateTime,
     as_dicts,
     checkpoints,
@@ -81,10 +82,13 @@ def _record(row: dict[str, Any]) -> ParquetExportRecord:
     )
 
 
-class ExportOps(CatalogBase):
+class Exports:
     """What ``continuum lens export`` records and ``continuum lens sql`` reads."""
 
-    def record_parquet_export(
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def record(
         self,
         run_id: str,
         *,
@@ -117,9 +121,9 @@ class ExportOps(CatalogBase):
             conn.execute(parquet_exports.insert().values(**row))
             return _record(row)
 
-        return self._write(op)
+        return self._db.write(op)
 
-    def list_parquet_exports(self, run_id: str | None = None) -> list[ParquetExportRecord]:
+    def list(self, run_id: str | None = None) -> builtins.list[ParquetExportRecord]:
         """Exports by run and start tick (one run's, or all); unknown run: RunNotFoundError."""
 
         def op(conn: Connection) -> list[ParquetExportRecord]:
@@ -130,8 +134,18 @@ class ExportOps(CatalogBase):
             order = (parquet_exports.c.run_id, parquet_exports.c.start_tick, parquet_exports.c.path)
             return [_record(r) for r in as_dicts(conn.execute(stmt.order_by(*order)))]
 
-        return self._read(op)
+        return self._db.read(op)
 
-    def sql_tables(self) -> list[TableDump]:
+    def roots(self) -> builtins.list[str]:
+        """Every export root some export of some run was written under."""
+        stmt = select(parquet_exports.c.path).distinct()
+        return self._db.read(lambda conn: sorted(conn.scalars(stmt)))
+
+    def roots_of(self, run_id: str) -> builtins.list[str]:
+        """The export roots ``run_id`` was exported to."""
+        stmt = select(parquet_exports.c.path).where(parquet_exports.c.run_id == run_id)
+        return self._db.read(lambda conn: sorted(set(conn.scalars(stmt))))
+
+    def sql_tables(self) -> builtins.list[TableDump]:
         """Every table of :data:`SQL_TABLES`, read in one transaction (a consistent copy)."""
-        return self._read(lambda conn: [_dump(conn, n, t) for n, t in SQL_TABLES.items()])
+        return self._db.read(lambda conn: [_dump(conn, n, t) for n, t in SQL_TABLES.items()])

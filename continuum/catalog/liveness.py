@@ -19,10 +19,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, or_, select, update
 
-from continuum.catalog._base import CatalogBase, require_run, utcnow
 from continuum.catalog.audit import add_audit
-from continuum.catalog.models import run_segments, runs
+from continuum.catalog.db import Database, require_run, utcnow
+from continuum.catalog.db.models import run_segments, runs
 
+DEFAULT_STALE_AFTER = timedelta(minutes=2)
 Seen = dict[str, tuple[datetime | None, str]]  # run_id -> (heartbeat judged by, reason)
 
 
@@ -37,10 +38,20 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-class LivenessOps(CatalogBase):
-    """Marking runs that stopped without a word as crashed."""
+class Liveness:
+    """Marking runs that stopped without a word as crashed.
 
-    def mark_stale_runs_crashed(self, older_than: timedelta | None = None) -> list[str]:
+    ``stale_after``: a running run whose heartbeat is older is shown as crashed.
+    ``check_local_pids``: judge runs of this host by whether their process exists
+    instead (a SIGKILLed run shows ``crashed`` at once, a paused one never does).
+    """
+
+    def __init__(self, db: Database, stale_after: timedelta, check_local_pids: bool) -> None:
+        self._db = db
+        self.stale_after = stale_after
+        self.check_local_pids = check_local_pids
+
+    def mark_stale_crashed(self, older_than: timedelta | None = None) -> list[str]:
         """Mark every stale running run crashed; returns their ids."""
         return self._reap(None, older_than)
 
@@ -50,10 +61,10 @@ class LivenessOps(CatalogBase):
 
     def _reap(self, run_id: str | None, older_than: timedelta | None) -> list[str]:
         cutoff = utcnow() - (older_than if older_than is not None else self.stale_after)
-        seen = self._read(lambda conn: self._stale(conn, run_id, cutoff))
+        seen = self._db.read(lambda conn: self._stale(conn, run_id, cutoff))
         if not seen:
             return []
-        return self._write(lambda conn: _mark_crashed(conn, seen))
+        return self._db.write(lambda conn: _mark_crashed(conn, seen))
 
     def _stale(self, conn: Connection, run_id: str | None, cutoff: datetime) -> Seen:
         if run_id is not None:

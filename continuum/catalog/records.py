@@ -13,7 +13,7 @@ from typing import Any
 
 RUN_STATUSES = ("running", "completed", "failed", "crashed")
 SEGMENT_STATUSES = RUN_STATUSES
-CHECKPOINT_STATES = ("pending", "committed", "deleting", "pruned", "missing", "corrupt")
+BLOB_STATES = ("pending", "committed", "deleting", "pruned", "missing", "corrupt")
 
 ParamValue = str | float | int | bool
 

@@ -13,14 +13,18 @@ import socket
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Row, delete, func, select, update
 
-from continuum.catalog._base import CatalogBase, new_id, new_run_id, require_run, utcnow
-from continuum.catalog.models import (
+from continuum import layout
+from continuum.catalog.audit import add_audit
+from continuum.catalog.db import Database, new_id, require_run, utcnow
+from continuum.catalog.db.models import (
+    checkpoints,
     decode_param,
     encode_param,
+    retention_policies,
     run_params,
     run_record,
     run_segments,
@@ -66,10 +70,17 @@ def _new_segment(conn: Connection, run_id: str, ordinal: int, **values: Any) -> 
     return segment_record(seg._mapping)
 
 
-class RunOps(CatalogBase):
+class Runs:
     """Creating runs and recording what their processes did."""
 
-    def register_run(
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def get(self, run_id: str) -> RunRecord:
+        """One run, or ``RunNotFoundError``."""
+        return self._db.read(lambda conn: _reload(conn, run_id))
+
+    def register(
         self,
         *,
         world: str,
@@ -95,10 +106,10 @@ class RunOps(CatalogBase):
 
         ``checkpoint_dir`` is the run's own directory of checkpoint files.
         ``parent_run_id``/``parent_checkpoint_tick`` make it a branch of another
-        run. The id defaults to :func:`new_run_id`; a taken id is refused.
+        run. The id defaults to :func:`continuum.layout.new_run_id`; a taken id is refused.
         """
         now = started_at or utcnow()
-        rid = run_id or new_run_id(now)
+        rid = layout.check_run_id(run_id) if run_id is not None else layout.new_run_id(now)
         proc = {
             "host": socket.gethostname() if host is None else host,
             "pid": os.getpid() if pid is None else pid,
@@ -126,7 +137,7 @@ class RunOps(CatalogBase):
         world_row = {"name": world, "ir_hash": ir_hash, "version": world_version}
 
         def op(conn: Connection) -> RunRecord:
-            stmt = self._insert(worlds).values(**world_row, first_seen_at=now)
+            stmt = self._db.insert(worlds).values(**world_row, first_seen_at=now)
             conn.execute(stmt.on_conflict_do_nothing())
             if parent_run_id is not None:
                 require_run(conn, parent_run_id)
@@ -138,7 +149,7 @@ class RunOps(CatalogBase):
             self._put_params(conn, rid, params or {})
             return _reload(conn, rid)
 
-        return self._write(op)
+        return self._db.write(op)
 
     def start_segment(
         self,
@@ -186,7 +197,7 @@ class RunOps(CatalogBase):
                 **proc,
             )
 
-        return self._write(op)
+        return self._db.write(op)
 
     def end_segment(self, segment_id: str, *, status: str, end_tick: int) -> SegmentRecord:
         """Close one segment (``finish_run`` does this for the open segment)."""
@@ -199,7 +210,7 @@ class RunOps(CatalogBase):
                 raise CatalogError(f"no run segment {segment_id!r} in the catalog")
             return segment_record(conn.execute(select(run_segments).where(this)).one()._mapping)
 
-        return self._write(op)
+        return self._db.write(op)
 
     def heartbeat(self, run_id: str, *, last_tick: int | None = None) -> None:
         """Say the run is alive (and how far it got); revives a run wrongly marked crashed.
@@ -218,9 +229,9 @@ class RunOps(CatalogBase):
                 _revive_last_segment(conn, run_id)
             conn.execute(update(runs).where(runs.c.run_id == run_id).values(**values))
 
-        self._write(op)
+        self._db.write(op)
 
-    def finish_run(
+    def finish(
         self, run_id: str, *, status: str, last_tick: int, dropped_checkpoints: int = 0
     ) -> RunRecord:
         """End the run and its open segment; ``dropped_checkpoints`` adds this process's drops."""
@@ -247,7 +258,7 @@ class RunOps(CatalogBase):
             )
             return _reload(conn, run_id)
 
-        return self._write(op)
+        return self._db.write(op)
 
     def set_tags(
         self, run_id: str, tags: Mapping[str, str], *, remove: Iterable[str] = ()
@@ -263,7 +274,7 @@ class RunOps(CatalogBase):
             self._put_tags(conn, run_id, tags)
             return _reload(conn, run_id)
 
-        return self._write(op)
+        return self._db.write(op)
 
     def set_params(self, run_id: str, params: Mapping[str, ParamValue]) -> RunRecord:
         """Add or overwrite parameters; numbers (and numeric strings) are searchable as numbers."""
@@ -273,20 +284,77 @@ class RunOps(CatalogBase):
             self._put_params(conn, run_id, params)
             return _reload(conn, run_id)
 
-        return self._write(op)
+        return self._db.write(op)
+
+    def directories(self) -> list[RunDirs]:
+        """Every run's status and directories, oldest first (what gc and verify walk)."""
+        cols = (runs.c.run_id, runs.c.status, runs.c.checkpoint_dir, runs.c.lens_dir, runs.c.host)
+        stmt = select(*cols).order_by(runs.c.started_at, runs.c.run_id)
+        return self._db.read(lambda conn: [RunDirs(*row) for row in conn.execute(stmt)])
+
+    def check_removable(self, run_id: str, *, force: bool = False) -> RunRecord:
+        """The run, if ``catalog rm`` may remove it: not running, no branches, nothing
+        pinned (unless ``force``); else a ``CatalogError`` saying why and what to do."""
+
+        def op(conn: Connection) -> RunRecord:
+            run = _reload(conn, run_id)
+            if not force:
+                _refuse_removal(conn, run)
+            return run
+
+        return self._db.read(op)
+
+    def delete(self, run_id: str, audit: Sequence[tuple[str, str]]) -> None:
+        """Delete the run's rows (cascading) and its run policy, logging ``audit``
+        entries (action, detail) in the same transaction. Its files must be gone."""
+
+        def op(conn: Connection) -> None:
+            conn.execute(delete(runs).where(runs.c.run_id == run_id))
+            mine = (retention_policies.c.scope == "run", retention_policies.c.scope_key == run_id)
+            conn.execute(delete(retention_policies).where(*mine))
+            for action, detail in audit:
+                add_audit(conn, action, run_id=run_id, detail=detail)
+
+        self._db.write(op)
 
     def _put_tags(self, conn: Connection, run_id: str, tags: Mapping[str, str]) -> None:
         for key, value in tags.items():
             row = {"value": str(value)}
-            stmt = self._insert(run_tags).values(run_id=run_id, key=key, **row)
+            stmt = self._db.insert(run_tags).values(run_id=run_id, key=key, **row)
             conn.execute(stmt.on_conflict_do_update(index_elements=["run_id", "key"], set_=row))
 
     def _put_params(self, conn: Connection, run_id: str, params: Mapping[str, ParamValue]) -> None:
         for key, value in params.items():
             text, number = encode_param(value)
             row = {"value_text": text, "value_num": number}
-            stmt = self._insert(run_params).values(run_id=run_id, key=key, **row)
+            stmt = self._db.insert(run_params).values(run_id=run_id, key=key, **row)
             conn.execute(stmt.on_conflict_do_update(index_elements=["run_id", "key"], set_=row))
+
+
+class RunDirs(NamedTuple):
+    """A run's status and the directories its files are in."""
+
+    run_id: str
+    status: str
+    checkpoint_dir: str | None
+    lens_dir: str | None
+    host: str | None
+
+
+def _refuse_removal(conn: Connection, run: RunRecord) -> None:
+    run_id = run.run_id
+    if run.status == "running":
+        raise CatalogError(
+            f"run {run_id!r} is running (pid {run.pid} on {run.host}); stop it, or pass --force"
+        )
+    kids = conn.scalar(select(func.count()).where(runs.c.parent_run_id == run_id))
+    if kids:
+        raise CatalogError(f"run {run_id!r} has {kids} branch(es); pass --force to remove it")
+    pinned = conn.scalar(
+        select(func.count()).where(checkpoints.c.run_id == run_id, checkpoints.c.pinned)
+    )
+    if pinned:
+        raise CatalogError(f"run {run_id!r} has {pinned} pinned checkpoint(s); unpin or --force")
 
 
 def _revive_last_segment(conn: Connection, run_id: str) -> None:

@@ -19,11 +19,9 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, select, tuple_
 
-from continuum.catalog._base import require_run
-from continuum.catalog.checkpoints import checkpoints_of
-from continuum.catalog.lens_chunks import lens_chunks_of
-from continuum.catalog.liveness import LivenessOps
-from continuum.catalog.models import (
+from continuum.catalog.blob_rows import checkpoints_of, lens_chunks_of
+from continuum.catalog.db import Database, require_run
+from continuum.catalog.db.models import (
     RUN_ID,
     UTCDateTime,
     checkpoints,
@@ -33,7 +31,8 @@ from continuum.catalog.models import (
     runs,
     segment_record,
 )
-from continuum.catalog.records import RUN_STATUSES, RunDetail, RunPage, RunRecord
+from continuum.catalog.liveness import Liveness
+from continuum.catalog.records import RUN_STATUSES, RunDetail, RunPage
 from continuum.catalog.runs import load_run_records
 from continuum.errors import InvalidFilterError
 
@@ -188,49 +187,47 @@ def _page(conn: Connection, q: SearchQuery, limit: int, after: str | None) -> Ru
     return RunPage(tuple(load_run_records(conn, rows)), cursor)
 
 
-class SearchOps(LivenessOps):
+class Search:
     """Reading runs. Each call first marks stale runs crashed (cheap when none are)."""
 
-    def get_run(self, run_id: str) -> RunRecord:
-        """One run, or ``RunNotFoundError``."""
-        return self._read(lambda conn: load_run_records(conn, [require_run(conn, run_id)])[0])
+    def __init__(self, db: Database, liveness: Liveness) -> None:
+        self._db = db
+        self._liveness = liveness
 
-    def show_run(self, run_id: str) -> RunDetail:
+    def show(self, run_id: str) -> RunDetail:
         """The run with its segments, checkpoints, lens chunks and child branches."""
-        self.mark_crashed_if_stale(run_id)
+        self._liveness.mark_crashed_if_stale(run_id)
+        return self._db.read(lambda conn: _detail(conn, run_id))
 
-        def op(conn: Connection) -> RunDetail:
-            run = require_run(conn, run_id)
-            segments = conn.execute(
-                select(run_segments)
-                .where(run_segments.c.run_id == run_id)
-                .order_by(run_segments.c.ordinal)
-            )
-            children = conn.execute(
-                select(runs)
-                .where(runs.c.parent_run_id == run_id)
-                .order_by(runs.c.started_at, runs.c.run_id)
-            ).all()
-            return RunDetail(
-                run=load_run_records(conn, [run])[0],
-                segments=tuple(segment_record(seg._mapping) for seg in segments),
-                checkpoints=tuple(checkpoints_of(conn, run_id)),
-                children=tuple(load_run_records(conn, children)),
-                lens_chunks=tuple(lens_chunks_of(conn, run_id)),
-            )
-
-        return self._read(op)
-
-    def list_runs(self, *, limit: int = 50, after: str | None = None) -> RunPage:
+    def list(self, *, limit: int = 50, after: str | None = None) -> RunPage:
         """Newest runs first; ``after`` is the ``next_cursor`` of the previous page."""
-        return self.search(SearchQuery(), limit=limit, after=after)
+        return self.find(SearchQuery(), limit=limit, after=after)
 
-    def search(self, query: SearchQuery, *, limit: int = 50, after: str | None = None) -> RunPage:
+    def find(self, query: SearchQuery, *, limit: int = 50, after: str | None = None) -> RunPage:
         """Runs matching every filter of ``query``, newest first, one page."""
         if not 1 <= limit <= MAX_LIMIT:
             raise InvalidFilterError(f"page limit must be between 1 and {MAX_LIMIT}, got {limit}")
         conditions(query)  # validate before touching the database
         if after is not None:
             decode_cursor(after)
-        self.mark_stale_runs_crashed()
-        return self._read(lambda conn: _page(conn, query, limit, after))
+        self._liveness.mark_stale_crashed()
+        return self._db.read(lambda conn: _page(conn, query, limit, after))
+
+
+def _detail(conn: Connection, run_id: str) -> RunDetail:
+    run = require_run(conn, run_id)
+    segments = conn.execute(
+        select(run_segments).where(run_segments.c.run_id == run_id).order_by(run_segments.c.ordinal)
+    )
+    children = conn.execute(
+        select(runs)
+        .where(runs.c.parent_run_id == run_id)
+        .order_by(runs.c.started_at, runs.c.run_id)
+    ).all()
+    return RunDetail(
+        run=load_run_records(conn, [run])[0],
+        segments=tuple(segment_record(seg._mapping) for seg in segments),
+        checkpoints=tuple(checkpoints_of(conn, run_id)),
+        children=tuple(load_run_records(conn, children)),
+        lens_chunks=tuple(lens_chunks_of(conn, run_id)),
+    )

@@ -12,22 +12,23 @@ import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from continuum.catalog import (
     Catalog,
-    InvalidFilterError,
     RunDetail,
     RunPage,
     RunRecord,
-    ScanReport,
     SearchQuery,
-    VerifyReport,
     migrate_catalog,
     parse_param_filter,
 )
+from continuum.errors import InvalidFilterError
+
+if TYPE_CHECKING:  # maintenance imports numpy: only the commands that need it load it
+    from continuum.maintenance import ScanReport, VerifyReport
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -74,7 +75,7 @@ def list_runs(limit: int, after: str | None, as_json: bool, catalog_url: str | N
       continuum catalog list --limit 50 --after CURSOR --json
     """
     with Catalog(catalog_url) as cat:
-        page = cat.list_runs(limit=limit, after=after)
+        page = cat.search.list(limit=limit, after=after)
     _print_page(page, as_json)
 
 
@@ -90,7 +91,7 @@ def show(run_id: str, as_json: bool, catalog_url: str | None) -> None:
       continuum catalog show 20260116_095430_a1b2c3 --json
     """
     with Catalog(catalog_url) as cat:
-        detail = cat.show_run(run_id)
+        detail = cat.search.show(run_id)
     if as_json:
         click.echo(json.dumps(detail.to_dict(), indent=2))
     else:
@@ -127,7 +128,7 @@ def search(
     """
     query = _query(**filters)
     with Catalog(catalog_url) as cat:
-        page = cat.search(query, limit=limit, after=after)
+        page = cat.search.find(query, limit=limit, after=after)
     _print_page(page, as_json)
 
 
@@ -150,7 +151,7 @@ def tag(
     if not tags and not remove:
         raise InvalidFilterError("nothing to do: give K=V pairs or --delete KEY")
     with Catalog(catalog_url) as cat:
-        run = cat.set_tags(run_id, tags, remove=remove)
+        run = cat.runs.set_tags(run_id, tags, remove=remove)
     if as_json:
         click.echo(json.dumps(run.tags, indent=2, sort_keys=True))
     else:
@@ -174,7 +175,9 @@ def scan(directory: Path, as_json: bool, catalog_url: str | None) -> None:
       continuum catalog scan ./checkpoints --catalog postgresql://me@db-host/continuum
     """
     with Catalog(catalog_url) as cat:
-        report = cat.scan(directory)
+        from continuum import maintenance
+
+        report = maintenance.scan(cat, directory)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
@@ -206,7 +209,9 @@ def verify(run_id: str | None, repair: bool, as_json: bool, catalog_url: str | N
       continuum catalog verify --repair --json
     """
     with Catalog(catalog_url) as cat:
-        report = cat.verify(run_id, repair=repair)
+        from continuum import maintenance
+
+        report = maintenance.verify(cat, run_id, repair=repair)
     if as_json:
         click.echo(json.dumps({**report.to_dict(), "clean": report.clean}, indent=2))
     else:

@@ -11,8 +11,9 @@ import json
 
 import click
 
-from continuum.catalog import Catalog, InvalidFilterError, PruneReport
+from continuum.catalog import Catalog, PruneReport
 from continuum.cli.catalog import _table, _time, catalog_option, json_option
+from continuum.errors import InvalidFilterError
 
 
 def human(n: int) -> str:
@@ -49,7 +50,7 @@ def prune(run_id, world, everything, dry_run, as_json, catalog_url) -> None:
     if sum(map(bool, (run_id, world, everything))) != 1:
         raise InvalidFilterError("give exactly one of --run ID, --world NAME or --all")
     with Catalog(catalog_url) as cat:
-        report = cat.prune([run_id] if run_id else None, world, dry_run=dry_run)
+        report = cat.retention.prune([run_id] if run_id else None, world, dry_run=dry_run)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
@@ -89,7 +90,7 @@ def log(run_id, limit, as_json, catalog_url) -> None:
       continuum catalog log --run 20260116_095430_a1b2c3 --limit 20
     """
     with Catalog(catalog_url) as cat:
-        entries = cat.list_audit(run_id, limit=limit)
+        entries = cat.audit.list(run_id, limit=limit)
     if as_json:
         click.echo(json.dumps([e.to_dict() for e in entries], indent=2))
     elif not entries:
@@ -120,7 +121,9 @@ def gc(delete, as_json, catalog_url) -> None:
       continuum catalog gc --delete
     """
     with Catalog(catalog_url) as cat:
-        found = cat.gc(delete=delete)
+        from continuum import maintenance
+
+        found = maintenance.gc(cat, delete=delete)
     if as_json:
         click.echo(json.dumps([s.to_dict() for s in found], indent=2))
         return
@@ -148,7 +151,9 @@ def rm(run_id, force, as_json, catalog_url) -> None:
       continuum catalog rm 20260116_095430_a1b2c3
     """
     with Catalog(catalog_url) as cat:
-        report = cat.remove_run(run_id, force=force)
+        from continuum import maintenance
+
+        report = maintenance.remove_run(cat, run_id, force=force)
     if as_json:
         out = {"run_id": run_id, "deleted": report.deleted, "bytes_freed": report.bytes_freed}
         click.echo(json.dumps(out))

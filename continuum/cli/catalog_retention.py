@@ -14,16 +14,10 @@ from typing import Any
 
 import click
 
-from continuum.catalog import (
-    Catalog,
-    InvalidFilterError,
-    RetentionPolicy,
-    RetentionRules,
-    parse_duration,
-    parse_size,
-)
+from continuum.catalog import Catalog, RetentionPolicy, RetentionRules, parse_duration, parse_size
 from continuum.cli.catalog import _table, _time, catalog_option, json_option
 from continuum.cli.catalog_prune import gc, human, log, prune, rm
+from continuum.errors import InvalidFilterError
 
 POSITIVE = click.IntRange(min=1)
 
@@ -105,7 +99,7 @@ def policy_set(run, world, everywhere, as_json, catalog_url, **opts: Any) -> Non
         opts[name] = parse_size(opts[name]) if opts[name] else None
     rules = RetentionRules(**opts)
     with Catalog(catalog_url) as cat:
-        stored = cat.set_policy(scope, key, rules)
+        stored = cat.policies.set(scope, key, rules)
     _print_policies([stored], as_json)
 
 
@@ -121,7 +115,7 @@ def policy_show(run: str | None, as_json: bool, catalog_url: str | None) -> None
       continuum catalog policy show --run 20260116_095430_a1b2c3 --json
     """
     with Catalog(catalog_url) as cat:
-        found = [cat.effective_policy(run)] if run else cat.list_policies()
+        found = [cat.policies.effective(run)] if run else cat.policies.list()
     _print_policies(
         [p for p in found if p is not None], as_json, empty="no policy: prune keeps all"
     )
@@ -139,7 +133,7 @@ def policy_clear(run, world, everywhere, catalog_url) -> None:
     """
     scope, key = _scope(run, world, everywhere)
     with Catalog(catalog_url) as cat:
-        removed = cat.clear_policy(scope, key)
+        removed = cat.policies.clear(scope, key)
     label = scope if key is None else f"{scope} {key}"
     click.echo(f"cleared the policy of {label}" if removed else f"no policy at {label}")
 
@@ -167,7 +161,7 @@ def _pin(pinned: bool) -> click.Command:
     @catalog_option
     def command(run_id: str, tick: int, catalog_url: str | None) -> None:
         with Catalog(catalog_url) as cat:
-            cat.pin_checkpoint(run_id, tick, pinned)
+            cat.checkpoints.pin(run_id, tick, pinned)
         click.echo(f"{verb}ned checkpoint {tick} of run {run_id}")
 
     what = "retention never deletes it" if pinned else "retention may delete it again"

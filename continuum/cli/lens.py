@@ -76,7 +76,7 @@ def _catalog_lens_dir(run_id: str) -> Path:
     from continuum.catalog import Catalog
 
     with Catalog() as catalog:
-        run = catalog.get_run(run_id)
+        run = catalog.runs.get(run_id)
     if run.lens_dir is None:
         raise LensError(f"run {run_id} captured no lens data (it ran without --lens-dir)")
     return Path(run.lens_dir)

@@ -34,7 +34,7 @@ def _run_dir(path: Path | None, run_id: str | None, catalog: str | None) -> Path
     from continuum.catalog import Catalog
 
     with Catalog(catalog) as cat:
-        lens_dir = cat.get_run(run_id).lens_dir
+        lens_dir = cat.runs.get(run_id).lens_dir
     if not lens_dir:
         raise LensError(f"run {run_id} has no lens dir in the catalog; pass its PATH")
     return resolve_run_dir(lens_dir)
@@ -107,10 +107,10 @@ def export(
 
 
 def _require_run(cat: Any, run_id: str) -> None:
-    from continuum.catalog import RunNotFoundError
+    from continuum.errors import RunNotFoundError
 
     try:
-        cat.get_run(run_id)
+        cat.runs.get(run_id)
     except RunNotFoundError:
         raise LensError(
             f"run {run_id!r} is not in the catalog, so its export could not be recorded; "

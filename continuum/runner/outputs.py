@@ -106,7 +106,7 @@ def open_checkpointing(
     manifest = open_manifest(p, req)
     after_commit = [recorder.committed] if recorder else []
     if req.keep_checkpoints and recorder is not None:  # a catalog policy, applied per commit
-        from continuum.catalog.prune import retention_callback
+        from continuum.catalog import retention_callback
 
         after_commit.append(retention_callback(recorder.catalog, p.run_id, req.keep_checkpoints))
     elif req.keep_checkpoints:

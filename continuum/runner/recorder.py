@@ -23,9 +23,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from continuum.catalog import Catalog, RunNotFoundError
+from continuum.catalog import Catalog
 from continuum.checkpoint import Committed
-from continuum.errors import CatalogError, CheckpointNotFoundError
+from continuum.errors import CatalogError, CheckpointNotFoundError, RunNotFoundError
 
 if TYPE_CHECKING:
     from continuum.lens import SealedChunk
@@ -40,8 +40,8 @@ HEARTBEAT_S = 10.0
 def checkpoint_of_run(url: str | None, run_id: str) -> Path:
     """``--resume-run``: the newest committed checkpoint the catalog knows for a run."""
     with Catalog(url) as catalog:
-        run = catalog.get_run(run_id)
-        record = catalog.latest_committed_checkpoint(run_id)
+        run = catalog.runs.get(run_id)
+        record = catalog.checkpoints.latest_committed(run_id)
     if record is None or run.checkpoint_dir is None:
         raise CheckpointNotFoundError(f"run {run_id} has no committed checkpoint in the catalog")
     path = Path(run.checkpoint_dir) / record.path
@@ -78,7 +78,7 @@ class RunRecorder:
         resumed = p.loaded.header if p.loaded else None
         if resumed is not None and p.branch_of is None:
             try:
-                self.catalog.start_segment(
+                self.catalog.runs.start_segment(
                     self.run_id,
                     start_tick=p.state.tick,
                     resumed_from_tick=resumed.tick,
@@ -93,7 +93,7 @@ class RunRecorder:
                 "parent run %s is not in this catalog; lineage kept in the manifest", parent[0]
             )
             parent = None
-        self.catalog.register_run(
+        self.catalog.runs.register(
             run_id=self.run_id,
             world=p.ir.name,
             ir_hash=p.ir_hash,
@@ -111,7 +111,7 @@ class RunRecorder:
 
     def _known(self, run_id: str) -> bool:
         try:
-            self.catalog.get_run(run_id)
+            self.catalog.runs.get(run_id)
         except RunNotFoundError:
             return False
         return True
@@ -120,7 +120,7 @@ class RunRecorder:
         """Writer thread, before the file exists: a row retention will never delete."""
         self._safely(
             f"checkpoint {tick}",
-            lambda: self.catalog.record_checkpoint(
+            lambda: self.catalog.checkpoints.record(
                 self.run_id,
                 tick=tick,
                 sim_time=0.0,
@@ -136,7 +136,7 @@ class RunRecorder:
 
     def mark(self, tick: int, state: str) -> bool:
         try:
-            self.catalog.mark_checkpoint_state(self.run_id, tick, state)
+            self.catalog.checkpoints.mark(self.run_id, tick, state)
         except CatalogError as exc:
             log.warning("catalog: checkpoint %d cannot become %s: %s", tick, state, exc)
             return False
@@ -146,7 +146,7 @@ class RunRecorder:
         """Writer thread, after rename + fsync: the row says what is on disk."""
         self._safely(
             f"checkpoint {c.tick}",
-            lambda: self.catalog.record_checkpoint(
+            lambda: self.catalog.checkpoints.record(
                 self.run_id,
                 tick=c.tick,
                 sim_time=c.sim_time,
@@ -163,7 +163,7 @@ class RunRecorder:
         """Lens writer thread: a sealed chunk file, durable on disk."""
         self._safely(
             f"lens chunk {chunk.path.name}",
-            lambda: self.catalog.record_lens_chunk(
+            lambda: self.catalog.lens_chunks.record(
                 self.run_id,
                 start_tick=chunk.first_tick,
                 end_tick=chunk.last_tick,
@@ -179,7 +179,8 @@ class RunRecorder:
         def beat() -> None:
             while not self._stop.wait(HEARTBEAT_S):
                 self._safely(
-                    "heartbeat", lambda: self.catalog.heartbeat(self.run_id, last_tick=tick_of())
+                    "heartbeat",
+                    lambda: self.catalog.runs.heartbeat(self.run_id, last_tick=tick_of()),
                 )
 
         self._heartbeat = threading.Thread(target=beat, name="catalog-heartbeat", daemon=True)
@@ -191,7 +192,7 @@ class RunRecorder:
             self._heartbeat.join()
         self._safely(
             "end of run",
-            lambda: self.catalog.finish_run(
+            lambda: self.catalog.runs.finish(
                 self.run_id, status=status, last_tick=last_tick, dropped_checkpoints=dropped
             ),
         )

@@ -39,7 +39,7 @@ def record(catalog: Catalog | None, done: ChunkExport, root: Path) -> None:
     """One chunk's export as a catalog row (no-op without a catalog)."""
     if catalog is None:
         return
-    catalog.record_parquet_export(
+    catalog.exports.record(
         done.run_id,
         fields=done.fields,
         start_tick=done.tick_range[0],

@@ -183,7 +183,7 @@ def load_tables(con: duckdb.DuckDBPyConnection, dumps: Sequence[TableDump]) -> N
 
 def export_roots(catalog: Catalog) -> list[Path]:
     """Distinct export roots the catalog records that still exist."""
-    paths = {Path(e.path) for e in catalog.list_parquet_exports()}
+    paths = {Path(e.path) for e in catalog.exports.list()}
     return sorted(p for p in paths if p.is_dir())
 
 
@@ -223,6 +223,6 @@ def connect(
     from continuum.catalog import Catalog
 
     with Catalog(catalog) as cat:
-        dumps = cat.sql_tables()
+        dumps = cat.exports.sql_tables()
         known = export_roots(cat)
     return open_session(dumps, [*known, *(Path(r) for r in roots)], sandbox=sandbox)

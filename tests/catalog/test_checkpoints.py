@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from continuum.catalog import BlobStateError, CheckpointRecord, RunNotFoundError
+from continuum.catalog import CheckpointRecord
+from continuum.errors import BlobStateError, RunNotFoundError
 
 IR = "ab" * 32
 
 
 @pytest.fixture
 def run(catalog, tmp_path):
-    return catalog.register_run(world="terra", ir_hash=IR, seed=1, checkpoint_dir=tmp_path)
+    return catalog.runs.register(world="terra", ir_hash=IR, seed=1, checkpoint_dir=tmp_path)
 
 
 def record(catalog, run, tick, **kw):
     kw.setdefault("sim_time", tick * 1e6)
     kw.setdefault("path", f"{run.checkpoint_dir}/checkpoint_{tick:010d}.ckpt")
     kw.setdefault("bytes_on_disk", 1000 + tick)
-    return catalog.record_checkpoint(run.run_id, tick=tick, **kw)
+    return catalog.checkpoints.record(run.run_id, tick=tick, **kw)
 
 
 def test_record_is_pending_with_a_path_relative_to_the_run(catalog, run):
@@ -36,49 +37,49 @@ def test_path_outside_the_run_directory_stays_absolute(catalog, run):
 def test_commit_then_latest_committed(catalog, run):
     for tick in (1000, 2000, 3000):
         record(catalog, run, tick)
-    assert catalog.latest_committed_checkpoint(run.run_id) is None
-    catalog.mark_checkpoint_state(run.run_id, 1000, "committed")
-    catalog.mark_checkpoint_state(run.run_id, 2000, "committed")
-    assert catalog.latest_committed_checkpoint(run.run_id).tick == 2000
-    ticks = [c.tick for c in catalog.list_checkpoints(run.run_id, states=["pending"])]
+    assert catalog.checkpoints.latest_committed(run.run_id) is None
+    catalog.checkpoints.mark(run.run_id, 1000, "committed")
+    catalog.checkpoints.mark(run.run_id, 2000, "committed")
+    assert catalog.checkpoints.latest_committed(run.run_id).tick == 2000
+    ticks = [c.tick for c in catalog.checkpoints.list(run.run_id, states=["pending"])]
     assert ticks == [3000]
-    assert [c.tick for c in catalog.list_checkpoints(run.run_id)] == [1000, 2000, 3000]
+    assert [c.tick for c in catalog.checkpoints.list(run.run_id)] == [1000, 2000, 3000]
 
 
 def test_re_recording_a_tick_replaces_it_and_keeps_the_pin(catalog, run):
     record(catalog, run, 1000, checksum="old")
-    catalog.mark_checkpoint_state(run.run_id, 1000, "committed")
-    catalog.pin_checkpoint(run.run_id, 1000)
+    catalog.checkpoints.mark(run.run_id, 1000, "committed")
+    catalog.checkpoints.pin(run.run_id, 1000)
     again = record(catalog, run, 1000, checksum="new")
     assert (again.checksum, again.state, again.pinned) == ("new", "pending", True)
-    assert len(catalog.list_checkpoints(run.run_id)) == 1
+    assert len(catalog.checkpoints.list(run.run_id)) == 1
 
 
 def test_forbidden_move_is_refused(catalog, run):
     record(catalog, run, 1000)
-    catalog.mark_checkpoint_state(run.run_id, 1000, "committed")
-    catalog.mark_checkpoint_state(run.run_id, 1000, "deleting")
-    catalog.mark_checkpoint_state(run.run_id, 1000, "pruned")
+    catalog.checkpoints.mark(run.run_id, 1000, "committed")
+    catalog.checkpoints.mark(run.run_id, 1000, "deleting")
+    catalog.checkpoints.mark(run.run_id, 1000, "pruned")
     with pytest.raises(BlobStateError, match="is pruned; it cannot become committed"):
-        catalog.mark_checkpoint_state(run.run_id, 1000, "committed")
+        catalog.checkpoints.mark(run.run_id, 1000, "committed")
 
 
 def test_pinned_checkpoint_cannot_be_deleted(catalog, run):
     record(catalog, run, 1000)
-    catalog.mark_checkpoint_state(run.run_id, 1000, "committed")
-    catalog.pin_checkpoint(run.run_id, 1000)
+    catalog.checkpoints.mark(run.run_id, 1000, "committed")
+    catalog.checkpoints.pin(run.run_id, 1000)
     with pytest.raises(BlobStateError, match="pinned"):
-        catalog.mark_checkpoint_state(run.run_id, 1000, "deleting")
-    catalog.pin_checkpoint(run.run_id, 1000, pinned=False)
-    assert catalog.mark_checkpoint_state(run.run_id, 1000, "deleting").state == "deleting"
+        catalog.checkpoints.mark(run.run_id, 1000, "deleting")
+    catalog.checkpoints.pin(run.run_id, 1000, pinned=False)
+    assert catalog.checkpoints.mark(run.run_id, 1000, "deleting").state == "deleting"
 
 
 def test_deletions_and_findings_are_audited(catalog, run):
     record(catalog, run, 1000)
-    catalog.mark_checkpoint_state(run.run_id, 1000, "committed")
-    catalog.mark_checkpoint_state(run.run_id, 1000, "deleting", detail="keep-last-3")
-    catalog.mark_checkpoint_state(run.run_id, 1000, "pruned")
-    actions = [(a.action, a.tick, a.detail) for a in catalog.list_audit(run.run_id)]
+    catalog.checkpoints.mark(run.run_id, 1000, "committed")
+    catalog.checkpoints.mark(run.run_id, 1000, "deleting", detail="keep-last-3")
+    catalog.checkpoints.mark(run.run_id, 1000, "pruned")
+    actions = [(a.action, a.tick, a.detail) for a in catalog.audit.list(run.run_id)]
     assert actions == [
         ("checkpoint-pruned", 1000, None),
         ("checkpoint-deleting", 1000, "keep-last-3"),
@@ -89,11 +90,11 @@ def test_unknown_state_run_or_tick(catalog, run):
     with pytest.raises(BlobStateError, match="unknown checkpoint state"):
         record(catalog, run, 1, state="done")
     with pytest.raises(BlobStateError, match="no checkpoint at tick 5"):
-        catalog.mark_checkpoint_state(run.run_id, 5, "committed")
+        catalog.checkpoints.mark(run.run_id, 5, "committed")
     with pytest.raises(RunNotFoundError):
-        catalog.record_checkpoint("nope", tick=1, sim_time=0.0, path="p", bytes_on_disk=1)
+        catalog.checkpoints.record("nope", tick=1, sim_time=0.0, path="p", bytes_on_disk=1)
     with pytest.raises(RunNotFoundError):
-        catalog.list_checkpoints("nope")
+        catalog.checkpoints.list("nope")
 
 
 def test_large_ticks_and_sizes_round_trip(catalog, run):

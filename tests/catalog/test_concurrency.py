@@ -9,8 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import func, select
 
-from continuum.catalog import Catalog, schema
-from continuum.catalog.models import checkpoints, run_segments, runs
+from continuum.catalog import Catalog
+from continuum.catalog.db import schema
+from continuum.catalog.db.models import checkpoints, run_segments, runs
 
 WORKERS = 8
 CHECKPOINTS = 50
@@ -22,19 +23,19 @@ url, worker, start_at = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 cat = Catalog(url)
 while time.time() < start_at:
     time.sleep(0.002)
-run = cat.register_run(world="terra", ir_hash="ab" * 32, seed=worker, tags={"worker": str(worker)})
+run = cat.runs.register(world="terra", ir_hash="ab" * 32, seed=worker, tags={"worker": str(worker)})
 for i in range(int(sys.argv[4])):
     tick = (i + 1) * 10
-    cat.record_checkpoint(run.run_id, tick=tick, sim_time=1.0, path=f"c{tick}", bytes_on_disk=1)
-    cat.mark_checkpoint_state(run.run_id, tick, "committed")
-    cat.heartbeat(run.run_id, last_tick=tick)
-cat.finish_run(run.run_id, status="completed", last_tick=tick)
+    cat.checkpoints.record(run.run_id, tick=tick, sim_time=1.0, path=f"c{tick}", bytes_on_disk=1)
+    cat.checkpoints.mark(run.run_id, tick, "committed")
+    cat.runs.heartbeat(run.run_id, last_tick=tick)
+cat.runs.finish(run.run_id, status="completed", last_tick=tick)
 print(run.run_id)
 """
 
 MIGRATOR = """
 import sys, time
-from continuum.catalog.store import migrate_catalog
+from continuum.catalog import migrate_catalog
 url, start_at = sys.argv[1], float(sys.argv[2])
 while time.time() < start_at:
     time.sleep(0.002)
@@ -61,7 +62,7 @@ def run_together(argvs: list[list[str]], lead: float = 1.5) -> list[str]:
 
 
 def count(cat: Catalog, table) -> int:
-    with cat._engine.connect() as conn:
+    with cat.db.engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(table)).scalar_one()
 
 
@@ -75,9 +76,9 @@ def test_eight_writer_processes_share_one_catalog(catalog_url):
         assert count(cat, run_segments) == WORKERS
         assert count(cat, checkpoints) == WORKERS * CHECKPOINTS
         for run_id in run_ids:
-            run = cat.get_run(run_id)
+            run = cat.runs.get(run_id)
             assert (run.status, run.last_tick) == ("completed", CHECKPOINTS * 10)
-            ticks = [c.tick for c in cat.list_checkpoints(run_id, states=["committed"])]
+            ticks = [c.tick for c in cat.checkpoints.list(run_id, states=["committed"])]
             assert ticks == [10 * (i + 1) for i in range(CHECKPOINTS)]
 
 
@@ -91,16 +92,16 @@ def test_two_processes_migrating_a_fresh_catalog_both_succeed(catalog_url):
 
 def test_threads_share_one_catalog_object(catalog):
     """The checkpoint writer's thread and the main thread use one Catalog at once."""
-    run = catalog.register_run(world="w", ir_hash="ab", seed=1)
+    run = catalog.runs.register(world="w", ir_hash="ab", seed=1)
 
     def write(worker: int) -> None:
         for i in range(20):
             tick = worker * 1000 + i
-            catalog.record_checkpoint(
+            catalog.checkpoints.record(
                 run.run_id, tick=tick, sim_time=0.0, path="c", bytes_on_disk=1
             )
-            catalog.heartbeat(run.run_id, last_tick=tick)
+            catalog.runs.heartbeat(run.run_id, last_tick=tick)
 
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(write, range(4)))
-    assert len(catalog.list_checkpoints(run.run_id)) == 80
+    assert len(catalog.checkpoints.list(run.run_id)) == 80

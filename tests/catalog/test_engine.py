@@ -7,9 +7,9 @@ import time
 import pytest
 from sqlalchemy import text
 
-from continuum.catalog import Catalog, CatalogUnavailableError, resolve_url
-from continuum.catalog.engine import create_catalog_engine, describe_url
-from continuum.errors import CatalogError
+from continuum.catalog import Catalog, resolve_url
+from continuum.catalog.db.engine import create_catalog_engine, describe_url
+from continuum.errors import CatalogError, CatalogUnavailableError
 
 
 def test_explicit_url_beats_environment(monkeypatch):
@@ -73,5 +73,5 @@ def test_closed_postgresql_port_fails_fast():
 
 def test_in_memory_catalog_works():
     with Catalog("sqlite://") as cat:
-        run = cat.register_run(world="w", ir_hash="ab", seed=1)
-        assert cat.get_run(run.run_id).seed == 1
+        run = cat.runs.register(world="w", ir_hash="ab", seed=1)
+        assert cat.runs.get(run.run_id).seed == 1

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from continuum.catalog import schema
+from continuum.catalog.db import schema
 
 REPO = Path(__file__).resolve().parents[2]
 SKIP = (".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "tests")
@@ -61,7 +61,9 @@ def test_non_editable_install_migrates_and_lists(tmp_path):
     shutil.rmtree(src)  # nothing may come from the source tree any more
 
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "CONTINUUM_CATALOG")}
-    probe = "import continuum.catalog.schema as s; d = s.migrations_dir(); print(d, d.is_symlink())"
+    probe = (
+        "import continuum.catalog.db.schema as s; d = s.migrations_dir(); print(d, d.is_symlink())"
+    )
     where = subprocess.run(
         [str(python), "-c", probe],
         capture_output=True,

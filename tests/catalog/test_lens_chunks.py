@@ -8,8 +8,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from continuum.catalog import BlobStateError, Catalog, LensChunkRecord, RunNotFoundError
+from continuum.catalog import Catalog, LensChunkRecord
 from continuum.cli import cli
+from continuum.errors import BlobStateError, RunNotFoundError
 
 
 def chunk(cat: Catalog, run_id: str, start: int, **extra) -> LensChunkRecord:
@@ -23,19 +24,19 @@ def chunk(cat: Catalog, run_id: str, start: int, **extra) -> LensChunkRecord:
         "checksum": "ab" * 16,
         **extra,
     }
-    return cat.record_lens_chunk(run_id, **values)
+    return cat.lens_chunks.record(run_id, **values)
 
 
 def test_record_and_list_lens_chunks(catalog):
-    run = catalog.register_run(world="terra", ir_hash="cd" * 32, seed=1, lens_dir="/lens/x")
+    run = catalog.runs.register(world="terra", ir_hash="cd" * 32, seed=1, lens_dir="/lens/x")
     later, first = chunk(catalog, run.run_id, 100), chunk(catalog, run.run_id, 0)
     assert first.fields == ("surface.elevation", "atmosphere.temperature")
     assert first.state == "committed" and first.created_at.tzinfo is not None
-    assert [c.start_tick for c in catalog.list_lens_chunks(run.run_id)] == [0, 100]
+    assert [c.start_tick for c in catalog.lens_chunks.list(run.run_id)] == [0, 100]
 
     rewritten = chunk(catalog, run.run_id, 100, bytes=999, frames=50, state="pending")
     assert rewritten.chunk_id == later.chunk_id
-    listed = catalog.list_lens_chunks(run.run_id)
+    listed = catalog.lens_chunks.list(run.run_id)
     assert len(listed) == 2 and (listed[1].bytes, listed[1].frames) == (999, 50)
     assert listed[1] == rewritten
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -43,7 +44,7 @@ def test_record_and_list_lens_chunks(catalog):
 
 
 def test_lens_chunk_paths_under_lens_dir_are_stored_relative(catalog):
-    run = catalog.register_run(world="terra", ir_hash="cd" * 32, seed=1, lens_dir="/lens/r1")
+    run = catalog.runs.register(world="terra", ir_hash="cd" * 32, seed=1, lens_dir="/lens/r1")
     rec = chunk(catalog, run.run_id, 0, path="/lens/r1/lens_snapshot_full.lens")
     assert rec.path == "lens_snapshot_full.lens"
 
@@ -51,7 +52,7 @@ def test_lens_chunk_paths_under_lens_dir_are_stored_relative(catalog):
 def test_lens_chunk_errors_are_one_line(catalog):
     with pytest.raises(RunNotFoundError, match="no run 'nope'"):
         chunk(catalog, "nope", 0)
-    run = catalog.register_run(world="terra", ir_hash="cd" * 32, seed=1)
+    run = catalog.runs.register(world="terra", ir_hash="cd" * 32, seed=1)
     with pytest.raises(BlobStateError, match="unknown checkpoint state"):
         chunk(catalog, run.run_id, 0, state="gone")
     with pytest.raises(Exception, match="start_tick <= end_tick"):
@@ -59,7 +60,7 @@ def test_lens_chunk_errors_are_one_line(catalog):
 
 
 def test_catalog_show_json_lists_lens_chunks(catalog, catalog_url):
-    run = catalog.register_run(world="terra", ir_hash="cd" * 32, seed=1)
+    run = catalog.runs.register(world="terra", ir_hash="cd" * 32, seed=1)
     chunk(catalog, run.run_id, 0)
     args = ["catalog", "show", run.run_id, "--catalog", catalog_url, "--json"]
     result = CliRunner().invoke(cli, args)

@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
+from continuum import maintenance
 from continuum.catalog import Catalog, RetentionRules
-from continuum.catalog._base import new_id, utcnow
-from continuum.catalog._claims import expand_ticks
-from continuum.catalog.models import checkpoints, runs
+from continuum.catalog.db import new_id, utcnow
+from continuum.catalog.db.models import checkpoints, runs
+from continuum.catalog.retention._claims import expand_ticks
 from continuum.errors import CatalogError
 
 SIZE = 1024
@@ -33,10 +34,10 @@ def name(tick: int) -> str:
 
 def make_run(cat: Catalog, root: Path, ticks, **kw):
     """A finished run with a 1 KB file and a committed row per tick (rows bulk-inserted)."""
-    run = cat.register_run(world=kw.pop("world", "terra"), ir_hash="ab", seed=1, **kw)
+    run = cat.runs.register(world=kw.pop("world", "terra"), ir_hash="ab", seed=1, **kw)
     d = root / run.run_id
     d.mkdir(parents=True)
-    cat._write(lambda c: c.execute(runs_update(run.run_id, str(d))))
+    cat.db.write(lambda c: c.execute(runs_update(run.run_id, str(d))))
     now = utcnow()
     rows = []
     for t in ticks:
@@ -44,9 +45,9 @@ def make_run(cat: Catalog, root: Path, ticks, **kw):
         rows.append(dict(id=new_id(), run_id=run.run_id, tick=t, sim_time=0.0, path=name(t)))
         rows[-1].update(bytes_on_disk=SIZE, created_at=now, state="committed", pinned=False)
     if rows:
-        cat._write(lambda c: c.execute(checkpoints.insert(), rows))
+        cat.db.write(lambda c: c.execute(checkpoints.insert(), rows))
         (d / "latest").symlink_to(name(max(ticks)))
-    cat.finish_run(run.run_id, status="completed", last_tick=max(ticks, default=0))
+    cat.runs.finish(run.run_id, status="completed", last_tick=max(ticks, default=0))
     return run, d
 
 
@@ -55,7 +56,7 @@ def runs_update(run_id: str, directory: str):
 
 
 def states(cat: Catalog, run_id: str) -> dict[int, str]:
-    return {c.tick: c.state for c in cat.list_checkpoints(run_id)}
+    return {c.tick: c.state for c in cat.checkpoints.list(run_id)}
 
 
 def files(d: Path) -> set[int]:
@@ -64,7 +65,7 @@ def files(d: Path) -> set[int]:
 
 def audited(cat: Catalog, run_id: str, action: str) -> list[int]:
     """Ticks the audit log says were ``action``-ed (entries name them: ``ticks 0-80/10,95``)."""
-    entries = [a for a in cat.list_audit(run_id, limit=100_000) if a.action == action]
+    entries = [a for a in cat.audit.list(run_id, limit=100_000) if a.action == action]
     return sorted(t for a in entries for t in expand_ticks(a.detail[6:].split(" ")[0]))
 
 
@@ -82,20 +83,20 @@ def assert_agree(cat: Catalog, run_id: str, d: Path, *, settled: bool = True) ->
 
 def test_prune_keeps_what_policy_and_protections_keep(catalog, tmp_path):
     run, d = make_run(catalog, tmp_path, range(0, 1000, 100))
-    catalog.pin_checkpoint(run.run_id, 200)
-    catalog.register_run(
+    catalog.checkpoints.pin(run.run_id, 200)
+    catalog.runs.register(
         world="terra", ir_hash="ab", seed=1, parent_run_id=run.run_id, parent_checkpoint_tick=300
     )
-    catalog.start_segment(run.run_id, start_tick=500, resumed_from_tick=500)
-    catalog.finish_run(run.run_id, status="completed", last_tick=900)
-    catalog.record_checkpoint(
+    catalog.runs.start_segment(run.run_id, start_tick=500, resumed_from_tick=500)
+    catalog.runs.finish(run.run_id, status="completed", last_tick=900)
+    catalog.checkpoints.record(
         run.run_id, tick=1000, sim_time=0, path=d / name(1000), bytes_on_disk=0
     )
     (d / name(50)).write_bytes(b"not the catalog's")  # no row: never touched
-    catalog.set_policy("run", run.run_id, RetentionRules(keep_last=1))
+    catalog.policies.set("run", run.run_id, RetentionRules(keep_last=1))
     before = states(catalog, run.run_id), files(d)
 
-    dry = catalog.prune([run.run_id], dry_run=True)
+    dry = catalog.retention.prune([run.run_id], dry_run=True)
     assert (states(catalog, run.run_id), files(d)) == before
     (_, plan), *_ = dry.plans
     why = {i.tick: reasons for i, reasons in plan.kept}
@@ -108,7 +109,7 @@ def test_prune_keeps_what_policy_and_protections_keep(catalog, tmp_path):
     assert [i.tick for i in plan.delete] == [0, 100, 400, 600, 700, 800]
     assert dry.bytes_freed == 6 * SIZE and dry.deleted == 0
 
-    report = catalog.prune([run.run_id])
+    report = catalog.retention.prune([run.run_id])
     assert (report.deleted, report.bytes_freed, report.errors) == (6, 6 * SIZE, [])
     assert files(d) == {50, 200, 300, 500, 900}
     got = states(catalog, run.run_id)
@@ -117,13 +118,13 @@ def test_prune_keeps_what_policy_and_protections_keep(catalog, tmp_path):
     assert_agree(catalog, run.run_id, d)
     for action in ("checkpoint-deleting", "checkpoint-pruned"):
         assert audited(catalog, run.run_id, action) == [0, 100, 400, 600, 700, 800]
-    assert catalog.prune([run.run_id]).deleted == 0
+    assert catalog.retention.prune([run.run_id]).deleted == 0
 
 
 def test_leftover_deleting_rows_are_finished_first(catalog, tmp_path):
     run, d = make_run(catalog, tmp_path, [10, 20, 30])
-    catalog.mark_checkpoint_state(run.run_id, 10, "deleting")  # a prune died here
-    report = catalog.prune([run.run_id])  # no policy: nothing new is deleted
+    catalog.checkpoints.mark(run.run_id, 10, "deleting")  # a prune died here
+    report = catalog.retention.prune([run.run_id])  # no policy: nothing new is deleted
     assert (report.finished, report.deleted) == (1, 0)
     assert states(catalog, run.run_id) == {10: "pruned", 20: "committed", 30: "committed"}
     assert files(d) == {20, 30}
@@ -132,21 +133,21 @@ def test_leftover_deleting_rows_are_finished_first(catalog, tmp_path):
 def test_world_policy_applies_only_to_its_world(catalog, tmp_path):
     terra, td = make_run(catalog, tmp_path, range(5))
     mars, md = make_run(catalog, tmp_path, range(5), world="mars")
-    catalog.set_policy("world", "terra", RetentionRules(keep_last=2))
-    report = catalog.prune()
+    catalog.policies.set("world", "terra", RetentionRules(keep_last=2))
+    report = catalog.retention.prune()
     assert report.deleted == 3 and files(td) == {3, 4} and files(md) == set(range(5))
-    assert catalog.prune(world="mars").deleted == 0
+    assert catalog.retention.prune(world="mars").deleted == 0
 
 
 def test_lens_chunks_follow_lens_rules(catalog, tmp_path):
     run, d = make_run(catalog, tmp_path, [100])
     lens = tmp_path / "lens"
     lens.mkdir()
-    catalog._write(lambda c: c.execute(runs_update(run.run_id, str(d)).values(lens_dir=str(lens))))
+    catalog.db.write(lambda c: c.execute(runs_update(run.run_id, str(d)).values(lens_dir=str(lens))))
     for start in range(0, 500, 100):
         path = lens / f"lens_snapshot_{start:010d}-{start + 100:010d}.lens"
         path.write_bytes(b"l" * 10)
-        catalog.record_lens_chunk(
+        catalog.lens_chunks.record(
             run.run_id,
             start_tick=start,
             end_tick=start + 100,
@@ -156,10 +157,10 @@ def test_lens_chunks_follow_lens_rules(catalog, tmp_path):
             bytes=10,
             checksum=None,
         )
-    catalog.set_policy("run", run.run_id, RetentionRules(lens_keep_last=2))
-    assert catalog.prune([run.run_id]).deleted == 3
+    catalog.policies.set("run", run.run_id, RetentionRules(lens_keep_last=2))
+    assert catalog.retention.prune([run.run_id]).deleted == 3
     assert sorted(p.name[14:24] for p in lens.iterdir()) == ["0000000300", "0000000400"]
-    assert [c.state for c in catalog.list_lens_chunks(run.run_id)].count("pruned") == 3
+    assert [c.state for c in catalog.lens_chunks.list(run.run_id)].count("pruned") == 3
     assert files(d) == {100}
 
 
@@ -171,35 +172,35 @@ def test_gc_finds_only_our_stray_files(catalog, tmp_path):
         p.write_bytes(b"y")
     two_hours_ago = time.time() - 7200
     os.utime(old_tmp, (two_hours_ago, two_hours_ago))
-    found = catalog.gc()
+    found = maintenance.gc(catalog)
     assert sorted((s.kind, Path(s.path).name) for s in found) == [
         ("checkpoint", name(7)),
         ("temp", old_tmp.name),
     ]
     assert old_tmp.exists() and (d / name(7)).exists()
-    assert all(s.deleted for s in catalog.gc(delete=True))
+    assert all(s.deleted for s in maintenance.gc(catalog, delete=True))
     assert not old_tmp.exists() and not (d / name(7)).exists()
     assert young_tmp.exists() and (d / "notes.txt").exists() and files(d) == {1, 2}
-    assert catalog.gc() == []
+    assert maintenance.gc(catalog) == []
 
 
 def test_rm_refuses_live_and_branched_runs_then_removes_everything(catalog, tmp_path):
     run, d = make_run(catalog, tmp_path, [1, 2, 3])
-    live = catalog.register_run(world="terra", ir_hash="ab", seed=1)  # this process: alive
+    live = catalog.runs.register(world="terra", ir_hash="ab", seed=1)  # this process: alive
     with pytest.raises(CatalogError, match="is running"):
-        catalog.remove_run(live.run_id)
-    child = catalog.register_run(
+        maintenance.remove_run(catalog, live.run_id)
+    child = catalog.runs.register(
         world="terra", ir_hash="ab", seed=1, parent_run_id=run.run_id, parent_checkpoint_tick=2
     )
     with pytest.raises(CatalogError, match="1 branch"):
-        catalog.remove_run(run.run_id)
-    catalog.set_policy("run", run.run_id, RetentionRules(keep_last=1))
+        maintenance.remove_run(catalog, run.run_id)
+    catalog.policies.set("run", run.run_id, RetentionRules(keep_last=1))
     (d / "manifest.json").write_text("{}")
-    report = catalog.remove_run(run.run_id, force=True)
+    report = maintenance.remove_run(catalog, run.run_id, force=True)
     assert report.deleted == 3 and not d.exists()
-    assert catalog.get_run(child.run_id).parent_run_id is None
-    assert catalog.get_policy("run", run.run_id) is None
-    assert catalog.list_audit(run.run_id, limit=1)[0].action == "run-deleted"
+    assert catalog.runs.get(child.run_id).parent_run_id is None
+    assert catalog.policies.get("run", run.run_id) is None
+    assert catalog.audit.list(run.run_id, limit=1)[0].action == "run-deleted"
 
 
 RACER = """
@@ -209,14 +210,14 @@ url, run_id, start_at = sys.argv[1], sys.argv[2], float(sys.argv[3])
 with Catalog(url) as cat:
     while time.time() < start_at:
         time.sleep(0.001)
-    r = cat.prune([run_id])
+    r = cat.retention.prune([run_id])
 print(json.dumps({"deleted": r.deleted, "finished": r.finished, "errors": r.errors}))
 """
 
 
 def test_two_prunes_racing_on_one_run(catalog, catalog_url, tmp_path):
     run, d = make_run(catalog, tmp_path, range(1500))
-    catalog.set_policy("run", run.run_id, RetentionRules(keep_last=10))
+    catalog.policies.set("run", run.run_id, RetentionRules(keep_last=10))
     start = str(time.time() + 1.5)
     procs = [
         subprocess.Popen(
@@ -255,7 +256,7 @@ def test_sigkill_during_prune_never_loses_a_kept_file(sqlite_url, tmp_path):
     cmd = [sys.executable, "-m", "continuum", "catalog", "prune", "--all", "--catalog", sqlite_url]
     made, killed_mid_way = [], 0
     with Catalog(sqlite_url) as cat:
-        cat.set_policy("global", None, RetentionRules(keep_last=5))
+        cat.policies.set("global", None, RetentionRules(keep_last=5))
         for _ in range(3):
             made += [make_run(cat, tmp_path, range(N)) for _ in range(2)]
             proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -271,11 +272,11 @@ def test_sigkill_during_prune_never_loses_a_kept_file(sqlite_url, tmp_path):
                 assert_agree(cat, run.run_id, d, settled=False)
                 partial |= "deleting" in got.values() or 5 < len(files(d)) < N
             killed_mid_way += partial
-        cat.prune()  # the next prune finishes what the killed ones left
+        cat.retention.prune()  # the next prune finishes what the killed ones left
         for run, d in made:
             assert_agree(cat, run.run_id, d)
             assert files(d) == set(range(N - 5, N))
-        with cat._engine.connect() as conn:
+        with cat.db.engine.connect() as conn:
             stuck = select(checkpoints.c.id).where(checkpoints.c.state == "deleting")
             assert conn.execute(stuck).first() is None
     assert killed_mid_way >= 1, "no kill landed inside a prune"
@@ -284,9 +285,9 @@ def test_sigkill_during_prune_never_loses_a_kept_file(sqlite_url, tmp_path):
 def test_claim_moves_and_returns_exactly_the_rows_still_claimable(catalog, tmp_path):
     """Rows counted on the fast path; when a run moves fewer rows than asked (one already
     ``deleting``, one pinned), the claim is redone so it names exactly the rows it moved."""
-    from continuum.catalog._claims import Group, move
-    from continuum.catalog.planning import KINDS
-    from continuum.catalog.retention import Item
+    from continuum.catalog.blob_rows import KINDS
+    from continuum.catalog.retention._claims import Group, move
+    from continuum.catalog.retention.rules import Item
 
     (a, da), (b, db) = (
         make_run(catalog, tmp_path, range(20)),
@@ -294,7 +295,7 @@ def test_claim_moves_and_returns_exactly_the_rows_still_claimable(catalog, tmp_p
     )
     for tick, values in ((3, {"state": "deleting"}), (5, {"pinned": True})):
         where = (checkpoints.c.run_id == b.run_id) & (checkpoints.c.tick == tick)
-        catalog._write(
+        catalog.db.write(
             lambda c, w=where, v=values: c.execute(update(checkpoints).where(w).values(v))
         )
 
@@ -304,7 +305,7 @@ def test_claim_moves_and_returns_exactly_the_rows_still_claimable(catalog, tmp_p
         ]
 
     def claim(rows):
-        return catalog._write(
+        return catalog.db.write(
             lambda c: move(c, KINDS[0], rows, "committed", "deleting", guard=True)
         )
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from continuum.catalog import InvalidFilterError, RetentionRules, parse_duration, parse_size
-from continuum.catalog.retention import (
+from continuum.catalog import RetentionRules, parse_duration, parse_size
+from continuum.catalog.retention.rules import (
     Item,
     KeepBuckets,
     KeepEveryTicks,
@@ -19,6 +19,7 @@ from continuum.catalog.retention import (
     Pinned,
     plan_items,
 )
+from continuum.errors import InvalidFilterError
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 

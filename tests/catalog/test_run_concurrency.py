@@ -35,10 +35,10 @@ def test_eight_runs_record_into_one_catalog_at_once(tmp_path: Path, catalog_url:
         assert "database is locked" not in out + err and "catalog:" not in err, err
 
     with Catalog(catalog_url) as cat:
-        runs = cat.list_runs(limit=100).runs
+        runs = cat.search.list(limit=100).runs
         assert len(runs) == PROCESSES
         assert {(r.status, r.first_tick, r.last_tick) for r in runs} == {("completed", 0, STEPS)}
-        rows = [(c.run_id, c.tick, c.state) for r in runs for c in cat.list_checkpoints(r.run_id)]
+        rows = [(c.run_id, c.tick, c.state) for r in runs for c in cat.checkpoints.list(r.run_id)]
     expected = set(range(STRIDE, STEPS + 1, STRIDE))
     for run in runs:
         ticks = {t for rid, t, _ in rows if rid == run.run_id}

@@ -9,13 +9,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from continuum.catalog import (
-    CatalogConflictError,
-    RunNotFoundError,
-    RunRecord,
-    new_run_id,
-)
-from continuum.errors import CatalogError
+from continuum.catalog import RunRecord
+from continuum.layout import new_run_id
+from continuum.errors import CatalogConflictError, CatalogError, RunNotFoundError
 
 IR = "ab" * 32
 
@@ -24,14 +20,14 @@ def register(cat, **kw):
     kw.setdefault("world", "terra")
     kw.setdefault("ir_hash", IR)
     kw.setdefault("seed", 7)
-    return cat.register_run(**kw)
+    return cat.runs.register(**kw)
 
 
 def test_run_ids_sort_by_start_and_are_unique():
     at = datetime(2026, 1, 16, 9, 54, 30, tzinfo=UTC)
     ids = {new_run_id(at) for _ in range(100)}
     assert len(ids) == 100
-    assert all(i.startswith("20260116_095430_") and len(i) == 22 for i in ids)
+    assert all(i.startswith("20260116_095430_") and len(i) == 24 for i in ids)  # one generator
 
 
 def test_register_records_what_was_asked(catalog):
@@ -51,14 +47,14 @@ def test_register_records_what_was_asked(catalog):
     assert run.started_at.tzinfo is not None and run.heartbeat_at == run.started_at
     assert run.tags == {"owner": "ana"}
     assert run.params == {"thermal.k": 1e-3, "mode": "fast", "n": 3}
-    assert catalog.get_run(run.run_id) == run
+    assert catalog.runs.get(run.run_id) == run
     with pytest.raises(dataclasses.FrozenInstanceError):
         run.status = "completed"  # type: ignore[misc]
 
 
 def test_register_opens_the_first_segment(catalog):
     run = register(catalog, first_tick=500)
-    (segment,) = catalog.show_run(run.run_id).segments
+    (segment,) = catalog.search.show(run.run_id).segments
     assert (segment.ordinal, segment.start_tick, segment.status) == (1, 500, "running")
     assert segment.resumed_from_tick is None
 
@@ -71,16 +67,16 @@ def test_taken_run_id_is_a_conflict(catalog):
 
 def test_unknown_run_is_a_lookup_error(catalog):
     with pytest.raises(RunNotFoundError, match="no run 'nope'"):
-        catalog.get_run("nope")
+        catalog.runs.get("nope")
     with pytest.raises(LookupError):
-        catalog.heartbeat("nope")
+        catalog.runs.heartbeat("nope")
 
 
 def test_branch_records_its_parent_and_the_parent_its_children(catalog):
     parent = register(catalog)
     child = register(catalog, parent_run_id=parent.run_id, parent_checkpoint_tick=1000)
-    assert catalog.get_run(child.run_id).parent_run_id == parent.run_id
-    detail = catalog.show_run(parent.run_id).to_dict()
+    assert catalog.runs.get(child.run_id).parent_run_id == parent.run_id
+    detail = catalog.search.show(parent.run_id).to_dict()
     assert detail["lineage"] == {
         "parent": None,
         "children": [{"run_id": child.run_id, "tick": 1000}],
@@ -91,52 +87,52 @@ def test_branch_records_its_parent_and_the_parent_its_children(catalog):
 
 def test_resume_opens_a_segment_and_closes_a_dead_one(catalog):
     run = register(catalog)
-    segment = catalog.start_segment(
+    segment = catalog.runs.start_segment(
         run.run_id, start_tick=1000, resumed_from_tick=1000, resumed_from_path="c.ckpt"
     )
     assert (segment.ordinal, segment.resumed_from_tick, segment.status) == (2, 1000, "running")
-    first, second = catalog.show_run(run.run_id).segments
+    first, second = catalog.search.show(run.run_id).segments
     assert first.status == "crashed" and first.ended_at is not None
     assert second.segment_id == segment.segment_id
-    ended = catalog.end_segment(segment.segment_id, status="completed", end_tick=2000)
+    ended = catalog.runs.end_segment(segment.segment_id, status="completed", end_tick=2000)
     assert (ended.status, ended.end_tick) == ("completed", 2000)
 
 
 def test_heartbeat_moves_last_tick_forward_only(catalog):
     run = register(catalog)
-    catalog.heartbeat(run.run_id, last_tick=300)
-    catalog.heartbeat(run.run_id, last_tick=200)
-    after = catalog.get_run(run.run_id)
+    catalog.runs.heartbeat(run.run_id, last_tick=300)
+    catalog.runs.heartbeat(run.run_id, last_tick=200)
+    after = catalog.runs.get(run.run_id)
     assert after.last_tick == 300 and after.heartbeat_at > run.heartbeat_at
 
 
 def test_finish_closes_run_and_segment_and_adds_drops(catalog):
     run = register(catalog)
-    catalog.start_segment(run.run_id, start_tick=100)
-    catalog.finish_run(run.run_id, status="failed", last_tick=150, dropped_checkpoints=2)
-    catalog.start_segment(run.run_id, start_tick=150)
-    done = catalog.finish_run(run.run_id, status="completed", last_tick=900, dropped_checkpoints=1)
+    catalog.runs.start_segment(run.run_id, start_tick=100)
+    catalog.runs.finish(run.run_id, status="failed", last_tick=150, dropped_checkpoints=2)
+    catalog.runs.start_segment(run.run_id, start_tick=150)
+    done = catalog.runs.finish(run.run_id, status="completed", last_tick=900, dropped_checkpoints=1)
     assert (done.status, done.last_tick, done.dropped_checkpoints) == ("completed", 900, 3)
     assert done.ended_at is not None
-    statuses = [s.status for s in catalog.show_run(run.run_id).segments]
+    statuses = [s.status for s in catalog.search.show(run.run_id).segments]
     assert statuses == ["crashed", "failed", "completed"]
 
 
 def test_finish_refuses_running_as_a_final_status(catalog):
     run = register(catalog)
     with pytest.raises(CatalogError, match="ends as one of"):
-        catalog.finish_run(run.run_id, status="running", last_tick=1)
+        catalog.runs.finish(run.run_id, status="running", last_tick=1)
 
 
 def test_tags_and_params_upsert_and_delete(catalog):
     run = register(catalog, tags={"a": "1", "b": "2"}, params={"k": 1})
-    run = catalog.set_tags(run.run_id, {"a": "x", "c": "3"}, remove=["b"])
+    run = catalog.runs.set_tags(run.run_id, {"a": "x", "c": "3"}, remove=["b"])
     assert run.tags == {"a": "x", "c": "3"}
-    run = catalog.set_params(run.run_id, {"k": 2.5, "name": "007", "flag": True})
+    run = catalog.runs.set_params(run.run_id, {"k": 2.5, "name": "007", "flag": True})
     assert run.params == {"k": 2.5, "name": "007", "flag": "true"}
 
 
 def test_failed_write_leaves_nothing_behind(catalog):
     with pytest.raises(RunNotFoundError):
-        catalog.set_tags("nope", {"a": "1"})
-    assert catalog.list_runs().runs == ()
+        catalog.runs.set_tags("nope", {"a": "1"})
+    assert catalog.search.list().runs == ()

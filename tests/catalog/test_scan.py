@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from continuum import maintenance
 from continuum.catalog import Catalog
 from continuum.cli import cli
 
@@ -73,7 +74,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, dict[str,
 
 
 def snapshot(cat: Catalog, run_id: str) -> dict:
-    d = cat.show_run(run_id)
+    d = cat.search.show(run_id)
     return {
         "run": {k: getattr(d.run, k) for k in RUN_FIELDS},
         "segments": [{k: getattr(s, k) for k in SEG_FIELDS} for s in d.segments],
@@ -83,7 +84,7 @@ def snapshot(cat: Catalog, run_id: str) -> dict:
 
 def test_scan_reproduces_live_records_and_is_idempotent(live, catalog):
     url, root, ids = live
-    first = catalog.scan(root)
+    first = maintenance.scan(catalog, root)
     assert sorted(r.action for r in first.runs) == ["added", "added"]
     assert not first.warnings
     with Catalog(url) as recorded:
@@ -93,7 +94,7 @@ def test_scan_reproduces_live_records_and_is_idempotent(live, catalog):
     assert (branch["parent_run_id"], branch["parent_checkpoint_tick"]) == (ids["first"], 300)
     assert [c["tick"] for c in expected[ids["first"]]["checkpoints"]] == [100, 200, 300, 400]
 
-    again = catalog.scan(root)
+    again = maintenance.scan(catalog, root)
     assert [r.action for r in again.runs] == ["unchanged", "unchanged"]
     assert {rid: snapshot(catalog, rid) for rid in ids.values()} == expected
 
@@ -105,8 +106,8 @@ def test_scan_of_a_run_written_without_catalog(tmp_path, catalog_url):
     )
     assert sorted(r["checkpoints_added"] for r in out["runs"]) == [1, 4]
     with Catalog(catalog_url) as cat:
-        run = cat.show_run(ids["first"])
-        child = cat.show_run(ids["branch"])
+        run = cat.search.show(ids["first"])
+        child = cat.search.show(ids["branch"])
     assert (run.run.status, run.run.first_tick, run.run.last_tick) == ("completed", 0, 400)
     assert [s.start_tick for s in run.segments] == [0, 300]
     assert all(c.state == "committed" and c.checksum for c in run.checkpoints)
@@ -125,15 +126,15 @@ def test_scan_one_run_dir_adds_new_files_and_flags_bad_headers(tmp_path, sqlite_
     ids = make_tree(tmp_path / "ckpt", ["--no-catalog"])
     run_dir = tmp_path / "ckpt" / ids["first"]
     with Catalog(sqlite_url) as cat:
-        assert len(cat.scan(run_dir).runs) == 1
+        assert len(maintenance.scan(cat, run_dir).runs) == 1
         (run_dir / "checkpoint_0000000200.ckpt").unlink()
         bad = run_dir / "checkpoint_0000000500.ckpt"
         bad.write_bytes(b"not a checkpoint")
-        report = cat.scan(run_dir)
+        report = maintenance.scan(cat, run_dir)
         assert report.runs[0].checkpoints_added == 1 and len(report.runs[0].corrupt) == 1
-        states = {c.tick: c.state for c in cat.list_checkpoints(ids["first"])}
+        states = {c.tick: c.state for c in cat.checkpoints.list(ids["first"])}
         assert states[500] == "corrupt" and states[200] == "committed"  # verify's job
-        assert cat.scan(run_dir).runs[0].action == "unchanged"
+        assert maintenance.scan(cat, run_dir).runs[0].action == "unchanged"
 
 
 def test_scan_refuses_what_is_not_a_checkpoint_dir(tmp_path, sqlite_url):

@@ -13,9 +13,11 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
-from continuum.catalog import Catalog, CatalogSchemaError, schema
-from continuum.catalog.engine import create_catalog_engine
-from continuum.catalog.models import metadata
+from continuum.catalog import Catalog
+from continuum.catalog.db import schema
+from continuum.catalog.db.engine import create_catalog_engine
+from continuum.catalog.db.models import metadata
+from continuum.errors import CatalogSchemaError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -56,9 +58,9 @@ def test_0004_keeps_rows_and_still_refuses_unknown_states(catalog_url, tmp_path)
     from sqlalchemy.exc import IntegrityError
 
     with Catalog(catalog_url) as cat:
-        run = cat.register_run(world="w", ir_hash="ab", seed=1)
+        run = cat.runs.register(world="w", ir_hash="ab", seed=1)
         for tick in (0, 10, 20):
-            cat.record_checkpoint(
+            cat.checkpoints.record(
                 run.run_id,
                 tick=tick,
                 sim_time=tick,
@@ -80,7 +82,7 @@ def test_0004_keeps_rows_and_still_refuses_unknown_states(catalog_url, tmp_path)
 
 
 def test_models_match_migrations(catalog):
-    with catalog._engine.connect() as conn:
+    with catalog.db.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, metadata) == []
 
@@ -91,7 +93,7 @@ def test_first_use_creates_the_schema(catalog_url):
 
 
 def test_newer_schema_is_refused_with_both_revisions(catalog_url):
-    with Catalog(catalog_url) as cat, cat._engine.begin() as conn:
+    with Catalog(catalog_url) as cat, cat.db.engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
     with pytest.raises(CatalogSchemaError) as info:
         Catalog(catalog_url)
@@ -109,7 +111,7 @@ def test_normal_open_does_not_import_alembic(sqlite_url):
     Catalog(sqlite_url).close()  # migrated here, so the child only checks
     code = (
         "import sys; from continuum.catalog import Catalog; "
-        f"Catalog({sqlite_url!r}).list_runs(); print('alembic' in sys.modules)"
+        f"Catalog({sqlite_url!r}).search.list(); print('alembic' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

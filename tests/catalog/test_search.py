@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from continuum.catalog import InvalidFilterError, SearchQuery, parse_param_filter
+from continuum.catalog import SearchQuery, parse_param_filter
+from continuum.errors import InvalidFilterError
 
 T0 = datetime(2026, 1, 16, 9, 0, tzinfo=UTC)
 IR_A, IR_B = "aa11" + "0" * 60, "bb22" + "0" * 60
@@ -35,7 +36,7 @@ def runs(shared_catalog):
         ("r5", "terra", IR_A, 1, "tiny", {"k": "abc"}, {"owner": "ana"}, (2000, 2500)),
     ]
     for i, (rid, world, ir, seed, scenario, params, tags, (first, last)) in enumerate(spec):
-        catalog.register_run(
+        catalog.runs.register(
             run_id=rid,
             world=world,
             ir_hash=ir,
@@ -46,21 +47,21 @@ def runs(shared_catalog):
             first_tick=first,
             started_at=T0 + timedelta(minutes=i),
         )
-        catalog.heartbeat(rid, last_tick=last)
+        catalog.runs.heartbeat(rid, last_tick=last)
     for rid, tick, state in [
         ("r0", 1000, "committed"),
         ("r2", 3000, "pending"),
         ("r4", 4000, "committed"),
     ]:
-        catalog.record_checkpoint(rid, tick=tick, sim_time=0.0, path="c", bytes_on_disk=1)
+        catalog.checkpoints.record(rid, tick=tick, sim_time=0.0, path="c", bytes_on_disk=1)
         if state == "committed":
-            catalog.mark_checkpoint_state(rid, tick, state)
-    catalog.finish_run("r1", status="failed", last_tick=2000)
+            catalog.checkpoints.mark(rid, tick, state)
+    catalog.runs.finish("r1", status="failed", last_tick=2000)
     return catalog
 
 
 def test_list_is_newest_first(runs):
-    assert ids(runs.list_runs()) == ["r5", "r4", "r3", "r2", "r1", "r0"]
+    assert ids(runs.search.list()) == ["r5", "r4", "r3", "r2", "r1", "r0"]
 
 
 @pytest.mark.parametrize(
@@ -87,7 +88,7 @@ def test_list_is_newest_first(runs):
     ],
 )
 def test_each_filter(runs, filters, expected):
-    assert ids(runs.search(q(**filters))) == expected
+    assert ids(runs.search.find(q(**filters))) == expected
 
 
 def test_filters_combine(runs):
@@ -101,8 +102,8 @@ def test_filters_combine(runs):
         started_after=T0,
         params=["k>=9", "mode=fast"],
     )
-    assert ids(runs.search(query)) == ["r0"]
-    assert ids(runs.search(q(world="terra", status="running", params=["dt>0.1"]))) == ["r4"]
+    assert ids(runs.search.find(query)) == ["r0"]
+    assert ids(runs.search.find(q(world="terra", status="running", params=["dt>0.1"]))) == ["r4"]
 
 
 def test_pages_return_every_run_exactly_once(catalog):
@@ -110,26 +111,26 @@ def test_pages_return_every_run_exactly_once(catalog):
     for i in range(23):  # groups of three share a start time: run_id breaks the tie
         at = T0 + timedelta(seconds=i // 3)
         rid = f"p{i:02d}"
-        catalog.register_run(run_id=rid, world="w", ir_hash="ab", seed=i, started_at=at)
+        catalog.runs.register(run_id=rid, world="w", ir_hash="ab", seed=i, started_at=at)
         expected.append((at, rid))
     expected = [rid for _, rid in sorted(expected, reverse=True)]
     seen, after, pages = [], None, 0
     while True:
-        page = catalog.list_runs(limit=5, after=after)
+        page = catalog.search.list(limit=5, after=after)
         seen += ids(page)
         pages += 1
         if page.next_cursor is None:
             break
         after = page.next_cursor
     assert seen == expected and pages == 5
-    odd = catalog.search(q(seed=7), limit=1)
+    odd = catalog.search.find(q(seed=7), limit=1)
     assert ids(odd) == ["p07"] and odd.next_cursor is None
 
 
 def test_search_pages_too(runs):
-    first = runs.search(q(world="terra"), limit=2)
-    second = runs.search(q(world="terra"), limit=2, after=first.next_cursor)
-    third = runs.search(q(world="terra"), limit=2, after=second.next_cursor)
+    first = runs.search.find(q(world="terra"), limit=2)
+    second = runs.search.find(q(world="terra"), limit=2, after=first.next_cursor)
+    third = runs.search.find(q(world="terra"), limit=2, after=second.next_cursor)
     assert ids(first) + ids(second) + ids(third) == ["r5", "r4", "r2", "r1", "r0"]
     assert third.next_cursor is None
 
@@ -148,8 +149,8 @@ def test_param_filter_parsing():
 
 def test_bad_cursor_limit_and_status_are_refused(catalog):
     with pytest.raises(InvalidFilterError, match="cursor"):
-        catalog.list_runs(after="not-a-cursor")
+        catalog.search.list(after="not-a-cursor")
     with pytest.raises(InvalidFilterError, match="limit"):
-        catalog.list_runs(limit=0)
+        catalog.search.list(limit=0)
     with pytest.raises(InvalidFilterError, match="unknown status"):
-        catalog.search(SearchQuery(status="done"))
+        catalog.search.find(SearchQuery(status="done"))

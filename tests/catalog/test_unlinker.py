@@ -7,10 +7,11 @@ import sys
 
 import pytest
 
-from continuum.catalog import RetentionRules, prune
-from continuum.catalog._claims import Group
-from continuum.catalog._unlinker import Unlinker
-from continuum.catalog.retention import Item
+from continuum.catalog import RetentionRules
+from continuum.catalog.retention import prune
+from continuum.catalog.retention._claims import Group
+from continuum.catalog.retention._unlinker import Unlinker
+from continuum.catalog.retention.rules import Item
 from tests.catalog.test_prune import assert_agree, files, make_run, name, states
 
 
@@ -25,9 +26,9 @@ def test_helper_process_deletes_and_reports_what_it_could_not(catalog, tmp_path,
     (d / name(3)).unlink()
     (d / name(3)).mkdir()  # a directory where the file was: unlink fails, even as root
     (d / name(3) / "x").write_text("")
-    catalog.set_policy("run", run.run_id, RetentionRules(keep_last=5))
+    catalog.policies.set("run", run.run_id, RetentionRules(keep_last=5))
 
-    report = catalog.prune([run.run_id])
+    report = catalog.retention.prune([run.run_id])
 
     assert report.deleted == 34
     assert len(report.errors) == 1 and "checkpoint_0000000003.ckpt" in report.errors[0]
@@ -43,10 +44,10 @@ def test_prune_unlinks_in_process_when_no_helper_starts(
     catalog, tmp_path, small_batches, monkeypatch, caplog
 ):
     run, d = make_run(catalog, tmp_path, range(40))
-    catalog.set_policy("run", run.run_id, RetentionRules(keep_last=5))
+    catalog.policies.set("run", run.run_id, RetentionRules(keep_last=5))
     monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
     with caplog.at_level(logging.WARNING, logger="continuum.catalog"):
-        report = catalog.prune([run.run_id])
+        report = catalog.retention.prune([run.run_id])
     assert (report.deleted, report.errors) == (35, [])
     assert files(d) == set(range(35, 40))
     assert "unlinking in this process" in caplog.text

@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from continuum.catalog import Catalog
-from continuum.catalog._base import utcnow
+from continuum.catalog.db import utcnow
 from continuum.cli import cli
 
 
@@ -53,8 +53,8 @@ def test_verify_finds_damage_and_repair_makes_it_clean(tmp_path, catalog_url):
     code, report = verify(catalog_url)
     assert (code, report["problems"], report["checkpoints"]) == (0, [], 5)
     with Catalog(catalog_url) as cat:
-        states = {c.tick: c.state for c in cat.list_checkpoints(run_id)}
-        actions = {a.action for a in cat.list_audit(run_id)}
+        states = {c.tick: c.state for c in cat.checkpoints.list(run_id)}
+        actions = {a.action for a in cat.audit.list(run_id)}
     assert states == {
         100: "missing",
         200: "corrupt",
@@ -70,9 +70,9 @@ def test_repair_records_a_verified_orphan_and_finishes_prunes(tmp_path, catalog_
     run_id, run_dir = recorded_run(catalog_url, tmp_path / "ckpt")
     with Catalog(catalog_url) as cat:
         for tick in (100, 200):
-            cat.mark_checkpoint_state(run_id, tick, "deleting")  # prune killed mid-way
+            cat.checkpoints.mark(run_id, tick, "deleting")  # prune killed mid-way
         (run_dir / "checkpoint_0000000100.ckpt").unlink()
-        cat.record_checkpoint(
+        cat.checkpoints.record(
             run_id,
             tick=500,
             sim_time=0.0,
@@ -81,7 +81,7 @@ def test_repair_records_a_verified_orphan_and_finishes_prunes(tmp_path, catalog_
             created_at=utcnow() - timedelta(hours=2),
         )  # a pending row whose write never happened
         lost = run_dir / "checkpoint_0000000300.ckpt"
-        cat.mark_checkpoint_state(run_id, 300, "missing")
+        cat.checkpoints.mark(run_id, 300, "missing")
     code, report = verify(catalog_url, "--run", run_id)
     kinds = sorted((p["kind"], p["tick"]) for p in report["problems"])
     assert code == 1
@@ -93,7 +93,7 @@ def test_repair_records_a_verified_orphan_and_finishes_prunes(tmp_path, catalog_
     ]
     assert verify(catalog_url, "--repair")[0] == 0
     with Catalog(catalog_url) as cat:
-        states = {c.tick: c.state for c in cat.list_checkpoints(run_id)}
+        states = {c.tick: c.state for c in cat.checkpoints.list(run_id)}
     assert states == {
         100: "pruned",
         200: "pruned",

@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from continuum.catalog import BlobStateError, Catalog, LensChunkRecord
-from continuum.catalog._base import utcnow
+from continuum.catalog import Catalog, LensChunkRecord
+from continuum.catalog.db import utcnow
 from continuum.cli import cli
+from continuum.errors import BlobStateError
 from continuum.lens.format import ChunkFile, LensIdentity, write_chunk
 from continuum.lens.manifest import chunk_name
 
@@ -42,7 +43,7 @@ def lens_run(url: str, root: Path, steps: int, *extra: str) -> tuple[str, Path]:
 
 def chunks(url: str, run_id: str) -> list[LensChunkRecord]:
     with Catalog(url) as cat:
-        return cat.list_lens_chunks(run_id)
+        return cat.lens_chunks.list(run_id)
 
 
 def file_of(lens_dir: Path, c: LensChunkRecord) -> Path:
@@ -78,10 +79,10 @@ def test_verify_finds_damaged_lens_chunks_and_repair_settles_them(tmp_path, cata
     backup = tmp_path / "backup.lens"
     shutil.copy(file_of(lens_dir, restored), backup)
     with Catalog(catalog_url) as cat:
-        cat.mark_lens_chunk_state(run_id, pruning.chunk_id, "deleting")  # prune killed mid-way
-        cat.mark_lens_chunk_state(run_id, restored.chunk_id, "deleting")
+        cat.lens_chunks.mark(run_id, pruning.chunk_id, "deleting")  # prune killed mid-way
+        cat.lens_chunks.mark(run_id, restored.chunk_id, "deleting")
         file_of(lens_dir, restored).unlink()
-        cat.mark_lens_chunk_state(run_id, restored.chunk_id, "pruned")
+        cat.lens_chunks.mark(run_id, restored.chunk_id, "pruned")
     shutil.copy(backup, file_of(lens_dir, restored))  # pruned, then restored from a backup
     temp = lens_dir / f".{chunk_name(400, 500)}.tmp-{DEAD_PID}-0123abcd"
     temp.write_bytes(b"half a chunk")
@@ -129,7 +130,7 @@ def test_verify_finds_damaged_lens_chunks_and_repair_settles_them(tmp_path, cata
     assert not file_of(lens_dir, pruning).exists() and not temp.exists()
     assert file_of(lens_dir, flipped).exists()  # a corrupt file is kept: only its row says so
     with Catalog(catalog_url) as cat:
-        audit = cat.list_audit(run_id)
+        audit = cat.audit.list(run_id)
     actions = {a.action for a in audit}
     assert {"lens-chunk-missing", "lens-chunk-corrupt", "lens-chunk-pruned"} <= actions
     entry = next(a for a in audit if a.action == "lens-chunk-missing")
@@ -144,15 +145,15 @@ def test_repair_settles_rows_and_rerecords_rewritten_chunks(tmp_path, catalog_ur
     never = lens_dir / chunk_name(900, 1000)
     young = lens_dir / chunk_name(1000, 1100)
     with Catalog(catalog_url) as cat:
-        cat.mark_lens_chunk_state(run_id, settled.chunk_id, "missing")  # e.g. a disk came back
-        cat.mark_lens_chunk_state(run_id, finished.chunk_id, "deleting")
+        cat.lens_chunks.mark(run_id, settled.chunk_id, "missing")  # e.g. a disk came back
+        cat.lens_chunks.mark(run_id, finished.chunk_id, "deleting")
         file_of(lens_dir, finished).unlink()  # prune killed after its unlink
         values = {f: getattr(changed, f) for f in ("start_tick", "end_tick", "frames", "fields")}
-        cat.record_lens_chunk(
+        cat.lens_chunks.record(
             run_id, **values, path=file_of(lens_dir, changed), bytes=1, checksum="00" * 16
         )
         for path, age in ((never, timedelta(hours=2)), (young, timedelta(0))):
-            cat.record_lens_chunk(
+            cat.lens_chunks.record(
                 run_id,
                 start_tick=int(path.name[14:24]),
                 end_tick=int(path.name[25:35]) - 1,
@@ -238,8 +239,8 @@ def test_orphans_that_cannot_be_adopted_are_left_in_place_and_said_why(tmp_path,
 
 
 def test_mark_lens_chunk_state_follows_the_checkpoint_rules(catalog):
-    run = catalog.register_run(world="terra", ir_hash="cd" * 32, seed=1, lens_dir="/lens/r")
-    chunk = catalog.record_lens_chunk(
+    run = catalog.runs.register(world="terra", ir_hash="cd" * 32, seed=1, lens_dir="/lens/r")
+    chunk = catalog.lens_chunks.record(
         run.run_id,
         start_tick=0,
         end_tick=99,
@@ -249,17 +250,17 @@ def test_mark_lens_chunk_state_follows_the_checkpoint_rules(catalog):
         bytes=10,
         checksum=None,
     )
-    moved = catalog.mark_lens_chunk_state(run.run_id, chunk.chunk_id, "deleting", detail="test")
+    moved = catalog.lens_chunks.mark(run.run_id, chunk.chunk_id, "deleting", detail="test")
     assert moved.state == "deleting" and moved.path == chunk_name(0, 100)
-    assert catalog.mark_lens_chunk_state(run.run_id, chunk.chunk_id, "deleting") == moved
-    catalog.mark_lens_chunk_state(run.run_id, chunk.chunk_id, "pruned")
+    assert catalog.lens_chunks.mark(run.run_id, chunk.chunk_id, "deleting") == moved
+    catalog.lens_chunks.mark(run.run_id, chunk.chunk_id, "pruned")
     with pytest.raises(BlobStateError, match="is pruned; it cannot become committed"):
-        catalog.mark_lens_chunk_state(run.run_id, chunk.chunk_id, "committed")
+        catalog.lens_chunks.mark(run.run_id, chunk.chunk_id, "committed")
     with pytest.raises(BlobStateError, match="has no lens chunk 'nope'"):
-        catalog.mark_lens_chunk_state(run.run_id, "nope", "missing")
+        catalog.lens_chunks.mark(run.run_id, "nope", "missing")
     with pytest.raises(BlobStateError, match="unknown checkpoint state"):
-        catalog.mark_lens_chunk_state(run.run_id, chunk.chunk_id, "gone")
-    entries = [(a.action, a.tick, a.detail) for a in catalog.list_audit(run.run_id)]
+        catalog.lens_chunks.mark(run.run_id, chunk.chunk_id, "gone")
+    entries = [(a.action, a.tick, a.detail) for a in catalog.audit.list(run.run_id)]
     assert sorted(entries) == [
         ("lens-chunk-deleting", 99, "ticks 0-99; test"),
         ("lens-chunk-pruned", 99, "ticks 0-99"),
@@ -273,7 +274,7 @@ def test_cli_verify_shows_lens_problems_with_their_tick_range(tmp_path, sqlite_u
     file_of(lens_dir, lost).unlink()
     where = f"run {run_id} lens chunk ticks {lost.start_tick}-{lost.end_tick}"
     with Catalog(sqlite_url) as cat:
-        n = len(cat.list_checkpoints(run_id))  # a checkpoint the writer dropped is not listed
+        n = len(cat.checkpoints.list(run_id))  # a checkpoint the writer dropped is not listed
     summary = f"checked {n} checkpoint(s) and 3 lens chunk(s) in 1 run(s)"
 
     def text(*extra: str) -> tuple[int, list[str]]:

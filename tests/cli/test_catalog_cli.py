@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from continuum.catalog import Catalog
-from continuum.catalog.schema import HEAD
+from continuum.catalog.db.schema import HEAD
 from continuum.cli.main import cli
 
 T0 = datetime(2026, 1, 16, 9, 54, 30, tzinfo=UTC)
@@ -33,7 +33,7 @@ def filled(url, tmp_path):
     """Three runs (p0 oldest); p1 has two checkpoints and a branch, p2."""
     with Catalog(url) as cat:
         for i in range(3):
-            cat.register_run(
+            cat.runs.register(
                 run_id=f"p{i}",
                 world="terra",
                 ir_hash="abcdef" + "0" * 58,
@@ -44,14 +44,14 @@ def filled(url, tmp_path):
             )
         for tick in (1000, 2000):
             path = tmp_path / "p1" / f"checkpoint_{tick:010d}.ckpt"
-            cat.record_checkpoint(
+            cat.checkpoints.record(
                 "p1", tick=tick, sim_time=tick * 1e6, era="formation", path=path, bytes_on_disk=512
             )
-            cat.mark_checkpoint_state("p1", tick, "committed")
-        cat.finish_run("p1", status="completed", last_tick=2000)
-        cat.finish_run("p0", status="completed", last_tick=500)
-        cat.finish_run("p2", status="completed", last_tick=100)
-        cat.set_params("p2", {"k": 5})
+            cat.checkpoints.mark("p1", tick, "committed")
+        cat.runs.finish("p1", status="completed", last_tick=2000)
+        cat.runs.finish("p0", status="completed", last_tick=500)
+        cat.runs.finish("p2", status="completed", last_tick=100)
+        cat.runs.set_params("p2", {"k": 5})
     return url
 
 
@@ -101,7 +101,7 @@ def test_environment_names_the_catalog(filled, monkeypatch):
 
 def test_show_json_has_segments_checkpoints_and_lineage(filled, tmp_path):
     with Catalog(filled) as cat:
-        cat.register_run(
+        cat.runs.register(
             run_id="b1",
             world="terra",
             ir_hash="ab",
@@ -185,7 +185,7 @@ def test_bad_filter_fails_before_the_catalog_is_touched(tmp_path):
 def test_failed_tag_writes_nothing(filled):
     invoke("tag", "nope", "a=1", "--catalog", filled)
     with Catalog(filled) as cat:
-        assert all(not r.tags for r in cat.list_runs().runs)
+        assert all(not r.tags for r in cat.search.list().runs)
 
 
 def test_unreachable_catalog_is_one_line():
@@ -199,7 +199,7 @@ def test_missing_directory_is_one_line(tmp_path):
 
 
 def test_newer_schema_is_one_line(filled):
-    with Catalog(filled) as cat, cat._engine.begin() as conn:
+    with Catalog(filled) as cat, cat.db.engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
     for command in (["list"], ["migrate"], ["show", "p0"]):
         assert_one_line_error(invoke(*command, "--catalog", filled), "9999_future", HEAD)

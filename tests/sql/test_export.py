@@ -81,9 +81,9 @@ def test_cells_have_face_i_j_and_metadata(runs: Runs):
 def test_reexport_does_not_duplicate(runs: Runs):
     before = connect(runs.url).execute("SELECT count(*) FROM fields").fetchone()
     with Catalog(runs.url) as cat:
-        n_exports = len(cat.list_parquet_exports())
+        n_exports = len(cat.exports.list())
         export_run(runs.lens(2), runs.exports, catalog=cat)
-        assert len(cat.list_parquet_exports()) == n_exports
+        assert len(cat.exports.list()) == n_exports
     assert connect(runs.url).execute("SELECT count(*) FROM fields").fetchone() == before
     assert not list(runs.exports.rglob("*.tmp"))
 

@@ -22,7 +22,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
 
-from continuum.catalog._errors import translate_errors
+from continuum.catalog.db.errors import translate_errors
 from continuum.errors import CatalogError, CatalogUnavailableError
 
 ENV_VAR = "CONTINUUM_CATALOG"

@@ -1,4 +1,4 @@
-"""Child process of :mod:`continuum.catalog._unlinker`: unlink the paths it is sent.
+"""Child process of :mod:`continuum.catalog.retention._unlinker`: unlink the paths it is sent.
 
 Standard library only and run by path (``python -I -S _unlink_worker.py``), so it
 starts in ~15 ms without importing the project. Reads batches from stdin

@@ -25,11 +25,11 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, String, any_, bindparam, func, select
 
-from continuum.catalog._base import new_id, utcnow
-from continuum.catalog.models import audit_log, runs
-from continuum.catalog.planning import Kind
-from continuum.catalog.records import CHECKPOINT_STATES
-from continuum.catalog.retention import Item
+from continuum.catalog.blob_rows import BlobKind
+from continuum.catalog.db import new_id, utcnow
+from continuum.catalog.db.models import audit_log, runs
+from continuum.catalog.records import BLOB_STATES
+from continuum.catalog.retention.rules import Item
 
 
 class Group(NamedTuple):
@@ -52,7 +52,7 @@ def run_base(run_dir: str | None) -> str | None:
     return os.path.join(run_dir, "") if run_dir and os.path.isabs(run_dir) else None
 
 
-def key_of(kind: Kind) -> attrgetter[Any]:
+def key_of(kind: BlobKind) -> attrgetter[Any]:
     """What identifies a row of ``kind`` within its run: the tick, or the chunk's id."""
     return attrgetter("tick" if kind.name == "checkpoint" else "key")
 
@@ -86,7 +86,7 @@ def values_in(conn: Connection, col: Any, values: Sequence[Any], type_: Any = St
 
 def _update_sql(
     conn: Connection,
-    kind: Kind,
+    kind: BlobKind,
     olds: tuple[str, ...],
     guard: bool,
     returning: bool,
@@ -99,7 +99,7 @@ def _update_sql(
     run once per run: through SQLAlchemy each call costs more than its rows.
     """
     key = "tick" if kind.name == "checkpoint" else "id"
-    if any(s not in CHECKPOINT_STATES for s in olds):
+    if any(s not in BLOB_STATES for s in olds):
         raise ValueError(f"unknown states {olds}")
     states = ", ".join(f"'{s}'" for s in olds)
     pinned = " AND NOT pinned" if guard and kind.name == "checkpoint" else ""
@@ -180,7 +180,7 @@ _AUDIT_COLS = ("id", "at", "action", "run_id", "tick", "path", "detail")
 _TICK = attrgetter("tick")
 
 
-def audit(conn: Connection, kind: Kind, state: str, groups: Sequence[Group]) -> None:
+def audit(conn: Connection, kind: BlobKind, state: str, groups: Sequence[Group]) -> None:
     """One entry per run (and reason): action ``{kind}-{state}``, its ticks in ``detail``."""
     merged: dict[tuple[str, str | None], list[Item]] = {}
     for g in groups:
@@ -203,7 +203,7 @@ def audit(conn: Connection, kind: Kind, state: str, groups: Sequence[Group]) -> 
 
 def move(
     conn: Connection,
-    kind: Kind,
+    kind: BlobKind,
     groups: Sequence[Group],
     old: str | tuple[str, ...],
     new: str,
@@ -243,7 +243,7 @@ def move(
 class _Step(NamedTuple):
     """One state change: which rows (kind), from which states, to which, guarded or not."""
 
-    kind: Kind
+    kind: BlobKind
     olds: tuple[str, ...]
     new: str
     guard: bool

@@ -2,7 +2,7 @@
 
 A policy is a whole: a run's own policy replaces its world's, which replaces
 the global one (no field-by-field merging, so ``policy show`` is what
-applies). ``set_policy`` replaces a scope's rules unless ``merge=True``
+applies). :meth:`Policies.set` replaces a scope's rules unless ``merge=True``
 (``continuum run --keep-checkpoints`` merges keep-last into the run's policy).
 Durations are parsed here at the boundary (``90m``, ``36h``, ``7d``, ``2w``),
 sizes too (``500M``, ``10G``, powers of 1024), and stored as seconds and bytes.
@@ -10,6 +10,7 @@ sizes too (``500M``, ``10G``, powers of 1024), and stored as seconds and bytes.
 
 from __future__ import annotations
 
+import builtins
 import re
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime, timedelta
@@ -17,10 +18,10 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select
 
-from continuum.catalog._base import CatalogBase, new_id, require_run, utcnow
-from continuum.catalog.models import retention_policies
+from continuum.catalog.db import Database, new_id, require_run, utcnow
+from continuum.catalog.db.models import retention_policies
 from continuum.catalog.records import _jsonable, _Record
-from continuum.catalog.retention import (
+from continuum.catalog.retention.rules import (
     KeepBuckets,
     KeepEveryTicks,
     KeepLast,
@@ -163,10 +164,13 @@ def resolve(
     return None
 
 
-class PolicyOps(CatalogBase):
+class Policies:
     """Setting, showing and clearing retention policies."""
 
-    def set_policy(
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def set(
         self, scope: str, key: str | None, rules: RetentionRules, *, merge: bool = False
     ) -> RetentionPolicy:
         """Attach ``rules`` to a run, a world or globally (replacing, or merging into, any)."""
@@ -181,42 +185,42 @@ class PolicyOps(CatalogBase):
             new = old.rules.merged(rules) if merge and old else rules
             now = utcnow()
             values = {**asdict(new), "updated_at": now}
-            stmt = self._insert(retention_policies).values(
+            stmt = self._db.insert(retention_policies).values(
                 id=new_id(), scope=scope, scope_key=skey, created_at=now, **values
             )
             stmt = stmt.on_conflict_do_update(index_elements=["scope", "scope_key"], set_=values)
             conn.execute(stmt)
             return _get(conn, scope, skey)  # type: ignore[return-value]
 
-        return self._write(op)
+        return self._db.write(op)
 
-    def get_policy(self, scope: str, key: str | None = None) -> RetentionPolicy | None:
+    def get(self, scope: str, key: str | None = None) -> RetentionPolicy | None:
         """The policy stored at exactly this scope, or None."""
         skey = check_scope(scope, key)
-        return self._read(lambda conn: _get(conn, scope, skey))
+        return self._db.read(lambda conn: _get(conn, scope, skey))
 
-    def clear_policy(self, scope: str, key: str | None = None) -> bool:
+    def clear(self, scope: str, key: str | None = None) -> bool:
         """Remove the policy at this scope; False if there was none."""
         skey = check_scope(scope, key)
         mine = (retention_policies.c.scope == scope, retention_policies.c.scope_key == skey)
-        return self._write(
+        return self._db.write(
             lambda conn: conn.execute(delete(retention_policies).where(*mine)).rowcount > 0
         )
 
-    def list_policies(self) -> list[RetentionPolicy]:
+    def list(self) -> builtins.list[RetentionPolicy]:
         """Every stored policy: global, then worlds, then runs."""
         order = {s: i for i, s in enumerate(reversed(SCOPES))}
-        found = self._read(lambda conn: list(load_policies(conn).values()))
+        found = self._db.read(lambda conn: list(load_policies(conn).values()))
         return sorted(found, key=lambda p: (order[p.scope], p.scope_key))
 
-    def effective_policy(self, run_id: str) -> RetentionPolicy | None:
+    def effective(self, run_id: str) -> RetentionPolicy | None:
         """The policy that applies to ``run_id`` (most specific wins), or None."""
 
         def op(conn: Connection) -> RetentionPolicy | None:
             run = require_run(conn, run_id)
             return resolve(load_policies(conn), run_id, run.world)
 
-        return self._read(op)
+        return self._db.read(op)
 
 
 def _get(conn: Connection, scope: str, key: str) -> RetentionPolicy | None:

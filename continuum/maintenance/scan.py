@@ -10,7 +10,7 @@ command that reads payloads.
 
 Decisions:
 
-- Rows get the fields the live recorder writes (``continuum.runner.recorder``):
+- Rows get the fields the live recorder writes (``continuum.catalog.imports``):
   path (stored relative to the run directory), bytes_on_disk = file size,
   raw_bytes and checksum from the header, state ``committed``.
 - A file whose header is unreadable, or names another tick or run than its
@@ -26,9 +26,6 @@ Decisions:
   missing parent link is filled in once the parent is in the catalog.
 - A branch's first segment has no ``resumed_from`` (as the live recorder
   writes it); the lineage lives in ``parent_run_id``/``parent_checkpoint_tick``.
-
-This module imports ``continuum.checkpoint`` (and so numpy) only inside the
-functions that read files, so ``import continuum.catalog`` stays light.
 """
 
 from __future__ import annotations
@@ -39,68 +36,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, select, update
-
-from continuum.catalog._base import CatalogBase, new_id, utcnow
-from continuum.catalog.audit import add_audit
-from continuum.catalog.checkpoints import relative_to_dir
-from continuum.catalog.liveness import pid_alive
-from continuum.catalog.models import checkpoints, run_segments, runs, worlds
+from continuum import layout
+from continuum.catalog import Catalog, RunScan, ScannedCheckpoint, ScannedRun, pid_alive
+from continuum.catalog.db import utcnow
 from continuum.catalog.records import SEGMENT_STATUSES, _Record
+from continuum.checkpoint import Manifest, checkpoint_files, inspect_checkpoint
 from continuum.errors import CatalogError, CheckpointError
-
-MANIFEST = "manifest.json"  # continuum.checkpoint.MANIFEST, without importing numpy
-
-
-@dataclass(frozen=True, slots=True)
-class ScannedCheckpoint:
-    """What one checkpoint file says about itself (header and ``stat`` only)."""
-
-    tick: int
-    path: str  # absolute
-    bytes_on_disk: int
-    sim_time: float
-    era: str | None
-    raw_bytes: int | None
-    checksum: str | None
-    created_at: datetime
-    problem: str | None = None  # set: the file is recorded corrupt
-
-    @property
-    def state(self) -> str:
-        return "corrupt" if self.problem else "committed"
-
-
-@dataclass(frozen=True, slots=True)
-class ScannedRun:
-    """One run directory as the catalog would record it."""
-
-    run: dict[str, Any]  # the ``runs`` row, without parent link
-    world_version: str | None
-    parent: tuple[str, int] | None  # (run_id, tick) from the manifest
-    segments: tuple[dict[str, Any], ...]
-    checkpoints: tuple[ScannedCheckpoint, ...]
-
-    @property
-    def run_id(self) -> str:
-        return self.run["run_id"]
-
-
-@dataclass(frozen=True, slots=True)
-class RunScan(_Record):
-    """What scanning one run directory changed."""
-
-    run_id: str
-    checkpoint_dir: str
-    action: str  # added | updated | unchanged
-    checkpoints_added: int = 0
-    checkpoints_updated: int = 0
-    corrupt: tuple[str, ...] = ()  # one message per corrupt file found
 
 
 @dataclass(frozen=True, slots=True)
 class ScanReport(_Record):
-    """The result of ``Catalog.scan``: one entry per run directory, plus warnings."""
+    """The result of :func:`scan`: one entry per run directory, plus warnings."""
 
     runs: tuple[RunScan, ...]
     warnings: tuple[str, ...] = field(default_factory=tuple)
@@ -112,12 +58,13 @@ def find_run_dirs(root: Path) -> list[Path]:
         raise CatalogError(
             f"{root}: no such directory; expected a checkpoint directory or one run's directory"
         )
-    if (root / MANIFEST).is_file():
+    if layout.manifest_path(root).is_file():
         return [root]
-    found = sorted(p for p in root.iterdir() if p.is_dir() and (p / MANIFEST).is_file())
+    found = sorted(p for p in root.iterdir() if p.is_dir() and layout.manifest_path(p).is_file())
     if not found:
         raise CatalogError(
-            f"{root} is not a checkpoint directory: no {MANIFEST} in it or in its subdirectories"
+            f"{root} is not a checkpoint directory: "
+            f"no {layout.MANIFEST} in it or in its subdirectories"
         )
     return found
 
@@ -138,9 +85,7 @@ def _mtime(path: Path) -> datetime:
 
 def read_checkpoint_file(path: Path, run_id: str) -> ScannedCheckpoint:
     """The row for one file, from its header; a bad header gives a ``corrupt`` row."""
-    from continuum.checkpoint import inspect_checkpoint, tick_of
-
-    tick = tick_of(path.name)
+    tick = layout.checkpoint_tick(path.name)
     assert tick is not None, path  # callers pass names from checkpoint_files()
     size = path.stat().st_size
     bad = ScannedCheckpoint(tick, str(path), size, 0.0, None, None, None, _mtime(path))
@@ -165,8 +110,6 @@ def _segment_status(status: Any, host: Any, pid: Any) -> str:
 
 def _segments(data: dict[str, Any], run_dir: Path) -> list[dict[str, Any]]:
     """``run_segments`` rows (without ids) from the manifest's segment list."""
-    from continuum.checkpoint import tick_of
-
     rows = []
     for ordinal, seg in enumerate(data.get("segments") or [], start=1):
         resumed = seg.get("resumed_from") if ordinal > 1 else None
@@ -174,7 +117,7 @@ def _segments(data: dict[str, Any], run_dir: Path) -> list[dict[str, Any]]:
         rows.append(
             {
                 "ordinal": ordinal,
-                "resumed_from_tick": tick_of(resumed) if resumed else None,
+                "resumed_from_tick": layout.checkpoint_tick(resumed) if resumed else None,
                 "resumed_from_path": str(run_dir / resumed) if resumed else None,
                 "start_tick": int(seg.get("start_tick", 0)),
                 "end_tick": seg.get("end_tick"),
@@ -192,8 +135,6 @@ def _segments(data: dict[str, Any], run_dir: Path) -> list[dict[str, Any]]:
 
 def read_run_dir(run_dir: Path) -> ScannedRun:
     """Everything ``scan`` records for one run directory; ``CheckpointError`` if unusable."""
-    from continuum.checkpoint import Manifest, checkpoint_files
-
     run_dir = run_dir.resolve()
     data = Manifest.load(run_dir).data
     try:
@@ -201,7 +142,9 @@ def read_run_dir(run_dir: Path) -> ScannedRun:
         files = [read_checkpoint_file(p, run_id) for p in checkpoint_files(run_dir)]
         return _scanned_run(data, run_dir, files)
     except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"{run_dir / MANIFEST}: malformed manifest ({exc!r})") from None
+        raise CheckpointError(
+            f"{layout.manifest_path(run_dir)}: malformed manifest ({exc!r})"
+        ) from None
 
 
 def _scanned_run(data: dict[str, Any], run_dir: Path, files: list[ScannedCheckpoint]) -> ScannedRun:
@@ -212,7 +155,7 @@ def _scanned_run(data: dict[str, Any], run_dir: Path, files: list[ScannedCheckpo
     ends = [s["end_tick"] for s in segs if s["end_tick"] is not None]
     first_tick = first.get("start_tick", min(ticks, default=0))
     done = first.get("end_tick")
-    updated = _when(data.get("updated_at")) or _mtime(run_dir / MANIFEST)
+    updated = _when(data.get("updated_at")) or _mtime(layout.manifest_path(run_dir))
     run = {
         "run_id": str(data["run_id"]),
         "world": str(data["world"]),
@@ -245,8 +188,6 @@ def _scanned_run(data: dict[str, Any], run_dir: Path, files: list[ScannedCheckpo
 
 def _world_version(files: list[ScannedCheckpoint]) -> str | None:
     """The world version from the newest readable header (the manifest lacks it)."""
-    from continuum.checkpoint import inspect_checkpoint
-
     for c in reversed(files):
         if c.problem is None:
             try:
@@ -275,118 +216,14 @@ def parents_first(scanned: list[ScannedRun]) -> list[ScannedRun]:
     return out
 
 
-def _checkpoint_values(c: ScannedCheckpoint, run_dir: str) -> dict[str, Any]:
-    return {
-        "segment_id": None,  # as the live recorder writes them
-        "sim_time": c.sim_time,
-        "era": c.era,
-        "path": relative_to_dir(c.path, run_dir),
-        "bytes_on_disk": c.bytes_on_disk,
-        "raw_bytes": c.raw_bytes,
-        "checksum": c.checksum,
-        "created_at": c.created_at,
-        "state": c.state,
-    }
-
-
-def _differs(row: Any, values: dict[str, Any]) -> bool:
-    keys = ("path", "bytes_on_disk", "checksum")
-    return any(getattr(row, k) != values[k] for k in keys)
-
-
-class ScanOps(CatalogBase):
-    """Importing checkpoint directories (see the module docstring)."""
-
-    def scan(self, directory: str | Path) -> ScanReport:
-        """Index every run under ``directory`` (a checkpoint root or one run's directory)."""
-        warnings: list[str] = []
-        scanned: list[ScannedRun] = []
-        for run_dir in find_run_dirs(Path(directory)):
-            try:
-                scanned.append(read_run_dir(run_dir))
-            except CheckpointError as exc:
-                warnings.append(f"skipped {run_dir}: {exc}")
-        results = [self._scan_one(s, warnings) for s in parents_first(scanned)]
-        return ScanReport(tuple(results), tuple(warnings))
-
-    def _scan_one(self, s: ScannedRun, warnings: list[str]) -> RunScan:
-        corrupt = tuple(c.problem for c in s.checkpoints if c.problem)
-
-        def op(conn: Connection) -> RunScan:
-            parent = self._known_parent(conn, s, warnings)
-            row = conn.execute(select(runs).where(runs.c.run_id == s.run_id)).first()
-            if row is None:
-                self._add_run(conn, s, parent)
-                added = len(s.checkpoints)
-                return RunScan(s.run_id, s.run["checkpoint_dir"], "added", added, 0, corrupt)
-            if parent and row.parent_run_id is None:
-                link = {"parent_run_id": parent[0], "parent_checkpoint_tick": parent[1]}
-                conn.execute(update(runs).where(runs.c.run_id == s.run_id).values(**link))
-            added, changed = self._merge_checkpoints(conn, s, row.checkpoint_dir)
-            action = "updated" if added or changed else "unchanged"
-            return RunScan(s.run_id, row.checkpoint_dir or "", action, added, changed, corrupt)
-
-        return self._write(op)
-
-    def _known_parent(
-        self, conn: Connection, s: ScannedRun, warnings: list[str]
-    ) -> tuple[str, int] | None:
-        if s.parent is None:
-            return None
-        if conn.execute(select(runs.c.run_id).where(runs.c.run_id == s.parent[0])).first():
-            return s.parent
-        warnings.append(
-            f"run {s.run_id}: parent run {s.parent[0]} is not in the catalog; "
-            "scan its directory too to link them"
-        )
-        return None
-
-    def _add_run(self, conn: Connection, s: ScannedRun, parent: tuple[str, int] | None) -> None:
-        world = {"name": s.run["world"], "ir_hash": s.run["ir_hash"], "version": s.world_version}
-        conn.execute(
-            self._insert(worlds).values(**world, first_seen_at=utcnow()).on_conflict_do_nothing()
-        )
-        link = {"parent_run_id": parent[0], "parent_checkpoint_tick": parent[1]} if parent else {}
-        conn.execute(runs.insert().values(**s.run, **link))
-        for seg in s.segments:
-            conn.execute(run_segments.insert().values(id=new_id(), run_id=s.run_id, **seg))
-        for c in s.checkpoints:
-            self._put_checkpoint(conn, s.run_id, c, s.run["checkpoint_dir"], None)
-
-    def _merge_checkpoints(
-        self, conn: Connection, s: ScannedRun, run_dir: str | None
-    ) -> tuple[int, int]:
-        """(rows added, rows re-recorded) for a run already in the catalog."""
-        mine = checkpoints.c.run_id == s.run_id
-        rows = {r.tick: r for r in conn.execute(select(checkpoints).where(mine))}
-        added = changed = 0
-        for c in s.checkpoints:
-            old = rows.get(c.tick)
-            values = _checkpoint_values(c, run_dir or s.run["checkpoint_dir"])
-            if old is not None and not _differs(old, values):
-                continue
-            self._put_checkpoint(conn, s.run_id, c, run_dir or s.run["checkpoint_dir"], old)
-            added, changed = (added + 1, changed) if old is None else (added, changed + 1)
-        return added, changed
-
-    def _put_checkpoint(
-        self, conn: Connection, run_id: str, c: ScannedCheckpoint, run_dir: str, old: Any
-    ) -> None:
-        """Insert or replace one row (keeping ``pinned``); corrupt files are audit-logged."""
-        values = _checkpoint_values(c, run_dir)
-        if old is None:
-            conn.execute(
-                checkpoints.insert().values(id=new_id(), run_id=run_id, tick=c.tick, **values)
-            )
-        else:
-            conn.execute(update(checkpoints).where(checkpoints.c.id == old.id).values(**values))
-        if c.problem:
-            detail = f"catalog scan: {c.problem}"
-            add_audit(
-                conn,
-                "checkpoint-corrupt",
-                run_id=run_id,
-                tick=c.tick,
-                path=values["path"],
-                detail=detail,
-            )
+def scan(catalog: Catalog, directory: str | Path) -> ScanReport:
+    """Index every run under ``directory`` (a checkpoint root or one run's directory)."""
+    warnings: list[str] = []
+    scanned: list[ScannedRun] = []
+    for run_dir in find_run_dirs(Path(directory)):
+        try:
+            scanned.append(read_run_dir(run_dir))
+        except CheckpointError as exc:
+            warnings.append(f"skipped {run_dir}: {exc}")
+    results = [catalog.imports.run(s, warnings) for s in parents_first(scanned)]
+    return ScanReport(tuple(results), tuple(warnings))

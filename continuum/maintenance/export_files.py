@@ -1,31 +1,19 @@
 """Where a run's Parquet exports lie under an export root, for ``catalog rm`` and ``gc``.
 
-An export root holds every exported run side by side (``continuum.sql.export``)::
-
-    ROOT/run_id=R/field=F/part-SSSSSSSSSS-EEEEEEEEEE.parquet
-    ROOT/run_id=R/signals/part-SSSSSSSSSS-EEEEEEEEEE.parquet
-    ROOT/run_id=R/ticks/part-SSSSSSSSSS-EEEEEEEEEE.parquet              sim_time per tick
-    ROOT/by_sample/run_id=R/field=F/part-....parquet
-
+An export root holds every exported run side by side (names: :mod:`continuum.layout`),
 and the SQL views read every ``run_id=*`` under a root the catalog knows. So removing
 a run must remove its files there too, or its field history would outlive it in SQL.
-The layout is repeated here rather than imported so catalog commands never import
-DuckDB. Only ``part-*.parquet`` files and their write temporaries
-(``.part-....parquet.XXXXXXXX.tmp``) are ever deleted, then the directories they leave
-empty; anything else a user put there stays.
+Only Parquet parts and their write temporaries are ever deleted, then the directories
+they leave empty; anything else a user put there stays.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 from dataclasses import dataclass, field
 
-PART_NAME = re.compile(r"^part-\d{10,}-\d{10,}\.parquet$")
-PART_TEMP = re.compile(r"^\.part-\d{10,}-\d{10,}\.parquet\.[0-9a-f]{8}\.tmp$")
-BY_SAMPLE = "by_sample"
-_RUN_DIR = re.compile(r"^run_id=(?P<run>[^/\\]+)$")
+from continuum import layout
 
 
 @dataclass
@@ -39,21 +27,20 @@ class Removed:
 
 def run_trees(root: str, run_id: str) -> list[str]:
     """The directories holding ``run_id``'s exports under ``root`` (existing or not)."""
-    if run_id in ("", ".", "..") or os.sep in run_id or "/" in run_id:
+    if not layout.is_run_id(run_id):
         return []  # not a name this project writes: never build a path from it
-    name = f"run_id={run_id}"
-    return [os.path.join(root, name), os.path.join(root, BY_SAMPLE, name)]
+    return [str(p) for p in layout.run_partitions(root, run_id)]
 
 
 def run_dirs(root: str) -> dict[str, list[str]]:
     """run_id -> its export directories found under ``root`` (both layouts)."""
     out: dict[str, list[str]] = {}
-    for base in (root, os.path.join(root, BY_SAMPLE)):
+    for base in (root, os.path.join(root, layout.BY_SAMPLE)):
         with contextlib.suppress(OSError):
             for e in os.scandir(base):
-                m = _RUN_DIR.match(e.name)
-                if m and e.is_dir(follow_symlinks=False):
-                    out.setdefault(m["run"], []).append(e.path)
+                run_id = layout.parse_run_partition(e.name)
+                if run_id and e.is_dir(follow_symlinks=False):
+                    out.setdefault(run_id, []).append(e.path)
     return out
 
 
@@ -62,18 +49,20 @@ def part_files(tree: str) -> list[os.DirEntry[str]]:
     out = []
     with contextlib.suppress(OSError):
         for sub in os.scandir(tree):
-            if not sub.is_dir(follow_symlinks=False):
-                continue
-            if not (sub.name.startswith("field=") or sub.name in ("signals", "ticks")):
+            if not sub.is_dir(follow_symlinks=False) or not layout.is_part_directory_name(sub.name):
                 continue
             with contextlib.suppress(OSError):
                 out += [
                     e
                     for e in os.scandir(sub.path)
-                    if e.is_file(follow_symlinks=False)
-                    and (PART_NAME.match(e.name) or PART_TEMP.match(e.name))
+                    if e.is_file(follow_symlinks=False) and layout.is_part_name(e.name)
                 ]
     return out
+
+
+def is_part_temp(name: str) -> bool:
+    """A write temporary of a Parquet part (either scheme)."""
+    return layout.is_part_name(name) and layout.PART_NAME_RE.match(name) is None
 
 
 def remove_tree(tree: str, into: Removed) -> None:

@@ -26,18 +26,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select
 
-from continuum.catalog._base import CatalogBase, require_run
-from continuum.catalog._claims import Group, batches, move, run_base
-from continuum.catalog._unlinker import Unlinked, Unlinker, unlink_here
-from continuum.catalog.models import runs
-from continuum.catalog.planning import KINDS, Kind, plan_runs
-from continuum.catalog.policies import RetentionRules
-from continuum.catalog.retention import Item, Plan
+from continuum.catalog.blob_rows import KINDS, BlobKind
+from continuum.catalog.db import Database, require_run
+from continuum.catalog.db.models import runs
+from continuum.catalog.retention._claims import Group, batches, move, run_base
+from continuum.catalog.retention._unlinker import Unlinked, Unlinker, unlink_here
+from continuum.catalog.retention.planning import plan_runs
+from continuum.catalog.retention.policies import RetentionRules
+from continuum.catalog.retention.rules import Item, Plan
 from continuum.errors import CatalogError
+
+if TYPE_CHECKING:
+    from continuum.catalog.facade import Catalog
 
 log = logging.getLogger("continuum.catalog")
 BATCH = 5_000  # rows per transaction: a crash leaves at most a few batches to finish
@@ -68,16 +72,19 @@ class PruneReport:
 Claim = tuple[str | tuple[str, ...], bool] | None  # (states claimed from, guard) or no claim
 
 
-class PruneOps(CatalogBase):
-    """``prune``, its dry run, and the writer thread's ``apply_retention``."""
+class Retention:
+    """``prune``, its dry run, and what the writer thread and ``catalog rm`` delete with."""
 
-    def _claim_batch(self, kind: Kind, groups: Sequence[Group], claim: Claim) -> list[Group]:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def _claim_batch(self, kind: BlobKind, groups: Sequence[Group], claim: Claim) -> list[Group]:
         if claim is None:  # already ``deleting``: a crashed prune's, to finish
             return list(groups)
         old, guard = claim
-        return self._write(lambda c: move(c, kind, groups, old, "deleting", guard=guard))
+        return self._db.write(lambda c: move(c, kind, groups, old, "deleting", guard=guard))
 
-    def _settle_batch(self, kind: Kind, done: list[Group], failed: list[Group]) -> list[Group]:
+    def _settle_batch(self, kind: BlobKind, done: list[Group], failed: list[Group]) -> list[Group]:
         def op(conn: Connection) -> list[Group]:
             if conn.dialect.name == "postgresql":
                 # no need to wait for the WAL flush: lost in a server crash, these rows
@@ -86,15 +93,15 @@ class PruneOps(CatalogBase):
             move(conn, kind, failed, "deleting", "committed")
             return move(conn, kind, done, "deleting", "pruned")
 
-        return self._write(op)
+        return self._db.write(op)
 
-    def _settled(self, kind: Kind, unlinked: Unlinked, report: PruneReport) -> int:
+    def _settled(self, kind: BlobKind, unlinked: Unlinked, report: PruneReport) -> int:
         """Settle a batch after its unlinks; rows pruned."""
         done, failed = unlinked
         return _tally(report, self._settle_batch(kind, done, [g for g, _ in failed]), failed)
 
     def delete_rows(
-        self, kind: Kind, groups: Sequence[Group], report: PruneReport, claim: Claim
+        self, kind: BlobKind, groups: Sequence[Group], report: PruneReport, claim: Claim
     ) -> int:
         """Claim, unlink, settle batch by batch; rows pruned. With more than one batch a
         child process unlinks each while this one claims the next and settles the
@@ -115,19 +122,29 @@ class PruneOps(CatalogBase):
                 pruned += self._settled(kind, unlinked, report)
         return pruned
 
+    def rows_in(
+        self,
+        kind: BlobKind,
+        states: str | tuple[str, ...],
+        run_ids: Sequence[str] | None,
+        detail: str | None = None,
+    ) -> list[Group]:
+        """The rows of ``kind`` in ``states`` (of ``run_ids``, or of every run), by run."""
+        return self._db.read(lambda conn: rows_in(conn, kind, states, run_ids, detail))
+
     def finish_deleting(self, run_ids: Sequence[str] | None = None) -> int:
         """Complete rows left ``deleting`` by a crash: unlink their files, mark them pruned."""
         scratch, finished = PruneReport(), 0
         for kind in KINDS:
-            rows = self._read(lambda c, k=kind: rows_in(c, k, "deleting", run_ids))
+            rows = self._db.read(lambda c, k=kind: rows_in(c, k, "deleting", run_ids))
             finished += self.delete_rows(kind, rows, scratch, None)
         return finished
 
-    def plan_retention(
+    def plan(
         self, run_ids: Sequence[str] | None = None, world: str | None = None
     ) -> list[tuple[str, Plan]]:
         """The plans for the chosen runs (all runs by default): (kind, plan) pairs."""
-        return self._read(lambda conn: plan_runs(conn, run_ids, world))
+        return self._db.read(lambda conn: plan_runs(conn, run_ids, world))
 
     def prune(
         self,
@@ -138,16 +155,16 @@ class PruneOps(CatalogBase):
     ) -> PruneReport:
         """Apply the retention policies to the chosen runs (all by default)."""
         if run_ids is not None:
-            self._read(lambda conn: [require_run(conn, r) for r in run_ids])
+            self._db.read(lambda conn: [require_run(conn, r) for r in run_ids])
         finished = 0 if dry_run else self.finish_deleting(run_ids)
-        report = PruneReport(self.plan_retention(run_ids, world), dry_run, finished=finished)
+        report = PruneReport(self.plan(run_ids, world), dry_run, finished=finished)
         if dry_run:
             report.bytes_freed = sum(p.bytes_freed for _, p in report.plans)
             return report
-        return self.execute_plans(report)
+        return self.execute(report)
 
-    def execute_plans(self, report: PruneReport) -> PruneReport:
-        """Delete what ``report.plans`` (from :meth:`plan_retention`) delete, into ``report``."""
+    def execute(self, report: PruneReport) -> PruneReport:
+        """Delete what ``report.plans`` (from :meth:`plan`) delete, into ``report``."""
         for kind in KINDS:
             rows = _targets([p for k, p in report.plans if k == kind.name])
             self.delete_rows(kind, rows, report, ("committed", True))
@@ -164,7 +181,7 @@ def _tally(report: PruneReport, pruned: list[Group], failed: list[tuple[Group, s
 
 def rows_in(
     conn: Connection,
-    kind: Kind,
+    kind: BlobKind,
     states: str | tuple[str, ...],
     run_ids: Sequence[str] | None,
     detail: str | None = None,
@@ -193,16 +210,11 @@ def _targets(plans: Sequence[Plan]) -> list[Group]:
     ]
 
 
-def apply_retention(catalog: PruneOps, run_id: str) -> PruneReport:
-    """Prune one run now (the checkpoint writer calls this after each commit)."""
-    return catalog.prune([run_id])
-
-
-def retention_callback(catalog: Any, run_id: str, keep_last: int) -> Callable[[object], None]:
+def retention_callback(catalog: Catalog, run_id: str, keep_last: int) -> Callable[[object], None]:
     """``--keep-checkpoints N``: merge keep-last N into the run's policy, and a commit
     callback that applies the policy (on the writer thread, off the tick loop)."""
     try:
-        catalog.set_policy("run", run_id, RetentionRules(keep_last=keep_last), merge=True)
+        catalog.policies.set("run", run_id, RetentionRules(keep_last=keep_last), merge=True)
     except CatalogError as exc:  # the run goes on; its checkpoints are kept until a prune
         log.warning("catalog: could not set keep-last %d for run %s: %s", keep_last, run_id, exc)
-    return lambda _committed: apply_retention(catalog, run_id)
+    return lambda _committed: catalog.retention.prune([run_id])

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -46,6 +45,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
+from continuum import layout
 from continuum.catalog import records
 
 NAMING = {
@@ -186,7 +186,7 @@ checkpoints = Table(
     _col("state", STATE),
     _col("pinned", Boolean, server_default=false()),
     UniqueConstraint("run_id", "tick"),
-    CheckConstraint(_either("state", records.CHECKPOINT_STATES), name="state"),
+    CheckConstraint(_either("state", records.BLOB_STATES), name="state"),
     Index("ix_checkpoints_tick", "tick"),
     # On PostgreSQL revision 0003 sets fillfactor=50 (a prune's state changes stay heap-only).
     # It is not declared here: `postgresql_with` makes SQLAlchemy import its PostgreSQL dialect
@@ -228,7 +228,7 @@ lens_chunks = Table(
     _col("checksum", HASH, null=True),
     _col("state", STATE),
     _ts("created_at"),
-    CheckConstraint(_either("state", records.CHECKPOINT_STATES), name="state"),
+    CheckConstraint(_either("state", records.BLOB_STATES), name="state"),
     Index("ix_lens_chunks_run_id_start_tick", "run_id", "start_tick"),
 )
 
@@ -332,10 +332,16 @@ def checkpoint_record(
     row: Mapping[str, Any], checkpoint_dir: str | None
 ) -> records.CheckpointRecord:
     fields = dict(row)
-    path = fields["path"]
-    resolved = os.path.join(checkpoint_dir, path) if checkpoint_dir else path
+    resolved = layout.resolve_under(checkpoint_dir, fields["path"])
     return records.CheckpointRecord(
         checkpoint_id=fields.pop("id"), resolved_path=resolved, **fields
+    )
+
+
+def lens_chunk_record(row: Mapping[str, Any]) -> records.LensChunkRecord:
+    fields = dict(row)
+    return records.LensChunkRecord(
+        chunk_id=fields.pop("id"), fields=tuple(fields.pop("fields") or ()), **fields
     )
 
 

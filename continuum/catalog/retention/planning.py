@@ -2,7 +2,7 @@
 
 Reads every stored policy, the chosen runs, their ``committed`` rows, and the
 lineage (branch points and resume points) once, then plans each run with
-:func:`continuum.catalog.retention.plan_items`. Only ``committed`` rows are
+:func:`continuum.catalog.retention.rules.plan_items`. Only ``committed`` rows are
 candidates: pending, deleting, missing and corrupt rows are never planned for
 deletion (``verify`` settles those). Checkpoints always carry the protections
 ``pinned``, ``lineage``, ``latest`` (where the run's ``latest`` link points,
@@ -12,49 +12,18 @@ kept whole unless the policy has lens rules.
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Connection, Table, literal, select
+from sqlalchemy import Connection, literal, select
 
-from continuum.catalog._base import utcnow
-from continuum.catalog.models import checkpoints, lens_chunks, run_segments, runs
-from continuum.catalog.policies import load_policies, resolve
-from continuum.catalog.retention import Item, KeepTicks, Newest, Pinned, Plan, plan_items
-
-_CKPT_PREFIX, _CKPT_SUFFIX = "checkpoint_", ".ckpt"
-
-
-@dataclass(frozen=True)
-class Kind:
-    """A kind of blob retention handles: its table and the columns that matter."""
-
-    name: str  # audit actions are f"{name}-deleting", f"{name}-pruned"
-    table: Table
-    tick_col: str
-    size_col: str
-    dir_col: Column[Any]  # the runs column its paths are relative to
-
-
-KINDS = (
-    Kind("checkpoint", checkpoints, "tick", "bytes_on_disk", runs.c.checkpoint_dir),
-    Kind("lens-chunk", lens_chunks, "end_tick", "bytes", runs.c.lens_dir),
-)
-
-
-def _latest_tick(run_dir: str | None) -> int | None:
-    """The tick of the file ``latest`` points to (without importing numpy)."""
-    if not run_dir:
-        return None
-    try:
-        name = os.path.basename(os.readlink(os.path.join(run_dir, "latest")))
-    except OSError:
-        return None
-    digits = name.removeprefix(_CKPT_PREFIX).removesuffix(_CKPT_SUFFIX)
-    return int(digits) if digits.isdigit() else None
+from continuum import layout
+from continuum.catalog.blob_rows import CHECKPOINT, KINDS, BlobKind
+from continuum.catalog.db import utcnow
+from continuum.catalog.db.models import run_segments, runs
+from continuum.catalog.retention.policies import load_policies, resolve
+from continuum.catalog.retention.rules import Item, KeepTicks, Newest, Pinned, Plan, plan_items
 
 
 def _lineage(conn: Connection, chosen: Any) -> dict[str, set[int]]:
@@ -72,14 +41,14 @@ def _lineage(conn: Connection, chosen: Any) -> dict[str, set[int]]:
     return out
 
 
-def _items(conn: Connection, kind: Kind, chosen: Any, dated: bool) -> dict[str, list[Item]]:
+def _items(conn: Connection, kind: BlobKind, chosen: Any, dated: bool) -> dict[str, list[Item]]:
     """run_id -> its committed items of ``kind``, for the runs ``chosen`` selects.
 
     ``created_at`` is read only when a policy has a wall-clock rule (``dated``):
     converting 100,000 timestamps costs half a second, the rest of a plan as much.
     """
     t = kind.table
-    pinned = t.c.pinned if kind.name == "checkpoint" else literal(False)
+    pinned = t.c.pinned if kind.pins else literal(False)
     created = t.c.created_at if dated else literal(None)
     cols = [t.c.id, t.c.run_id, t.c[kind.tick_col], created, t.c[kind.size_col], pinned, t.c.path]
     stmt = select(*cols).where(t.c.state == "committed", t.c.run_id.in_(chosen))
@@ -125,9 +94,9 @@ def plan_runs(
             run = info[run_id]
             policy = resolve(policies, run_id, run.world)
             label = policy.label if policy else None
-            if kind.name == "checkpoint":
+            if kind is CHECKPOINT:
                 rules = policy.rules.checkpoint_rules(now) if policy else []
-                latest = _latest_tick(run.checkpoint_dir)
+                latest = layout.latest_tick(run.checkpoint_dir) if run.checkpoint_dir else None
                 rules += [
                     Pinned(),
                     KeepTicks(frozenset(lineage.get(run_id, ())), "lineage"),
@@ -136,6 +105,6 @@ def plan_runs(
                 ]
             else:
                 rules = policy.rules.lens_rules(now) if policy else []
-            run_dir = run.checkpoint_dir if kind.name == "checkpoint" else run.lens_dir
+            run_dir = run.checkpoint_dir if kind is CHECKPOINT else run.lens_dir
             out.append((kind.name, plan_items(run_id, items, rules, label, run_dir)))
     return out

@@ -27,8 +27,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
-from continuum.catalog._claims import Group
-from continuum.catalog.retention import Item
+from continuum.catalog.retention._claims import Group
+from continuum.catalog.retention.rules import Item
 
 log = logging.getLogger("continuum.catalog")
 WORKER = Path(__file__).with_name("_unlink_worker.py")

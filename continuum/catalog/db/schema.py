@@ -22,8 +22,8 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
-from continuum.catalog._errors import is_missing_table
-from continuum.catalog.engine import WRITE_OPTION
+from continuum.catalog.db.engine import WRITE_OPTION
+from continuum.catalog.db.errors import is_missing_table
 from continuum.errors import CatalogSchemaError
 
 # every revision this code knows, oldest first; a test checks it against migrations/

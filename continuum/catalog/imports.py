@@ -1,0 +1,184 @@
+"""Rows for run directories read from disk: what ``catalog scan`` records.
+
+The catalog is an index over files; a run written with ``--no-catalog``, into another
+catalog, or before the catalog existed, is brought in from what its directory says.
+Reading the directory (manifest, checkpoint headers) is ``continuum.maintenance.scan``'s
+job; this part only turns a :class:`ScannedRun` into rows, idempotently:
+
+- Rows get the fields the live recorder writes: path (stored relative to the run
+  directory), bytes_on_disk, raw_bytes and checksum, state ``committed`` — or
+  ``corrupt`` for a file whose header could not be believed (audit-logged).
+- A run already in the catalog only gets missing checkpoint rows added and rows whose
+  file differs (path, size or checksum) re-recorded; its other fields are the live
+  recorder's and stay as they are, except that a missing parent link is filled in once
+  the parent is in the catalog.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from continuum import layout
+from continuum.catalog.audit import add_audit
+from continuum.catalog.db import Database, new_id, utcnow
+from continuum.catalog.db.models import checkpoints, run_segments, runs, worlds
+from continuum.catalog.records import _Record
+
+
+@dataclass(frozen=True, slots=True)
+class ScannedCheckpoint:
+    """What one checkpoint file says about itself (header and ``stat`` only)."""
+
+    tick: int
+    path: str  # absolute
+    bytes_on_disk: int
+    sim_time: float
+    era: str | None
+    raw_bytes: int | None
+    checksum: str | None
+    created_at: datetime
+    problem: str | None = None  # set: the file is recorded corrupt
+
+    @property
+    def state(self) -> str:
+        return "corrupt" if self.problem else "committed"
+
+
+@dataclass(frozen=True, slots=True)
+class ScannedRun:
+    """One run directory as the catalog would record it."""
+
+    run: dict[str, Any]  # the ``runs`` row, without parent link
+    world_version: str | None
+    parent: tuple[str, int] | None  # (run_id, tick) from the manifest
+    segments: tuple[dict[str, Any], ...]
+    checkpoints: tuple[ScannedCheckpoint, ...]
+
+    @property
+    def run_id(self) -> str:
+        return self.run["run_id"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunScan(_Record):
+    """What scanning one run directory changed."""
+
+    run_id: str
+    checkpoint_dir: str
+    action: str  # added | updated | unchanged
+    checkpoints_added: int = 0
+    checkpoints_updated: int = 0
+    corrupt: tuple[str, ...] = ()  # one message per corrupt file found
+
+
+class Imports:
+    """Recording scanned run directories (see the module docstring)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def run(self, s: ScannedRun, warnings: list[str]) -> RunScan:
+        """Record one scanned run directory; a parent not in the catalog adds a warning."""
+        corrupt = tuple(c.problem for c in s.checkpoints if c.problem)
+
+        def op(conn: Connection) -> RunScan:
+            parent = self._known_parent(conn, s, warnings)
+            row = conn.execute(select(runs).where(runs.c.run_id == s.run_id)).first()
+            if row is None:
+                self._add_run(conn, s, parent)
+                added = len(s.checkpoints)
+                return RunScan(s.run_id, s.run["checkpoint_dir"], "added", added, 0, corrupt)
+            if parent and row.parent_run_id is None:
+                link = {"parent_run_id": parent[0], "parent_checkpoint_tick": parent[1]}
+                conn.execute(update(runs).where(runs.c.run_id == s.run_id).values(**link))
+            added, changed = self._merge_checkpoints(conn, s, row.checkpoint_dir)
+            action = "updated" if added or changed else "unchanged"
+            return RunScan(s.run_id, row.checkpoint_dir or "", action, added, changed, corrupt)
+
+        return self._db.write(op)
+
+    def _known_parent(
+        self, conn: Connection, s: ScannedRun, warnings: list[str]
+    ) -> tuple[str, int] | None:
+        if s.parent is None:
+            return None
+        if conn.execute(select(runs.c.run_id).where(runs.c.run_id == s.parent[0])).first():
+            return s.parent
+        warnings.append(
+            f"run {s.run_id}: parent run {s.parent[0]} is not in the catalog; "
+            "scan its directory too to link them"
+        )
+        return None
+
+    def _add_run(self, conn: Connection, s: ScannedRun, parent: tuple[str, int] | None) -> None:
+        world = {"name": s.run["world"], "ir_hash": s.run["ir_hash"], "version": s.world_version}
+        conn.execute(
+            self._db.insert(worlds).values(**world, first_seen_at=utcnow()).on_conflict_do_nothing()
+        )
+        link = {"parent_run_id": parent[0], "parent_checkpoint_tick": parent[1]} if parent else {}
+        conn.execute(runs.insert().values(**s.run, **link))
+        for seg in s.segments:
+            conn.execute(run_segments.insert().values(id=new_id(), run_id=s.run_id, **seg))
+        for c in s.checkpoints:
+            self._put_checkpoint(conn, s.run_id, c, s.run["checkpoint_dir"], None)
+
+    def _merge_checkpoints(
+        self, conn: Connection, s: ScannedRun, run_dir: str | None
+    ) -> tuple[int, int]:
+        """(rows added, rows re-recorded) for a run already in the catalog."""
+        mine = checkpoints.c.run_id == s.run_id
+        rows = {r.tick: r for r in conn.execute(select(checkpoints).where(mine))}
+        added = changed = 0
+        for c in s.checkpoints:
+            old = rows.get(c.tick)
+            values = _checkpoint_values(c, run_dir or s.run["checkpoint_dir"])
+            if old is not None and not _differs(old, values):
+                continue
+            self._put_checkpoint(conn, s.run_id, c, run_dir or s.run["checkpoint_dir"], old)
+            added, changed = (added + 1, changed) if old is None else (added, changed + 1)
+        return added, changed
+
+    def _put_checkpoint(
+        self, conn: Connection, run_id: str, c: ScannedCheckpoint, run_dir: str, old: Any
+    ) -> None:
+        """Insert or replace one row (keeping ``pinned``); corrupt files are audit-logged."""
+        values = _checkpoint_values(c, run_dir)
+        if old is None:
+            conn.execute(
+                checkpoints.insert().values(id=new_id(), run_id=run_id, tick=c.tick, **values)
+            )
+        else:
+            conn.execute(update(checkpoints).where(checkpoints.c.id == old.id).values(**values))
+        if c.problem:
+            detail = f"catalog scan: {c.problem}"
+            add_audit(
+                conn,
+                "checkpoint-corrupt",
+                run_id=run_id,
+                tick=c.tick,
+                path=values["path"],
+                detail=detail,
+            )
+
+
+def _checkpoint_values(c: ScannedCheckpoint, run_dir: str) -> dict[str, Any]:
+    return {
+        "segment_id": None,  # as the live recorder writes them
+        "sim_time": c.sim_time,
+        "era": c.era,
+        "path": layout.relative_to(c.path, run_dir),
+        "bytes_on_disk": c.bytes_on_disk,
+        "raw_bytes": c.raw_bytes,
+        "checksum": c.checksum,
+        "created_at": c.created_at,
+        "state": c.state,
+    }
+
+
+def _differs(row: Any, values: dict[str, Any]) -> bool:
+    keys = ("path", "bytes_on_disk", "checksum")
+    return any(getattr(row, k) != values[k] for k in keys)

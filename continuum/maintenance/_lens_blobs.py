@@ -1,0 +1,176 @@
+"""Verify's adapter for lens chunks: how a chunk file is checked and adopted.
+
+A chunk file passes when it decodes whole (:class:`continuum.lens.format.ChunkFile`
+``read_all``: footer, payload checksum, every frame, ticks increasing inside the
+header's range) and its header names the row's run and a tick range (``tick_range``,
+the ticks the file is authoritative for) covering the row's ticks; a file in
+another's place is as wrong as a damaged one. What a row records of an intact, right
+file is its size, checksum (the container header's payload checksum), frame count
+and first..last tick; when those differ the file was rewritten.
+
+``lens_snapshot_full.lens`` (``lens compact``, ``--lens-full``) is a copy of the
+chunks, not one the catalog indexes, and is left alone unless a row lists it. An
+orphan chunk is recorded ``committed`` by ``--repair`` only if it verifies, its header
+names this run and the tick range in its name, and no listed chunk of the run overlaps
+it; otherwise it is left in place, unrecorded (the catalog did not write it and does
+not adopt it, and it is never deleted), and every verify reports it until someone
+moves it away.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from continuum import layout
+from continuum.catalog import Catalog, LensChunkRecord
+from continuum.errors import ContinuumError
+from continuum.lens.format import ChunkFile
+from continuum.maintenance.verify import FileCheck, Problem, RunFiles, done, reason
+
+BLOB = "lens"
+
+
+def check_chunk(path: Path) -> FileCheck:
+    """Size, header and full verification of one chunk file (decodes every frame)."""
+    size = path.stat().st_size
+    try:
+        with ChunkFile(path) as chunk:
+            chunk.read_all()
+            return FileCheck(size, chunk.header, None)
+    except (ContinuumError, OSError, ValueError) as exc:
+        return FileCheck(size, None, reason(exc, path))
+
+
+def recorded_range(header: Any) -> tuple[int, int]:
+    """The (start_tick, end_tick) a row records for a chunk: its first and last frame
+    (what the recorder stores), or its authoritative range if it holds no frame."""
+    if header.frames and header.first_tick is not None and header.last_tick is not None:
+        return int(header.first_tick), int(header.last_tick)
+    lo, hi = header.tick_range
+    return lo, max(lo, hi - 1)
+
+
+def _span(lo: int, hi: int) -> str:
+    """An authoritative [lo, hi) range as the inclusive ticks it covers."""
+    return f"ticks {lo}-{hi - 1}" if hi > lo else f"no ticks (range [{lo}, {hi}))"
+
+
+def _wrong_file(header: Any, run_id: str, ticks: tuple[int, int]) -> str | None:
+    """Why the file is not the chunk of ``run_id`` covering ``ticks``, or None if it is."""
+    lo, hi = header.tick_range
+    if header.identity.run_id != run_id or not lo <= ticks[0] <= ticks[1] < hi:
+        found = f"{_span(lo, hi)} of run {header.identity.run_id or '(none)'}"
+        return f"header holds {found}, expected ticks {ticks[0]}-{ticks[1]} of run {run_id}"
+    return None
+
+
+def _not_adoptable(
+    run_id: str, f: FileCheck, span: tuple[int, int], live: list[LensChunkRecord]
+) -> str | None:
+    """Why an orphan chunk file must not be recorded for ``run_id``, or None if it may."""
+    if f.error is not None:
+        return f.error
+    h, (lo, hi) = f.header, span
+    if h.identity.run_id != run_id or tuple(h.tick_range) != span:
+        found = f"{_span(*h.tick_range)} of run {h.identity.run_id or '(none)'}"
+        return f"its header holds {found}, its name says {_span(lo, hi)} of run {run_id}"
+    for other in live:
+        if other.start_tick < hi and other.end_tick >= lo:
+            return f"ticks {other.start_tick}-{other.end_tick} already have a row for {other.path}"
+    return None
+
+
+class LensBlobs:
+    """The lens chunk rows of each run, and the files in its lens directory."""
+
+    blob = BLOB
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    def runs(self, catalog: Catalog, run_id: str | None) -> list[RunFiles]:
+        found = catalog.runs.directories()
+        if run_id is not None:
+            catalog.runs.get(run_id)
+            found = [r for r in found if r.run_id == run_id]
+        return [
+            RunFiles(r.run_id, r.lens_dir, r.host, tuple(catalog.lens_chunks.list(r.run_id)))
+            for r in found
+        ]
+
+    def path_of(self, run: RunFiles, row: LensChunkRecord) -> Path:
+        return Path(layout.resolve_under(run.directory, row.path))
+
+    def created_at(self, row: LensChunkRecord) -> datetime:
+        return row.created_at
+
+    def check(self, run: RunFiles, row: LensChunkRecord, path: Path) -> FileCheck:
+        f = check_chunk(path)
+        if f.error is None:
+            wrong = _wrong_file(f.header, run.run_id, (row.start_tick, row.end_tick))
+            if wrong is not None:
+                return FileCheck(f.size, None, wrong)
+        return f
+
+    def differences(self, row: LensChunkRecord, f: FileCheck) -> list[str]:
+        h = f.header
+        out = []
+        if f.size != row.bytes:
+            out.append(f"size {row.bytes} -> {f.size}")
+        if row.checksum is not None and row.checksum != h.checksum:
+            out.append(f"checksum {row.checksum} -> {h.checksum}")
+        if row.frames != h.frames:
+            out.append(f"frames {row.frames} -> {h.frames}")
+        ticks = recorded_range(h)
+        if (row.start_tick, row.end_tick) != ticks:
+            out.append(f"ticks {row.start_tick}-{row.end_tick} -> {ticks[0]}-{ticks[1]}")
+        return out
+
+    def mark(self, row: LensChunkRecord, state: str, why: str) -> object:
+        return self.catalog.lens_chunks.mark(row.run_id, row.chunk_id, state, detail=why)
+
+    def record_intact(self, run_id: str, path: Path, f: FileCheck) -> LensChunkRecord:
+        """Record a verified file as the lens writer's recorder would (by path: a row
+        with the same stored path is replaced)."""
+        h = f.header
+        first, last = recorded_range(h)
+        return self.catalog.lens_chunks.record(
+            run_id,
+            start_tick=first,
+            end_tick=last,
+            frames=h.frames,
+            fields=list(h.fields),
+            path=path,
+            bytes=f.size,
+            checksum=h.checksum,
+            state="committed",
+        )
+
+    def problem(self, run: RunFiles, row: LensChunkRecord, kind: str, detail: str) -> Problem:
+        ticks = (row.start_tick, row.end_tick)
+        path = str(self.path_of(run, row))
+        return Problem(kind, run.run_id, None, path, detail, blob=BLOB, ticks=ticks)
+
+    def is_blob_name(self, name: str) -> bool:
+        return layout.parse_lens_chunk_name(name) is not None
+
+    def orphan(self, run: RunFiles, path: Path, repair: bool) -> Problem:
+        span = layout.parse_lens_chunk_name(path.name)
+        assert span is not None  # the walker only passes chunk names
+        lo, hi = span
+        detail = "lens chunk file no row lists"
+        problem = Problem(
+            "orphan", run.run_id, None, str(path), detail, blob=BLOB, ticks=(lo, hi - 1)
+        )
+        live = [r for r in run.rows if r.state != "pruned"]
+        f = check_chunk(path)
+        why = _not_adoptable(run.run_id, f, span, live)
+        if why is not None:
+            more = "left in place, unrecorded" if repair else "--repair will leave it"
+            return done(problem, None, f"; {more}: {why}")
+        if not repair:
+            return problem
+        self.record_intact(run.run_id, path.resolve(), f)
+        return done(problem, "recorded committed")
