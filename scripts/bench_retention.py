@@ -61,7 +61,9 @@ def write_files(directory: Path, ticks: range) -> None:
 def seed(cat: Catalog, root: Path, n_runs: int, per_run: int) -> None:
     """Rows (bulk Core inserts, one transaction per 100 runs) and files of every run."""
     ir = "ab" * 32
-    cat.db.write(lambda c: c.execute(worlds.insert().values(name="w", ir_hash=ir, first_seen_at=T0)))
+    cat.db.write(
+        lambda c: c.execute(worlds.insert().values(name="w", ir_hash=ir, first_seen_at=T0))
+    )
     for lo in range(0, n_runs, 100):
         run_rows, seg_rows, ck_rows = [], [], []
         for i in range(lo, min(lo + 100, n_runs)):

@@ -1,14 +1,31 @@
-"""Shared fixtures: copies of the bundled world to edit, and a CLI runner."""
+"""Shared fixtures: copies of the bundled world to edit, a CLI runner, and catalogs.
+
+Catalog fixtures run the same tests on SQLite files and on PostgreSQL.
+PostgreSQL: ``CONTINUUM_TEST_PG_URL`` (default: postgres on 127.0.0.1:5432, db
+``test``); each test gets a fresh schema with a random name, selected through
+``search_path`` in its URL and dropped afterwards, so tests never see each
+other and reruns start clean. Tests skip, saying why, when no server answers.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import create_engine, text, update
+from sqlalchemy.engine import make_url
 
+from continuum.catalog import Catalog
+from continuum.catalog.db import new_id, utcnow
+from continuum.catalog.db.models import checkpoints, runs
+from continuum.catalog.retention._claims import expand_ticks
 from continuum.world.loader import BUNDLED
 
 TERRA = BUNDLED / "terra"
@@ -39,3 +56,139 @@ def terra_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+PG_URL = os.environ.get(
+    "CONTINUUM_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+DIALECTS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> str:
+    """The server URL, or skip when PostgreSQL does not answer."""
+    engine = create_engine(PG_URL, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect():
+            pass
+    except Exception as exc:  # any failure to connect means: no server for these tests
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL} ({type(exc).__name__})")
+    finally:
+        engine.dispose()
+    return PG_URL
+
+
+@contextmanager
+def private_schema(admin_url: str) -> Iterator[str]:
+    """A catalog URL whose tables live in a fresh schema, dropped on exit."""
+    schema = f"ct_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(admin_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_admin_url: str) -> Iterator[str]:
+    with private_schema(pg_admin_url) as url:
+        yield url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'catalog.db'}"
+
+
+@pytest.fixture(params=DIALECTS)
+def catalog_url(request: pytest.FixtureRequest) -> str:
+    """An empty catalog location, once per dialect."""
+    return request.getfixturevalue(f"{request.param.replace('postgresql', 'pg')}_url")
+
+
+@pytest.fixture
+def catalog(catalog_url: str) -> Iterator[Catalog]:
+    """An open, migrated, empty catalog, once per dialect."""
+    with Catalog(catalog_url) as cat:
+        yield cat
+
+
+@pytest.fixture(scope="module", params=DIALECTS)
+def shared_catalog(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Catalog]:
+    """One catalog per dialect for a module's read-only tests (set up once, not per test)."""
+    keep = timedelta(days=1)  # its runs must not turn stale while the module runs
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('shared') / 'catalog.db'}"
+        with Catalog(url, stale_after=keep) as cat:
+            yield cat
+        return
+    with (
+        private_schema(request.getfixturevalue("pg_admin_url")) as url,
+        Catalog(url, stale_after=keep) as cat,
+    ):
+        yield cat
+
+
+# --- blob rows and files, for catalog and maintenance tests ----------------------------------
+
+SIZE = 1024
+
+
+def name(tick: int) -> str:
+    return f"checkpoint_{tick:010d}.ckpt"
+
+
+def make_run(cat: Catalog, root: Path, ticks, **kw):
+    """A finished run with a 1 KB file and a committed row per tick (rows bulk-inserted)."""
+    run = cat.runs.register(world=kw.pop("world", "terra"), ir_hash="ab", seed=1, **kw)
+    d = root / run.run_id
+    d.mkdir(parents=True)
+    cat.db.write(lambda c: c.execute(runs_update(run.run_id, str(d))))
+    now = utcnow()
+    rows = []
+    for t in ticks:
+        (d / name(t)).write_bytes(b"x" * SIZE)
+        rows.append(dict(id=new_id(), run_id=run.run_id, tick=t, sim_time=0.0, path=name(t)))
+        rows[-1].update(bytes_on_disk=SIZE, created_at=now, state="committed", pinned=False)
+    if rows:
+        cat.db.write(lambda c: c.execute(checkpoints.insert(), rows))
+        (d / "latest").symlink_to(name(max(ticks)))
+    cat.runs.finish(run.run_id, status="completed", last_tick=max(ticks, default=0))
+    return run, d
+
+
+def runs_update(run_id: str, directory: str):
+    return update(runs).where(runs.c.run_id == run_id).values(checkpoint_dir=directory)
+
+
+def states(cat: Catalog, run_id: str) -> dict[int, str]:
+    return {c.tick: c.state for c in cat.checkpoints.list(run_id)}
+
+
+def files(d: Path) -> set[int]:
+    return {int(p.name[11:21]) for p in d.glob("checkpoint_*.ckpt")}
+
+
+def audited(cat: Catalog, run_id: str, action: str) -> list[int]:
+    """Ticks the audit log says were ``action``-ed (entries name them: ``ticks 0-80/10,95``)."""
+    entries = [a for a in cat.audit.list(run_id, limit=100_000) if a.action == action]
+    return sorted(t for a in entries for t in expand_ticks(a.detail[6:].split(" ")[0]))
+
+
+def assert_agree(cat: Catalog, run_id: str, d: Path, *, settled: bool = True) -> None:
+    """Catalog and disk agree: committed rows have files, pruned rows do not."""
+    on_disk = files(d)
+    for tick, state in states(cat, run_id).items():
+        if state == "committed":
+            assert tick in on_disk, (tick, state)
+        elif state == "pruned":
+            assert tick not in on_disk, (tick, state)
+        else:
+            assert state == "pending" or (state == "deleting" and not settled), (tick, state)

@@ -105,7 +105,7 @@ class BlobRows:
     def _move(
         self,
         conn: Connection,
-        row: Mapping[str, Any],
+        row: Mapping[Any, Any],
         state: str,
         where: str,
         audit: dict[str, Any],

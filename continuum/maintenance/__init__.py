@@ -13,7 +13,8 @@ Sits above :mod:`continuum.catalog` and the format packages (:mod:`continuum.che
 from continuum.maintenance.gc import StrayFile, gc
 from continuum.maintenance.rm import remove_run
 from continuum.maintenance.scan import ScanReport, scan
-from continuum.maintenance.verify import Problem, VerifyReport, verify
+from continuum.maintenance.verify import verify
+from continuum.maintenance.walker import Problem, VerifyReport
 
 __all__ = [
     "Problem",

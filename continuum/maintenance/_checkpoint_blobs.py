@@ -14,13 +14,13 @@ from pathlib import Path
 from continuum import layout
 from continuum.blobs import ContainerReader
 from continuum.catalog import Catalog, CheckpointRecord
-from continuum.checkpoint import inspect_checkpoint
+from continuum.checkpoint import CheckpointHeader, inspect_checkpoint
 from continuum.checkpoint.format import KIND
 from continuum.errors import BlobError, CheckpointCorruptError, CheckpointError
-from continuum.maintenance.verify import FileCheck, Problem, RunFiles, done, reason
+from continuum.maintenance.walker import FileCheck, Problem, RunFiles, done, reason
 
 
-def check_file(path: Path, run_id: str, tick: int) -> FileCheck:
+def check_file(path: Path, run_id: str, tick: int) -> FileCheck[CheckpointHeader]:
     """Header, size and full payload verification of one file (decompresses it)."""
     size = path.stat().st_size
     try:
@@ -63,7 +63,7 @@ class CheckpointBlobs:
         return check_file(path, run.run_id, row.tick)
 
     def differences(self, row: CheckpointRecord, f: FileCheck) -> list[str]:
-        checksum = f.header.payload_checksum
+        checksum = f.intact.payload_checksum
         if f.size == row.bytes_on_disk and checksum == row.checksum:
             return []
         return [f"size {row.bytes_on_disk} -> {f.size}", f"checksum {row.checksum} -> {checksum}"]
@@ -72,7 +72,7 @@ class CheckpointBlobs:
         return self.catalog.checkpoints.mark(row.run_id, row.tick, state, detail=why)
 
     def record_intact(self, run_id: str, path: Path, f: FileCheck) -> CheckpointRecord:
-        h = f.header
+        h = f.intact
         return self.catalog.checkpoints.record(
             run_id,
             tick=h.tick,

@@ -21,18 +21,17 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from continuum import layout
 from continuum.catalog import Catalog, LensChunkRecord
 from continuum.errors import ContinuumError
-from continuum.lens.format import ChunkFile
-from continuum.maintenance.verify import FileCheck, Problem, RunFiles, done, reason
+from continuum.lens.format import ChunkFile, ChunkHeader
+from continuum.maintenance.walker import FileCheck, Problem, RunFiles, done, reason
 
 BLOB = "lens"
 
 
-def check_chunk(path: Path) -> FileCheck:
+def check_chunk(path: Path) -> FileCheck[ChunkHeader]:
     """Size, header and full verification of one chunk file (decodes every frame)."""
     size = path.stat().st_size
     try:
@@ -43,7 +42,7 @@ def check_chunk(path: Path) -> FileCheck:
         return FileCheck(size, None, reason(exc, path))
 
 
-def recorded_range(header: Any) -> tuple[int, int]:
+def recorded_range(header: ChunkHeader) -> tuple[int, int]:
     """The (start_tick, end_tick) a row records for a chunk: its first and last frame
     (what the recorder stores), or its authoritative range if it holds no frame."""
     if header.frames and header.first_tick is not None and header.last_tick is not None:
@@ -57,7 +56,7 @@ def _span(lo: int, hi: int) -> str:
     return f"ticks {lo}-{hi - 1}" if hi > lo else f"no ticks (range [{lo}, {hi}))"
 
 
-def _wrong_file(header: Any, run_id: str, ticks: tuple[int, int]) -> str | None:
+def _wrong_file(header: ChunkHeader, run_id: str, ticks: tuple[int, int]) -> str | None:
     """Why the file is not the chunk of ``run_id`` covering ``ticks``, or None if it is."""
     lo, hi = header.tick_range
     if header.identity.run_id != run_id or not lo <= ticks[0] <= ticks[1] < hi:
@@ -72,7 +71,7 @@ def _not_adoptable(
     """Why an orphan chunk file must not be recorded for ``run_id``, or None if it may."""
     if f.error is not None:
         return f.error
-    h, (lo, hi) = f.header, span
+    h, (lo, hi) = f.intact, span
     if h.identity.run_id != run_id or tuple(h.tick_range) != span:
         found = f"{_span(*h.tick_range)} of run {h.identity.run_id or '(none)'}"
         return f"its header holds {found}, its name says {_span(lo, hi)} of run {run_id}"
@@ -109,13 +108,13 @@ class LensBlobs:
     def check(self, run: RunFiles, row: LensChunkRecord, path: Path) -> FileCheck:
         f = check_chunk(path)
         if f.error is None:
-            wrong = _wrong_file(f.header, run.run_id, (row.start_tick, row.end_tick))
+            wrong = _wrong_file(f.intact, run.run_id, (row.start_tick, row.end_tick))
             if wrong is not None:
                 return FileCheck(f.size, None, wrong)
         return f
 
     def differences(self, row: LensChunkRecord, f: FileCheck) -> list[str]:
-        h = f.header
+        h = f.intact
         out = []
         if f.size != row.bytes:
             out.append(f"size {row.bytes} -> {f.size}")
@@ -134,7 +133,7 @@ class LensBlobs:
     def record_intact(self, run_id: str, path: Path, f: FileCheck) -> LensChunkRecord:
         """Record a verified file as the lens writer's recorder would (by path: a row
         with the same stored path is replaced)."""
-        h = f.header
+        h = f.intact
         first, last = recorded_range(h)
         return self.catalog.lens_chunks.record(
             run_id,

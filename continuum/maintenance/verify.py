@@ -1,9 +1,9 @@
 """``catalog verify``: does every file the catalog lists exist, intact, as recorded?
 
-One walker for every kind of blob; what differs between checkpoints and lens chunks
-(how a file is checked, what a row records, how an orphan is adopted) is a small
-adapter per kind (``_checkpoint_blobs.py``, ``_lens_blobs.py``). Findings are
-:class:`Problem`\\ s in one :class:`VerifyReport`.
+One walker (``walker.py``) for every kind of blob; what differs between checkpoints
+and lens chunks (how a file is checked, what a row records, how an orphan is adopted)
+is a small adapter per kind (``_checkpoint_blobs.py``, ``_lens_blobs.py``). Findings
+are :class:`Problem`\\ s in one :class:`VerifyReport`.
 
 For each row in state committed, pending, deleting, missing or corrupt: the file
 must exist, have the recorded size and checksum, and pass the container's full
@@ -33,244 +33,16 @@ one exception, because by the atomic-write protocol a temporary never became a b
 
 from __future__ import annotations
 
-import dataclasses
-import os
-import socket
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any, Protocol
-
-from continuum import layout
-from continuum.catalog import Catalog, pid_alive
-from continuum.catalog.db import utcnow
-from continuum.catalog.records import _Record
-
-PENDING_GRACE = timedelta(hours=1)
-CHECKED_STATES = frozenset({"committed", "pending", "deleting", "missing", "corrupt"})
-
-
-@dataclass(frozen=True, slots=True)
-class Problem(_Record):
-    """One finding; ``repaired`` says what ``--repair`` did about it (None: nothing).
-
-    ``blob`` is ``checkpoint`` (``tick`` names it) or ``lens`` (a lens chunk:
-    ``ticks`` is its first and last tick, as its row records them; a temporary
-    in the lens directory has neither).
-    """
-
-    kind: str  # missing | corrupt | changed | settled | interrupted-prune | orphan | temp
-    run_id: str
-    tick: int | None
-    path: str
-    detail: str
-    repaired: str | None = None
-    blob: str = "checkpoint"  # checkpoint | lens
-    ticks: tuple[int, int] | None = None  # lens chunks: (first tick, last tick)
-
-    def line(self) -> str:
-        if self.blob == "lens":
-            lo, hi = self.ticks or (None, None)
-            what = " lens" if self.ticks is None else f" lens chunk ticks {lo}-{hi}"
-        else:
-            what = "" if self.tick is None else f" tick {self.tick}"
-        done = f" -> {self.repaired}" if self.repaired else ""
-        return f"{self.kind}: run {self.run_id}{what}: {self.path}: {self.detail}{done}"
-
-
-@dataclass(frozen=True, slots=True)
-class VerifyReport(_Record):
-    """What :func:`verify` checked and found."""
-
-    runs: int
-    checkpoints: int
-    problems: tuple[Problem, ...]
-    lens_chunks: int = 0
-
-    @property
-    def clean(self) -> bool:
-        """True when nothing is left to fix (no problems, or all repaired)."""
-        return all(p.repaired for p in self.problems)
-
-
-@dataclass(frozen=True, slots=True)
-class RunFiles:
-    """One run as verify sees it: where its files are, and the rows of one kind."""
-
-    run_id: str
-    directory: str | None
-    host: str | None
-    rows: tuple[Any, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class FileCheck:
-    """A blob file fully verified: its header, or why it is bad."""
-
-    size: int
-    header: Any | None  # the kind's header type
-    error: str | None
-
-
-class BlobAdapter(Protocol):
-    """What the walker needs to know of one kind of blob."""
-
-    blob: str  # "checkpoint" | "lens": Problem.blob
-
-    def runs(self, catalog: Catalog, run_id: str | None) -> list[RunFiles]: ...
-    def path_of(self, run: RunFiles, row: Any) -> Path: ...
-    def created_at(self, row: Any) -> datetime: ...
-    def check(self, run: RunFiles, row: Any, path: Path) -> FileCheck: ...
-    def differences(self, row: Any, f: FileCheck) -> list[str]: ...
-    def mark(self, row: Any, state: str, why: str) -> object: ...
-    def record_intact(self, run_id: str, path: Path, f: FileCheck) -> object: ...
-    def problem(self, run: RunFiles, row: Any, kind: str, detail: str) -> Problem: ...
-    def is_blob_name(self, name: str) -> bool: ...
-    def orphan(self, run: RunFiles, path: Path, repair: bool) -> Problem: ...
-
-
-def reason(exc: BaseException, path: Path) -> str:
-    """The first line of ``exc``'s message, without the path the Problem names anyway."""
-    text = (str(exc).splitlines() or [type(exc).__name__])[0]
-    return text.removeprefix(f"{path}: ") or type(exc).__name__
-
-
-def done(problem: Problem, repaired: str | None, more: str = "") -> Problem:
-    """``problem`` with what ``--repair`` did (None: nothing) and ``more`` detail."""
-    return dataclasses.replace(problem, detail=problem.detail + more, repaired=repaired)
-
-
-Marker = Callable[[str, str], object]  # (new state, audit detail): moves one row
-
-
-def settle(problem: Problem, state: str, mark: Marker, repair: bool) -> Problem:
-    """``problem``; with ``repair``, its row moved to ``state`` (audit-logged by ``mark``)."""
-    if not repair:
-        return problem
-    mark(state, f"catalog verify: {problem.detail}")
-    return done(problem, f"marked {state}")
-
-
-class Walker:
-    """Verify the rows and the directory of one kind of blob, run by run."""
-
-    def __init__(self, adapter: BlobAdapter, repair: bool) -> None:
-        self.a = adapter
-        self.repair = repair
-
-    def run(self, run: RunFiles) -> tuple[int, list[Problem]]:
-        """(rows checked, problems) for one run."""
-        checked, problems = 0, []
-        for row in run.rows:
-            if row.state in CHECKED_STATES:
-                checked += 1
-                found = self.row(run, row)
-                problems += [found] if found else []
-        return checked, problems + self.directory(run)
-
-    # -- rows -------------------------------------------------------------
-
-    def row(self, run: RunFiles, row: Any) -> Problem | None:
-        if row.state == "pending" and utcnow() - self.a.created_at(row) < PENDING_GRACE:
-            return None  # its write may still be in progress
-        path = self.a.path_of(run, row)
-        if not path.is_file():
-            return self.gone(run, row)
-        if row.state == "deleting":
-            return self.finish_prune(run, row, path)
-        f = self.a.check(run, row, path)
-        if f.error is not None:
-            if row.state == "corrupt":
-                return None
-            return self.settle(run, row, "corrupt", "corrupt", f.error)
-        if changed := self.a.differences(row, f):
-            return self.rerecord(run, row, path, f, changed)
-        if row.state == "committed":
-            return None
-        detail = f"{row.state} row, but the file is intact as recorded"
-        return self.settle(run, row, "settled", "committed", detail)
-
-    def gone(self, run: RunFiles, row: Any) -> Problem | None:
-        if row.state == "missing":
-            return None
-        if row.state == "deleting":
-            detail = "interrupted prune (file already deleted)"
-            return self.settle(run, row, "interrupted-prune", "pruned", detail)
-        return self.settle(run, row, "missing", "missing", f"{row.state} row, no file")
-
-    def settle(self, run: RunFiles, row: Any, kind: str, state: str, detail: str) -> Problem:
-        problem = self.a.problem(run, row, kind, detail)
-        return settle(problem, state, lambda s, why: self.a.mark(row, s, why), self.repair)
-
-    def finish_prune(self, run: RunFiles, row: Any, path: Path) -> Problem:
-        """A ``deleting`` row whose file is still there (an interrupted prune): with
-        ``repair``, the file deleted and the row ``pruned``."""
-        detail = "deleting row, file still there"
-        problem = self.a.problem(run, row, "interrupted-prune", detail)
-        if not self.repair:
-            return problem
-        path.unlink(missing_ok=True)
-        self.a.mark(row, "pruned", "catalog verify")
-        return done(problem, "file deleted, marked pruned")
-
-    def rerecord(
-        self, run: RunFiles, row: Any, path: Path, f: FileCheck, changed: Sequence[str]
-    ) -> Problem:
-        detail = f"intact file differs from its row ({', '.join(changed)})"
-        problem = self.a.problem(run, row, "changed", detail)
-        if not self.repair:
-            return problem
-        self.a.record_intact(run.run_id, path, f)
-        return done(problem, "re-recorded committed")
-
-    # -- files no row lists ----------------------------------------------
-
-    def directory(self, run: RunFiles) -> list[Problem]:
-        directory = Path(run.directory) if run.directory else None
-        if directory is None or not directory.is_dir():
-            return []
-        live = [r for r in run.rows if r.state != "pruned"]
-        listed = {os.path.realpath(self.a.path_of(run, r)) for r in live}
-        out: list[Problem] = []
-        for entry in sorted(directory.iterdir()):
-            if not entry.is_file():
-                continue
-            if self.a.is_blob_name(entry.name) and os.path.realpath(entry) not in listed:
-                out.append(self.a.orphan(run, entry, self.repair))
-            elif (pid := layout.temp_pid(entry.name)) is not None:
-                found = check_temp(run, entry, pid, self.repair, self.a.blob)
-                out += [found] if found else []
-        return out
-
-
-def check_temp(run: RunFiles, path: Path, pid: int, repair: bool, blob: str) -> Problem | None:
-    """A temporary of the atomic-write protocol in one of ``run``'s directories.
-
-    No problem while its writer (the pid in its name) is alive on this host;
-    else deleted by ``repair`` — unless the run's writer ran on another host,
-    where only a verify there can tell whether it is still writing.
-    """
-    local = run.host in (None, socket.gethostname())
-    if local and pid_alive(pid):
-        return None  # a write in progress
-    detail = "temporary left by a crashed write"
-    problem = Problem("temp", run.run_id, None, str(path), detail, blob=blob)
-    if not repair:
-        return problem
-    if not local:
-        return done(problem, None, f"; its writer ran on {run.host}, verify there")
-    path.unlink(missing_ok=True)
-    return done(problem, "deleted")
+from continuum.catalog import Catalog
+from continuum.maintenance._checkpoint_blobs import CheckpointBlobs
+from continuum.maintenance._lens_blobs import LensBlobs
+from continuum.maintenance.walker import BlobAdapter, Problem, VerifyReport, Walker
 
 
 def verify(catalog: Catalog, run_id: str | None = None, *, repair: bool = False) -> VerifyReport:
     """Check every run (or one) — checkpoints, then lens chunks, run by run; with
     ``repair``, settle what was found."""
-    from continuum.maintenance._checkpoint_blobs import CheckpointBlobs
-    from continuum.maintenance._lens_blobs import LensBlobs
-
-    kinds = (CheckpointBlobs(catalog), LensBlobs(catalog))
+    kinds: tuple[BlobAdapter, ...] = (CheckpointBlobs(catalog), LensBlobs(catalog))
     per_kind = [k.runs(catalog, run_id) for k in kinds]
     problems: list[Problem] = []
     counts = [0, 0]

@@ -1,4 +1,4 @@
-"""Prune, gc and rm against real files, on SQLite and PostgreSQL.
+"""Prune against real files, on SQLite and PostgreSQL.
 
 Includes the crash test (a real ``continuum catalog prune`` killed with
 SIGKILL at random moments) and two prune processes racing on one run.
@@ -15,70 +15,11 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select, update
 
-from continuum import maintenance
 from continuum.catalog import Catalog, RetentionRules
-from continuum.catalog.db import new_id, utcnow
-from continuum.catalog.db.models import checkpoints, runs
-from continuum.catalog.retention._claims import expand_ticks
-from continuum.errors import CatalogError
-
-SIZE = 1024
-
-
-def name(tick: int) -> str:
-    return f"checkpoint_{tick:010d}.ckpt"
-
-
-def make_run(cat: Catalog, root: Path, ticks, **kw):
-    """A finished run with a 1 KB file and a committed row per tick (rows bulk-inserted)."""
-    run = cat.runs.register(world=kw.pop("world", "terra"), ir_hash="ab", seed=1, **kw)
-    d = root / run.run_id
-    d.mkdir(parents=True)
-    cat.db.write(lambda c: c.execute(runs_update(run.run_id, str(d))))
-    now = utcnow()
-    rows = []
-    for t in ticks:
-        (d / name(t)).write_bytes(b"x" * SIZE)
-        rows.append(dict(id=new_id(), run_id=run.run_id, tick=t, sim_time=0.0, path=name(t)))
-        rows[-1].update(bytes_on_disk=SIZE, created_at=now, state="committed", pinned=False)
-    if rows:
-        cat.db.write(lambda c: c.execute(checkpoints.insert(), rows))
-        (d / "latest").symlink_to(name(max(ticks)))
-    cat.runs.finish(run.run_id, status="completed", last_tick=max(ticks, default=0))
-    return run, d
-
-
-def runs_update(run_id: str, directory: str):
-    return update(runs).where(runs.c.run_id == run_id).values(checkpoint_dir=directory)
-
-
-def states(cat: Catalog, run_id: str) -> dict[int, str]:
-    return {c.tick: c.state for c in cat.checkpoints.list(run_id)}
-
-
-def files(d: Path) -> set[int]:
-    return {int(p.name[11:21]) for p in d.glob("checkpoint_*.ckpt")}
-
-
-def audited(cat: Catalog, run_id: str, action: str) -> list[int]:
-    """Ticks the audit log says were ``action``-ed (entries name them: ``ticks 0-80/10,95``)."""
-    entries = [a for a in cat.audit.list(run_id, limit=100_000) if a.action == action]
-    return sorted(t for a in entries for t in expand_ticks(a.detail[6:].split(" ")[0]))
-
-
-def assert_agree(cat: Catalog, run_id: str, d: Path, *, settled: bool = True) -> None:
-    """Catalog and disk agree: committed rows have files, pruned rows do not."""
-    on_disk = files(d)
-    for tick, state in states(cat, run_id).items():
-        if state == "committed":
-            assert tick in on_disk, (tick, state)
-        elif state == "pruned":
-            assert tick not in on_disk, (tick, state)
-        else:
-            assert state == "pending" or (state == "deleting" and not settled), (tick, state)
+from continuum.catalog.db.models import checkpoints
+from tests.conftest import SIZE, assert_agree, audited, files, make_run, name, runs_update, states
 
 
 def test_prune_keeps_what_policy_and_protections_keep(catalog, tmp_path):
@@ -143,7 +84,9 @@ def test_lens_chunks_follow_lens_rules(catalog, tmp_path):
     run, d = make_run(catalog, tmp_path, [100])
     lens = tmp_path / "lens"
     lens.mkdir()
-    catalog.db.write(lambda c: c.execute(runs_update(run.run_id, str(d)).values(lens_dir=str(lens))))
+    catalog.db.write(
+        lambda c: c.execute(runs_update(run.run_id, str(d)).values(lens_dir=str(lens)))
+    )
     for start in range(0, 500, 100):
         path = lens / f"lens_snapshot_{start:010d}-{start + 100:010d}.lens"
         path.write_bytes(b"l" * 10)
@@ -162,45 +105,6 @@ def test_lens_chunks_follow_lens_rules(catalog, tmp_path):
     assert sorted(p.name[14:24] for p in lens.iterdir()) == ["0000000300", "0000000400"]
     assert [c.state for c in catalog.lens_chunks.list(run.run_id)].count("pruned") == 3
     assert files(d) == {100}
-
-
-def test_gc_finds_only_our_stray_files(catalog, tmp_path):
-    run, d = make_run(catalog, tmp_path, [1, 2])
-    old_tmp = d / f".{name(3)}.tmp-999999-0123abcd"
-    young_tmp = d / f".{name(4)}.tmp-999999-89abcdef"
-    for p in (old_tmp, young_tmp, d / name(7), d / "notes.txt", d / ".x.tmp-1-zzzzzzzz"):
-        p.write_bytes(b"y")
-    two_hours_ago = time.time() - 7200
-    os.utime(old_tmp, (two_hours_ago, two_hours_ago))
-    found = maintenance.gc(catalog)
-    assert sorted((s.kind, Path(s.path).name) for s in found) == [
-        ("checkpoint", name(7)),
-        ("temp", old_tmp.name),
-    ]
-    assert old_tmp.exists() and (d / name(7)).exists()
-    assert all(s.deleted for s in maintenance.gc(catalog, delete=True))
-    assert not old_tmp.exists() and not (d / name(7)).exists()
-    assert young_tmp.exists() and (d / "notes.txt").exists() and files(d) == {1, 2}
-    assert maintenance.gc(catalog) == []
-
-
-def test_rm_refuses_live_and_branched_runs_then_removes_everything(catalog, tmp_path):
-    run, d = make_run(catalog, tmp_path, [1, 2, 3])
-    live = catalog.runs.register(world="terra", ir_hash="ab", seed=1)  # this process: alive
-    with pytest.raises(CatalogError, match="is running"):
-        maintenance.remove_run(catalog, live.run_id)
-    child = catalog.runs.register(
-        world="terra", ir_hash="ab", seed=1, parent_run_id=run.run_id, parent_checkpoint_tick=2
-    )
-    with pytest.raises(CatalogError, match="1 branch"):
-        maintenance.remove_run(catalog, run.run_id)
-    catalog.policies.set("run", run.run_id, RetentionRules(keep_last=1))
-    (d / "manifest.json").write_text("{}")
-    report = maintenance.remove_run(catalog, run.run_id, force=True)
-    assert report.deleted == 3 and not d.exists()
-    assert catalog.runs.get(child.run_id).parent_run_id is None
-    assert catalog.policies.get("run", run.run_id) is None
-    assert catalog.audit.list(run.run_id, limit=1)[0].action == "run-deleted"
 
 
 RACER = """

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import pytest
 
 from continuum.catalog import RunRecord
-from continuum.layout import new_run_id
 from continuum.errors import CatalogConflictError, CatalogError, RunNotFoundError
+from continuum.layout import new_run_id
 
 IR = "ab" * 32
 

@@ -12,7 +12,7 @@ from continuum.catalog.retention import prune
 from continuum.catalog.retention._claims import Group
 from continuum.catalog.retention._unlinker import Unlinker
 from continuum.catalog.retention.rules import Item
-from tests.catalog.test_prune import assert_agree, files, make_run, name, states
+from tests.conftest import assert_agree, files, make_run, name, states
 
 
 @pytest.fixture

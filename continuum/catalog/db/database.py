@@ -113,10 +113,12 @@ class Database:
 def dialect_insert(dialect: str, table: Table) -> Any:
     """INSERT with ``on_conflict_do_nothing/update`` for ``dialect``."""
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table)
 
 
 def require_run(conn: Connection, run_id: str) -> Row[Any]:

@@ -323,13 +323,13 @@ def run_record(row: Row[Any], tags: dict[str, str], params: dict[str, Any]) -> r
     return records.RunRecord(**row._mapping, tags=tags, params=params)
 
 
-def segment_record(row: Mapping[str, Any]) -> records.SegmentRecord:
+def segment_record(row: Mapping[Any, Any]) -> records.SegmentRecord:
     fields = dict(row)
     return records.SegmentRecord(segment_id=fields.pop("id"), **fields)
 
 
 def checkpoint_record(
-    row: Mapping[str, Any], checkpoint_dir: str | None
+    row: Mapping[Any, Any], checkpoint_dir: str | None
 ) -> records.CheckpointRecord:
     fields = dict(row)
     resolved = layout.resolve_under(checkpoint_dir, fields["path"])
@@ -338,13 +338,13 @@ def checkpoint_record(
     )
 
 
-def lens_chunk_record(row: Mapping[str, Any]) -> records.LensChunkRecord:
+def lens_chunk_record(row: Mapping[Any, Any]) -> records.LensChunkRecord:
     fields = dict(row)
     return records.LensChunkRecord(
         chunk_id=fields.pop("id"), fields=tuple(fields.pop("fields") or ()), **fields
     )
 
 
-def audit_record(row: Mapping[str, Any]) -> records.AuditRecord:
+def audit_record(row: Mapping[Any, Any]) -> records.AuditRecord:
     fields = dict(row)
     return records.AuditRecord(audit_id=fields.pop("id"), **fields)

@@ -185,7 +185,8 @@ def audit(conn: Connection, kind: BlobKind, state: str, groups: Sequence[Group])
     merged: dict[tuple[str, str | None], list[Item]] = {}
     for g in groups:
         merged.setdefault((g.run_id, g.detail), []).extend(g.items)
-    at = audit_log.c.at.type._cached_bind_processor(conn.dialect)(utcnow())
+    bind = audit_log.c.at.type._cached_bind_processor(conn.dialect)
+    at = bind(utcnow()) if bind else utcnow()
     entries = []
     for (run_id, why), mine in merged.items():
         one = mine[0] if len(mine) == 1 else None

@@ -108,8 +108,8 @@ class Retention:
         previous (see ``_unlinker.py``)."""
         parts = list(batches(groups, BATCH))
         if len(parts) <= 1:  # the common, tiny case (a run's writer thread): in-process
-            unlinked = [unlink_here(self._claim_batch(kind, p, claim)) for p in parts]
-            return sum(self._settled(kind, u, report) for u in unlinked)
+            done = [unlink_here(self._claim_batch(kind, p, claim)) for p in parts]
+            return sum(self._settled(kind, u, report) for u in done)
         pruned = 0
         with Unlinker() as unlinker:
             unlinker.send(self._claim_batch(kind, parts[0], claim))
@@ -136,7 +136,7 @@ class Retention:
         """Complete rows left ``deleting`` by a crash: unlink their files, mark them pruned."""
         scratch, finished = PruneReport(), 0
         for kind in KINDS:
-            rows = self._db.read(lambda c, k=kind: rows_in(c, k, "deleting", run_ids))
+            rows = self.rows_in(kind, "deleting", run_ids)
             finished += self.delete_rows(kind, rows, scratch, None)
         return finished
 
@@ -217,4 +217,8 @@ def retention_callback(catalog: Catalog, run_id: str, keep_last: int) -> Callabl
         catalog.policies.set("run", run_id, RetentionRules(keep_last=keep_last), merge=True)
     except CatalogError as exc:  # the run goes on; its checkpoints are kept until a prune
         log.warning("catalog: could not set keep-last %d for run %s: %s", keep_last, run_id, exc)
-    return lambda _committed: catalog.retention.prune([run_id])
+
+    def apply(_committed: object) -> None:
+        catalog.retention.prune([run_id])
+
+    return apply

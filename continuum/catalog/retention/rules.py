@@ -39,7 +39,8 @@ class Item(NamedTuple):
 
 
 class Rule(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def keeps(self, items: Sequence[Item]) -> set[Any]: ...
 
@@ -80,7 +81,7 @@ class KeepWithin:
 
     def keeps(self, items: Sequence[Item]) -> set[Any]:
         since = self.now - self.within
-        return {i.key for i in items if i.created_at >= since}
+        return {i.key for i in items if i.created_at is not None and i.created_at >= since}
 
 
 _BUCKETS = {
