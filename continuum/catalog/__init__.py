@@ -20,7 +20,14 @@ Every SQLAlchemy or driver error leaves this package as a one-line
 from continuum.catalog.blob_rows import KINDS, TRANSITIONS, BlobKind
 from continuum.catalog.db import default_catalog_path, describe_url, resolve_url
 from continuum.catalog.facade import Catalog, migrate_catalog
-from continuum.catalog.imports import RunScan, ScannedCheckpoint, ScannedRun
+from continuum.catalog.imports import (
+    LensScan,
+    RunScan,
+    ScannedCheckpoint,
+    ScannedChunk,
+    ScannedLens,
+    ScannedRun,
+)
 from continuum.catalog.liveness import DEFAULT_STALE_AFTER, pid_alive
 from continuum.catalog.records import (
     BLOB_STATES,
@@ -56,6 +63,7 @@ __all__ = [
     "Catalog",
     "CheckpointRecord",
     "LensChunkRecord",
+    "LensScan",
     "ParamFilter",
     "ParquetExportRecord",
     "PruneReport",
@@ -67,6 +75,8 @@ __all__ = [
     "RunRecord",
     "RunScan",
     "ScannedCheckpoint",
+    "ScannedChunk",
+    "ScannedLens",
     "ScannedRun",
     "SearchQuery",
     "SegmentRecord",

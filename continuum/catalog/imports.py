@@ -25,7 +25,7 @@ from sqlalchemy import Connection, select, update
 from continuum import layout
 from continuum.catalog.audit import add_audit
 from continuum.catalog.db import Database, new_id, utcnow
-from continuum.catalog.db.models import checkpoints, run_segments, runs, worlds
+from continuum.catalog.db.models import checkpoints, lens_chunks, run_segments, runs, worlds
 from continuum.catalog.records import _Record
 
 
@@ -75,6 +75,43 @@ class RunScan(_Record):
     corrupt: tuple[str, ...] = ()  # one message per corrupt file found
 
 
+@dataclass(frozen=True, slots=True)
+class ScannedChunk:
+    """What one lens chunk file's header says (the row the lens writer would record)."""
+
+    path: str  # absolute
+    start_tick: int  # first frame (the recorder's start_tick/end_tick: inclusive)
+    end_tick: int
+    frames: int
+    fields: tuple[str, ...]
+    bytes: int
+    checksum: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ScannedLens:
+    """One lens run directory: its run's identity and the chunks its files hold."""
+
+    run_id: str
+    lens_dir: str  # absolute
+    world: str | None
+    ir_hash: str | None
+    seed: int | None
+    started_at: datetime
+    chunks: tuple[ScannedChunk, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LensScan(_Record):
+    """What scanning one lens run directory changed."""
+
+    run_id: str
+    lens_dir: str
+    action: str  # added | updated | unchanged | skipped
+    chunks_added: int = 0
+    chunks_updated: int = 0
+
+
 class Imports:
     """Recording scanned run directories (see the module docstring)."""
 
@@ -100,6 +137,78 @@ class Imports:
             return RunScan(s.run_id, row.checkpoint_dir or "", action, added, changed, corrupt)
 
         return self._db.write(op)
+
+    def lens(self, s: ScannedLens, warnings: list[str]) -> LensScan:
+        """Record one scanned lens directory's chunks (by path, as the lens writer does).
+
+        The run must be in the catalog, or be registrable from the chunks' identity
+        (world, IR hash and seed): a lens-only run is added as ``completed`` with no
+        checkpoints. A run in the catalog without a lens directory gets this one.
+        """
+
+        def op(conn: Connection) -> LensScan:
+            row = conn.execute(select(runs).where(runs.c.run_id == s.run_id)).first()
+            action = "updated"
+            if row is None:
+                if not (s.world and s.ir_hash and s.seed is not None):
+                    warnings.append(
+                        f"run {s.run_id}: not in the catalog and its lens files do not say "
+                        "its world, IR hash and seed; scan its checkpoint directory first"
+                    )
+                    return LensScan(s.run_id, s.lens_dir, "skipped")
+                self._add_lens_run(conn, s)
+                action, lens_dir = "added", s.lens_dir
+            else:
+                lens_dir = row.lens_dir or s.lens_dir
+                if row.lens_dir is None:
+                    stmt = update(runs).where(runs.c.run_id == s.run_id)
+                    conn.execute(stmt.values(lens_dir=s.lens_dir))
+            added, changed = self._merge_chunks(conn, s, lens_dir)
+            if action == "updated" and not (added or changed) and row and row.lens_dir:
+                action = "unchanged"
+            return LensScan(s.run_id, lens_dir, action, added, changed)
+
+        return self._db.write(op)
+
+    def _add_lens_run(self, conn: Connection, s: ScannedLens) -> None:
+        world = {"name": s.world, "ir_hash": s.ir_hash, "version": None}
+        conn.execute(
+            self._db.insert(worlds).values(**world, first_seen_at=utcnow()).on_conflict_do_nothing()
+        )
+        first = min((c.start_tick for c in s.chunks), default=0)
+        last = max((c.end_tick for c in s.chunks), default=0)
+        run = {
+            "run_id": s.run_id,
+            "world": s.world,
+            "ir_hash": s.ir_hash,
+            "seed": s.seed,
+            "status": "completed",
+            "started_at": s.started_at,
+            "heartbeat_at": s.started_at,
+            "first_tick": first,
+            "last_tick": last,
+            "lens_dir": s.lens_dir,
+            "dropped_checkpoints": 0,
+        }
+        conn.execute(runs.insert().values(**run))
+
+    def _merge_chunks(self, conn: Connection, s: ScannedLens, lens_dir: str) -> tuple[int, int]:
+        """(rows added, rows re-recorded) for the chunk files of ``s``."""
+        mine = lens_chunks.c.run_id == s.run_id
+        rows = {r.path: r for r in conn.execute(select(lens_chunks).where(mine))}
+        added = changed = 0
+        for c in s.chunks:
+            values = _chunk_values(c, lens_dir)
+            old = rows.get(values["path"])
+            if old is None:
+                row = {"id": new_id(), "run_id": s.run_id, "state": "committed", **values}
+                conn.execute(lens_chunks.insert().values(**row, created_at=utcnow()))
+                added += 1
+            elif any(getattr(old, k) != values[k] for k in ("bytes", "checksum", "frames")):
+                stmt = update(lens_chunks).where(lens_chunks.c.id == old.id)
+                conn.execute(stmt.values(**values, state="committed"))
+                changed += 1
+        return added, changed
 
     def _known_parent(
         self, conn: Connection, s: ScannedRun, warnings: list[str]
@@ -182,3 +291,15 @@ def _checkpoint_values(c: ScannedCheckpoint, run_dir: str) -> dict[str, Any]:
 def _differs(row: Any, values: dict[str, Any]) -> bool:
     keys = ("path", "bytes_on_disk", "checksum")
     return any(getattr(row, k) != values[k] for k in keys)
+
+
+def _chunk_values(c: ScannedChunk, lens_dir: str) -> dict[str, Any]:
+    return {
+        "start_tick": c.start_tick,
+        "end_tick": c.end_tick,
+        "frames": c.frames,
+        "fields": list(c.fields),
+        "path": layout.relative_to(c.path, lens_dir),
+        "bytes": c.bytes,
+        "checksum": c.checksum,
+    }

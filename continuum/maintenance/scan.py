@@ -1,4 +1,4 @@
-"""``catalog scan``: rebuild the catalog's index from checkpoint directories.
+"""``catalog scan``: rebuild the catalog's index from checkpoint and lens directories.
 
 The catalog is an index over files; a run written with ``--no-catalog``, into
 another catalog, or before the catalog existed, is brought in from what its
@@ -37,11 +37,20 @@ from pathlib import Path
 from typing import Any
 
 from continuum import layout
-from continuum.catalog import Catalog, RunScan, ScannedCheckpoint, ScannedRun, pid_alive
+from continuum.catalog import (
+    Catalog,
+    LensScan,
+    RunScan,
+    ScannedCheckpoint,
+    ScannedLens,
+    ScannedRun,
+    pid_alive,
+)
 from continuum.catalog.db import utcnow
 from continuum.catalog.records import SEGMENT_STATUSES, _Record
 from continuum.checkpoint import Manifest, checkpoint_files, inspect_checkpoint
 from continuum.errors import CatalogError, CheckpointError
+from continuum.maintenance._lens_scan import is_lens_dir, read_lens_dir
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,23 +59,29 @@ class ScanReport(_Record):
 
     runs: tuple[RunScan, ...]
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    lens_runs: tuple[LensScan, ...] = ()
 
 
 def find_run_dirs(root: Path) -> list[Path]:
-    """``root`` itself if it is a run directory, else its run subdirectories."""
+    """``root`` itself if it is a run directory (checkpoints or lens), else its run
+    subdirectories."""
     if not root.is_dir():
         raise CatalogError(
             f"{root}: no such directory; expected a checkpoint directory or one run's directory"
         )
-    if layout.manifest_path(root).is_file():
+    if _is_run_dir(root):
         return [root]
-    found = sorted(p for p in root.iterdir() if p.is_dir() and layout.manifest_path(p).is_file())
+    found = sorted(p for p in root.iterdir() if p.is_dir() and _is_run_dir(p))
     if not found:
         raise CatalogError(
             f"{root} is not a checkpoint directory: "
             f"no {layout.MANIFEST} in it or in its subdirectories"
         )
     return found
+
+
+def _is_run_dir(path: Path) -> bool:
+    return layout.manifest_path(path).is_file() or is_lens_dir(path)
 
 
 def _when(text: Any) -> datetime | None:
@@ -217,13 +232,20 @@ def parents_first(scanned: list[ScannedRun]) -> list[ScannedRun]:
 
 
 def scan(catalog: Catalog, directory: str | Path) -> ScanReport:
-    """Index every run under ``directory`` (a checkpoint root or one run's directory)."""
+    """Index every run under ``directory``: a checkpoint or lens root, or one run's
+    directory. Checkpoint directories first, so a lens directory finds its run."""
     warnings: list[str] = []
     scanned: list[ScannedRun] = []
+    lenses: list[ScannedLens] = []
     for run_dir in find_run_dirs(Path(directory)):
+        if is_lens_dir(run_dir):
+            found = read_lens_dir(run_dir, warnings)
+            lenses += [found] if found else []
+            continue
         try:
             scanned.append(read_run_dir(run_dir))
         except CheckpointError as exc:
             warnings.append(f"skipped {run_dir}: {exc}")
     results = [catalog.imports.run(s, warnings) for s in parents_first(scanned)]
-    return ScanReport(tuple(results), tuple(warnings))
+    lens_results = [catalog.imports.lens(s, warnings) for s in lenses]
+    return ScanReport(tuple(results), tuple(warnings), tuple(lens_results))

@@ -141,3 +141,51 @@ def test_scan_refuses_what_is_not_a_checkpoint_dir(tmp_path, sqlite_url):
     result = CliRunner().invoke(cli, ["catalog", "scan", str(tmp_path), "--catalog", sqlite_url])
     assert result.exit_code == 1
     assert "is not a checkpoint directory" in result.output and result.output.count("\n") == 1
+
+
+CHUNK_FIELDS = ["start_tick", "end_tick", "frames", "fields", "path", "bytes", "checksum", "state"]
+
+
+def chunk_rows(cat: Catalog, run_id: str) -> list[dict]:
+    return [{k: getattr(c, k) for k in CHUNK_FIELDS} for c in cat.lens_chunks.list(run_id)]
+
+
+def test_scan_indexes_lens_directories_as_the_live_writer_would(tmp_path):
+    """A run recorded live and the same run written without a catalog, then scanned:
+    the same chunk rows; a second scan changes nothing."""
+    live_url = f"sqlite:///{tmp_path / 'live.db'}"
+    args = ["run", "terra", "--scenario", "tiny", "--steps", "250", "--lens-chunk-size", "100"]
+    live = json.loads(cli_ok(*args, "--lens-dir", tmp_path / "a", "--catalog", live_url, "--json"))
+    dark = json.loads(cli_ok(*args, "--lens-dir", tmp_path / "b", "--no-catalog", "--json"))
+    with Catalog(live_url) as cat:
+        expected = chunk_rows(cat, live["run_id"])
+    assert len(expected) == 3  # [0, 100), [100, 200), [200, 251)
+
+    with Catalog(f"sqlite:///{tmp_path / 'scanned.db'}") as cat:
+        report = maintenance.scan(cat, tmp_path / "b")
+        assert [(s.run_id, s.action, s.chunks_added) for s in report.lens_runs] == [
+            (dark["run_id"], "added", 3)
+        ]
+        run = cat.runs.get(dark["run_id"])
+        assert (run.world, run.seed, run.lens_dir) == ("terra", 0, str(tmp_path / "b" / run.run_id))
+        assert chunk_rows(cat, dark["run_id"]) == expected
+        again = maintenance.scan(cat, tmp_path / "b" / dark["run_id"])
+        assert [(s.action, s.chunks_added, s.chunks_updated) for s in again.lens_runs] == [
+            ("unchanged", 0, 0)
+        ]
+
+
+def test_scan_gives_a_known_run_its_lens_directory(tmp_path, catalog):
+    """Checkpoints scanned first, then the lens root: one run, both directories."""
+    common = ["run", "terra", "--scenario", "tiny", "--steps", "200", "--no-catalog", "--json"]
+    out = json.loads(
+        cli_ok(*common, "--checkpoint-dir", tmp_path / "ckpt", "--lens-dir", tmp_path / "lens")
+    )
+    maintenance.scan(catalog, tmp_path / "ckpt")
+    assert catalog.runs.get(out["run_id"]).lens_dir is None
+    report = maintenance.scan(catalog, tmp_path / "lens")
+    assert [(s.run_id, s.action) for s in report.lens_runs] == [(out["run_id"], "updated")]
+    run = catalog.runs.get(out["run_id"])
+    assert run.lens_dir == str(tmp_path / "lens" / out["run_id"])
+    assert run.checkpoint_dir == str(tmp_path / "ckpt" / out["run_id"])
+    assert [c.state for c in catalog.lens_chunks.list(run.run_id)] == ["committed"]  # one window
