@@ -44,7 +44,7 @@ from continuum.catalog.db.models import (
     lens_chunks,
     runs,
 )
-from continuum.catalog.records import BLOB_STATES, CheckpointRecord, LensChunkRecord
+from continuum.catalog.records import BLOB_STATES, CheckpointRecord, LensChunkRecord, span_text
 from continuum.errors import BlobStateError, CatalogError
 
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -279,8 +279,8 @@ def lens_chunks_of(conn: Connection, run_id: str) -> builtins.list[LensChunkReco
 def _check_range(start_tick: int, end_tick: int, frames: int) -> None:
     if end_tick < start_tick or frames < 0:
         raise CatalogError(
-            f"a lens chunk needs start_tick <= end_tick and frames >= 0; "
-            f"got ticks {start_tick}-{end_tick}, {frames} frames"
+            f"a lens chunk covers ticks [start_tick, end_tick) with start_tick <= end_tick "
+            f"and frames >= 0; got ticks {span_text(start_tick, end_tick)}, {frames} frames"
         )
 
 
@@ -292,8 +292,10 @@ class LensChunks(BlobRows):
     replaced. The table has no unique key to upsert on (revision 0001), hence a look-up
     inside the write transaction; a run's chunks are recorded by its one lens writer, so
     two writers never race for one path. Paths are stored relative to the run's
-    ``lens_dir`` when they lie under it. A chunk's audit entries carry its end tick
-    (retention's tick for a chunk) and, in ``detail``, its tick range.
+    ``lens_dir`` when they lie under it. A row's ticks are half-open, ``[start_tick,
+    end_tick)``: its first frame's tick and the tick after its last. A chunk's audit
+    entries carry its end tick (retention's tick for a chunk) and, in ``detail``, its
+    tick range.
     """
 
     def __init__(self, db: Database) -> None:
@@ -358,7 +360,7 @@ class LensChunks(BlobRows):
             if found is None:
                 raise BlobStateError(f"run {run_id!r} has no lens chunk {chunk_id!r}")
             row = lens_chunk_record(found._mapping)
-            ticks = f"ticks {row.start_tick}-{row.end_tick}"
+            ticks = f"ticks {span_text(row.start_tick, row.end_tick)}"
             where = f"lens chunk {row.path} ({ticks}) of run {run_id!r}"
             audit = {
                 "tick": row.end_tick,

@@ -80,7 +80,7 @@ class ScannedChunk:
     """What one lens chunk file's header says (the row the lens writer would record)."""
 
     path: str  # absolute
-    start_tick: int  # first frame (the recorder's start_tick/end_tick: inclusive)
+    start_tick: int  # [first frame, last frame + 1), as the recorder records it
     end_tick: int
     frames: int
     fields: tuple[str, ...]

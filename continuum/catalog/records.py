@@ -18,6 +18,11 @@ BLOB_STATES = ("pending", "committed", "deleting", "pruned", "missing", "corrupt
 ParamValue = str | float | int | bool
 
 
+def span_text(start: int | None, end: int | None) -> str:
+    """A half-open tick range as every output shows it: ``[start, end)``."""
+    return f"[{start}, {end})"
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()

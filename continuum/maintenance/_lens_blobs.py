@@ -24,6 +24,7 @@ from pathlib import Path
 
 from continuum import layout
 from continuum.catalog import Catalog, LensChunkRecord
+from continuum.catalog.records import span_text
 from continuum.errors import ContinuumError
 from continuum.lens.format import ChunkFile, ChunkHeader
 from continuum.maintenance.walker import FileCheck, Problem, RunFiles, done, reason
@@ -43,25 +44,25 @@ def check_chunk(path: Path) -> FileCheck[ChunkHeader]:
 
 
 def recorded_range(header: ChunkHeader) -> tuple[int, int]:
-    """The (start_tick, end_tick) a row records for a chunk: its first and last frame
-    (what the recorder stores), or its authoritative range if it holds no frame."""
+    """The half-open [start_tick, end_tick) a row records for a chunk: its first frame
+    to just after its last (what the recorder stores), or its authoritative range if
+    it holds no frame."""
     if header.frames and header.first_tick is not None and header.last_tick is not None:
-        return int(header.first_tick), int(header.last_tick)
+        return int(header.first_tick), int(header.last_tick) + 1
     lo, hi = header.tick_range
-    return lo, max(lo, hi - 1)
+    return lo, hi
 
 
 def _span(lo: int, hi: int) -> str:
-    """An authoritative [lo, hi) range as the inclusive ticks it covers."""
-    return f"ticks {lo}-{hi - 1}" if hi > lo else f"no ticks (range [{lo}, {hi}))"
+    return f"ticks {span_text(lo, hi)}"
 
 
 def _wrong_file(header: ChunkHeader, run_id: str, ticks: tuple[int, int]) -> str | None:
     """Why the file is not the chunk of ``run_id`` covering ``ticks``, or None if it is."""
     lo, hi = header.tick_range
-    if header.identity.run_id != run_id or not lo <= ticks[0] <= ticks[1] < hi:
+    if header.identity.run_id != run_id or not lo <= ticks[0] <= ticks[1] <= hi:
         found = f"{_span(lo, hi)} of run {header.identity.run_id or '(none)'}"
-        return f"header holds {found}, expected ticks {ticks[0]}-{ticks[1]} of run {run_id}"
+        return f"header holds {found}, expected {_span(*ticks)} of run {run_id}"
     return None
 
 
@@ -76,8 +77,8 @@ def _not_adoptable(
         found = f"{_span(*h.tick_range)} of run {h.identity.run_id or '(none)'}"
         return f"its header holds {found}, its name says {_span(lo, hi)} of run {run_id}"
     for other in live:
-        if other.start_tick < hi and other.end_tick >= lo:
-            return f"ticks {other.start_tick}-{other.end_tick} already have a row for {other.path}"
+        if other.start_tick < hi and other.end_tick > lo:
+            return f"{_span(other.start_tick, other.end_tick)} already have a row for {other.path}"
     return None
 
 
@@ -124,7 +125,7 @@ class LensBlobs:
             out.append(f"frames {row.frames} -> {h.frames}")
         ticks = recorded_range(h)
         if (row.start_tick, row.end_tick) != ticks:
-            out.append(f"ticks {row.start_tick}-{row.end_tick} -> {ticks[0]}-{ticks[1]}")
+            out.append(f"{_span(row.start_tick, row.end_tick)} -> {span_text(*ticks)}")
         return out
 
     def mark(self, row: LensChunkRecord, state: str, why: str) -> object:
@@ -160,9 +161,7 @@ class LensBlobs:
         assert span is not None  # the walker only passes chunk names
         lo, hi = span
         detail = "lens chunk file no row lists"
-        problem = Problem(
-            "orphan", run.run_id, None, str(path), detail, blob=BLOB, ticks=(lo, hi - 1)
-        )
+        problem = Problem("orphan", run.run_id, None, str(path), detail, blob=BLOB, ticks=(lo, hi))
         live = [r for r in run.rows if r.state != "pruned"]
         f = check_chunk(path)
         why = _not_adoptable(run.run_id, f, span, live)

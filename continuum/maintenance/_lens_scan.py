@@ -60,13 +60,14 @@ def read_lens_dir(run_dir: Path, warnings: list[str]) -> ScannedLens | None:
         if h.identity.run_id != run_dir.name or tuple(h.tick_range) != span:
             warnings.append(f"skipped {path}: its header names another run or tick range")
             continue
-        first = h.first_tick if h.frames and h.first_tick is not None else span[0]
-        last = h.last_tick if h.frames and h.last_tick is not None else max(span[0], span[1] - 1)
+        first, end = span  # [first frame, last frame + 1), or the file's range if empty
+        if h.frames and h.first_tick is not None and h.last_tick is not None:
+            first, end = h.first_tick, h.last_tick + 1
         chunks.append(
             ScannedChunk(
                 str(path),
                 int(first),
-                int(last),
+                int(end),
                 h.frames,
                 tuple(h.fields),
                 path.stat().st_size,

@@ -18,7 +18,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from continuum import layout
 from continuum.catalog import Catalog, pid_alive
 from continuum.catalog.db import utcnow
-from continuum.catalog.records import _Record
+from continuum.catalog.records import _Record, span_text
 
 PENDING_GRACE = timedelta(hours=1)
 CHECKED_STATES = frozenset({"committed", "pending", "deleting", "missing", "corrupt"})
@@ -29,8 +29,8 @@ class Problem(_Record):
     """One finding; ``repaired`` says what ``--repair`` did about it (None: nothing).
 
     ``blob`` is ``checkpoint`` (``tick`` names it) or ``lens`` (a lens chunk:
-    ``ticks`` is its first and last tick, as its row records them; a temporary
-    in the lens directory has neither).
+    ``ticks`` is its half-open range ``[start, end)``, as its row records it; a
+    temporary in the lens directory has neither).
     """
 
     kind: str  # missing | corrupt | changed | settled | interrupted-prune | orphan | temp
@@ -40,12 +40,11 @@ class Problem(_Record):
     detail: str
     repaired: str | None = None
     blob: str = "checkpoint"  # checkpoint | lens
-    ticks: tuple[int, int] | None = None  # lens chunks: (first tick, last tick)
+    ticks: tuple[int, int] | None = None  # lens chunks: [start, end)
 
     def line(self) -> str:
         if self.blob == "lens":
-            lo, hi = self.ticks or (None, None)
-            what = " lens" if self.ticks is None else f" lens chunk ticks {lo}-{hi}"
+            what = " lens" if self.ticks is None else f" lens chunk ticks {span_text(*self.ticks)}"
         else:
             what = "" if self.tick is None else f" tick {self.tick}"
         done = f" -> {self.repaired}" if self.repaired else ""

@@ -166,7 +166,7 @@ class RunRecorder:
             lambda: self.catalog.lens_chunks.record(
                 self.run_id,
                 start_tick=chunk.first_tick,
-                end_tick=chunk.last_tick,
+                end_tick=chunk.last_tick + 1,  # half-open: [first frame, last frame + 1)
                 frames=chunk.frames,
                 fields=list(chunk.fields),
                 path=chunk.path.resolve(),

@@ -16,10 +16,10 @@ from continuum.errors import BlobStateError, RunNotFoundError
 def chunk(cat: Catalog, run_id: str, start: int, **extra) -> LensChunkRecord:
     values = {
         "start_tick": start,
-        "end_tick": start + 99,
+        "end_tick": start + 100,
         "frames": 100,
         "fields": ["surface.elevation", "atmosphere.temperature"],
-        "path": f"/lens/{run_id}/lens_snapshot_{start:010d}-{start + 99:010d}.lens",
+        "path": f"/lens/{run_id}/lens_snapshot_{start:010d}-{start + 100:010d}.lens",
         "bytes": 1234,
         "checksum": "ab" * 16,
         **extra,
@@ -66,5 +66,5 @@ def test_catalog_show_json_lists_lens_chunks(catalog, catalog_url):
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     shown = json.loads(result.stdout)["lens_chunks"]
-    assert [(c["start_tick"], c["end_tick"], c["frames"]) for c in shown] == [(0, 99, 100)]
+    assert [(c["start_tick"], c["end_tick"], c["frames"]) for c in shown] == [(0, 100, 100)]
     assert shown[0]["fields"] == ["surface.elevation", "atmosphere.temperature"]

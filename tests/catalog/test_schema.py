@@ -81,6 +81,45 @@ def test_0004_keeps_rows_and_still_refuses_unknown_states(catalog_url, tmp_path)
         engine.dispose()
 
 
+def test_0005_makes_lens_chunk_ranges_half_open_and_back(catalog_url):
+    """0005: a lens chunk's end_tick goes from its last frame to the tick after it, as
+    its file name says, and back on downgrade; PostgreSQL says so in column comments."""
+    with Catalog(catalog_url) as cat:
+        run = cat.runs.register(world="w", ir_hash="ab", seed=1)
+        for start in (0, 100):
+            cat.lens_chunks.record(
+                run.run_id,
+                start_tick=start,
+                end_tick=start + 100,
+                frames=100,
+                fields=["a.b"],
+                path=f"/l/{start}",
+                bytes=1,
+                checksum=None,
+            )
+    engine = create_catalog_engine(catalog_url)
+    query = text("SELECT start_tick, end_tick FROM lens_chunks ORDER BY start_tick")
+    try:
+        assert schema.downgrade(engine, "test", "0004") == (schema.HEAD, "0004")
+        with engine.connect() as conn:
+            assert [tuple(r) for r in conn.execute(query)] == [(0, 99), (100, 199)]
+        assert schema.upgrade(engine, "test") == ("0004", schema.HEAD)
+        with engine.connect() as conn:
+            assert [tuple(r) for r in conn.execute(query)] == [(0, 100), (100, 200)]
+        if engine.dialect.name == "postgresql":
+            comments = {
+                (t, c["name"]): c.get("comment")
+                for t in ("lens_chunks", "parquet_exports", "run_segments")
+                for c in inspect(engine).get_columns(t)
+                if c["name"] in ("start_tick", "end_tick")
+            }
+            assert len(comments) == 6 and all(
+                "[start_tick, end_tick)" in v for v in comments.values()
+            )
+    finally:
+        engine.dispose()
+
+
 def test_models_match_migrations(catalog):
     with catalog.db.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})

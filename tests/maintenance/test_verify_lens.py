@@ -96,7 +96,7 @@ def test_verify_finds_damaged_lens_chunks_and_repair_settles_them(tmp_path, cata
         ("missing", "lens", (gone.start_tick, gone.end_tick)),
         ("corrupt", "lens", (flipped.start_tick, flipped.end_tick)),
         ("interrupted-prune", "lens", (pruning.start_tick, pruning.end_tick)),
-        ("orphan", "lens", (300, 350)),  # ticks [300, 351) by its name
+        ("orphan", "lens", (300, 351)),  # ticks [300, 351), as its name says
         ("temp", "lens", None),
     }
     assert all(p["repaired"] is None for p in report["problems"])
@@ -138,7 +138,7 @@ def test_verify_finds_damaged_lens_chunks_and_repair_settles_them(tmp_path, cata
     assert {"lens-chunk-missing", "lens-chunk-corrupt", "lens-chunk-pruned"} <= actions
     entry = next(a for a in audit if a.action == "lens-chunk-missing")
     assert entry.path == gone.path and entry.detail.startswith(
-        f"ticks {gone.start_tick}-{gone.end_tick}; catalog verify:"
+        f"ticks [{gone.start_tick}, {gone.end_tick}); catalog verify:"
     )
 
 
@@ -159,7 +159,7 @@ def test_repair_settles_rows_and_rerecords_rewritten_chunks(tmp_path, catalog_ur
             cat.lens_chunks.record(
                 run_id,
                 start_tick=int(path.name[14:24]),
-                end_tick=int(path.name[25:35]) - 1,
+                end_tick=int(path.name[25:35]),
                 frames=0,
                 fields=[],
                 path=path,
@@ -178,11 +178,13 @@ def test_repair_settles_rows_and_rerecords_rewritten_chunks(tmp_path, catalog_ur
         ("interrupted-prune", "lens", (finished.start_tick, finished.end_tick)),
         ("changed", "lens", (changed.start_tick, changed.end_tick)),
         ("corrupt", "lens", (displaced.start_tick, displaced.end_tick)),
-        ("missing", "lens", (900, 999)),
+        ("missing", "lens", (900, 1000)),
     }
     details = {p["kind"]: p["detail"] for p in report["problems"]}
     assert f"size 1 -> {changed.bytes}" in details["changed"]
-    assert f"run {run_id}" in details["corrupt"] and "header holds ticks 400-" in details["corrupt"]
+    assert (
+        f"run {run_id}" in details["corrupt"] and "header holds ticks [400, " in details["corrupt"]
+    )
 
     assert verify(catalog_url, "--repair")[0] == 0
     code, report = verify(catalog_url)
@@ -227,11 +229,11 @@ def test_orphans_that_cannot_be_adopted_are_left_in_place_and_said_why(tmp_path,
         why = {name: p["detail"].split(said, 1)[1] for name, p in problems.items()}
         assert why[garbage.name].startswith("not a Continuum LENS file")
         assert why[misnamed.name] == (
-            f"its header holds ticks 0-99 of run {run_id}, its name says ticks 700-799 "
+            f"its header holds ticks [0, 100) of run {run_id}, its name says ticks [700, 800) "
             f"of run {run_id}"
         )
         assert why[overlapping.name].startswith(
-            f"ticks {first.start_tick}-{first.end_tick} already have a row for {first.path}"
+            f"ticks [{first.start_tick}, {first.end_tick}) already have a row for {first.path}"
         )
         assert "of run 20260101_000000_other" in why[foreign.name]
     assert all(f.exists() for f in (garbage, misnamed, overlapping, foreign))
@@ -246,7 +248,7 @@ def test_mark_lens_chunk_state_follows_the_checkpoint_rules(catalog):
     chunk = catalog.lens_chunks.record(
         run.run_id,
         start_tick=0,
-        end_tick=99,
+        end_tick=100,
         frames=100,
         fields=["a.b"],
         path="/lens/r/" + chunk_name(0, 100),
@@ -265,8 +267,8 @@ def test_mark_lens_chunk_state_follows_the_checkpoint_rules(catalog):
         catalog.lens_chunks.mark(run.run_id, chunk.chunk_id, "gone")
     entries = [(a.action, a.tick, a.detail) for a in catalog.audit.list(run.run_id)]
     assert sorted(entries) == [
-        ("lens-chunk-deleting", 99, "ticks 0-99; test"),
-        ("lens-chunk-pruned", 99, "ticks 0-99"),
+        ("lens-chunk-deleting", 100, "ticks [0, 100); test"),
+        ("lens-chunk-pruned", 100, "ticks [0, 100)"),
     ]
 
 
@@ -275,7 +277,7 @@ def test_cli_verify_shows_lens_problems_with_their_tick_range(tmp_path, sqlite_u
     run_id, lens_dir = lens_run(sqlite_url, tmp_path / "lens", 250, *ckpt)
     lost = chunks(sqlite_url, run_id)[1]
     file_of(lens_dir, lost).unlink()
-    where = f"run {run_id} lens chunk ticks {lost.start_tick}-{lost.end_tick}"
+    where = f"run {run_id} lens chunk ticks [{lost.start_tick}, {lost.end_tick})"
     with Catalog(sqlite_url) as cat:
         n = len(cat.checkpoints.list(run_id))  # a checkpoint the writer dropped is not listed
     summary = f"checked {n} checkpoint(s) and 3 lens chunk(s) in 1 run(s)"

@@ -63,6 +63,11 @@ STATE = String(16)
 
 metadata = MetaData(naming_convention=NAMING)
 
+# Every tick range is half-open, [start_tick, end_tick) (revision 0005); PostgreSQL keeps
+# these comments on the columns, so a user reading the schema in SQL sees it too.
+START_TICK = "first tick of the half-open range [start_tick, end_tick)"
+END_TICK = "end of the half-open range [start_tick, end_tick): the first tick after it"
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """``DateTime(timezone=True)`` that only accepts aware datetimes and returns UTC."""
@@ -158,8 +163,8 @@ run_segments = Table(
     _col("ordinal", Integer),
     _col("resumed_from_tick", BigInteger, null=True),
     _col("resumed_from_path", Text, null=True),
-    _col("start_tick", BigInteger),
-    _col("end_tick", BigInteger, null=True),
+    _col("start_tick", BigInteger, comment=START_TICK),
+    _col("end_tick", BigInteger, null=True, comment=END_TICK),
     _col("status", STATE),
     _col("host", String(255), null=True),
     _col("pid", Integer, null=True),
@@ -219,8 +224,8 @@ lens_chunks = Table(
     metadata,
     _col("id", ID, primary_key=True),
     _run_fk(),
-    _col("start_tick", BigInteger),
-    _col("end_tick", BigInteger),
+    _col("start_tick", BigInteger, comment=START_TICK),
+    _col("end_tick", BigInteger, comment=END_TICK),
     _col("frames", Integer),
     _col("fields", JSON),
     _col("path", Text),
@@ -238,8 +243,8 @@ parquet_exports = Table(
     _col("id", ID, primary_key=True),
     _run_fk(),
     _col("fields", JSON),
-    _col("start_tick", BigInteger, null=True),
-    _col("end_tick", BigInteger, null=True),
+    _col("start_tick", BigInteger, null=True, comment=START_TICK),
+    _col("end_tick", BigInteger, null=True, comment=END_TICK),
     _col("path", Text),
     _col("rows", BigInteger),
     _col("bytes", BigInteger),
