@@ -106,11 +106,3 @@ def test_repair_records_a_verified_orphan_and_finishes_prunes(tmp_path, catalog_
     }
     assert not (run_dir / "checkpoint_0000000200.ckpt").exists() and lost.exists()
     assert verify(catalog_url)[0] == 0
-
-
-def test_verify_of_an_unknown_run_is_one_line(sqlite_url):
-    result = CliRunner().invoke(
-        cli, ["catalog", "verify", "--run", "nope", "--catalog", sqlite_url]
-    )
-    assert result.exit_code == 1 and result.output.count("\n") == 1
-    assert "no run 'nope'" in result.output

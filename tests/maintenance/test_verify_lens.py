@@ -270,28 +270,3 @@ def test_mark_lens_chunk_state_follows_the_checkpoint_rules(catalog):
         ("lens-chunk-deleting", 100, "ticks [0, 100); test"),
         ("lens-chunk-pruned", 100, "ticks [0, 100)"),
     ]
-
-
-def test_cli_verify_shows_lens_problems_with_their_tick_range(tmp_path, sqlite_url):
-    ckpt = ["--checkpoint-dir", str(tmp_path / "ckpt"), "--checkpoint-stride", "100"]
-    run_id, lens_dir = lens_run(sqlite_url, tmp_path / "lens", 250, *ckpt)
-    lost = chunks(sqlite_url, run_id)[1]
-    file_of(lens_dir, lost).unlink()
-    where = f"run {run_id} lens chunk ticks [{lost.start_tick}, {lost.end_tick})"
-    with Catalog(sqlite_url) as cat:
-        n = len(cat.checkpoints.list(run_id))  # a checkpoint the writer dropped is not listed
-    summary = f"checked {n} checkpoint(s) and 3 lens chunk(s) in 1 run(s)"
-
-    def text(*extra: str) -> tuple[int, list[str]]:
-        args = ["catalog", "verify", "--catalog", sqlite_url, *extra]
-        result = CliRunner().invoke(cli, args)
-        return result.exit_code, result.stdout.splitlines()
-
-    code, lines = text()
-    assert code == 1 and lines == [
-        f"missing: {where}: {file_of(lens_dir, lost)}: committed row, no file",
-        f"{summary}: 1 problem(s), 0 repaired",
-    ]
-    code, lines = text("--repair")
-    assert code == 0 and lines[0].endswith("committed row, no file -> marked missing")
-    assert text() == (0, [f"{summary}: 0 problem(s), 0 repaired"])

@@ -21,7 +21,7 @@ import pytest
 
 from continuum.catalog.db import schema
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SKIP = (".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "tests")
 
 

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import pytest
-from click.testing import CliRunner
 
 from continuum.catalog import Catalog, LensChunkRecord
-from continuum.cli import cli
 from continuum.errors import BlobStateError, RunNotFoundError
 
 
@@ -57,14 +54,3 @@ def test_lens_chunk_errors_are_one_line(catalog):
         chunk(catalog, run.run_id, 0, state="gone")
     with pytest.raises(Exception, match="start_tick <= end_tick"):
         chunk(catalog, run.run_id, 10, end_tick=5)
-
-
-def test_catalog_show_json_lists_lens_chunks(catalog, catalog_url):
-    run = catalog.runs.register(world="terra", ir_hash="cd" * 32, seed=1)
-    chunk(catalog, run.run_id, 0)
-    args = ["catalog", "show", run.run_id, "--catalog", catalog_url, "--json"]
-    result = CliRunner().invoke(cli, args)
-    assert result.exit_code == 0, result.output
-    shown = json.loads(result.stdout)["lens_chunks"]
-    assert [(c["start_tick"], c["end_tick"], c["frames"]) for c in shown] == [(0, 100, 100)]
-    assert shown[0]["fields"] == ["surface.elevation", "atmosphere.temperature"]

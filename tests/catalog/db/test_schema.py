@@ -19,7 +19,7 @@ from continuum.catalog.db.engine import create_catalog_engine
 from continuum.catalog.db.models import metadata
 from continuum.errors import CatalogSchemaError
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def script_directory() -> ScriptDirectory:
