@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +57,9 @@ def where(sources: Sources, path: tuple[str, ...], label: str) -> Where:
     return Where(sources.get((), "world.toml"), label)
 
 
-def check_keys(w: Where, table: Mapping, allowed: set[str], required: set[str] = frozenset()):
+def check_keys(
+    w: Where, table: Mapping, allowed: AbstractSet[str], required: AbstractSet[str] = frozenset()
+) -> None:
     if not isinstance(table, Mapping):
         raise w.error(None, f"expected a table, got {type(table).__name__}")
     for key in table:
