@@ -96,3 +96,14 @@ def test_temp_names_are_hidden_and_name_their_final_file():
     assert temp.startswith(".") and layout.is_temp_name(temp)
     assert layout.temp_final_name(temp) == final
     assert layout.checkpoint_tick(temp) is None  # resume can never pick a half-written file
+
+
+def test_world_files_are_named_here(tmp_path):
+    assert layout.world_file(tmp_path) == tmp_path / "world.toml"
+    assert layout.scenario_path(tmp_path, "tiny") == tmp_path / "scenarios" / "tiny.toml"
+
+
+@pytest.mark.parametrize("name", ["../tiny", "a/b", "/etc/passwd"])
+def test_scenario_names_stay_under_scenarios(tmp_path, name):
+    with pytest.raises(LayoutError):
+        layout.scenario_path(tmp_path, name)

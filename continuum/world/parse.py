@@ -13,6 +13,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
+from continuum import layout
 from continuum.errors import ExpressionError, WorldError
 from continuum.world.expr import Expr, parse_expr
 from continuum.world.ir import (
@@ -54,7 +55,7 @@ def where(sources: Sources, path: tuple[str, ...], label: str) -> Where:
     for depth in range(len(path), 0, -1):
         if path[:depth] in sources:
             return Where(sources[path[:depth]], label)
-    return Where(sources.get((), "world.toml"), label)
+    return Where(sources.get((), layout.WORLD_FILE), label)
 
 
 def check_keys(
