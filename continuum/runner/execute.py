@@ -20,8 +20,10 @@ from continuum.runner.request import RunRequest
 from continuum.runtime import State
 
 if TYPE_CHECKING:
-    from continuum.checkpoint import CheckpointWriter
-    from continuum.lens import SealCallback
+    from continuum.checkpoint import CheckpointWriter, Manifest
+    from continuum.lens import LensCapture, SealCallback
+    from continuum.runner.recorder import RunRecorder
+    from continuum.sql import LiveExporter
 
 
 def execute(req: RunRequest, on_tick: Callable[[State], None] | None = None) -> dict[str, Any]:
@@ -37,18 +39,7 @@ def execute(req: RunRequest, on_tick: Callable[[State], None] | None = None) -> 
     recorder = None if req.no_catalog else open_recorder(p, req)
     if recorder is not None:
         on_seal.append(recorder.lens_chunk)
-    with ExitStack() as undo:  # a failure while opening closes what was opened, run "failed"
-        if recorder is not None:
-            undo.callback(recorder.finish, "failed", p.state.tick, 0)
-        exporter = open_exporter(req, recorder, on_seal) if lens is not None else None
-        if exporter is not None:
-            undo.callback(exporter.close)
-        checkpointing = open_checkpointing(p, req, recorder)
-        if checkpointing is not None:
-            undo.callback(checkpointing[1].close)
-        if lens is not None:
-            lens.start(p.state)
-        undo.pop_all()
+    exporter, checkpointing = _open_outputs(p, req, lens, recorder, on_seal)
     manifest, writer = checkpointing or (None, None)
     trigger = Trigger(writer, req.checkpoint_stride, req.checkpoint_interval) if writer else None
     observers = [o for o in (trigger, lens, on_tick) if o is not None]
@@ -72,6 +63,32 @@ def execute(req: RunRequest, on_tick: Callable[[State], None] | None = None) -> 
         if recorder is not None:
             recorder.finish(status, p.state.tick, writer.dropped if writer else 0)
     return {**_summary(p, req, elapsed, writer), **(lens.summary() if lens else {})}
+
+
+def _open_outputs(
+    p: Prepared,
+    req: RunRequest,
+    lens: LensCapture | None,
+    recorder: RunRecorder | None,
+    on_seal: list[SealCallback],
+) -> tuple[LiveExporter | None, tuple[Manifest, CheckpointWriter] | None]:
+    """Make the run's directories and start its writers, now that the catalog accepted it.
+
+    A failure here closes what was opened and records the run as failed, then propagates.
+    """
+    with ExitStack() as undo:
+        if recorder is not None:
+            undo.callback(recorder.finish, "failed", p.state.tick, 0)
+        exporter = open_exporter(req, recorder, on_seal) if lens is not None else None
+        if exporter is not None:
+            undo.callback(exporter.close)
+        checkpointing = open_checkpointing(p, req, recorder)
+        if checkpointing is not None:
+            undo.callback(checkpointing[1].close)
+        if lens is not None:
+            lens.start(p.state)
+        undo.pop_all()
+    return exporter, checkpointing
 
 
 def _fan_out(observers: list[Callable[[State], None]]) -> Callable[[State], None] | None:
