@@ -13,6 +13,7 @@ functions, so a rule changes here, once, and path confinement has exactly one ho
       manifest.json
       lens_snapshot_0000000000-0000010000.lens   ticks [start, end)
       lens_snapshot_full.lens                    optional, every frame
+    {world_dir}/world.toml, {world_dir}/scenarios/{name}.toml    read, never written
     {export_root}/run_id={run_id}/field={field}/part-SSSSSSSSSS-EEEEEEEEEE.parquet
     {export_root}/run_id={run_id}/ticks/part-....parquet       tick -> sim_time
     {export_root}/run_id={run_id}/signals/part-....parquet     global signals
@@ -158,6 +159,27 @@ def manifest_path(run_dir: StrPath) -> Path:
 
 def latest_path(run_dir: StrPath) -> Path:
     return child(run_dir, LATEST)
+
+
+# --- worlds (read, never written) --------------------------------------------------------
+
+WORLD_FILE = "world.toml"
+SCENARIOS = "scenarios"
+TOML_SUFFIX = ".toml"
+
+
+def world_file(world_dir: StrPath) -> Path:
+    """``{world_dir}/world.toml``: what makes a directory a world."""
+    return child(world_dir, WORLD_FILE)
+
+
+def scenarios_dir(world_dir: StrPath) -> Path:
+    return child(world_dir, SCENARIOS)
+
+
+def scenario_path(world_dir: StrPath, name: str) -> Path:
+    """``{world_dir}/scenarios/{name}.toml``; ``LayoutError`` if ``name`` is not one component."""
+    return child(scenarios_dir(world_dir), f"{name}{TOML_SUFFIX}")
 
 
 # --- checkpoints --------------------------------------------------------------------------

@@ -1,10 +1,12 @@
 """Checkpoints: lossless causal state for crash recovery, resume and branching.
 
-Owns the ``.ckpt`` format (``format``), the run directory and its manifest
-(``layout``), the background writer (``writer``) and discovery + validation
-on resume (``resume``). It must not touch the tick loop's timing (the loop
-only hands over snapshots) or the catalog directly (the writer calls
-callbacks it is given). Importing it loads neither sqlalchemy nor duckdb.
+Owns the ``.ckpt`` format (``format``), reading a run directory and keeping its
+manifest (``directory``), the background writer (``writer``), discovery + validation
+on resume (``resume``) and comparing two checkpoints (``diff``). File names and paths
+are :mod:`continuum.layout`'s. It must not touch the tick loop's timing (the loop
+only hands over snapshots) or the catalog directly (the writer calls callbacks it is
+given). It may import runtime, world, blobs, layout and errors; never catalog, lens,
+sql or runner. Importing it loads neither sqlalchemy nor duckdb.
 """
 
 from continuum.checkpoint.diff import (
@@ -15,16 +17,14 @@ from continuum.checkpoint.diff import (
     diff_headers,
     diff_states,
 )
+from continuum.checkpoint.directory import Manifest, checkpoint_files, latest_target
 from continuum.checkpoint.format import (
     CheckpointHeader,
     RunIdentity,
-    checkpoint_name,
     inspect_checkpoint,
     read_checkpoint,
-    tick_of,
     write_checkpoint,
 )
-from continuum.checkpoint.layout import LATEST, MANIFEST, Manifest, checkpoint_files, latest_target
 from continuum.checkpoint.resume import (
     Loaded,
     check_shapes,
@@ -37,8 +37,6 @@ from continuum.checkpoint.writer import DEFAULT_QUEUE_DEPTH, CheckpointWriter, C
 
 __all__ = [
     "DEFAULT_QUEUE_DEPTH",
-    "LATEST",
-    "MANIFEST",
     "ArrayDiff",
     "CheckpointDiff",
     "CheckpointHeader",
@@ -50,7 +48,6 @@ __all__ = [
     "RunIdentity",
     "check_shapes",
     "checkpoint_files",
-    "checkpoint_name",
     "diff_checkpoints",
     "diff_headers",
     "diff_states",
@@ -60,7 +57,6 @@ __all__ = [
     "load_newest_intact",
     "newest_run_dir",
     "read_checkpoint",
-    "tick_of",
     "validate",
     "write_checkpoint",
 ]

@@ -143,10 +143,11 @@ def diff_states(a: State, b: State, atol: float = 0.0) -> tuple[tuple[ArrayDiff,
     if not atol >= 0.0:  # also refuses NaN
         raise ValueError(f"atol must be a non-negative number, got {atol!r}")
     found, compared = [], 0
-    for buffer, left, right in (
+    buffers: tuple[tuple[Buffer, dict[str, np.ndarray], dict[str, np.ndarray]], ...] = (
         ("current", a.current, b.current),
         ("previous", a.previous, b.previous),
-    ):
+    )
+    for buffer, left, right in buffers:
         for name in sorted(set(left) | set(right)):
             diff = diff_arrays(name, buffer, left.get(name), right.get(name), atol)
             compared += diff is None or diff.status == "changed"

@@ -33,20 +33,6 @@ from continuum.world import Program, ir_hash
 
 KIND = b"CKPT"
 FORMAT_VERSION = 1
-NAME_PREFIX, NAME_SUFFIX = "checkpoint_", ".ckpt"
-
-
-def checkpoint_name(tick: int) -> str:
-    """``checkpoint_0000001000.ckpt``: zero-padded so lexicographic = chronological."""
-    return f"{NAME_PREFIX}{tick:010d}{NAME_SUFFIX}"
-
-
-def tick_of(name: str) -> int | None:
-    """The tick in a checkpoint file name, or None if it is not one."""
-    if not (name.startswith(NAME_PREFIX) and name.endswith(NAME_SUFFIX)):
-        return None
-    digits = name[len(NAME_PREFIX) : -len(NAME_SUFFIX)]
-    return int(digits) if digits.isdigit() and len(digits) >= 10 else None
 
 
 @dataclass(frozen=True)

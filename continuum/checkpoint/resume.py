@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from continuum import layout
+from continuum.checkpoint.directory import checkpoint_files, latest_target
 from continuum.checkpoint.format import CheckpointHeader, RunIdentity, read_checkpoint
-from continuum.checkpoint.layout import MANIFEST, checkpoint_files, latest_target
 from continuum.errors import (
     CheckpointCorruptError,
     CheckpointNotFoundError,
@@ -39,7 +42,7 @@ class Loaded:
 def newest_run_dir(checkpoint_dir: Path, world: str) -> Path:
     """The run directory of ``world`` under ``checkpoint_dir`` updated most recently."""
     runs = []
-    for manifest in Path(checkpoint_dir).glob(f"*/{MANIFEST}"):
+    for manifest in _manifests(Path(checkpoint_dir)):
         try:
             data = json.loads(manifest.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -57,6 +60,18 @@ def newest_run_dir(checkpoint_dir: Path, world: str) -> Path:
             "pass --checkpoint-dir where an earlier run wrote them, or --checkpoint-path FILE"
         )
     return max(runs)[1]
+
+
+def _manifests(checkpoint_dir: Path) -> Iterator[Path]:
+    """The manifest of each directory in ``checkpoint_dir`` that has one (a run directory)."""
+    try:
+        entries = list(checkpoint_dir.iterdir())
+    except OSError:  # missing or unreadable: no run directories to offer
+        return
+    for entry in entries:
+        manifest = layout.manifest_path(entry)
+        if os.path.lexists(manifest):
+            yield manifest
 
 
 def load_newest_intact(run_dir: Path) -> Loaded:

@@ -21,9 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from continuum import layout
 from continuum.blobs import replace_symlink
-from continuum.checkpoint.format import RunIdentity, checkpoint_name, write_checkpoint
-from continuum.checkpoint.layout import LATEST, Manifest
+from continuum.checkpoint.directory import Manifest
+from continuum.checkpoint.format import RunIdentity, write_checkpoint
 from continuum.runtime import State
 
 log = logging.getLogger("continuum.checkpoint")
@@ -120,11 +121,11 @@ class CheckpointWriter:
             self._write(snapshot)
 
     def _write(self, snapshot: State) -> None:
-        path = self.run_dir / checkpoint_name(snapshot.tick)
+        path = layout.checkpoint_path(self.run_dir, snapshot.tick)
         self._notify(self.on_begin, snapshot.tick, path)
         try:
             info = write_checkpoint(path, snapshot, self.identity, level=self.level)
-            replace_symlink(self.run_dir / LATEST, path.name)
+            replace_symlink(layout.latest_path(self.run_dir), path.name)
         except OSError as exc:
             self.failed += 1
             log.warning("checkpoint at tick %d failed and was not written: %s", snapshot.tick, exc)

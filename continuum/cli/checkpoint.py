@@ -30,16 +30,14 @@ from typing import Any, TypeVar
 
 import click
 
+from continuum import layout
 from continuum.checkpoint import (
-    LATEST,
-    MANIFEST,
     CheckpointHeader,
     checkpoint_files,
     diff_checkpoints,
     inspect_checkpoint,
     latest_target,
     read_checkpoint,
-    tick_of,
 )
 from continuum.checkpoint.diff import ArrayDiff, CheckpointDiff
 from continuum.checkpoint.format import age_seconds
@@ -224,7 +222,7 @@ def list_checkpoints(directory: Path, as_json: bool) -> None:
     """
     runs = run_dirs(directory)
     rows = [row for run_dir in runs for row in list_rows(run_dir)]
-    dangling = [str(run_dir / LATEST) for run_dir in runs if _dangling(run_dir)]
+    dangling = [str(layout.latest_path(run_dir)) for run_dir in runs if _dangling(run_dir)]
     if as_json:
         doc = {"checkpoints": [asdict(r) for r in rows], "dangling_latest": dangling}
         click.echo(json.dumps(doc, indent=2))
@@ -249,7 +247,7 @@ def run_dirs(directory: Path) -> list[Path]:
 
 
 def _is_run_dir(path: Path) -> bool:
-    return (path / MANIFEST).is_file() or bool(checkpoint_files(path))
+    return layout.manifest_path(path).is_file() or bool(checkpoint_files(path))
 
 
 def _dangling(run_dir: Path) -> bool:
@@ -268,7 +266,7 @@ def _row(run_dir: Path, path: Path, latest: bool) -> ListRow:
         with _os_errors(path):
             h = inspect_checkpoint(path)
     except CheckpointError as exc:
-        tick = tick_of(path.name)
+        tick = layout.checkpoint_tick(path.name)
         return ListRow(
             run_dir.name, str(path), tick, None, None, None, None, latest, _reason(path, exc)
         )
@@ -358,7 +356,7 @@ def verify(path: Path, as_json: bool) -> None:
 
 def verify_targets(path: Path) -> tuple[list[Path], list[Path]]:
     """The ``*.ckpt`` files and ``latest`` links to check under ``path``, sorted."""
-    if path.is_symlink() and path.name == LATEST and not path.exists():
+    if path.is_symlink() and path.name == layout.LATEST and not path.exists():
         return [], [path]  # a dangling latest named on the command line
     if path.is_file():
         return [path], []
@@ -368,7 +366,7 @@ def verify_targets(path: Path) -> tuple[list[Path], list[Path]]:
     for root, _dirs, names in os.walk(path, onerror=_raise_walk_error):
         for name in names:
             entry = Path(root) / name
-            if name == LATEST and entry.is_symlink():
+            if name == layout.LATEST and entry.is_symlink():
                 links.append(entry)
             elif name.endswith(CKPT_SUFFIX) and not entry.is_symlink():
                 files.append(entry)

@@ -109,11 +109,18 @@ class LensCapture:
         )
         self.run_dir = Path(config.lens_dir) / run_id
         self.covered = covered_end(self.run_dir)
-        self.manifest = LensManifest.open(self.run_dir, self._manifest_identity())
+        self._manifest: LensManifest | None = None
         self.floor = 0
         self.writer: ChunkWriter | None = None
         self._open = False
         self._on_seal = on_seal
+
+    @property
+    def manifest(self) -> LensManifest:
+        """Opened (and the run dir made) on first use, in start(): constructing writes nothing."""
+        if self._manifest is None:
+            self._manifest = LensManifest.open(self.run_dir, self._manifest_identity())
+        return self._manifest
 
     def _manifest_identity(self) -> dict[str, Any]:
         ident = self.identity

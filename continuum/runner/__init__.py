@@ -1,12 +1,20 @@
 """Runs: one invocation of ``continuum run``: start or resume, step, checkpoint, report.
 
-Owns the orchestration only: ``request`` (the options), ``prepare`` (world +
-checkpoint -> where the run starts, in place or as a branch), ``outputs`` (the
-checkpoint writer, lens capture, Parquet exporter and catalog recorder a run
-feeds), ``recorder`` (the catalog side of a run), ``execute`` (the loop and its
-teardown). It must not hold format, geometry or SQL logic of its own: those
-belong to ``checkpoint``, ``lens``, ``sql`` and ``catalog``, called through
-their public APIs, and nothing here runs inside a tick except snapshot hand-off.
+Owns the orchestration only: ``request`` (the options), ``resolve`` (what is
+resumed: fresh, in place or a branch, and from which checkpoint), ``prepare``
+(world + decision -> the state the run starts from), ``outputs`` (the checkpoint
+writer, lens capture, Parquet exporter and catalog recorder a run feeds),
+``recorder`` (the catalog side of a run), ``execute`` (the order of it all, the
+loop and its teardown). It must not hold format, geometry, path or SQL logic of its
+own: those belong to ``checkpoint``, ``lens``, ``layout``, ``sql`` and ``catalog``,
+called through their public APIs, and nothing here runs inside a tick except
+snapshot hand-off. It may import checkpoint, lens, catalog, sql, runtime, world,
+blobs, layout and errors; nothing imports it but the CLI (and scripts, tests).
+
+The order, which keeps a refused run from leaving anything behind: resolve and
+prepare (read only) -> lens options checked -> the catalog accepts the run
+(``register_run`` or ``start_segment``; skipped with ``--no-catalog``) -> only then
+the run directory, the manifests and the writers.
 
 Decisions written down here because DESIGN.md leaves them open:
 
@@ -28,5 +36,17 @@ from continuum.runner.execute import execute
 from continuum.runner.outputs import Trigger, open_manifest
 from continuum.runner.prepare import Prepared, prepare
 from continuum.runner.request import RunRequest
+from continuum.runner.resolve import Mode, Resume, find_checkpoint, resolve
 
-__all__ = ["Prepared", "RunRequest", "Trigger", "execute", "open_manifest", "prepare"]
+__all__ = [
+    "Mode",
+    "Prepared",
+    "Resume",
+    "RunRequest",
+    "Trigger",
+    "execute",
+    "find_checkpoint",
+    "open_manifest",
+    "prepare",
+    "resolve",
+]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from contextlib import ExitStack
+from typing import TYPE_CHECKING, Any
 
 from continuum.blobs import now_iso
 from continuum.runner.outputs import (
@@ -18,24 +19,33 @@ from continuum.runner.prepare import Prepared, prepare
 from continuum.runner.request import RunRequest
 from continuum.runtime import State
 
+if TYPE_CHECKING:
+    from continuum.checkpoint import CheckpointWriter, Manifest
+    from continuum.lens import LensCapture, SealCallback
+    from continuum.runner.recorder import RunRecorder
+    from continuum.sql import LiveExporter
+
 
 def execute(req: RunRequest, on_tick: Callable[[State], None] | None = None) -> dict[str, Any]:
-    """Run the request to completion and return the summary ``continuum run`` prints."""
+    """Run the request to completion and return the summary ``continuum run`` prints.
+
+    Everything that can refuse the run does so before anything is written: ``prepare``
+    decides what is resumed and only reads, the lens checks its fields, and the catalog
+    accepts the run (or stops it with one error) before the outputs make a directory.
+    """
     p = prepare(req)
-    on_seal: list = []  # filled before lens.start(), which hands it to the chunk writer
-    lens = open_lens(p, req, on_seal)  # before anything starts: a bad --lens-fields fails here
+    on_seal: list[SealCallback] = []  # filled before lens.start(), which hands it to the writer
+    lens = open_lens(p, req, on_seal)  # a bad --lens-fields fails here; it writes at start()
     recorder = None if req.no_catalog else open_recorder(p, req)
     if recorder is not None:
         on_seal.append(recorder.lens_chunk)
-    exporter = open_exporter(req, recorder, on_seal) if lens is not None else None
-    manifest, writer = open_checkpointing(p, req, recorder)
-    if lens is not None:
-        lens.start(p.state)
+    exporter, checkpointing = _open_outputs(p, req, lens, recorder, on_seal)
+    manifest, writer = checkpointing or (None, None)
     trigger = Trigger(writer, req.checkpoint_stride, req.checkpoint_interval) if writer else None
     observers = [o for o in (trigger, lens, on_tick) if o is not None]
     if recorder is not None:
         recorder.start_heartbeat(lambda: p.state.tick)
-    started, status = time.perf_counter(), "failed"
+    started, status, elapsed = time.perf_counter(), "failed", 0.0
     try:
         p.sim.run(p.state, req.steps, observer=_fan_out(observers))
         elapsed = time.perf_counter() - started
@@ -47,12 +57,38 @@ def execute(req: RunRequest, on_tick: Callable[[State], None] | None = None) -> 
             lens.close(p.state.tick, status)
         if exporter is not None:
             exporter.close()
-        if writer is not None:
+        if manifest is not None and writer is not None:
             writer.close()
             manifest.end_segment(end_tick=p.state.tick, ended_at=now_iso(), status=status)
         if recorder is not None:
             recorder.finish(status, p.state.tick, writer.dropped if writer else 0)
     return {**_summary(p, req, elapsed, writer), **(lens.summary() if lens else {})}
+
+
+def _open_outputs(
+    p: Prepared,
+    req: RunRequest,
+    lens: LensCapture | None,
+    recorder: RunRecorder | None,
+    on_seal: list[SealCallback],
+) -> tuple[LiveExporter | None, tuple[Manifest, CheckpointWriter] | None]:
+    """Make the run's directories and start its writers, now that the catalog accepted it.
+
+    A failure here closes what was opened and records the run as failed, then propagates.
+    """
+    with ExitStack() as undo:
+        if recorder is not None:
+            undo.callback(recorder.finish, "failed", p.state.tick, 0)
+        exporter = open_exporter(req, recorder, on_seal) if lens is not None else None
+        if exporter is not None:
+            undo.callback(exporter.close)
+        checkpointing = open_checkpointing(p, req, recorder)
+        if checkpointing is not None:
+            undo.callback(checkpointing[1].close)
+        if lens is not None:
+            lens.start(p.state)
+        undo.pop_all()
+    return exporter, checkpointing
 
 
 def _fan_out(observers: list[Callable[[State], None]]) -> Callable[[State], None] | None:
@@ -68,7 +104,9 @@ def _fan_out(observers: list[Callable[[State], None]]) -> Callable[[State], None
     return each
 
 
-def _summary(p: Prepared, req: RunRequest, elapsed: float, writer) -> dict[str, Any]:
+def _summary(
+    p: Prepared, req: RunRequest, elapsed: float, writer: CheckpointWriter | None
+) -> dict[str, Any]:
     return {
         "run_id": p.run_id,
         "world": p.ir.name,
@@ -85,6 +123,6 @@ def _summary(p: Prepared, req: RunRequest, elapsed: float, writer) -> dict[str, 
         "checkpoints_written": writer.written if writer else 0,
         "checkpoints_dropped": writer.dropped if writer else 0,
         "checkpoints_failed": writer.failed if writer else 0,
-        "resumed_from": str(p.loaded.header.path) if p.loaded else None,
+        "resumed_from": str(p.resume.checkpoint) if p.resume.checkpoint else None,
         "parent_run": p.branch_of[0] if p.branch_of else None,
     }

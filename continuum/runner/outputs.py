@@ -18,53 +18,68 @@ from continuum.checkpoint import (
     checkpoint_files,
     latest_target,
 )
+from continuum.errors import CheckpointError
 from continuum.runner.prepare import Prepared
 from continuum.runner.request import RunRequest
 from continuum.runtime import State
 
 if TYPE_CHECKING:  # imported lazily below: scipy (lens) and sqlalchemy (catalog) are slow
-    from continuum.lens import LensCapture
+    from continuum.lens import LensCapture, SealCallback
     from continuum.runner.recorder import RunRecorder
+    from continuum.sql import LiveExporter
 
 
 def open_manifest(p: Prepared, req: RunRequest) -> Manifest:
-    """Load the run's manifest (in place) or create it (new run or branch)."""
+    """Load the run's manifest (in place) or make its directory and manifest (new run, branch)."""
     assert p.run_dir is not None
-    if p.loaded is not None and p.branch_of is None:
-        manifest = Manifest.load(p.run_dir)
+    if p.is_new:
+        manifest = Manifest.create(_make_run_dir(p.run_dir), _identity(p))
     else:
-        parent = None
-        if p.branch_of is not None:
-            parent = {
-                "run_id": p.branch_of[0],
-                "tick": p.branch_of[1],
-                "checkpoint": p.loaded.header.path.name,
-            }
-        manifest = Manifest.create(
-            p.run_dir,
-            {
-                "run_id": p.run_id,
-                "world": p.ir.name,
-                "ir_hash": p.ir_hash,
-                "scenario": p.program.scenario.name,
-                "scenario_hash": p.program.scenario.hash,
-                "seed": p.sim.seed,
-                "parent": parent,
-                "signals": [d.signal.name for d in p.program.declarations],
-                "fields": sorted(p.program.fields),
-            },
-        )
+        manifest = Manifest.load(p.run_dir)
     manifest.update(
         checkpoint_stride=req.checkpoint_stride, checkpoint_interval=req.checkpoint_interval
     )
     return manifest
 
 
+def _make_run_dir(run_dir: Path) -> Path:
+    """A new run's directory, made only now (the catalog, if any, has accepted the run)."""
+    try:
+        run_dir.mkdir(parents=True, exist_ok=False)
+    except FileExistsError:
+        raise CheckpointError(
+            f"cannot create checkpoint directory {run_dir}: another run took it; run again"
+        ) from None
+    except OSError as exc:
+        raise CheckpointError(f"cannot create checkpoint directory {run_dir}: {exc}") from None
+    return run_dir
+
+
+def _identity(p: Prepared) -> dict[str, Any]:
+    """What a new run's manifest says about it (and, for a branch, its parent)."""
+    parent = None
+    if p.branch_of is not None:
+        assert p.resume.checkpoint is not None
+        run_id, tick = p.branch_of
+        parent = {"run_id": run_id, "tick": tick, "checkpoint": p.resume.checkpoint.name}
+    return {
+        "run_id": p.run_id,
+        "world": p.ir.name,
+        "ir_hash": p.ir_hash,
+        "scenario": p.program.scenario.name,
+        "scenario_hash": p.program.scenario.hash,
+        "seed": p.sim.seed,
+        "parent": parent,
+        "signals": [d.signal.name for d in p.program.declarations],
+        "fields": sorted(p.program.fields),
+    }
+
+
 def keep_last(run_dir: Path, n: int) -> Callable[[Committed], None]:
     """``--keep-checkpoints`` without a catalog: after each commit keep the newest ``n`` files.
 
     With a catalog the same option is a keep-last-N retention policy applied through the
-    catalog's crash-safe prune (``continuum.catalog.prune.retention_callback``) instead.
+    catalog's crash-safe prune (``continuum.catalog.retention_callback``) instead.
     ``latest``'s target is never deleted.
     """
 
@@ -99,23 +114,16 @@ def open_recorder(p: Prepared, req: RunRequest) -> RunRecorder:
 
 def open_checkpointing(
     p: Prepared, req: RunRequest, recorder: RunRecorder | None
-) -> tuple[Manifest | None, CheckpointWriter | None]:
+) -> tuple[Manifest, CheckpointWriter] | None:
     """The run's manifest (with a new segment) and its background writer, if it checkpoints."""
     if p.run_dir is None:
-        return None, None
+        return None
     manifest = open_manifest(p, req)
-    after_commit = [recorder.committed] if recorder else []
-    if req.keep_checkpoints and recorder is not None:  # a catalog policy, applied per commit
-        from continuum.catalog import retention_callback
-
-        after_commit.append(retention_callback(recorder.catalog, p.run_id, req.keep_checkpoints))
-    elif req.keep_checkpoints:
-        after_commit.append(keep_last(p.run_dir, req.keep_checkpoints))
     writer = CheckpointWriter(
         manifest,
         RunIdentity.of(p.program, p.run_id),
         depth=req.queue_depth,
-        on_commit=after_commit,
+        on_commit=_after_commit(p, req, p.run_dir, recorder),
         on_begin=[recorder.pending] if recorder else [],
         on_fail=[recorder.failed] if recorder else [],
     )
@@ -124,7 +132,7 @@ def open_checkpointing(
             "started_at": now_iso(),
             "host": socket.gethostname(),
             "pid": os.getpid(),
-            "resumed_from": p.loaded.header.path.name if p.loaded else None,
+            "resumed_from": p.resume.checkpoint.name if p.resume.checkpoint else None,
             "start_tick": p.state.tick,
             "status": "running",
         }
@@ -132,8 +140,28 @@ def open_checkpointing(
     return manifest, writer
 
 
-def open_lens(p: Prepared, req: RunRequest, on_seal: list | None = None) -> LensCapture | None:
-    """Lens capture into ``{lens_dir}/{run_id}``: a resume in place appends to it."""
+def _after_commit(
+    p: Prepared, req: RunRequest, run_dir: Path, recorder: RunRecorder | None
+) -> list[Callable[[Committed], None]]:
+    """Catalog record, then ``--keep-checkpoints``: a catalog policy, or here without one."""
+    callbacks: list[Callable[[Committed], None]] = [recorder.committed] if recorder else []
+    if req.keep_checkpoints and recorder is not None:  # a catalog policy, applied per commit
+        from continuum.catalog import retention_callback
+
+        callbacks.append(retention_callback(recorder.catalog, p.run_id, req.keep_checkpoints))
+    elif req.keep_checkpoints:
+        callbacks.append(keep_last(run_dir, req.keep_checkpoints))
+    return callbacks
+
+
+def open_lens(
+    p: Prepared, req: RunRequest, on_seal: list[SealCallback] | None = None
+) -> LensCapture | None:
+    """Lens capture into ``{lens_dir}/{run_id}`` (a resume in place appends to it).
+
+    Checks ``--lens-fields`` now and writes nothing: the directory and its manifest are
+    made when the capture starts, after the catalog has accepted the run.
+    """
     if req.lens_dir is None:
         return None
     from continuum.lens import CaptureConfig, LensCapture, parse_fields
@@ -148,7 +176,9 @@ def open_lens(p: Prepared, req: RunRequest, on_seal: list | None = None) -> Lens
     return LensCapture(p.sim, config, p.run_id, ir_hash=p.ir_hash, on_seal=on_seal)
 
 
-def open_exporter(req: RunRequest, recorder: RunRecorder | None, on_seal: list) -> Any:
+def open_exporter(
+    req: RunRequest, recorder: RunRecorder | None, on_seal: list[SealCallback]
+) -> LiveExporter | None:
     """``--lens-export-dir``: a thread exporting each sealed chunk to Parquet (duckdb)."""
     if req.lens_export_dir is None:
         return None

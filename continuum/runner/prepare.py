@@ -1,50 +1,54 @@
-"""Start or resume: load the world and the checkpoint, decide in place vs branch."""
+"""Start or resume: the world, what is resumed (``resolve``), the state the run starts from.
+
+Preparing only reads. A new run's id is drawn and its directory's path chosen here, but
+the directory is made by ``outputs`` once the catalog has accepted the run.
+"""
 
 from __future__ import annotations
 
-import logging
+import errno
+import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from continuum.checkpoint import (
-    Loaded,
-    RunIdentity,
-    check_shapes,
-    load_file,
-    load_newest_intact,
-    newest_run_dir,
-    validate,
-)
-from continuum.errors import CheckpointError, ResumeMismatchError, WorldError
+from continuum import layout
+from continuum.checkpoint import Loaded, check_shapes
+from continuum.errors import CheckpointError
 from continuum.runner.request import RunRequest
-from continuum.runtime import Simulation, State, new_run_id
-from continuum.world import (
-    Program,
-    WorldIR,
-    compile_world,
-    ir_hash,
-    load_scenario,
-    load_world,
-)
-
-log = logging.getLogger("continuum.run")
-
-DEFAULT_CHECKPOINT_DIR = Path("checkpoints")
+from continuum.runner.resolve import Mode, Resume, resolve
+from continuum.runtime import Simulation, State
+from continuum.world import Program, WorldIR, ir_hash, load_world
 
 
 @dataclass
 class Prepared:
-    """A run ready to step: where it starts and where it writes."""
+    """A run ready to step: where it starts and where it will write."""
 
     ir: WorldIR
-    program: Program
+    resume: Resume
     sim: Simulation
     state: State
     run_id: str
-    run_dir: Path | None
-    loaded: Loaded | None
-    branch_of: tuple[str, int] | None  # (parent run_id, tick)
+    run_dir: Path | None  # None: no checkpoints; made only when the run opens its outputs
+
+    @property
+    def program(self) -> Program:
+        return self.resume.program
+
+    @property
+    def loaded(self) -> Loaded | None:
+        return self.resume.loaded
+
+    @property
+    def branch_of(self) -> tuple[str, int] | None:
+        """(parent run id, tick) of a branch, else None."""
+        return self.resume.parent
+
+    @property
+    def is_new(self) -> bool:
+        """Whether the run gets a new directory and manifest (a fresh run or a branch)."""
+        return self.resume.mode is not Mode.IN_PLACE
 
     @cached_property
     def ir_hash(self) -> str:
@@ -53,88 +57,46 @@ class Prepared:
 
 
 def prepare(req: RunRequest) -> Prepared:
-    """Load the world, and the checkpoint to resume from if any; validate them."""
+    """Load the world, decide what is resumed and build the starting state; writes nothing."""
     ir = load_world(req.world)
-    loaded = _find_checkpoint(req, ir)
-    if loaded is None:
-        program = compile_world(ir, load_scenario(ir, req.scenario))
-        sim = Simulation(program, req.seed or 0)
-        run_id, run_dir = _new_run_dir(req.checkpoint_dir)
-        return Prepared(ir, program, sim, sim.initial_state(), run_id, run_dir, None, None)
-    header = loaded.header
-    if req.seed is not None and req.seed != header.seed:
-        raise ResumeMismatchError(
-            f"{header.path}: the checkpoint's seed is {header.seed}; a "
-            f"resume keeps it (drop --seed {req.seed})"
-        )
-    program = compile_world(ir, _scenario_for(ir, req, header.identity.scenario))
-    problems = validate(header, RunIdentity.of(program, header.identity.run_id), req.force_resume)
-    for problem in problems:
-        log.warning("resuming despite: %s", problem)
-    sim = Simulation(program, header.seed)
-    check_shapes(header, sim.counts)
-    in_place = (
-        loaded.newest_in_run
-        and not problems
-        and program.scenario.hash == header.identity.scenario_hash
-        and (header.path.parent / "manifest.json").is_file()
-    )
-    if in_place:
-        return Prepared(
-            ir, program, sim, loaded.state, header.identity.run_id, header.path.parent, loaded, None
-        )
-    run_id, run_dir = _new_run_dir(req.checkpoint_dir or header.path.parent.parent)
-    return Prepared(
-        ir,
-        program,
-        sim,
-        loaded.state,
-        run_id,
-        run_dir,
-        loaded,
-        (header.identity.run_id, header.tick),
-    )
+    resume = resolve(req, ir)
+    if resume.loaded is None:
+        sim = Simulation(resume.program, req.seed or 0)
+        state = sim.initial_state()
+    else:
+        sim = Simulation(resume.program, resume.loaded.header.seed)
+        check_shapes(resume.loaded.header, sim.counts)
+        state = resume.loaded.state
+    if resume.mode is Mode.IN_PLACE:
+        assert resume.run_id is not None
+        return Prepared(ir, resume, sim, state, resume.run_id, resume.run_dir)
+    run_id, run_dir = _new_run(resume.root)
+    return Prepared(ir, resume, sim, state, run_id, run_dir)
 
 
-def _find_checkpoint(req: RunRequest, ir: WorldIR) -> Loaded | None:
-    if req.checkpoint_path is not None:
-        return load_file(Path(req.checkpoint_path))
-    if req.resume_run is not None:
-        from continuum.runner.recorder import checkpoint_of_run
-
-        return load_file(checkpoint_of_run(req.catalog, req.resume_run))
-    if req.resume:
-        return load_newest_intact(
-            newest_run_dir(req.checkpoint_dir or DEFAULT_CHECKPOINT_DIR, ir.name)
-        )
-    return None
-
-
-def _scenario_for(ir: WorldIR, req: RunRequest, saved: str):
-    if req.scenario is not None:
-        return load_scenario(ir, req.scenario)
-    if saved == "default":
-        return load_scenario(ir, None)
-    try:
-        return load_scenario(ir, saved)
-    except WorldError as exc:
-        raise ResumeMismatchError(
-            f"the checkpoint ran under scenario {saved!r}, which cannot be "
-            f"loaded now ({exc}); pass --scenario"
-        ) from None
-
-
-def _new_run_dir(checkpoint_dir: Path | None) -> tuple[str, Path | None]:
-    if checkpoint_dir is None:
-        return new_run_id(), None
-    checkpoint_dir = Path(checkpoint_dir)
+def _new_run(root: Path | None) -> tuple[str, Path | None]:
+    """A new run id and, under ``root``, the path of its directory (free now, not made)."""
     while True:
-        run_id = new_run_id()
-        run_dir = checkpoint_dir / run_id
-        try:
-            run_dir.mkdir(parents=True, exist_ok=False)
-        except FileExistsError:
-            continue  # two runs in one second drew the same suffix: draw again
-        except OSError as exc:
-            raise CheckpointError(f"cannot create checkpoint directory {run_dir}: {exc}") from None
-        return run_id, run_dir
+        run_id = layout.new_run_id()
+        if root is None:
+            return run_id, None
+        run_dir = layout.run_dir(root, run_id)
+        if not os.path.lexists(run_dir):
+            _check_creatable(run_dir)
+            return run_id, run_dir
+        # two runs in one second drew the same suffix: draw again
+
+
+def _check_creatable(run_dir: Path) -> None:
+    """Refuse now, before the catalog is asked, a directory that could not be made later."""
+    first, existing = run_dir, run_dir.parent
+    while not existing.exists() and existing != existing.parent:
+        first, existing = existing, existing.parent
+    problem: OSError
+    if not existing.is_dir():  # a file in the way: what mkdir(parents=True) would say
+        problem = NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(run_dir))
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(first))
+    else:
+        return
+    raise CheckpointError(f"cannot create checkpoint directory {run_dir}: {problem}")

@@ -23,34 +23,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from continuum import layout
 from continuum.catalog import Catalog
 from continuum.checkpoint import Committed
-from continuum.errors import CatalogError, CheckpointNotFoundError, RunNotFoundError
+from continuum.errors import CatalogError, RunNotFoundError
+from continuum.runner.prepare import Prepared
+from continuum.runner.request import RunRequest
 
 if TYPE_CHECKING:
     from continuum.lens import SealedChunk
-    from continuum.runner.prepare import Prepared
-    from continuum.runner.request import RunRequest
 
 log = logging.getLogger("continuum.catalog")
 
 HEARTBEAT_S = 10.0
-
-
-def checkpoint_of_run(url: str | None, run_id: str) -> Path:
-    """``--resume-run``: the newest committed checkpoint the catalog knows for a run."""
-    with Catalog(url) as catalog:
-        run = catalog.runs.get(run_id)
-        record = catalog.checkpoints.latest_committed(run_id)
-    if record is None or run.checkpoint_dir is None:
-        raise CheckpointNotFoundError(f"run {run_id} has no committed checkpoint in the catalog")
-    path = Path(run.checkpoint_dir) / record.path
-    if not path.is_file():
-        raise CheckpointNotFoundError(
-            f"the catalog's newest checkpoint of run {run_id} is missing on disk ({path}); "
-            "run `continuum catalog verify --repair`"
-        )
-    return path
 
 
 class RunRecorder:
@@ -76,7 +61,7 @@ class RunRecorder:
 
     def _register(self, p: Prepared, req: RunRequest) -> None:
         resumed = p.loaded.header if p.loaded else None
-        if resumed is not None and p.branch_of is None:
+        if resumed is not None and not p.is_new:
             try:
                 self.catalog.runs.start_segment(
                     self.run_id,
@@ -104,7 +89,7 @@ class RunRecorder:
             first_tick=p.state.tick,
             steps=req.steps,
             checkpoint_dir=p.run_dir.resolve() if p.run_dir else None,
-            lens_dir=(Path(req.lens_dir) / self.run_id).resolve() if req.lens_dir else None,
+            lens_dir=layout.run_dir(req.lens_dir, self.run_id).resolve() if req.lens_dir else None,
             parent_run_id=parent[0] if parent else None,
             parent_checkpoint_tick=parent[1] if parent else None,
         )

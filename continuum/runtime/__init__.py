@@ -2,11 +2,12 @@
 
 Owns stepping a compiled world forward and evaluating fields on request. It
 must not touch disk, the catalog or compression: checkpoint and lens writers
-observe the loop from outside and receive immutable snapshots.
+observe the loop from outside and receive immutable snapshots. It may import
+world, topology, layout and errors; never blobs, checkpoint, lens, catalog,
+sql or runner. Run ids are :func:`continuum.layout.new_run_id`'s.
 """
 
-from continuum.runtime.ids import new_run_id
 from continuum.runtime.simulation import FieldFrame, Simulation, TickObserver
 from continuum.runtime.state import State
 
-__all__ = ["FieldFrame", "Simulation", "State", "TickObserver", "new_run_id"]
+__all__ = ["FieldFrame", "Simulation", "State", "TickObserver"]

@@ -137,8 +137,13 @@ class Simulation:
         state.previous, state.current = state.current, new
         state.tick, state.sim_time = tick, state.sim_time + era.dt
         condition = self.program.transitions.get(era.name)
-        if condition is not None and bool(condition.fn(self._context(state, tick, era.dt))):
-            state.era = era.transition.to
+        transition = era.transition  # set for every era that has a condition
+        if (
+            condition is not None
+            and transition is not None
+            and bool(condition.fn(self._context(state, tick, era.dt)))
+        ):
+            state.era = transition.to
 
     def run(self, state: State, steps: int, observer: TickObserver | None = None) -> State:
         """Step ``steps`` times, calling ``observer(state)`` after each tick."""

@@ -99,5 +99,5 @@ class State:
         for name, array in self.arrays().items():
             little = np.ascontiguousarray(array, dtype="<f8")
             h.update(f"\n{name}:{little.shape}\n".encode())
-            h.update(memoryview(little).cast("B"))
+            h.update(little.data.cast("B"))
         return h.hexdigest()

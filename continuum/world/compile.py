@@ -152,7 +152,7 @@ def _name(name: str, scope: Scope) -> Compiled:
         return _lookup(name, Kind(SCALAR))
     owner = scope.target.entity if scope.target else None
     if name == "prev":
-        if not scope.stateful or scope.target_name is None:
+        if not scope.stateful or scope.target_name is None or scope.target is None:
             raise ExpressionError("'prev' is only available in resolve expressions")
         return _lookup(scope.target_name, scope.target)
     if owner is not None:

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from continuum.errors import WorldError, WorldNotFoundError
+from continuum import layout
+from continuum.errors import LayoutError, WorldError, WorldNotFoundError
 from continuum.world.ir import WorldIR
 from continuum.world.parse import parse_world
 from continuum.world.program import compile_world
@@ -22,27 +23,36 @@ BUNDLED = Path(__file__).resolve().parent.parent / "worlds"
 
 def resolve_world_path(spec: str | Path) -> Path:
     """A world given by directory path, or by the name of a bundled world."""
-    path = Path(spec)
+    path, name = Path(spec), layout.WORLD_FILE
     if path.is_file():
-        raise WorldNotFoundError(f"{path} is a file; a world is a directory holding world.toml")
+        raise WorldNotFoundError(f"{path} is a file; a world is a directory holding {name}")
     if path.is_dir():
-        if not (path / "world.toml").is_file():
-            raise WorldNotFoundError(f"{path} has no world.toml; is it a world directory?")
+        if not layout.world_file(path).is_file():
+            raise WorldNotFoundError(f"{path} has no {name}; is it a world directory?")
         return path.resolve()
-    bundled = BUNDLED / str(spec)
-    if "/" not in str(spec) and (bundled / "world.toml").is_file():
+    bundled = _bundled(str(spec))
+    if bundled is not None:
         return bundled
-    names = sorted(p.name for p in BUNDLED.iterdir() if (p / "world.toml").is_file())
+    names = sorted(p.name for p in BUNDLED.iterdir() if layout.world_file(p).is_file())
     raise WorldNotFoundError(
         f"no world at {spec!r}: not a directory, and not a bundled world ({', '.join(names)})"
     )
+
+
+def _bundled(name: str) -> Path | None:
+    """The bundled world called ``name``, if there is one."""
+    try:
+        world_dir = layout.child(BUNDLED, name)
+    except LayoutError:  # not one plain name: no bundled world has it
+        return None
+    return world_dir if layout.world_file(world_dir).is_file() else None
 
 
 def load_world(spec: str | Path) -> WorldIR:
     """Load, parse and type-check the world at ``spec`` (path or bundled name)."""
     root = resolve_world_path(spec)
     doc: dict[str, Any] = {}
-    sources: dict[tuple[str, ...], str] = {(): str(root / "world.toml")}
+    sources: dict[tuple[str, ...], str] = {(): str(layout.world_file(root))}
     for file in _world_files(root):
         _merge(doc, _read_toml(file), sources, str(file), ())
     ir = parse_world(doc, sources)
@@ -54,11 +64,11 @@ def load_world(spec: str | Path) -> WorldIR:
 def _world_files(root: Path) -> list[Path]:
     extra = sorted(
         p
-        for p in root.rglob("*.toml")
-        if p.name != "world.toml" or p.parent != root
-        if "scenarios" not in p.relative_to(root).parts[:1]
+        for p in root.rglob(f"*{layout.TOML_SUFFIX}")
+        if p.name != layout.WORLD_FILE or p.parent != root
+        if layout.SCENARIOS not in p.relative_to(root).parts[:1]
     )
-    return [root / "world.toml", *extra]
+    return [layout.world_file(root), *extra]
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

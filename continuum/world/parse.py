@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
+from continuum import layout
 from continuum.errors import ExpressionError, WorldError
 from continuum.world.expr import Expr, parse_expr
 from continuum.world.ir import (
@@ -53,10 +55,12 @@ def where(sources: Sources, path: tuple[str, ...], label: str) -> Where:
     for depth in range(len(path), 0, -1):
         if path[:depth] in sources:
             return Where(sources[path[:depth]], label)
-    return Where(sources.get((), "world.toml"), label)
+    return Where(sources.get((), layout.WORLD_FILE), label)
 
 
-def check_keys(w: Where, table: Mapping, allowed: set[str], required: set[str] = frozenset()):
+def check_keys(
+    w: Where, table: Mapping, allowed: AbstractSet[str], required: AbstractSet[str] = frozenset()
+) -> None:
     if not isinstance(table, Mapping):
         raise w.error(None, f"expected a table, got {type(table).__name__}")
     for key in table:

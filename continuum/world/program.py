@@ -107,7 +107,9 @@ def _names(ir: WorldIR, sources: Sources) -> dict[str, Kind]:
     """Every readable name with its kind; collisions are load errors."""
     names: dict[str, Kind] = {}
     reserved = {*BUILTIN_SCALARS, *CONSTANTS, "prev"}
-    declared = [(n, Kind(SCALAR), ("config",), "[config]") for n, _ in ir.config]
+    declared: list[tuple[str, Kind, tuple[str, ...], str]] = [
+        (n, Kind(SCALAR), ("config",), "[config]") for n, _ in ir.config
+    ]
     declared += [
         (s.name, Kind(s.type, s.entity), _path(s), _label(s)) for s in (*ir.signals, *ir.members)
     ]

@@ -22,7 +22,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from continuum.errors import WorldError, WorldNotFoundError
+from continuum import layout
+from continuum.errors import LayoutError, WorldError, WorldNotFoundError
 from continuum.world.expr import Expr
 from continuum.world.hashing import digest
 from continuum.world.ir import WorldIR
@@ -48,19 +49,22 @@ DEFAULT_SCENARIO = Scenario("default")
 
 
 def available_scenarios(world: WorldIR) -> list[str]:
-    folder = (world.root or Path(".")) / "scenarios"
-    return sorted(p.stem for p in folder.glob("*.toml")) if folder.is_dir() else []
+    folder = layout.scenarios_dir(world.root or Path("."))
+    return sorted(p.stem for p in folder.glob(f"*{layout.TOML_SUFFIX}")) if folder.is_dir() else []
 
 
 def resolve_scenario_path(world: WorldIR, spec: str) -> Path:
     """A scenario given as a file path, or a name under the world's scenarios/."""
     as_path = Path(spec)
-    if as_path.suffix == ".toml" or as_path.is_file():
+    if as_path.suffix == layout.TOML_SUFFIX or as_path.is_file():
         if not as_path.is_file():
             raise WorldNotFoundError(f"scenario file {spec} does not exist")
         return as_path
-    candidate = (world.root or Path(".")) / "scenarios" / f"{spec}.toml"
-    if not candidate.is_file():
+    try:
+        candidate: Path | None = layout.scenario_path(world.root or Path("."), spec)
+    except LayoutError:  # a separator or '..' in a name: no file under scenarios/ has it
+        candidate = None
+    if candidate is None or not candidate.is_file():
         known = ", ".join(available_scenarios(world)) or "none"
         raise WorldNotFoundError(
             f"world {world.name!r} has no scenario {spec!r} (available: {known}); "

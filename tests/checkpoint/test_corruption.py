@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from continuum.checkpoint import checkpoint_name, inspect_checkpoint, read_checkpoint
+from continuum.checkpoint import inspect_checkpoint, read_checkpoint
 from continuum.cli import cli
 from continuum.errors import CheckpointCorruptError, CheckpointError
+from continuum.layout import checkpoint_name
 
 from .conftest import run
 

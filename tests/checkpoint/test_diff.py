@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from continuum.checkpoint import (
-    checkpoint_name,
     diff_checkpoints,
     diff_headers,
     diff_states,
     inspect_checkpoint,
 )
+from continuum.layout import checkpoint_name
 from continuum.runtime import State
 from continuum.runtime.state import frozen
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from continuum.checkpoint import CheckpointWriter, RunIdentity, checkpoint_name, inspect_checkpoint
-from continuum.checkpoint.layout import LATEST, Manifest
+from continuum.checkpoint import CheckpointWriter, Manifest, RunIdentity, inspect_checkpoint
 from continuum.errors import CheckpointNotFoundError, ResumeMismatchError
+from continuum.layout import LATEST, checkpoint_name
 from continuum.runner import RunRequest, Trigger, open_manifest, prepare
 from continuum.world import ir_hash, load_world
 

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from continuum.blobs import read_header
-from continuum.checkpoint import LATEST, checkpoint_name
 from continuum.cli import cli
+from continuum.layout import LATEST, checkpoint_name
 from continuum.runner import RunRequest, execute
 from continuum.world import ir_hash, load_world
 

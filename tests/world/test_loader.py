@@ -151,3 +151,18 @@ def test_nothing_is_executed_by_a_malicious_world(terra_dir, tmp_path):
     with pytest.raises(WorldError):
         load_world(terra_dir)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("name", ["../terra", "scenarios/tiny", "nope"])
+def test_unknown_scenario_names_are_refused_with_the_known_ones(name):
+    from continuum.world import load_scenario
+
+    with pytest.raises(WorldNotFoundError, match=r"has no scenario .*available: .*tiny"):
+        load_scenario(load_world("terra"), name)
+
+
+@pytest.mark.parametrize("name", ["../worlds/terra", "terra/", "nope"])
+def test_only_plain_names_find_bundled_worlds(name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(WorldNotFoundError, match="not a bundled world"):
+        load_world(name)

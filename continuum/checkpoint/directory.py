@@ -1,12 +1,13 @@
-"""The on-disk layout of a run's checkpoints, and its manifest.
+"""A checkpoint run directory: which checkpoints it holds, where ``latest`` points, its manifest.
 
     {checkpoint_dir}/{run_id}/
       manifest.json                 run metadata, segments, dropped count
       checkpoint_0000001000.ckpt
       latest -> checkpoint_0000001000.ckpt   (relative: the directory can move)
 
-The manifest is rewritten atomically; the checkpoint files and their headers
-remain the truth about what exists (the manifest never lists them).
+The names and paths are :mod:`continuum.layout`'s; this module only reads the directory
+and keeps the manifest. The manifest is rewritten atomically; the checkpoint files and
+their headers remain the truth about what exists (the manifest never lists them).
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from continuum.blobs.manifest import MANIFEST, JsonManifest
-from continuum.checkpoint.format import tick_of
+from continuum import layout
+from continuum.blobs.manifest import JsonManifest
 from continuum.errors import CheckpointError
 
-LATEST = "latest"
 MANIFEST_VERSION = 1
 
 
@@ -27,16 +27,16 @@ def checkpoint_files(run_dir: Path) -> list[Path]:
     """The run's checkpoint files, oldest first (by the tick in their name)."""
     if not run_dir.is_dir():
         return []
-    found = [(tick_of(p.name), p) for p in run_dir.iterdir() if p.is_file()]
+    found = [(layout.checkpoint_tick(p.name), p) for p in run_dir.iterdir() if p.is_file()]
     return [p for tick, p in sorted((t, p) for t, p in found if t is not None)]
 
 
 def latest_target(run_dir: Path) -> Path | None:
     """Where ``latest`` points (it may dangle), or None without a link."""
-    link = run_dir / LATEST
-    if not link.is_symlink():
+    name = layout.read_latest(run_dir)
+    if not name or name in (".", ".."):  # not a file name: no checkpoint it could name
         return None
-    return run_dir / Path(link.readlink()).name
+    return layout.child(run_dir, name)
 
 
 class Manifest(JsonManifest):
@@ -44,7 +44,7 @@ class Manifest(JsonManifest):
 
     @classmethod
     def load(cls, run_dir: Path) -> Manifest:
-        path = run_dir / MANIFEST
+        path = layout.manifest_path(run_dir)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:

@@ -1,0 +1,160 @@
+"""What a run starts from — fresh, its run continued in place, or a branch — decided first.
+
+:func:`find_checkpoint` turns the request's resume options into the checkpoint they
+name: ``--checkpoint-path FILE``; ``--resume-run RUN_ID``, the newest committed
+checkpoint the catalog knows for that run; ``--resume``, the newest intact checkpoint
+of the world's most recently advanced run under ``--checkpoint-dir`` (``./checkpoints``
+without one). :func:`resolve` then decides what resuming from it means under the
+program the run will execute, and refuses what cannot be resumed. Both only read
+(checkpoint files, manifests, the catalog): nothing here writes to disk, so every
+refusal comes before a run directory, a manifest or a catalog row exists.
+
+In place means the same run id and directory, one more segment; it needs the newest
+checkpoint of its run, the same scenario, no difference let through by
+``--force-resume`` and the run's manifest beside the file. Anything else that resumes
+is a branch: a new run id whose manifest names the parent run and checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from continuum import layout
+from continuum.checkpoint import (
+    CheckpointHeader,
+    Loaded,
+    RunIdentity,
+    load_file,
+    load_newest_intact,
+    newest_run_dir,
+    validate,
+)
+from continuum.errors import CheckpointNotFoundError, ResumeMismatchError, WorldError
+from continuum.runner.request import RunRequest
+from continuum.world import (
+    DEFAULT_SCENARIO,
+    Program,
+    Scenario,
+    WorldIR,
+    compile_world,
+    load_scenario,
+)
+
+log = logging.getLogger("continuum.run")
+
+DEFAULT_CHECKPOINT_DIR = Path("checkpoints")
+
+
+class Mode(StrEnum):
+    """How a run relates to the checkpoint it starts from."""
+
+    FRESH = "fresh"  # no checkpoint: tick 0, a new run id
+    IN_PLACE = "in_place"  # the checkpoint's run goes on: same id, same directory
+    BRANCH = "branch"  # a new run id whose parent is the checkpoint's run
+
+
+@dataclass(frozen=True)
+class Resume:
+    """The decision, and the program the run executes under."""
+
+    mode: Mode
+    program: Program
+    loaded: Loaded | None = None  # the checkpoint resumed from, verified
+    run_id: str | None = None  # IN_PLACE: the run continued
+    run_dir: Path | None = None  # IN_PLACE: its directory (the checkpoint's)
+    root: Path | None = None  # FRESH, BRANCH: where the new run's directory goes, if anywhere
+    parent: tuple[str, int] | None = None  # BRANCH: (run id, tick) of the checkpoint
+    problems: tuple[str, ...] = ()  # differences --force-resume let through
+
+    @property
+    def checkpoint(self) -> Path | None:
+        """The file resumed from, or None for a fresh run."""
+        return self.loaded.header.path if self.loaded is not None else None
+
+
+def resolve(req: RunRequest, ir: WorldIR) -> Resume:
+    """Decide what ``req`` resumes under world ``ir``; refuse a checkpoint that does not fit."""
+    loaded = find_checkpoint(req, ir.name)
+    if loaded is None:
+        program = compile_world(ir, load_scenario(ir, req.scenario))
+        return Resume(Mode.FRESH, program, root=req.checkpoint_dir)
+    header = loaded.header
+    _check_seed(req, header)
+    program = compile_world(ir, _scenario_for(ir, req, header.identity.scenario))
+    identity = RunIdentity.of(program, header.identity.run_id)
+    problems = tuple(validate(header, identity, req.force_resume))
+    for problem in problems:
+        log.warning("resuming despite: %s", problem)
+    if _continues(loaded, program, problems):
+        run_id, run_dir = header.identity.run_id, header.path.parent
+        return Resume(Mode.IN_PLACE, program, loaded, run_id, run_dir, problems=problems)
+    root = req.checkpoint_dir or header.path.parent.parent
+    parent = (header.identity.run_id, header.tick)
+    return Resume(Mode.BRANCH, program, loaded, root=root, parent=parent, problems=problems)
+
+
+def find_checkpoint(req: RunRequest, world: str) -> Loaded | None:
+    """The checkpoint ``req`` resumes from, read and verified; None for a fresh run."""
+    if req.checkpoint_path is not None:
+        return load_file(Path(req.checkpoint_path))
+    if req.resume_run is not None:
+        return load_file(checkpoint_of_run(req.catalog, req.resume_run))
+    if req.resume:
+        directory = req.checkpoint_dir or DEFAULT_CHECKPOINT_DIR
+        return load_newest_intact(newest_run_dir(directory, world))
+    return None
+
+
+def checkpoint_of_run(url: str | None, run_id: str) -> Path:
+    """``--resume-run``: the newest committed checkpoint the catalog knows for a run."""
+    from continuum.catalog import Catalog  # sqlalchemy: only when the catalog is asked
+
+    with Catalog(url) as catalog:
+        run = catalog.runs.get(run_id)
+        record = catalog.checkpoints.latest_committed(run_id)
+    if record is None or run.checkpoint_dir is None:
+        raise CheckpointNotFoundError(f"run {run_id} has no committed checkpoint in the catalog")
+    path = Path(layout.resolve_under(run.checkpoint_dir, record.path))
+    if not path.is_file():
+        raise CheckpointNotFoundError(
+            f"the catalog's newest checkpoint of run {run_id} is missing on disk ({path}); "
+            "run `continuum catalog verify --repair`"
+        )
+    return path
+
+
+def _check_seed(req: RunRequest, header: CheckpointHeader) -> None:
+    if req.seed is not None and req.seed != header.seed:
+        raise ResumeMismatchError(
+            f"{header.path}: the checkpoint's seed is {header.seed}; a "
+            f"resume keeps it (drop --seed {req.seed})"
+        )
+
+
+def _scenario_for(ir: WorldIR, req: RunRequest, saved: str) -> Scenario:
+    """``--scenario`` if given, else the one the checkpoint ran under."""
+    if req.scenario is not None:
+        return load_scenario(ir, req.scenario)
+    if saved == DEFAULT_SCENARIO.name:
+        return DEFAULT_SCENARIO
+    try:
+        return load_scenario(ir, saved)
+    except WorldError as exc:
+        raise ResumeMismatchError(
+            f"the checkpoint ran under scenario {saved!r}, which cannot be "
+            f"loaded now ({exc}); pass --scenario"
+        ) from None
+
+
+def _continues(loaded: Loaded, program: Program, problems: tuple[str, ...]) -> bool:
+    """Whether resuming ``loaded`` under ``program`` is its own run going on (see above)."""
+    header = loaded.header
+    return (
+        loaded.newest_in_run
+        and not problems
+        and program.scenario.hash == header.identity.scenario_hash
+        and layout.manifest_path(header.path.parent).is_file()
+    )
