@@ -47,9 +47,9 @@ def assert_same_frames(loaded: FieldLens, expected: FieldLens) -> None:
     """Same fields, ticks, sim times, values and positions, bit for bit."""
     assert loaded.fields == expected.fields
     for name in expected.fields:
-        ticks = expected.history_ticks(name)
-        np.testing.assert_array_equal(loaded.history_ticks(name), ticks)
-        np.testing.assert_array_equal(loaded.history_times(name), expected.history_times(name))
+        ticks = expected.field_ticks(name)
+        np.testing.assert_array_equal(loaded.field_ticks(name), ticks)
+        np.testing.assert_array_equal(loaded.field_times(name), expected.field_times(name))
         for tick in ticks:
             a, b = loaded.at(name, int(tick)), expected.at(name, int(tick))
             assert a.values.tobytes() == b.values.tobytes(), (name, tick)
