@@ -12,6 +12,8 @@ from continuum.runtime import Simulation
 from continuum.world import compile_world, load_scenario, load_world
 
 SEED = 11
+#: The run the ``lens_run`` fixture captures: 40 ticks, every 3rd, chunks of 10 ticks.
+STEPS, STRIDE, CHUNK = 40, 3, 10
 
 
 def run(**kw) -> dict:
