@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from continuum.lens import FieldLens, LensStore
+from continuum.lens import CaptureConfig, FieldLens, LensCapture, LensStore
 from continuum.runner import RunRequest, execute
 from continuum.runtime import Simulation
 from continuum.world import compile_world, load_scenario, load_world
@@ -65,3 +65,9 @@ def chunk_names(path: Path) -> list[str]:
 
 def open_store(summary: dict) -> LensStore:
     return LensStore(run_dir(summary))
+
+
+def capture(tmp_path: Path, **config) -> tuple[Simulation, LensCapture]:
+    sim = tiny_sim()
+    options = {"stride": 1, "chunk_size": 5, **config}
+    return sim, LensCapture(sim, CaptureConfig(tmp_path, **options), "run-x", ir_hash="h")
