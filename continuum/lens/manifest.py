@@ -1,4 +1,4 @@
-"""A lens run directory's names and its ``manifest.json``.
+"""A lens run directory's chunk windows and its manifest (names: :mod:`continuum.layout`).
 
     {lens_dir}/{run_id}/
       manifest.json                                run identity, chunks, segments, drops

@@ -116,7 +116,9 @@ def resolve_run_dir(lens_dir: Path | str, run: str | None = None) -> Path:
     if len(runs) == 1:
         return runs[0]
     if not runs:
-        raise LensError(f"{root} holds no lens data (no manifest.json or .lens chunks)")
+        raise LensError(
+            f"{root} holds no lens data (no {layout.MANIFEST} or {layout.LENS_SUFFIX} chunks)"
+        )
     raise LensError(f"{root} holds {len(runs)} lens runs; pass --run ID ({_runs_text(root)})")
 
 
@@ -487,7 +489,7 @@ class LensStore:
         return data
 
     def compact(self) -> ContainerInfo:
-        """Write every frame of the run into ``lens_snapshot_full.lens`` (all in memory)."""
+        """Write every frame of the run into the full snapshot (all in memory)."""
         info = self.load().save_snapshot(layout.lens_full_path(self.run_dir))
         if self.manifest is not None:
             manifest = LensManifest(self.run_dir, self.manifest)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from continuum import layout
 from continuum.lens import CaptureConfig, FieldLens, LensCapture, LensStore
 from continuum.runner import RunRequest, execute
 from continuum.runtime import Simulation
@@ -60,7 +61,10 @@ def assert_same_frames(loaded: FieldLens, expected: FieldLens) -> None:
 
 
 def chunk_names(path: Path) -> list[str]:
-    return sorted(p.name for p in path.glob("lens_snapshot_*-*.lens"))
+    """The chunk files in a lens run dir, sorted (time order)."""
+    if not path.is_dir():
+        return []
+    return sorted(p.name for p in path.iterdir() if layout.parse_lens_chunk_name(p.name))
 
 
 def open_store(summary: dict) -> LensStore:
