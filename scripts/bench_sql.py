@@ -36,8 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from continuum.layout import lens_chunk_name
 from continuum.lens import ChunkData, FieldSeries, LensIdentity, write_chunk
-from continuum.lens.manifest import chunk_name
 from continuum.lens.reconstruct import FieldConfig
 from continuum.sql import export_run, open_session
 from continuum.topology import CubedSphere
@@ -63,7 +63,7 @@ def write_lens(run_dir: Path, frames: int) -> list[Path]:
         series = FieldSeries(config, np.arange(count), None, values)
         data = ChunkData(ticks, ticks * 1e6, {FIELD: series})
         span = (int(ticks[0]), int(ticks[-1]) + 1)
-        path = run_dir / chunk_name(*span)
+        path = run_dir / lens_chunk_name(*span)
         write_chunk(path, data, ident, tick_range=span)
         paths.append(path)
     return paths

@@ -27,6 +27,7 @@ from continuum.blobs.container import (
     ContainerReader,
     ShufflePolicy,
     encode_container,
+    encode_container_with_header,
     read_header,
     write_container,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "atomic_write",
     "atomic_writer",
     "encode_container",
+    "encode_container_with_header",
     "fsync_dir",
     "is_temp_name",
     "now_iso",

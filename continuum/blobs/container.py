@@ -64,6 +64,7 @@ __all__ = [
     "ContainerReader",
     "ShufflePolicy",
     "encode_container",
+    "encode_container_with_header",
     "read_header",
     "write_container",
 ]
@@ -215,10 +216,27 @@ def encode_container(
     block_bytes: int = _frames.DEFAULT_BLOCK_BYTES,
 ) -> bytes:
     """The bytes :func:`write_container` would write (for tests and in-memory use)."""
-    chunks, _ = _encode(
+    return encode_container_with_header(
+        kind, meta, arrays, level=level, shuffle=shuffle, threads=threads, block_bytes=block_bytes
+    )[0]
+
+
+def encode_container_with_header(
+    kind: bytes,
+    meta: Mapping[str, Any],
+    arrays: Mapping[str, np.ndarray],
+    *,
+    level: int = 3,
+    shuffle: ShufflePolicy = "auto",
+    threads: int = 0,
+    block_bytes: int = _frames.DEFAULT_BLOCK_BYTES,
+) -> tuple[bytes, ContainerHeader]:
+    """The bytes and the header a reader will parse from them, so a writer that encodes
+    and commits apart never reads back the file it just wrote."""
+    chunks, header = _encode(
         kind, meta, arrays, level=level, shuffle=shuffle, threads=threads, block_bytes=block_bytes
     )
-    return b"".join(chunks)
+    return b"".join(chunks), header
 
 
 def write_container(

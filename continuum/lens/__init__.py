@@ -2,19 +2,29 @@
 
 The lens is the observer boundary: it reads fields, never influences the run.
 
-Owns: the in-memory field history and its queries (``history``: :class:`FieldLens`),
-reconstruction rules (``reconstruct``: containing cell, nearest sample), temporal
-interpolation (``interpolate``), the ``.lens`` chunk format (``format``), a lens run
-directory's names and manifest (``manifest``), reading a run dir (``store``), and
-capture on ``continuum run`` (``capture``: the tick observer; ``writer``: the
-background stages that seal and write chunks), and maps of a frame (``plot``, with the
-optional ``continuum[plot]`` extra).
+Owns: the one field-source interface and its records (``source``: :class:`FieldSource`,
+:class:`PointValue`, :class:`PointValues`, :class:`FieldHistory`, tick windows), the
+in-memory field history (``history``: :class:`FieldLens`) and the on-disk run directory
+(``store``: :class:`LensStore`), both field sources answering with the same records;
+reconstruction rules (``reconstruct``: containing cell, nearest sample), bracketing and
+temporal interpolation, written once for both (``interpolate``), the ``.lens`` chunk
+format (``format``: encoding returns the header it computed), a lens run directory's
+chunk windows and manifest (``manifest``), capture on ``continuum run`` (``capture``:
+the tick observer; ``writer``: the background stages that seal and write chunks), and
+maps of a frame (``plot``, with the optional ``continuum[plot]`` extra).
 
-Must not touch: the State (it only calls ``Simulation.observe`` and reads read-only
-arrays; a run with the lens on ends bitwise equal to one without), the tick loop's
-timing (hand-off only, frames dropped rather than waiting), the catalog (sealed chunks
-go to ``on_seal`` callbacks; it never writes catalog rows itself), or geometry of its
-own: the topology is :class:`continuum.topology.CubedSphere`, re-exported here as
+Imports: ``continuum.layout`` (every file name and path: chunk names, the full snapshot,
+``manifest.json``, run dirs), ``continuum.blobs`` (the container, atomic writes),
+``continuum.topology``, ``continuum.runtime`` (only ``FieldFrame``, ``Simulation``,
+``State``) and ``continuum.errors``. Inside, the writer never imports the reader
+(``store``), and ``source``/``interpolate`` import only ``format`` and ``reconstruct``.
+
+Must not import: the catalog, maintenance, sql, runner, serve or cli packages. Must not
+touch: the State (it only calls ``Simulation.observe`` and reads read-only arrays; a run
+with the lens on ends bitwise equal to one without), the tick loop's timing (hand-off
+only, frames dropped rather than waiting), the catalog (sealed chunks go to ``on_seal``
+callbacks; it never writes catalog rows itself), or geometry of its own: the topology
+is :class:`continuum.topology.CubedSphere`, re-exported here as
 :data:`CubedSphereTopology`. Importing it loads neither sqlalchemy, duckdb nor click;
 scipy is imported only when a point-sample field is reconstructed.
 """
@@ -26,14 +36,16 @@ from continuum.lens.format import (
     ChunkData,
     ChunkFile,
     ChunkHeader,
+    EncodedChunk,
     FieldSeries,
     LensIdentity,
+    encode_chunk,
     read_chunk_header,
     write_chunk,
 )
-from continuum.lens.history import FieldHistory, FieldLens
+from continuum.lens.history import FieldLens
 from continuum.lens.interpolate import blend, bracket
-from continuum.lens.manifest import FULL_NAME, MANIFEST, LensManifest, chunk_name, parse_chunk_name
+from continuum.lens.manifest import LensManifest
 from continuum.lens.reconstruct import (
     CONTAINING,
     NEAREST,
@@ -41,7 +53,8 @@ from continuum.lens.reconstruct import (
     FieldConfig,
     Reconstruction,
 )
-from continuum.lens.store import ChunkRef, LensStore, PointValue, resolve_run_dir
+from continuum.lens.source import FieldHistory, FieldSource, PointValue, PointValues
+from continuum.lens.store import ChunkRef, LensStore, resolve_run_dir
 from continuum.lens.writer import ChunkWriter, SealCallback, SealedChunk
 from continuum.topology import CubedSphere
 
@@ -51,9 +64,7 @@ CubedSphereTopology = CubedSphere
 __all__ = [
     "CONTAINING",
     "FORMAT_VERSION",
-    "FULL_NAME",
     "KIND",
-    "MANIFEST",
     "NEAREST",
     "RULES",
     "CaptureConfig",
@@ -63,23 +74,25 @@ __all__ = [
     "ChunkRef",
     "ChunkWriter",
     "CubedSphereTopology",
+    "EncodedChunk",
     "FieldConfig",
     "FieldHistory",
     "FieldLens",
     "FieldSeries",
+    "FieldSource",
     "LensCapture",
     "LensIdentity",
     "LensManifest",
     "LensStore",
     "PointValue",
+    "PointValues",
     "Reconstruction",
     "SealCallback",
     "SealedChunk",
     "blend",
     "bracket",
-    "chunk_name",
     "covered_end",
-    "parse_chunk_name",
+    "encode_chunk",
     "parse_fields",
     "read_chunk_header",
     "resolve_run_dir",

@@ -7,9 +7,10 @@ mutates the State (observe only reads it; State arrays are read-only) and never 
 on the writer, so a run with the lens on ends with the same ``state_hash`` as without.
 
 **Resume.** The lens run dir is ``{lens_dir}/{run_id}``: a resume in place appends to
-its own dir, a branch starts a new one. Chunk files tile time without overlapping (see
-:mod:`continuum.lens.manifest`); ``covered`` is the end of the last chunk already on
-disk, and this segment captures tick ``t`` only if ``t >= max(covered, start tick)``:
+its own dir, a branch starts a new one (:func:`continuum.layout.run_dir`). Chunk files
+tile time without overlapping (see :mod:`continuum.lens.manifest`); ``covered`` is the
+end of the last chunk already on disk, and this segment captures tick ``t`` only if
+``t >= max(covered, start tick)``:
 
 - normal resume (the last segment sealed up to its last tick + 1 = the checkpoint's
   tick + 1): capture continues at the next tick, no gap, no duplicate;
@@ -29,10 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from continuum import layout
 from continuum.blobs import now_iso
 from continuum.errors import LensError
 from continuum.lens.format import DEFAULT_LEVEL, LensIdentity
-from continuum.lens.manifest import LensManifest, parse_chunk_name
+from continuum.lens.manifest import LensManifest
 from continuum.lens.store import LensStore
 from continuum.lens.writer import (
     DEFAULT_MAX_CHUNK_BYTES,
@@ -85,7 +87,7 @@ def covered_end(run_dir: Path) -> int | None:
     """End of the last chunk file in ``run_dir`` (from names only), None if there is none."""
     if not run_dir.is_dir():
         return None
-    ends = [span[1] for p in run_dir.iterdir() if (span := parse_chunk_name(p.name))]
+    ends = [span[1] for p in run_dir.iterdir() if (span := layout.parse_lens_chunk_name(p.name))]
     return max(ends, default=None)
 
 
@@ -107,7 +109,7 @@ class LensCapture:
         self.identity = LensIdentity(
             run_id, sim.program.ir.name, sim.seed, ir_hash, config.stride, sim.topology.spec()
         )
-        self.run_dir = Path(config.lens_dir) / run_id
+        self.run_dir = layout.run_dir(config.lens_dir, run_id)
         self.covered = covered_end(self.run_dir)
         self._manifest: LensManifest | None = None
         self.floor = 0
@@ -206,7 +208,7 @@ class LensCapture:
             with LensStore(self.run_dir) as store:
                 store.compact()
         except (OSError, LensError) as exc:
-            log.warning("lens_snapshot_full.lens was not written: %s", exc)
+            log.warning("%s was not written: %s", layout.LENS_FULL_NAME, exc)
 
     def summary(self) -> dict[str, Any]:
         """Lens figures for the run summary."""

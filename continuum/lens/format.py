@@ -49,7 +49,8 @@ from continuum.blobs import (
     ContainerHeader,
     ContainerInfo,
     ContainerReader,
-    encode_container,
+    ShufflePolicy,
+    encode_container_with_header,
     write_container,
 )
 from continuum.errors import LensCorruptError, LensError
@@ -140,24 +141,39 @@ def write_chunk(
     *,
     tick_range: tuple[int, int] | None = None,
     level: int = DEFAULT_LEVEL,
-    shuffle: bool | str = "auto",
+    shuffle: ShufflePolicy = "auto",
 ) -> ContainerInfo:
     """Atomically write ``data`` as a ``.lens`` file; ``tick_range`` defaults to its ticks."""
     meta, arrays = _container_parts(data, identity, tick_range)
     return write_container(path, KIND, meta, arrays, level=level, shuffle=shuffle)
 
 
+@dataclass(frozen=True)
+class EncodedChunk:
+    """A chunk's bytes and the header a reader will parse from them (nothing re-read)."""
+
+    blob: bytes
+    header: ChunkHeader
+
+
 def encode_chunk(
+    path: Path,
     data: ChunkData,
     identity: LensIdentity,
     *,
     tick_range: tuple[int, int] | None = None,
     level: int = DEFAULT_LEVEL,
-    shuffle: bool | str = "auto",
-) -> bytes:
-    """The bytes :func:`write_chunk` would write, so compression and I/O can run apart."""
+    shuffle: ShufflePolicy = "auto",
+) -> EncodedChunk:
+    """What :func:`write_chunk` would write to ``path``, so compression and I/O run apart."""
     meta, arrays = _container_parts(data, identity, tick_range)
-    return encode_container(KIND, meta, arrays, level=level, shuffle=shuffle)
+    blob, container = encode_container_with_header(KIND, meta, arrays, level=level, shuffle=shuffle)
+    return EncodedChunk(blob, parse_header(path, container))
+
+
+def header_of(info: ContainerInfo) -> ChunkHeader:
+    """The lens header of a file :func:`write_chunk` has just written, without reading it."""
+    return parse_header(info.path, info.header)
 
 
 def _container_parts(
@@ -181,8 +197,10 @@ def _container_parts(
 
 
 def _field_arrays(name: str, series: FieldSeries, tile: int) -> dict[str, np.ndarray]:
-    out = {f"field/{name}/rows": np.asarray(series.rows, dtype=np.int64)}
+    out: dict[str, np.ndarray] = {f"field/{name}/rows": np.asarray(series.rows, dtype=np.int64)}
     if series.config.positions == POINTS:
+        if series.positions is None:
+            raise LensError(f"point-sample field {name!r} without positions")
         out[f"field/{name}/positions"] = series.positions
     for k in range(math.ceil(series.config.samples / tile)):
         cut = slice(k * tile, (k + 1) * tile)
@@ -306,7 +324,10 @@ def _parse_meta(path: Path, meta: Mapping[str, Any], header: ContainerHeader) ->
 
 def expected_layout(h: ChunkHeader) -> dict[str, tuple[str, tuple[int, ...]]]:
     """Every array a chunk with header ``h`` must hold: name -> (dtype kind, shape)."""
-    out = {"ticks": ("i", (h.frames,)), "sim_times": ("f", (h.frames,))}
+    out: dict[str, tuple[str, tuple[int, ...]]] = {
+        "ticks": ("i", (h.frames,)),
+        "sim_times": ("f", (h.frames,)),
+    }
     for name, config in h.fields.items():
         f, tile, m = h.field_frames[name], h.tiles[name], config.samples
         out[f"field/{name}/rows"] = ("i", (f,))

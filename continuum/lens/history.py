@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from continuum.blobs import ContainerInfo
+from continuum.blobs import ContainerInfo, ShufflePolicy
 from continuum.errors import LensError
 from continuum.lens.format import (
     DEFAULT_LEVEL,
@@ -32,7 +32,7 @@ from continuum.lens.format import (
     LensIdentity,
     write_chunk,
 )
-from continuum.lens.interpolate import blend, bracket
+from continuum.lens.interpolate import bracket, moment, sample_between
 from continuum.lens.reconstruct import (
     CELLS,
     GLOBAL,
@@ -43,21 +43,17 @@ from continuum.lens.reconstruct import (
     topology_from_spec,
     unit_points,
 )
+from continuum.lens.source import (
+    FieldHistory,
+    PointValue,
+    PointValues,
+    point_value,
+    tick_mask,
+)
 from continuum.runtime import FieldFrame
 from continuum.topology import CubedSphere
 
 DEFAULT_MAX_FRAMES = 1000
-
-
-@dataclass
-class FieldHistory:
-    """One position's values over time: one row per captured tick."""
-
-    field: str
-    rule: str
-    ticks: np.ndarray  # (n,) int64
-    sim_times: np.ndarray  # (n,) float64
-    values: np.ndarray  # (n,) or (n, 3)
 
 
 @dataclass
@@ -95,8 +91,12 @@ def _freeze(data: ChunkData) -> None:
     """Mark decoded arrays read-only, so frames are kept as views rather than copies."""
     for fs in data.fields.values():
         for arr in (fs.values, fs.positions):
-            if arr is not None:
+            if isinstance(arr, np.ndarray):
                 arr.flags.writeable = False
+
+
+def _same(positions: np.ndarray, centres: np.ndarray) -> bool:
+    return positions is centres or np.array_equal(positions, centres)
 
 
 def describe_ticks(ticks: np.ndarray) -> str:
@@ -212,8 +212,7 @@ class FieldLens:
             )
         kind = "vec3" if values.ndim == 2 else "scalar"
         topo = self.topology
-        on_cells = topo is not None and m == topo.n_cells
-        if on_cells and (positions is topo.centres or np.array_equal(positions, topo.centres)):
+        if topo is not None and m == topo.n_cells and _same(positions, topo.centres):
             return _Series(FieldConfig(kind, CELLS, m), cell_positions=topo.centres)
         return _Series(FieldConfig(kind, POINTS, m))
 
@@ -246,11 +245,12 @@ class FieldLens:
     def config(self, name: str) -> FieldConfig:
         return self._get(name).config
 
-    def history_ticks(self, name: str) -> np.ndarray:
+    def field_ticks(self, name: str) -> np.ndarray:
         """The ticks held for field ``name``, oldest first."""
         return np.array(self._get(name).ticks, dtype=np.int64)
 
-    def history_times(self, name: str) -> np.ndarray:
+    def field_times(self, name: str) -> np.ndarray:
+        """The sim times of :meth:`field_ticks`."""
         return np.array(self._get(name).times, dtype=np.float64)
 
     def signal_history(self, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -305,7 +305,7 @@ class FieldLens:
         *,
         tick: float | None = None,
         rule: str | None = None,
-    ) -> float | np.ndarray:
+    ) -> PointValue:
         """Value of ``name`` at one position and sim ``time`` (or ``tick``), interpolated.
 
         Between captured frames the bracketing frames are blended (scalars linearly,
@@ -314,8 +314,8 @@ class FieldLens:
         pos = np.asarray(position, dtype=np.float64)
         if pos.shape != (3,):
             raise LensError(f"Expected one position (x, y, z), got shape {pos.shape} instead")
-        value = self.query_batch(name, pos[None, :], time, tick=tick, rule=rule)[0]
-        return float(value) if self.config(name).kind == "scalar" else value
+        batch = self.query_batch(name, pos[None, :], time, tick=tick, rule=rule)
+        return point_value(batch, self.config(name).kind)
 
     def query_batch(
         self,
@@ -325,23 +325,18 @@ class FieldLens:
         *,
         tick: float | None = None,
         rule: str | None = None,
-    ) -> np.ndarray:
+    ) -> PointValues:
         """Values at (n, 3) positions at sim ``time`` (or ``tick``), interpolated."""
         series = self._get(name)
-        if (time is None) == (tick is None):
-            raise LensError("Expected exactly one of time= (sim time) or tick=")
-        keys, t = (series.ticks, tick) if time is None else (series.times, time)
-        what = f"field {name!r} ({'ticks' if time is None else 'sim time'})"
-        i0, i1, w = bracket(np.asarray(keys), float(t), what)
-        first = self._reconstruction(name, i0, rule)
-        if series.config.positions == POINTS:
-            v0 = first.sample_batch(positions)
-            v1 = self._reconstruction(name, i1, rule).sample_batch(positions) if w else v0
-        else:  # the same samples in both frames: locate once
-            idx = first.indices(positions)
-            v0 = first.values.take(idx, axis=0)
-            v1 = series.values[i1].take(idx, axis=0) if w else v0
-        return blend(series.config.kind, v0, v1, w)
+        t, by_time = moment(time, tick)
+        keys = np.asarray(series.times if by_time else series.ticks)
+        i0, i1, w = bracket(keys, t, f"field {name!r} ({'sim time' if by_time else 'ticks'})")
+
+        def frame(i: int) -> Reconstruction:
+            return self._reconstruction(name, i, rule)
+
+        values, used = sample_between(frame, i0, i1, w, positions)
+        return PointValues(values, used, (series.ticks[i0], series.ticks[i1]), w)
 
     def history(
         self,
@@ -355,9 +350,7 @@ class FieldLens:
         """One value per held tick in ``[start, stop]`` (inclusive) at ``position``."""
         series = self._get(name)
         ticks = np.array(series.ticks, dtype=np.int64)
-        lo = -np.inf if start is None else start
-        hi = np.inf if stop is None else stop
-        keep = np.flatnonzero((ticks >= lo) & (ticks <= hi))
+        keep = np.flatnonzero(tick_mask(ticks, start, stop))
         if not len(keep):
             raise LensError(
                 f"field {name!r} has no frames in [{start}, {stop}]; held: {describe_ticks(ticks)}"
@@ -392,9 +385,10 @@ class FieldLens:
             positions = s.cell_positions
             if s.config.positions == POINTS:
                 positions = np.stack(s.positions) if s.positions else None
-            values: np.ndarray | list[np.ndarray] = list(s.values)
+            frames = list(s.values)
+            values: np.ndarray | list[np.ndarray] = frames
             if not frame_lists:
-                values = np.stack(values) if values else np.empty((0, *s.config.sample_shape))
+                values = np.stack(frames) if frames else np.empty((0, *s.config.sample_shape))
             if positions is None and s.config.positions == POINTS:
                 positions = np.empty((0, s.config.samples, 3))
             data.fields[name] = FieldSeries(s.config, rows, positions, values)
@@ -414,7 +408,7 @@ class FieldLens:
         return out
 
     def save_snapshot(
-        self, path: str | Path, *, level: int = DEFAULT_LEVEL, shuffle: bool | str = "auto"
+        self, path: str | Path, *, level: int = DEFAULT_LEVEL, shuffle: ShufflePolicy = "auto"
     ) -> ContainerInfo:
         """Write every frame held to one ``.lens`` file (atomic; see ``format.py``)."""
         return write_chunk(Path(path), self.to_chunk(), self.identity, level=level, shuffle=shuffle)

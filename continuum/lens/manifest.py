@@ -1,4 +1,4 @@
-"""A lens run directory's names and its ``manifest.json``.
+"""A lens run directory's chunk windows and its manifest (names: :mod:`continuum.layout`).
 
     {lens_dir}/{run_id}/
       manifest.json                                run identity, chunks, segments, drops
@@ -7,7 +7,7 @@
 
 **Chunk windows and names.** Chunks follow fixed windows of ``chunk_size`` ticks,
 ``[k * C, (k + 1) * C)``. A file covers a half-open tick range inside one window and is
-named by it, ``lens_snapshot_{start:010}-{end:010}.lens``; the ranges of a run's files
+named by it (:func:`continuum.layout.lens_chunk_name`); the ranges of a run's files
 never overlap, so names never collide, and sorting names sorts time. A window sealed
 whole is named by the window (``0000000000-0000010000`` for ticks [0, 10000)). A window
 is sealed in *pieces* when a segment ends inside it (the piece ends at the segment's last
@@ -25,33 +25,18 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from pathlib import Path
 from typing import Any
 
-from continuum.blobs.manifest import MANIFEST, JsonManifest
+from continuum import layout
+from continuum.blobs.manifest import JsonManifest
 from continuum.errors import LensError
+from continuum.lens.format import ChunkHeader
 
 log = logging.getLogger("continuum.lens")
 
 MANIFEST_FORMAT = "continuum.lens.manifest"
 MANIFEST_VERSION = 1
-FULL_NAME = "lens_snapshot_full.lens"
-_CHUNK_RE = re.compile(r"^lens_snapshot_(?P<start>[0-9]{10,})-(?P<end>[0-9]{10,})\.lens$")
-
-
-def chunk_name(start: int, end: int) -> str:
-    """``lens_snapshot_0000000000-0000010000.lens`` for ticks [start, end)."""
-    return f"lens_snapshot_{start:010d}-{end:010d}.lens"
-
-
-def parse_chunk_name(name: str) -> tuple[int, int] | None:
-    """The [start, end) of a chunk file name, or None if ``name`` is not one."""
-    match = _CHUNK_RE.match(name)
-    if match is None:
-        return None
-    start, end = int(match["start"]), int(match["end"])
-    return (start, end) if start < end else None
 
 
 def window_of(tick: int, chunk_size: int) -> tuple[int, int]:
@@ -64,9 +49,9 @@ def is_lens_run_dir(path: Path) -> bool:
     """A directory holding a lens manifest or chunk files."""
     if not path.is_dir():
         return False
-    if (path / MANIFEST).is_file():
+    if layout.manifest_path(path).is_file():
         return True
-    return any(parse_chunk_name(p.name) for p in path.iterdir())
+    return any(layout.parse_lens_chunk_name(p.name) for p in path.iterdir())
 
 
 class LensManifest(JsonManifest):
@@ -75,7 +60,7 @@ class LensManifest(JsonManifest):
     @classmethod
     def read(cls, run_dir: Path) -> dict[str, Any] | None:
         """The manifest's data, None if there is none; an unreadable one is a LensError."""
-        path = run_dir / MANIFEST
+        path = layout.manifest_path(run_dir)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -124,3 +109,21 @@ class LensManifest(JsonManifest):
             chunks.append(entry)
             self.data["chunks"] = sorted(chunks, key=lambda c: c["tick_range"])
             self._save_locked()
+
+
+def chunk_entry(h: ChunkHeader) -> dict[str, Any]:
+    """The manifest entry of a chunk (everything the store indexes without opening it)."""
+    return {
+        "name": h.path.name,
+        "tick_range": list(h.tick_range),
+        "frames": h.frames,
+        "fields": sorted(h.fields),
+        "bytes": h.disk_bytes,
+        "raw_bytes": h.raw_bytes,
+        "checksum": h.checksum,
+        "first_tick": h.first_tick,
+        "last_tick": h.last_tick,
+        "first_sim_time": h.first_sim_time,
+        "last_sim_time": h.last_sim_time,
+        "created_at": h.created_at,
+    }

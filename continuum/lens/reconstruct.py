@@ -17,8 +17,9 @@ Global fields have one value everywhere; their rule is ``global``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -143,7 +144,7 @@ class Reconstruction:
     values: np.ndarray
     topology: CubedSphere | None = None
     rule: str | None = None
-    _tree: Any = field(default=None, init=False, repr=False)
+    _tree: Any = dataclasses.field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.rule = check_rule(self.field, self.config, self.rule)

@@ -1,7 +1,7 @@
 """Reading a lens run directory: chunk discovery, and loading only what a query needs.
 
 Chunks are found by listing the directory (names give their [start, end) tick range,
-see :mod:`continuum.lens.manifest`); the manifest supplies frames, fields, sizes and
+see :func:`continuum.layout.parse_lens_chunk_name`); the manifest supplies frames, fields, sizes and
 sim-time ranges without opening files, and a chunk it does not list (written just
 before a crash) is described from its own header. A query at tick T opens only the
 chunk(s) whose range holds T; the history of one position reads, per chunk, only the
@@ -11,35 +11,35 @@ Duplicate frames (two chunks holding the same tick: a copied file, a crash betwe
 writing a chunk and recording it) are resolved deterministically: chunks are ordered by
 (start, end, name) and the first chunk holding a tick wins; the others' copies are
 skipped. The ``full`` file is a derived copy and is never mixed with chunks.
+
+:class:`LensStore` is a :class:`~continuum.lens.source.FieldSource`: it answers the
+questions a :class:`~continuum.lens.history.FieldLens` answers, with the same records;
+bracketing and blending are :mod:`continuum.lens.interpolate`'s, shared with it.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from continuum import layout
 from continuum.blobs import ContainerInfo
-from continuum.errors import LensError
+from continuum.errors import LayoutError, LensError
 from continuum.lens.format import (
     ChunkData,
     ChunkFile,
-    ChunkHeader,
     FieldSeries,
     LensIdentity,
-    read_chunk_header,
+    header_of,
 )
-from continuum.lens.history import FieldHistory, FieldLens
-from continuum.lens.interpolate import blend
-from continuum.lens.manifest import (
-    FULL_NAME,
-    LensManifest,
-    is_lens_run_dir,
-    parse_chunk_name,
-)
+from continuum.lens.history import FieldLens
+from continuum.lens.interpolate import bracket, interpolate, moment, sample_between
+from continuum.lens.manifest import LensManifest, chunk_entry, is_lens_run_dir
 from continuum.lens.reconstruct import (
     CELLS,
     GLOBAL,
@@ -51,6 +51,13 @@ from continuum.lens.reconstruct import (
     nearest_brute,
     topology_from_spec,
     unit_points,
+)
+from continuum.lens.source import (
+    FieldHistory,
+    PointValue,
+    PointValues,
+    span_meets,
+    tick_mask,
 )
 from continuum.topology import CubedSphere
 
@@ -76,16 +83,6 @@ class ChunkRef:
     checksum: str | None
 
 
-@dataclass(frozen=True)
-class PointValue:
-    """A queried value and how it was obtained."""
-
-    value: float | np.ndarray  # a float, or a (3,) vector
-    rule: str  # containing | nearest | global
-    ticks: tuple[int, int]  # the bracketing captured ticks (equal at a captured tick)
-    weight: float  # of the later frame in the blend; 0 at a captured tick
-
-
 @dataclass
 class _Keys:
     """A chunk's frames of one field: ticks, sim times and row numbers."""
@@ -106,8 +103,11 @@ def resolve_run_dir(lens_dir: Path | str, run: str | None = None) -> Path:
     if not root.is_dir():
         raise LensError(f"lens directory {root} does not exist")
     if run is not None:
-        target = root / run
-        if is_lens_run_dir(target):
+        try:
+            target = layout.run_dir(root, run)
+        except LayoutError:
+            target = None
+        if target is not None and is_lens_run_dir(target):
             return target
         raise LensError(f"no lens run {run!r} under {root}; runs there: {_runs_text(root)}")
     if is_lens_run_dir(root):
@@ -116,7 +116,9 @@ def resolve_run_dir(lens_dir: Path | str, run: str | None = None) -> Path:
     if len(runs) == 1:
         return runs[0]
     if not runs:
-        raise LensError(f"{root} holds no lens data (no manifest.json or .lens chunks)")
+        raise LensError(
+            f"{root} holds no lens data (no {layout.MANIFEST} or {layout.LENS_SUFFIX} chunks)"
+        )
     raise LensError(f"{root} holds {len(runs)} lens runs; pass --run ID ({_runs_text(root)})")
 
 
@@ -159,10 +161,10 @@ class LensStore:
 
     def _discover(self) -> list[ChunkRef]:
         chunks = (self.manifest or {}).get("chunks", [])
-        listed = {c.get("name"): c for c in chunks if isinstance(c, dict)}
+        listed = {str(c.get("name")): c for c in chunks if isinstance(c, dict)}
         refs = []
         for path in self.run_dir.iterdir():
-            span = parse_chunk_name(path.name)
+            span = layout.parse_lens_chunk_name(path.name)
             if span is None or not path.is_file():
                 continue
             entry = listed.get(path.name)
@@ -229,11 +231,29 @@ class LensStore:
                 self._keys[key] = _Keys(ticks[rows], times[rows], rows, chunk.config(name))
         return self._keys[key]
 
+    def config(self, name: str) -> FieldConfig:
+        """How ``name`` is sampled (from the first chunk holding it)."""
+        self._check_field(name)
+        for ref in self.chunks:
+            if (keys := self._field_keys(ref, name)) is not None:
+                return keys.config
+        raise LensError(f"no chunk of {self.run_dir} holds field {name!r}")
+
     def field_ticks(self, name: str) -> np.ndarray:
         """Every captured tick of ``name`` (opens every chunk holding it; duplicates once)."""
+        return self._field_columns(name)[0]
+
+    def field_times(self, name: str) -> np.ndarray:
+        """The sim times of :meth:`field_ticks` (a duplicated tick's from the first chunk)."""
+        return self._field_columns(name)[1]
+
+    def _field_columns(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         self._check_field(name)
-        parts = [k.ticks for r in self.chunks if (k := self._field_keys(r, name)) is not None]
-        return np.unique(np.concatenate(parts)) if parts else np.array([], dtype=np.int64)
+        parts = [k for r in self.chunks if (k := self._field_keys(r, name)) is not None]
+        if not parts:
+            return np.array([], dtype=np.int64), np.array([], dtype=np.float64)
+        ticks, first = np.unique(np.concatenate([k.ticks for k in parts]), return_index=True)
+        return ticks, np.concatenate([k.times for k in parts])[first]
 
     # -- locating frames ------------------------------------------------------------------
 
@@ -246,8 +266,11 @@ class LensStore:
                     return ref, i
         return None
 
-    def _neighbour_tick(self, name: str, t: float, by_time: bool, before: bool) -> int | None:
-        """The captured tick of ``name`` nearest ``t`` on one side (inclusive)."""
+    def _neighbour(
+        self, name: str, t: float, by_time: bool, before: bool
+    ) -> tuple[int, float] | None:
+        """(tick, tick or sim time) of the captured frame of ``name`` nearest ``t`` on one
+        side (inclusive)."""
         refs = self.chunks[::-1] if before else self.chunks
         for ref in refs:
             if not _may_hold(ref, t, by_time, before):
@@ -256,28 +279,26 @@ class LensStore:
             if keys is None or not len(keys.ticks):
                 continue
             axis = keys.times if by_time else keys.ticks
-            if before:
-                i = int(np.searchsorted(axis, t, side="right")) - 1
-                if i >= 0:
-                    return int(keys.ticks[i])
-            else:
-                i = int(np.searchsorted(axis, t, side="left"))
-                if i < len(axis):
-                    return int(keys.ticks[i])
+            i = int(np.searchsorted(axis, t, side="right" if before else "left")) - before
+            if 0 <= i < len(axis):
+                return int(keys.ticks[i]), axis[i]
         return None
 
-    def _bracket(self, name: str, t: float, by_time: bool) -> tuple[int, int]:
-        """Captured ticks (k0, k1) around tick or time ``t`` (equal when ``t`` is captured)."""
+    def _bracket(self, name: str, t: float, by_time: bool) -> tuple[tuple[int, int], float]:
+        """Captured ticks (k0, k1) around tick or time ``t`` and the weight of k1."""
         self._check_field(name)
-        k0 = self._neighbour_tick(name, t, by_time, before=True)
-        k1 = self._neighbour_tick(name, t, by_time, before=False)
+        k0 = self._neighbour(name, t, by_time, before=True)
+        k1 = self._neighbour(name, t, by_time, before=False)
+        what = "sim time" if by_time else "tick"
         if k0 is None or k1 is None:
-            what = "sim time" if by_time else "tick"
             raise LensError(
                 f"{what} {t:g} is outside the captured frames of {name!r} in {self.run_dir}; "
                 f"{self._extent_text(name, by_time)}"
             )
-        return k0, k1
+        both = (k0[0], k1[0])
+        keys = np.array([k0[1]] if both[0] == both[1] else [k0[1], k1[1]])
+        i0, i1, w = bracket(keys, t, f"field {name!r} ({what})")
+        return (both[i0], both[i1]), w
 
     def _extent_text(self, name: str, by_time: bool) -> str:
         refs = [r for r in self.chunks if name in r.fields and r.frames]
@@ -289,21 +310,24 @@ class LensStore:
 
     # -- queries --------------------------------------------------------------------------
 
-    def at(self, name: str, tick: int, *, rule: str | None = None) -> Reconstruction:
-        """Field ``name`` at captured ``tick``, reading only the chunk that holds it."""
-        self._check_field(name)
+    def _located(self, name: str, tick: int) -> tuple[ChunkFile, _Keys, int]:
+        """The open chunk holding the frame of ``name`` at ``tick``, its keys and index."""
         found = self._frame(name, tick)
-        if found is None:
+        keys = None if found is None else self._field_keys(found[0], name)
+        if found is None or keys is None:
             raise LensError(
                 f"field {name!r} has no frame at tick {tick}; {self._extent_text(name, False)}"
                 f"{self._near_text(name, tick)}"
             )
-        ref, i = found
-        chunk, keys = self._file(ref), self._field_keys(ref, name)
-        assert keys is not None
+        return self._file(found[0]), keys, found[1]
+
+    def at(self, name: str, tick: int, *, rule: str | None = None) -> Reconstruction:
+        """Field ``name`` at captured ``tick``, reading only the chunk that holds it."""
+        self._check_field(name)
+        chunk, keys, i = self._located(name, tick)
         values = chunk.values(name)[i]
-        positions = chunk.positions(name) if keys.config.positions == POINTS else None
-        if positions is not None:
+        positions = chunk.positions(name)
+        if keys.config.positions == POINTS and positions is not None:
             positions = positions[i]
         elif keys.config.positions == CELLS:
             positions = self._topology_for(name).centres
@@ -312,9 +336,11 @@ class LensStore:
         )
 
     def _near_text(self, name: str, tick: int) -> str:
-        k0 = self._neighbour_tick(name, tick, False, before=True)
-        k1 = self._neighbour_tick(name, tick, False, before=False)
-        near = [str(k) for k in (k0, k1) if k is not None]
+        near = [
+            str(k[0])
+            for before in (True, False)
+            if (k := self._neighbour(name, tick, False, before)) is not None
+        ]
         return f"; nearest captured: {', '.join(near)}" if near else ""
 
     def _topology_for(self, name: str) -> CubedSphere:
@@ -337,41 +363,47 @@ class LensStore:
         Only the chunk(s) holding the bracketing frames are opened, and for cell-centred
         fields only the values tile holding the position's cell is decoded.
         """
-        if (tick is None) == (time is None):
-            raise LensError("Expected exactly one of --tick or --time")
-        by_time = time is not None
-        t = float(time if by_time else tick)  # type: ignore[arg-type]
-        k0, k1 = self._bracket(name, t, by_time)
-        v0, info = self._value_at(name, k0, position, rule)
-        w = 0.0
-        if k1 != k0:
-            v1, info1 = self._value_at(name, k1, position, rule)
-            x0, x1 = (info["sim_time"], info1["sim_time"]) if by_time else (k0, k1)
-            w = (t - x0) / (x1 - x0)
-            v0 = blend(info["kind"], np.asarray(v0), np.asarray(v1), w)
-        value = float(v0) if info["kind"] == "scalar" else np.asarray(v0)
-        return PointValue(value, info["rule"], (k0, k1), w)
-
-    def _value_at(
-        self, name: str, tick: int, position: object, rule: str | None
-    ) -> tuple[Any, dict[str, Any]]:
-        found = self._frame(name, tick)
-        assert found is not None
-        ref, i = found
-        keys = self._field_keys(ref, name)
-        assert keys is not None
-        config = keys.config
-        rule = check_rule(name, config, rule)
+        t, by_time = moment(time, tick)
+        (k0, k1), w = self._bracket(name, t, by_time)
+        config = self._located(name, k0)[1].config
+        used = check_rule(name, config, rule)
         point = unit_points(position)[0]
-        chunk = self._file(ref)
+
+        def sample(k: int) -> np.ndarray:
+            return self._point_sample(name, k, used, point)
+
+        value = interpolate(config.kind, sample, k0, k1, w)
+        return PointValue(float(value) if config.kind == "scalar" else value, used, (k0, k1), w)
+
+    def query_batch(
+        self,
+        name: str,
+        positions: object,
+        time: float | None = None,
+        *,
+        tick: float | None = None,
+        rule: str | None = None,
+    ) -> PointValues:
+        """Values at (n, 3) positions at sim ``time`` (or ``tick``): the bracketing frames
+        are read whole (one chunk each)."""
+        t, by_time = moment(time, tick)
+        (k0, k1), w = self._bracket(name, t, by_time)
+
+        def frame(k: int) -> Reconstruction:
+            return self.at(name, k, rule=rule)
+
+        values, used = sample_between(frame, k0, k1, w, positions)
+        return PointValues(values, used, (k0, k1), w)
+
+    def _point_sample(self, name: str, tick: int, rule: str, point: np.ndarray) -> np.ndarray:
+        """The value at one unit ``point`` in the frame at ``tick``, reading one tile."""
+        chunk, keys, i = self._located(name, tick)
+        config = keys.config
         if config.positions == POINTS:
-            j = int(nearest_brute(chunk.positions(name)[i], point[0]))
-            value = chunk.values(name)[i, j]
-        else:
-            j = self._sample_index(name, config, rule, point)
-            value = chunk.values(name, np.array([j]))[i, 0]
-        info = {"rule": rule, "kind": config.kind, "sim_time": float(keys.times[i])}
-        return value, info
+            j = int(nearest_brute(_points(chunk, name)[i], point[0]))
+            return np.asarray(chunk.values(name)[i, j])
+        j = self._sample_index(name, config, rule, point)
+        return np.asarray(chunk.values(name, np.array([j]))[i, 0])
 
     def _sample_index(self, name: str, config: FieldConfig, rule: str, point: np.ndarray) -> int:
         if config.positions == GLOBAL:
@@ -392,16 +424,15 @@ class LensStore:
         Per chunk, cell-centred fields decode only the tile holding the position's cell.
         """
         self._check_field(name)
-        lo = -np.inf if start is None else start
-        hi = np.inf if stop is None else stop
         point = unit_points(position)[0]
         parts, used_rule = [], None
         for ref in self.chunks:
-            keys = self._field_keys(ref, name) if ref.end > lo and ref.start <= hi else None
+            meets = span_meets(ref.start, ref.end, start, stop)
+            keys = self._field_keys(ref, name) if meets else None
             if keys is None:
                 continue
             used_rule = check_rule(name, keys.config, rule)
-            sel = np.flatnonzero((keys.ticks >= lo) & (keys.ticks <= hi))
+            sel = np.flatnonzero(tick_mask(keys.ticks, start, stop))
             if len(sel):
                 values = self._history_values(ref, name, keys.config, used_rule, point)[sel]
                 parts.append((keys.ticks[sel], keys.times[sel], values))
@@ -421,7 +452,7 @@ class LensStore:
     ) -> np.ndarray:
         chunk = self._file(ref)
         if config.positions == POINTS:
-            idx = nearest_brute(chunk.positions(name), point[0])
+            idx = nearest_brute(_points(chunk, name), point[0])
             return np.take_along_axis(chunk.values(name), _expand(idx, config), axis=1)[:, 0]
         j = self._sample_index(name, config, rule, point)
         return chunk.values(name, np.array([j]))[:, 0]
@@ -438,12 +469,10 @@ class LensStore:
         """Frames of ``fields`` (default all) with ticks in [start, stop], merged by tick."""
         for name in fields or []:
             self._check_field(name)
-        lo = -np.inf if start is None else start
-        hi = np.inf if stop is None else stop
         datas = [
-            _slice(self._read(ref, fields), lo, hi)
+            _slice(self._read(ref, fields), start, stop)
             for ref in self.chunks
-            if ref.end > lo and ref.start <= hi
+            if span_meets(ref.start, ref.end, start, stop)
         ]
         return FieldLens.from_chunks(datas, self.identity)
 
@@ -460,18 +489,18 @@ class LensStore:
         return data
 
     def compact(self) -> ContainerInfo:
-        """Write every frame of the run into ``lens_snapshot_full.lens`` (all in memory)."""
-        info = self.load().save_snapshot(self.run_dir / FULL_NAME)
+        """Write every frame of the run into the full snapshot (all in memory)."""
+        info = self.load().save_snapshot(layout.lens_full_path(self.run_dir))
         if self.manifest is not None:
             manifest = LensManifest(self.run_dir, self.manifest)
-            manifest.update(full=chunk_entry(read_chunk_header(info.path)))
+            manifest.update(full=chunk_entry(header_of(info)))
         return info
 
     def summary(self) -> dict[str, Any]:
         """What ``continuum lens load DIR`` prints: fields, tick range, frames, sizes."""
         ident = self.identity
         refs = self.chunks
-        full = self.run_dir / FULL_NAME
+        full = layout.lens_full_path(self.run_dir)
         return {
             "path": str(self.run_dir),
             "run_id": ident.run_id,
@@ -481,8 +510,8 @@ class LensStore:
             "chunks": len(refs),
             "frames": sum(r.frames for r in refs),
             "tick_range": [refs[0].start, refs[-1].end] if refs else None,
-            "first_tick": min((r.first_tick for r in refs if r.frames), default=None),
-            "last_tick": max((r.last_tick for r in refs if r.frames), default=None),
+            "first_tick": min(_known(r.first_tick for r in refs if r.frames), default=None),
+            "last_tick": max(_known(r.last_tick for r in refs if r.frames), default=None),
             "fields": self.fields,
             "bytes": sum(r.bytes for r in refs),
             "raw_bytes": sum(r.raw_bytes or 0 for r in refs),
@@ -493,12 +522,27 @@ class LensStore:
         }
 
 
+def _known(values: Iterable[int | None]) -> list[int]:
+    return [v for v in values if v is not None]
+
+
+def _points(chunk: ChunkFile, name: str) -> np.ndarray:
+    """The (F_f, m, 3) positions of a point-sample field."""
+    positions = chunk.positions(name)
+    if positions is None:
+        raise LensError(f"{chunk.path}: field {name!r} has no sample positions")
+    return positions
+
+
 def _may_hold(ref: ChunkRef, t: float, by_time: bool, before: bool) -> bool:
     """Whether chunk ``ref`` can hold a frame at or before (after) ``t``."""
     if not ref.frames:
         return False
     if by_time:
-        return ref.first_sim_time <= t if before else ref.last_sim_time >= t
+        first, last = ref.first_sim_time, ref.last_sim_time
+        if first is None or last is None:
+            return True  # unknown: look inside
+        return first <= t if before else last >= t
     return ref.start <= t if before else ref.end > t
 
 
@@ -506,17 +550,20 @@ def _expand(idx: np.ndarray, config: FieldConfig) -> np.ndarray:
     return idx.reshape(-1, 1, 1) if config.kind == "vec3" else idx.reshape(-1, 1)
 
 
-def _slice(data: ChunkData, lo: float, hi: float) -> ChunkData:
-    """The frames of ``data`` with ticks in [lo, hi]."""
-    keep = (data.ticks >= lo) & (data.ticks <= hi)
+def _slice(data: ChunkData, start: int | None, stop: int | None) -> ChunkData:
+    """The frames of ``data`` with ticks in [start, stop]."""
+    keep = tick_mask(data.ticks, start, stop)
     if keep.all():
         return data
     new_row = np.cumsum(keep) - 1
     out = ChunkData(data.ticks[keep], data.sim_times[keep])
     for name, fs in data.fields.items():
         sel = keep[fs.rows]
-        pos = fs.positions[sel] if fs.config.positions == POINTS else fs.positions
-        out.fields[name] = FieldSeries(fs.config, new_row[fs.rows[sel]], pos, fs.values[sel])
+        pos = fs.positions
+        if fs.config.positions == POINTS and pos is not None:
+            pos = pos[sel]
+        values = np.asarray(fs.values)[sel]
+        out.fields[name] = FieldSeries(fs.config, new_row[fs.rows[sel]], pos, values)
     out.signals = {n: v[keep] for n, v in data.signals.items()}
     return out
 
@@ -557,21 +604,3 @@ def _ref_from_header(path: Path, span: tuple[int, int]) -> ChunkRef:
         h.raw_bytes,
         h.checksum,
     )
-
-
-def chunk_entry(h: ChunkHeader) -> dict[str, Any]:
-    """The manifest entry of a chunk (everything the store indexes without opening it)."""
-    return {
-        "name": h.path.name,
-        "tick_range": list(h.tick_range),
-        "frames": h.frames,
-        "fields": sorted(h.fields),
-        "bytes": h.disk_bytes,
-        "raw_bytes": h.raw_bytes,
-        "checksum": h.checksum,
-        "first_tick": h.first_tick,
-        "last_tick": h.last_tick,
-        "first_sim_time": h.first_sim_time,
-        "last_sim_time": h.last_sim_time,
-        "created_at": h.created_at,
-    }

@@ -24,11 +24,14 @@ leaves free on a two-core machine. Running them at nice +10 was measured: on a m
 with other load the run kept its speed but dropped 40 % of the frames — at stride 1,
 most of what was asked for — so CPU contention is left to the OS as for any thread.
 
-Sealing rules (names and windows: :mod:`continuum.lens.manifest`): a piece is sealed
-when a frame past its window arrives (named by the window), when its frames reach
+Sealing rules (windows: :mod:`continuum.lens.manifest`; names: :mod:`continuum.layout`):
+a piece is sealed when a frame past its window arrives (named by the window), when its frames reach
 ``max_chunk_bytes`` (ending after its last frame), and at the end of a segment (ending
 at the segment's last tick + 1). A failed write (ENOSPC...) loses that piece, is logged
 and counted, and capture goes on.
+
+The writer does not read lens files: the encode stage keeps the header it computed
+(:class:`~continuum.lens.format.EncodedChunk`) and the io stage records it as is.
 """
 
 from __future__ import annotations
@@ -43,13 +46,13 @@ from typing import Any
 
 import numpy as np
 
+from continuum import layout
 from continuum.blobs import atomic_write
 from continuum.errors import LensError
-from continuum.lens.format import DEFAULT_LEVEL, LensIdentity, encode_chunk, read_chunk_header
+from continuum.lens.format import DEFAULT_LEVEL, EncodedChunk, LensIdentity, encode_chunk
 from continuum.lens.history import FieldLens
-from continuum.lens.manifest import LensManifest, chunk_name, window_of
+from continuum.lens.manifest import LensManifest, chunk_entry, window_of
 from continuum.lens.reconstruct import topology_from_spec
-from continuum.lens.store import chunk_entry
 from continuum.runtime import FieldFrame
 
 log = logging.getLogger("continuum.lens")
@@ -217,27 +220,28 @@ class ChunkWriter:
 
     def _encode_piece(self, job: tuple[_Piece, int]) -> None:
         piece, end = job
-        path = self.run_dir / chunk_name(piece.start, end)
+        name = f"[{piece.start}, {end})"
         try:
             data = piece.lens.to_chunk(frame_lists=True)
             if not len(data.ticks):
                 return
+            path = layout.lens_chunk_path(self.run_dir, piece.start, end)
+            name = path.name
             span = (piece.start, end)
-            blob = encode_chunk(
-                data, self.identity, tick_range=span, level=self.level, shuffle=self.shuffle
+            encoded = encode_chunk(
+                path, data, self.identity, tick_range=span, level=self.level, shuffle=self.shuffle
             )
         except Exception as exc:
-            self._failed(f"chunk {path.name}", exc)
+            self._failed(f"chunk {name}", exc)
             return
-        self._io.queue.put((path, blob))
+        self._io.queue.put(encoded)
 
     # -- stage 3: io ----------------------------------------------------------------------
 
-    def _commit(self, job: tuple[Path, bytes]) -> None:
-        path, blob = job
+    def _commit(self, encoded: EncodedChunk) -> None:
+        header, path = encoded.header, encoded.header.path
         try:
-            atomic_write(path, blob)
-            header = read_chunk_header(path)
+            atomic_write(path, encoded.blob)
             self.manifest.add_chunk(chunk_entry(header))
         except (OSError, LensError) as exc:
             self._failed(f"chunk {path.name} (not written)", exc)

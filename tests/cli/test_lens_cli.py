@@ -68,7 +68,7 @@ def test_query_prints_the_value(lens_root, expected):
     )
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
-    assert out["value"] == expected.query("surface.elevation", [1, 0, 0], tick=12)
+    assert out["value"] == expected.query("surface.elevation", [1, 0, 0], tick=12).value
     assert out["rule"] == "containing" and out["ticks"] == [12, 12]
     text = invoke(
         "lens",

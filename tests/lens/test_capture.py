@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from continuum.errors import LensError
-from continuum.lens import CaptureConfig, FieldLens, LensCapture, LensStore
+from continuum.lens import CaptureConfig, FieldLens, LensStore
 from continuum.runtime import Simulation
 
-from .helpers import assert_same_frames, chunk_names, reference, run, run_dir, tiny_sim
+from .helpers import assert_same_frames, chunk_names, reference, run, run_dir
 
 
 def test_lens_does_not_change_the_run(tmp_path):
@@ -106,63 +105,6 @@ def test_a_branch_gets_its_own_lens_dir(tmp_path):
         np.testing.assert_array_equal(store.field_ticks("surface.elevation"), [10, 15, 20])
     with LensStore(run_dir(first)) as store:
         np.testing.assert_array_equal(store.field_ticks("surface.elevation"), [0, 5, 10, 15, 20])
-
-
-def capture(tmp_path: Path, **config) -> tuple[Simulation, LensCapture]:
-    sim = tiny_sim()
-    options = {"stride": 1, "chunk_size": 5, **config}
-    return sim, LensCapture(sim, CaptureConfig(tmp_path, **options), "run-x", ir_hash="h")
-
-
-def test_sealed_chunks_reach_on_seal(tmp_path):
-    sim, lens = capture(tmp_path)
-    sealed = []
-    lens._on_seal = [sealed.append]
-    state = sim.initial_state()
-    lens.start(state)
-    sim.run(state, 12, observer=lens)
-    lens.close(state.tick)
-    manifest = json.loads((tmp_path / "run-x" / "manifest.json").read_text())
-    assert [s.tick_range for s in sealed] == [(0, 5), (5, 10), (10, 13)]
-    for s, entry in zip(sealed, manifest["chunks"]):
-        assert s.run_id == "run-x" and s.path.name == entry["name"]
-        assert (s.frames, s.bytes, s.checksum) == (
-            entry["frames"],
-            entry["bytes"],
-            entry["checksum"],
-        )
-        assert s.bytes == s.path.stat().st_size
-        assert s.fields == ("atmosphere.temperature", "plates.velocity", "surface.elevation")
-
-
-def test_a_full_queue_drops_frames_and_never_blocks(tmp_path, caplog):
-    """The io stage is held up in on_seal: the queues fill, frames are dropped, counted."""
-    sim, lens = capture(tmp_path, queue_depth=1, max_chunk_bytes=1)
-    release = threading.Event()
-    lens._on_seal = [lambda _s: release.wait(30)]
-    state = sim.initial_state()
-    lens.start(state)
-    sim.run(state, 300, observer=lens)
-    release.set()
-    lens.close(state.tick)
-    assert lens.writer.dropped > 250
-    assert "dropped" in caplog.text
-    manifest = json.loads((tmp_path / "run-x" / "manifest.json").read_text())
-    assert manifest["dropped_frames"] == lens.writer.dropped
-    assert state.state_hash() == tiny_sim().run(tiny_sim().initial_state(), 300).state_hash()
-
-
-def test_failed_writes_are_counted_and_capture_goes_on(tmp_path, monkeypatch):
-    calls = []
-
-    def disk_full(path, data):
-        calls.append(path)
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr("continuum.lens.writer.atomic_write", disk_full)
-    summary = run(steps=12, lens_dir=tmp_path, lens_chunk_size=5)
-    assert summary["lens_failed"] == 3 and summary["lens_chunks"] == 0 and len(calls) == 3
-    assert chunk_names(run_dir(summary)) == []
 
 
 def test_full_file_holds_every_frame(tmp_path):

@@ -30,7 +30,7 @@ def lens_with(ticks, **kw) -> FieldLens:
 def test_record_and_read_back():
     lens = lens_with([0, 5, 10])
     assert lens.fields == ["temp"]
-    np.testing.assert_array_equal(lens.history_ticks("temp"), [0, 5, 10])
+    np.testing.assert_array_equal(lens.field_ticks("temp"), [0, 5, 10])
     assert lens.config("temp").positions == "cells"
     assert lens.latest("temp").tick == 10
     recon = lens.at("temp", 5)
@@ -50,9 +50,9 @@ def test_ticks_must_increase_and_fields_exist():
 
 def test_history_is_bounded_by_frames_and_bytes():
     lens = lens_with(range(10), max_frames=3)
-    np.testing.assert_array_equal(lens.history_ticks("temp"), [7, 8, 9])
+    np.testing.assert_array_equal(lens.field_ticks("temp"), [7, 8, 9])
     lens = lens_with(range(10), max_frames=None, max_bytes=4 * N * 8)
-    np.testing.assert_array_equal(lens.history_ticks("temp"), [6, 7, 8, 9])
+    np.testing.assert_array_equal(lens.field_ticks("temp"), [6, 7, 8, 9])
 
 
 def test_read_only_arrays_are_kept_writable_ones_copied():
@@ -71,13 +71,13 @@ def test_interpolation_is_exact_at_ticks_and_linear_between():
     pts = np.random.default_rng(0).normal(size=(100, 3))
     idx = TOPOLOGY.cell_of(pts)
     a, b = cells(0.0, 0)[idx], cells(40.0, 4)[idx]
-    assert lens.query_batch("temp", pts, tick=4).tobytes() == b.tobytes()
-    assert lens.query_batch("temp", pts, time=400.0).tobytes() == b.tobytes()
+    assert lens.query_batch("temp", pts, tick=4).values.tobytes() == b.tobytes()
+    assert lens.query_batch("temp", pts, time=400.0).values.tobytes() == b.tobytes()
     w = 0.25
     expected = a + w * (b - a)
-    assert lens.query_batch("temp", pts, tick=1).tobytes() == expected.tobytes()
-    assert lens.query_batch("temp", pts, time=100.0).tobytes() == expected.tobytes()
-    assert lens.query("temp", pts[0], time=100.0) == expected[0]
+    assert lens.query_batch("temp", pts, tick=1).values.tobytes() == expected.tobytes()
+    assert lens.query_batch("temp", pts, time=100.0).values.tobytes() == expected.tobytes()
+    assert lens.query("temp", pts[0], time=100.0).value == expected[0]
 
 
 def test_queries_outside_the_captured_range_are_refused():
@@ -99,14 +99,16 @@ def test_vectors_lerp_then_normalise():
     v0, v1 = np.array([[2.0, 0.0, 0.0]]), np.array([[0.0, 4.0, 0.0]])
     lens.record_many(0, plates(pos, v0))
     lens.record_many(10, plates(pos, v1))
-    assert lens.query("plates.velocity", [0, 0, 1], tick=0).tobytes() == v0[0].tobytes()
-    mid = lens.query("plates.velocity", [0, 0, 1], tick=5)
+    assert lens.query("plates.velocity", [0, 0, 1], tick=0).value.tobytes() == v0[0].tobytes()
+    mid = lens.query("plates.velocity", [0, 0, 1], tick=5).value
     np.testing.assert_allclose(np.linalg.norm(mid), 3.0)
     np.testing.assert_allclose(mid / np.linalg.norm(mid), [1 / 5**0.5, 2 / 5**0.5, 0.0])
     unit = FieldLens(TOPOLOGY)
     unit.record_many(0, plates(pos, np.array([[1.0, 0.0, 0.0]])))
     unit.record_many(10, plates(pos, np.array([[0.0, 1.0, 0.0]])))
-    np.testing.assert_allclose(np.linalg.norm(unit.query("plates.velocity", [0, 0, 1], tick=3)), 1)
+    np.testing.assert_allclose(
+        np.linalg.norm(unit.query("plates.velocity", [0, 0, 1], tick=3).value), 1
+    )
 
 
 def test_point_samples_follow_their_moving_positions():

@@ -21,8 +21,8 @@ from continuum.catalog import Catalog, LensChunkRecord
 from continuum.catalog.db import utcnow
 from continuum.cli import cli
 from continuum.errors import BlobStateError
+from continuum.layout import lens_chunk_name
 from continuum.lens.format import ChunkFile, LensIdentity, write_chunk
-from continuum.lens.manifest import chunk_name
 
 DEAD_PID = 999999999  # no such process: its temporaries are a crashed writer's
 
@@ -72,10 +72,10 @@ def test_verify_finds_damaged_lens_chunks_and_repair_settles_them(tmp_path, cata
     assert (code, report["problems"], report["lens_chunks"]) == (0, [], 4)
     gone, flipped, pruning, restored = chunks(catalog_url, run_id)
     assert [c.path for c in (gone, flipped, pruning, restored)] == [
-        chunk_name(0, 100),
-        chunk_name(100, 200),
-        chunk_name(200, 300),
-        chunk_name(300, 351),
+        lens_chunk_name(0, 100),
+        lens_chunk_name(100, 200),
+        lens_chunk_name(200, 300),
+        lens_chunk_name(300, 351),
     ]
     file_of(lens_dir, gone).unlink()
     flip_byte(file_of(lens_dir, flipped), -100)  # inside the payload
@@ -87,7 +87,7 @@ def test_verify_finds_damaged_lens_chunks_and_repair_settles_them(tmp_path, cata
         file_of(lens_dir, restored).unlink()
         cat.lens_chunks.mark(run_id, restored.chunk_id, "pruned")
     shutil.copy(backup, file_of(lens_dir, restored))  # pruned, then restored from a backup
-    temp = lens_dir / f".{chunk_name(400, 500)}.tmp-{DEAD_PID}-0123abcd"
+    temp = lens_dir / f".{lens_chunk_name(400, 500)}.tmp-{DEAD_PID}-0123abcd"
     temp.write_bytes(b"half a chunk")
 
     code, report = verify(catalog_url)
@@ -145,8 +145,8 @@ def test_verify_finds_damaged_lens_chunks_and_repair_settles_them(tmp_path, cata
 def test_repair_settles_rows_and_rerecords_rewritten_chunks(tmp_path, catalog_url):
     run_id, lens_dir = lens_run(catalog_url, tmp_path / "lens", 450)
     settled, finished, changed, displaced, kept = chunks(catalog_url, run_id)
-    never = lens_dir / chunk_name(900, 1000)
-    young = lens_dir / chunk_name(1000, 1100)
+    never = lens_dir / lens_chunk_name(900, 1000)
+    young = lens_dir / lens_chunk_name(1000, 1100)
     with Catalog(catalog_url) as cat:
         cat.lens_chunks.mark(run_id, settled.chunk_id, "missing")  # e.g. a disk came back
         cat.lens_chunks.mark(run_id, finished.chunk_id, "deleting")
@@ -208,13 +208,13 @@ def test_orphans_that_cannot_be_adopted_are_left_in_place_and_said_why(tmp_path,
     first = chunks(sqlite_url, run_id)[0]
     with ChunkFile(file_of(lens_dir, first)) as f:
         data, identity = f.read_all(), f.header.identity
-    garbage = lens_dir / chunk_name(900, 1000)
+    garbage = lens_dir / lens_chunk_name(900, 1000)
     garbage.write_bytes(b"not a lens chunk")
-    misnamed = lens_dir / chunk_name(700, 800)
+    misnamed = lens_dir / lens_chunk_name(700, 800)
     shutil.copy(file_of(lens_dir, first), misnamed)
-    overlapping = lens_dir / chunk_name(0, 200)  # ticks a listed chunk already holds
+    overlapping = lens_dir / lens_chunk_name(0, 200)  # ticks a listed chunk already holds
     write_chunk(overlapping, data, identity, tick_range=(0, 200))
-    foreign = lens_dir / chunk_name(0, 1000)  # another run's chunk
+    foreign = lens_dir / lens_chunk_name(0, 1000)  # another run's chunk
     other = LensIdentity(**{**vars(identity), "run_id": "20260101_000000_other"})
     write_chunk(foreign, data, other, tick_range=(0, 1000))
 
@@ -238,8 +238,8 @@ def test_orphans_that_cannot_be_adopted_are_left_in_place_and_said_why(tmp_path,
         assert "of run 20260101_000000_other" in why[foreign.name]
     assert all(f.exists() for f in (garbage, misnamed, overlapping, foreign))
     assert [c.path for c in chunks(sqlite_url, run_id)] == [
-        chunk_name(0, 100),
-        chunk_name(100, 151),
+        lens_chunk_name(0, 100),
+        lens_chunk_name(100, 151),
     ]
 
 
@@ -251,12 +251,12 @@ def test_mark_lens_chunk_state_follows_the_checkpoint_rules(catalog):
         end_tick=100,
         frames=100,
         fields=["a.b"],
-        path="/lens/r/" + chunk_name(0, 100),
+        path="/lens/r/" + lens_chunk_name(0, 100),
         bytes=10,
         checksum=None,
     )
     moved = catalog.lens_chunks.mark(run.run_id, chunk.chunk_id, "deleting", detail="test")
-    assert moved.state == "deleting" and moved.path == chunk_name(0, 100)
+    assert moved.state == "deleting" and moved.path == lens_chunk_name(0, 100)
     assert catalog.lens_chunks.mark(run.run_id, chunk.chunk_id, "deleting") == moved
     catalog.lens_chunks.mark(run.run_id, chunk.chunk_id, "pruned")
     with pytest.raises(BlobStateError, match="is pruned; it cannot become committed"):
