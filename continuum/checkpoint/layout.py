@@ -15,9 +15,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from continuum.blobs.manifest import MANIFEST, JsonManifest
+from continuum.blobs.manifest import JsonManifest
 from continuum.checkpoint.format import tick_of
 from continuum.errors import CheckpointError
+from continuum.layout import MANIFEST
 
 LATEST = "latest"
 MANIFEST_VERSION = 1

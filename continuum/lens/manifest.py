@@ -29,8 +29,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from continuum.blobs.manifest import MANIFEST, JsonManifest
+from continuum.blobs.manifest import JsonManifest
 from continuum.errors import LensError
+from continuum.layout import MANIFEST
 
 log = logging.getLogger("continuum.lens")
 
