@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from continuum import layout
 from continuum.catalog import Catalog
 from continuum.lens import LensStore
 from continuum.lens.reconstruct import FieldConfig
@@ -29,6 +30,10 @@ class Runs:
 
     def lens(self, seed: int) -> Path:
         return self.base / "lens" / self.ids[seed]
+
+    def part(self, seed: int, field: str) -> Path:
+        """One time-major Parquet part of a field of run ``seed``."""
+        return next(layout.field_partition(self.exports, self.ids[seed], field).glob("*.parquet"))
 
     def frames(self, seed: int, field: str) -> tuple[np.ndarray, np.ndarray, FieldConfig]:
         """(ticks, values, config) of one field of run ``seed``, read back from the lens."""
