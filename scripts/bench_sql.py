@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from continuum.layout import lens_chunk_name
+from continuum import layout
 from continuum.lens import ChunkData, FieldSeries, LensIdentity, write_chunk
 from continuum.lens.reconstruct import FieldConfig
 from continuum.sql import export_run, open_session
@@ -63,7 +63,7 @@ def write_lens(run_dir: Path, frames: int) -> list[Path]:
         series = FieldSeries(config, np.arange(count), None, values)
         data = ChunkData(ticks, ticks * 1e6, {FIELD: series})
         span = (int(ticks[0]), int(ticks[-1]) + 1)
-        path = run_dir / lens_chunk_name(*span)
+        path = layout.lens_chunk_path(run_dir, *span)
         write_chunk(path, data, ident, tick_range=span)
         paths.append(path)
     return paths
@@ -143,8 +143,9 @@ def run(run_dir: Path, root: Path, frames: int) -> dict:
     t_slice = timed(lambda: session.execute(slice_sql).fetchnumpy(), 5)
     t_slice_tuples = timed(lambda: session.execute(slice_sql).fetchall(), 5)
     rows = session.execute(point.format("fields_by_sample")).fetchall()
-    by_time = sum(p.stat().st_size for p in (root / f"run_id={RUN}").rglob("*.parquet"))
-    by_sample = sum(p.stat().st_size for p in (root / "by_sample").rglob("*.parquet"))
+    by_time = sum(p.stat().st_size for p in layout.run_partition(root, RUN).rglob("*.parquet"))
+    cell_dir = layout.run_partition(root, RUN, "sample")
+    by_sample = sum(p.stat().st_size for p in cell_dir.rglob("*.parquet"))
     lens_bytes = sum(p.stat().st_size for p in paths)
     return {
         "rows": samples,

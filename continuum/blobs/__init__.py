@@ -1,22 +1,25 @@
 """Bytes on disk: atomic commits and the checksummed array container.
 
 Owns: the atomic commit protocol (temp file, fsync, rename, fsync directory;
-symlink swaps; the JSON run manifest), the container layout shared by ``.ckpt`` and ``.lens`` files,
-zstd compression with byte shuffling, and checksums.
+``commit_file`` for files another library wrote, e.g. DuckDB's Parquet parts;
+symlink swaps; the JSON run manifest), the container layout shared by ``.ckpt`` and
+``.lens`` files, zstd compression with byte shuffling, and checksums. File names
+(temporaries, ``manifest.json``) are :mod:`continuum.layout`'s, never spelled here.
 
 Must not touch: simulation State, checkpoint or lens semantics (callers give
 a 4-byte kind tag, a JSON ``meta`` dict and named numpy arrays, and map
 ``BlobError`` to their own subclass through ``error_cls``), nor the catalog.
-It imports only numpy, zstandard, xxhash, the standard library and
-``continuum.errors``.
+It imports only numpy, zstandard, xxhash, the standard library,
+``continuum.errors`` and ``continuum.layout``.
 """
 
 from continuum.blobs.atomic import (
-    TEMP_NAME_RE,
     atomic_write,
     atomic_writer,
+    commit_file,
     fsync_dir,
-    is_temp_name,
+    fsync_file,
+    make_dirs,
     replace_symlink,
 )
 from continuum.blobs.container import (
@@ -31,12 +34,10 @@ from continuum.blobs.container import (
     read_header,
     write_container,
 )
-from continuum.blobs.manifest import MANIFEST, JsonManifest, now_iso
+from continuum.blobs.manifest import JsonManifest, now_iso
 
 __all__ = [
     "DEFAULT_READ_THREADS",
-    "MANIFEST",
-    "TEMP_NAME_RE",
     "ArrayEntry",
     "ContainerHeader",
     "ContainerInfo",
@@ -45,10 +46,12 @@ __all__ = [
     "ShufflePolicy",
     "atomic_write",
     "atomic_writer",
+    "commit_file",
     "encode_container",
     "encode_container_with_header",
     "fsync_dir",
-    "is_temp_name",
+    "fsync_file",
+    "make_dirs",
     "now_iso",
     "read_header",
     "replace_symlink",

@@ -28,6 +28,7 @@ import numpy as np
 import zstandard
 
 from continuum.blobs._shuffle import shuffle_into, unshuffle_into
+from continuum.errors import BlobError
 
 DEFAULT_BLOCK_BYTES = 1 << 20
 _MAX_KEPT_SCRATCH = 16 << 20  # larger scratch buffers are not kept per thread
@@ -37,8 +38,13 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-class FrameSizeError(Exception):
-    """Internal: a frame decodes to a size other than the layout says."""
+class FrameSizeError(BlobError):
+    """A frame decodes to a size other than the layout says.
+
+    Internal to ``continuum.blobs``: the reader re-raises it as the caller's ``error_cls``
+    naming the file and array. A ``BlobError`` all the same, so that if a new caller let
+    it through, the user would still see one line, not a traceback.
+    """
 
 
 def usable_cpus() -> int:
@@ -106,7 +112,7 @@ def _scratch(nbytes: int) -> np.ndarray:
 def compress_block(raw: np.ndarray, itemsize: int, shuffle: bool, level: int) -> bytes:
     """One zstd frame of the flat uint8 block ``raw`` (byte-shuffled first if asked)."""
     data = shuffle_into(raw, itemsize, _scratch(raw.size)) if shuffle else raw
-    return _compressor(level).compress(data)
+    return _compressor(level).compress(data.data)
 
 
 def decompress_block(frame: memoryview, itemsize: int, shuffle: bool, out: np.ndarray) -> None:

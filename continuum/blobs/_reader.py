@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import os
 import threading
+from io import FileIO
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
 
 import numpy as np
 import xxhash
@@ -35,8 +35,8 @@ from continuum.blobs._layout import (
     kind_text,
     parse_header,
 )
-from continuum.blobs.atomic import StrPath
 from continuum.errors import BlobError
+from continuum.layout import StrPath
 
 #: Readers decode frames on every usable CPU by default: resume and analysis
 #: wait on them (writers, beside the tick loop, default to one thread). On the
@@ -48,10 +48,10 @@ _HEAD_READ = 8192  # one read covers the prefix and any ordinary header
 _CUT_SHORT = "the file was cut short, e.g. by a crash or a full disk"
 
 
-def _read_at(f: BinaryIO, offset: int, nbytes: int) -> np.ndarray:
+def _read_at(f: FileIO, offset: int, nbytes: int) -> np.ndarray:
     """Up to ``nbytes`` from ``offset`` (fewer only at end of file), unzeroed buffer."""
     buf = np.empty(nbytes, np.uint8)
-    view, got = memoryview(buf), 0
+    view, got = buf.data, 0
     f.seek(offset)
     while got < nbytes:
         n = f.readinto(view[got:])
@@ -115,9 +115,7 @@ def _check_size(header: ContainerHeader, where: str, error_cls: type[BlobError])
         raise error_cls(f"{where}: truncated inside the footer: {size} of {expected} bytes")
 
 
-def _read_header(
-    f: BinaryIO, where: str, kind: bytes, error_cls: type[BlobError]
-) -> ContainerHeader:
+def _read_header(f: FileIO, where: str, kind: bytes, error_cls: type[BlobError]) -> ContainerHeader:
     size = os.fstat(f.fileno()).st_size
     head = f.read(_HEAD_READ)
     version, header_len = _check_prefix(head, where, kind, error_cls)
@@ -185,7 +183,7 @@ class ContainerReader:
         self._where = os.fspath(path)
         self._error_cls = error_cls
         self._threads = _frames.resolve_threads(threads)
-        self._file: BinaryIO = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
+        self._file: FileIO = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
         try:
             self.header = _read_header(self._file, self._where, kind, error_cls)
         except BaseException:
@@ -216,7 +214,7 @@ class ContainerReader:
         blob = self._read_at(offset, entry.nbytes_compressed)
         if blob.size < entry.nbytes_compressed:
             raise self._error(f"truncated inside array {name!r} ({_CUT_SHORT})")
-        return self._decode([(entry, memoryview(blob))])[0]
+        return self._decode([(entry, blob.data)])[0]
 
     def read_all(self) -> dict[str, np.ndarray]:
         """Every array, after checking the footer and the whole-payload checksum.
@@ -256,12 +254,12 @@ class ContainerReader:
         data = self._read_at(header.payload_offset, header.payload_len + FOOTER.size)
         if data.size < header.payload_len + FOOTER.size:
             raise self._error(f"truncated: the file shrank while being read ({_CUT_SHORT})")
-        payload_len, digest, end = FOOTER.unpack_from(data, header.payload_len)
+        payload_len, digest, end = FOOTER.unpack_from(data.data, header.payload_len)
         if end != END_MAGIC:
             raise self._error(f"footer end marker is {end!r}, expected {END_MAGIC!r}")
         if payload_len != header.payload_len or digest.hex() != header.payload_checksum:
             raise self._error("footer disagrees with the header (corrupt footer)")
-        payload = memoryview(data)[: header.payload_len]
+        payload = data.data[: header.payload_len]
         computed = xxhash.xxh3_128_hexdigest(payload)
         if computed != header.payload_checksum:
             raise self._error(

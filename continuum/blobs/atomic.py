@@ -5,8 +5,13 @@ The protocol, after Orbax's ``atomicity.py``: write a temporary file in the
 ``fsync`` it, ``os.replace`` it onto the final name (atomic on POSIX), then
 ``fsync`` the directory so the rename itself survives a power cut. A crash at
 any instant leaves the previous file or the new one, plus at worst a stray
-temporary whose name matches :data:`TEMP_NAME_RE`, which garbage collection
-can recognise with :func:`is_temp_name` (the name carries the writer's pid).
+temporary named by :func:`continuum.layout.temp_name` (it carries the writer's
+pid), which garbage collection recognises with :func:`continuum.layout.is_temp_name`.
+
+Writers that produce the bytes themselves use :func:`atomic_writer` or
+:func:`atomic_write`; writers whose bytes come from elsewhere (DuckDB's ``COPY``
+writes the Parquet parts) write to :func:`continuum.layout.temp_path` and hand
+the result to :func:`commit_file`, so there is one protocol, not one per format.
 """
 
 from __future__ import annotations
@@ -14,37 +19,23 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import re
-import secrets
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from continuum.layout import StrPath, temp_path
+
 __all__ = [
-    "TEMP_NAME_RE",
     "atomic_write",
     "atomic_writer",
+    "commit_file",
     "fsync_dir",
-    "is_temp_name",
+    "fsync_file",
+    "make_dirs",
     "replace_symlink",
-    "temp_name",
 ]
 
-StrPath = str | os.PathLike[str]
 BytesLike = bytes | bytearray | memoryview
-
-#: Matches the temporaries made here: ``.{final}.tmp-{pid}-{8 hex digits}``.
-TEMP_NAME_RE = re.compile(r"^\.(?P<final>.+)\.tmp-(?P<pid>[0-9]+)-(?P<token>[0-9a-f]{8})$")
-
-
-def temp_name(final_name: str) -> str:
-    """A fresh, hidden temporary name for ``final_name`` (same directory)."""
-    return f".{final_name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
-
-
-def is_temp_name(name: str) -> bool:
-    """True if ``name`` (a bare file name) is a temporary left by this module."""
-    return TEMP_NAME_RE.match(name) is not None
 
 
 def fsync_dir(path: StrPath) -> None:
@@ -63,6 +54,61 @@ def fsync_dir(path: StrPath) -> None:
         os.close(fd)
 
 
+def fsync_file(path: StrPath) -> None:
+    """Flush the content of a file someone else wrote and closed (e.g. DuckDB)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def make_dirs(path: StrPath) -> None:
+    """``mkdir -p path``, syncing the parent of each directory it creates.
+
+    Without that, a power cut could lose a new directory and every file committed
+    into it. Directories that already exist cost one ``stat``.
+    """
+    missing: list[Path] = []
+    here = Path(path)
+    while not here.is_dir():
+        missing.append(here)
+        here = here.parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # another writer made it meanwhile
+            directory.mkdir()
+        fsync_dir(directory.parent)
+
+
+def _remove(tmp: StrPath) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+
+
+def _publish(tmp: StrPath, final: Path) -> None:
+    """Rename the synced ``tmp`` onto ``final`` (removing ``tmp`` on failure), sync the dir."""
+    try:
+        os.replace(tmp, final)
+    except BaseException:
+        _remove(tmp)
+        raise
+    fsync_dir(final.parent)
+
+
+def commit_file(tmp: StrPath, final: StrPath) -> None:
+    """Make the finished temporary ``tmp`` the file ``final``: fsync, rename, fsync the dir.
+
+    ``tmp`` must be in ``final``'s directory (:func:`continuum.layout.temp_path`). On
+    any failure ``tmp`` is removed and ``final`` keeps its old content.
+    """
+    try:
+        fsync_file(tmp)
+    except BaseException:
+        _remove(tmp)
+        raise
+    _publish(tmp, Path(final))
+
+
 @contextlib.contextmanager
 def atomic_writer(path: StrPath) -> Iterator[BinaryIO]:
     """Yield a binary file whose content replaces ``path`` only on a clean exit.
@@ -71,19 +117,17 @@ def atomic_writer(path: StrPath) -> Iterator[BinaryIO]:
     temporary is removed and the exception re-raised; ``path`` is untouched.
     """
     final = Path(path)
-    tmp = final.with_name(temp_name(final.name))
+    tmp = temp_path(final)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with open(fd, "wb") as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, final)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        _remove(tmp)
         raise
-    fsync_dir(final.parent)
+    _publish(tmp, final)
 
 
 def atomic_write(path: StrPath, data: BytesLike | Iterable[BytesLike]) -> None:
@@ -112,12 +156,6 @@ def replace_symlink(link_path: StrPath, target_name: str) -> None:
     if os.path.isabs(target_name):
         raise ValueError(f"symlink target must be relative, got {target_name!r}")
     link = Path(link_path)
-    tmp = link.with_name(temp_name(link.name))
+    tmp = temp_path(link)
     os.symlink(target_name, tmp)
-    try:
-        os.replace(tmp, link)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    fsync_dir(link.parent)
+    _publish(tmp, link)

@@ -53,8 +53,9 @@ from continuum.blobs._layout import (
     storable_dtype,
 )
 from continuum.blobs._reader import DEFAULT_READ_THREADS, ContainerReader, read_header
-from continuum.blobs.atomic import StrPath, atomic_write
+from continuum.blobs.atomic import atomic_write
 from continuum.errors import BlobError
+from continuum.layout import StrPath
 
 __all__ = [
     "DEFAULT_READ_THREADS",

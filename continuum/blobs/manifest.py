@@ -1,4 +1,4 @@
-"""A run directory's ``manifest.json``: a JSON document changed under a lock, saved atomically.
+"""A run directory's manifest: a JSON document changed under a lock, saved atomically.
 
 Checkpoint and lens run directories both keep one; they share these mechanics
 (lock, segments, ``updated_at``, atomic rewrite) and add their own fields.
@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from continuum.blobs.atomic import atomic_write
-
-MANIFEST = "manifest.json"
+from continuum.layout import manifest_path
 
 
 def now_iso() -> str:
@@ -23,7 +22,7 @@ def now_iso() -> str:
 
 
 class JsonManifest:
-    """``{run_dir}/manifest.json``, rewritten whole (temp, fsync, rename) on every change."""
+    """``layout.manifest_path(run_dir)``, rewritten whole (temp, fsync, rename) on each change."""
 
     def __init__(self, run_dir: Path, data: dict[str, Any]) -> None:
         self.run_dir = run_dir
@@ -52,4 +51,4 @@ class JsonManifest:
     def _save_locked(self) -> None:
         self.data["updated_at"] = now_iso()
         text = json.dumps(self.data, indent=2, sort_keys=True) + "\n"
-        atomic_write(self.run_dir / MANIFEST, text.encode("utf-8"))
+        atomic_write(manifest_path(self.run_dir), text.encode("utf-8"))

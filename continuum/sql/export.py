@@ -5,11 +5,14 @@
     DIR/run_id=R/signals/part-SSSSSSSSSS-EEEEEEEEEE.parquet            global signals
     DIR/by_sample/run_id=R/field=F/part-....parquet                     --layout cell copy
 
-Why one file per chunk, named by the chunk's tick range, instead of ``COPY ...
-PARTITION_BY``: exporting a chunk again must replace its rows, not add to them. Each file
-is written by ``COPY ... TO`` a hidden temporary name (no ``.parquet`` suffix, so the
-views never glob a half-written file) and renamed over the old one. No fsync: the files
-are derived data that ``continuum lens export`` rebuilds from the chunks.
+Names and directories are :mod:`continuum.layout`'s (``part_name``, ``field_partition``,
+``ticks_part_path``, ``signals_part_path``). Why one file per chunk, named by the chunk's
+tick range, instead of ``COPY ... PARTITION_BY``: exporting a chunk again must replace its
+rows, not add to them. Each file is committed by the project's one atomic-write protocol:
+``COPY ... TO`` the hidden ``layout.temp_path`` beside it (no ``.parquet`` suffix, so the
+views never glob a half-written file), fsync, rename over the old one, fsync the directory
+(:func:`continuum.blobs.commit_file`). So after a crash or power cut a part is the old
+one or the new one, never a torn file that a query would fail on.
 
 Field files hold (tick, sample) and ``value`` (scalar fields) or ``vx, vy, vz`` (vector
 fields), plus, for point fields only, the per-row positions (face, i, j, lat, lon); the
@@ -33,7 +36,6 @@ dictionaries would be large and slower to write (measured 1.5x) for no smaller f
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,10 +44,11 @@ from typing import Any
 import duckdb
 import numpy as np
 
+from continuum import layout
+from continuum.blobs import commit_file, make_dirs
 from continuum.errors import LensError
 from continuum.lens import ChunkFile
 from continuum.lens.reconstruct import CELLS
-from continuum.sql._errors import translate
 from continuum.sql.columns import (
     POSITIONS,
     Scratch,
@@ -54,9 +57,8 @@ from continuum.sql.columns import (
     select_list,
     ticks_columns,
 )
+from continuum.sql.errors import translate
 
-BY_SAMPLE = "by_sample"
-TICKS = "ticks"
 LAYOUTS = ("time", "sample")
 AXES = ("vx", "vy", "vz")
 ROW_GROUP_TARGET = 500_000
@@ -75,26 +77,13 @@ class ChunkExport:
     files: tuple[Path, ...]
 
 
-def part_name(tick_range: tuple[int, int]) -> str:
-    return f"part-{tick_range[0]:010d}-{tick_range[1]:010d}.parquet"
-
-
-def field_dir(root: Path, run_id: str, name: str, layout: str = "time") -> Path:
-    base = Path(root) / BY_SAMPLE if layout == "sample" else Path(root)
-    return base / f"run_id={run_id}" / f"field={name}"
-
-
-def ticks_path(root: Path, run_id: str, tick_range: tuple[int, int]) -> Path:
-    return Path(root) / f"run_id={run_id}" / TICKS / part_name(tick_range)
-
-
 def row_group_rows(span: int, count: int) -> int:
     """Rows per group: whole ticks (or samples) of ``span`` rows, ~500k, within [100k, 1M]."""
     whole = max(1, ROW_GROUP_TARGET // max(span, 1)) * max(span, 1)
     return min(max(whole, 100_000), 1_000_000, max(span * count, 1))
 
 
-def dictionary_limit(rows_per_group: int, span: int, layout: str) -> int:
+def dictionary_limit(rows_per_group: int, span: int, file_layout: str) -> int:
     """DICTIONARY_SIZE_LIMIT (bytes) that dictionary-encodes only the time-major ``tick``.
 
     A time-major row group holds ``rows_per_group / span`` distinct ticks (8 bytes each);
@@ -104,7 +93,7 @@ def dictionary_limit(rows_per_group: int, span: int, layout: str) -> int:
     the sample-major layout, whose point-history reads do not group by tick.
     """
     ticks = -(-rows_per_group // max(span, 1))
-    if layout != "time" or ticks > 512:
+    if file_layout != "time" or ticks > 512:
         return 1
     return 8 * ticks + 64
 
@@ -113,17 +102,23 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _copy(con: duckdb.DuckDBPyConnection, cols: dict, select: str, target: Path, opts: str) -> int:
+def _copy(
+    con: duckdb.DuckDBPyConnection,
+    cols: dict[str, np.ndarray],
+    select: str,
+    target: Path,
+    opts: str,
+) -> int:
     """COPY the registered columns to ``target`` atomically; returns bytes written."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp"
-    name = f"cols_{uuid.uuid4().hex[:8]}"
+    make_dirs(target.parent)
+    tmp = layout.temp_path(target)
+    name = f"cols_{uuid.uuid4().hex[:8]}"  # a DuckDB view name, not a file
     con.register(name, cols)
     try:
         with translate(f"export to {target}"):
             sql = f"COPY (SELECT {select.replace('SRC', name)} FROM {name}) TO {_quote(str(tmp))}"
             con.execute(f"{sql} (FORMAT PARQUET, {opts})")
-        os.replace(tmp, target)
+        commit_file(tmp, target)
     finally:
         con.unregister(name)
         tmp.unlink(missing_ok=True)
@@ -149,7 +144,18 @@ class _Chunk:
         hi = 2**63 - 1 if stop is None else stop
         self.keep = (self.ticks >= lo) & (self.ticks <= hi)
 
-    def meta(self, name: str | None, layout: str) -> dict[str, Any]:
+    def part(self) -> str:
+        """This chunk's part file name (every field, ticks and signals file shares it)."""
+        return layout.part_name(*self.h.tick_range)
+
+    def ticks_file(self) -> str:
+        """The chunk's ticks file relative to its run partition: ``ticks/part-....parquet``."""
+        root = Path("/")  # any root: only the relative part is kept
+        run_id = self.h.identity.run_id
+        path = layout.ticks_part_path(root, run_id, *self.h.tick_range)
+        return path.relative_to(layout.run_partition(root, run_id)).as_posix()
+
+    def meta(self, name: str | None, file_layout: str) -> dict[str, Any]:
         """Key-value metadata of one file (``name`` None: the signals or ticks file)."""
         topo = self.h.identity.topology or {}
         ident = self.h.identity
@@ -168,8 +174,8 @@ class _Chunk:
             "derived_columns": ",".join(POSITIONS) if cells else "",
             "columns": ",".join(file_schema(config)) if config else "",
             # one sim_time per frame, in the chunk's ticks file (run dir relative)
-            "sim_time": f"{TICKS}/{part_name(self.h.tick_range)}" if config else "",
-            "layout": layout,
+            "sim_time": self.ticks_file() if config else "",
+            "layout": file_layout,
             "tick_range": json.dumps(list(self.h.tick_range)),
             "topology": json.dumps(topo),
             "resolution": topo.get("resolution", ""),
@@ -184,7 +190,7 @@ def _export_field(
     c: _Chunk,
     root: Path,
     name: str,
-    layout: str,
+    file_layout: str,
     scratch: Scratch,
 ) -> tuple[int, int, Path] | None:
     config = c.file.config(name)
@@ -199,11 +205,14 @@ def _export_field(
     if positions is not None and positions.ndim == 3:
         positions = positions[mask]
     ticks = c.ticks[rows][mask]
-    cols = field_columns(config, ticks, values, positions, c.file.topology, layout, scratch)
-    span, count = (config.samples, len(ticks)) if layout == "time" else (len(ticks), config.samples)
-    target = field_dir(root, c.h.identity.run_id, name, layout) / part_name(c.h.tick_range)
+    cols = field_columns(config, ticks, values, positions, c.file.topology, file_layout, scratch)
+    span, count = (
+        (config.samples, len(ticks)) if file_layout == "time" else (len(ticks), config.samples)
+    )
+    partition = layout.field_partition(root, c.h.identity.run_id, name, file_layout)
+    target = layout.child(partition, c.part())
     group = row_group_rows(span, count)
-    opts = _options(group, c.meta(name, layout), dictionary_limit(group, span, layout))
+    opts = _options(group, c.meta(name, file_layout), dictionary_limit(group, span, file_layout))
     size = _copy(con, cols, select_list(cols, "SRC", file_schema(config)), target, opts)
     return len(cols["tick"]), size, target
 
@@ -211,8 +220,8 @@ def _export_field(
 def _export_ticks(con: duckdb.DuckDBPyConnection, c: _Chunk, root: Path) -> tuple[int, Path]:
     """The chunk's (tick, sim_time) of the frames in the window: the views join sim_time."""
     cols = ticks_columns(c.ticks[c.keep], c.times[c.keep])
-    target = ticks_path(root, c.h.identity.run_id, c.h.tick_range)
-    opts = _options(row_group_rows(1, len(cols["tick"])), c.meta(None, TICKS))
+    target = layout.ticks_part_path(root, c.h.identity.run_id, *c.h.tick_range)
+    opts = _options(row_group_rows(1, len(cols["tick"])), c.meta(None, layout.TICKS))
     return _copy(con, cols, "tick, sim_time", target, opts), target
 
 
@@ -232,10 +241,10 @@ def _export_signals(con: duckdb.DuckDBPyConnection, c: _Chunk, root: Path) -> tu
         for k, axis in enumerate(AXES):
             parts[axis].append(nan if scalar else vals[ok, k])
     cols = {k: np.concatenate(v) for k, v in parts.items()}
-    target = root / f"run_id={c.h.identity.run_id}" / "signals" / part_name(c.h.tick_range)
+    target = layout.signals_part_path(root, c.h.identity.run_id, *c.h.tick_range)
     floats = [f"CASE WHEN isnan({a}) THEN NULL ELSE {a} END AS {a}" for a in ("value", *AXES)]
     select = "tick, sim_time, signal::VARCHAR AS signal, " + ", ".join(floats)
-    opts = _options(row_group_rows(1, len(cols["tick"])), c.meta(None, "signals"))
+    opts = _options(row_group_rows(1, len(cols["tick"])), c.meta(None, layout.SIGNALS))
     return _copy(con, cols, select, target, opts), target
 
 
@@ -261,10 +270,10 @@ def export_chunk(
         rows = size = 0
         files: list[Path] = []
         for name in names:
-            for layout in layouts:
-                done = _export_field(con, c, Path(root), name, layout, scratch)
+            for file_layout in layouts:
+                done = _export_field(con, c, Path(root), name, file_layout, scratch)
                 if done is not None:
-                    rows += done[0] if layout == "time" else 0
+                    rows += done[0] if file_layout == "time" else 0
                     size += done[1]
                     files.append(done[2])
         if c.keep.any() and (files or c.h.signals):

@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 
 from continuum.errors import QueryError
-from continuum.sql._errors import translate
+from continuum.sql.errors import translate
 
 ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
 

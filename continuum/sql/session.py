@@ -40,18 +40,15 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import numpy as np
 
-from continuum.sql._errors import translate
+from continuum import layout
 from continuum.sql.columns import SCHEMA, cell_position_sql, cell_tangent_sql
-from continuum.sql.export import BY_SAMPLE
+from continuum.sql.errors import translate
 from continuum.sql.sandbox import lock_down
 
 if TYPE_CHECKING:
     from continuum.catalog import Catalog
     from continuum.catalog.exports import TableDump
 
-FIELD_GLOB = "run_id=*/field=*/part-*.parquet"
-SIGNAL_GLOB = "run_id=*/signals/part-*.parquet"
-TICKS_GLOB = "run_id=*/ticks/part-*.parquet"
 SIGNAL_SCHEMA = {"tick": "BIGINT", "sim_time": "DOUBLE", "signal": "VARCHAR"} | {
     k: "DOUBLE" for k in ("value", "vx", "vy", "vz")
 }
@@ -149,13 +146,13 @@ def _files(roots: Sequence[Path]) -> tuple[list[Path], list[Path], list[Path], l
     """(time-major field files, by-sample view files, signal files, ticks files)."""
     by_time, by_sample, signals, ticks = [], [], [], []
     for root in roots:
-        timed = sorted(root.glob(FIELD_GLOB))
-        copies = sorted((root / BY_SAMPLE).glob(FIELD_GLOB))
-        have = {p.relative_to(root / BY_SAMPLE) for p in copies}
+        timed = sorted(root.glob(layout.FIELD_PART_GLOB))
+        copies = sorted(root.glob(layout.BY_SAMPLE_PART_GLOB))
+        have = {p.relative_to(layout.child(root, layout.BY_SAMPLE)) for p in copies}
         by_time += timed
         by_sample += copies + [p for p in timed if p.relative_to(root) not in have]
-        signals += sorted(root.glob(SIGNAL_GLOB))
-        ticks += sorted(root.glob(TICKS_GLOB))
+        signals += sorted(root.glob(layout.SIGNALS_PART_GLOB))
+        ticks += sorted(root.glob(layout.TICKS_PART_GLOB))
     return by_time, by_sample, signals, ticks
 
 

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from continuum import layout
 from continuum.blobs import atomic
 from continuum.blobs.atomic import (
-    TEMP_NAME_RE,
     atomic_write,
     atomic_writer,
     fsync_dir,
-    is_temp_name,
     replace_symlink,
 )
+from continuum.layout import TEMP_NAME_RE, is_temp_name
 
 
 class Boom(Exception):
@@ -101,12 +101,12 @@ def test_read_only_directory(tmp_path: Path) -> None:
 
 
 def test_temp_names_are_recognisable() -> None:
-    name = atomic.temp_name("checkpoint_0000001000.ckpt")
+    name = layout.temp_name("checkpoint_0000001000.ckpt")
     match = TEMP_NAME_RE.match(name)
     assert match and is_temp_name(name)
     assert match["final"] == "checkpoint_0000001000.ckpt"
     assert int(match["pid"]) == os.getpid()
-    assert name != atomic.temp_name("checkpoint_0000001000.ckpt")
+    assert name != layout.temp_name("checkpoint_0000001000.ckpt")
     for other in ["checkpoint_0000001000.ckpt", "latest", ".hidden", ".x.tmp-12-zz"]:
         assert not is_temp_name(other)
 
@@ -144,3 +144,60 @@ def test_fsync_dir(tmp_path: Path) -> None:
     fsync_dir(tmp_path)
     with pytest.raises(FileNotFoundError):
         fsync_dir(tmp_path / "missing")
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_commit_file_publishes_a_temporary_written_elsewhere(
+    tmp_path: Path, existing: bool
+) -> None:
+    """What DuckDB's COPY writes to ``layout.temp_path`` becomes the final file, whole."""
+    final = tmp_path / "part-0000000000-0000000010.parquet"
+    if existing:
+        final.write_bytes(b"old")
+    tmp = layout.temp_path(final)
+    tmp.write_bytes(b"new part")
+    atomic.commit_file(tmp, final)
+    assert final.read_bytes() == b"new part"
+    assert names(tmp_path) == [final.name]
+
+
+@pytest.mark.parametrize("step", ["fsync", "replace"])
+def test_commit_file_failure_removes_the_temporary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    final = tmp_path / "part-0000000000-0000000010.parquet"
+    final.write_bytes(b"old")
+    tmp = layout.temp_path(final)
+    tmp.write_bytes(b"new part")
+
+    def fail(*args: object) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(atomic.os, step, fail)
+    with pytest.raises(OSError) as info:
+        atomic.commit_file(tmp, final)
+    monkeypatch.undo()
+    assert info.value.errno == errno.EIO
+    assert names(tmp_path) == [final.name]
+    assert final.read_bytes() == b"old"
+
+
+def test_make_dirs_syncs_the_parent_of_each_new_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[Path] = []
+    monkeypatch.setattr(atomic, "fsync_dir", lambda path: synced.append(Path(path)))
+    target = tmp_path / "run_id=r" / "field=f"
+    atomic.make_dirs(target)
+    assert target.is_dir()
+    assert synced == [tmp_path, tmp_path / "run_id=r"]
+    synced.clear()
+    atomic.make_dirs(target)  # already there: nothing to sync
+    assert synced == []
+
+
+def test_make_dirs_under_a_file_fails(tmp_path: Path) -> None:
+    (tmp_path / "plain").write_bytes(b"")
+    with pytest.raises(NotADirectoryError):
+        atomic.make_dirs(tmp_path / "plain" / "sub")
+    assert names(tmp_path) == ["plain"]

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from continuum.blobs import is_temp_name
 from continuum.checkpoint import checkpoint_files, read_checkpoint
+from continuum.layout import is_temp_name
 
 from .conftest import run
 

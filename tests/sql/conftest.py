@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from continuum import layout
 from continuum.catalog import Catalog
+from continuum.lens import LensStore
+from continuum.lens.reconstruct import FieldConfig
 from continuum.runner import RunRequest, execute
 from continuum.sql import export_run
 
@@ -26,6 +30,17 @@ class Runs:
 
     def lens(self, seed: int) -> Path:
         return self.base / "lens" / self.ids[seed]
+
+    def part(self, seed: int, field: str) -> Path:
+        """One time-major Parquet part of a field of run ``seed``."""
+        return next(layout.field_partition(self.exports, self.ids[seed], field).glob("*.parquet"))
+
+    def frames(self, seed: int, field: str) -> tuple[np.ndarray, np.ndarray, FieldConfig]:
+        """(ticks, values, config) of one field of run ``seed``, read back from the lens."""
+        with LensStore(self.lens(seed)) as store:
+            data = store.load([field]).to_chunk()
+        series = data.fields[field]
+        return data.ticks[series.rows], np.asarray(series.values), series.config
 
 
 @pytest.fixture(scope="session", name="runs")

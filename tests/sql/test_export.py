@@ -1,49 +1,28 @@
-"""Parquet rows equal the lens frames exactly; re-export replaces; files describe themselves."""
+"""Parquet parts: ordered, self-describing, committed whole (temp, fsync, rename) or not at all."""
 
 from __future__ import annotations
+
+import errno
+import os
+import subprocess
+import sys
+from fnmatch import fnmatch
+from pathlib import Path
 
 import duckdb
 import numpy as np
 import pytest
 
-from continuum.catalog import Catalog
+from continuum import layout
+from continuum.blobs import atomic, commit_file
 from continuum.lens import LensStore
-from continuum.sql import connect, export_run
-from continuum.sql.export import field_dir
+from continuum.sql import connect, export, export_chunk
 
 from .conftest import Runs
 
 
-def frames(runs: Runs, seed: int, field: str):
-    with LensStore(runs.lens(seed)) as store:
-        data = store.load([field]).to_chunk()
-    series = data.fields[field]
-    return data.ticks[series.rows], np.asarray(series.values), series.config
-
-
-@pytest.mark.parametrize("view", ["fields", "fields_by_sample"])
-@pytest.mark.parametrize(
-    "field", ["atmosphere.temperature", "surface.elevation", "plates.velocity"]
-)
-def test_rows_equal_lens_frames(runs: Runs, field: str, view: str):
-    ticks, values, config = frames(runs, 1, field)
-    con = connect(runs.url)
-    cols = "vx, vy, vz" if config.kind == "vec3" else "value"
-    got = con.execute(
-        f"SELECT tick, sample, {cols} FROM {view} WHERE run_id = ? AND field = ? "
-        "ORDER BY tick, sample",
-        [runs.ids[1], field],
-    ).fetchnumpy()
-    assert len(got["tick"]) == len(ticks) * config.samples  # frames x samples
-    assert np.array_equal(got["tick"], np.repeat(ticks, config.samples))
-    assert np.array_equal(got["sample"], np.tile(np.arange(config.samples), len(ticks)))
-    expected = values.reshape(len(ticks) * config.samples, -1)
-    found = np.stack([got[c] for c in cols.split(", ")], axis=1)
-    assert np.array_equal(found, expected)  # bit-exact float64
-
-
 def test_time_major_files_are_sorted_by_tick_then_sample(runs: Runs):
-    path = next(field_dir(runs.exports, runs.ids[1], "surface.elevation").glob("*.parquet"))
+    path = runs.part(1, "surface.elevation")
     got = duckdb.execute(f"SELECT tick, sample FROM '{path}'").fetchnumpy()
     order = np.lexsort((got["sample"], got["tick"]))
     assert np.array_equal(order, np.arange(len(order)))
@@ -51,7 +30,7 @@ def test_time_major_files_are_sorted_by_tick_then_sample(runs: Runs):
 
 def test_cells_have_face_i_j_and_metadata(runs: Runs):
     """Cell files store no positions; the views derive them exactly from sample."""
-    path = next(field_dir(runs.exports, runs.ids[1], "surface.elevation").glob("*.parquet"))
+    path = runs.part(1, "surface.elevation")
     stored = [r[0] for r in duckdb.execute(f"DESCRIBE SELECT * FROM '{path}'").fetchall()]
     assert not {"face", "i", "j", "lat", "lon"} & set(stored)
     con = connect(runs.url)
@@ -78,51 +57,90 @@ def test_cells_have_face_i_j_and_metadata(runs: Runs):
     assert meta[b"positions"] == b"cells" and meta[b"derived_columns"] == b"face,i,j,lat,lon"
 
 
-def test_reexport_does_not_duplicate(runs: Runs):
-    before = connect(runs.url).execute("SELECT count(*) FROM fields").fetchone()
-    with Catalog(runs.url) as cat:
-        n_exports = len(cat.exports.list())
-        export_run(runs.lens(2), runs.exports, catalog=cat)
-        assert len(cat.exports.list()) == n_exports
-    assert connect(runs.url).execute("SELECT count(*) FROM fields").fetchone() == before
-    assert not list(runs.exports.rglob("*.tmp"))
+# --- the atomic commit of every part ---------------------------------------------------------
+
+FAILING_COPY = """
+import resource, signal, sys
+from pathlib import Path
+import duckdb
+from continuum.errors import QueryError
+from continuum.sql import export_chunk
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail (EFBIG): a full disk
+resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
+try:
+    export_chunk(duckdb.connect(), Path(sys.argv[1]), Path(sys.argv[2]), fields=[sys.argv[3]])
+except QueryError as exc:
+    print("QueryError:", exc)
+"""
 
 
-def test_signals_table(runs: Runs):
+def first_chunk(runs: Runs) -> Path:
     with LensStore(runs.lens(1)) as store:
-        data = store.load().to_chunk()
-    con = connect(runs.url)
-    for name, values in data.signals.items():
-        got = con.execute(
-            "SELECT value, vx, vy, vz FROM signals WHERE run_id = ? AND signal = ? ORDER BY tick",
-            [runs.ids[1], name],
-        ).fetchall()
-        keep = ~np.isnan(values).all(axis=1)
-        want = values[keep]
-        cols = [0] if values.shape[1] == 1 else [1, 2, 3]
-        assert np.array_equal(np.array([[r[c] for c in cols] for r in got]), want)
+        return store.chunks[0].path
 
 
-@pytest.mark.parametrize("view", ["fields", "fields_by_sample"])
-def test_sim_time_joined_from_ticks_files(runs: Runs, view: str):
-    """Field files store no sim_time; the views join it from the chunks' ticks files."""
-    path = next(field_dir(runs.exports, runs.ids[1], "surface.elevation").glob("*.parquet"))
-    stored = [r[0] for r in duckdb.execute(f"DESCRIBE SELECT * FROM '{path}'").fetchall()]
-    assert "sim_time" not in stored
-    with LensStore(runs.lens(1)) as store:
-        data = store.load(["surface.elevation"]).to_chunk()
-    con = connect(runs.url)
-    got = con.execute(
-        f"SELECT tick, sim_time FROM {view} WHERE run_id = ? AND field = 'surface.elevation' "
-        "AND sample = 7 ORDER BY tick",
-        [runs.ids[1]],
-    ).fetchnumpy()
-    rows = data.fields["surface.elevation"].rows
-    assert np.array_equal(got["tick"], data.ticks[rows])
-    assert np.array_equal(got["sim_time"], data.sim_times[rows])  # bit-exact
-    # an aggregate that does not read sim_time scans the field files alone
-    plan = con.execute(
-        f"EXPLAIN SELECT tick, avg(value) FROM {view} WHERE field = 'surface.elevation' "
-        "GROUP BY tick"
-    ).fetchall()[0][1]
-    assert "JOIN" not in plan.upper()
+def files(root: Path) -> dict[str, bytes]:
+    """Every file under ``root``, hidden ones included: relative path -> content."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_an_export_leaves_only_parts_behind(runs: Runs):
+    found = files(runs.exports)
+    assert found and all(layout.PART_NAME_RE.match(Path(name).name) for name in found)
+
+
+def test_parts_are_committed_from_layout_temporaries(
+    runs: Runs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """COPY writes ``layout.temp_path`` beside the part: hidden from the views, known to gc."""
+    seen: list[tuple[Path, Path]] = []
+
+    def spy(tmp: Path, final: Path) -> None:
+        assert Path(tmp).is_file() and not Path(final).exists()
+        seen.append((Path(tmp), Path(final)))
+        commit_file(tmp, final)
+
+    monkeypatch.setattr(export, "commit_file", spy)
+    with duckdb.connect() as con:
+        done = export_chunk(con, first_chunk(runs), tmp_path)
+    assert [final for _, final in seen] == list(done.files)
+    for tmp, final in seen:
+        assert tmp.parent == final.parent and layout.temp_final_name(tmp.name) == final.name
+        assert layout.is_temp_name(tmp.name) and layout.is_part_name(tmp.name)
+        assert not fnmatch(tmp.name, "part-*.parquet")  # the views' globs never see it
+    assert sorted(files(tmp_path)) == sorted(str(f.relative_to(tmp_path)) for f in done.files)
+
+
+@pytest.mark.parametrize("exported_before", [False, True])
+def test_a_failed_copy_leaves_nothing_half_written(
+    runs: Runs, tmp_path: Path, exported_before: bool
+):
+    """A COPY cut off by the file-size limit: a one-line QueryError; old parts untouched."""
+    chunk, field = first_chunk(runs), "surface.elevation"
+    if exported_before:
+        with duckdb.connect() as con:
+            export_chunk(con, chunk, tmp_path, fields=[field])
+    before = files(tmp_path)
+    args = [sys.executable, "-c", FAILING_COPY, str(chunk), str(tmp_path), field]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert proc.stdout.startswith("QueryError: export to "), proc.stdout + proc.stderr
+    assert len(proc.stdout.strip().splitlines()) == 1
+    assert files(tmp_path) == before  # no temporary, no torn part, old content intact
+
+
+def test_a_failed_fsync_keeps_the_old_part(
+    runs: Runs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    chunk = first_chunk(runs)
+    with duckdb.connect() as con:
+        export_chunk(con, chunk, tmp_path)
+    before = files(tmp_path)
+
+    def fail(fd: int) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(atomic.os, "fsync", fail)
+    with duckdb.connect() as con, pytest.raises(OSError):
+        export_chunk(con, chunk, tmp_path)
+    monkeypatch.undo()
+    assert files(tmp_path) == before

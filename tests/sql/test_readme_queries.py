@@ -28,13 +28,6 @@ def readme_queries() -> list[str]:
 QUERIES = readme_queries()
 
 
-def lens_frames(runs: Runs, seed: int, field: str) -> tuple[np.ndarray, np.ndarray]:
-    with LensStore(runs.lens(seed)) as store:
-        data = store.load([field]).to_chunk()
-    series = data.fields[field]
-    return data.ticks[series.rows], np.asarray(series.values)
-
-
 def rows(runs: Runs, k: int) -> list[tuple]:
     return run_query(connect(runs.url), QUERIES[k]).rows
 
@@ -44,7 +37,7 @@ def test_readme_has_five_queries():
 
 
 def test_mean_per_tick_of_one_run(runs: Runs):
-    ticks, values = lens_frames(runs, 1, "atmosphere.temperature")
+    ticks, values, _ = runs.frames(1, "atmosphere.temperature")
     got = rows(runs, 0)
     assert [r[0] for r in got] == ticks.tolist()
     np.testing.assert_allclose([r[1] for r in got], values.mean(axis=1), rtol=1e-12)
@@ -53,7 +46,7 @@ def test_mean_per_tick_of_one_run(runs: Runs):
 def test_mean_per_seed_matches_numpy(runs: Runs):
     got = rows(runs, 1)
     for seed in (1, 2):
-        ticks, values = lens_frames(runs, seed, "atmosphere.temperature")
+        ticks, values, _ = runs.frames(seed, "atmosphere.temperature")
         mine = [r for r in got if r[0] == seed]
         assert [r[1] for r in mine] == ticks.tolist()
         np.testing.assert_allclose([r[2] for r in mine], values.mean(axis=1), rtol=1e-12)
@@ -77,7 +70,7 @@ def test_first_crossing_per_run(runs: Runs):
     got = {r[0]: (r[1], r[2]) for r in rows(runs, 3)}
     assert got  # the threshold is crossed in these runs: the check is not vacuous
     for seed, run_id in runs.ids.items():
-        ticks, values = lens_frames(runs, seed, "atmosphere.temperature")
+        ticks, values, _ = runs.frames(seed, "atmosphere.temperature")
         hot = np.flatnonzero((values > 300).any(axis=1))
         if hot.size:
             assert got[run_id] == (seed, int(ticks[hot[0]]))
@@ -86,8 +79,8 @@ def test_first_crossing_per_run(runs: Runs):
 
 
 def test_two_runs_cell_by_cell(runs: Runs):
-    ticks, a = lens_frames(runs, 1, "surface.elevation")
-    _, b = lens_frames(runs, 2, "surface.elevation")
+    ticks, a, _ = runs.frames(1, "surface.elevation")
+    _, b, _ = runs.frames(2, "surface.elevation")
     k = int(np.flatnonzero(ticks == 10)[0])
     diff = b[k] - a[k]
     order = sorted(range(diff.size), key=lambda s: (-abs(diff[s]), s))[:10]
