@@ -10,9 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from continuum.cli.main import cli
+from tests.cli.conftest import assert_one_line_error, invoke, ok_json, run_json
 from tests.lens.helpers import reference, run, run_dir
 
 STEPS, STRIDE = 30, 2
@@ -28,17 +27,6 @@ def lens_root(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def expected():
     return reference(STEPS, stride=STRIDE)
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def one_line_error(result, *fragments: str) -> None:
-    assert result.exit_code == 1, result.output
-    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
-    for fragment in fragments:
-        assert fragment in result.stderr
 
 
 def test_load_a_run_dir_and_a_file(lens_root):
@@ -134,7 +122,7 @@ def test_history_csv_and_json(lens_root, expected):
 )
 def test_bad_input_is_one_line(lens_root, args, fragments):
     position = [] if "plot" in args else ["--position", "1,0,0"]
-    one_line_error(invoke("lens", *args, *position, "--lens-dir", lens_root), *fragments)
+    assert_one_line_error(invoke("lens", *args, *position, "--lens-dir", lens_root), *fragments)
 
 
 def test_bad_positions_and_dirs_are_one_line(lens_root, tmp_path):
@@ -150,11 +138,11 @@ def test_bad_positions_and_dirs_are_one_line(lens_root, tmp_path):
             "--lens-dir",
             lens_root,
         )
-        one_line_error(result, "--position x,y,z")
-    one_line_error(invoke("lens", "load", tmp_path / "nowhere"), "does not exist")
+        assert_one_line_error(result, "--position x,y,z")
+    assert_one_line_error(invoke("lens", "load", tmp_path / "nowhere"), "does not exist")
     bad_file = tmp_path / "bad.lens"
     bad_file.write_bytes(b"CNTMLENS" + b"\0" * 40)
-    one_line_error(invoke("lens", "load", bad_file), "bad.lens")
+    assert_one_line_error(invoke("lens", "load", bad_file), "bad.lens")
 
 
 def test_plot_writes_a_png(lens_root, tmp_path):
@@ -192,7 +180,7 @@ def test_plot_without_matplotlib_says_how_to_install(lens_root, tmp_path, monkey
         "--lens-dir",
         lens_root,
     )
-    one_line_error(result, "pip install 'continuum[plot]'")
+    assert_one_line_error(result, "pip install 'continuum[plot]'")
 
 
 def test_compact_writes_the_full_file(lens_root, tmp_path):
@@ -208,39 +196,14 @@ def test_compact_writes_the_full_file(lens_root, tmp_path):
 
 
 def test_run_with_lens_options(tmp_path):
-    result = invoke(
-        "run",
-        "terra",
-        "--scenario",
-        "tiny",
-        "--steps",
-        12,
-        "--lens-dir",
-        tmp_path,
-        "--lens-stride",
-        4,
-        "--lens-fields",
-        "surface.elevation",
-        "--json",
-    )
-    assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout)
+    lens = ["--lens-dir", tmp_path, "--lens-stride", 4, "--lens-fields", "surface.elevation"]
+    summary = run_json("--steps", 12, *lens)
     assert summary["lens_frames"] == 4
-    load = json.loads(invoke("lens", "load", run_dir(summary), "--json").stdout)
+    load = ok_json("lens", "load", run_dir(summary), "--json")
     assert load["fields"] == ["surface.elevation"]
 
 
 def test_run_with_an_unknown_lens_field_is_one_line(tmp_path):
-    result = invoke(
-        "run",
-        "terra",
-        "--scenario",
-        "tiny",
-        "--steps",
-        2,
-        "--lens-dir",
-        tmp_path,
-        "--lens-fields",
-        "nope",
-    )
-    one_line_error(result, "unknown lens field(s) nope", "surface.elevation")
+    lens = ["--lens-dir", tmp_path, "--lens-fields", "nope"]
+    result = invoke("run", "terra", "--scenario", "tiny", "--steps", 2, *lens)
+    assert_one_line_error(result, "unknown lens field(s) nope", "surface.elevation")
