@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.cli.conftest import assert_one_line_error, invoke, ok_json, run_json
+from tests.cli.conftest import assert_one_line_error, invoke, ok, ok_json, run_json
 from tests.lens.helpers import reference, run, run_dir
 
 STEPS, STRIDE = 30, 2
@@ -30,82 +29,33 @@ def expected():
 
 
 def test_load_a_run_dir_and_a_file(lens_root):
-    result = invoke("lens", "load", lens_root, "--json")
-    assert result.exit_code == 0, result.output
-    info = json.loads(result.stdout)
+    info = ok_json("lens", "load", lens_root, "--json")
     assert info["frames"] == STEPS // STRIDE + 1 and info["tick_range"] == [0, 31]
     assert info["fields"] == ["atmosphere.temperature", "plates.velocity", "surface.elevation"]
     first = sorted(Path(info["path"]).glob("lens_snapshot_*.lens"))[0]
-    result = invoke("lens", "load", first, "--verify")
-    assert result.exit_code == 0, result.output
-    assert "tick_range  [0, 8]" in result.stdout and "verified  True" in result.stdout
+    text = ok("lens", "load", first, "--verify")
+    assert "tick_range  [0, 8]" in text and "verified  True" in text
 
 
 def test_query_prints_the_value(lens_root, expected):
-    result = invoke(
-        "lens",
-        "query",
-        "surface.elevation",
-        "--tick",
-        12,
-        "--position",
-        "1,0,0",
-        "--lens-dir",
-        lens_root,
-        "--json",
-    )
-    assert result.exit_code == 0, result.output
-    out = json.loads(result.stdout)
+    where = ["--position", "1,0,0", "--lens-dir", lens_root]
+    out = ok_json("lens", "query", "surface.elevation", "--tick", 12, *where, "--json")
     assert out["value"] == expected.query("surface.elevation", [1, 0, 0], tick=12)
     assert out["rule"] == "containing" and out["ticks"] == [12, 12]
-    text = invoke(
-        "lens",
-        "query",
-        "plates.velocity",
-        "--time",
-        "1.3e7",
-        "--position",
-        "0,0,1",
-        "--lens-dir",
-        lens_root,
-    )
-    assert text.exit_code == 0, text.output
-    assert "nearest; between ticks 12 and 14, w=0.5" in text.stdout
+    where = ["--position", "0,0,1", "--lens-dir", lens_root]
+    text = ok("lens", "query", "plates.velocity", "--time", "1.3e7", *where)
+    assert "nearest; between ticks 12 and 14, w=0.5" in text
 
 
 def test_history_csv_and_json(lens_root, expected):
-    result = invoke(
-        "lens",
-        "history",
-        "atmosphere.temperature",
-        "--position",
-        "0,1,0",
-        "--from",
-        4,
-        "--to",
-        10,
-        "--lens-dir",
-        lens_root,
-    )
-    assert result.exit_code == 0, result.output
-    rows = list(csv.reader(io.StringIO(result.stdout)))
+    where = ["--position", "0,1,0", "--lens-dir", lens_root]
+    text = ok("lens", "history", "atmosphere.temperature", "--from", 4, "--to", 10, *where)
+    rows = list(csv.reader(io.StringIO(text)))
     assert rows[0] == ["tick", "sim_time", "value"]
     assert [int(r[0]) for r in rows[1:]] == [4, 6, 8, 10]
     want = expected.history("atmosphere.temperature", [0, 1, 0], start=4, stop=10).values
     np.testing.assert_array_equal([float(r[2]) for r in rows[1:]], want)
-    result = invoke(
-        "lens",
-        "history",
-        "plates.velocity",
-        "--position",
-        "0,1,0",
-        "--format",
-        "json",
-        "--lens-dir",
-        lens_root,
-    )
-    assert result.exit_code == 0, result.output
-    out = json.loads(result.stdout)
+    out = ok_json("lens", "history", "plates.velocity", "--format", "json", *where)
     assert out["ticks"] == list(range(0, STEPS + 1, STRIDE)) and len(out["values"][0]) == 3
 
 
@@ -127,17 +77,8 @@ def test_bad_input_is_one_line(lens_root, args, fragments):
 
 def test_bad_positions_and_dirs_are_one_line(lens_root, tmp_path):
     for bad in ("1,0", "a,b,c", "0,0,0", "nan,0,1"):
-        result = invoke(
-            "lens",
-            "query",
-            "surface.elevation",
-            "--tick",
-            2,
-            "--position",
-            bad,
-            "--lens-dir",
-            lens_root,
-        )
+        where = ["--position", bad, "--lens-dir", lens_root]
+        result = invoke("lens", "query", "surface.elevation", "--tick", 2, *where)
         assert_one_line_error(result, "--position x,y,z")
     assert_one_line_error(invoke("lens", "load", tmp_path / "nowhere"), "does not exist")
     bad_file = tmp_path / "bad.lens"
@@ -149,37 +90,16 @@ def test_plot_writes_a_png(lens_root, tmp_path):
     pytest.importorskip("matplotlib")
     for field in ("atmosphere.temperature", "plates.velocity"):
         output = tmp_path / f"{field}.png"
-        result = invoke(
-            "lens",
-            "plot",
-            field,
-            "--tick",
-            10,
-            "--output",
-            output,
-            "--lens-dir",
-            lens_root,
-            "--width",
-            360,
-        )
-        assert result.exit_code == 0, result.output
+        where = ["--output", output, "--lens-dir", lens_root, "--width", 360]
+        ok("lens", "plot", field, "--tick", 10, *where)
         assert output.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_plot_without_matplotlib_says_how_to_install(lens_root, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
-    result = invoke(
-        "lens",
-        "plot",
-        "surface.elevation",
-        "--tick",
-        10,
-        "--output",
-        tmp_path / "m.png",
-        "--lens-dir",
-        lens_root,
-    )
+    where = ["--output", tmp_path / "m.png", "--lens-dir", lens_root]
+    result = invoke("lens", "plot", "surface.elevation", "--tick", 10, *where)
     assert_one_line_error(result, "pip install 'continuum[plot]'")
 
 
@@ -188,11 +108,10 @@ def test_compact_writes_the_full_file(lens_root, tmp_path):
 
     root = tmp_path / "lens"
     shutil.copytree(lens_root, root)
-    result = invoke("lens", "compact", "--lens-dir", root)
-    assert result.exit_code == 0, result.output
+    text = ok("lens", "compact", "--lens-dir", root)
     (run_path,) = root.iterdir()
     assert (run_path / "lens_snapshot_full.lens").is_file()
-    assert f"{STEPS // STRIDE + 1} frames" in result.stdout
+    assert f"{STEPS // STRIDE + 1} frames" in text
 
 
 def test_run_with_lens_options(tmp_path):
