@@ -86,6 +86,17 @@ def test_inspect_json_keys_and_values(run_dir):
     assert 0 <= doc["age_s"] < 600
 
 
+def test_inspect_and_list_print_sizes_in_binary_units(run_dir):
+    doc = ok_json("checkpoint", "inspect", ckpt(run_dir, 7), "--json")
+    disk, raw = doc["disk_bytes"], doc["raw_bytes"]
+    assert min(disk, raw) >= 1024 and max(disk, raw) < 1024**2  # so both print as KiB
+    text = invoke("checkpoint", "inspect", ckpt(run_dir, 7)).stdout
+    assert f"on disk      {disk / 1024:.1f} KiB ({disk} bytes)\n" in text
+    assert f"raw          {raw / 1024:.1f} KiB ({raw} bytes)\n" in text
+    row = invoke("checkpoint", "list", run_dir).stdout.splitlines()[7]
+    assert f" {disk / 1024:.1f} KiB " in row and " kB" not in row
+
+
 def test_inspect_reads_the_header_only(run_dir):
     """Garbage in place of the payload: inspect (header only) works, verify does not."""
     path = ckpt(run_dir, 3)
