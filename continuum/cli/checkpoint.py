@@ -19,14 +19,13 @@ Decisions written down here because DESIGN.md leaves them open:
 
 from __future__ import annotations
 
-import json
 import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
@@ -41,14 +40,8 @@ from continuum.checkpoint import (
 )
 from continuum.checkpoint.diff import ArrayDiff, CheckpointDiff
 from continuum.checkpoint.format import age_seconds
+from continuum.cli._output import echo_json, echo_table, format_age, format_bytes, json_option
 from continuum.errors import CheckpointError, CheckpointNotFoundError, ContinuumError
-
-F = TypeVar("F", bound=Callable[..., Any])
-CKPT_SUFFIX = ".ckpt"
-
-
-def json_option(fn: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(fn)
 
 
 @contextmanager
@@ -100,7 +93,7 @@ def inspect(path: Path, as_json: bool) -> None:
     """
     record = inspect_record(_read_header(path))
     if as_json:
-        click.echo(json.dumps(record, indent=2))
+        echo_json(record)
         return
     if path.is_symlink():
         record["path"] += f" -> {os.readlink(path)}"
@@ -146,7 +139,7 @@ def inspect_record(header: CheckpointHeader) -> dict[str, Any]:
 
 
 def _inspect_lines(r: dict[str, Any]) -> list[tuple[str, str]]:
-    age = f" ({human_age(r['age_s'])})" if r["age_s"] is not None else ""
+    age = f" ({format_age(r['age_s'])})" if r["age_s"] is not None else ""
     return [
         ("path", r["path"]),
         ("run_id", r["run_id"]),
@@ -159,32 +152,11 @@ def _inspect_lines(r: dict[str, Any]) -> list[tuple[str, str]]:
         ("seed", str(r["seed"])),
         ("signals", f"{r['signals']} global"),
         ("entities", f"{r['entities']} ({r['instances']} instances, {r['members']} members)"),
-        ("raw", f"{human_bytes(r['raw_bytes'])} ({r['raw_bytes']} bytes)"),
-        ("on disk", f"{human_bytes(r['disk_bytes'])} ({r['disk_bytes']} bytes)"),
+        ("raw", f"{format_bytes(r['raw_bytes'])} ({r['raw_bytes']} bytes)"),
+        ("on disk", f"{format_bytes(r['disk_bytes'])} ({r['disk_bytes']} bytes)"),
         ("ratio", f"{r['compression_ratio']:.3f}"),
         ("created_at", f"{r['created_at']}{age}"),
     ]
-
-
-def human_age(seconds: float) -> str:
-    """``3m 12s ago``: the two largest units, for people scanning a listing."""
-    rest = int(seconds)
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if rest >= size or (unit == "s" and not parts):
-            parts.append(f"{rest // size}{unit}")
-            rest %= size
-    return " ".join(parts[:2]) + " ago"
-
-
-def human_bytes(n: int) -> str:
-    """Decimal units (kB, MB, GB), as disks and ``du --si`` count them."""
-    size = float(n)
-    for unit in ("B", "kB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    raise AssertionError("unreachable")
 
 
 # --- list -------------------------------------------------------------------------------
@@ -225,7 +197,7 @@ def list_checkpoints(directory: Path, as_json: bool) -> None:
     dangling = [str(layout.latest_path(run_dir)) for run_dir in runs if _dangling(run_dir)]
     if as_json:
         doc = {"checkpoints": [asdict(r) for r in rows], "dangling_latest": dangling}
-        click.echo(json.dumps(doc, indent=2))
+        echo_json(doc)
         return
     for link in dangling:
         click.echo(f"warning: {link} points to a missing file", err=True)
@@ -275,19 +247,9 @@ def _row(run_dir: Path, path: Path, latest: bool) -> ListRow:
     )
 
 
-def echo_table(rows: list[tuple[str, ...]], right: tuple[int, ...] = ()) -> None:
-    """Aligned columns (``right``: right-aligned ones); the last column is not padded."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        cells = [
-            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))
-        ]
-        click.echo("  ".join([*cells, row[-1]]).rstrip())
-
-
 def _print_table(rows: list[ListRow]) -> None:
     head = ("", "run_id", "tick", "era", "sim_time", "size", "created")
-    echo_table([head] + [_cells(r) for r in rows], right=(2, 4, 5))
+    echo_table(head, [_cells(r) for r in rows], right=(2, 4, 5))
 
 
 def _cells(r: ListRow) -> tuple[str, ...]:
@@ -297,14 +259,14 @@ def _cells(r: ListRow) -> tuple[str, ...]:
     assert r.sim_time is not None and r.disk_bytes is not None and r.created_at is not None
     age = age_seconds(r.created_at)
     created = r.created_at[:19].replace("T", " ")
-    created += f" ({human_age(age)})" if math.isfinite(age) else ""
+    created += f" ({format_age(age)})" if math.isfinite(age) else ""
     return (
         mark,
         r.run_id,
         tick,
         str(r.era),
         f"{r.sim_time:.6g}",
-        human_bytes(r.disk_bytes),
+        format_bytes(r.disk_bytes),
         created,
     )
 
@@ -347,7 +309,7 @@ def verify(path: Path, as_json: bool) -> None:
     bad = sum(not v.ok for v in verdicts)
     if as_json:
         doc = {"ok": not bad, "checked": len(verdicts), "bad": bad}
-        click.echo(json.dumps({**doc, "results": [asdict(v) for v in verdicts]}, indent=2))
+        echo_json({**doc, "results": [asdict(v) for v in verdicts]})
     if bad:
         raise CheckpointError(f"{bad} of {len(verdicts)} checkpoint files and links are bad")
     if not as_json:
@@ -368,10 +330,12 @@ def verify_targets(path: Path) -> tuple[list[Path], list[Path]]:
             entry = Path(root) / name
             if name == layout.LATEST and entry.is_symlink():
                 links.append(entry)
-            elif name.endswith(CKPT_SUFFIX) and not entry.is_symlink():
+            elif name.endswith(layout.CHECKPOINT_SUFFIX) and not entry.is_symlink():
                 files.append(entry)
     if not files and not links:
-        raise CheckpointNotFoundError(f"{path}: no checkpoint files (*{CKPT_SUFFIX}) under it")
+        raise CheckpointNotFoundError(
+            f"{path}: no checkpoint files (*{layout.CHECKPOINT_SUFFIX}) under it"
+        )
     return sorted(files), sorted(links)
 
 
@@ -427,7 +391,7 @@ def diff(a: Path, b: Path, atol: float, as_json: bool) -> None:
     with _os_errors(a):
         report = diff_checkpoints(a, b, atol)
     if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2))
+        echo_json(report.to_dict())
     else:
         _print_diff(report)
 
@@ -446,7 +410,7 @@ def _print_diff(report: CheckpointDiff) -> None:
     click.echo(summary + (f", {uncomparable} not comparable" if uncomparable else ""))
     if report.arrays:
         head = ("signal", "buffer", "shape", "differing", "max |a-b|")
-        echo_table([head] + [_diff_cells(d) for d in report.arrays])
+        echo_table(head, [_diff_cells(d) for d in report.arrays])
 
 
 def _diff_cells(d: ArrayDiff) -> tuple[str, str, str, str, str]:

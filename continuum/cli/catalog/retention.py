@@ -1,22 +1,36 @@
-"""``continuum catalog policy|pin|unpin|prune|log|gc|rm``: retention from the command line.
+"""``continuum catalog policy|pin|unpin|prune``: what retention keeps, and deleting the rest.
 
 Durations (``90m``, ``36h``, ``7d``, ``2w``) and sizes (``500M``, ``10G``) are
 parsed before the catalog is opened, so bad values fail with one line and
-touch nothing. Destructive commands say what they would do first: ``prune
---dry-run`` and ``gc`` (dry unless ``--delete``).
+touch nothing. ``prune --dry-run`` prints, per run, every committed checkpoint
+with the rules that keep it (``keep-last``, ``pinned``, ``lineage``, ``newest``...)
+or ``delete`` and the bytes it would free, and deletes nothing.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 import click
 
-from continuum.catalog import Catalog, RetentionPolicy, RetentionRules, parse_duration, parse_size
-from continuum.cli.catalog import _table, _time, catalog_option, json_option
-from continuum.cli.catalog_prune import gc, human, log, prune, rm
+from continuum.catalog import (
+    Catalog,
+    PruneReport,
+    RetentionPolicy,
+    RetentionRules,
+    parse_duration,
+    parse_size,
+)
+from continuum.cli._output import (
+    catalog_option,
+    echo_json,
+    echo_table,
+    format_bytes,
+    format_duration,
+    format_time,
+    json_option,
+)
 from continuum.errors import InvalidFilterError
 
 POSITIVE = click.IntRange(min=1)
@@ -44,18 +58,11 @@ def _rules_text(r: RetentionRules) -> str:
         if value is None:
             continue
         if key.endswith("_within_s"):
-            key, value = key[:-2], _duration(value)
+            key, value = key[:-2], format_duration(value)
         elif key.endswith("max_bytes"):
-            value = human(value)
+            value = format_bytes(value)
         parts.append(f"{key.replace('_', '-')}={value}")
     return " ".join(parts)
-
-
-def _duration(seconds: int) -> str:
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 @click.group("policy")
@@ -83,7 +90,14 @@ def policy() -> None:
 @click.option("--lens-max-bytes", metavar="SIZE", help="Newest lens chunks within SIZE.")
 @json_option
 @catalog_option
-def policy_set(run, world, everywhere, as_json, catalog_url, **opts: Any) -> None:
+def policy_set(
+    run: str | None,
+    world: str | None,
+    everywhere: bool,
+    as_json: bool,
+    catalog_url: str | None,
+    **opts: Any,
+) -> None:
     """Attach a policy (replacing the one at that scope). A checkpoint is kept if any rule keeps it.
 
     \b
@@ -124,7 +138,9 @@ def policy_show(run: str | None, as_json: bool, catalog_url: str | None) -> None
 @policy.command("clear")
 @scope_options
 @catalog_option
-def policy_clear(run, world, everywhere, catalog_url) -> None:
+def policy_clear(
+    run: str | None, world: str | None, everywhere: bool, catalog_url: str | None
+) -> None:
     """Remove the policy at one scope.
 
     \b
@@ -142,13 +158,13 @@ def _print_policies(
     found: list[RetentionPolicy], as_json: bool, empty: str = "no policies"
 ) -> None:
     if as_json:
-        click.echo(json.dumps([p.to_dict() for p in found], indent=2))
+        echo_json([p.to_dict() for p in found])
     elif not found:
         click.echo(empty)
     else:
-        _table(
+        echo_table(
             ["SCOPE", "RULES", "UPDATED (UTC)"],
-            [[p.label, _rules_text(p.rules), _time(p.updated_at)] for p in found],
+            [[p.label, _rules_text(p.rules), format_time(p.updated_at)] for p in found],
         )
 
 
@@ -172,7 +188,62 @@ def _pin(pinned: bool) -> click.Command:
     return command
 
 
-def register(group: click.Group) -> None:
-    """Attach the retention commands to the ``catalog`` group."""
-    for command in (policy, _pin(True), _pin(False), prune, log, gc, rm):
-        group.add_command(command)
+@click.command("prune")
+@click.option("--run", "run_id", metavar="RUN_ID", help="Prune one run.")
+@click.option("--world", metavar="NAME", help="Prune every run of a world.")
+@click.option("--all", "everything", is_flag=True, help="Prune every run.")
+@click.option(
+    "--dry-run", is_flag=True, help="Print what would be kept and deleted; delete nothing."
+)
+@json_option
+@catalog_option
+def prune(
+    run_id: str | None,
+    world: str | None,
+    everything: bool,
+    dry_run: bool,
+    as_json: bool,
+    catalog_url: str | None,
+) -> None:
+    """Delete checkpoints (and lens chunks) that no rule of the applying policy keeps.
+
+    Pinned checkpoints, those another run branched or resumed from, the newest
+    of each run and anything not committed are never deleted. Crash-safe: an
+    interrupted prune is finished by the next one (or catalog verify --repair).
+
+    \b
+    Example:
+      continuum catalog prune --all --dry-run
+      continuum catalog prune --world terra --json
+    """
+    if sum(map(bool, (run_id, world, everything))) != 1:
+        raise InvalidFilterError("give exactly one of --run ID, --world NAME or --all")
+    with Catalog(catalog_url) as cat:
+        report = cat.retention.prune([run_id] if run_id else None, world, dry_run=dry_run)
+    if as_json:
+        echo_json(report.to_dict())
+    else:
+        _print_prune(report)
+
+
+def _print_prune(report: PruneReport) -> None:
+    for kind, plan in report.plans:
+        what = "checkpoints" if kind == "checkpoint" else "lens chunks"
+        click.echo(
+            f"run {plan.run_id} {what} (policy: {plan.policy or 'none'}): keep {len(plan.kept)}, "
+            f"delete {len(plan.delete)} ({format_bytes(plan.bytes_freed)})"
+        )
+        if report.dry_run:
+            rows = [["  keep", i.tick, ",".join(r)] for i, r in plan.kept]
+            rows += [["  delete", i.tick, format_bytes(i.size)] for i in plan.delete]
+            echo_table(["  ACTION", "TICK", "WHY / BYTES"], rows)
+    if report.finished:
+        click.echo(f"finished {report.finished} deletions left by an interrupted prune")
+    verb = "would delete" if report.dry_run else "deleted"
+    count = sum(len(p.delete) for _, p in report.plans) if report.dry_run else report.deleted
+    click.echo(f"{verb} {count} files, {format_bytes(report.bytes_freed)}")
+    for error in report.errors:
+        click.echo(f"warning: {error}", err=True)
+
+
+COMMANDS = (policy, _pin(True), _pin(False), prune)

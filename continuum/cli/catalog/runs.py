@@ -1,4 +1,4 @@
-"""``continuum catalog``: list, show, search, tag, scan, verify and migrate the run catalog.
+"""``continuum catalog list|show|search|tag``: finding runs and labelling them.
 
 Options are parsed into catalog values (``SearchQuery``, ``ParamFilter``)
 before the catalog is opened, so bad input fails without touching it. Output is
@@ -8,11 +8,9 @@ stderr so stdout stays one table or one JSON document.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import click
 
@@ -22,46 +20,19 @@ from continuum.catalog import (
     RunPage,
     RunRecord,
     SearchQuery,
-    migrate_catalog,
     parse_param_filter,
+)
+from continuum.cli._output import (
+    catalog_option,
+    echo_json,
+    echo_table,
+    format_time,
+    json_option,
 )
 from continuum.errors import InvalidFilterError
 
-if TYPE_CHECKING:  # maintenance imports numpy: only the commands that need it load it
-    from continuum.maintenance import ScanReport, VerifyReport
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def catalog_option(fn: F) -> F:
-    return click.option(
-        "--catalog",
-        "catalog_url",
-        metavar="URL",
-        default=None,
-        help="Catalog URL or SQLite file (default: $CONTINUUM_CATALOG, else "
-        "~/.local/share/continuum/catalog.db).",
-    )(fn)
-
-
-def json_option(fn: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(
-        fn
-    )
-
-
-@click.group("catalog")
-def catalog() -> None:
-    """Find runs and checkpoints in the SQL run catalog.
-
-    \b
-    Example:
-      continuum catalog list --limit 20
-      continuum catalog search --world terra --param 'thermal.k>1e-4' --json
-    """
-
-
-@catalog.command("list")
+@click.command("list")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
 @click.option("--after", metavar="CURSOR", help="Continue after a page (cursor from stderr).")
 @json_option
@@ -79,7 +50,7 @@ def list_runs(limit: int, after: str | None, as_json: bool, catalog_url: str | N
     _print_page(page, as_json)
 
 
-@catalog.command("show")
+@click.command("show")
 @click.argument("run_id")
 @json_option
 @catalog_option
@@ -93,12 +64,12 @@ def show(run_id: str, as_json: bool, catalog_url: str | None) -> None:
     with Catalog(catalog_url) as cat:
         detail = cat.search.show(run_id)
     if as_json:
-        click.echo(json.dumps(detail.to_dict(), indent=2))
+        echo_json(detail.to_dict())
     else:
         _print_detail(detail)
 
 
-@catalog.command("search")
+@click.command("search")
 @click.option("--world", help="World name.")
 @click.option("--ir-hash", "ir_hash", metavar="PREFIX", help="IR hash or a prefix of it.")
 @click.option("--seed", type=int)
@@ -132,7 +103,7 @@ def search(
     _print_page(page, as_json)
 
 
-@catalog.command("tag")
+@click.command("tag")
 @click.argument("run_id")
 @click.argument("pairs", nargs=-1, metavar="K=V...")
 @click.option("--delete", "remove", multiple=True, metavar="KEY", help="Remove a tag.")
@@ -153,111 +124,9 @@ def tag(
     with Catalog(catalog_url) as cat:
         run = cat.runs.set_tags(run_id, tags, remove=remove)
     if as_json:
-        click.echo(json.dumps(run.tags, indent=2, sort_keys=True))
+        echo_json(run.tags, sort_keys=True)
     else:
         click.echo(" ".join(f"{k}={v}" for k, v in sorted(run.tags.items())) or "(no tags)")
-
-
-@catalog.command("scan")
-@click.argument("directory", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
-@json_option
-@catalog_option
-def scan(directory: Path, as_json: bool, catalog_url: str | None) -> None:
-    """Index checkpoint directories (DIR: a checkpoint root or one run's directory).
-
-    Reads each run's manifest.json and each checkpoint's header, never a
-    payload. Running it again changes nothing; a run already in the catalog
-    only gets rows for new or rewritten files. Files whose header is bad are
-    recorded as corrupt and reported.
-
-    \b
-    Example:
-      continuum catalog scan ./checkpoints --catalog postgresql://me@db-host/continuum
-    """
-    with Catalog(catalog_url) as cat:
-        from continuum import maintenance
-
-        report = maintenance.scan(cat, directory)
-    if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2))
-    else:
-        _print_scan(report)
-
-
-@catalog.command("verify")
-@click.option("--run", "run_id", metavar="ID", help="Only this run.")
-@click.option(
-    "--repair", is_flag=True, help="Settle rows (missing, corrupt, pruned...), record orphans."
-)
-@json_option
-@catalog_option
-def verify(run_id: str | None, repair: bool, as_json: bool, catalog_url: str | None) -> None:
-    """Check every checkpoint and lens chunk file the catalog lists, and find orphans.
-
-    Each listed file must exist, have its recorded size and checksum and decode
-    in full; files in a run's directories that no row lists (orphans) and
-    temporaries of crashed writes are reported. Lens problems name the
-    chunk's tick range.
-
-    Exit code 1 when problems are found (with --repair: when some remain).
-    --repair never deletes a checkpoint or lens chunk file that no row lists; an
-    orphan lens chunk that does not verify is left in place and stays reported.
-
-    \b
-    Example:
-      continuum catalog verify --run 20260116_095430_a1b2c3
-      continuum catalog verify --repair --json
-    """
-    with Catalog(catalog_url) as cat:
-        from continuum import maintenance
-
-        report = maintenance.verify(cat, run_id, repair=repair)
-    if as_json:
-        click.echo(json.dumps({**report.to_dict(), "clean": report.clean}, indent=2))
-    else:
-        _print_verify(report)
-    if not report.clean:
-        raise SystemExit(1)
-
-
-@catalog.command("migrate")
-@json_option
-@catalog_option
-def migrate(as_json: bool, catalog_url: str | None) -> None:
-    """Create the catalog schema, or upgrade it to this version's newest revision.
-
-    \b
-    Example:
-      continuum catalog migrate --catalog postgresql://me@db-host/continuum
-    """
-    where, before, after = migrate_catalog(catalog_url)
-    if as_json:
-        click.echo(json.dumps({"catalog": where, "before": before, "after": after}))
-    elif before == after:
-        click.echo(f"catalog {where} is at revision {after}; nothing to do")
-    else:
-        click.echo(f"catalog {where} upgraded from {before or 'empty'} to {after}")
-
-
-def _print_scan(report: ScanReport) -> None:
-    for r in report.runs:
-        counts = f"{r.checkpoints_added} added, {r.checkpoints_updated} re-recorded"
-        click.echo(f"{r.action:<9} {r.run_id}  {counts}  {r.checkpoint_dir}")
-        for problem in r.corrupt:
-            click.echo(f"  corrupt: {problem}")
-    for warning in report.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    click.echo(f"{len(report.runs)} run(s) scanned")
-
-
-def _print_verify(report: VerifyReport) -> None:
-    for problem in report.problems:
-        click.echo(problem.line())
-    repaired = sum(1 for p in report.problems if p.repaired)
-    click.echo(
-        f"checked {report.checkpoints} checkpoint(s) and {report.lens_chunks} lens chunk(s) "
-        f"in {report.runs} run(s): {len(report.problems)} problem(s), {repaired} repaired"
-    )
 
 
 def _pair(text: str, what: str) -> tuple[str, str]:
@@ -295,28 +164,17 @@ def _query(**f: Any) -> SearchQuery:
     )
 
 
-def _time(at: datetime | None) -> str:
-    return "-" if at is None else at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    cells = [list(header)] + [[str(c) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    for row in cells:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
-
-
 def _run_row(r: RunRecord) -> list[Any]:
     ticks = f"{r.first_tick}-{r.last_tick}"
-    return [r.run_id, r.world, r.ir_hash[:12], r.seed, r.status, ticks, _time(r.started_at)]
+    return [r.run_id, r.world, r.ir_hash[:12], r.seed, r.status, ticks, format_time(r.started_at)]
 
 
 def _print_page(page: RunPage, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps([r.to_dict() for r in page.runs], indent=2))
+        echo_json([r.to_dict() for r in page.runs])
     elif page.runs:
         header = ["RUN_ID", "WORLD", "IR_HASH", "SEED", "STATUS", "TICKS", "STARTED (UTC)"]
-        _table(header, [_run_row(r) for r in page.runs])
+        echo_table(header, [_run_row(r) for r in page.runs])
     else:
         click.echo("no runs")
     if page.next_cursor:
@@ -328,7 +186,7 @@ def _print_detail(d: RunDetail) -> None:
     for key in ("run_id", "world", "ir_hash", "seed", "scenario", "status", "host", "pid"):
         click.echo(f"{key + ':':<16}{getattr(r, key)}")
     click.echo(f"{'ticks:':<16}{r.first_tick}-{r.last_tick}")
-    click.echo(f"{'started:':<16}{_time(r.started_at)}  ended: {_time(r.ended_at)}")
+    click.echo(f"{'started:':<16}{format_time(r.started_at)}  ended: {format_time(r.ended_at)}")
     click.echo(f"{'checkpoints in:':<16}{r.checkpoint_dir or '-'}")
     if r.parent_run_id:
         click.echo(f"{'branched from:':<16}{r.parent_run_id} @ tick {r.parent_checkpoint_tick}")
@@ -343,16 +201,14 @@ def _print_detail(d: RunDetail) -> None:
         + [s.resumed_from_tick if s.resumed_from_tick is not None else "-", s.host, s.pid]
         for s in d.segments
     ]
-    _table(["#", "STATUS", "TICKS", "RESUMED_FROM", "HOST", "PID"], seg_rows)
+    echo_table(["#", "STATUS", "TICKS", "RESUMED_FROM", "HOST", "PID"], seg_rows)
     click.echo(f"\ncheckpoints ({len(d.checkpoints)}):")
     ck_rows = [
         [c.tick, c.sim_time, c.era or "-", c.state + (" pinned" if c.pinned else "")]
         + [c.bytes_on_disk, c.path]
         for c in d.checkpoints
     ]
-    _table(["TICK", "SIM_TIME", "ERA", "STATE", "BYTES", "PATH"], ck_rows)
+    echo_table(["TICK", "SIM_TIME", "ERA", "STATE", "BYTES", "PATH"], ck_rows)
 
 
-from continuum.cli.catalog_retention import register  # noqa: E402 (needs `catalog` above)
-
-register(catalog)
+COMMANDS = (list_runs, show, search, tag)

@@ -9,81 +9,72 @@ import sys
 import time
 from pathlib import Path
 
-from click.testing import CliRunner
-
-from continuum.cli import cli
+from tests.cli.conftest import assert_one_line_error, catalog_url, invoke
 from tests.sql.conftest import Runs, _runs  # noqa: F401 - registers the two-run fixture
 
 
-def sql(runner: CliRunner, runs: Runs, *args: str):
-    return runner.invoke(cli, ["lens", "sql", *args, "--catalog", runs.url])
+def sql(runs: Runs, *args: str):
+    return invoke("lens", "sql", *args, "--catalog", runs.url)
 
 
-def assert_one_line_error(result, *fragments: str) -> None:
-    assert result.exit_code == 1, result.output
-    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
-    for fragment in fragments:
-        assert fragment in result.stderr
-
-
-def test_json_csv_table_and_output_file(runner: CliRunner, runs: Runs, tmp_path: Path):
+def test_json_csv_table_and_output_file(runs: Runs, tmp_path: Path):
     query = "SELECT seed, count(*) AS n FROM runs GROUP BY seed ORDER BY seed"
-    got = sql(runner, runs, query, "--format", "json")
+    got = sql(runs, query, "--format", "json")
     assert got.exit_code == 0 and json.loads(got.stdout) == [
         {"seed": 1, "n": 1},
         {"seed": 2, "n": 1},
     ]
-    assert sql(runner, runs, query, "--format", "csv").stdout == "seed,n\n1,1\n2,1\n"
-    assert sql(runner, runs, query).stdout.splitlines()[0].split() == ["seed", "n"]
+    assert sql(runs, query, "--format", "csv").stdout == "seed,n\n1,1\n2,1\n"
+    assert sql(runs, query).stdout.splitlines()[0].split() == ["seed", "n"]
     out = tmp_path / "result.json"
-    assert sql(runner, runs, query, "--format", "json", "--output", str(out)).stdout == ""
+    assert sql(runs, query, "--format", "json", "--output", str(out)).stdout == ""
     assert json.loads(out.read_text())[1]["seed"] == 2
 
 
-def test_reading_outside_the_exports_is_refused(runner: CliRunner, runs: Runs):
-    assert_one_line_error(sql(runner, runs, "SELECT * FROM read_csv('/etc/passwd')"), "/etc/passwd")
-    assert_one_line_error(sql(runner, runs, "SELECT * FROM read_text('/etc/passwd')"))
+def test_reading_outside_the_exports_is_refused(runs: Runs):
+    assert_one_line_error(sql(runs, "SELECT * FROM read_csv('/etc/passwd')"), "/etc/passwd")
+    assert_one_line_error(sql(runs, "SELECT * FROM read_text('/etc/passwd')"))
 
 
-def test_writing_files_is_refused(runner: CliRunner, runs: Runs, tmp_path: Path):
+def test_writing_files_is_refused(runs: Runs, tmp_path: Path):
     for target in ("/tmp/x.csv", str(runs.exports / "evil.csv"), str(tmp_path / "y.csv")):
-        assert_one_line_error(sql(runner, runs, f"COPY (SELECT 1) TO '{target}'"), "only SELECT")
+        assert_one_line_error(sql(runs, f"COPY (SELECT 1) TO '{target}'"), "only SELECT")
         assert not (runs.exports / "evil.csv").exists() and not (tmp_path / "y.csv").exists()
-    assert_one_line_error(sql(runner, runs, f"ATTACH '{runs.exports / 'x.db'}'"), "only SELECT")
-    assert_one_line_error(sql(runner, runs, "SET enable_external_access = true"), "only SELECT")
-    assert_one_line_error(sql(runner, runs, "SELECT 1; SELECT 2"), "one SQL statement")
+    assert_one_line_error(sql(runs, f"ATTACH '{runs.exports / 'x.db'}'"), "only SELECT")
+    assert_one_line_error(sql(runs, "SET enable_external_access = true"), "only SELECT")
+    assert_one_line_error(sql(runs, "SELECT 1; SELECT 2"), "one SQL statement")
 
 
-def test_bad_sql_unknown_run_and_field(runner: CliRunner, runs: Runs, tmp_path: Path):
-    assert_one_line_error(sql(runner, runs, "SELEC 1"), "syntax error")
-    assert_one_line_error(sql(runner, runs, "SELECT nope FROM fields"), "nope")
+def test_bad_sql_unknown_run_and_field(runs: Runs, tmp_path: Path):
+    assert_one_line_error(sql(runs, "SELEC 1"), "syntax error")
+    assert_one_line_error(sql(runs, "SELECT nope FROM fields"), "nope")
     base = ["lens", "export", "--output", str(tmp_path / "o"), "--catalog", runs.url]
-    assert_one_line_error(runner.invoke(cli, [*base, "--run", "nope"]), "no run 'nope'")
+    assert_one_line_error(invoke(*base, "--run", "nope"), "no run 'nope'")
     elsewhere = ["lens", "export", str(runs.lens(1)), "--output", str(tmp_path / "o")]
-    elsewhere += ["--catalog", f"sqlite:///{tmp_path / 'other.db'}"]
-    assert_one_line_error(runner.invoke(cli, elsewhere), "not in the catalog", "--no-catalog")
+    elsewhere += ["--catalog", catalog_url(tmp_path, "other.db")]
+    assert_one_line_error(invoke(*elsewhere), "not in the catalog", "--no-catalog")
     bad_field = [*base, "--run", runs.ids[1], "--fields", "no.such"]
-    assert_one_line_error(runner.invoke(cli, bad_field), "no field 'no.such'")
+    assert_one_line_error(invoke(*bad_field), "no field 'no.such'")
 
 
-def test_export_command_counts_rows(runner: CliRunner, runs: Runs, tmp_path: Path):
+def test_export_command_counts_rows(runs: Runs, tmp_path: Path):
     out = tmp_path / "o"
     args = ["lens", "export", str(runs.lens(1)), "--output", str(out), "--no-catalog", "--json"]
     args += ["--fields", "surface.elevation", "--from", "5", "--to", "14"]
-    got = runner.invoke(cli, args)
+    got = invoke(*args)
     assert got.exit_code == 0, got.output
     info = json.loads(got.stdout)
     assert info["rows"] == 10 * 6 * 32 * 32 and info["chunks"] == 2
 
 
-def test_lens_export_dir_needs_lens_dir(runner: CliRunner):
-    got = runner.invoke(cli, ["run", "terra", "--steps", "1", "--lens-export-dir", "x"])
+def test_lens_export_dir_needs_lens_dir():
+    got = invoke("run", "terra", "--steps", "1", "--lens-export-dir", "x")
     assert got.exit_code == 2 and "--lens-dir" in got.stderr
 
 
 def test_live_export_is_queryable_while_the_run_goes(tmp_path: Path):
     """A real `continuum run` subprocess; `lens sql` sees its sealed chunks; then it is killed."""
-    url = f"sqlite:///{tmp_path / 'live.db'}"
+    url = catalog_url(tmp_path, "live.db")
     env = {**os.environ, "CONTINUUM_CATALOG": url}
     cmd = [sys.executable, "-m", "continuum", "run", "terra", "--steps", "100000", "--quiet"]
     cmd += ["--lens-dir", str(tmp_path / "lens"), "--lens-chunk-size", "5"]

@@ -8,13 +8,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from continuum.blobs import read_header
-from continuum.cli import cli
 from continuum.layout import LATEST, checkpoint_name
 from continuum.runner import RunRequest, execute
 from continuum.world import ir_hash, load_world
+from tests.cli.conftest import assert_one_line_error, invoke, ok_json
 
 TICKS = 12
 INSPECT_KEYS = {
@@ -53,19 +52,6 @@ def ckpt(run_dir: Path, tick: int) -> Path:
     return run_dir / checkpoint_name(tick)
 
 
-def invoke(*args: str | Path):
-    return CliRunner().invoke(cli, ["checkpoint", *map(str, args)])
-
-
-def assert_one_line_error(result, *fragments: str) -> None:
-    assert result.exit_code == 1, result.output
-    assert isinstance(result.exception, SystemExit)  # no traceback
-    assert result.stdout == ""
-    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
-    for fragment in fragments:
-        assert fragment in result.stderr
-
-
 def flip_byte(path: Path, offset: int) -> None:
     data = bytearray(path.read_bytes())
     data[offset] ^= 0x5A
@@ -76,7 +62,7 @@ def flip_byte(path: Path, offset: int) -> None:
 
 
 def test_inspect_prints_the_header(run_dir):
-    result = invoke("inspect", run_dir / LATEST)
+    result = invoke("checkpoint", "inspect", run_dir / LATEST)
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert f"-> {checkpoint_name(TICKS)}" in out
@@ -86,7 +72,7 @@ def test_inspect_prints_the_header(run_dir):
 
 
 def test_inspect_json_keys_and_values(run_dir):
-    result = invoke("inspect", ckpt(run_dir, 7), "--json")
+    result = invoke("checkpoint", "inspect", ckpt(run_dir, 7), "--json")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert set(doc) == INSPECT_KEYS
@@ -100,6 +86,17 @@ def test_inspect_json_keys_and_values(run_dir):
     assert 0 <= doc["age_s"] < 600
 
 
+def test_inspect_and_list_print_sizes_in_binary_units(run_dir):
+    doc = ok_json("checkpoint", "inspect", ckpt(run_dir, 7), "--json")
+    disk, raw = doc["disk_bytes"], doc["raw_bytes"]
+    assert min(disk, raw) >= 1024 and max(disk, raw) < 1024**2  # so both print as KiB
+    text = invoke("checkpoint", "inspect", ckpt(run_dir, 7)).stdout
+    assert f"on disk      {disk / 1024:.1f} KiB ({disk} bytes)\n" in text
+    assert f"raw          {raw / 1024:.1f} KiB ({raw} bytes)\n" in text
+    row = invoke("checkpoint", "list", run_dir).stdout.splitlines()[7]
+    assert f" {disk / 1024:.1f} KiB " in row and " kB" not in row
+
+
 def test_inspect_reads_the_header_only(run_dir):
     """Garbage in place of the payload: inspect (header only) works, verify does not."""
     path = ckpt(run_dir, 3)
@@ -107,32 +104,38 @@ def test_inspect_reads_the_header_only(run_dir):
     with open(path, "r+b") as f:
         f.seek(header.payload_offset)
         f.write(os.urandom(header.payload_len))
-    result = invoke("inspect", path, "--json")
+    result = invoke("checkpoint", "inspect", path, "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["tick"] == 3
-    bad = invoke("verify", path)
+    bad = invoke("checkpoint", "verify", path)
     assert bad.exit_code == 1 and f"BAD {path}: " in bad.stdout
 
 
 @pytest.mark.parametrize("command", ["inspect", "verify"])
 def test_missing_file_is_one_line(command, tmp_path):
     missing = tmp_path / checkpoint_name(1)
-    assert_one_line_error(invoke(command, missing), str(missing), "no such checkpoint")
+    assert_one_line_error(
+        invoke("checkpoint", command, missing), str(missing), "no such checkpoint"
+    )
 
 
 def test_inspect_of_something_else_is_one_line(run_dir):
-    assert_one_line_error(invoke("inspect", run_dir / "manifest.json"), "not a Continuum CKPT")
-    assert_one_line_error(invoke("inspect", run_dir), "is a directory", "checkpoint list")
+    assert_one_line_error(
+        invoke("checkpoint", "inspect", run_dir / "manifest.json"), "not a Continuum CKPT"
+    )
+    assert_one_line_error(
+        invoke("checkpoint", "inspect", run_dir), "is a directory", "checkpoint list"
+    )
     path = ckpt(run_dir, 2)
     flip_byte(path, 40)  # inside the JSON header: its checksum fails
-    assert_one_line_error(invoke("inspect", path), str(path), "header")
+    assert_one_line_error(invoke("checkpoint", "inspect", path), str(path), "header")
 
 
 # --- list -------------------------------------------------------------------------------
 
 
 def test_list_marks_latest(run_dir):
-    result = invoke("list", run_dir)
+    result = invoke("checkpoint", "list", run_dir)
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()[1:]
     assert len(lines) == TICKS
@@ -142,7 +145,7 @@ def test_list_marks_latest(run_dir):
 
 def test_list_json_from_the_parent_dir_and_a_corrupt_header(run_dir):
     ckpt(run_dir, 4).write_bytes(ckpt(run_dir, 4).read_bytes()[:100])
-    result = invoke("list", run_dir.parent, "--json")
+    result = invoke("checkpoint", "list", run_dir.parent, "--json")
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)["checkpoints"]
     assert [r["tick"] for r in rows] == list(range(1, TICKS + 1))
@@ -155,22 +158,24 @@ def test_list_json_from_the_parent_dir_and_a_corrupt_header(run_dir):
 def test_list_warns_about_a_dangling_latest(run_dir):
     (run_dir / LATEST).unlink()
     os.symlink(checkpoint_name(999), run_dir / LATEST)
-    result = invoke("list", run_dir)
+    result = invoke("checkpoint", "list", run_dir)
     assert result.exit_code == 0
     assert "latest points to a missing file" in result.stderr
     assert not any(line.startswith("*") for line in result.stdout.splitlines())
 
 
 def test_list_of_a_file_or_nothing_is_one_line(run_dir, tmp_path):
-    assert_one_line_error(invoke("list", ckpt(run_dir, 1)), "checkpoint inspect")
-    assert_one_line_error(invoke("list", tmp_path / "nowhere"), "not a checkpoint directory")
+    assert_one_line_error(invoke("checkpoint", "list", ckpt(run_dir, 1)), "checkpoint inspect")
+    assert_one_line_error(
+        invoke("checkpoint", "list", tmp_path / "nowhere"), "not a checkpoint directory"
+    )
 
 
 # --- verify -----------------------------------------------------------------------------
 
 
 def test_verify_a_good_tree(run_dir):
-    result = invoke("verify", run_dir.parent)
+    result = invoke("checkpoint", "verify", run_dir.parent)
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert len(lines) == TICKS + 1  # every file and the latest link
@@ -185,7 +190,7 @@ def test_verify_finds_a_damaged_file(run_dir, damage):
         flip_byte(path, path.stat().st_size - 200)  # in the payload
     else:
         path.write_bytes(path.read_bytes()[:-7])
-    result = invoke("verify", run_dir)
+    result = invoke("checkpoint", "verify", run_dir)
     assert result.exit_code == 1
     bad = [line for line in result.stdout.splitlines() if line.startswith("BAD ")]
     assert len(bad) == 1 and bad[0].startswith(f"BAD {path}: ")
@@ -196,18 +201,18 @@ def test_verify_finds_a_damaged_file(run_dir, damage):
 def test_verify_reports_a_dangling_latest(run_dir):
     (run_dir / LATEST).unlink()
     os.symlink(checkpoint_name(999), run_dir / LATEST)
-    result = invoke("verify", run_dir, "--json")
+    result = invoke("checkpoint", "verify", run_dir, "--json")
     assert result.exit_code == 1
     doc = json.loads(result.stdout)
     assert (doc["ok"], doc["checked"], doc["bad"]) == (False, TICKS + 1, 1)
     (bad,) = [r for r in doc["results"] if not r["ok"]]
     assert bad["path"] == str(run_dir / LATEST) and checkpoint_name(999) in bad["error"]
-    named = invoke("verify", run_dir / LATEST)
+    named = invoke("checkpoint", "verify", run_dir / LATEST)
     assert named.exit_code == 1 and "dangling" in named.stdout
 
 
 def test_verify_an_empty_dir_is_an_error(tmp_path):
-    assert_one_line_error(invoke("verify", tmp_path), "no checkpoint files")
+    assert_one_line_error(invoke("checkpoint", "verify", tmp_path), "no checkpoint files")
 
 
 # --- diff -------------------------------------------------------------------------------
@@ -215,7 +220,7 @@ def test_verify_an_empty_dir_is_an_error(tmp_path):
 
 def test_diff_lists_what_changed_between_ticks(run_dir):
     """Tick 12 runs thermal (every tick) and climate (even ticks), tick 11 thermal only."""
-    result = invoke("diff", ckpt(run_dir, 11), ckpt(run_dir, 12), "--json")
+    result = invoke("checkpoint", "diff", ckpt(run_dir, 11), ckpt(run_dir, 12), "--json")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc["identical"] is False and doc["compared"] == 16
@@ -234,18 +239,20 @@ def test_diff_lists_what_changed_between_ticks(run_dir):
 def test_diff_of_identical_checkpoints_reports_nothing(run_dir):
     copy = run_dir.parent / "copy.ckpt"
     shutil.copyfile(ckpt(run_dir, 5), copy)
-    result = invoke("diff", ckpt(run_dir, 5), copy)
+    result = invoke("checkpoint", "diff", ckpt(run_dir, 5), copy)
     assert result.exit_code == 0, result.output
     assert "identical: 16 arrays compared" in result.stdout
-    doc = json.loads(invoke("diff", ckpt(run_dir, 5), copy, "--json").stdout)
+    doc = ok_json("checkpoint", "diff", ckpt(run_dir, 5), copy, "--json")
     assert doc["identical"] and doc["arrays"] == [] and doc["fields"] == {}
 
 
 def test_diff_text_and_atol(run_dir):
-    result = invoke("diff", ckpt(run_dir, 11), ckpt(run_dir, 12), "--atol", "1e9")
+    result = invoke("checkpoint", "diff", ckpt(run_dir, 11), ckpt(run_dir, 12), "--atol", "1e9")
     assert result.exit_code == 0, result.output
     assert "tick" in result.stdout and "0 of 16 arrays differ" in result.stdout
-    assert_one_line_error(invoke("diff", ckpt(run_dir, 1), run_dir / "x.ckpt"), "no such")
+    assert_one_line_error(
+        invoke("checkpoint", "diff", ckpt(run_dir, 1), run_dir / "x.ckpt"), "no such"
+    )
 
 
 # --- help -------------------------------------------------------------------------------
@@ -253,6 +260,6 @@ def test_diff_text_and_atol(run_dir):
 
 @pytest.mark.parametrize("command", [[], ["inspect"], ["list"], ["verify"], ["diff"]])
 def test_help_has_an_example(command):
-    result = invoke(*command, "--help")
+    result = invoke("checkpoint", *command, "--help")
     assert result.exit_code == 0
     assert "Example" in result.stdout and "continuum checkpoint" in result.stdout

@@ -1,21 +1,26 @@
-"""``continuum lens``: inspect captured field frames, query them, plot them.
+"""``continuum lens load|query|history|plot|compact``: captured field frames, read back.
 
-Every subcommand reads a lens run dir (``--lens-dir D``, either a run's lens dir or the
+Every command reads a lens run dir (``--lens-dir D``, either a run's lens dir or the
 lens root with ``--run ID``) through :class:`continuum.lens.LensStore`, which opens only
-the chunk files a question needs. User errors are ``LensError``s: one line, exit 1.
+the chunk files a question needs; numpy and the lens package load only when one runs.
+User errors are ``LensError``s: one line, exit 1.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from continuum.cli._output import echo_json, json_option
+from continuum.cli.lens._runs import lens_dir_of
 from continuum.errors import LensError
+
+if TYPE_CHECKING:
+    from continuum.lens import LensStore
 
 LENS_DIR = click.option(
     "--lens-dir",
@@ -40,19 +45,6 @@ POSITION = click.option(
 )
 
 
-@click.group()
-def lens() -> None:
-    """Inspect, query and plot lens snapshots (captured field frames).
-
-    \b
-    Examples:
-      continuum lens load lens/20260101_120000_ab12cd34
-      continuum lens query atmosphere.temperature --tick 500 --position 1,0,0 --lens-dir lens
-      continuum lens history surface.elevation --position 0,0,1 --format csv
-      continuum lens plot atmosphere.temperature --tick 500 --output map.png
-    """
-
-
 def _position(text: str) -> list[float]:
     try:
         values = [float(part) for part in text.split(",")]
@@ -63,7 +55,7 @@ def _position(text: str) -> list[float]:
     return values
 
 
-def _store(lens_dir: Path | None, run_id: str | None):
+def _store(lens_dir: Path | None, run_id: str | None) -> LensStore:
     from continuum.lens import LensStore, resolve_run_dir
 
     if lens_dir is None and run_id is not None:
@@ -73,13 +65,10 @@ def _store(lens_dir: Path | None, run_id: str | None):
 
 def _catalog_lens_dir(run_id: str) -> Path:
     """``--run ID`` alone: the run's lens dir as the catalog ($CONTINUUM_CATALOG) recorded it."""
-    from continuum.catalog import Catalog
-
-    with Catalog() as catalog:
-        run = catalog.runs.get(run_id)
-    if run.lens_dir is None:
+    lens_dir = lens_dir_of(run_id, None)
+    if lens_dir is None:
         raise LensError(f"run {run_id} captured no lens data (it ran without --lens-dir)")
-    return Path(run.lens_dir)
+    return Path(lens_dir)
 
 
 def _echo_mapping(data: dict[str, Any]) -> None:
@@ -88,10 +77,10 @@ def _echo_mapping(data: dict[str, Any]) -> None:
             click.echo(f"{key:>16}  {value}")
 
 
-@lens.command("load")
+@click.command("load")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--verify", is_flag=True, help="Also decode every array and check checksums.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 def load(path: Path, verify: bool, as_json: bool) -> None:
     """Describe a .lens file or a lens run dir: fields, tick range, frames, sizes.
 
@@ -110,7 +99,7 @@ def load(path: Path, verify: bool, as_json: bool) -> None:
     else:
         raise LensError(f"{path} does not exist (expected a .lens file or a lens run dir)")
     if as_json:
-        click.echo(json.dumps(info))
+        echo_json(info, indent=None)
     else:
         _echo_mapping(info)
 
@@ -141,7 +130,7 @@ def _file_summary(path: Path, verify: bool) -> dict[str, Any]:
     }
 
 
-@lens.command("query")
+@click.command("query")
 @click.argument("field")
 @click.option("--tick", type=int, default=None, help="Tick (between captures: interpolated).")
 @click.option("--time", "sim_time", type=float, default=None, help="Sim time instead of --tick.")
@@ -149,7 +138,7 @@ def _file_summary(path: Path, verify: bool) -> dict[str, Any]:
 @LENS_DIR
 @RUN
 @RULE
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 def query(
     field: str,
     tick: int | None,
@@ -177,14 +166,14 @@ def query(
     if as_json:
         when = {"tick": tick} if tick is not None else {"time": sim_time}
         how = {"rule": got.rule, "ticks": list(got.ticks), "weight": got.weight}
-        click.echo(json.dumps({"field": field, "position": point, **when, "value": shown, **how}))
+        echo_json({"field": field, "position": point, **when, "value": shown, **how}, indent=None)
         return
     k0, k1 = got.ticks
     where = f"tick {k0}" if k0 == k1 else f"between ticks {k0} and {k1}, w={got.weight:.6g}"
     click.echo(f"{shown}  ({got.rule}; {where})")
 
 
-@lens.command("history")
+@click.command("history")
 @click.argument("field")
 @POSITION
 @click.option("--from", "start", type=int, default=None, help="First tick (inclusive).")
@@ -213,17 +202,9 @@ def history(
     with _store(lens_dir, run_id) as store:
         h = store.history(field, point, start=start, stop=stop, rule=rule)
     if fmt == "json":
-        click.echo(
-            json.dumps(
-                {
-                    "field": field,
-                    "position": point,
-                    "rule": h.rule,
-                    "ticks": h.ticks.tolist(),
-                    "sim_times": h.sim_times.tolist(),
-                    "values": h.values.tolist(),
-                }
-            )
+        doc = {"field": field, "position": point, "rule": h.rule, "ticks": h.ticks.tolist()}
+        echo_json(
+            {**doc, "sim_times": h.sim_times.tolist(), "values": h.values.tolist()}, indent=None
         )
         return
     out = csv.writer(sys.stdout, lineterminator="\n")
@@ -233,7 +214,7 @@ def history(
         out.writerow([tick, repr(time), *(map(repr, value) if vector else [repr(value)])])
 
 
-@lens.command("plot")
+@click.command("plot")
 @click.argument("field")
 @click.option("--tick", type=int, required=True, help="A captured tick.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
@@ -266,7 +247,7 @@ def plot(
     click.echo(str(output))
 
 
-@lens.command("compact")
+@click.command("compact")
 @LENS_DIR
 @RUN
 def compact(lens_dir: Path, run_id: str | None) -> None:
@@ -281,7 +262,4 @@ def compact(lens_dir: Path, run_id: str | None) -> None:
     click.echo(f"{info.path}  {info.header.meta['frames']} frames, {info.disk_bytes} bytes")
 
 
-from continuum.cli.lens_sql import export, sql  # noqa: E402 - attaches to the group above
-
-lens.add_command(export)
-lens.add_command(sql)
+COMMANDS = (load, query, history, plot, compact)
