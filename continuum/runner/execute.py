@@ -14,6 +14,7 @@ from continuum.runner.outputs import (
     open_exporter,
     open_lens,
     open_recorder,
+    run_identity,
 )
 from continuum.runner.prepare import Prepared, prepare
 from continuum.runner.request import RunRequest
@@ -108,12 +109,7 @@ def _summary(
     p: Prepared, req: RunRequest, elapsed: float, writer: CheckpointWriter | None
 ) -> dict[str, Any]:
     return {
-        "run_id": p.run_id,
-        "world": p.ir.name,
-        "ir_hash": p.ir_hash,
-        "scenario": p.program.scenario.name,
-        "scenario_hash": p.program.scenario.hash,
-        "seed": p.sim.seed,
+        **run_identity(p),
         "tick": p.state.tick,
         "sim_time": p.state.sim_time,
         "era": p.state.era,

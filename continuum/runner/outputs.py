@@ -55,6 +55,18 @@ def _make_run_dir(run_dir: Path) -> Path:
     return run_dir
 
 
+def run_identity(p: Prepared) -> dict[str, Any]:
+    """What identifies a run wherever it is written down: the manifest and the summary."""
+    return {
+        "run_id": p.run_id,
+        "world": p.ir.name,
+        "ir_hash": p.ir_hash,
+        "scenario": p.program.scenario.name,
+        "scenario_hash": p.program.scenario.hash,
+        "seed": p.sim.seed,
+    }
+
+
 def _identity(p: Prepared) -> dict[str, Any]:
     """What a new run's manifest says about it (and, for a branch, its parent)."""
     parent = None
@@ -63,12 +75,7 @@ def _identity(p: Prepared) -> dict[str, Any]:
         run_id, tick = p.branch_of
         parent = {"run_id": run_id, "tick": tick, "checkpoint": p.resume.checkpoint.name}
     return {
-        "run_id": p.run_id,
-        "world": p.ir.name,
-        "ir_hash": p.ir_hash,
-        "scenario": p.program.scenario.name,
-        "scenario_hash": p.program.scenario.hash,
-        "seed": p.sim.seed,
+        **run_identity(p),
         "parent": parent,
         "signals": [d.signal.name for d in p.program.declarations],
         "fields": sorted(p.program.fields),
