@@ -142,6 +142,16 @@ def resolve_under(directory: str | None, stored: str) -> str:
     return os.path.join(directory, stored) if directory else stored
 
 
+# --- the default catalog -------------------------------------------------------------------
+
+CATALOG_DIR, CATALOG_FILE = "continuum", "catalog.db"
+
+
+def catalog_path(data_home: StrPath) -> Path:
+    """The default SQLite catalog under a data directory (``$XDG_DATA_HOME``)."""
+    return child(data_home, CATALOG_DIR, CATALOG_FILE)
+
+
 # --- run directories ----------------------------------------------------------------------
 
 MANIFEST = "manifest.json"

@@ -131,7 +131,10 @@ def _checkpoint_row(conn: Connection, run_id: str, tick: int) -> tuple[str | Non
         select(checkpoints).where(checkpoints.c.run_id == run_id, checkpoints.c.tick == tick)
     ).first()
     if row is None:
-        raise BlobStateError(f"run {run_id!r} has no checkpoint at tick {tick}")
+        raise BlobStateError(
+            f"run {run_id!r} has no checkpoint at tick {tick}; "
+            f"list its checkpoints with: continuum catalog show {run_id}"
+        )
     return run_dir, row
 
 
@@ -358,7 +361,10 @@ class LensChunks(BlobRows):
             mine = (lens_chunks.c.run_id == run_id, lens_chunks.c.id == chunk_id)
             found = conn.execute(select(lens_chunks).where(*mine)).first()
             if found is None:
-                raise BlobStateError(f"run {run_id!r} has no lens chunk {chunk_id!r}")
+                raise BlobStateError(
+                    f"run {run_id!r} has no lens chunk {chunk_id!r}; "
+                    f"list its chunks with: continuum catalog show {run_id} --json"
+                )
             row = lens_chunk_record(found._mapping)
             ticks = f"ticks {span_text(row.start_tick, row.end_tick)}"
             where = f"lens chunk {row.path} ({ticks}) of run {run_id!r}"

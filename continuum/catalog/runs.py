@@ -142,7 +142,10 @@ class Runs:
             if parent_run_id is not None:
                 require_run(conn, parent_run_id)
             if conn.execute(select(runs.c.run_id).where(runs.c.run_id == rid)).first():
-                raise CatalogConflictError(f"run {rid!r} is already in the catalog")
+                raise CatalogConflictError(
+                    f"run {rid!r} is already in the catalog; continue it with "
+                    f"--resume-run {rid}, or start a new run without giving an id"
+                )
             conn.execute(runs.insert().values(**row))
             _new_segment(conn, rid, 1, start_tick=first_tick, started_at=now, **proc)
             self._put_tags(conn, rid, tags or {})
@@ -354,7 +357,10 @@ def _refuse_removal(conn: Connection, run: RunRecord) -> None:
         select(func.count()).where(checkpoints.c.run_id == run_id, checkpoints.c.pinned)
     )
     if pinned:
-        raise CatalogError(f"run {run_id!r} has {pinned} pinned checkpoint(s); unpin or --force")
+        raise CatalogError(
+            f"run {run_id!r} has {pinned} pinned checkpoint(s); unpin them "
+            f"(continuum catalog unpin {run_id} TICK) or pass --force"
+        )
 
 
 def _revive_last_segment(conn: Connection, run_id: str) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
 
+from continuum import layout
 from continuum.catalog.db.errors import translate_errors
 from continuum.errors import CatalogError, CatalogUnavailableError
 
@@ -35,7 +36,7 @@ WRITE_OPTION = "continuum_write"
 def default_catalog_path() -> Path:
     """``$XDG_DATA_HOME/continuum/catalog.db``, XDG's default being ``~/.local/share``."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "continuum" / "catalog.db"
+    return layout.catalog_path(base)
 
 
 def resolve_url(url: str | None = None) -> str:
