@@ -12,7 +12,9 @@ rows, not add to them. Each file is committed by the project's one atomic-write 
 ``COPY ... TO`` the hidden ``layout.temp_path`` beside it (no ``.parquet`` suffix, so the
 views never glob a half-written file), fsync, rename over the old one, fsync the directory
 (:func:`continuum.blobs.commit_file`). So after a crash or power cut a part is the old
-one or the new one, never a torn file that a query would fail on.
+one or the new one, never a torn file that a query would fail on. The commit is a
+parameter (``commit``): :func:`continuum.sql.export_run` hands each finished temporary to a
+committer thread, so one part's fsync (the disk flushing it) overlaps the next part's COPY.
 
 Field files hold (tick, sample) and ``value`` (scalar fields) or ``vx, vy, vz`` (vector
 fields), plus, for point fields only, the per-row positions (face, i, j, lat, lon); the
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +62,8 @@ from continuum.sql.columns import (
 )
 from continuum.sql.errors import translate
 
+#: Makes a finished temporary its final file (fsync, rename, fsync dir), now or later.
+Commit = Callable[[Path, Path], object]
 LAYOUTS = ("time", "sample")
 AXES = ("vx", "vy", "vz")
 ROW_GROUP_TARGET = 500_000
@@ -108,8 +113,10 @@ def _copy(
     select: str,
     target: Path,
     opts: str,
+    commit: Commit,
 ) -> int:
-    """COPY the registered columns to ``target`` atomically; returns bytes written."""
+    """COPY the registered columns to a temporary and ``commit`` it as ``target``; returns
+    bytes written. A failed COPY leaves nothing behind."""
     make_dirs(target.parent)
     tmp = layout.temp_path(target)
     name = f"cols_{uuid.uuid4().hex[:8]}"  # a DuckDB view name, not a file
@@ -118,11 +125,14 @@ def _copy(
         with translate(f"export to {target}"):
             sql = f"COPY (SELECT {select.replace('SRC', name)} FROM {name}) TO {_quote(str(tmp))}"
             con.execute(f"{sql} (FORMAT PARQUET, {opts})")
-        commit_file(tmp, target)
+        size = tmp.stat().st_size
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     finally:
         con.unregister(name)
-        tmp.unlink(missing_ok=True)
-    return target.stat().st_size
+    commit(tmp, target)  # commit_file removes the temporary if it fails
+    return size
 
 
 def _options(rows_per_group: int, meta: dict[str, Any], dictionary: int = 1) -> str:
@@ -135,10 +145,12 @@ def _options(rows_per_group: int, meta: dict[str, Any], dictionary: int = 1) -> 
 
 
 class _Chunk:
-    """One open chunk plus the tick window asked for."""
+    """One open chunk, the tick window asked for, and how its parts are committed."""
 
-    def __init__(self, chunk: ChunkFile, start: int | None, stop: int | None) -> None:
-        self.file, self.h = chunk, chunk.header
+    def __init__(
+        self, chunk: ChunkFile, start: int | None, stop: int | None, commit: Commit
+    ) -> None:
+        self.file, self.h, self.commit = chunk, chunk.header, commit
         self.ticks, self.times = chunk.ticks(), chunk.sim_times()
         lo = -(2**63) if start is None else start
         hi = 2**63 - 1 if stop is None else stop
@@ -213,7 +225,7 @@ def _export_field(
     target = layout.child(partition, c.part())
     group = row_group_rows(span, count)
     opts = _options(group, c.meta(name, file_layout), dictionary_limit(group, span, file_layout))
-    size = _copy(con, cols, select_list(cols, "SRC", file_schema(config)), target, opts)
+    size = _copy(con, cols, select_list(cols, "SRC", file_schema(config)), target, opts, c.commit)
     return len(cols["tick"]), size, target
 
 
@@ -222,7 +234,7 @@ def _export_ticks(con: duckdb.DuckDBPyConnection, c: _Chunk, root: Path) -> tupl
     cols = ticks_columns(c.ticks[c.keep], c.times[c.keep])
     target = layout.ticks_part_path(root, c.h.identity.run_id, *c.h.tick_range)
     opts = _options(row_group_rows(1, len(cols["tick"])), c.meta(None, layout.TICKS))
-    return _copy(con, cols, "tick, sim_time", target, opts), target
+    return _copy(con, cols, "tick, sim_time", target, opts, c.commit), target
 
 
 def _export_signals(con: duckdb.DuckDBPyConnection, c: _Chunk, root: Path) -> tuple[int, Path]:
@@ -245,7 +257,7 @@ def _export_signals(con: duckdb.DuckDBPyConnection, c: _Chunk, root: Path) -> tu
     floats = [f"CASE WHEN isnan({a}) THEN NULL ELSE {a} END AS {a}" for a in ("value", *AXES)]
     select = "tick, sim_time, signal::VARCHAR AS signal, " + ", ".join(floats)
     opts = _options(row_group_rows(1, len(cols["tick"])), c.meta(None, layout.SIGNALS))
-    return _copy(con, cols, select, target, opts), target
+    return _copy(con, cols, select, target, opts, c.commit), target
 
 
 def export_chunk(
@@ -258,14 +270,17 @@ def export_chunk(
     stop: int | None = None,
     layouts: tuple[str, ...] = ("time",),
     scratch: Scratch | None = None,
+    commit: Commit | None = None,
 ) -> ChunkExport:
     """Write one ``.lens`` chunk's fields (ticks in [start, stop]), its ticks and signals.
 
     ``scratch``: buffers reused from chunk to chunk by one thread (see :class:`Scratch`).
+    ``commit``: makes each finished temporary its part; by default (``commit_file``) before
+    this returns, else when the caller's committer does (it waits before recording).
     """
     scratch = scratch or Scratch()
     with ChunkFile(path) as chunk:
-        c = _Chunk(chunk, start, stop)
+        c = _Chunk(chunk, start, stop, commit or commit_file)
         names = list(c.h.fields) if fields is None else [f for f in fields if f in c.h.fields]
         rows = size = 0
         files: list[Path] = []

@@ -16,12 +16,13 @@ import logging
 import os
 import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
 
+from continuum.blobs import commit_file
 from continuum.errors import ContinuumError
 from continuum.lens import LensStore, SealedChunk
 from continuum.sql.columns import Scratch
@@ -64,7 +65,9 @@ def export_run(
 
     Chunks are exported in parallel, one DuckDB thread per worker: a single ``COPY``
     keeps row order and so barely uses a second core, while two chunks at once were
-    measured 2x faster on two cores (``scripts/bench_sql.py``).
+    measured 2x faster on two cores (``scripts/bench_sql.py``). Parts are committed
+    (fsync, rename) on committer threads while the workers go on; a chunk is recorded
+    in the catalog only once all its parts are in place.
     """
     with LensStore(run_dir) as store:
         check_fields(set(store.fields), fields)
@@ -75,12 +78,14 @@ def export_run(
         ]
     con = duckdb.connect(config={"threads": 1})
     local = threading.local()  # per worker: a DuckDB cursor and the column buffers
+    committer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sql-commit")
 
-    def one(path: Path) -> ChunkExport:
+    def one(path: Path) -> tuple[ChunkExport, list[Future[None]]]:
         if not hasattr(local, "cursor"):  # a connection is not shared across threads
             local.cursor, local.scratch = con.cursor(), Scratch()
             cursors.append(local.cursor)
-        return export_chunk(
+        pending: list[Future[None]] = []
+        exported = export_chunk(
             local.cursor,
             path,
             root,
@@ -89,14 +94,18 @@ def export_run(
             stop=stop,
             layouts=layouts,
             scratch=local.scratch,
+            commit=lambda tmp, final: pending.append(committer.submit(commit_file, tmp, final)),
         )
+        return exported, pending
 
     cursors: list[duckdb.DuckDBPyConnection] = []
 
     done = []
     try:
-        with ThreadPoolExecutor(max_workers=min(os.cpu_count() or 1, 4)) as pool:
-            for exported in pool.map(one, chunks):  # in chunk order
+        with committer, ThreadPoolExecutor(max_workers=min(os.cpu_count() or 1, 4)) as pool:
+            for exported, pending in pool.map(one, chunks):  # in chunk order
+                for commit in pending:  # its parts durable and in place: now record it
+                    commit.result()
                 record(catalog, exported, root)
                 done.append(exported)
     finally:

@@ -144,3 +144,39 @@ def test_a_failed_fsync_keeps_the_old_part(
         export_chunk(con, chunk, tmp_path)
     monkeypatch.undo()
     assert files(tmp_path) == before
+
+
+def test_a_run_export_records_a_chunk_only_once_its_parts_are_committed(
+    runs: Runs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """export_run commits parts on committer threads: every recorded chunk's parts are in
+    place when it is recorded, and a failed commit fails the export (nothing recorded)."""
+    from continuum.catalog import Catalog
+    from continuum.sql import export_run
+
+    url = f"sqlite:///{tmp_path / 'cat.db'}"
+    with Catalog(url) as cat:
+        cat.runs.register(world="terra", ir_hash="ab", seed=1, run_id=runs.ids[1])
+        seen: list[bool] = []
+        real = cat.exports.record
+
+        def record(run_id: str, **kw):  # at recording time, are this chunk's parts there?
+            part = layout.part_name(kw["start_tick"], kw["end_tick"])
+            seen.append(bool(list((tmp_path / "ok").rglob(part))))
+            return real(run_id, **kw)
+
+        monkeypatch.setattr(cat.exports, "record", record)
+        done = export_run(runs.lens(1), tmp_path / "ok", catalog=cat)
+        assert len(seen) == len(done) > 1 and all(seen)
+        monkeypatch.undo()
+
+        def fail(fd: int) -> None:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+        monkeypatch.setattr(atomic.os, "fsync", fail)
+        before = len(cat.exports.list())
+        with pytest.raises(OSError):
+            export_run(runs.lens(1), tmp_path / "bad", catalog=cat)
+        monkeypatch.undo()
+        assert len(cat.exports.list()) == before
+    assert not [p for p in (tmp_path / "bad").rglob("*") if p.is_file()]  # no part, no temp
