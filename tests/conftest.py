@@ -9,6 +9,7 @@ other and reruns start clean. Tests skip, saying why, when no server answers.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import uuid
@@ -22,10 +23,11 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, text, update
 from sqlalchemy.engine import make_url
 
-from continuum.catalog import Catalog
+from continuum.catalog import Catalog, LensChunkRecord
 from continuum.catalog.db import new_id, utcnow
 from continuum.catalog.db.models import checkpoints, runs
 from continuum.catalog.retention._claims import expand_ticks
+from continuum.cli import cli
 from continuum.world.loader import BUNDLED
 
 TERRA = BUNDLED / "terra"
@@ -192,3 +194,24 @@ def assert_agree(cat: Catalog, run_id: str, d: Path, *, settled: bool = True) ->
             assert tick not in on_disk, (tick, state)
         else:
             assert state == "pending" or (state == "deleting" and not settled), (tick, state)
+
+
+# --- lens runs recorded in a catalog, for maintenance and CLI tests -------------------------
+
+
+def lens_run(url: str, root: Path, steps: int, *extra: str) -> tuple[str, Path]:
+    args = ["run", "terra", "--scenario", "tiny", "--steps", str(steps), "--lens-dir", str(root)]
+    args += ["--lens-chunk-size", "100", "--catalog", url, "--json", *extra]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    return out["run_id"], Path(out["lens_dir"]).resolve()
+
+
+def chunks(url: str, run_id: str) -> list[LensChunkRecord]:
+    with Catalog(url) as cat:
+        return cat.lens_chunks.list(run_id)
+
+
+def file_of(lens_dir: Path, c: LensChunkRecord) -> Path:
+    return lens_dir / c.path

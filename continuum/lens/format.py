@@ -122,6 +122,14 @@ class ChunkHeader:
     raw_bytes: int
     checksum: str
 
+    @property
+    def frame_span(self) -> tuple[int, int]:
+        """The half-open ticks its frames cover, ``[first frame, last frame + 1)`` (what a
+        catalog row records for the chunk), or ``tick_range`` when it holds no frame."""
+        if self.frames and self.first_tick is not None and self.last_tick is not None:
+            return int(self.first_tick), int(self.last_tick) + 1
+        return int(self.tick_range[0]), int(self.tick_range[1])
+
 
 def tile_size(frames: int, config: FieldConfig) -> int:
     """Samples per values array: a power of two near 1 MiB per array, >= MIN_TILE."""

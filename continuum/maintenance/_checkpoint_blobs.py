@@ -13,7 +13,7 @@ from pathlib import Path
 
 from continuum import layout
 from continuum.blobs import ContainerReader
-from continuum.catalog import Catalog, CheckpointRecord
+from continuum.catalog import Catalog, CheckpointRecord, RunDirs
 from continuum.checkpoint import CheckpointHeader, inspect_checkpoint
 from continuum.checkpoint.format import KIND
 from continuum.errors import BlobError, CheckpointCorruptError, CheckpointError
@@ -43,15 +43,9 @@ class CheckpointBlobs:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
 
-    def runs(self, catalog: Catalog, run_id: str | None) -> list[RunFiles]:
-        found = catalog.runs.directories()
-        if run_id is not None:
-            catalog.runs.get(run_id)  # RunNotFoundError for an unknown run
-            found = [r for r in found if r.run_id == run_id]
-        return [
-            RunFiles(r.run_id, r.checkpoint_dir, r.host, tuple(catalog.checkpoints.list(r.run_id)))
-            for r in found
-        ]
+    def files(self, run: RunDirs) -> RunFiles:
+        rows = tuple(self.catalog.checkpoints.list(run.run_id))
+        return RunFiles(run.run_id, run.checkpoint_dir, run.host, rows)
 
     def path_of(self, run: RunFiles, row: CheckpointRecord) -> Path:
         return Path(row.resolved_path)

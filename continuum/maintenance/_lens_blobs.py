@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 from continuum import layout
-from continuum.catalog import Catalog, LensChunkRecord
+from continuum.catalog import Catalog, LensChunkRecord, RunDirs
 from continuum.catalog.records import span_text
 from continuum.errors import ContinuumError
 from continuum.lens.format import ChunkFile, ChunkHeader
@@ -41,16 +41,6 @@ def check_chunk(path: Path) -> FileCheck[ChunkHeader]:
             return FileCheck(size, chunk.header, None)
     except (ContinuumError, OSError, ValueError) as exc:
         return FileCheck(size, None, reason(exc, path))
-
-
-def recorded_range(header: ChunkHeader) -> tuple[int, int]:
-    """The half-open [start_tick, end_tick) a row records for a chunk: its first frame
-    to just after its last (what the recorder stores), or its authoritative range if
-    it holds no frame."""
-    if header.frames and header.first_tick is not None and header.last_tick is not None:
-        return int(header.first_tick), int(header.last_tick) + 1
-    lo, hi = header.tick_range
-    return lo, hi
 
 
 def _span(lo: int, hi: int) -> str:
@@ -90,15 +80,9 @@ class LensBlobs:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
 
-    def runs(self, catalog: Catalog, run_id: str | None) -> list[RunFiles]:
-        found = catalog.runs.directories()
-        if run_id is not None:
-            catalog.runs.get(run_id)
-            found = [r for r in found if r.run_id == run_id]
-        return [
-            RunFiles(r.run_id, r.lens_dir, r.host, tuple(catalog.lens_chunks.list(r.run_id)))
-            for r in found
-        ]
+    def files(self, run: RunDirs) -> RunFiles:
+        rows = tuple(self.catalog.lens_chunks.list(run.run_id))
+        return RunFiles(run.run_id, run.lens_dir, run.host, rows)
 
     def path_of(self, run: RunFiles, row: LensChunkRecord) -> Path:
         return Path(layout.resolve_under(run.directory, row.path))
@@ -123,7 +107,7 @@ class LensBlobs:
             out.append(f"checksum {row.checksum} -> {h.checksum}")
         if row.frames != h.frames:
             out.append(f"frames {row.frames} -> {h.frames}")
-        ticks = recorded_range(h)
+        ticks = h.frame_span
         if (row.start_tick, row.end_tick) != ticks:
             out.append(f"{_span(row.start_tick, row.end_tick)} -> {span_text(*ticks)}")
         return out
@@ -135,7 +119,7 @@ class LensBlobs:
         """Record a verified file as the lens writer's recorder would (by path: a row
         with the same stored path is replaced)."""
         h = f.intact
-        first, last = recorded_range(h)
+        first, last = h.frame_span
         return self.catalog.lens_chunks.record(
             run_id,
             start_tick=first,

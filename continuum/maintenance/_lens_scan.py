@@ -18,19 +18,21 @@ from continuum import layout
 from continuum.catalog import ScannedChunk, ScannedLens
 from continuum.errors import ContinuumError
 from continuum.lens.format import ChunkFile
-
-LENS_MANIFEST_FORMAT = "continuum.lens.manifest"
+from continuum.lens.manifest import MANIFEST_FORMAT
 
 
 def is_lens_dir(path: Path) -> bool:
     """A directory holding lens chunk files or a lens manifest."""
-    if any(layout.is_lens_file_name(p.name) for p in path.iterdir() if p.is_file()):
-        return True
+    try:
+        if any(layout.is_lens_file_name(p.name) for p in path.iterdir() if p.is_file()):
+            return True
+    except OSError:  # unreadable: not ours to index (scan reports what it could read)
+        return False
     try:
         data = json.loads(layout.manifest_path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return isinstance(data, dict) and data.get("format") == LENS_MANIFEST_FORMAT
+    return isinstance(data, dict) and data.get("format") == MANIFEST_FORMAT
 
 
 def _created(text: str | None, path: Path) -> datetime:
@@ -46,8 +48,16 @@ def _created(text: str | None, path: Path) -> datetime:
 def read_lens_dir(run_dir: Path, warnings: list[str]) -> ScannedLens | None:
     """The chunks of one lens directory (None, with a warning, if it names no run)."""
     run_dir = run_dir.resolve()
+    if not layout.is_run_id(run_dir.name):
+        warnings.append(f"skipped {run_dir}: {run_dir.name!r} is not a run id")
+        return None
     chunks, identities, times = [], [], []
-    for path in sorted(run_dir.iterdir()):
+    try:
+        entries = sorted(run_dir.iterdir())
+    except OSError as exc:
+        warnings.append(f"skipped {run_dir}: {exc.strerror or exc}")
+        return None
+    for path in entries:
         span = layout.parse_lens_chunk_name(path.name)
         if span is None or not path.is_file():
             continue
@@ -60,14 +70,12 @@ def read_lens_dir(run_dir: Path, warnings: list[str]) -> ScannedLens | None:
         if h.identity.run_id != run_dir.name or tuple(h.tick_range) != span:
             warnings.append(f"skipped {path}: its header names another run or tick range")
             continue
-        first, end = span  # [first frame, last frame + 1), or the file's range if empty
-        if h.frames and h.first_tick is not None and h.last_tick is not None:
-            first, end = h.first_tick, h.last_tick + 1
+        first, end = h.frame_span
         chunks.append(
             ScannedChunk(
                 str(path),
-                int(first),
-                int(end),
+                first,
+                end,
                 h.frames,
                 tuple(h.fields),
                 path.stat().st_size,
@@ -76,9 +84,6 @@ def read_lens_dir(run_dir: Path, warnings: list[str]) -> ScannedLens | None:
         )
         identities.append(h.identity)
         times.append(_created(h.created_at, path))
-    if not layout.is_run_id(run_dir.name):
-        warnings.append(f"skipped {run_dir}: {run_dir.name!r} is not a run id")
-        return None
     ident = identities[0] if identities else None
     started = min(times) if times else _created(None, run_dir)
     return ScannedLens(

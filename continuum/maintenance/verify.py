@@ -40,15 +40,18 @@ from continuum.maintenance.walker import BlobAdapter, Problem, VerifyReport, Wal
 
 
 def verify(catalog: Catalog, run_id: str | None = None, *, repair: bool = False) -> VerifyReport:
-    """Check every run (or one) — checkpoints, then lens chunks, run by run; with
-    ``repair``, settle what was found."""
+    """Check every run (or one) — its checkpoints, then its lens chunks; with ``repair``,
+    settle what was found."""
+    runs = catalog.runs.directories()
+    if run_id is not None:
+        catalog.runs.get(run_id)  # RunNotFoundError for an unknown run
+        runs = [r for r in runs if r.run_id == run_id]
     kinds: tuple[BlobAdapter, ...] = (CheckpointBlobs(catalog), LensBlobs(catalog))
-    per_kind = [k.runs(catalog, run_id) for k in kinds]
     problems: list[Problem] = []
-    counts = [0, 0]
-    for i in range(len(per_kind[0])):  # the same runs, in the same order, for each kind
-        for n, (kind, runs) in enumerate(zip(kinds, per_kind)):
-            checked, found = Walker(kind, repair).run(runs[i])
-            counts[n] += checked
+    checked = {kind.blob: 0 for kind in kinds}
+    for run in runs:
+        for kind in kinds:
+            count, found = Walker(kind, repair).run(kind.files(run))
+            checked[kind.blob] += count
             problems += found
-    return VerifyReport(len(per_kind[0]), counts[0], tuple(problems), counts[1])
+    return VerifyReport(len(runs), checked["checkpoint"], tuple(problems), checked["lens"])

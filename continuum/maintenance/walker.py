@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 from continuum import layout
-from continuum.catalog import Catalog, pid_alive
+from continuum.catalog import RunDirs, pid_alive
 from continuum.catalog.db import utcnow
 from continuum.catalog.records import _Record, span_text
 
@@ -100,7 +100,7 @@ class BlobAdapter(Protocol):
 
     blob: str  # "checkpoint" | "lens": Problem.blob
 
-    def runs(self, catalog: Catalog, run_id: str | None) -> list[RunFiles]: ...
+    def files(self, run: RunDirs) -> RunFiles: ...
     def path_of(self, run: RunFiles, row: Any) -> Path: ...
     def created_at(self, row: Any) -> datetime: ...
     def check(self, run: RunFiles, row: Any, path: Path) -> FileCheck: ...

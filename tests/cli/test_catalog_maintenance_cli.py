@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from continuum.catalog import Catalog
 from continuum.cli import cli
 from tests.catalog.test_blob_rows_lens import chunk
-from tests.maintenance.test_verify_lens import chunks, file_of, lens_run
+from tests.conftest import chunks, file_of, lens_run
 
 
 def test_cli_verify_shows_lens_problems_with_their_tick_range(tmp_path, sqlite_url):

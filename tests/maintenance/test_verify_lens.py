@@ -8,21 +8,19 @@ lens writer drops under load narrow a chunk's recorded ticks (never its window).
 
 from __future__ import annotations
 
-import json
 import shutil
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from continuum import maintenance
-from continuum.catalog import Catalog, LensChunkRecord
+from continuum.catalog import Catalog
 from continuum.catalog.db import utcnow
-from continuum.cli import cli
 from continuum.errors import BlobStateError
 from continuum.layout import lens_chunk_name
 from continuum.lens.format import ChunkFile, LensIdentity, write_chunk
+from tests.conftest import chunks, file_of, lens_run
 
 DEAD_PID = 999999999  # no such process: its temporaries are a crashed writer's
 
@@ -33,24 +31,6 @@ def verify(url: str, *extra: str) -> tuple[int, dict]:
     with Catalog(url) as cat:
         report = maintenance.verify(cat, run_id, repair="--repair" in extra)
     return (0 if report.clean else 1), {**report.to_dict(), "clean": report.clean}
-
-
-def lens_run(url: str, root: Path, steps: int, *extra: str) -> tuple[str, Path]:
-    args = ["run", "terra", "--scenario", "tiny", "--steps", str(steps), "--lens-dir", str(root)]
-    args += ["--lens-chunk-size", "100", "--catalog", url, "--json", *extra]
-    result = CliRunner().invoke(cli, args)
-    assert result.exit_code == 0, result.output
-    out = json.loads(result.stdout)
-    return out["run_id"], Path(out["lens_dir"]).resolve()
-
-
-def chunks(url: str, run_id: str) -> list[LensChunkRecord]:
-    with Catalog(url) as cat:
-        return cat.lens_chunks.list(run_id)
-
-
-def file_of(lens_dir: Path, c: LensChunkRecord) -> Path:
-    return lens_dir / c.path
 
 
 def found(report: dict) -> set[tuple[str, str, tuple[int, int] | None]]:

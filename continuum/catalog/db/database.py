@@ -106,8 +106,15 @@ class Database:
             return retry_if_locked(lambda: schema.upgrade(self.engine, self.where))
 
     def revision(self) -> str | None:
-        """The schema revision the catalog is at."""
-        return self.read(schema.read_revision)
+        """The schema revision the catalog is at (a plain connection: reading a missing
+        ``alembic_version`` rolls back, which must not happen inside ``begin()``)."""
+
+        def read() -> str | None:
+            with self.engine.connect() as conn:
+                return schema.read_revision(conn)
+
+        with translate_errors(self.where):
+            return retry_if_locked(read)
 
 
 def dialect_insert(dialect: str, table: Table) -> Any:
