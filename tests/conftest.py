@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, text, update
 from sqlalchemy.engine import make_url
 
@@ -31,6 +32,14 @@ from continuum.cli import cli
 from continuum.world.loader import BUNDLED
 
 TERRA = BUNDLED / "terra"
+
+# Property tests: a bounded example count keeps CI inside its budget on 2 cores; no deadline,
+# because a noisy machine makes per-example timing a flaky test. HYPOTHESIS_PROFILE=deep for more.
+settings.register_profile(
+    "ci", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("deep", max_examples=3000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session", autouse=True)
