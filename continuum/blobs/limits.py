@@ -156,6 +156,6 @@ def read_json_file(
     error_cls: type[ContinuumError] = BlobError,
     limit: int = MAX_MANIFEST_BYTES,
 ) -> T:
-    """A small JSON file decoded by ``decoder`` (see :func:`read_small_file`, :func:`decode_json`)."""
+    """A small JSON file decoded by ``decoder``: :func:`read_small_file`, :func:`decode_json`."""
     data = read_small_file(path, what, error_cls, limit)
     return decode_json(data, decoder, os.fspath(path), what, error_cls)

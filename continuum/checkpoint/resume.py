@@ -12,7 +12,6 @@ signal schema difference is always refused, since the state cannot fit.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Iterator
@@ -20,10 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from continuum import layout
-from continuum.checkpoint.directory import checkpoint_files, latest_target
+from continuum.checkpoint.directory import checkpoint_files, latest_target, read_run_manifest
 from continuum.checkpoint.format import CheckpointHeader, RunIdentity, read_checkpoint
 from continuum.errors import (
     CheckpointCorruptError,
+    CheckpointError,
     CheckpointNotFoundError,
     ResumeMismatchError,
 )
@@ -44,16 +44,12 @@ def newest_run_dir(checkpoint_dir: Path, world: str) -> Path:
     runs = []
     for manifest in _manifests(Path(checkpoint_dir)):
         try:
-            data = json.loads(manifest.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            log.warning("%s: unreadable manifest, skipped", manifest)
+            doc, _ = read_run_manifest(manifest)
+        except (OSError, CheckpointError) as exc:
+            log.warning("%s; skipped", exc if isinstance(exc, CheckpointError) else manifest)
             continue
-        if (
-            isinstance(data, dict)
-            and data.get("world") == world
-            and checkpoint_files(manifest.parent)
-        ):
-            runs.append((str(data.get("updated_at", "")), manifest.parent))
+        if doc.world == world and checkpoint_files(manifest.parent):
+            runs.append((doc.updated_at, manifest.parent))
     if not runs:
         raise CheckpointNotFoundError(
             f"no checkpoints of world {world!r} under {checkpoint_dir}; "
@@ -118,7 +114,14 @@ def load_file(path: Path) -> Loaded:
 
 
 def validate(header: CheckpointHeader, current: RunIdentity, force: bool) -> list[str]:
-    """Refuse a checkpoint that does not fit; return the differences ``force`` let pass."""
+    """Refuse a checkpoint that does not fit; return the differences ``force`` let pass.
+
+    What no ``--force-resume`` can let through, because the tick loop could not run the
+    state: another signal schema, a current era the world does not declare, cadence
+    counters for other strata than the world's. (Array names, dtypes and shapes follow
+    from the schema and the counts, checked when the file was read and by
+    :func:`check_shapes`.)
+    """
     saved = header.identity
     schema = _schema_problems(header, current)
     if schema:
@@ -126,6 +129,7 @@ def validate(header: CheckpointHeader, current: RunIdentity, force: bool) -> lis
             f"{header.path}: signal schema differs from world "
             f"{current.world!r}: {schema}; the state cannot be resumed"
         )
+    _check_runnable(header, current)
     problems = []
     if saved.ir_hash != current.ir_hash:
         problems.append(
@@ -139,6 +143,21 @@ def validate(header: CheckpointHeader, current: RunIdentity, force: bool) -> lis
             + "; pass --force-resume to resume anyway"
         )
     return problems
+
+
+def _check_runnable(header: CheckpointHeader, current: RunIdentity) -> None:
+    if header.era not in current.eras:
+        raise ResumeMismatchError(
+            f"{header.path}: the checkpoint is in era {header.era!r}, which world "
+            f"{current.world!r} does not declare (it has {sorted(current.eras)}); "
+            "the state cannot be resumed"
+        )
+    saved = set(header.identity.strata)
+    if saved != set(current.strata):
+        raise ResumeMismatchError(
+            f"{header.path}: the checkpoint counts strata {sorted(saved)}, world "
+            f"{current.world!r} declares {sorted(current.strata)}; the state cannot be resumed"
+        )
 
 
 def _schema_problems(header: CheckpointHeader, current: RunIdentity) -> str:
