@@ -132,8 +132,8 @@ def _expect(cond: bool, what: str) -> None:
 
 
 #: Every dtype :func:`storable_dtype` admits, as numpy spells it little-endian.
-DTYPES = ("|b1", "|i1", "<i2", "<i4", "<i8", "|u1", "<u2", "<u4", "<u8", "<f2", "<f4", "<f8")
-DTYPES += ("<c8", "<c16")
+DTYPES: tuple[str, ...] = ("|b1", "|i1", "<i2", "<i4", "<i8", "|u1", "<u2", "<u4", "<u8")
+DTYPES += ("<f2", "<f4", "<f8", "<c8", "<c16")
 _MAX_DIMS = 32
 _Count = Annotated[int, Meta(ge=0, le=1 << 62)]
 _Positive = Annotated[int, Meta(ge=1, le=1 << 62)]

@@ -136,6 +136,16 @@ def inspect_checkpoint(path: Path) -> CheckpointHeader:
     return _parse_header(path, header)
 
 
+def verify_checkpoint(path: Path) -> CheckpointHeader:
+    """The header, after verifying every byte of the payload without keeping it (memory
+    stays within one frame, whatever the header declares)."""
+    _must_exist(path)
+    with _readable(path), ContainerReader(path, KIND, error_cls=CheckpointCorruptError) as reader:
+        parsed = _parse_header(path, reader.header)
+        reader.verify()
+    return parsed
+
+
 def read_checkpoint(path: Path) -> tuple[CheckpointHeader, State]:
     """Read, verify every checksum and rebuild the State; any defect is an error."""
     _must_exist(path)
@@ -153,9 +163,11 @@ def read_checkpoint(path: Path) -> tuple[CheckpointHeader, State]:
 
 
 def _must_exist(path: Path) -> None:
+    """A directory or nothing is "not found"; any other non-regular file (a FIFO, a
+    device) is refused by the container reader, which opens without blocking."""
     if Path(path).is_dir():
         raise CheckpointNotFoundError(f"{path} is a directory, not a checkpoint file")
-    if not Path(path).is_file():
+    if not Path(path).exists():
         raise CheckpointNotFoundError(f"{path}: no such checkpoint file")
 
 
