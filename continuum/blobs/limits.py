@@ -111,13 +111,15 @@ def read_small_file(
         size = os.fstat(fd).st_size
         if size > limit:
             raise error_cls(f"{os.fspath(path)}: {size} bytes, more than a {what} may be ({limit})")
-        chunks, got = [], 0
+        # allocate by the real size (a read of n bytes reserves n), then follow growth in
+        # small steps only as far as the ceiling
+        chunks, got, step = [], 0, size + 1
         while got <= limit:
-            chunk = f.read(limit + 1 - got)
+            chunk = f.read(min(step, limit + 1 - got))
             if not chunk:
                 break
             chunks.append(chunk)
-            got += len(chunk)
+            got, step = got + len(chunk), 1 << 16
         if got > limit:
             raise error_cls(f"{os.fspath(path)}: grew past {limit} bytes while being read")
         return b"".join(chunks)
