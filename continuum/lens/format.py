@@ -325,6 +325,19 @@ def parse_header(path: Path, header: ContainerHeader) -> ChunkHeader:
         raise LensCorruptError(f"{path}: malformed lens header: {exc}") from None
 
 
+def check_topology_spec(
+    spec: Any, path: Path, what: str, error_cls: type[LensError] = LensCorruptError
+) -> int:
+    """The cell count of a topology spec read from a file, refused (one line) if its
+    resolution would build tables over the size ceiling: a forged resolution must not
+    make a reader allocate gigabytes of cell centres."""
+    doc = decode_json(msgspec.json.encode(spec), _TOPOLOGY_DECODER, str(path), what, error_cls)
+    cells = 6 * doc.resolution**2
+    if cells * 3 * 8 > max_raw_bytes():
+        raise error_cls(f"{path}: {what}: $.resolution {doc.resolution} is over the size ceiling")
+    return cells
+
+
 def _check_topology(path: Path, doc: _LensMetaDoc) -> None:
     """A topology spec that names a resolution whose tables fit under the ceiling (a
     forged resolution must not build gigabytes of cell centres)."""
@@ -332,16 +345,7 @@ def _check_topology(path: Path, doc: _LensMetaDoc) -> None:
         if any(c.positions == CELLS for c in doc.field_configs.values()):
             raise LensError("cell-centred fields without a topology spec")
         return
-    spec = decode_json(
-        msgspec.json.encode(doc.topology),
-        _TOPOLOGY_DECODER,
-        str(path),
-        "lens header $.topology",
-        LensCorruptError,
-    )
-    cells = 6 * spec.resolution**2
-    if cells * 3 * 8 > max_raw_bytes():
-        raise LensError(f"$.topology.resolution {spec.resolution} is over the size ceiling")
+    cells = check_topology_spec(doc.topology, path, "lens header topology", LensCorruptError)
     CubedSphere.from_spec(doc.topology)  # a WorldError (a ValueError) if malformed
     for name, c in doc.field_configs.items():
         if c.positions == CELLS and c.samples != cells:

@@ -34,7 +34,7 @@ from continuum import layout
 from continuum.blobs import decode_json, read_small_file
 from continuum.blobs.manifest import JsonManifest
 from continuum.errors import LensError
-from continuum.lens.format import ChunkHeader
+from continuum.lens.format import ChunkHeader, check_topology_spec
 
 log = logging.getLogger("continuum.lens")
 
@@ -90,6 +90,7 @@ class LensManifestDoc(msgspec.Struct):
     dropped_frames: _Count = 0
     failed_chunks: _Count = 0
     full: _ChunkDoc | None = None
+    topology: dict[str, Any] | None = None
 
 
 _DOC_DECODER = msgspec.json.Decoder(LensManifestDoc)
@@ -125,7 +126,9 @@ class LensManifest(JsonManifest):
         except OSError as exc:
             raise LensError(f"{path}: unreadable lens manifest ({exc.strerror or exc})") from None
         where, what = str(path), "lens manifest"
-        decode_json(raw, _DOC_DECODER, where, what, LensError)
+        doc = decode_json(raw, _DOC_DECODER, where, what, LensError)
+        if doc.topology is not None:
+            check_topology_spec(doc.topology, path, "lens manifest topology", LensError)
         return decode_json(raw, _DICT_DECODER, where, what, LensError)
 
     @classmethod
