@@ -143,7 +143,7 @@ _DtypeStr = Annotated[
 
 
 class _EntryDoc(msgspec.Struct):
-    name: Annotated[str, Meta(min_length=1, max_length=1024)]
+    name: Annotated[str, Meta(pattern=r"^[\x20-\x7e]{1,1024}$")]  # printable ASCII
     dtype: _DtypeStr
     shape: Annotated[list[_Count], Meta(max_length=_MAX_DIMS)]
     shuffle: bool

@@ -46,6 +46,7 @@ from continuum.blobs._layout import (
     PREFIX,
     ArrayEntry,
     ContainerHeader,
+    _Malformed,
     check_kind,
     expected_file_size,
     header_doc,
@@ -199,13 +200,16 @@ def _encode(
             HEADER_CHECKSUM.pack(xxhash.xxh3_64_intdigest(header_bytes)),
         )
     )
-    header = parse_header(
-        header_bytes,
-        kind=kind,
-        version=FORMAT_VERSION,
-        payload_offset=len(head),
-        file_size=expected_file_size(len(head), offset),
-    )
+    try:  # the reader's own checks: a file no reader would accept is never written
+        header = parse_header(
+            header_bytes,
+            kind=kind,
+            version=FORMAT_VERSION,
+            payload_offset=len(head),
+            file_size=expected_file_size(len(head), offset),
+        )
+    except _Malformed as exc:
+        raise BlobError(f"refusing to write a container readers would refuse: {exc}") from None
     footer = FOOTER.pack(offset, payload_hash.digest(), END_MAGIC)
     return [head, *(f for frames in grouped for f in frames), footer], header
 

@@ -27,7 +27,7 @@ MANIFEST_VERSION = 1
 
 _Count = Annotated[int, Meta(ge=0, le=1 << 62)]
 _RunId = Annotated[str, Meta(pattern=layout.RUN_ID_RE.pattern)]
-_Text = Annotated[str, Meta(max_length=1024, pattern=r"^[^\x00-\x1f\x7f]*$")]
+_Text = Annotated[str, Meta(max_length=1024, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")]
 _CheckpointName = Annotated[str, Meta(pattern=layout.CHECKPOINT_NAME_RE.pattern)]
 
 

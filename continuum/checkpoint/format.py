@@ -185,11 +185,11 @@ _Count = Annotated[int, Meta(ge=0, le=1 << 62)]
 _Hex64 = Annotated[str, Meta(pattern="^[0-9a-f]{64}$")]
 #: Era, stratum and entity names: one bounded line of printable text (the world's own
 #: grammar applies on resume, where each must be one the world declares).
-_Label = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
+_Label = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$")]
 #: A scenario's name (a name under the world's ``scenarios/``, or a TOML file's
 #: ``[scenario] name``): printable, no path separator, not ``.`` or ``..``.
 _ScenarioName = Annotated[
-    str, Meta(min_length=1, max_length=200, pattern=r"^(?!\.{1,2}$)[^/\\\x00-\x1f\x7f]+$")
+    str, Meta(min_length=1, max_length=200, pattern=r"^(?!\.{1,2}$)[^/\\\x00-\x1f\x7f-\x9f]+$")
 ]
 _SignalName = Annotated[str, Meta(max_length=200, pattern=layout.DOTTED_NAME_RE.pattern)]
 _RunId = Annotated[str, Meta(pattern=layout.RUN_ID_RE.pattern)]
@@ -219,7 +219,7 @@ class _MetaDoc(msgspec.Struct):
     format_version: Annotated[int, Meta(ge=1)]
     run_id: _RunId
     world: _Label
-    world_version: Annotated[str, Meta(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
+    world_version: Annotated[str, Meta(max_length=200, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")]
     ir_hash: _Hex64
     scenario: _ScenarioName
     scenario_hash: _Hex64

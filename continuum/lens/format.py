@@ -264,7 +264,7 @@ _Count = Annotated[int, Meta(ge=0, le=1 << 62)]
 MAX_CHUNK_FRAMES = 1 << 23
 _Frames = Annotated[int, Meta(ge=0, le=MAX_CHUNK_FRAMES)]
 _Stride = Annotated[int, Meta(ge=1, le=1 << 62)]
-_Text = Annotated[str, Meta(max_length=1024, pattern=r"^[^\x00-\x1f\x7f]*$")]
+_Text = Annotated[str, Meta(max_length=1024, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")]
 _Name = Annotated[str, Meta(max_length=200, pattern=layout.DOTTED_NAME_RE.pattern)]
 _RunId = Annotated[str, Meta(pattern=f"({layout.RUN_ID_RE.pattern})|(^$)")]
 _Float = Annotated[float, Meta(ge=-1.7976931348623157e308, le=1.7976931348623157e308)]

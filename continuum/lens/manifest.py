@@ -42,7 +42,7 @@ MANIFEST_FORMAT = "continuum.lens.manifest"
 MANIFEST_VERSION = 1
 
 _Count = Annotated[int, Meta(ge=0, le=1 << 62)]
-_Text = Annotated[str, Meta(max_length=1024, pattern=r"^[^\x00-\x1f\x7f]*$")]
+_Text = Annotated[str, Meta(max_length=1024, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")]
 _Hex = Annotated[str, Meta(pattern="^[0-9a-f]{32}$")]
 _FieldName = Annotated[str, Meta(max_length=200, pattern=layout.DOTTED_NAME_RE.pattern)]
 _ChunkName = Annotated[

@@ -255,3 +255,23 @@ def test_the_crafting_helper_reencodes_a_header_as_the_writer_does(reference):
     """Otherwise a crafted file could be refused for the helper's mistake, not the field's."""
     magic, header, rest = split(reference[0])
     assert join(magic, header, rest) == reference[0]
+
+
+def test_verify_repair_of_a_symlink_to_a_secret_keeps_its_bytes_out_of_the_audit_log(
+    tmp_path,
+):
+    url = catalog_url(tmp_path)
+    summary = ok_json(
+        "run", "terra", "--scenario", "tiny", "--steps", 3, "--checkpoint-stride", 3,
+        "--checkpoint-dir", tmp_path / "ckpt", "--catalog", url, "--json",
+    )  # fmt: skip
+    path = Path(summary["checkpoint_dir"]) / checkpoint_name(3)
+    secret = tmp_path / "shadow"
+    secret.write_bytes(b"s3cr3t:*:20000:0:99999:7:::\n")
+    path.unlink()
+    path.symlink_to(secret)
+    repair = invoke("catalog", "verify", "--repair", "--catalog", url)
+    assert "s3cr3t" not in repair.output and "bad magic" in repair.output
+    log = invoke("catalog", "log", "--catalog", url, "--json")
+    assert log.exit_code == 0 and "bad magic" in log.stdout
+    assert "s3cr3t" not in log.stdout

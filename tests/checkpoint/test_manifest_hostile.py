@@ -117,7 +117,7 @@ def test_resume_discovery_skips_a_malformed_manifest_with_a_warning(run_dir, tmp
     assert "not valid JSON" in caplog.text
 
 
-def test_a_manifest_that_is_dev_zero_or_a_fifo_through_the_cli(run_dir, tmp_path):
+def test_a_manifest_that_is_dev_zero_or_a_fifo_through_the_cli(run_dir, tmp_path, caplog):
     copy = Path(shutil.copytree(run_dir, tmp_path / "ckpt" / run_dir.name, symlinks=True))
     path = layout.manifest_path(copy)
     path.unlink()
@@ -128,6 +128,6 @@ def test_a_manifest_that_is_dev_zero_or_a_fifo_through_the_cli(run_dir, tmp_path
     os.mkfifo(path)  # --resume discovery opens it without blocking, warns and skips it
     resume = invoke("run", "terra", "--resume", "--checkpoint-dir", tmp_path / "ckpt")
     assert resume.exit_code == 1 and isinstance(resume.exception, SystemExit)
-    warning, error = resume.stderr.splitlines()
-    assert warning == f"WARNING: {path}: a FIFO, not a checkpoint manifest file; skipped"
-    assert error.startswith("error: no checkpoints of world 'terra'")
+    assert resume.stderr.splitlines()[-1].startswith("error: no checkpoints of world 'terra'")
+    warning = f"{path}: a FIFO, not a checkpoint manifest file; skipped"
+    assert warning in resume.stderr + caplog.text  # the CLI's log handler, or pytest's
