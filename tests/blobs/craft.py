@@ -8,6 +8,7 @@ reader's own checks stand between the bytes and a wrong state.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -49,33 +50,57 @@ def rewrite(data: bytes, mutate: Callable[[dict[str, Any]], object]) -> bytes:
 def zero_bomb(
     kind: bytes, nbytes: int, meta: dict[str, Any], name: str = "cur/x", block: int = 1 << 20
 ) -> bytes:
-    """A valid container holding one float64 array of ``nbytes`` zeros, built without
-    ever holding them: one zero frame of ``block`` bytes (1 MiB: 54 bytes compressed, as
-    the writer cuts them), compressed once and repeated."""
-    assert nbytes % block == 0
-    frame = zstandard.ZstdCompressor(level=3, write_checksum=True, write_content_size=True)
-    compressed = frame.compress(bytes(block))
-    count = nbytes // block
-    payload = compressed * count
-    entry = {
-        "checksum": xxhash.xxh3_64_hexdigest(payload),
-        "dtype": "<f8",
-        "frames": [[len(compressed), block]] * count,
-        "name": name,
-        "nbytes_compressed": len(payload),
-        "nbytes_raw": nbytes,
-        "offset": 0,
-        "shape": [nbytes // 8],
-        "shuffle": True,
-    }
+    """A valid container holding one float64 array of ``nbytes`` zeros (see
+    :func:`zeros_container`)."""
+    return zeros_container(kind, meta, {name: (nbytes // 8,)}, block=block)
+
+
+def zeros_container(
+    kind: bytes,
+    meta: dict[str, Any],
+    arrays: dict[str, tuple[int, ...]],
+    block: int = 1 << 20,
+) -> bytes:
+    """A valid container of float64 zero arrays (byte-shuffled, as checkpoints store
+    them) of the given shapes, built without ever holding them: each distinct frame size
+    is compressed once and repeated (1 MiB of zeros is 54 bytes)."""
+    compressor = zstandard.ZstdCompressor(level=3, write_checksum=True, write_content_size=True)
+    frames_of: dict[int, bytes] = {}
+    layout, chunks, offset = [], [], 0
+    for name in sorted(arrays):
+        shape = arrays[name]
+        nbytes = 8 * math.prod(shape)
+        sizes = [block] * (nbytes // block) + ([nbytes % block] if nbytes % block else [])
+        for size in set(sizes):
+            frames_of.setdefault(size, compressor.compress(bytes(size)))
+        data = b"".join(frames_of[size] for size in sizes)
+        layout.append(
+            {
+                "checksum": xxhash.xxh3_64_hexdigest(data),
+                "dtype": "<f8",
+                "frames": [[len(frames_of[size]), size] for size in sizes],
+                "name": name,
+                "nbytes_compressed": len(data),
+                "nbytes_raw": nbytes,
+                "offset": offset,
+                "shape": list(shape),
+                "shuffle": True,
+            }
+        )
+        chunks.append(data)
+        offset += len(data)
+    payload = b"".join(chunks)
     digest = xxhash.xxh3_128(payload)
     header = {
         "compression": {"codec": "zstd", "level": 3},
-        "layout": [entry],
+        "layout": layout,
         "meta": meta,
         "payload_checksum": digest.hexdigest(),
         "payload_len": len(payload),
-        "totals": {"compressed_bytes": len(payload), "raw_bytes": nbytes},
+        "totals": {
+            "compressed_bytes": len(payload),
+            "raw_bytes": sum(e["nbytes_raw"] for e in layout),
+        },
     }
     footer = FOOTER.pack(len(payload), digest.digest(), END_MAGIC)
     return join(MAGIC_PREFIX + kind, header, payload + footer)

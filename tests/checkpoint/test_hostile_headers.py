@@ -275,3 +275,65 @@ def test_verify_repair_of_a_symlink_to_a_secret_keeps_its_bytes_out_of_the_audit
     log = invoke("catalog", "log", "--catalog", url, "--json")
     assert log.exit_code == 0 and "bad magic" in log.stdout
     assert "s3cr3t" not in log.stdout
+
+
+#: peak RSS (VmHWM: this exec image only) of one CLI command in a fresh interpreter
+_CLI_RSS = """
+import sys
+from continuum.cli import cli
+try:
+    cli.main(sys.argv[1:], standalone_mode=False)
+    rc = 0
+except SystemExit as exc:
+    rc = exc.code
+except Exception as exc:  # a ContinuumError: what the standalone CLI prints in one line
+    print(f"error: {exc}", file=sys.stderr)
+    rc = 1
+status = open("/proc/self/status").read().split("VmHWM:")[1]
+print(rc, int(status.split()[0]) * 1024)
+"""
+#: the interpreter with numpy, zstandard, msgspec and the CLI loaded is ~100-150 MB;
+#: decoding the bomb would be 3 GB
+CLI_RSS_BOUND = 400 << 20
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+def test_a_3_gb_zero_bomb_checkpoint_is_verified_and_refused_in_bounded_memory(reference, tmp_path):
+    """Issue 12's "216 KB file of 3 GB of zeros": a valid file in itself (its cell count
+    is 201M), so ``checkpoint verify`` passes — streamed, in bounded memory — and a
+    resume refuses it against the world before its payload is allocated."""
+    import os
+    import subprocess
+    import sys
+
+    from continuum.blobs.limits import MAX_RAW_ENV
+    from continuum.checkpoint.format import expected_arrays
+    from tests.blobs.craft import zeros_container
+
+    meta = split(reference[0])[1]["meta"]
+    cells = (3 << 30) // 8 // 2  # two per-cell arrays of 1.5 GiB each
+    meta["state"]["counts"]["cell"] = cells
+    shapes = expected_arrays(meta["schema"], meta["state"]["counts"])
+    current = {name: shape for name, shape in shapes.items() if name.startswith("cur/")}
+    meta["aliases"] = {"prev/" + n[len("cur/") :]: n for n in current}
+    path = tmp_path / "ckpt" / "bomb-run" / checkpoint_name(TICK)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(zeros_container(b"CKPT", meta, current))
+    assert path.stat().st_size < 400_000
+    env = {**os.environ, MAX_RAW_ENV: str(4 << 30)}
+
+    def cli(*args: object) -> tuple[int, int, str]:
+        out = subprocess.run(
+            [sys.executable, "-c", _CLI_RSS, *map(str, args)],
+            capture_output=True, text=True, env=env, timeout=300,
+        )  # fmt: skip
+        rc, peak = out.stdout.split()[-2:]
+        return int(rc), int(peak), out.stderr
+
+    rc, peak, _ = cli("checkpoint", "verify", path)
+    assert rc == 0 and peak < CLI_RSS_BOUND, (rc, peak)
+    before = tree(tmp_path)
+    rc, peak, err = cli("run", "terra", "--scenario", "tiny", "--checkpoint-path", path)
+    assert rc == 1 and peak < CLI_RSS_BOUND, (rc, peak, err)
+    assert f"entity 'cell' has {cells} instances" in err and err.count("\n") == 1, err
+    assert tree(tmp_path) == before
