@@ -62,7 +62,7 @@ class _ChunkDoc(msgspec.Struct):
 
     name: _Text
     bytes: _Count
-    tick_range: tuple[_Count, _Count] | None = None
+    tick_range: tuple[_Count, _Count]  # required: the writer keeps entries sorted by it
     frames: _Count = 0
     fields: list[_FieldName] = []
     raw_bytes: _Count | None = None
