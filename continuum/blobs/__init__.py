@@ -9,7 +9,7 @@ symlink swaps; the JSON run manifest), the container layout shared by ``.ckpt`` 
 Must not touch: simulation State, checkpoint or lens semantics (callers give
 a 4-byte kind tag, a JSON ``meta`` dict and named numpy arrays, and map
 ``BlobError`` to their own subclass through ``error_cls``), nor the catalog.
-It imports only numpy, zstandard, xxhash, the standard library,
+It imports only numpy, zstandard, xxhash, msgspec, the standard library,
 ``continuum.errors`` and ``continuum.layout``.
 """
 
@@ -34,10 +34,19 @@ from continuum.blobs.container import (
     read_header,
     write_container,
 )
+from continuum.blobs.limits import (
+    MAX_MANIFEST_BYTES,
+    decode_json,
+    max_raw_bytes,
+    open_regular,
+    read_json_file,
+    read_small_file,
+)
 from continuum.blobs.manifest import JsonManifest, now_iso
 
 __all__ = [
     "DEFAULT_READ_THREADS",
+    "MAX_MANIFEST_BYTES",
     "ArrayEntry",
     "ContainerHeader",
     "ContainerInfo",
@@ -47,13 +56,18 @@ __all__ = [
     "atomic_write",
     "atomic_writer",
     "commit_file",
+    "decode_json",
     "encode_container",
     "encode_container_with_header",
     "fsync_dir",
     "fsync_file",
     "make_dirs",
+    "max_raw_bytes",
     "now_iso",
+    "open_regular",
     "read_header",
+    "read_json_file",
+    "read_small_file",
     "replace_symlink",
     "write_container",
 ]

@@ -31,11 +31,19 @@ from __future__ import annotations
 
 import math
 import struct
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Annotated, Any
 
+import msgspec
 import numpy as np
+from msgspec import Meta
 
+from continuum.blobs.limits import (
+    MAX_FRAME_BYTES,
+    MAX_RAW_ENV,
+    ZSTD_MAX_RATIO,
+    max_raw_bytes,
+)
 from continuum.errors import BlobError
 
 FORMAT_VERSION = 1
@@ -44,6 +52,8 @@ END_MAGIC = b"CNTMEND\0"
 PREFIX = struct.Struct("<8sII")
 HEADER_CHECKSUM = struct.Struct("<Q")
 FOOTER = struct.Struct("<Q16s8s")
+#: kind tags this project writes; any other is named "unknown" in messages, never printed
+KNOWN_KINDS = (b"CKPT", b"LENS")
 
 #: dtype kinds a container stores: bool, signed/unsigned ints, floats, complex.
 _KINDS = "biufc"
@@ -81,6 +91,8 @@ class ContainerHeader:
     payload_len: int
     payload_checksum: str  # hex xxh3_128
     file_size: int
+    #: ``meta`` as it is in the file, for callers that decode it with their own typed Struct
+    meta_json: bytes = field(default=b"{}", repr=False, compare=False)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -119,103 +131,151 @@ def _expect(cond: bool, what: str) -> None:
         raise _Malformed(what)
 
 
-def _int(value: Any, what: str) -> int:
-    _expect(type(value) is int and value >= 0, f"{what} must be a non-negative int")
-    return value
+#: Every dtype :func:`storable_dtype` admits, as numpy spells it little-endian.
+DTYPES: tuple[str, ...] = ("|b1", "|i1", "<i2", "<i4", "<i8", "|u1", "<u2", "<u4", "<u8")
+DTYPES += ("<f2", "<f4", "<f8", "<c8", "<c16")
+_MAX_DIMS = 32
+_Count = Annotated[int, Meta(ge=0, le=1 << 62)]
+_Positive = Annotated[int, Meta(ge=1, le=1 << 62)]
+_DtypeStr = Annotated[
+    str, Meta(pattern="^(" + "|".join(d.replace("|", "\\|") for d in DTYPES) + ")$")
+]
 
 
-def _bool(value: Any, what: str) -> bool:
-    _expect(isinstance(value, bool), f"{what} must be true or false")
-    return value
+class _EntryDoc(msgspec.Struct):
+    name: Annotated[str, Meta(pattern=r"^[\x20-\x7e]{1,1024}$")]  # printable ASCII
+    dtype: _DtypeStr
+    shape: Annotated[list[_Count], Meta(max_length=_MAX_DIMS)]
+    shuffle: bool
+    offset: _Count
+    nbytes_compressed: _Count
+    nbytes_raw: _Count
+    checksum: Annotated[str, Meta(pattern="^[0-9a-f]{16}$")]
+    frames: list[tuple[_Count, _Positive]]
 
 
-def _hex(value: Any, digits: int, what: str) -> str:
-    ok = isinstance(value, str) and len(value) == digits
-    _expect(ok and all(c in "0123456789abcdef" for c in value), f"{what} must be {digits} hex")
-    return value
+class _CompressionDoc(msgspec.Struct):
+    codec: Annotated[str, Meta(pattern="^zstd$")]
+    level: Annotated[int, Meta(ge=-131072, le=22)]
 
 
-def _parse_dtype(value: Any, name: str) -> np.dtype:
-    _expect(isinstance(value, str) and value[:1] in "<|", f"{name}: bad dtype {value!r}")
+class _TotalsDoc(msgspec.Struct):
+    compressed_bytes: _Count
+    raw_bytes: _Count
+
+
+class _HeaderDoc(msgspec.Struct):
+    compression: _CompressionDoc
+    layout: list[_EntryDoc]
+    meta: msgspec.Raw
+    payload_checksum: Annotated[str, Meta(pattern="^[0-9a-f]{32}$")]
+    payload_len: _Count
+    totals: _TotalsDoc
+
+
+_HEADER_DECODER = msgspec.json.Decoder(_HeaderDoc)
+_META_DECODER = msgspec.json.Decoder(dict[str, Any])
+
+
+def _decode(data: bytes | msgspec.Raw, decoder: msgspec.json.Decoder[Any]) -> Any:
     try:
-        dtype = np.dtype(value)
-        storable_dtype(dtype, name)
-    except (TypeError, ValueError) as exc:  # BlobError is a ValueError
-        raise _Malformed(f"{name}: bad dtype {value!r}") from exc
-    return dtype
+        return decoder.decode(data)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        text = "".join(c if c.isprintable() else "?" for c in str(exc))
+        raise _Malformed(text) from None
+    except RecursionError:
+        raise _Malformed("nested too deeply") from None
 
 
-def _parse_entry(raw: Any, offset: int) -> ArrayEntry:
-    _expect(isinstance(raw, dict), "layout entries must be objects")
-    name = raw.get("name")
-    _expect(isinstance(name, str) and bool(name), "array names must be non-empty strings")
-    dtype = _parse_dtype(raw.get("dtype"), name)
-    shape = raw.get("shape")
-    _expect(isinstance(shape, list), f"{name}: shape must be a list")
-    shape = tuple(_int(n, f"{name}: shape") for n in shape)
-    frames_raw = raw.get("frames")
-    _expect(isinstance(frames_raw, list), f"{name}: frames must be a list")
-    frames = tuple(_parse_frame(f, dtype.itemsize, name) for f in frames_raw)
-    entry = ArrayEntry(
-        name=name,
+def _check_frames(doc: _EntryDoc, itemsize: int, where: str) -> None:
+    """Each frame's declared raw size: whole elements, under the frame ceiling, and no
+    more than zstd could produce from its compressed bytes (see ``limits``)."""
+    for index, (compressed, raw) in enumerate(doc.frames):
+        at = f"{where}.frames[{index}]"
+        _expect(raw % itemsize == 0, f"{at}: {raw} bytes is not whole elements")
+        _expect(raw <= MAX_FRAME_BYTES, f"{at}: declares {raw} bytes, over {MAX_FRAME_BYTES}")
+        _expect(
+            raw <= compressed * ZSTD_MAX_RATIO,
+            f"{at}: declares {raw} bytes from {compressed} compressed, beyond what zstd "
+            "can produce",
+        )
+
+
+def _parse_entry(doc: _EntryDoc, index: int, offset: int) -> ArrayEntry:
+    where = f"$.layout[{index}]"
+    dtype = np.dtype(doc.dtype)
+    shape = tuple(doc.shape)
+    _expect(doc.offset == offset, f"{where}.offset: {doc.offset}, expected {offset}")
+    _expect(
+        doc.nbytes_raw == math.prod(shape) * dtype.itemsize,
+        f"{where}.nbytes_raw: {doc.nbytes_raw} does not match shape and dtype",
+    )
+    _check_frames(doc, dtype.itemsize, where)
+    _expect(
+        sum(c for c, _ in doc.frames) == doc.nbytes_compressed,
+        f"{where}.frames: compressed sizes do not add up to nbytes_compressed",
+    )
+    _expect(
+        sum(r for _, r in doc.frames) == doc.nbytes_raw,
+        f"{where}.frames: raw sizes do not add up to nbytes_raw",
+    )
+    return ArrayEntry(
+        name=doc.name,
         dtype=dtype.str,
         shape=shape,
-        shuffle=_bool(raw.get("shuffle"), f"{name}: shuffle"),
-        offset=_int(raw.get("offset"), f"{name}: offset"),
-        nbytes_compressed=_int(raw.get("nbytes_compressed"), f"{name}: nbytes_compressed"),
-        nbytes_raw=_int(raw.get("nbytes_raw"), f"{name}: nbytes_raw"),
-        checksum=_hex(raw.get("checksum"), 16, f"{name}: checksum"),
-        frames=frames,
+        shuffle=doc.shuffle,
+        offset=doc.offset,
+        nbytes_compressed=doc.nbytes_compressed,
+        nbytes_raw=doc.nbytes_raw,
+        checksum=doc.checksum,
+        frames=tuple((int(c), int(r)) for c, r in doc.frames),
     )
-    _expect(entry.offset == offset, f"{name}: offset {entry.offset}, expected {offset}")
-    _expect(entry.nbytes_raw == math.prod(shape) * dtype.itemsize, f"{name}: size != shape")
-    _expect(sum(c for c, _ in frames) == entry.nbytes_compressed, f"{name}: frame sizes")
-    _expect(sum(r for _, r in frames) == entry.nbytes_raw, f"{name}: frame raw sizes")
-    return entry
-
-
-def _parse_frame(raw: Any, itemsize: int, name: str) -> tuple[int, int]:
-    _expect(isinstance(raw, list) and len(raw) == 2, f"{name}: frames are [compressed, raw]")
-    compressed, size = (_int(n, f"{name}: frame size") for n in raw)
-    _expect(size % itemsize == 0 and size > 0, f"{name}: frame of {size} bytes")
-    return compressed, size
 
 
 def parse_header(
-    doc: Any, *, kind: bytes, version: int, payload_offset: int, file_size: int
+    data: bytes, *, kind: bytes, version: int, payload_offset: int, file_size: int
 ) -> ContainerHeader:
-    """Turn the decoded JSON header into a :class:`ContainerHeader`; raise _Malformed."""
-    _expect(isinstance(doc, dict), "the header must be a JSON object")
-    meta, layout_raw = doc.get("meta"), doc.get("layout")
-    compression, totals = doc.get("compression"), doc.get("totals")
-    _expect(isinstance(meta, dict), "meta must be an object")
-    _expect(isinstance(layout_raw, list), "layout must be a list")
-    _expect(isinstance(compression, dict) and isinstance(totals, dict), "missing sections")
-    _expect(compression.get("codec") == "zstd", f"unknown codec {compression.get('codec')!r}")
-    level = compression.get("level")
-    _expect(type(level) is int, "compression.level must be an int")
+    """Decode and check the JSON header into a :class:`ContainerHeader`; raise _Malformed.
+
+    Typed by msgspec (types, non-negative counts, the dtype allowlist, hex checksums),
+    then checked for consistency: offsets follow each other, sizes add up, names are
+    unique and in the sorted order every writer uses (a swap of two names shows), and
+    the declared decompressed total is under :func:`limits.max_raw_bytes`.
+    """
+    doc = _decode(data, _HEADER_DECODER)
     layout, offset = [], 0
-    for raw in layout_raw:
-        layout.append(_parse_entry(raw, offset))
+    for index, entry_doc in enumerate(doc.layout):
+        layout.append(_parse_entry(entry_doc, index, offset))
         offset += layout[-1].nbytes_compressed
-    _expect(len({e.name for e in layout}) == len(layout), "duplicate array names")
-    header = ContainerHeader(
+    names = [e.name for e in layout]
+    _expect(len(set(names)) == len(names), "$.layout: duplicate array names")
+    _expect(names == sorted(names), "$.layout: arrays are not in name order")
+    raw_bytes = sum(e.nbytes_raw for e in layout)
+    ceiling = max_raw_bytes()
+    _expect(
+        raw_bytes <= ceiling,
+        f"$.layout: declares {raw_bytes} decompressed bytes, over the ceiling of {ceiling} "
+        f"(set {MAX_RAW_ENV} to read larger files)",
+    )
+    _expect(doc.payload_len == offset, "$.payload_len: does not match the layout")
+    _expect(doc.totals.compressed_bytes == offset, "$.totals.compressed_bytes: wrong")
+    _expect(doc.totals.raw_bytes == raw_bytes, "$.totals.raw_bytes: wrong")
+    meta = _decode(doc.meta, _META_DECODER)
+    return ContainerHeader(
         kind=kind,
         version=version,
         meta=meta,
         layout=tuple(layout),
-        raw_bytes=_int(totals.get("raw_bytes"), "totals.raw_bytes"),
-        compressed_bytes=_int(totals.get("compressed_bytes"), "totals.compressed_bytes"),
+        raw_bytes=raw_bytes,
+        compressed_bytes=offset,
         codec="zstd",
-        level=level,
+        level=doc.compression.level,
         payload_offset=payload_offset,
-        payload_len=_int(doc.get("payload_len"), "payload_len"),
-        payload_checksum=_hex(doc.get("payload_checksum"), 32, "payload_checksum"),
+        payload_len=doc.payload_len,
+        payload_checksum=doc.payload_checksum,
         file_size=file_size,
+        meta_json=bytes(doc.meta),
     )
-    _expect(header.payload_len == offset == header.compressed_bytes, "payload length")
-    _expect(header.raw_bytes == sum(e.nbytes_raw for e in layout), "totals.raw_bytes")
-    return header
 
 
 def header_doc(

@@ -8,7 +8,6 @@ because a missing file is not a corrupt one.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from io import FileIO
@@ -25,6 +24,7 @@ from continuum.blobs._layout import (
     FOOTER,
     FORMAT_VERSION,
     HEADER_CHECKSUM,
+    KNOWN_KINDS,
     MAGIC_PREFIX,
     PREFIX,
     ArrayEntry,
@@ -35,6 +35,7 @@ from continuum.blobs._layout import (
     kind_text,
     parse_header,
 )
+from continuum.blobs.limits import MAX_HEADER_BYTES, open_regular
 from continuum.errors import BlobError
 from continuum.layout import StrPath
 
@@ -77,15 +78,15 @@ def _check_prefix(
     if not head:
         raise error_cls(f"{where}: empty file ({_CUT_SHORT}, or never written)")
     if not MAGIC_PREFIX.startswith(head[:4]):
-        found = head[:8]
-        raise error_cls(f"{where}: not a Continuum {kind_text(kind)} file (starts with {found!r})")
+        # never the bytes themselves: a foreign file's content is not ours to print
+        raise error_cls(f"{where}: not a Continuum {kind_text(kind)} file (bad magic)")
     if len(head) < PREFIX.size:
         raise error_cls(f"{where}: truncated: {len(head)} bytes, too short for a header")
     magic, version, header_len = PREFIX.unpack_from(head)
     if magic[4:] != kind:
+        other = kind_text(magic[4:]) if magic[4:] in KNOWN_KINDS else "unknown kind of"
         raise error_cls(
-            f"{where}: not a {kind_text(kind)} file: it is a Continuum "
-            f"{kind_text(magic[4:])} container"
+            f"{where}: not a {kind_text(kind)} file: it is a Continuum {other} container"
         )
     if version > FORMAT_VERSION:
         raise error_cls(
@@ -94,6 +95,10 @@ def _check_prefix(
         )
     if version < 1:
         raise error_cls(f"{where}: unknown container format v{version} (corrupt prefix?)")
+    if header_len > MAX_HEADER_BYTES:
+        raise error_cls(
+            f"{where}: declares a {header_len}-byte header, over {MAX_HEADER_BYTES}: corrupt"
+        )
     return version, header_len
 
 
@@ -138,12 +143,11 @@ def _read_header(f: FileIO, where: str, kind: bytes, error_cls: type[BlobError])
             f"{computed:016x}): the header is corrupt"
         )
     try:
-        doc = json.loads(header_bytes.decode("utf-8"))
         header = parse_header(
-            doc, kind=kind, version=version, payload_offset=payload_offset, file_size=size
+            header_bytes, kind=kind, version=version, payload_offset=payload_offset, file_size=size
         )
-    except (UnicodeDecodeError, ValueError, _Malformed) as exc:
-        raise error_cls(f"{where}: malformed header: {exc}") from exc
+    except _Malformed as exc:
+        raise error_cls(f"{where}: malformed header: {exc}") from None
     _check_size(header, where, error_cls)
     return header
 
@@ -158,8 +162,14 @@ def read_header(
     is caught here, not when an array is read).
     """
     check_kind(kind)
-    with open(path, "rb", buffering=0) as f:
+    with _open(path, kind, error_cls) as f:
         return _read_header(f, os.fspath(path), kind, error_cls)
+
+
+def _open(path: StrPath, kind: bytes, error_cls: type[BlobError]) -> FileIO:
+    """``path`` opened for reading, refused unless a regular file (a FIFO cannot block)."""
+    fd = open_regular(path, f"Continuum {kind_text(kind)}", error_cls)
+    return FileIO(fd, "rb", closefd=True)
 
 
 class ContainerReader:
@@ -183,7 +193,7 @@ class ContainerReader:
         self._where = os.fspath(path)
         self._error_cls = error_cls
         self._threads = _frames.resolve_threads(threads)
-        self._file: FileIO = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
+        self._file: FileIO = _open(path, kind, error_cls)
         try:
             self.header = _read_header(self._file, self._where, kind, error_cls)
         except BaseException:
@@ -232,8 +242,55 @@ class ContainerReader:
         return dict(zip(self.header.names, self._decode(pairs, verified=True)))
 
     def verify(self) -> None:
-        """Check everything: footer, payload checksum, and that each array decodes."""
-        self.read_all()
+        """Check everything: footer, payload checksum, and that each frame decodes.
+
+        Streams frame by frame through one reused buffer, so memory stays within one
+        frame (``limits.MAX_FRAME_BYTES`` raw plus its compressed bytes) whatever the
+        header declares; nothing decoded is kept.
+        """
+        header = self.header
+        footer = self._read_at(header.payload_offset + header.payload_len, FOOTER.size)
+        self._check_footer(footer.data)
+        payload_hash = xxhash.xxh3_128()
+        for entry in header.layout:
+            self._verify_entry(entry, payload_hash)
+        computed = payload_hash.hexdigest()
+        if computed != header.payload_checksum:
+            raise self._payload_mismatch(computed)
+
+    def _verify_entry(self, entry: ArrayEntry, payload_hash: xxhash.xxh3_128) -> None:
+        digest = xxhash.xxh3_64()
+        offset = self.header.payload_offset + entry.offset
+        scratch = np.empty(max((raw for _, raw in entry.frames), default=0), np.uint8)
+        for index, (compressed, raw) in enumerate(entry.frames):
+            frame = self._read_at(offset, compressed)
+            if frame.size < compressed:
+                raise self._error(f"truncated inside array {entry.name!r} ({_CUT_SHORT})")
+            digest.update(frame.data)
+            payload_hash.update(frame.data)
+            self._decode_frame((entry, index, frame.data, scratch[:raw]))
+            offset += compressed
+        if digest.hexdigest() != entry.checksum:
+            raise self._error(
+                f"array {entry.name!r}: checksum mismatch (stored {entry.checksum}, "
+                f"computed {digest.hexdigest()}): the file is corrupt"
+            )
+
+    def _check_footer(self, data: memoryview) -> None:
+        header = self.header
+        if len(data) < FOOTER.size:
+            raise self._error(f"truncated: the file shrank while being read ({_CUT_SHORT})")
+        payload_len, digest, end = FOOTER.unpack_from(data, 0)
+        if end != END_MAGIC:
+            raise self._error("the footer's end marker is wrong: the file is corrupt")
+        if payload_len != header.payload_len or digest.hex() != header.payload_checksum:
+            raise self._error("footer disagrees with the header (corrupt footer)")
+
+    def _payload_mismatch(self, computed: str) -> BlobError:
+        return self._error(
+            f"payload checksum mismatch (stored {self.header.payload_checksum}, "
+            f"computed {computed}): the payload is corrupt"
+        )
 
     def _read_at(self, offset: int, nbytes: int) -> np.ndarray:
         with self._seek_lock:  # one file position, shared by every thread using this reader
@@ -254,18 +311,11 @@ class ContainerReader:
         data = self._read_at(header.payload_offset, header.payload_len + FOOTER.size)
         if data.size < header.payload_len + FOOTER.size:
             raise self._error(f"truncated: the file shrank while being read ({_CUT_SHORT})")
-        payload_len, digest, end = FOOTER.unpack_from(data.data, header.payload_len)
-        if end != END_MAGIC:
-            raise self._error(f"footer end marker is {end!r}, expected {END_MAGIC!r}")
-        if payload_len != header.payload_len or digest.hex() != header.payload_checksum:
-            raise self._error("footer disagrees with the header (corrupt footer)")
+        self._check_footer(data.data[header.payload_len :])
         payload = data.data[: header.payload_len]
         computed = xxhash.xxh3_128_hexdigest(payload)
         if computed != header.payload_checksum:
-            raise self._error(
-                f"payload checksum mismatch (stored {header.payload_checksum}, "
-                f"computed {computed}): the payload is corrupt"
-            )
+            raise self._payload_mismatch(computed)
         return payload
 
     def _decode(

@@ -46,6 +46,7 @@ from continuum.blobs._layout import (
     PREFIX,
     ArrayEntry,
     ContainerHeader,
+    _Malformed,
     check_kind,
     expected_file_size,
     header_doc,
@@ -54,6 +55,7 @@ from continuum.blobs._layout import (
 )
 from continuum.blobs._reader import DEFAULT_READ_THREADS, ContainerReader, read_header
 from continuum.blobs.atomic import atomic_write
+from continuum.blobs.limits import MAX_FRAME_BYTES
 from continuum.errors import BlobError
 from continuum.layout import StrPath
 
@@ -169,8 +171,11 @@ def _encode(
 ) -> tuple[list[bytes], ContainerHeader]:
     """All chunks of the file, in order, and the header a reader will see."""
     check_kind(kind)
-    if block_bytes <= 0 or block_bytes % 16:
-        raise ValueError(f"block_bytes must be a positive multiple of 16, got {block_bytes}")
+    if block_bytes <= 0 or block_bytes % 16 or block_bytes > MAX_FRAME_BYTES:
+        raise ValueError(
+            f"block_bytes must be a positive multiple of 16 up to {MAX_FRAME_BYTES}, "
+            f"got {block_bytes}"
+        )
     _header_json({"meta": dict(meta)})  # refuse bad meta before spending time compressing
     plans = [_plan(name, arrays[name], shuffle, block_bytes) for name in _sorted_names(arrays)]
     grouped = _compress(plans, level, threads)
@@ -195,13 +200,16 @@ def _encode(
             HEADER_CHECKSUM.pack(xxhash.xxh3_64_intdigest(header_bytes)),
         )
     )
-    header = parse_header(
-        json.loads(header_bytes),
-        kind=kind,
-        version=FORMAT_VERSION,
-        payload_offset=len(head),
-        file_size=expected_file_size(len(head), offset),
-    )
+    try:  # the reader's own checks: a file no reader would accept is never written
+        header = parse_header(
+            header_bytes,
+            kind=kind,
+            version=FORMAT_VERSION,
+            payload_offset=len(head),
+            file_size=expected_file_size(len(head), offset),
+        )
+    except _Malformed as exc:
+        raise BlobError(f"refusing to write a container readers would refuse: {exc}") from None
     footer = FOOTER.pack(offset, payload_hash.digest(), END_MAGIC)
     return [head, *(f for frames in grouped for f in frames), footer], header
 

@@ -23,6 +23,7 @@ from continuum.checkpoint.format import (
     RunIdentity,
     inspect_checkpoint,
     read_checkpoint,
+    verify_checkpoint,
     write_checkpoint,
 )
 from continuum.checkpoint.resume import (
@@ -58,5 +59,6 @@ __all__ = [
     "newest_run_dir",
     "read_checkpoint",
     "validate",
+    "verify_checkpoint",
     "write_checkpoint",
 ]

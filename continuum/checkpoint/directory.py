@@ -12,15 +12,73 @@ their headers remain the truth about what exists (the manifest never lists them)
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
 
 from continuum import layout
+from continuum.blobs import decode_json, read_small_file
 from continuum.blobs.manifest import JsonManifest
 from continuum.errors import CheckpointError
 
 MANIFEST_VERSION = 1
+
+_Count = Annotated[int, Meta(ge=0, le=1 << 62)]
+_RunId = Annotated[str, Meta(pattern=layout.RUN_ID_RE.pattern)]
+_Text = Annotated[str, Meta(max_length=1024, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")]
+_CheckpointName = Annotated[str, Meta(pattern=layout.CHECKPOINT_NAME_RE.pattern)]
+
+
+class _ParentDoc(msgspec.Struct):
+    run_id: _RunId
+    tick: _Count
+    checkpoint: _CheckpointName | None = None
+
+
+class _SegmentDoc(msgspec.Struct):
+    start_tick: _Count = 0
+    end_tick: _Count | None = None
+    status: _Text | None = None
+    host: _Text | None = None
+    pid: _Count | None = None
+    started_at: _Text | None = None
+    ended_at: _Text | None = None
+    resumed_from: _CheckpointName | None = None
+
+
+class RunManifestDoc(msgspec.Struct):
+    """What a checkpoint run manifest must look like to be believed: typed, bounded, the
+    identifiers in :mod:`continuum.layout`'s grammar (a run id or a checkpoint name in it
+    may become a path). Fields a run always writes but older tests omit are optional."""
+
+    run_id: _RunId
+    manifest_version: Annotated[int, Meta(ge=1)] = MANIFEST_VERSION
+    world: _Text | None = None
+    ir_hash: _Text | None = None
+    scenario: _Text | None = None
+    scenario_hash: _Text | None = None
+    seed: _Count | None = None
+    parent: _ParentDoc | None = None
+    segments: list[_SegmentDoc] = []
+    dropped_checkpoints: _Count = 0
+    failed_checkpoints: _Count = 0
+    updated_at: _Text = ""
+
+
+_DOC_DECODER = msgspec.json.Decoder(RunManifestDoc)
+_DICT_DECODER = msgspec.json.Decoder(dict[str, Any])
+
+
+def read_run_manifest(path: Path) -> tuple[RunManifestDoc, dict[str, Any]]:
+    """A run manifest, typed and as the dict it is rewritten from; CheckpointError if it
+    is not a regular file of bounded size, not JSON, or malformed (naming the field).
+    ``FileNotFoundError`` propagates."""
+    data = read_small_file(path, "checkpoint manifest", CheckpointError)
+    where, what = str(path), "checkpoint manifest"
+    doc = decode_json(data, _DOC_DECODER, where, what, CheckpointError)
+    return doc, decode_json(data, _DICT_DECODER, where, what, CheckpointError)
 
 
 def checkpoint_files(run_dir: Path) -> list[Path]:
@@ -46,15 +104,13 @@ class Manifest(JsonManifest):
     def load(cls, run_dir: Path) -> Manifest:
         path = layout.manifest_path(run_dir)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            _, data = read_run_manifest(path)
         except FileNotFoundError:
             raise CheckpointError(
                 f"{path}: missing; is {run_dir} a checkpoint run directory?"
             ) from None
-        except (OSError, ValueError) as exc:
-            raise CheckpointError(f"{path}: unreadable manifest ({exc})") from None
-        if not isinstance(data, dict) or "run_id" not in data:
-            raise CheckpointError(f"{path}: not a Continuum checkpoint manifest")
+        except OSError as exc:
+            raise CheckpointError(f"{path}: unreadable manifest ({exc.strerror or exc})") from None
         return cls(run_dir, data)
 
     @classmethod

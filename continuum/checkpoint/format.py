@@ -23,16 +23,29 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from continuum.blobs import ContainerInfo, ContainerReader, read_header, write_container
+import msgspec
+from msgspec import Meta
+
+from continuum import layout
+from continuum.blobs import (
+    ContainerHeader,
+    ContainerInfo,
+    ContainerReader,
+    decode_json,
+    read_header,
+    write_container,
+)
 from continuum.errors import CheckpointCorruptError, CheckpointError, CheckpointNotFoundError
 from continuum.runtime import State
 from continuum.runtime.state import CURRENT, PREVIOUS
-from continuum.world import Program, ir_hash
+from continuum.world import SCALAR, VEC3, Program, ir_hash
 
 KIND = b"CKPT"
 FORMAT_VERSION = 1
+#: every state array is float64 (``runtime.state.frozen``), stored little-endian
+STATE_DTYPE = "<f8"
 
 
 @dataclass(frozen=True)
@@ -123,29 +136,38 @@ def inspect_checkpoint(path: Path) -> CheckpointHeader:
     return _parse_header(path, header)
 
 
+def verify_checkpoint(path: Path) -> CheckpointHeader:
+    """The header, after verifying every byte of the payload without keeping it (memory
+    stays within one frame, whatever the header declares)."""
+    _must_exist(path)
+    with _readable(path), ContainerReader(path, KIND, error_cls=CheckpointCorruptError) as reader:
+        parsed = _parse_header(path, reader.header)
+        reader.verify()
+    return parsed
+
+
 def read_checkpoint(path: Path) -> tuple[CheckpointHeader, State]:
     """Read, verify every checksum and rebuild the State; any defect is an error."""
     _must_exist(path)
     with _readable(path), ContainerReader(path, KIND, error_cls=CheckpointCorruptError) as reader:
         parsed = _parse_header(path, reader.header)
         arrays = reader.read_all()
-    meta = reader.header.meta
-    try:
-        for alias, target in meta.get("aliases", {}).items():
-            arrays[alias] = arrays[target]
-        for array in arrays.values():
-            array.flags.writeable = False  # State arrays are immutable: no copy needed
-        state = State.from_parts(meta["state"], arrays)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise CheckpointCorruptError(f"{path}: state section is malformed ({exc})") from None
+    meta = reader.header.meta  # already typed and checked by _parse_header
+    for alias, target in meta.get("aliases", {}).items():
+        arrays[alias] = arrays[target]
+    for array in arrays.values():
+        array.flags.writeable = False  # State arrays are immutable: no copy needed
+    state = State.from_parts(meta["state"], arrays)
     _check_complete(path, parsed, state)
     return parsed, state
 
 
 def _must_exist(path: Path) -> None:
+    """A directory or nothing is "not found"; any other non-regular file (a FIFO, a
+    device) is refused by the container reader, which opens without blocking."""
     if Path(path).is_dir():
         raise CheckpointNotFoundError(f"{path} is a directory, not a checkpoint file")
-    if not Path(path).is_file():
+    if not Path(path).exists():
         raise CheckpointNotFoundError(f"{path}: no such checkpoint file")
 
 
@@ -157,35 +179,174 @@ def _readable(path: Path) -> Iterator[None]:
         raise CheckpointError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
-def _parse_header(path: Path, header: Any) -> CheckpointHeader:
-    meta = header.meta
-    try:
-        if meta["format_version"] != FORMAT_VERSION:
-            raise CheckpointCorruptError(
-                f"{path}: checkpoint format v{meta['format_version']} is not readable by this "
-                f"build (reads v{FORMAT_VERSION}); use the Continuum version that wrote it"
-            )
-        fields = {k: meta[k] for k in RunIdentity.__dataclass_fields__}
-        state = meta["state"]
-        return CheckpointHeader(
-            path=Path(path),
-            identity=RunIdentity(**fields),
-            tick=int(state["tick"]),
-            sim_time=float(state["sim_time"]),
-            era=str(state["era"]),
-            seed=int(state["seed"]),
-            counts={str(k): int(v) for k, v in state["counts"].items()},
-            created_at=str(meta["created_at"]),
-            raw_bytes=header.raw_bytes,
-            disk_bytes=header.file_size,
-            payload_checksum=header.payload_checksum,
-            array_shapes={e.name: tuple(e.shape) for e in header.layout},
-        )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+# -- reading: the header's meta, typed at the boundary -------------------------------------
+
+_Count = Annotated[int, Meta(ge=0, le=1 << 62)]
+_Hex64 = Annotated[str, Meta(pattern="^[0-9a-f]{64}$")]
+#: Era, stratum and entity names: one bounded line of printable text (the world's own
+#: grammar applies on resume, where each must be one the world declares).
+_Label = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$")]
+#: A scenario's name (a name under the world's ``scenarios/``, or a TOML file's
+#: ``[scenario] name``): printable, no path separator, not ``.`` or ``..``.
+_ScenarioName = Annotated[
+    str, Meta(min_length=1, max_length=200, pattern=r"^(?!\.{1,2}$)[^/\\\x00-\x1f\x7f-\x9f]+$")
+]
+_SignalName = Annotated[str, Meta(max_length=200, pattern=layout.DOTTED_NAME_RE.pattern)]
+_RunId = Annotated[str, Meta(pattern=layout.RUN_ID_RE.pattern)]
+_Finite = Annotated[float, Meta(ge=-1.7976931348623157e308, le=1.7976931348623157e308)]
+
+
+class _EraDoc(msgspec.Struct):
+    dt: _Finite
+    strata: dict[_Label, Annotated[str, Meta(pattern="^(active|gated)$")]]
+
+
+class _SchemaDoc(msgspec.Struct):
+    type: Annotated[str, Meta(pattern=f"^({SCALAR}|{VEC3})$")]
+    entity: _Label | None
+
+
+class _StateDoc(msgspec.Struct):
+    tick: _Count
+    sim_time: _Finite
+    era: _Label
+    seed: Annotated[int, Meta(ge=0)]
+    counters: dict[_Label, _Count]
+    counts: dict[_Label, _Count]
+
+
+class _MetaDoc(msgspec.Struct):
+    format_version: Annotated[int, Meta(ge=1)]
+    run_id: _RunId
+    world: _Label
+    world_version: Annotated[str, Meta(max_length=200, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")]
+    ir_hash: _Hex64
+    scenario: _ScenarioName
+    scenario_hash: _Hex64
+    eras: dict[_Label, _EraDoc]
+    strata: dict[_Label, Annotated[int, Meta(ge=1, le=1 << 62)]]
+    schema: dict[_SignalName, _SchemaDoc]
+    created_at: Annotated[str, Meta(max_length=64, pattern=r"^[0-9T:.+\-Z ]+$")]
+    state: _StateDoc
+    aliases: dict[Annotated[str, Meta(max_length=256)], Annotated[str, Meta(max_length=256)]] = {}
+
+
+_META_DECODER = msgspec.json.Decoder(_MetaDoc)
+
+
+def _decode_meta(path: Path, header: ContainerHeader) -> _MetaDoc:
+    """The checkpoint meta, typed; a newer format is named as such, not as corruption."""
+    version = header.meta.get("format_version")
+    if type(version) is int and version > FORMAT_VERSION:
         raise CheckpointCorruptError(
-            f"{path}: not a complete checkpoint header (missing or bad {exc}); "
-            "the file may come from another tool"
-        ) from None
+            f"{path}: checkpoint format v{version} is not readable by this "
+            f"build (reads v{FORMAT_VERSION}); use the Continuum version that wrote it"
+        )
+    doc = decode_json(
+        header.meta_json, _META_DECODER, str(path), "checkpoint header", CheckpointCorruptError
+    )
+    if doc.format_version != FORMAT_VERSION:
+        raise CheckpointCorruptError(
+            f"{path}: checkpoint format v{doc.format_version} is not readable by this "
+            f"build (reads v{FORMAT_VERSION})"
+        )
+    return doc
+
+
+def _parse_header(path: Path, header: ContainerHeader) -> CheckpointHeader:
+    doc = _decode_meta(path, header)
+    _check_meta(path, doc)
+    _check_layout(path, doc, header)
+    identity = RunIdentity(
+        run_id=doc.run_id,
+        world=doc.world,
+        world_version=doc.world_version,
+        ir_hash=doc.ir_hash,
+        scenario=doc.scenario,
+        scenario_hash=doc.scenario_hash,
+        eras={n: {"dt": e.dt, "strata": dict(e.strata)} for n, e in doc.eras.items()},
+        strata=dict(doc.strata),
+        schema={n: {"type": s.type, "entity": s.entity} for n, s in doc.schema.items()},
+    )
+    st = doc.state
+    return CheckpointHeader(
+        path=Path(path),
+        identity=identity,
+        tick=st.tick,
+        sim_time=st.sim_time,
+        era=st.era,
+        seed=st.seed,
+        counts=dict(st.counts),
+        created_at=doc.created_at,
+        raw_bytes=header.raw_bytes,
+        disk_bytes=header.file_size,
+        payload_checksum=header.payload_checksum,
+        array_shapes={e.name: tuple(e.shape) for e in header.layout},
+    )
+
+
+def _corrupt(path: Path, what: str) -> CheckpointCorruptError:
+    return CheckpointCorruptError(f"{path}: inconsistent checkpoint header: {what}")
+
+
+def _check_meta(path: Path, doc: _MetaDoc) -> None:
+    """The state section agrees with the header's own eras, strata and entities."""
+    st = doc.state
+    if st.era not in doc.eras:
+        raise _corrupt(path, "$.state.era is not one of the header's eras")
+    if set(st.counters) != set(doc.strata):
+        raise _corrupt(path, "$.state.counters do not name the header's strata")
+    for name, counter in st.counters.items():
+        if counter >= doc.strata[name]:
+            raise _corrupt(path, "$.state.counters: a counter is not below its stride")
+    entities = {s.entity for s in doc.schema.values() if s.entity is not None}
+    if not entities <= set(st.counts):
+        raise _corrupt(path, "$.schema names an entity $.state.counts does not count")
+
+
+def expected_arrays(schema: dict[str, Any], counts: dict[str, int]) -> dict[str, tuple[int, ...]]:
+    """Every ``cur/``/``prev/`` array a state of this schema holds, with its shape.
+
+    The shapes are :mod:`continuum.world.kinds`' storage rule: global scalar ``()``,
+    global vec3 ``(3,)``, member scalar ``(n,)``, member vec3 ``(3, n)``.
+    """
+    out: dict[str, tuple[int, ...]] = {}
+    for name, sig in schema.items():
+        entity = sig["entity"] if isinstance(sig, dict) else sig.entity
+        kind = sig["type"] if isinstance(sig, dict) else sig.type
+        n = None if entity is None else counts[entity]
+        if n is None:
+            shape: tuple[int, ...] = (3,) if kind == VEC3 else ()
+        else:
+            shape = (3, n) if kind == VEC3 else (n,)
+        out[CURRENT + name] = out[PREVIOUS + name] = shape
+    return out
+
+
+def _check_layout(path: Path, doc: _MetaDoc, header: ContainerHeader) -> None:
+    """Before any payload is read: every array is one the schema implies, stored as the
+    writer stores it (``<f8``, byte-shuffled), with the shape the counts imply; every
+    array of the schema is there once, directly or as an alias of its current value."""
+    expected = expected_arrays({n: s for n, s in doc.schema.items()}, dict(doc.state.counts))
+    entries = {e.name: e for e in header.layout}
+    for alias, target in doc.aliases.items():
+        if not alias.startswith(PREVIOUS) or target != CURRENT + alias[len(PREVIOUS) :]:
+            raise _corrupt(path, "$.aliases: an alias is not prev/NAME -> cur/NAME")
+        if alias in entries or target not in entries:
+            raise _corrupt(path, "$.aliases: an alias shadows a stored array or names none")
+    if set(entries) | set(doc.aliases) != set(expected):
+        raise _corrupt(path, "the arrays stored are not the arrays of the header's schema")
+    for name, entry in entries.items():
+        if entry.dtype != STATE_DTYPE or not entry.shuffle:
+            raise _corrupt(
+                path,
+                f"array {name!r}: stored as {entry.dtype} shuffle={entry.shuffle}, "
+                f"checkpoints store {STATE_DTYPE} byte-shuffled",
+            )
+        if entry.shape != expected[name]:
+            raise _corrupt(
+                path, f"array {name!r}: shape {entry.shape}, the schema implies {expected[name]}"
+            )
 
 
 def _check_complete(path: Path, header: CheckpointHeader, state: State) -> None:

@@ -12,18 +12,23 @@ signal schema difference is always refused, since the state cannot fit.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from continuum import layout
-from continuum.checkpoint.directory import checkpoint_files, latest_target
-from continuum.checkpoint.format import CheckpointHeader, RunIdentity, read_checkpoint
+from continuum.checkpoint.directory import checkpoint_files, latest_target, read_run_manifest
+from continuum.checkpoint.format import (
+    CheckpointHeader,
+    RunIdentity,
+    inspect_checkpoint,
+    read_checkpoint,
+    verify_checkpoint,
+)
 from continuum.errors import (
     CheckpointCorruptError,
+    CheckpointError,
     CheckpointNotFoundError,
     ResumeMismatchError,
 )
@@ -32,11 +37,34 @@ from continuum.runtime import State
 log = logging.getLogger("continuum.checkpoint")
 
 
-@dataclass(frozen=True)
 class Loaded:
-    header: CheckpointHeader
-    state: State
-    newest_in_run: bool  # no newer intact checkpoint exists in its directory
+    """A checkpoint chosen for resume: its header (checked, and for ``--resume`` its
+    payload verified) now, its state only when asked for.
+
+    The state is read on first access of :attr:`state`, which the runner does after
+    :func:`validate` and :func:`check_shapes` compared the header with the world: a
+    header whose arrays do not fit the world is refused before its payload is
+    allocated. The file is re-verified as it is read, and refused if it is no longer
+    the file whose header was checked.
+    """
+
+    def __init__(
+        self, header: CheckpointHeader, state: State | None = None, newest_in_run: bool = True
+    ) -> None:
+        self.header = header
+        self.newest_in_run = newest_in_run  # no newer intact checkpoint in its directory
+        self._state = state
+
+    @property
+    def state(self) -> State:
+        if self._state is None:
+            header, state = read_checkpoint(self.header.path)
+            if header.payload_checksum != self.header.payload_checksum:
+                raise CheckpointCorruptError(
+                    f"{self.header.path}: the file changed since its header was checked"
+                )
+            self._state = state
+        return self._state
 
 
 def newest_run_dir(checkpoint_dir: Path, world: str) -> Path:
@@ -44,16 +72,12 @@ def newest_run_dir(checkpoint_dir: Path, world: str) -> Path:
     runs = []
     for manifest in _manifests(Path(checkpoint_dir)):
         try:
-            data = json.loads(manifest.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            log.warning("%s: unreadable manifest, skipped", manifest)
+            doc, _ = read_run_manifest(manifest)
+        except (OSError, CheckpointError) as exc:
+            log.warning("%s; skipped", exc if isinstance(exc, CheckpointError) else manifest)
             continue
-        if (
-            isinstance(data, dict)
-            and data.get("world") == world
-            and checkpoint_files(manifest.parent)
-        ):
-            runs.append((str(data.get("updated_at", "")), manifest.parent))
+        if doc.world == world and checkpoint_files(manifest.parent):
+            runs.append((doc.updated_at, manifest.parent))
     if not runs:
         raise CheckpointNotFoundError(
             f"no checkpoints of world {world!r} under {checkpoint_dir}; "
@@ -84,11 +108,11 @@ def load_newest_intact(run_dir: Path) -> Loaded:
     _explain_latest(run_dir, files)
     for path in reversed(files):
         try:
-            header, state = read_checkpoint(path)
+            header = verify_checkpoint(path)
         except CheckpointCorruptError as exc:
             log.warning("skipping %s", exc)
             continue
-        return Loaded(header, state, newest_in_run=path == files[-1])
+        return Loaded(header, newest_in_run=path == files[-1])
     raise CheckpointNotFoundError(f"{run_dir}: no intact checkpoint to resume from")
 
 
@@ -111,14 +135,22 @@ def _explain_latest(run_dir: Path, files: list[Path]) -> None:
 
 
 def load_file(path: Path) -> Loaded:
-    """Load one named checkpoint (``--checkpoint-path``)."""
-    header, state = read_checkpoint(path)
+    """One named checkpoint (``--checkpoint-path``): its header now, its state (verified as
+    it is read) when the runner asks, after the header was compared with the world."""
+    header = inspect_checkpoint(path)
     newer = [p for p in checkpoint_files(path.parent) if p.name > path.name]
-    return Loaded(header, state, newest_in_run=not newer)
+    return Loaded(header, newest_in_run=not newer)
 
 
 def validate(header: CheckpointHeader, current: RunIdentity, force: bool) -> list[str]:
-    """Refuse a checkpoint that does not fit; return the differences ``force`` let pass."""
+    """Refuse a checkpoint that does not fit; return the differences ``force`` let pass.
+
+    What no ``--force-resume`` can let through, because the tick loop could not run the
+    state: another signal schema, a current era the world does not declare, cadence
+    counters for other strata than the world's. (Array names, dtypes and shapes follow
+    from the schema and the counts, checked when the file was read and by
+    :func:`check_shapes`.)
+    """
     saved = header.identity
     schema = _schema_problems(header, current)
     if schema:
@@ -126,6 +158,7 @@ def validate(header: CheckpointHeader, current: RunIdentity, force: bool) -> lis
             f"{header.path}: signal schema differs from world "
             f"{current.world!r}: {schema}; the state cannot be resumed"
         )
+    _check_runnable(header, current)
     problems = []
     if saved.ir_hash != current.ir_hash:
         problems.append(
@@ -139,6 +172,21 @@ def validate(header: CheckpointHeader, current: RunIdentity, force: bool) -> lis
             + "; pass --force-resume to resume anyway"
         )
     return problems
+
+
+def _check_runnable(header: CheckpointHeader, current: RunIdentity) -> None:
+    if header.era not in current.eras:
+        raise ResumeMismatchError(
+            f"{header.path}: the checkpoint is in era {header.era!r}, which world "
+            f"{current.world!r} does not declare (it has {sorted(current.eras)}); "
+            "the state cannot be resumed"
+        )
+    saved = set(header.identity.strata)
+    if saved != set(current.strata):
+        raise ResumeMismatchError(
+            f"{header.path}: the checkpoint counts strata {sorted(saved)}, world "
+            f"{current.world!r} declares {sorted(current.strata)}; the state cannot be resumed"
+        )
 
 
 def _schema_problems(header: CheckpointHeader, current: RunIdentity) -> str:

@@ -36,7 +36,7 @@ from continuum.checkpoint import (
     diff_checkpoints,
     inspect_checkpoint,
     latest_target,
-    read_checkpoint,
+    verify_checkpoint,
 )
 from continuum.checkpoint.diff import ArrayDiff, CheckpointDiff
 from continuum.checkpoint.format import age_seconds
@@ -346,7 +346,7 @@ def _raise_walk_error(exc: OSError) -> None:
 def _check_file(path: Path) -> Verdict:
     try:
         with _os_errors(path):
-            read_checkpoint(path)
+            verify_checkpoint(path)  # streamed: memory bounded by one frame
     except CheckpointError as exc:
         return Verdict(str(path), False, _reason(path, exc))
     return Verdict(str(path), True)

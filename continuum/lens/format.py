@@ -37,20 +37,24 @@ samples, so a whole-frame read is still a few large arrays.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 import numpy as np
+from msgspec import Meta
 
+from continuum import layout
 from continuum.blobs import (
     ContainerHeader,
     ContainerInfo,
     ContainerReader,
     ShufflePolicy,
+    decode_json,
     encode_container_with_header,
+    max_raw_bytes,
     write_container,
 )
 from continuum.errors import LensCorruptError, LensError
@@ -254,15 +258,55 @@ def _meta(
 # -- reading ------------------------------------------------------------------------------
 
 
-class _Bad(Exception):
-    """Internal: the header meta does not have the shape this version writes."""
+_Count = Annotated[int, Meta(ge=0, le=1 << 62)]
+#: frames in one chunk file; the writer seals a chunk per ``--lens-chunk-size`` ticks, so
+#: this is far above any real chunk, and it bounds the (F,) index arrays to 64 MiB
+MAX_CHUNK_FRAMES = 1 << 23
+_Frames = Annotated[int, Meta(ge=0, le=MAX_CHUNK_FRAMES)]
+_Stride = Annotated[int, Meta(ge=1, le=1 << 62)]
+_Text = Annotated[str, Meta(max_length=1024, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")]
+_Name = Annotated[str, Meta(max_length=200, pattern=layout.DOTTED_NAME_RE.pattern)]
+_RunId = Annotated[str, Meta(pattern=f"({layout.RUN_ID_RE.pattern})|(^$)")]
+_Float = Annotated[float, Meta(ge=-1.7976931348623157e308, le=1.7976931348623157e308)]
+_Kind = Annotated[str, Meta(pattern="^(scalar|vec3)$")]
 
 
-def _get(meta: Mapping[str, Any], key: str, kind: type) -> Any:
-    value = meta.get(key)
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise _Bad(f"{key!r} must be a {kind.__name__}, got {value!r}")
-    return value
+class _FieldDoc(msgspec.Struct):
+    kind: _Kind
+    positions: Annotated[str, Meta(pattern=f"^({CELLS}|{POINTS}|{GLOBAL})$")]
+    samples: Annotated[int, Meta(ge=1, le=1 << 62)]
+    frames: _Frames
+    tile: Annotated[int, Meta(ge=1, le=1 << 62)]
+
+
+class _TopologyDoc(msgspec.Struct):
+    kind: Annotated[str, Meta(pattern="^cubed_sphere$")]
+    resolution: Annotated[int, Meta(ge=1, le=1 << 20)]
+
+
+class _LensMetaDoc(msgspec.Struct):
+    format: Annotated[str, Meta(pattern="^continuum[.]lens$")]
+    format_version: Annotated[int, Meta(ge=1, le=FORMAT_VERSION)]
+    tick_range: tuple[_Count, _Count]
+    frames: _Frames
+    field_configs: dict[_Name, _FieldDoc]
+    signals: dict[_Name, _Kind]
+    fields: list[_Name] = []
+    run_id: _RunId = ""
+    world: _Text = ""
+    seed: _Count | None = None
+    ir_hash: _Text | None = None
+    stride: _Stride | None = None
+    topology: dict[str, Any] | None = None
+    created_at: _Text = ""
+    first_tick: _Count | None = None
+    last_tick: _Count | None = None
+    first_sim_time: _Float | None = None
+    last_sim_time: _Float | None = None
+
+
+_META_DECODER = msgspec.json.Decoder(_LensMetaDoc)
+_TOPOLOGY_DECODER = msgspec.json.Decoder(_TopologyDoc)
 
 
 def parse_header(path: Path, header: ContainerHeader) -> ChunkHeader:
@@ -274,56 +318,72 @@ def parse_header(path: Path, header: ContainerHeader) -> ChunkHeader:
             f"{path}: written by a newer Continuum (lens format v{version}, this build "
             f"reads up to v{FORMAT_VERSION}); upgrade Continuum to read it"
         )
+    doc = decode_json(header.meta_json, _META_DECODER, str(path), "lens header", LensCorruptError)
     try:
-        if meta.get("format") != FORMAT or version != FORMAT_VERSION:
-            raise _Bad(f"format {meta.get('format')!r} v{version!r}, expected {FORMAT!r} v1")
-        return _parse_meta(path, meta, header)
-    except (_Bad, LensError, KeyError, TypeError, ValueError) as exc:
+        return _parse_meta(path, doc, header)
+    except (LensError, ValueError) as exc:
         raise LensCorruptError(f"{path}: malformed lens header: {exc}") from None
 
 
-def _parse_meta(path: Path, meta: Mapping[str, Any], header: ContainerHeader) -> ChunkHeader:
-    configs_raw = _get(meta, "field_configs", dict)
+def check_topology_spec(
+    spec: Any, path: Path, what: str, error_cls: type[LensError] = LensCorruptError
+) -> int:
+    """The cell count of a topology spec read from a file, refused (one line) if its
+    resolution would build tables over the size ceiling: a forged resolution must not
+    make a reader allocate gigabytes of cell centres."""
+    doc = decode_json(msgspec.json.encode(spec), _TOPOLOGY_DECODER, str(path), what, error_cls)
+    cells = 6 * doc.resolution**2
+    if cells * 3 * 8 > max_raw_bytes():
+        raise error_cls(f"{path}: {what}: $.resolution {doc.resolution} is over the size ceiling")
+    return cells
+
+
+def _check_topology(path: Path, doc: _LensMetaDoc) -> None:
+    """A topology spec that names a resolution whose tables fit under the ceiling (a
+    forged resolution must not build gigabytes of cell centres)."""
+    if doc.topology is None:
+        if any(c.positions == CELLS for c in doc.field_configs.values()):
+            raise LensError("cell-centred fields without a topology spec")
+        return
+    cells = check_topology_spec(doc.topology, path, "lens header topology", LensCorruptError)
+    CubedSphere.from_spec(doc.topology)  # a WorldError (a ValueError) if malformed
+    for name, c in doc.field_configs.items():
+        if c.positions == CELLS and c.samples != cells:
+            raise LensError(f"$.field_configs[{name!r}].samples does not match the topology")
+
+
+def _parse_meta(path: Path, doc: _LensMetaDoc, header: ContainerHeader) -> ChunkHeader:
     fields, frames, tiles = {}, {}, {}
-    for name in sorted(configs_raw):
-        raw = configs_raw[name]
-        fields[name] = FieldConfig(str(raw["kind"]), str(raw["positions"]), int(raw["samples"]))
-        frames[name], tiles[name] = int(raw["frames"]), int(raw["tile"])
-        if tiles[name] < 1:
-            raise _Bad(f"{name}: tile {tiles[name]}")
-    topology = meta.get("topology")
-    if topology is not None:
-        CubedSphere.from_spec(topology)  # a WorldError (a ValueError) if malformed
-    elif any(c.positions == CELLS for c in fields.values()):
-        raise _Bad("cell-centred fields without a topology spec")
-    tick_range = tuple(int(t) for t in _get(meta, "tick_range", list))
-    if len(tick_range) != 2 or tick_range[0] > tick_range[1]:
-        raise _Bad(f"tick_range {tick_range}")
-    signals = {str(k): str(v) for k, v in _get(meta, "signals", dict).items()}
-    if not set(signals.values()) <= {"scalar", "vec3"}:
-        raise _Bad(f"signal kinds {sorted(set(signals.values()))}")
+    for name in sorted(doc.field_configs):
+        raw = doc.field_configs[name]
+        fields[name] = FieldConfig(raw.kind, raw.positions, raw.samples)
+        frames[name], tiles[name] = raw.frames, raw.tile
+    _check_topology(path, doc)
+    lo, hi = doc.tick_range
+    if lo > hi:
+        raise LensError("$.tick_range: start after end")
     identity = LensIdentity(
-        run_id=str(meta.get("run_id", "")),
-        world=str(meta.get("world", "")),
-        seed=meta.get("seed"),
-        ir_hash=meta.get("ir_hash"),
-        stride=meta.get("stride"),
-        topology=dict(topology) if isinstance(topology, dict) else None,
+        run_id=doc.run_id,
+        world=doc.world,
+        seed=doc.seed,
+        ir_hash=doc.ir_hash,
+        stride=doc.stride,
+        topology=dict(doc.topology) if doc.topology is not None else None,
     )
     return ChunkHeader(
         path=path,
         identity=identity,
-        created_at=str(meta.get("created_at", "")),
-        tick_range=(tick_range[0], tick_range[1]),
-        frames=_get(meta, "frames", int),
-        first_tick=meta.get("first_tick"),
-        last_tick=meta.get("last_tick"),
-        first_sim_time=meta.get("first_sim_time"),
-        last_sim_time=meta.get("last_sim_time"),
+        created_at=doc.created_at,
+        tick_range=(lo, hi),
+        frames=doc.frames,
+        first_tick=doc.first_tick,
+        last_tick=doc.last_tick,
+        first_sim_time=doc.first_sim_time,
+        last_sim_time=doc.last_sim_time,
         fields=fields,
         field_frames=frames,
         tiles=tiles,
-        signals=signals,
+        signals=dict(doc.signals),
         disk_bytes=header.file_size,
         raw_bytes=header.raw_bytes,
         checksum=header.payload_checksum,
@@ -467,6 +527,15 @@ class ChunkFile:
             have = ", ".join(self.header.signals) or "none"
             raise LensError(f"{self.path}: no signal {name!r}; it holds: {have}")
         return self._read(f"signal/{name}")
+
+    def verify(self) -> None:
+        """Check everything without keeping it: every frame of the payload streamed
+        through one buffer (``ContainerReader.verify``), then the index arrays (ticks,
+        each field's rows: 8 bytes a frame, at most :data:`MAX_CHUNK_FRAMES`)."""
+        self._reader.verify()
+        self.ticks()
+        for name in self.header.fields:
+            self.rows(name)
 
     def read_all(self) -> ChunkData:
         """Every frame, after verifying the whole payload (footer and checksum)."""

@@ -23,20 +23,78 @@ a crash, but not yet listed, is still found by :mod:`continuum.lens.store`).
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
 
 from continuum import layout
+from continuum.blobs import decode_json, read_small_file
 from continuum.blobs.manifest import JsonManifest
 from continuum.errors import LensError
-from continuum.lens.format import ChunkHeader
+from continuum.lens.format import ChunkHeader, check_topology_spec
 
 log = logging.getLogger("continuum.lens")
 
 MANIFEST_FORMAT = "continuum.lens.manifest"
 MANIFEST_VERSION = 1
+
+_Count = Annotated[int, Meta(ge=0, le=1 << 62)]
+_Text = Annotated[str, Meta(max_length=1024, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")]
+_Hex = Annotated[str, Meta(pattern="^[0-9a-f]{32}$")]
+_FieldName = Annotated[str, Meta(max_length=200, pattern=layout.DOTTED_NAME_RE.pattern)]
+_ChunkName = Annotated[
+    str,
+    Meta(
+        pattern=f"({layout.LENS_CHUNK_RE.pattern})|(^{layout.LENS_FULL_NAME.replace('.', '[.]')}$)"
+    ),
+]
+#: a run id, or empty for a lens recorded outside a run
+_RunId = Annotated[str, Meta(pattern=f"({layout.RUN_ID_RE.pattern})|(^$)")]
+_Float = Annotated[float, Meta(ge=-1.7976931348623157e308, le=1.7976931348623157e308)]
+
+
+class _ChunkDoc(msgspec.Struct):
+    """A chunk entry; its name is only compared with the names of files found (an entry
+    for a file that is not there is reported missing), never made into a path."""
+
+    name: _Text
+    bytes: _Count
+    tick_range: tuple[_Count, _Count]  # required: the writer keeps entries sorted by it
+    frames: _Count = 0
+    fields: list[_FieldName] = []
+    raw_bytes: _Count | None = None
+    checksum: _Hex | None = None
+    first_tick: _Count | None = None
+    last_tick: _Count | None = None
+    first_sim_time: _Float | None = None
+    last_sim_time: _Float | None = None
+    created_at: _Text = ""
+
+
+class LensManifestDoc(msgspec.Struct):
+    """A lens manifest as it must be to be believed: typed, bounded, identifiers (run id,
+    field and chunk names) in :mod:`continuum.layout`'s grammar."""
+
+    format: Annotated[str, Meta(pattern="^continuum[.]lens[.]manifest$")]
+    chunks: list[_ChunkDoc]
+    manifest_version: Annotated[int, Meta(ge=1)] = MANIFEST_VERSION
+    run_id: _RunId = ""
+    world: _Text = ""
+    seed: _Count | None = None
+    ir_hash: _Text | None = None
+    stride: Annotated[int, Meta(ge=1, le=1 << 62)] | None = None
+    chunk_size: Annotated[int, Meta(ge=1, le=1 << 62)] | None = None
+    dropped_frames: _Count = 0
+    failed_chunks: _Count = 0
+    full: _ChunkDoc | None = None
+    topology: dict[str, Any] | None = None
+
+
+_DOC_DECODER = msgspec.json.Decoder(LensManifestDoc)
+_DICT_DECODER = msgspec.json.Decoder(dict[str, Any])
 
 
 def window_of(tick: int, chunk_size: int) -> tuple[int, int]:
@@ -62,16 +120,16 @@ class LensManifest(JsonManifest):
         """The manifest's data, None if there is none; an unreadable one is a LensError."""
         path = layout.manifest_path(run_dir)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            raw = read_small_file(path, "lens manifest", LensError)
         except FileNotFoundError:
             return None
-        except (OSError, ValueError) as exc:
-            raise LensError(f"{path}: unreadable lens manifest ({exc})") from None
-        if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
-            raise LensError(f"{path}: not a Continuum lens manifest")
-        if not isinstance(data.get("chunks"), list):
-            raise LensError(f"{path}: lens manifest without a chunk list")
-        return data
+        except OSError as exc:
+            raise LensError(f"{path}: unreadable lens manifest ({exc.strerror or exc})") from None
+        where, what = str(path), "lens manifest"
+        doc = decode_json(raw, _DOC_DECODER, where, what, LensError)
+        if doc.topology is not None:
+            check_topology_spec(doc.topology, path, "lens manifest topology", LensError)
+        return decode_json(raw, _DICT_DECODER, where, what, LensError)
 
     @classmethod
     def open(cls, run_dir: Path, identity: dict[str, Any]) -> LensManifest:

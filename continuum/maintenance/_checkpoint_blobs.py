@@ -12,11 +12,9 @@ from datetime import datetime
 from pathlib import Path
 
 from continuum import layout
-from continuum.blobs import ContainerReader
 from continuum.catalog import Catalog, CheckpointRecord, RunDirs
-from continuum.checkpoint import CheckpointHeader, inspect_checkpoint
-from continuum.checkpoint.format import KIND
-from continuum.errors import BlobError, CheckpointCorruptError, CheckpointError
+from continuum.checkpoint import CheckpointHeader, verify_checkpoint
+from continuum.errors import BlobError, CheckpointError
 from continuum.maintenance.walker import FileCheck, Problem, RunFiles, done, reason
 
 
@@ -24,9 +22,7 @@ def check_file(path: Path, run_id: str, tick: int) -> FileCheck[CheckpointHeader
     """Header, size and full payload verification of one file (decompresses it)."""
     size = path.stat().st_size
     try:
-        header = inspect_checkpoint(path)
-        with ContainerReader(path, KIND, error_cls=CheckpointCorruptError) as reader:
-            reader.verify()
+        header = verify_checkpoint(path)  # streamed: one frame in memory at a time
     except (CheckpointError, BlobError, OSError) as exc:
         return FileCheck(size, None, reason(exc, path))
     if header.tick != tick or header.identity.run_id != run_id:

@@ -1,7 +1,7 @@
 """Verify's adapter for lens chunks: how a chunk file is checked and adopted.
 
 A chunk file passes when it decodes whole (:class:`continuum.lens.format.ChunkFile`
-``read_all``: footer, payload checksum, every frame, ticks increasing inside the
+``verify``: footer, payload checksum, every frame, ticks increasing inside the
 header's range) and its header names the row's run and a tick range (``tick_range``,
 the ticks the file is authoritative for) covering the row's ticks; a file in
 another's place is as wrong as a damaged one. What a row records of an intact, right
@@ -33,11 +33,12 @@ BLOB = "lens"
 
 
 def check_chunk(path: Path) -> FileCheck[ChunkHeader]:
-    """Size, header and full verification of one chunk file (decodes every frame)."""
+    """Size, header and full verification of one chunk file (decodes every frame,
+    streamed: memory stays within one frame, whatever the header declares)."""
     size = path.stat().st_size
     try:
         with ChunkFile(path) as chunk:
-            chunk.read_all()
+            chunk.verify()
             return FileCheck(size, chunk.header, None)
     except (ContinuumError, OSError, ValueError) as exc:
         return FileCheck(size, None, reason(exc, path))

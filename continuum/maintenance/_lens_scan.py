@@ -10,7 +10,6 @@ catalog does not adopt lens files it cannot vouch for, as ``verify`` does not.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from continuum import layout
 from continuum.catalog import ScannedChunk, ScannedLens
 from continuum.errors import ContinuumError
 from continuum.lens.format import ChunkFile
-from continuum.lens.manifest import MANIFEST_FORMAT
+from continuum.lens.manifest import LensManifest
 
 
 def is_lens_dir(path: Path) -> bool:
@@ -29,10 +28,9 @@ def is_lens_dir(path: Path) -> bool:
     except OSError:  # unreadable: not ours to index (scan reports what it could read)
         return False
     try:
-        data = json.loads(layout.manifest_path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return LensManifest.read(path) is not None
+    except (OSError, ContinuumError):
         return False
-    return isinstance(data, dict) and data.get("format") == MANIFEST_FORMAT
 
 
 def _created(text: str | None, path: Path) -> datetime:

@@ -98,7 +98,8 @@ def test_duplicate_ticks_resolve_to_the_first_chunk(copy_run, expected):
 def test_chunks_missing_from_the_manifest_are_still_found(copy_run):
     path = copy_run()
     manifest = json.loads((path / "manifest.json").read_text())
-    manifest["chunks"] = manifest["chunks"][:1] + [{"name": "lens_snapshot_9-9.lens", "bytes": 1}]
+    lost = {"name": "lens_snapshot_9-9.lens", "bytes": 1, "tick_range": [9, 9]}
+    manifest["chunks"] = manifest["chunks"][:1] + [lost]
     (path / "manifest.json").write_text(json.dumps(manifest))
     with LensStore(path) as store:
         assert store.summary()["frames"] == len(range(0, STEPS + 1, STRIDE))

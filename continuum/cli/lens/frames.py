@@ -110,7 +110,7 @@ def _file_summary(path: Path, verify: bool) -> dict[str, Any]:
     with ChunkFile(path) as chunk:
         h = chunk.header
         if verify:
-            chunk.read_all()
+            chunk.verify()  # streamed: memory bounded by one frame
     return {
         "path": str(path),
         "run_id": h.identity.run_id,

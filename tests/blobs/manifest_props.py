@@ -1,0 +1,96 @@
+"""Properties every JSON manifest reader must have (issue 12, class 7), shared by the
+run-manifest tests (tests/checkpoint) and the lens-manifest tests (tests/lens).
+
+A reader is a function ``read(path) -> dict`` raising ``error``. Whatever the bytes:
+``error`` in one line naming the file, or exactly what the file says; never another
+exception, never more memory than :data:`MEMORY_BOUND`; a directory, a FIFO,
+``/dev/zero`` or a huge file is refused by ``fstat`` before anything is read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from continuum.blobs import MAX_MANIFEST_BYTES
+
+#: a read of a manifest of a few KB allocates far less (the ceiling on what is read at
+#: all is MAX_MANIFEST_BYTES, 16 MiB, checked by fstat before reading)
+MEMORY_BOUND = 8 << 20
+
+Reader = Callable[[Path], dict[str, Any]]
+
+
+def outcome(read: Reader, error: type[Exception], path: Path, data: bytes) -> dict | None:
+    """Write ``data`` at ``path`` and read it: the dict, or None if refused cleanly."""
+    path.write_bytes(data)
+    tracemalloc.start()
+    try:
+        return read(path)
+    except error as exc:
+        assert "\n" not in str(exc) and str(path) in str(exc), str(exc)
+        return None
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak < MEMORY_BOUND, peak
+
+
+def accepted_as_written(result: dict | None, data: bytes) -> bool:
+    """Refused, or read as exactly the document the bytes hold."""
+    return result is None or result == json.loads(data)
+
+
+def check_special_files(read: Reader, error: type[Exception], path: Path) -> None:
+    """A directory, a FIFO, /dev/zero and a file over the ceiling: one line each, at once."""
+    path.unlink(missing_ok=True)
+    path.mkdir()
+    with pytest.raises(error, match="a directory"):
+        read(path)
+    path.rmdir()
+    os.mkfifo(path)
+    with pytest.raises(error, match="a FIFO"):
+        read(path)  # opened without blocking: no writer needed, no hang
+    path.unlink()
+    path.symlink_to("/dev/zero")
+    with pytest.raises(error, match="a device"):
+        read(path)
+    path.unlink()
+    with open(path, "wb") as f:
+        f.truncate(MAX_MANIFEST_BYTES + 1)  # sparse: no disk used
+    tracemalloc.start()
+    with pytest.raises(error, match="more than a"):
+        read(path)
+    assert tracemalloc.get_traced_memory()[1] < MEMORY_BOUND
+    tracemalloc.stop()
+    path.unlink()
+
+
+def crafted_values(good: dict[str, Any], count_field: str) -> dict[str, tuple[bytes, str]]:
+    """Manifests with one defect each, and the fragment their error line must carry."""
+    text = json.dumps(good)
+    with_count = json.dumps({**good, count_field: 123456789})
+    return {
+        "nan count": (with_count.replace("123456789", "NaN").encode(), "not valid JSON"),
+        "infinite count": (with_count.replace("123456789", "1e400").encode(), count_field),
+        "negative count": (json.dumps({**good, count_field: -1}).encode(), count_field),
+        "fractional count": (json.dumps({**good, count_field: 1.5}).encode(), count_field),
+        "string count": (json.dumps({**good, count_field: "7"}).encode(), count_field),
+        "nested 100,000 deep": (
+            text.replace("{", '{"deep": ' + "[" * 100_000 + "]" * 100_000 + ", ", 1).encode(),
+            "nested too deeply",
+        ),
+        "deep where a count belongs": (
+            with_count.replace("123456789", "[" * 100_000 + "]" * 100_000).encode(),
+            count_field,
+        ),
+        "not an object": (b"[1, 2, 3]", "Expected `object`"),
+        "run id that is a path": (json.dumps({**good, "run_id": "../x"}).encode(), "$.run_id"),
+        "binary": (b"\x00\xffs3cr3t:*:2\x1b[31m", "not valid JSON"),
+    }
