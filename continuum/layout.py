@@ -39,6 +39,7 @@ so a directory swapped for a link between a check and an unlink is never followe
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
@@ -280,10 +281,14 @@ class ConfinedDir:
             raise _refused(os.path.join(self.path, name), exc) from None
         return ConfinedDir._of(child(self.path, name), fd)
 
-    def entries(self) -> list[os.DirEntry[str]]:
-        """This directory's entries (``entry.name``; ask ``is_file(follow_symlinks=False)``)."""
+    def entries(self) -> list[tuple[str, os.stat_result]]:
+        """This directory's entries: each name with its ``lstat`` (links not followed)."""
+        out = []
         with os.scandir(self.fd) as it:
-            return list(it)
+            for e in it:
+                with contextlib.suppress(FileNotFoundError):
+                    out.append((e.name, e.stat(follow_symlinks=False)))
+        return out
 
     def lstat(self, name: str) -> os.stat_result:
         return os.stat(check_component(name, self.path), dir_fd=self.fd, follow_symlinks=False)
@@ -347,7 +352,7 @@ def split_run_dir(run_dir: StrPath, run_id: str) -> tuple[str, str]:
         raise LayoutError(f"{text[:200]!r} is not an absolute run directory of run {run_id}")
     root, name = os.path.split(text.rstrip(os.sep))
     if name != run_id:
-        raise LayoutError(f"{text[:200]} is not named for its run {run_id}; left alone")
+        raise LayoutError(f"{text[:200]} is not named for its run {run_id}")
     return root, name
 
 
