@@ -120,34 +120,46 @@ def _find(catalog: Catalog, temp_age: timedelta, warnings: list[str]) -> list[_F
     return found
 
 
-def _warn(warnings: list[str]) -> None:
+def _warn(warnings: list[str], into: list[str] | None) -> None:
+    """Each distinct warning once: into ``into`` when given, else logged."""
     for w in dict.fromkeys(warnings):
-        log.warning("catalog gc: %s", w)
+        if into is not None:
+            into.append(w)
+        else:
+            log.warning("catalog gc: %s", w)
 
 
-def find_strays(catalog: Catalog, temp_age: timedelta = TEMP_AGE) -> list[StrayFile]:
+def find_strays(
+    catalog: Catalog, temp_age: timedelta = TEMP_AGE, warnings: list[str] | None = None
+) -> list[StrayFile]:
     """Stray files in known run directories and export roots. A run directory (or an
     export directory) that is a symbolic link, or a row naming a directory that is not
-    ``{root}/{run_id}``, is skipped with one warning: gc never looks through a link."""
-    warnings: list[str] = []
-    found = [f.stray for f in _find(catalog, temp_age, warnings)]
-    _warn(warnings)
+    ``{root}/{run_id}``, is skipped with one warning (into ``warnings``, else logged):
+    gc never looks through a link."""
+    seen: list[str] = []
+    found = [f.stray for f in _find(catalog, temp_age, seen)]
+    _warn(seen, warnings)
     return found
 
 
 def gc(
-    catalog: Catalog, *, delete: bool = False, temp_age: timedelta = TEMP_AGE
+    catalog: Catalog,
+    *,
+    delete: bool = False,
+    temp_age: timedelta = TEMP_AGE,
+    warnings: list[str] | None = None,
 ) -> list[StrayFile]:
     """Stray files (see the module docstring); with ``delete``, unlink (and log) them.
 
     Each file is unlinked by name in its directory opened without following a link
     (:class:`continuum.layout.ConfinedDir`); a directory that became a link meanwhile is
-    refused (audit ``gc-refused``), its files reported as not deleted.
+    refused (audit ``gc-refused``), its files reported as not deleted. Skipped
+    directories are warnings (into ``warnings`` when given, else logged), one each.
     """
-    warnings: list[str] = []
-    found = _find(catalog, temp_age, warnings)
-    _warn(warnings)
+    seen: list[str] = []
+    found = _find(catalog, temp_age, seen)
     if not delete:
+        _warn(seen, warnings)
         return [f.stray for f in found]
     out = []
     for f in found:
@@ -161,7 +173,8 @@ def gc(
             )
             continue
         for why in removed.errors:
-            log.warning("catalog gc: %s", why)
+            seen.append(why)
             catalog.audit.record("gc-refused", run_id=f.stray.run_id, path=f.stray.path, detail=why)
         out.append(f.stray)
+    _warn(seen, warnings)
     return out
