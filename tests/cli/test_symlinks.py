@@ -240,3 +240,103 @@ def test_scan_refuses_a_crafted_manifest_run_id_with_one_line(tmp_path, catalog_
     assert any("linked" in w and "symbolic link" in w for w in warnings)
     with Catalog(catalog_url) as cat:
         assert [r.run_id for r in cat.search.list().runs] == [run_dir.name]
+
+
+def _crafted_chunk(tmp_path: Path, run_id: str | None = None, field: str | None = None) -> Path:
+    """A lens run directory holding one re-encoded chunk (valid checksums) whose header
+    names ``run_id`` or a field ``field``: what a hostile file would say."""
+    from dataclasses import replace
+
+    from continuum.lens.format import ChunkFile, write_chunk
+    from tests.conftest import lens_run
+
+    _, lens_dir = lens_run(f"sqlite:///{tmp_path / 'lens.db'}", tmp_path / "lens", 100)
+    source = min(lens_dir.glob("lens_snapshot_*.lens"))
+    with ChunkFile(source) as chunk:
+        data, h = chunk.read_all(), chunk.header
+    if field is not None:
+        first = next(iter(data.fields))
+        data.fields = {field: data.fields[first]}
+    crafted = tmp_path / "crafted" / "run1"
+    crafted.mkdir(parents=True)
+    identity = replace(h.identity, run_id=run_id or h.identity.run_id)
+    write_chunk(crafted / source.name, data, identity, tick_range=tuple(h.tick_range))
+    return crafted
+
+
+@pytest.mark.parametrize(
+    "crafted", [{"run_id": "../../victim"}, {"field": "a/../../../victim"}], ids=["run-id", "field"]
+)
+def test_lens_export_of_a_crafted_chunk_writes_nothing_outside(tmp_path, victim, crafted):
+    source = _crafted_chunk(tmp_path, **crafted)
+    before = snapshot(tmp_path)
+    out = tmp_path / "exp" / "deep"
+    result = invoke("lens", "export", source, "--output", out, "--no-catalog")
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert result.stderr.count("\n") == 1 and "not a valid" in result.stderr, result.stderr
+    after = snapshot(tmp_path)  # nothing written or changed anywhere but under --output
+    assert {k: v for k, v in after.items() if not k.startswith("exp")} == before
+
+
+def _recrafted(run_dir: Path, **identity: str) -> Path:
+    """The run's newest checkpoint re-encoded (valid checksums) with ``identity`` changed,
+    written over itself: what a hostile file would say."""
+    from dataclasses import replace
+
+    from continuum.checkpoint.format import read_checkpoint, write_checkpoint
+
+    newest = max(run_dir.glob("checkpoint_*.ckpt"))
+    header, state = read_checkpoint(newest)
+    write_checkpoint(newest, state, replace(header.identity, **identity))
+    return newest
+
+
+def test_resume_of_a_checkpoint_naming_a_climbing_run_id_writes_nothing_outside(
+    tmp_path, catalog_url
+):
+    _, run_dir = _checkpointed(tmp_path, catalog_url)
+    crafted = _recrafted(run_dir, run_id="../../victim")
+    before = snapshot(tmp_path)
+    result = invoke(
+        "run", "terra", "--checkpoint-path", crafted, "--steps", "2", "--catalog", catalog_url,
+        "--lens-dir", tmp_path / "lens", "--lens-export-dir", tmp_path / "exp",
+    )  # fmt: skip
+    assert_one_line_error(result, "not a valid run id")
+    after = snapshot(tmp_path)
+    assert {k: v for k, v in after.items() if not k.startswith("cat")} == {
+        k: v for k, v in before.items() if not k.startswith("cat")
+    }
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="runner/resolve.py: --resume-run opens the catalog's run directory without "
+    "layout.confine, so a run directory replaced by a link is resumed in place (reported)",
+)
+def test_resume_run_refuses_a_symlinked_run_directory(tmp_path, catalog_url):
+    run_id, run_dir = _checkpointed(tmp_path, catalog_url)
+    victim = tmp_path / "victim"
+    run_dir.rename(victim)
+    run_dir.symlink_to(victim, target_is_directory=True)
+    before = snapshot(victim)
+    result = invoke(
+        "run", "terra", "--resume-run", run_id, "--steps", "2", "--catalog", catalog_url
+    )
+    assert_one_line_error(result, "symbolic link")
+    assert snapshot(victim) == before
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="runner/resolve.py _scenario_for: a checkpoint's scenario is loaded as a path "
+    "(load_scenario), not as a name through layout.scenario_path (reported)",
+)
+def test_resume_never_opens_a_checkpoints_scenario_as_a_path(tmp_path, catalog_url):
+    _, run_dir = _checkpointed(tmp_path, catalog_url)
+    from tests.conftest import TERRA
+
+    outside = tmp_path / "outside.toml"  # the run's own scenario, copied outside the world
+    shutil.copy(TERRA / "scenarios" / "tiny.toml", outside)
+    crafted = _recrafted(run_dir, scenario=str(outside))
+    result = invoke("run", "terra", "--checkpoint-path", crafted, "--steps", "2", "--json")
+    assert result.exit_code == 1 and "scenario" in result.stderr, result.output
