@@ -340,3 +340,22 @@ def test_resume_never_opens_a_checkpoints_scenario_as_a_path(tmp_path, catalog_u
     crafted = _recrafted(run_dir, scenario=str(outside))
     result = invoke("run", "terra", "--checkpoint-path", crafted, "--steps", "2", "--json")
     assert result.exit_code == 1 and "scenario" in result.stderr, result.output
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="sql/export.py (_export_field/_export_ticks/_export_signals) writes parts under "
+    "the export root without layout.confine: a planted run_id=R link is written through "
+    "(reported)",
+)
+def test_lens_export_never_writes_through_a_planted_link(tmp_path, victim):
+    from tests.conftest import lens_run
+
+    run_id, lens_dir = lens_run(f"sqlite:///{tmp_path / 'lens.db'}", tmp_path / "lens", 20)
+    out = tmp_path / "exp"
+    out.mkdir()
+    (out / f"run_id={run_id}").symlink_to(victim, target_is_directory=True)
+    before = snapshot(victim)
+    result = invoke("lens", "export", lens_dir, "--output", out, "--no-catalog")
+    assert result.exit_code == 1 and "symbolic link" in result.stderr, result.output
+    assert snapshot(victim) == before
