@@ -360,6 +360,8 @@ def run_file_name(run_dir: StrPath, stored: str) -> str:
     """The bare name of a stored blob path directly in ``run_dir`` (relative, or absolute
     with ``run_dir`` as its directory) when it is a checkpoint or lens file name of ours;
     ``LayoutError`` otherwise — the one test of what deletion may touch."""
+    if isinstance(stored, str) and "/" not in stored and is_blob_file_name(stored):
+        return stored  # the usual case: a name relative to the run directory
     if not isinstance(stored, str) or "\0" in stored:
         raise LayoutError(f"{repr(stored)[:80]} is not a stored file path")
     directory, name = os.path.split(stored)

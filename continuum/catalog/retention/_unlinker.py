@@ -156,6 +156,7 @@ class Unlinker:
     def __init__(self) -> None:
         self._proc: subprocess.Popen[bytes] | None = None
         self._sent: Sequence[Group] = ()
+        self._targets: list[list[Target | str]] = []
         try:
             self._proc = subprocess.Popen(
                 [sys.executable, "-I", "-S", str(WORKER)],
@@ -174,11 +175,10 @@ class Unlinker:
     def send(self, groups: Sequence[Group]) -> None:
         """Start unlinking ``groups``' files (the previous batch must have been received)."""
         self._sent = groups
+        self._targets = [_targets(g) for g in groups]  # once a batch: send and receive use it
         if self._proc is None:
             return
-        fields = [
-            field for g in groups for t in _targets(g) if isinstance(t, Target) for field in t
-        ]
+        fields = [field for ts in self._targets for t in ts if isinstance(t, Target) for field in t]
         payload = os.fsencode("".join(f"{f}\0" for f in fields))
         try:
             _write(self._proc.stdin, b"%d\n%s" % (len(payload), payload))
@@ -195,7 +195,7 @@ class Unlinker:
         except (OSError, ValueError) as exc:
             self._lost(f"stopped answering: {exc}")
             return unlink_here(groups)
-        return _settled(groups, _failures(groups, answer))
+        return _settled(groups, _failures(groups, self._targets, answer))
 
     def close(self) -> None:
         if self._proc is None:
@@ -235,13 +235,15 @@ def _read(pipe: IO[bytes] | None) -> bytes:
     return body
 
 
-def _failures(groups: Sequence[Group], answer: bytes) -> dict[int, str]:
+def _failures(
+    groups: Sequence[Group], targets: Sequence[list[Target | str]], answer: bytes
+) -> dict[int, str]:
     """``id(item)`` -> why, from the child's answer and the rows never sent."""
     parts = answer.split(b"\0")[:-1] if answer else []
     why = {os.fsdecode(p): int(e) for e, p in zip(parts[::2], parts[1::2], strict=False)}
     bad: dict[int, str] = {}
-    for g in groups:
-        for item, t in zip(g.items, _targets(g), strict=True):
+    for g, ts in zip(groups, targets, strict=True):
+        for item, t in zip(g.items, ts, strict=True):
             if not isinstance(t, Target):
                 bad[id(item)] = t
             elif t.dir_path in why:
