@@ -359,3 +359,15 @@ def test_lens_export_never_writes_through_a_planted_link(tmp_path, victim):
     result = invoke("lens", "export", lens_dir, "--output", out, "--no-catalog")
     assert result.exit_code == 1 and "symbolic link" in result.stderr, result.output
     assert snapshot(victim) == before
+
+
+def test_verify_repair_never_deletes_through_a_symlinked_run_directory(catalog, tmp_path, victim):
+    before = snapshot(victim)
+    run_id = linked_run(catalog, tmp_path / "ckpt", victim, [1, 2, 3])
+    mine = checkpoints.c.run_id == run_id
+    catalog.db.write(lambda c: c.execute(update(checkpoints).where(mine).values(state="deleting")))
+    result = invoke("catalog", "verify", "--repair", "--catalog", catalog.url)
+    assert "Traceback" not in result.output, result.output
+    assert "symbolic link" in result.output and "left in place" in result.output, result.output
+    assert snapshot(victim) == before
+    assert set(states(catalog, run_id).values()) == {"deleting"}  # not marked pruned
