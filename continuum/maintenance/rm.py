@@ -17,8 +17,6 @@ check cannot redirect a deletion either (those files are then reported, and kept
 from __future__ import annotations
 
 import contextlib
-import os
-import stat
 
 from continuum import layout
 from continuum.catalog import KINDS, Catalog, PruneReport, RunRecord
@@ -71,12 +69,7 @@ def _check_dirs(run: RunRecord) -> None:
     """Refuse (one line, nothing moved yet) a run whose directories are not plainly its own."""
     try:
         for root, name in _dirs(run):
-            path = os.path.join(root, name)
-            with contextlib.suppress(FileNotFoundError):
-                if stat.S_ISLNK(os.lstat(path).st_mode):
-                    raise LayoutError(
-                        f"{path} is a symbolic link; Continuum does not follow links below a root"
-                    )
+            layout.confine(root, name)  # the root may be a link; the run directory may not
     except LayoutError as exc:
         raise CatalogError(
             f"run {run.run_id!r} not removed: {exc}; fix or remove that directory by hand, "
