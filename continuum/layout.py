@@ -24,14 +24,27 @@ final file's directory. Tick ranges in names are half-open ``[start, end)``.
 
 Identifiers that become path components (run ids, field names, world and scenario
 names) must match their grammar; anything else is refused with :class:`LayoutError`
-before a path is built from it.
+before a path is built from it, wherever it came from (a header, a manifest, a catalog
+row, the command line): every builder below checks its identifiers itself.
+
+Confinement on disk (:func:`confine`, :class:`ConfinedDir`): a *root* (a checkpoint,
+lens or export directory the user named, or the parent of a run directory the catalog
+names) may itself be a symbolic link — a data home often is — and is followed once;
+below it no component may be a link. Builders stay lexical (no I/O); code that opens,
+writes or deletes below a root proves the path with :func:`confine`, and destructive
+code goes further and works on directory descriptors (:class:`ConfinedDir`: each
+directory opened ``O_NOFOLLOW`` relative to its parent, files unlinked by name in it),
+so a directory swapped for a link between a check and an unlink is never followed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import re
 import secrets
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -101,24 +114,35 @@ def new_run_id(now: datetime | None = None) -> str:
 # --- confinement --------------------------------------------------------------------------
 
 
+NAME_MAX = 255  # bytes in one path component (Linux, macOS)
+
+
+def check_component(name: object, root: StrPath | None = None) -> str:
+    """``name`` if it is one plain path component (no separator, not ``.``/``..``, no NUL,
+    at most :data:`NAME_MAX` bytes), else ``LayoutError``."""
+    if (
+        not isinstance(name, str)
+        or not name
+        or name in (".", "..")
+        or "/" in name
+        or os.sep in name
+        or "\0" in name
+        or len(os.fsencode(name)) > NAME_MAX
+    ):
+        where = f" under {root}" if root is not None else ""
+        raise LayoutError(f"{repr(name)[:80]} is not a plain file name{where}")
+    return name
+
+
 def child(root: StrPath, *names: str) -> Path:
-    """``root / names...``, each name one plain path component (no separator, not ``.``/``..``).
+    """``root / names...``, each name one plain path component (:func:`check_component`).
 
     Every path built from a name goes through here, so no identifier can point outside
-    the directory it is joined onto.
+    the directory it is joined onto (lexically; :func:`confine` proves it on disk).
     """
     path = Path(root)
     for name in names:
-        if (
-            not isinstance(name, str)
-            or not name
-            or name in (".", "..")
-            or "/" in name
-            or os.sep in name
-            or "\0" in name
-        ):
-            raise LayoutError(f"{str(name)[:80]!r} is not a plain file name under {root}")
-        path = path / name
+        path = path / check_component(name, root)
     return path
 
 
@@ -138,8 +162,155 @@ def relative_to(path: StrPath, directory: str | None) -> str:
 
 
 def resolve_under(directory: str | None, stored: str) -> str:
-    """The path to open for a ``stored`` path (relative to ``directory`` when it is)."""
-    return os.path.join(directory, stored) if directory else stored
+    """The path to open for a ``stored`` path (relative to ``directory`` when it is).
+
+    A relative stored path (a catalog row's) is plain components under ``directory``
+    (``LayoutError`` for ``..``, empty or NUL components): a row cannot climb out of
+    its run directory. An absolute one is the catalog's word for where a file is
+    (it is read, never deleted: see :func:`run_file_name`).
+    """
+    if not isinstance(stored, str) or "\0" in stored:
+        raise LayoutError(f"{repr(stored)[:80]} is not a stored file path")
+    if os.path.isabs(stored) or not directory:
+        return stored
+    return str(child(directory, *stored.split("/")))
+
+
+def _lstat(path: str) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        return None
+
+
+def confine(root: StrPath, path: StrPath) -> Path:
+    """``path`` (absolute or relative to ``root``) resolved, proved to lie under ``root``.
+
+    ``root`` may itself be a symbolic link and is resolved (``realpath``) once; ``path``
+    must lie under it lexically, and no component of it below the root that exists may be
+    a symbolic link (``lstat`` each: a link is refused, never followed). Components that
+    do not exist yet are fine (a directory about to be made); the result's ``realpath``
+    is checked to be under the root's as well. ``LayoutError`` (one line) otherwise.
+    """
+    base = os.path.abspath(os.fspath(root))
+    real_root = os.path.realpath(base)
+    given = os.fspath(path)
+    target = os.path.abspath(os.path.join(base, given))
+    for anchor in (base, real_root):
+        if os.path.commonpath([anchor, target]) == anchor:
+            rel = os.path.relpath(target, anchor)
+            break
+    else:
+        raise LayoutError(f"{given[:200]} is not under {root}; refused")
+    current = real_root
+    for part in [] if rel == "." else rel.split(os.sep):
+        current = os.path.join(current, part)
+        st = _lstat(current)
+        if st is None:
+            break
+        if stat.S_ISLNK(st.st_mode):
+            raise LayoutError(
+                f"{current} is a symbolic link below {root}; Continuum does not follow links "
+                "there: replace it with the directory or file itself"
+            )
+    resolved = os.path.join(real_root, rel) if rel != "." else real_root
+    real = os.path.realpath(resolved)
+    if os.path.commonpath([real_root, real]) != real_root:  # pragma: no cover - lstat saw all
+        raise LayoutError(f"{given[:200]} resolves outside {root}; refused")
+    return Path(resolved)
+
+
+def confined_child(root: StrPath, *names: str) -> Path:
+    """:func:`child`, then :func:`confine`: ``root/names`` proved on disk to stay under it."""
+    return confine(root, child(root, *names))
+
+
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def _refused(path: str, exc: OSError) -> Exception:
+    """The error for a directory below a root that could not be opened without following."""
+    if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+        return LayoutError(
+            f"{path} is a symbolic link or not a directory; Continuum does not follow links "
+            "below a root: left in place"
+        )
+    return exc
+
+
+class ConfinedDir:
+    """A directory below a root held open by descriptor, for deleting in it safely.
+
+    Opened as ``root`` (followed: a root may be a link), then each name below it with
+    ``O_DIRECTORY | O_NOFOLLOW`` relative to the one before, so no link below the root
+    is followed, and later unlinks are by name in *this* directory however its path is
+    changed meanwhile. ``FileNotFoundError`` if a component does not exist,
+    ``LayoutError`` if one is a link or not a directory. Use as a context manager.
+    """
+
+    def __init__(self, root: StrPath, *names: str) -> None:
+        self.path = child(root, *names)
+        fd = os.open(os.fspath(root), _DIR_FLAGS)
+        try:
+            where = os.fspath(root)
+            for name in names:
+                where = os.path.join(where, name)
+                try:
+                    new = os.open(name, _DIR_FLAGS | _NOFOLLOW, dir_fd=fd)
+                except OSError as exc:
+                    raise _refused(where, exc) from None
+                os.close(fd)
+                fd = new
+        except BaseException:
+            os.close(fd)
+            raise
+        self.fd = fd
+
+    @classmethod
+    def _of(cls, path: Path, fd: int) -> ConfinedDir:
+        made = cls.__new__(cls)
+        made.path, made.fd = path, fd
+        return made
+
+    def sub(self, name: str) -> ConfinedDir:
+        """The directory ``name`` in this one, opened without following a link."""
+        try:
+            fd = os.open(check_component(name, self.path), _DIR_FLAGS | _NOFOLLOW, dir_fd=self.fd)
+        except OSError as exc:
+            raise _refused(os.path.join(self.path, name), exc) from None
+        return ConfinedDir._of(child(self.path, name), fd)
+
+    def entries(self) -> list[tuple[str, os.stat_result]]:
+        """This directory's entries: each name with its ``lstat`` (links not followed)."""
+        out = []
+        with os.scandir(self.fd) as it:
+            for e in it:
+                with contextlib.suppress(FileNotFoundError):
+                    out.append((e.name, e.stat(follow_symlinks=False)))
+        return out
+
+    def lstat(self, name: str) -> os.stat_result:
+        return os.stat(check_component(name, self.path), dir_fd=self.fd, follow_symlinks=False)
+
+    def unlink(self, name: str) -> None:
+        """Remove the file (or link) ``name`` in this directory; never a directory."""
+        os.unlink(check_component(name, self.path), dir_fd=self.fd)
+
+    def rmdir(self, name: str) -> None:
+        """Remove the empty directory ``name`` here (a link of that name is not followed)."""
+        os.rmdir(check_component(name, self.path), dir_fd=self.fd)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def __enter__(self) -> ConfinedDir:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 # --- the default catalog -------------------------------------------------------------------
@@ -171,6 +342,36 @@ def latest_path(run_dir: StrPath) -> Path:
     return child(run_dir, LATEST)
 
 
+def split_run_dir(run_dir: StrPath, run_id: str) -> tuple[str, str]:
+    """``(root, run_id)`` of an absolute run directory ``{root}/{run_id}`` (a catalog
+    row's), the form every destructive operation opens it in (:class:`ConfinedDir`);
+    ``LayoutError`` unless it is absolute, normalised and named for its run."""
+    text = os.fspath(run_dir)
+    check_run_id(run_id)
+    if not os.path.isabs(text) or os.path.normpath(text) != text.rstrip(os.sep) or "\0" in text:
+        raise LayoutError(f"{text[:200]!r} is not an absolute run directory of run {run_id}")
+    root, name = os.path.split(text.rstrip(os.sep))
+    if name != run_id:
+        raise LayoutError(f"{text[:200]} is not named for its run {run_id}")
+    return root, name
+
+
+def run_file_name(run_dir: StrPath, stored: str) -> str:
+    """The bare name of a stored blob path directly in ``run_dir`` (relative, or absolute
+    with ``run_dir`` as its directory) when it is a checkpoint or lens file name of ours;
+    ``LayoutError`` otherwise — the one test of what deletion may touch."""
+    if isinstance(stored, str) and "/" not in stored and is_blob_file_name(stored):
+        return stored  # the usual case: a name relative to the run directory
+    if not isinstance(stored, str) or "\0" in stored:
+        raise LayoutError(f"{repr(stored)[:80]} is not a stored file path")
+    directory, name = os.path.split(stored)
+    if directory and os.path.normpath(directory) != os.path.normpath(os.fspath(run_dir)):
+        raise LayoutError(f"{stored[:200]} is not directly in run directory {run_dir}")
+    if not is_blob_file_name(name):
+        raise LayoutError(f"{stored[:200]} is not a checkpoint or lens file name")
+    return name
+
+
 # --- worlds (read, never written) --------------------------------------------------------
 
 WORLD_FILE = "world.toml"
@@ -188,8 +389,9 @@ def scenarios_dir(world_dir: StrPath) -> Path:
 
 
 def scenario_path(world_dir: StrPath, name: str) -> Path:
-    """``{world_dir}/scenarios/{name}.toml``; ``LayoutError`` if ``name`` is not one component."""
-    return child(scenarios_dir(world_dir), f"{name}{TOML_SUFFIX}")
+    """``{world_dir}/scenarios/{name}.toml``; ``LayoutError`` unless ``name`` is a scenario
+    name (:data:`NAME_RE`: no separator, no ``..``, not a path such as ``/etc/passwd``)."""
+    return child(scenarios_dir(world_dir), f"{check_name(name, 'scenario name')}{TOML_SUFFIX}")
 
 
 # --- checkpoints --------------------------------------------------------------------------
@@ -198,10 +400,25 @@ CHECKPOINT_PREFIX, CHECKPOINT_SUFFIX = "checkpoint_", ".ckpt"
 CHECKPOINT_NAME_RE = re.compile(r"^checkpoint_(?P<tick>[0-9]{10,})\.ckpt$")
 
 
+def check_tick(value: object, what: str = "tick") -> int:
+    """``value`` if it is an int >= 0 (not a bool), else ``LayoutError``."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise LayoutError(f"a {what} is an integer >= 0; got {repr(value)[:80]}")
+    return value
+
+
+def _check_span(start: object, end: object, what: str) -> tuple[int, int]:
+    lo, hi = check_tick(start, f"{what} start tick"), check_tick(end, f"{what} end tick")
+    if not lo < hi:
+        raise LayoutError(
+            f"a {what} covers ticks [start, end) with 0 <= start < end; got [{lo}, {hi})"
+        )
+    return lo, hi
+
+
 def checkpoint_name(tick: int) -> str:
     """``checkpoint_0000001000.ckpt``: lexicographic order is chronological."""
-    if tick < 0:
-        raise LayoutError(f"a checkpoint tick is >= 0; got {tick}")
+    check_tick(tick, "checkpoint tick")
     return f"{CHECKPOINT_PREFIX}{tick:010d}{CHECKPOINT_SUFFIX}"
 
 
@@ -238,10 +455,7 @@ LENS_CHUNK_RE = re.compile(r"^lens_snapshot_(?P<start>[0-9]{10,})-(?P<end>[0-9]{
 
 def lens_chunk_name(start: int, end: int) -> str:
     """``lens_snapshot_0000000000-0000010000.lens`` for ticks ``[start, end)``."""
-    if not 0 <= start < end:
-        raise LayoutError(
-            f"a lens chunk covers ticks [start, end) with 0 <= start < end; got [{start}, {end})"
-        )
+    start, end = _check_span(start, end, "lens chunk")
     return f"lens_snapshot_{start:010d}-{end:010d}{LENS_SUFFIX}"
 
 
@@ -267,6 +481,11 @@ def is_lens_file_name(name: str) -> bool:
     return name == LENS_FULL_NAME or parse_lens_chunk_name(name) is not None
 
 
+def is_blob_file_name(name: str) -> bool:
+    """A checkpoint or lens file name: the files retention and ``catalog rm`` may delete."""
+    return checkpoint_tick(name) is not None or is_lens_file_name(name)
+
+
 # --- what a run directory may hold ---------------------------------------------------------
 
 
@@ -284,6 +503,7 @@ TEMP_NAME_RE = re.compile(r"^\.(?P<final>.+)\.tmp-(?P<pid>[0-9]+)-(?P<token>[0-9
 
 def temp_name(final_name: str) -> str:
     """A fresh, hidden temporary name for ``final_name`` in the same directory."""
+    check_component(final_name)
     return f".{final_name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
 
 
@@ -327,6 +547,7 @@ BY_SAMPLE_PART_GLOB = f"{BY_SAMPLE}/{FIELD_PART_GLOB}"
 
 def part_name(start: int, end: int) -> str:
     """``part-SSSSSSSSSS-EEEEEEEEEE.parquet`` for one chunk's ticks ``[start, end)``."""
+    start, end = _check_span(start, end, "Parquet part")
     return f"part-{start:010d}-{end:010d}.parquet"
 
 
@@ -340,6 +561,8 @@ def is_part_name(name: str) -> bool:
 
 def run_partition(root: StrPath, run_id: str, layout: str = "time") -> Path:
     """``root/run_id=R`` (time-major) or ``root/by_sample/run_id=R`` (sample-major)."""
+    if layout not in ("time", "sample"):
+        raise LayoutError(f"an export layout is 'time' or 'sample'; got {repr(layout)[:40]}")
     base = child(root, BY_SAMPLE) if layout == "sample" else Path(root)
     return child(base, f"run_id={check_run_id(run_id)}")
 

@@ -119,7 +119,14 @@ class Imports:
         self._db = db
 
     def run(self, s: ScannedRun, warnings: list[str]) -> RunScan:
-        """Record one scanned run directory; a parent not in the catalog adds a warning."""
+        """Record one scanned run directory; a parent not in the catalog adds a warning.
+
+        The run id (and its parent's) must be a run id and the directory ``{root}/{run_id}``
+        (``LayoutError`` otherwise): the catalog records no identifier that cannot be a path.
+        """
+        layout.split_run_dir(s.run["checkpoint_dir"], s.run_id)
+        if s.parent is not None:
+            layout.check_run_id(s.parent[0])
         corrupt = tuple(c.problem for c in s.checkpoints if c.problem)
 
         def op(conn: Connection) -> RunScan:
@@ -143,8 +150,10 @@ class Imports:
 
         The run must be in the catalog, or be registrable from the chunks' identity
         (world, IR hash and seed): a lens-only run is added as ``completed`` with no
-        checkpoints. A run in the catalog without a lens directory gets this one.
+        checkpoints. A run in the catalog without a lens directory gets this one. The
+        directory must be ``{root}/{run_id}`` with a valid run id (``LayoutError``).
         """
+        layout.split_run_dir(s.lens_dir, s.run_id)
 
         def op(conn: Connection) -> LensScan:
             row = conn.execute(select(runs).where(runs.c.run_id == s.run_id)).first()

@@ -23,7 +23,8 @@ from continuum.lens.manifest import LensManifest
 def is_lens_dir(path: Path) -> bool:
     """A directory holding lens chunk files or a lens manifest."""
     try:
-        if any(layout.is_lens_file_name(p.name) for p in path.iterdir() if p.is_file()):
+        names = (p.name for p in path.iterdir() if not p.is_symlink() and p.is_file())
+        if any(layout.is_lens_file_name(n) for n in names):
             return True
     except OSError:  # unreadable: not ours to index (scan reports what it could read)
         return False
@@ -57,8 +58,8 @@ def read_lens_dir(run_dir: Path, warnings: list[str]) -> ScannedLens | None:
         return None
     for path in entries:
         span = layout.parse_lens_chunk_name(path.name)
-        if span is None or not path.is_file():
-            continue
+        if span is None or path.is_symlink() or not path.is_file():
+            continue  # a link is not a chunk this directory holds: never read through it
         try:
             with ChunkFile(path) as chunk:
                 h = chunk.header

@@ -5,15 +5,27 @@ and the SQL views read every ``run_id=*`` under a root the catalog knows. So rem
 a run must remove its files there too, or its field history would outlive it in SQL.
 Only Parquet parts and their write temporaries are ever deleted, then the directories
 they leave empty; anything else a user put there stays.
+
+The root may be a symbolic link; nothing below it is followed. Every directory is
+opened by descriptor without following a link (:class:`continuum.layout.ConfinedDir`)
+and files are unlinked by name in it, so a ``run_id=R``, ``by_sample`` or ``field=F``
+directory replaced by a link is reported and left in place, never walked into.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import groupby
 
 from continuum import layout
+from continuum.errors import LayoutError
+
+#: A directory below an export root: (the root, the names leading to it).
+Tree = tuple[str, tuple[str, ...]]
 
 
 @dataclass
@@ -25,38 +37,87 @@ class Removed:
     errors: list[str] = field(default_factory=list)
 
 
-def run_trees(root: str, run_id: str) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class PartFile:
+    """One part file (or write temporary) of ours: ``name`` in ``root/dirs``."""
+
+    root: str
+    dirs: tuple[str, ...]
+    name: str
+    size: int
+    mtime: float
+
+    @property
+    def path(self) -> str:
+        return os.path.join(self.root, *self.dirs, self.name)
+
+
+def tree_path(tree: Tree) -> str:
+    return os.path.join(tree[0], *tree[1])
+
+
+def run_trees(root: str, run_id: str) -> list[Tree]:
     """The directories holding ``run_id``'s exports under ``root`` (existing or not)."""
     if not layout.is_run_id(run_id):
         return []  # not a name this project writes: never build a path from it
-    return [str(p) for p in layout.run_partitions(root, run_id)]
+    partition = f"run_id={run_id}"
+    return [(root, (partition,)), (root, (layout.BY_SAMPLE, partition))]
 
 
-def run_dirs(root: str) -> dict[str, list[str]]:
+def _entries(root: str, names: tuple[str, ...]) -> list[tuple[str, os.stat_result]]:
+    with layout.ConfinedDir(root, *names) as folder:
+        return folder.entries()
+
+
+def run_dirs(root: str, warnings: list[str] | None = None) -> dict[str, list[Tree]]:
     """run_id -> its export directories found under ``root`` (both layouts)."""
-    out: dict[str, list[str]] = {}
-    for base in (root, os.path.join(root, layout.BY_SAMPLE)):
-        with contextlib.suppress(OSError):
-            for e in os.scandir(base):
-                run_id = layout.parse_run_partition(e.name)
-                if run_id and e.is_dir(follow_symlinks=False):
-                    out.setdefault(run_id, []).append(e.path)
+    out: dict[str, list[Tree]] = {}
+    for base in ((), (layout.BY_SAMPLE,)):
+        try:
+            entries = _entries(root, base)
+        except LayoutError as exc:
+            if warnings is not None:
+                warnings.append(str(exc))
+            continue
+        except OSError:
+            continue
+        for name, st in entries:
+            run_id = layout.parse_run_partition(name)
+            if run_id and stat.S_ISDIR(st.st_mode):
+                out.setdefault(run_id, []).append((root, (*base, name)))
+            elif run_id and stat.S_ISLNK(st.st_mode) and warnings is not None:
+                warnings.append(f"{os.path.join(root, *base, name)} is a symbolic link; skipped")
     return out
 
 
-def part_files(tree: str) -> list[os.DirEntry[str]]:
+def part_files(tree: Tree, errors: list[str] | None = None) -> list[PartFile]:
     """Our part files (and write temporaries) in ``tree``'s ``field=*``, signals, ticks."""
-    out = []
-    with contextlib.suppress(OSError):
-        for sub in os.scandir(tree):
-            if not sub.is_dir(follow_symlinks=False) or not layout.is_part_directory_name(sub.name):
+    root, names = tree
+    out: list[PartFile] = []
+    try:
+        folder = layout.ConfinedDir(root, *names)
+    except LayoutError as exc:
+        if errors is not None:
+            errors.append(str(exc))
+        return out
+    except OSError:
+        return out
+    with folder:
+        for sub, sub_st in folder.entries():
+            if not layout.is_part_directory_name(sub):
                 continue
-            with contextlib.suppress(OSError):
-                out += [
-                    e
-                    for e in os.scandir(sub.path)
-                    if e.is_file(follow_symlinks=False) and layout.is_part_name(e.name)
-                ]
+            if not stat.S_ISDIR(sub_st.st_mode):
+                if stat.S_ISLNK(sub_st.st_mode) and errors is not None:
+                    errors.append(
+                        f"{os.path.join(folder.path, sub)} is a symbolic link; "
+                        "Continuum does not follow links below a root: left in place"
+                    )
+                continue
+            with contextlib.suppress(OSError, LayoutError), folder.sub(sub) as inner:
+                for name, st in inner.entries():
+                    if stat.S_ISREG(st.st_mode) and layout.is_part_name(name):
+                        dirs = (*names, sub)
+                        out.append(PartFile(root, dirs, name, st.st_size, st.st_mtime))
     return out
 
 
@@ -65,23 +126,43 @@ def is_part_temp(name: str) -> bool:
     return layout.is_part_name(name) and layout.PART_NAME_RE.match(name) is None
 
 
-def remove_tree(tree: str, into: Removed) -> None:
-    """Unlink our files in ``tree``, then the directories they leave empty."""
-    for e in part_files(tree):
+def remove_files(files: Iterable[PartFile], into: Removed) -> list[PartFile]:
+    """Unlink ``files`` by name in their directories (opened without following links);
+    the ones removed."""
+    done: list[PartFile] = []
+    key = lambda f: (f.root, f.dirs)  # noqa: E731
+    for (root, dirs), mine in groupby(sorted(files, key=key), key=key):
         try:
-            size = e.stat(follow_symlinks=False).st_size
-            os.unlink(e.path)
+            folder = layout.ConfinedDir(root, *dirs)
         except FileNotFoundError:
             continue
-        except OSError as exc:
-            into.errors.append(f"{e.path}: {exc.strerror or exc}")
+        except (LayoutError, OSError) as exc:
+            into.errors.append(str(exc))
             continue
-        into.files += 1
-        into.bytes += size
-    with contextlib.suppress(OSError):
-        for sub in os.scandir(tree):
-            if sub.is_dir(follow_symlinks=False):
-                with contextlib.suppress(OSError):
-                    os.rmdir(sub.path)  # only if empty
-    with contextlib.suppress(OSError):
-        os.rmdir(tree)
+        with folder:
+            for f in mine:
+                try:
+                    folder.unlink(f.name)
+                except FileNotFoundError:
+                    continue
+                except OSError as exc:
+                    into.errors.append(f"{f.path}: {exc.strerror or exc}")
+                    continue
+                into.files += 1
+                into.bytes += f.size
+                done.append(f)
+    return done
+
+
+def remove_tree(tree: Tree, into: Removed) -> None:
+    """Unlink our files in ``tree``, then the directories they leave empty."""
+    remove_files(part_files(tree, into.errors), into)
+    root, names = tree
+    with contextlib.suppress(OSError, LayoutError):
+        with layout.ConfinedDir(root, *names) as folder:
+            for sub, st in folder.entries():
+                if stat.S_ISDIR(st.st_mode):
+                    with contextlib.suppress(OSError):
+                        folder.rmdir(sub)  # only if empty
+        with layout.ConfinedDir(root, *names[:-1]) as parent:
+            parent.rmdir(names[-1])

@@ -14,17 +14,29 @@ is not its to delete), and stale export temporaries.
 
 from __future__ import annotations
 
+import logging
 import os
+import stat
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NamedTuple
 
 from continuum import layout
 from continuum.catalog import Catalog
 from continuum.catalog.records import _Record
-from continuum.maintenance.export_files import is_part_temp, part_files, run_dirs
+from continuum.errors import LayoutError
+from continuum.maintenance.export_files import (
+    PartFile,
+    Removed,
+    is_part_temp,
+    part_files,
+    remove_files,
+    run_dirs,
+)
 
 TEMP_AGE = timedelta(hours=1)
+log = logging.getLogger("continuum.maintenance")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,72 +50,131 @@ class StrayFile(_Record):
     deleted: bool = False
 
 
+class _Found(NamedTuple):
+    """A stray and where deletion finds it: ``name`` in ``root/dirs`` (by descriptor)."""
+
+    stray: StrayFile
+    file: PartFile
+
+
 def _strays_in(
-    run_id: str, directory: str, referenced: set[str], checkpoints_too: bool, older: float
-) -> list[StrayFile]:
-    out: list[StrayFile] = []
+    run_id: str,
+    directory: str,
+    referenced: set[str],
+    checkpoints_too: bool,
+    older: float,
+    warnings: list[str],
+) -> list[_Found]:
+    out: list[_Found] = []
     try:
-        entries = list(os.scandir(directory))
+        root, name = layout.split_run_dir(directory, run_id)
+        with layout.ConfinedDir(root, name) as folder:
+            entries = folder.entries()
+    except LayoutError as exc:  # a crafted row, or a run directory replaced by a link
+        warnings.append(f"skipped run {run_id}: {exc}")
+        return out
     except OSError:
         return out
-    for e in entries:
-        if not e.is_file(follow_symlinks=False):
+    for file, st in entries:
+        if not stat.S_ISREG(st.st_mode):
             continue
-        st = e.stat(follow_symlinks=False)
-        final = layout.temp_final_name(e.name)
+        path = os.path.join(root, name, file)
+        final = layout.temp_final_name(file)
+        where = PartFile(root, (name,), file, st.st_size, st.st_mtime)
         if final is not None and layout.is_run_file_name(final) and st.st_mtime < older:
-            out.append(StrayFile(run_id, e.path, "temp", st.st_size))
+            out.append(_Found(StrayFile(run_id, path, "temp", st.st_size), where))
         elif (
             checkpoints_too
-            and layout.checkpoint_tick(e.name) is not None
-            and os.path.normpath(e.path) not in referenced
+            and layout.checkpoint_tick(file) is not None
+            and os.path.normpath(path) not in referenced
         ):
-            out.append(StrayFile(run_id, e.path, "checkpoint", st.st_size))
+            out.append(_Found(StrayFile(run_id, path, "checkpoint", st.st_size), where))
     return out
 
 
-def _export_strays(catalog: Catalog, older: float) -> list[StrayFile]:
+def _export_strays(catalog: Catalog, older: float, warnings: list[str]) -> list[_Found]:
     roots = catalog.exports.roots()
     removed = catalog.audit.removed_run_ids() if roots else set()
     out = []
     for root in roots:
-        for run_id, trees in run_dirs(root).items():
-            for e in (e for tree in trees for e in part_files(tree)):
-                st = e.stat(follow_symlinks=False)
+        for run_id, trees in run_dirs(root, warnings).items():
+            for f in (f for tree in trees for f in part_files(tree, warnings)):
                 if run_id in removed:
-                    out.append(StrayFile(run_id, e.path, "export", st.st_size))
-                elif is_part_temp(e.name) and st.st_mtime < older:
-                    out.append(StrayFile(run_id, e.path, "temp", st.st_size))
+                    out.append(_Found(StrayFile(run_id, f.path, "export", f.size), f))
+                elif is_part_temp(f.name) and f.mtime < older:
+                    out.append(_Found(StrayFile(run_id, f.path, "temp", f.size), f))
     return out
 
 
-def find_strays(catalog: Catalog, temp_age: timedelta = TEMP_AGE) -> list[StrayFile]:
-    """Stray files in known run directories and export roots."""
+def _find(catalog: Catalog, temp_age: timedelta, warnings: list[str]) -> list[_Found]:
     catalog.liveness.mark_stale_crashed()
     older = time.time() - temp_age.total_seconds()
     referenced = catalog.checkpoints.live_paths()
-    found = _export_strays(catalog, older)
+    found = _export_strays(catalog, older, warnings)
     for run in catalog.runs.directories():
         if run.checkpoint_dir:
             idle = run.status != "running"
-            found += _strays_in(run.run_id, run.checkpoint_dir, referenced, idle, older)
+            found += _strays_in(run.run_id, run.checkpoint_dir, referenced, idle, older, warnings)
         if run.lens_dir:
-            found += _strays_in(run.run_id, run.lens_dir, referenced, False, older)
+            found += _strays_in(run.run_id, run.lens_dir, referenced, False, older, warnings)
+    return found
+
+
+def _warn(warnings: list[str], into: list[str] | None) -> None:
+    """Each distinct warning once: into ``into`` when given, else logged."""
+    for w in dict.fromkeys(warnings):
+        if into is not None:
+            into.append(w)
+        else:
+            log.warning("catalog gc: %s", w)
+
+
+def find_strays(
+    catalog: Catalog, temp_age: timedelta = TEMP_AGE, warnings: list[str] | None = None
+) -> list[StrayFile]:
+    """Stray files in known run directories and export roots. A run directory (or an
+    export directory) that is a symbolic link, or a row naming a directory that is not
+    ``{root}/{run_id}``, is skipped with one warning (into ``warnings``, else logged):
+    gc never looks through a link."""
+    seen: list[str] = []
+    found = [f.stray for f in _find(catalog, temp_age, seen)]
+    _warn(seen, warnings)
     return found
 
 
 def gc(
-    catalog: Catalog, *, delete: bool = False, temp_age: timedelta = TEMP_AGE
+    catalog: Catalog,
+    *,
+    delete: bool = False,
+    temp_age: timedelta = TEMP_AGE,
+    warnings: list[str] | None = None,
 ) -> list[StrayFile]:
-    """Stray files (see the module docstring); with ``delete``, unlink (and log) them."""
-    found = find_strays(catalog, temp_age)
-    return [_delete(catalog, s) for s in found] if delete else found
+    """Stray files (see the module docstring); with ``delete``, unlink (and log) them.
 
-
-def _delete(catalog: Catalog, stray: StrayFile) -> StrayFile:
-    try:
-        os.unlink(stray.path)
-    except OSError:  # gone meanwhile, or not ours to delete: reported as not deleted
-        return stray
-    catalog.audit.record("gc-deleted", run_id=stray.run_id, path=stray.path, detail=stray.kind)
-    return StrayFile(stray.run_id, stray.path, stray.kind, stray.bytes, True)
+    Each file is unlinked by name in its directory opened without following a link
+    (:class:`continuum.layout.ConfinedDir`); a directory that became a link meanwhile is
+    refused (audit ``gc-refused``), its files reported as not deleted. Skipped
+    directories are warnings (into ``warnings`` when given, else logged), one each.
+    """
+    seen: list[str] = []
+    found = _find(catalog, temp_age, seen)
+    if not delete:
+        _warn(seen, warnings)
+        return [f.stray for f in found]
+    out = []
+    for f in found:
+        removed = Removed()
+        if remove_files([f.file], removed):
+            catalog.audit.record(
+                "gc-deleted", run_id=f.stray.run_id, path=f.stray.path, detail=f.stray.kind
+            )
+            out.append(
+                StrayFile(*(f.stray.run_id, f.stray.path, f.stray.kind, f.stray.bytes), True)
+            )
+            continue
+        for why in removed.errors:
+            seen.append(why)
+            catalog.audit.record("gc-refused", run_id=f.stray.run_id, path=f.stray.path, detail=why)
+        out.append(f.stray)
+    _warn(seen, warnings)
+    return out

@@ -6,16 +6,21 @@ so they must go), then its manifests, ``latest`` link and empty directories, the
 rows (cascading) and its run policy, with audit entries. A crash at any point leaves
 what ``catalog rm`` again (or ``catalog verify --repair``) finishes. A live run, a run
 with branches, or one with pinned checkpoints is refused unless forced.
+
+Nothing below a root is followed: a run directory that is a symbolic link (or a row
+naming a directory that is not ``{root}/{run_id}``) refuses the whole removal up front
+with one line, before any row moves; files are unlinked by name in directories opened
+without following links (:class:`continuum.layout.ConfinedDir`), so a swap after the
+check cannot redirect a deletion either (those files are then reported, and kept).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 
 from continuum import layout
 from continuum.catalog import KINDS, Catalog, PruneReport, RunRecord
-from continuum.errors import CatalogError
+from continuum.errors import CatalogError, LayoutError
 from continuum.maintenance.export_files import Removed, remove_tree, run_trees
 
 _RM_STATES = ("pending", "committed", "missing", "corrupt")
@@ -25,6 +30,7 @@ def remove_run(catalog: Catalog, run_id: str, *, force: bool = False) -> PruneRe
     """Delete ``run_id`` (see the module docstring); its prune report."""
     catalog.liveness.mark_crashed_if_stale(run_id)
     run = catalog.runs.check_removable(run_id, force=force)
+    _check_dirs(run)
     retention = catalog.retention
     report = PruneReport(finished=retention.finish_deleting([run_id]))
     for kind in KINDS:
@@ -55,13 +61,28 @@ def _remove_exports(catalog: Catalog, run_id: str, report: PruneReport) -> Remov
     return removed
 
 
+def _dirs(run: RunRecord) -> list[tuple[str, str]]:
+    return [layout.split_run_dir(d, run.run_id) for d in (run.checkpoint_dir, run.lens_dir) if d]
+
+
+def _check_dirs(run: RunRecord) -> None:
+    """Refuse (one line, nothing moved yet) a run whose directories are not plainly its own."""
+    try:
+        for root, name in _dirs(run):
+            layout.confine(root, name)  # the root may be a link; the run directory may not
+    except LayoutError as exc:
+        raise CatalogError(
+            f"run {run.run_id!r} not removed: {exc}; fix or remove that directory by hand, "
+            "then run catalog rm again"
+        ) from None
+
+
 def _remove_dirs(run: RunRecord) -> None:
     """The run's manifests and ``latest`` link, then its directories if now empty."""
-    for directory in (run.checkpoint_dir, run.lens_dir):
-        if not directory:
-            continue
-        for path in (layout.manifest_path(directory), layout.latest_path(directory)):
-            with contextlib.suppress(OSError):
-                os.unlink(path)
-        with contextlib.suppress(OSError):  # not empty: files the catalog didn't write stay
-            os.rmdir(directory)
+    for root, name in _dirs(run):
+        with contextlib.suppress(OSError, LayoutError), layout.ConfinedDir(root, name) as folder:
+            for file in (layout.MANIFEST, layout.LATEST):
+                with contextlib.suppress(OSError):
+                    folder.unlink(file)
+        with contextlib.suppress(OSError, LayoutError), layout.ConfinedDir(root) as parent:
+            parent.rmdir(name)  # not empty: files the catalog didn't write stay

@@ -26,6 +26,11 @@ Decisions:
   missing parent link is filled in once the parent is in the catalog.
 - A branch's first segment has no ``resumed_from`` (as the live recorder
   writes it); the lineage lives in ``parent_run_id``/``parent_checkpoint_tick``.
+- Identifiers are checked before anything is recorded: a manifest's run id must be a
+  run id (:func:`continuum.layout.check_run_id`) and the name of its directory, and a
+  parent's run id a run id too; otherwise the directory is skipped with one line naming
+  the manifest. A run subdirectory that is a symbolic link is skipped with one line (the
+  directory given may itself be a link; nothing below it is followed).
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ from continuum.catalog import (
 from continuum.catalog.db import utcnow
 from continuum.catalog.records import SEGMENT_STATUSES, _Record
 from continuum.checkpoint import Manifest, checkpoint_files, inspect_checkpoint
-from continuum.errors import CatalogError, CheckpointError
+from continuum.errors import CatalogError, CheckpointError, LayoutError
 from continuum.maintenance._lens_scan import is_lens_dir, read_lens_dir
 
 
@@ -62,17 +67,26 @@ class ScanReport(_Record):
     lens_runs: tuple[LensScan, ...] = ()
 
 
-def find_run_dirs(root: Path) -> list[Path]:
+def find_run_dirs(root: Path, warnings: list[str] | None = None) -> list[Path]:
     """``root`` itself if it is a run directory (checkpoints or lens), else its run
-    subdirectories."""
+    subdirectories (a subdirectory that is a symbolic link is skipped, with a warning)."""
     if not root.is_dir():
         raise CatalogError(
             f"{root}: no such directory; expected a checkpoint directory or one run's directory"
         )
     if _is_run_dir(root):
         return [root]
-    found = sorted(p for p in root.iterdir() if p.is_dir() and _is_run_dir(p))
-    if not found:
+    found = []
+    for p in sorted(root.iterdir()):
+        if p.is_symlink():
+            if p.is_dir() and warnings is not None:
+                warnings.append(
+                    f"skipped {p}: a symbolic link; Continuum does not follow links below {root}"
+                )
+            continue
+        if p.is_dir() and _is_run_dir(p):
+            found.append(p)
+    if not found and not warnings:
         raise CatalogError(
             f"{root} is not a checkpoint directory: "
             f"no {layout.MANIFEST} in it or in its subdirectories"
@@ -128,12 +142,14 @@ def _segments(data: dict[str, Any], run_dir: Path) -> list[dict[str, Any]]:
     rows = []
     for ordinal, seg in enumerate(data.get("segments") or [], start=1):
         resumed = seg.get("resumed_from") if ordinal > 1 else None
+        if not isinstance(resumed, str) or layout.checkpoint_tick(resumed) is None:
+            resumed = None  # only a checkpoint's file name becomes a path
         status = _segment_status(seg.get("status"), seg.get("host"), seg.get("pid"))
         rows.append(
             {
                 "ordinal": ordinal,
                 "resumed_from_tick": layout.checkpoint_tick(resumed) if resumed else None,
-                "resumed_from_path": str(run_dir / resumed) if resumed else None,
+                "resumed_from_path": str(layout.child(run_dir, resumed)) if resumed else None,
                 "start_tick": int(seg.get("start_tick", 0)),
                 "end_tick": seg.get("end_tick"),
                 "status": status,
@@ -152,14 +168,36 @@ def read_run_dir(run_dir: Path) -> ScannedRun:
     """Everything ``scan`` records for one run directory; ``CheckpointError`` if unusable."""
     run_dir = run_dir.resolve()
     data = Manifest.load(run_dir).data
+    run_id = _manifest_run_id(data, run_dir)
     try:
-        run_id = str(data["run_id"])
         files = [read_checkpoint_file(p, run_id) for p in checkpoint_files(run_dir)]
         return _scanned_run(data, run_dir, files)
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(
             f"{layout.manifest_path(run_dir)}: malformed manifest ({exc!r})"
         ) from None
+
+
+def _manifest_run_id(data: dict[str, Any], run_dir: Path) -> str:
+    """The manifest's run id, once it is a run id and its directory's name."""
+    where = layout.manifest_path(run_dir)
+    grammar = "letters, digits, '_', '.', '-', at most 64, no '..'"
+    parent = data.get("parent")
+    try:
+        run_id = layout.check_run_id(data.get("run_id"))
+    except LayoutError:  # the value is not echoed: it is a foreign file's bytes
+        raise CheckpointError(f"{where}: its run_id is not a run id ({grammar})") from None
+    try:
+        if parent is not None:
+            layout.check_run_id(parent.get("run_id") if isinstance(parent, dict) else None)
+    except LayoutError:
+        raise CheckpointError(f"{where}: its parent's run_id is not a run id ({grammar})") from None
+    if run_id != run_dir.name:
+        raise CheckpointError(
+            f"{where}: names run {run_id!r} but its directory is {run_dir.name!r}; "
+            "a run directory is named for its run"
+        )
+    return run_id
 
 
 def _scanned_run(data: dict[str, Any], run_dir: Path, files: list[ScannedCheckpoint]) -> ScannedRun:
@@ -237,7 +275,7 @@ def scan(catalog: Catalog, directory: str | Path) -> ScanReport:
     warnings: list[str] = []
     scanned: list[ScannedRun] = []
     lenses: list[ScannedLens] = []
-    for run_dir in find_run_dirs(Path(directory)):
+    for run_dir in find_run_dirs(Path(directory), warnings):
         if is_lens_dir(run_dir):
             found = read_lens_dir(run_dir, warnings)
             lenses += [found] if found else []

@@ -19,6 +19,7 @@ from continuum import layout
 from continuum.catalog import RunDirs, pid_alive
 from continuum.catalog.db import utcnow
 from continuum.catalog.records import _Record, span_text
+from continuum.errors import LayoutError
 
 PENDING_GRACE = timedelta(hours=1)
 CHECKED_STATES = frozenset({"committed", "pending", "deleting", "missing", "corrupt"})
@@ -126,6 +127,23 @@ def done(problem: Problem, repaired: str | None, more: str = "") -> Problem:
 Marker = Callable[[str, str], object]  # (new state, audit detail): moves one row
 
 
+def unlink_in_run_dir(run: RunFiles, path: Path) -> str | None:
+    """Unlink ``path`` only as a file directly in ``run``'s own directory ``{root}/{run_id}``,
+    opened without following a link (:class:`continuum.layout.ConfinedDir`); None when
+    done (or already gone), else why it was left in place (one line)."""
+    try:
+        if run.directory is None or os.path.dirname(path) != os.path.normpath(run.directory):
+            raise LayoutError(f"{path} is not directly in run directory {run.directory}")
+        root, name = layout.split_run_dir(os.path.normpath(run.directory), run.run_id)
+        with layout.ConfinedDir(root, name) as folder:
+            folder.unlink(path.name)
+    except FileNotFoundError:
+        return None
+    except (LayoutError, OSError) as exc:
+        return f"{exc}; left in place"
+    return None
+
+
 def settle(problem: Problem, state: str, mark: Marker, repair: bool) -> Problem:
     """``problem``; with ``repair``, its row moved to ``state`` (audit-logged by ``mark``)."""
     if not repair:
@@ -192,7 +210,8 @@ class Walker:
         problem = self.a.problem(run, row, "interrupted-prune", detail)
         if not self.repair:
             return problem
-        path.unlink(missing_ok=True)
+        if (why := unlink_in_run_dir(run, path)) is not None:
+            return done(problem, None, f"; {why}")
         self.a.mark(row, "pruned", "catalog verify")
         return done(problem, "file deleted, marked pruned")
 
@@ -210,8 +229,8 @@ class Walker:
 
     def directory(self, run: RunFiles) -> list[Problem]:
         directory = Path(run.directory) if run.directory else None
-        if directory is None or not directory.is_dir():
-            return []
+        if directory is None or directory.is_symlink() or not directory.is_dir():
+            return []  # a run directory replaced by a link is never listed through it
         live = [r for r in run.rows if r.state != "pruned"]
         listed = {os.path.realpath(self.a.path_of(run, r)) for r in live}
         out: list[Problem] = []
@@ -242,5 +261,6 @@ def check_temp(run: RunFiles, path: Path, pid: int, repair: bool, blob: str) -> 
         return problem
     if not local:
         return done(problem, None, f"; its writer ran on {run.host}, verify there")
-    path.unlink(missing_ok=True)
+    if (why := unlink_in_run_dir(run, path)) is not None:
+        return done(problem, None, f"; {why}")
     return done(problem, "deleted")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import socket
 import time
@@ -9,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from continuum import layout
 from continuum.blobs import now_iso
 from continuum.checkpoint import (
     CheckpointWriter,
@@ -18,10 +21,12 @@ from continuum.checkpoint import (
     checkpoint_files,
     latest_target,
 )
-from continuum.errors import CheckpointError
+from continuum.errors import CheckpointError, LayoutError
 from continuum.runner.prepare import Prepared
 from continuum.runner.request import RunRequest
 from continuum.runtime import State
+
+log = logging.getLogger("continuum.checkpoint")
 
 if TYPE_CHECKING:  # imported lazily below: scipy (lens) and sqlalchemy (catalog) are slow
     from continuum.lens import LensCapture, SealCallback
@@ -87,14 +92,23 @@ def keep_last(run_dir: Path, n: int) -> Callable[[Committed], None]:
 
     With a catalog the same option is a keep-last-N retention policy applied through the
     catalog's crash-safe prune (``continuum.catalog.retention_callback``) instead.
-    ``latest``'s target is never deleted.
+    ``latest``'s target is never deleted. Files are unlinked by name in the run directory
+    opened without following a link (:class:`continuum.layout.ConfinedDir`): a run
+    directory that is a symbolic link is refused with one warning, its files kept.
     """
 
     def prune(_: Committed) -> None:
         keep = set(checkpoint_files(run_dir)[-n:]) | {latest_target(run_dir)}
-        for path in checkpoint_files(run_dir):
-            if path not in keep:
-                path.unlink(missing_ok=True)
+        doomed = [p.name for p in checkpoint_files(run_dir) if p not in keep]
+        if not doomed:
+            return
+        try:
+            with layout.ConfinedDir(run_dir.parent, run_dir.name) as folder:
+                for name in doomed:
+                    with contextlib.suppress(FileNotFoundError):
+                        folder.unlink(name)
+        except (LayoutError, OSError) as exc:
+            log.warning("--keep-checkpoints: %s", exc)
 
     return prune
 

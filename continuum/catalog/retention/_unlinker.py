@@ -9,7 +9,15 @@ process (``python -I -S`` running ``_unlink_worker.py``: standard library only,
 ~15 ms to start) that unlinks each batch while this process claims the next
 batch and settles the previous one, single-threaded.
 
-The child only ever receives paths of rows already claimed (``deleting``): if
+Only this project's files directly in a run's own directory are ever unlinked: the
+directory must be ``{root}/{run_id}`` as the run's row names it, it is opened without
+following a link (a run directory replaced by a symbolic link is refused with one line
+and its rows stay ``committed``), and each file is unlinked by name in that descriptor
+(:class:`continuum.layout.ConfinedDir`), so no swap of a directory for a link between
+a check and an unlink can send a deletion elsewhere. Any other row's file is left in
+place and reported.
+
+The child only ever receives files of rows already claimed (``deleting``): if
 either side dies, what is left is what any crash leaves, ``deleting`` rows that
 the next prune or ``catalog verify --repair`` finishes. If the child cannot be
 started, or dies, its batch and the rest are unlinked here (unlinking twice is
@@ -19,36 +27,72 @@ harmless: a file already gone counts as deleted).
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
+from continuum import layout
 from continuum.catalog.retention._claims import Group
-from continuum.catalog.retention.rules import Item
+from continuum.errors import LayoutError
 
 log = logging.getLogger("continuum.catalog")
 WORKER = Path(__file__).with_name("_unlink_worker.py")
-NOT_ABSOLUTE = "not an absolute path; left in place"
+LEFT = "left in place"
 
 #: (the groups' rows deleted, and for each file that was not: a one-row group and why)
 Unlinked = tuple[list[Group], list[tuple[Group, str]]]
 
 
-def _file(g: Group, path: str) -> str | None:
-    if path.startswith(os.sep):
-        return path
-    return None if g.base is None else g.base + path
+class Target(NamedTuple):
+    """A row's file as deletion may touch it: ``name`` in ``root/directory``."""
+
+    root: str
+    directory: str
+    name: str
+
+    @property
+    def dir_path(self) -> str:
+        return os.path.join(self.root, self.directory)
+
+    @property
+    def path(self) -> str:
+        return os.path.join(self.root, self.directory, self.name)
 
 
-def _each_file(groups: Sequence[Group]) -> Iterator[tuple[Item, str | None]]:
-    """Each row of ``groups`` with its file (None: not knowable, never deleted)."""
-    for g in groups:
-        for item in g.items:
-            yield item, _file(g, item.path)
+def _targets(g: Group) -> list[Target | str]:
+    """Each row's :class:`Target`, or why its file is left in place: the run directory
+    must be ``{root}/{run_id}`` (absolute, named for the run) and the file one of this
+    project's checkpoint or lens names directly in it (:mod:`continuum.layout`)."""
+    if g.base is None:
+        why = f"run {g.run_id} names no absolute directory; {LEFT}"
+        return [f"{i.path}: {why}" for i in g.items]
+    try:
+        root, directory = layout.split_run_dir(g.base.rstrip(os.sep) or os.sep, g.run_id)
+    except LayoutError as exc:
+        return [f"{exc}; {LEFT}" for _ in g.items]
+    run_dir = os.path.join(root, directory)
+    out: list[Target | str] = []
+    for item in g.items:
+        try:
+            out.append(Target(root, directory, layout.run_file_name(run_dir, item.path)))
+        except LayoutError as exc:
+            out.append(f"{exc}; {LEFT}")
+    return out
+
+
+def _dir_refusal(path: str, code: int) -> str:
+    """Why a run directory could not be opened for deleting in (one line)."""
+    if code in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK, errno.EINVAL):
+        return (
+            f"{path} is a symbolic link or not a directory; Continuum does not follow links "
+            f"below a root: {LEFT}"
+        )
+    return f"{path}: {os.strerror(code)}"
 
 
 def _settled(groups: Sequence[Group], bad: dict[int, str]) -> Unlinked:
@@ -66,19 +110,43 @@ def _settled(groups: Sequence[Group], bad: dict[int, str]) -> Unlinked:
     return done, failed
 
 
-def unlink_here(groups: Sequence[Group]) -> Unlinked:
-    """Unlink the files of ``groups`` in this process."""
-    bad: dict[int, str] = {}
-    for item, file in _each_file(groups):
-        if file is None:
-            bad[id(item)] = f"{item.path}: {NOT_ABSOLUTE}"
-            continue
+def _unlink_group(g: Group, bad: dict[int, str]) -> None:
+    targets = _targets(g)
+    first = next((t for t in targets if isinstance(t, Target)), None)
+    folder: layout.ConfinedDir | None = None
+    why: str | None = None
+    if first is not None:
         try:
-            os.unlink(file)
+            folder = layout.ConfinedDir(first.root, first.directory)
         except FileNotFoundError:
-            pass
-        except OSError as exc:
-            bad[id(item)] = f"{file}: {exc.strerror or exc}"
+            why = ""  # the directory is gone, so are its files
+        except (LayoutError, OSError) as exc:
+            code = exc.errno if isinstance(exc, OSError) and exc.errno else errno.ELOOP
+            why = _dir_refusal(first.dir_path, code)
+    try:
+        for item, t in zip(g.items, targets, strict=True):
+            if not isinstance(t, Target):
+                bad[id(item)] = t
+            elif folder is None:
+                if why:
+                    bad[id(item)] = why
+            else:
+                try:
+                    folder.unlink(t.name)
+                except FileNotFoundError:
+                    pass
+                except OSError as exc:
+                    bad[id(item)] = f"{t.path}: {exc.strerror or exc}"
+    finally:
+        if folder is not None:
+            folder.close()
+
+
+def unlink_here(groups: Sequence[Group]) -> Unlinked:
+    """Unlink the files of ``groups`` in this process (by descriptor, see the worker)."""
+    bad: dict[int, str] = {}
+    for g in groups:
+        _unlink_group(g, bad)
     return _settled(groups, bad)
 
 
@@ -88,6 +156,7 @@ class Unlinker:
     def __init__(self) -> None:
         self._proc: subprocess.Popen[bytes] | None = None
         self._sent: Sequence[Group] = ()
+        self._targets: list[list[Target | str]] = []
         try:
             self._proc = subprocess.Popen(
                 [sys.executable, "-I", "-S", str(WORKER)],
@@ -106,10 +175,11 @@ class Unlinker:
     def send(self, groups: Sequence[Group]) -> None:
         """Start unlinking ``groups``' files (the previous batch must have been received)."""
         self._sent = groups
+        self._targets = [_targets(g) for g in groups]  # once a batch: send and receive use it
         if self._proc is None:
             return
-        files = [f for _, f in _each_file(groups) if f is not None]
-        payload = os.fsencode("\0".join(files))
+        fields = [field for ts in self._targets for t in ts if isinstance(t, Target) for field in t]
+        payload = os.fsencode("".join(f"{f}\0" for f in fields))
         try:
             _write(self._proc.stdin, b"%d\n%s" % (len(payload), payload))
         except OSError as exc:
@@ -125,7 +195,7 @@ class Unlinker:
         except (OSError, ValueError) as exc:
             self._lost(f"stopped answering: {exc}")
             return unlink_here(groups)
-        return _settled(groups, _failures(groups, answer))
+        return _settled(groups, _failures(groups, self._targets, answer))
 
     def close(self) -> None:
         if self._proc is None:
@@ -165,16 +235,19 @@ def _read(pipe: IO[bytes] | None) -> bytes:
     return body
 
 
-def _failures(groups: Sequence[Group], answer: bytes) -> dict[int, str]:
-    """``id(item)`` -> why, from the child's answer and the paths that were never sent."""
+def _failures(
+    groups: Sequence[Group], targets: Sequence[list[Target | str]], answer: bytes
+) -> dict[int, str]:
+    """``id(item)`` -> why, from the child's answer and the rows never sent."""
     parts = answer.split(b"\0")[:-1] if answer else []
-    why = {os.fsdecode(p): os.strerror(int(e)) for e, p in zip(parts[::2], parts[1::2])}
-    if not why and all(g.base is not None for g in groups):
-        return {}  # the usual case: every file was known, sent and deleted
+    why = {os.fsdecode(p): int(e) for e, p in zip(parts[::2], parts[1::2], strict=False)}
     bad: dict[int, str] = {}
-    for item, file in _each_file(groups):
-        if file is None:
-            bad[id(item)] = f"{item.path}: {NOT_ABSOLUTE}"
-        elif file in why:
-            bad[id(item)] = f"{file}: {why[file]}"
+    for g, ts in zip(groups, targets, strict=True):
+        for item, t in zip(g.items, ts, strict=True):
+            if not isinstance(t, Target):
+                bad[id(item)] = t
+            elif t.dir_path in why:
+                bad[id(item)] = _dir_refusal(t.dir_path, why[t.dir_path])
+            elif t.path in why:
+                bad[id(item)] = f"{t.path}: {os.strerror(why[t.path])}"
     return bad

@@ -17,8 +17,10 @@ whose file is gone; every prune first finishes leftover ``deleting`` rows
 (as ``catalog verify --repair`` does). Rows move one statement a run (see
 ``_claims.py``), and while a helper process unlinks one batch this process
 claims the next and finishes the previous one (``_unlinker.py``), so a prune
-costs little more than its unlinks. Only rows the catalog holds are ever unlinked, at the path
-the row names.
+costs little more than its unlinks. Only rows the catalog holds are ever unlinked, and only
+a checkpoint or lens file name directly in the run's own directory ``{root}/{run_id}``,
+opened without following a link (``_unlinker.py``); anything else is left in place with
+one report line and a ``{kind}-refused`` audit entry.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select
 
+from continuum.catalog.audit import add_audit
 from continuum.catalog.blob_rows import KINDS, BlobKind
 from continuum.catalog.db import Database, require_run
 from continuum.catalog.db.models import runs
@@ -84,21 +87,27 @@ class Retention:
         old, guard = claim
         return self._db.write(lambda c: move(c, kind, groups, old, "deleting", guard=guard))
 
-    def _settle_batch(self, kind: BlobKind, done: list[Group], failed: list[Group]) -> list[Group]:
+    def _settle_batch(
+        self, kind: BlobKind, done: list[Group], failed: list[tuple[Group, str]]
+    ) -> list[Group]:
         def op(conn: Connection) -> list[Group]:
-            if conn.dialect.name == "postgresql":
+            if conn.dialect.name == "postgresql" and not failed:
                 # no need to wait for the WAL flush: lost in a server crash, these rows
                 # are left ``deleting``, which the next prune finishes (files already gone)
                 conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
-            move(conn, kind, failed, "deleting", "committed")
+            move(conn, kind, [g for g, _ in failed], "deleting", "committed")
+            for run_id, why in dict.fromkeys((g.run_id, why) for g, why in failed):
+                add_audit(conn, f"{kind.name}-refused", run_id=run_id, detail=why)
             return move(conn, kind, done, "deleting", "pruned")
 
         return self._db.write(op)
 
     def _settled(self, kind: BlobKind, unlinked: Unlinked, report: PruneReport) -> int:
-        """Settle a batch after its unlinks; rows pruned."""
+        """Settle a batch after its unlinks; rows pruned. Files left in place (refused, or
+        not removable) put their rows back to ``committed``, one audit entry and one
+        report line per reason (a symlinked run directory is one line, not one a file)."""
         done, failed = unlinked
-        return _tally(report, self._settle_batch(kind, done, [g for g, _ in failed]), failed)
+        return _tally(report, self._settle_batch(kind, done, failed), failed)
 
     def delete_rows(
         self, kind: BlobKind, groups: Sequence[Group], report: PruneReport, claim: Claim
@@ -175,7 +184,7 @@ def _tally(report: PruneReport, pruned: list[Group], failed: list[tuple[Group, s
     rows = sum(len(g.items) for g in pruned)
     report.deleted += rows
     report.bytes_freed += sum(i.size for g in pruned for i in g.items)
-    report.errors += [msg for _, msg in failed]
+    report.errors += [m for m in dict.fromkeys(m for _, m in failed) if m not in report.errors]
     return rows
 
 

@@ -133,7 +133,10 @@ def gc(delete: bool, as_json: bool, catalog_url: str | None) -> None:
     with Catalog(catalog_url) as cat:
         from continuum import maintenance
 
-        found = maintenance.gc(cat, delete=delete)
+        warnings: list[str] = []
+        found = maintenance.gc(cat, delete=delete, warnings=warnings)
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
         echo_json([s.to_dict() for s in found])
         return

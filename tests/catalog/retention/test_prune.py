@@ -82,8 +82,8 @@ def test_world_policy_applies_only_to_its_world(catalog, tmp_path):
 
 def test_lens_chunks_follow_lens_rules(catalog, tmp_path):
     run, d = make_run(catalog, tmp_path, [100])
-    lens = tmp_path / "lens"
-    lens.mkdir()
+    lens = tmp_path / "lens" / run.run_id
+    lens.mkdir(parents=True)
     catalog.db.write(
         lambda c: c.execute(runs_update(run.run_id, str(d)).values(lens_dir=str(lens)))
     )

@@ -54,11 +54,12 @@ def test_prune_unlinks_in_process_when_no_helper_starts(
 
 
 def test_a_killed_helper_batch_is_unlinked_here(tmp_path, caplog):
-    paths = [tmp_path / f"f{i}" for i in range(20)]
+    (tmp_path / "r").mkdir()
+    paths = [tmp_path / "r" / name(i) for i in range(20)]
     for p in paths:
         p.write_bytes(b"x")
     group = Group(
-        "r", f"{tmp_path}/", [Item(str(i), i, None, 1, path=p.name) for i, p in enumerate(paths)]
+        "r", f"{tmp_path}/r/", [Item(str(i), i, None, 1, path=p.name) for i, p in enumerate(paths)]
     )
     with Unlinker() as unlinker:
         proc = unlinker._proc
