@@ -14,20 +14,33 @@ One tick (``step``):
    new values and, if true, the next tick runs in the target era.
 
 Each resolve is one vectorised numpy evaluation; nothing loops over instances.
+
+Arithmetic is IEEE 754 (numpy's floating-point warnings are silenced, see
+``continuum.world.compile``), and every value a resolve or an initial expression
+produces is checked once to be finite (one ``np.isfinite`` pass per array, a few
+microseconds a tick). A NaN or an infinity stops the run with a ``ResolveError`` naming
+the declaration, the tick and the expression, before the tick changes the state, unless
+the declaration says ``allow_nonfinite = true``. Fields are checked the same way when a
+lens observes them. Noise parameters out of range (``rng.normal(0, -1)``) fail the same way.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from continuum.errors import ResolveError
 from continuum.runtime.state import State, frozen
 from continuum.topology import CubedSphere
-from continuum.world import VEC3, Declaration, EvalContext, Program
-from continuum.world.ir import CELLS
+from continuum.world import VEC3, Declaration, EvalContext, Expr, FieldProgram, Program
+from continuum.world.ir import ALLOW_NONFINITE, CELLS
+from continuum.world.kinds import Compiled
+from continuum.world.limits import EXPR_WIDTH, shown
+from continuum.world.parse import Where, where
 
 TickObserver = Callable[[State], None]
 
@@ -63,7 +76,7 @@ class Simulation:
         self._eras = {era.name: era for era in program.ir.eras}
 
     def _static_values(self) -> dict[str, Any]:
-        values: dict[str, Any] = dict(self.program.config)
+        values: dict[str, Any] = {k: np.float64(v) for k, v in self.program.config.items()}
         for entity, count in self.counts.items():
             values[f"{entity}/index"] = frozen(np.arange(count, dtype=np.float64))
             if entity in self.program.cell_entities:
@@ -76,7 +89,8 @@ class Simulation:
         values = dict(self._static)
         for name, array in state.current.items():
             values[name] = array.reshape(3, 1) if array.shape == (3,) else array
-        values.update(dt=dt, tick=float(tick), sim_time=state.sim_time)
+        # numpy scalars, so that arithmetic on them is IEEE (1/0 is inf, not an exception)
+        values.update(dt=np.float64(dt), tick=np.float64(tick), sim_time=np.float64(state.sim_time))
         return EvalContext(values, self.counts, self.neighbours, self.seed, tick, self._cache)
 
     def _store(self, decl: Declaration, value: Any) -> np.ndarray:
@@ -104,46 +118,77 @@ class Simulation:
             dict(self.counts),
         )
         ctx = self._context(state, 0, ir.initial_era.dt)
-        state.current = {
-            d.signal.name: self._store(d, d.initial.fn(ctx)) for d in self.program.declarations
-        }
+        with np.errstate(all="ignore"):
+            state.current = {
+                d.signal.name: self._evaluate(d, d.initial, ctx) for d in self.program.declarations
+            }
         state.previous = dict(state.current)
         return state
 
     def running_strata(self, state: State) -> list[str]:
         """Advance cadence counters (mutates ``state.counters``); return strata that run."""
+        running, state.counters = self._advance(state)
+        return running
+
+    def _advance(self, state: State) -> tuple[list[str], dict[str, int]]:
+        """The strata that run next tick and the counters after it; ``state`` is untouched."""
         era = self._eras[state.era]
+        counters = dict(state.counters)
         running = []
         for stratum in self.program.ir.strata:
             if not era.is_active(stratum.name):
                 continue
-            count = state.counters[stratum.name] + 1
+            count = counters[stratum.name] + 1
             if count >= stratum.stride:
                 running.append(stratum.name)
                 count = 0
-            state.counters[stratum.name] = count
-        return running
+            counters[stratum.name] = count
+        return running, counters
 
     def step(self, state: State) -> None:
-        """Advance ``state`` by one tick, in place (see the module docstring)."""
+        """Advance ``state`` by one tick, in place (see the module docstring).
+
+        A ``ResolveError`` leaves ``state`` as it was: nothing is written before every
+        declaration of the tick has resolved to finite values.
+        """
         era = self._eras[state.era]
         tick = state.tick + 1
-        running = self.running_strata(state)
+        running, counters = self._advance(state)
         ctx = self._context(state, tick, era.dt)
         new = dict(state.current)
-        for stratum in running:
-            for decl in self._by_stratum.get(stratum, ()):
-                new[decl.signal.name] = self._store(decl, decl.resolve.fn(ctx))
+        with np.errstate(all="ignore"):
+            for stratum in running:
+                for decl in self._by_stratum.get(stratum, ()):
+                    new[decl.signal.name] = self._evaluate(decl, decl.resolve, ctx)
+        sim_time = state.sim_time + era.dt
+        if not math.isfinite(sim_time):
+            w = where(dict(self.program.ir.sources), ("eras", era.name), f"[eras.{era.name}]")
+            raise w.error("dt", f"sim_time overflows at tick {tick}; make dt smaller", ResolveError)
         state.previous, state.current = state.current, new
-        state.tick, state.sim_time = tick, state.sim_time + era.dt
+        state.counters.update(counters)
+        state.tick, state.sim_time = tick, sim_time
         condition = self.program.transitions.get(era.name)
         transition = era.transition  # set for every era that has a condition
-        if (
-            condition is not None
-            and transition is not None
-            and bool(condition.fn(self._context(state, tick, era.dt)))
-        ):
-            state.era = transition.to
+        if condition is not None and transition is not None:
+            with np.errstate(all="ignore"):
+                met = bool(condition.fn(self._context(state, tick, era.dt)))
+            if met:
+                state.era = transition.to
+
+    def _evaluate(self, decl: Declaration, compiled: Compiled, ctx: EvalContext) -> np.ndarray:
+        """``compiled`` (decl's initial or resolve) on ``ctx``, stored and checked finite."""
+        try:
+            array = self._store(decl, compiled.fn(ctx))
+        except (ArithmeticError, ValueError) as exc:  # noise parameters out of range
+            raise _failure(decl, compiled, ctx, f"fails: {exc}") from None
+        if decl.signal.allow_nonfinite:
+            return array
+        if math.isfinite(array) if array.ndim == 0 else np.isfinite(array).all():
+            return array
+        expr = decl.initial_expr if compiled is decl.initial else decl.signal.resolve
+        raise _failure(
+            decl, compiled, ctx, _nonfinite(array, compiled, ctx, expr, decl.signal.name)
+        )
 
     def run(self, state: State, steps: int, observer: TickObserver | None = None) -> State:
         """Step ``steps`` times, calling ``observer(state)`` after each tick."""
@@ -160,9 +205,19 @@ class Simulation:
         for name, prog in self.program.fields.items():
             if names is not None and name not in names:
                 continue
-            values = np.asarray(prog.source.fn(ctx), dtype=np.float64)
+            with np.errstate(all="ignore"):
+                values = self._field(prog, ctx)
             frames.append(FieldFrame(name, self._positions(prog, ctx), _rows(values, prog)))
         return frames
+
+    def _field(self, prog: FieldProgram, ctx: EvalContext) -> np.ndarray:
+        try:
+            values = np.asarray(prog.source.fn(ctx), dtype=np.float64)
+        except (ArithmeticError, ValueError) as exc:
+            raise _field_failure(prog, ctx, f"fails: {exc}") from None
+        if prog.field.allow_nonfinite or np.isfinite(values).all():
+            return values
+        return _raise_nonfinite_field(prog, values, ctx)
 
     def _positions(self, prog, ctx: EvalContext) -> np.ndarray | None:
         entity = prog.kind.entity
@@ -178,3 +233,76 @@ def _rows(values: np.ndarray, prog) -> np.ndarray:
     if prog.kind.entity is None:
         return values.reshape(3) if prog.kind.shape == VEC3 else values.reshape(())
     return np.ascontiguousarray(values.T) if prog.kind.shape == VEC3 else values
+
+
+# --- the slow path: say what went wrong, once, when a run stops ---------------------------
+
+
+def _failure(decl: Declaration, compiled: Compiled, ctx: EvalContext, what: str) -> ResolveError:
+    initial = compiled is decl.initial
+    key = "initial" if initial else "resolve"
+    expr = decl.initial_expr if initial else decl.signal.resolve
+    where = decl.initial_where if initial else decl.where
+    return _error(where, key, what, ctx.tick, expr, decl.where.label)
+
+
+def _field_failure(prog: FieldProgram, ctx: EvalContext, what: str) -> ResolveError:
+    return _error(prog.where, "source", what, ctx.tick, prog.field.source, prog.where.label)
+
+
+def _raise_nonfinite_field(prog: FieldProgram, values: np.ndarray, ctx: EvalContext) -> Any:
+    what = _nonfinite(values, prog.source, ctx, prog.field.source, None)
+    raise _field_failure(prog, ctx, what)
+
+
+def _error(where: Where, key: str, what: str, tick: int, expr: Expr, table: str) -> ResolveError:
+    text = shown(expr.source, EXPR_WIDTH)
+    return where.error(
+        key,
+        f"{what} at tick {tick} in {text}; fix the expression, or set "
+        f"{ALLOW_NONFINITE} = true in {table} to keep NaN and infinity",
+        ResolveError,
+    )
+
+
+def _nonfinite(
+    array: np.ndarray, compiled: Compiled, ctx: EvalContext, expr: Expr, target: str | None
+) -> str:
+    """``gives NaN in 3 of 384 values (divide by zero ...)``: what, how many, and why."""
+    bad = ~np.isfinite(array)
+    kinds = [k for k, test in (("NaN", np.isnan), ("inf", np.isinf)) if test(array).any()]
+    what = f"gives {' and '.join(kinds)}"
+    if array.ndim > 0 and array.size > 1:
+        what += f" in {int(bad.sum())} of {array.size} values"
+    cause = _first_fp_error(compiled, ctx)
+    if cause is None:
+        cause = _nonfinite_inputs(expr, target, ctx)
+    return f"{what} ({cause})" if cause else what
+
+
+def _first_fp_error(compiled: Compiled, ctx: EvalContext) -> str | None:
+    """Evaluate again, raising on the first division by zero, overflow or invalid operation.
+
+    A fresh cache recomputes static sub-expressions too; noise is counter-based, so the
+    values are the same as the first time.
+    """
+    probe = EvalContext(ctx.values, ctx.counts, ctx.neighbours, ctx.seed, ctx.tick, {})
+    try:
+        with np.errstate(divide="raise", over="raise", invalid="raise", under="ignore"):
+            compiled.fn(probe)
+    except FloatingPointError as exc:
+        return f"first floating-point error: {exc}"
+    except (ArithmeticError, ValueError) as exc:
+        return str(exc)
+    return None
+
+
+def _nonfinite_inputs(expr: Expr, target: str | None, ctx: EvalContext) -> str | None:
+    """Which of the values ``expr`` reads are already NaN or infinite."""
+    found = []
+    for name in sorted(expr.names()):
+        key = target if name == "prev" and target else name
+        value = ctx.values.get(key)
+        if value is not None and not np.isfinite(value).all():
+            found.append(name)
+    return f"it reads non-finite {', '.join(found)}" if found else None
