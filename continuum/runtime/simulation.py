@@ -34,13 +34,13 @@ from typing import Any
 import numpy as np
 
 from continuum.errors import ResolveError
+from continuum.runtime.nonfinite import failed, field_failed, nonfinite, nonfinite_field
 from continuum.runtime.state import State, frozen
 from continuum.topology import CubedSphere
-from continuum.world import VEC3, Declaration, EvalContext, Expr, FieldProgram, Program
-from continuum.world.ir import ALLOW_NONFINITE, CELLS
+from continuum.world import VEC3, Declaration, EvalContext, FieldProgram, Program
+from continuum.world.ir import CELLS
 from continuum.world.kinds import Compiled
-from continuum.world.limits import EXPR_WIDTH, shown
-from continuum.world.parse import Where, where
+from continuum.world.parse import where
 
 TickObserver = Callable[[State], None]
 
@@ -180,15 +180,12 @@ class Simulation:
         try:
             array = self._store(decl, compiled.fn(ctx))
         except (ArithmeticError, ValueError) as exc:  # noise parameters out of range
-            raise _failure(decl, compiled, ctx, f"fails: {exc}") from None
+            raise failed(decl, compiled, ctx, exc) from None
         if decl.signal.allow_nonfinite:
             return array
         if math.isfinite(array) if array.ndim == 0 else np.isfinite(array).all():
             return array
-        expr = decl.initial_expr if compiled is decl.initial else decl.signal.resolve
-        raise _failure(
-            decl, compiled, ctx, _nonfinite(array, compiled, ctx, expr, decl.signal.name)
-        )
+        raise nonfinite(decl, compiled, ctx, array)
 
     def run(self, state: State, steps: int, observer: TickObserver | None = None) -> State:
         """Step ``steps`` times, calling ``observer(state)`` after each tick."""
@@ -214,10 +211,10 @@ class Simulation:
         try:
             values = np.asarray(prog.source.fn(ctx), dtype=np.float64)
         except (ArithmeticError, ValueError) as exc:
-            raise _field_failure(prog, ctx, f"fails: {exc}") from None
+            raise field_failed(prog, ctx, exc) from None
         if prog.field.allow_nonfinite or np.isfinite(values).all():
             return values
-        return _raise_nonfinite_field(prog, values, ctx)
+        raise nonfinite_field(prog, ctx, values)
 
     def _positions(self, prog, ctx: EvalContext) -> np.ndarray | None:
         entity = prog.kind.entity
@@ -233,76 +230,3 @@ def _rows(values: np.ndarray, prog) -> np.ndarray:
     if prog.kind.entity is None:
         return values.reshape(3) if prog.kind.shape == VEC3 else values.reshape(())
     return np.ascontiguousarray(values.T) if prog.kind.shape == VEC3 else values
-
-
-# --- the slow path: say what went wrong, once, when a run stops ---------------------------
-
-
-def _failure(decl: Declaration, compiled: Compiled, ctx: EvalContext, what: str) -> ResolveError:
-    initial = compiled is decl.initial
-    key = "initial" if initial else "resolve"
-    expr = decl.initial_expr if initial else decl.signal.resolve
-    where = decl.initial_where if initial else decl.where
-    return _error(where, key, what, ctx.tick, expr, decl.where.label)
-
-
-def _field_failure(prog: FieldProgram, ctx: EvalContext, what: str) -> ResolveError:
-    return _error(prog.where, "source", what, ctx.tick, prog.field.source, prog.where.label)
-
-
-def _raise_nonfinite_field(prog: FieldProgram, values: np.ndarray, ctx: EvalContext) -> Any:
-    what = _nonfinite(values, prog.source, ctx, prog.field.source, None)
-    raise _field_failure(prog, ctx, what)
-
-
-def _error(where: Where, key: str, what: str, tick: int, expr: Expr, table: str) -> ResolveError:
-    text = shown(expr.source, EXPR_WIDTH)
-    return where.error(
-        key,
-        f"{what} at tick {tick} in {text}; fix the expression, or set "
-        f"{ALLOW_NONFINITE} = true in {table} to keep NaN and infinity",
-        ResolveError,
-    )
-
-
-def _nonfinite(
-    array: np.ndarray, compiled: Compiled, ctx: EvalContext, expr: Expr, target: str | None
-) -> str:
-    """``gives NaN in 3 of 384 values (divide by zero ...)``: what, how many, and why."""
-    bad = ~np.isfinite(array)
-    kinds = [k for k, test in (("NaN", np.isnan), ("inf", np.isinf)) if test(array).any()]
-    what = f"gives {' and '.join(kinds)}"
-    if array.ndim > 0 and array.size > 1:
-        what += f" in {int(bad.sum())} of {array.size} values"
-    cause = _first_fp_error(compiled, ctx)
-    if cause is None:
-        cause = _nonfinite_inputs(expr, target, ctx)
-    return f"{what} ({cause})" if cause else what
-
-
-def _first_fp_error(compiled: Compiled, ctx: EvalContext) -> str | None:
-    """Evaluate again, raising on the first division by zero, overflow or invalid operation.
-
-    A fresh cache recomputes static sub-expressions too; noise is counter-based, so the
-    values are the same as the first time.
-    """
-    probe = EvalContext(ctx.values, ctx.counts, ctx.neighbours, ctx.seed, ctx.tick, {})
-    try:
-        with np.errstate(divide="raise", over="raise", invalid="raise", under="ignore"):
-            compiled.fn(probe)
-    except FloatingPointError as exc:
-        return f"first floating-point error: {exc}"
-    except (ArithmeticError, ValueError) as exc:
-        return str(exc)
-    return None
-
-
-def _nonfinite_inputs(expr: Expr, target: str | None, ctx: EvalContext) -> str | None:
-    """Which of the values ``expr`` reads are already NaN or infinite."""
-    found = []
-    for name in sorted(expr.names()):
-        key = target if name == "prev" and target else name
-        value = ctx.values.get(key)
-        if value is not None and not np.isfinite(value).all():
-            found.append(name)
-    return f"it reads non-finite {', '.join(found)}" if found else None

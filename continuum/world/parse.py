@@ -249,7 +249,7 @@ def _eras(section: Mapping, sources: Sources, strata: set[str]) -> tuple[Era, ..
 def _transition(w: Where, body: Any) -> Transition | None:
     if body is None:
         return None
-    check_keys(w, body, {"to", "when"}, {"to", "when"})
+    check_keys(w, table(w, body, "transition"), {"to", "when"}, {"to", "when"})
     to = string(w, "transition.to", body["to"])
     return Transition(to=to, when=expr_at(w, "transition.when", body["when"]))
 
