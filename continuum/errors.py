@@ -54,7 +54,7 @@ class ExpressionError(WorldError):
 
 
 class ResolveError(WorldError):
-    """A resolve, initial value or field gave NaN/infinity, or failed on its numbers, at run time."""
+    """A resolve, initial value or field gave NaN or infinity, or failed, at run time."""
 
 
 class BlobError(ContinuumError, ValueError):

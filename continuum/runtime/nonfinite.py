@@ -46,7 +46,7 @@ def nonfinite_field(prog: FieldProgram, ctx: EvalContext, values: np.ndarray) ->
 
 def _origin(decl: Declaration, compiled: Compiled) -> tuple[Where, str, Expr]:
     if compiled is decl.initial:
-        return decl.initial_where, "initial", decl.initial_expr
+        return decl.initial_where, decl.initial_key, decl.initial_expr
     return decl.where, "resolve", decl.signal.resolve
 
 

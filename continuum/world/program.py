@@ -23,7 +23,7 @@ from continuum.world.limits import (
     memory_limit,
     shown,
 )
-from continuum.world.parse import Sources, Where, where
+from continuum.world.parse import Sources, Where, quoted, where
 from continuum.world.scenario import DEFAULT_SCENARIO, Scenario
 
 CELLS_PER_FACE_SQUARED = 6  # a cubed sphere of resolution r has 6 r**2 cells
@@ -35,8 +35,8 @@ _TRANSITION_STREAM = 1 << 21
 class Declaration:
     """A signal or member with its compiled initial and resolve expressions.
 
-    ``where`` and ``initial_where`` locate them (a scenario may override the initial
-    value) for the run-time errors the runtime raises about them.
+    ``where`` locates the declaration, ``initial_where`` and ``initial_key`` its initial
+    value (``[initial] NAME`` in a scenario that overrides it), for run-time errors.
     """
 
     signal: Signal
@@ -45,6 +45,7 @@ class Declaration:
     resolve: Compiled
     where: Where
     initial_where: Where
+    initial_key: str
     initial_expr: Expr
 
 
@@ -80,10 +81,12 @@ def compile_world(ir: WorldIR, scenario: Scenario = DEFAULT_SCENARIO) -> Program
         w = where(sources, _path(signal), _label(signal))
         kind = Kind(signal.type, signal.entity)
         init_expr = overrides.get(signal.name, signal.initial)
-        init_w = w if signal.name not in overrides else Where(str(scenario.path), "[initial]")
+        init_w, init_key = w, "initial"
+        if signal.name in overrides:
+            init_w, init_key = Where(str(scenario.path), "[initial]"), quoted(signal.name)
         init = _compile_for(
             init_w,
-            "initial",
+            init_key,
             init_expr,
             kind,
             Scope(names, cells, config, signal.name, kind, stateful=False, stream=2 * index),
@@ -95,7 +98,7 @@ def compile_world(ir: WorldIR, scenario: Scenario = DEFAULT_SCENARIO) -> Program
             kind,
             Scope(names, cells, config, signal.name, kind, stream=2 * index + 1),
         )
-        decls.append(Declaration(signal, kind, init, resolve, w, init_w, init_expr))
+        decls.append(Declaration(signal, kind, init, resolve, w, init_w, init_key, init_expr))
     resolution = scenario.resolution or ir.topology.resolution
     _check_memory(ir, scenario, resolution, sources)
     return Program(

@@ -23,7 +23,6 @@ from continuum.world.limits import (
     MAX_TOML_LINE_CHARS,
     MEMORY_LIMIT_ENV,
 )
-
 from tests.conftest import TERRA
 
 from .test_loader import CORE_RESOLVE, edit
@@ -289,7 +288,7 @@ def test_a_fifo_is_not_opened(terra_dir):
 
 
 def test_an_oversized_file_is_refused_after_reading_at_most_the_limit(terra_dir):
-    (terra_dir / "big.toml").write_text(("# padding\n" * (MAX_TOML_FILE_BYTES // 10 + 1)))
+    (terra_dir / "big.toml").write_text("# padding\n" * (MAX_TOML_FILE_BYTES // 10 + 1))
     refused(terra_dir, "big.toml", "too large", str(MAX_TOML_FILE_BYTES))
 
 
