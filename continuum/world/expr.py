@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import math
+import warnings
 from dataclasses import dataclass
 
 from continuum.errors import ExpressionError
@@ -98,7 +99,9 @@ def parse_expr(source: str | int | float) -> Expr:
 
 def _parse(text: str) -> ast.expr:
     try:
-        return ast.parse(text.strip(), mode="eval").body
+        with warnings.catch_warnings():  # "invalid decimal literal" in '1if x else 2'...
+            warnings.simplefilter("ignore")  # would be a second line on stderr
+            return ast.parse(text.strip(), mode="eval").body
     except SyntaxError as exc:
         raise ExpressionError(
             f"syntax error in {shown(text, EXPR_WIDTH)}: {exc.msg} (column {exc.offset})"

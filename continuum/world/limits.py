@@ -65,6 +65,11 @@ BYTES_PER_VALUE = 6 * 8
 value, plus the temporaries evaluating its expression (~4.5 copies measured)."""
 
 
+def world_error(message: str) -> WorldError:
+    """A ``WorldError`` whose message is one printable line, whatever the file held."""
+    return WorldError(printable(message))
+
+
 def shown(value: object, width: int = 60) -> str:
     """``repr(value)`` cut to about ``width`` characters: messages stay one short line."""
     short = reprlib.Repr()
@@ -101,27 +106,27 @@ def read_toml_text(path: Path, remaining: int = MAX_WORLD_BYTES) -> str:
     limit = min(MAX_TOML_FILE_BYTES, remaining)
     try:
         if not path.is_file():
-            raise WorldError(f"{path}: not a regular file; world files must be plain TOML files")
+            raise world_error(f"{path}: not a regular file; world files must be plain TOML files")
         with path.open("rb") as handle:
             data = handle.read(limit + 1)
     except OSError as exc:
-        raise WorldError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise world_error(f"{path}: cannot read: {exc.strerror or exc}") from None
     if len(data) > MAX_TOML_FILE_BYTES:
-        raise WorldError(
+        raise world_error(
             f"{path}: too large: one file may hold at most {MAX_TOML_FILE_BYTES} bytes"
         )
     if len(data) > limit:
-        raise WorldError(
+        raise world_error(
             f"{path}: the world is too large: its TOML files may hold at most "
             f"{MAX_WORLD_BYTES} bytes together"
         )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise WorldError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+        raise world_error(f"{path}: not UTF-8 text (byte {exc.start})") from None
     for number, line in enumerate(text.splitlines(), 1):
         if len(line) > MAX_TOML_LINE_CHARS:
-            raise WorldError(
+            raise world_error(
                 f"{path}: line {number} is longer than {MAX_TOML_LINE_CHARS} characters; "
                 "wrap long expressions in a multi-line string"
             )
@@ -137,11 +142,11 @@ def load_toml(path: Path, remaining: int = MAX_WORLD_BYTES) -> tuple[dict[str, A
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise WorldError(f"{path}: not valid TOML: {exc}") from None
+        raise world_error(f"{path}: not valid TOML: {exc}") from None
     except ValueError:  # an integer past Python's 4300-digit conversion limit
-        raise WorldError(f"{path}: not valid TOML: an integer with too many digits") from None
+        raise world_error(f"{path}: not valid TOML: an integer with too many digits") from None
     except RecursionError:  # arrays or inline tables nested thousands deep
-        raise WorldError(
+        raise world_error(
             f"{path}: arrays or inline tables nested deeper than {MAX_TOML_DEPTH} levels"
         ) from None
     check_document(doc, str(path))
@@ -158,14 +163,14 @@ def check_document(doc: Mapping[str, Any], file: str) -> None:
         value, path = stack.pop()
         if isinstance(value, dict | list):
             if len(path) > MAX_TOML_DEPTH:
-                raise WorldError(
+                raise world_error(
                     f"{file}: {_dotted(path[:MAX_TOML_DEPTH])}: nested deeper than "
                     f"{MAX_TOML_DEPTH} tables or arrays"
                 )
             items = value.items() if isinstance(value, dict) else enumerate(value)
             stack.extend((child, (*path, str(key))) for key, child in items)
         elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INTEGER:
-            raise WorldError(
+            raise world_error(
                 f"{file}: {_dotted(path)}: integer too large (at most {MAX_INTEGER}, 19 digits)"
             )
 
@@ -194,7 +199,7 @@ def parse_bytes(text: str) -> int:
     """``"64G"`` -> 68719476736; a bad value is a ``WorldError`` naming the variable."""
     match = _BYTES_RE.match(text)
     if match is None or int(match.group(1)) == 0:
-        raise WorldError(
+        raise world_error(
             f"{MEMORY_LIMIT_ENV}={shown(text)}: expected a positive byte count such as "
             "8000000000 or 64G"
         )

@@ -35,9 +35,15 @@ from pathlib import Path
 from typing import Any
 
 from continuum import layout
-from continuum.errors import LayoutError, WorldError, WorldNotFoundError
+from continuum.errors import LayoutError, WorldNotFoundError
 from continuum.world.ir import WorldIR
-from continuum.world.limits import MAX_WORLD_BYTES, MAX_WORLD_FILES, load_toml, printable
+from continuum.world.limits import (
+    MAX_WORLD_BYTES,
+    MAX_WORLD_FILES,
+    load_toml,
+    printable,
+    world_error,
+)
 from continuum.world.parse import parse_world
 from continuum.world.program import compile_world
 
@@ -48,10 +54,12 @@ def resolve_world_path(spec: str | Path) -> Path:
     """A world given by directory path, or by the name of a bundled world."""
     path, name = Path(spec), layout.WORLD_FILE
     if path.is_file():
-        raise WorldNotFoundError(f"{path} is a file; a world is a directory holding {name}")
+        raise WorldNotFoundError(
+            printable(f"{path} is a file; a world is a directory holding {name}")
+        )
     if path.is_dir():
         if not layout.world_file(path).is_file():
-            raise WorldNotFoundError(f"{path} has no {name}; is it a world directory?")
+            raise WorldNotFoundError(printable(f"{path} has no {name}; is it a world directory?"))
         return path.resolve()
     bundled = _bundled(str(spec))
     if bundled is not None:
@@ -96,7 +104,7 @@ def _world_files(root: Path) -> list[Path]:
             continue
         extra.append(p)
         if len(extra) >= MAX_WORLD_FILES:
-            raise WorldError(
+            raise world_error(
                 f"{root}: more than {MAX_WORLD_FILES} TOML files; is this a world directory?"
             )
     return [layout.world_file(root), *sorted(extra)]
@@ -118,11 +126,9 @@ def _merge(
             _merge(into[key], value, sources, file, path)
         else:
             first = sources.get(path, sources[()])
-            raise WorldError(
-                printable(
-                    f"{file}: {'.'.join(path)} is already declared in {first}; "
-                    "declare each key in one file only"
-                )
+            raise world_error(
+                f"{file}: {'.'.join(path)} is already declared in {first}; "
+                "declare each key in one file only"
             )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from continuum.errors import ExpressionError, WorldError
+from continuum.errors import ExpressionError
 from continuum.world.compile import BUILTIN_SCALARS, Scope, compile_expr
 from continuum.world.expr import Expr
 from continuum.world.ir import CELLS, Field, Signal, WorldIR
@@ -22,6 +22,7 @@ from continuum.world.limits import (
     format_bytes,
     memory_limit,
     shown,
+    world_error,
 )
 from continuum.world.parse import Sources, Where, quoted, where
 from continuum.world.scenario import DEFAULT_SCENARIO, Scenario
@@ -240,7 +241,7 @@ def _check_positions(w, fld: Field, kind: Kind, counts: dict, names: dict[str, K
             )
         return
     if names.get(fld.positions) != Kind(VEC3, entity):
-        raise WorldError(
+        raise world_error(
             f'{w.file}: {w.label} positions: expected "cells" or a vec3 member '
             f"of {entity!r}, got {fld.positions!r}"
         )
