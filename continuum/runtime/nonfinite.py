@@ -13,10 +13,10 @@ import numpy as np
 
 from continuum.errors import ResolveError
 from continuum.world import Declaration, EvalContext, Expr, FieldProgram
-from continuum.world.ir import ALLOW_NONFINITE
+from continuum.world.ir import ALLOW_NONFINITE, WorldIR
 from continuum.world.kinds import Compiled
 from continuum.world.limits import EXPR_WIDTH, shown
-from continuum.world.parse import Where
+from continuum.world.parse import Where, where
 
 
 def failed(decl: Declaration, compiled: Compiled, ctx: EvalContext, exc: Exception) -> ResolveError:
@@ -42,6 +42,14 @@ def nonfinite_field(prog: FieldProgram, ctx: EvalContext, values: np.ndarray) ->
     expr = prog.field.source
     cause = _first_fp_error(prog.source, ctx) or _nonfinite_inputs(expr, None, ctx)
     return _nonfinite(prog.where, "source", expr, ctx.tick, values, cause, prog.where.label)
+
+
+def transition_failed(ir: WorldIR, era: str, ctx: EvalContext, exc: Exception) -> ResolveError:
+    """The transition condition of ``era`` raised ``exc`` on its numbers."""
+    w = where(dict(ir.sources), ("eras", era), f"[eras.{era}]")
+    when = ir.era(era).transition
+    assert when is not None  # only eras with a transition have a condition
+    return _failed(w, "transition.when", when.when, ctx.tick, exc)
 
 
 def _origin(decl: Declaration, compiled: Compiled) -> tuple[Where, str, Expr]:

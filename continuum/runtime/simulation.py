@@ -34,7 +34,13 @@ from typing import Any
 import numpy as np
 
 from continuum.errors import ResolveError
-from continuum.runtime.nonfinite import failed, field_failed, nonfinite, nonfinite_field
+from continuum.runtime.nonfinite import (
+    failed,
+    field_failed,
+    nonfinite,
+    nonfinite_field,
+    transition_failed,
+)
 from continuum.runtime.state import State, frozen
 from continuum.topology import CubedSphere
 from continuum.world import VEC3, Declaration, EvalContext, FieldProgram, Program
@@ -86,11 +92,16 @@ class Simulation:
         return values
 
     def _context(self, state: State, tick: int, dt: float) -> EvalContext:
+        return self._context_of(state.current, state.sim_time, tick, dt)
+
+    def _context_of(
+        self, current: dict[str, np.ndarray], sim_time: float, tick: int, dt: float
+    ) -> EvalContext:
         values = dict(self._static)
-        for name, array in state.current.items():
+        for name, array in current.items():
             values[name] = array.reshape(3, 1) if array.shape == (3,) else array
         # numpy scalars, so that arithmetic on them is IEEE (1/0 is inf, not an exception)
-        values.update(dt=np.float64(dt), tick=np.float64(tick), sim_time=np.float64(state.sim_time))
+        values.update(dt=np.float64(dt), tick=np.float64(tick), sim_time=np.float64(sim_time))
         return EvalContext(values, self.counts, self.neighbours, self.seed, tick, self._cache)
 
     def _store(self, decl: Declaration, value: Any) -> np.ndarray:
@@ -164,16 +175,24 @@ class Simulation:
         if not math.isfinite(sim_time):
             w = where(dict(self.program.ir.sources), ("eras", era.name), f"[eras.{era.name}]")
             raise w.error("dt", f"sim_time overflows at tick {tick}; make dt smaller", ResolveError)
-        state.previous, state.current = state.current, new
-        state.counters.update(counters)
-        state.tick, state.sim_time = tick, sim_time
         condition = self.program.transitions.get(era.name)
         transition = era.transition  # set for every era that has a condition
+        next_era = state.era
         if condition is not None and transition is not None:
+            ctx = self._context_of(new, sim_time, tick, era.dt)
+            if self._condition(era.name, condition, ctx):
+                next_era = transition.to
+        state.previous, state.current = state.current, new
+        state.counters.update(counters)
+        state.tick, state.sim_time, state.era = tick, sim_time, next_era
+
+    def _condition(self, era: str, condition: Compiled, ctx: EvalContext) -> bool:
+        """An era's transition condition on the new values (NaN compares false)."""
+        try:
             with np.errstate(all="ignore"):
-                met = bool(condition.fn(self._context(state, tick, era.dt)))
-            if met:
-                state.era = transition.to
+                return bool(condition.fn(ctx))
+        except (ArithmeticError, ValueError) as exc:  # noise parameters out of range
+            raise transition_failed(self.program.ir, era, ctx, exc) from None
 
     def _evaluate(self, decl: Declaration, compiled: Compiled, ctx: EvalContext) -> np.ndarray:
         """``compiled`` (decl's initial or resolve) on ``ctx``, stored and checked finite."""

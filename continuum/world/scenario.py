@@ -26,7 +26,7 @@ from continuum.errors import LayoutError, WorldNotFoundError
 from continuum.world.expr import Expr
 from continuum.world.hashing import digest
 from continuum.world.ir import WorldIR
-from continuum.world.limits import load_toml
+from continuum.world.limits import load_toml, printable
 from continuum.world.parse import (
     Where,
     check_keys,
@@ -67,9 +67,9 @@ def resolve_scenario_path(world: WorldIR, spec: str) -> Path:
     """A scenario given as a file path, or a name under the world's scenarios/."""
     as_path = Path(spec)
     if as_path.suffix == layout.TOML_SUFFIX or as_path.is_file():
-        if not as_path.is_file():
-            raise WorldNotFoundError(f"scenario file {spec} does not exist")
-        return as_path
+        if not as_path.exists():
+            raise WorldNotFoundError(printable(f"scenario file {spec} does not exist"))
+        return as_path  # load_toml refuses what is not a regular file
     try:
         candidate: Path | None = layout.scenario_path(world.root or Path("."), spec)
     except LayoutError:  # a separator or '..' in a name: no file under scenarios/ has it

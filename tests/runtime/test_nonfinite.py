@@ -248,3 +248,19 @@ def test_terra_keeps_the_ir_hash_it_had_before_the_opt_out_existed():
 
 def test_a_world_error_is_what_the_cli_shows():
     assert issubclass(ResolveError, WorldError)  # one line, exit 1, through LazyGroup
+
+
+def test_a_transition_condition_that_fails_is_one_line_and_changes_nothing(tmp_path):
+    world = mini(tmp_path)
+    text = (world / "world.toml").read_text()
+    text = text.replace(
+        "terminal = true\n",
+        'transition = { to = "last", when = "rng.uniform(1.0, 0.0) > tick" }\n',
+    )
+    text += '[eras.last]\nterminal = true\ndt = 1.0\nstrata = { fast = "active" }\n'
+    (world / "world.toml").write_text(text)
+    sim = sim_of(world)
+    state = sim.initial_state()
+    before = state.state_hash()
+    stopped(sim, state, 1, "[eras.only] transition.when: fails at tick 1", "high - low < 0")
+    assert state.state_hash() == before and state.era == "only"

@@ -306,3 +306,9 @@ def test_a_world_file_that_is_not_utf8(terra_dir):
 def test_a_default_world_loads_within_every_limit():
     ir = load_world("terra")
     assert ir.topology.resolution == 32 and not any(s.allow_nonfinite for s in ir.signals)
+
+
+def test_a_scenario_path_that_never_ends_is_not_read(terra_dir, tmp_path):
+    (tmp_path / "zero.toml").symlink_to("/dev/zero")
+    with pytest.raises(WorldError, match="zero.toml: not a regular file"):
+        load_scenario(load_world(terra_dir), str(tmp_path / "zero.toml"))
