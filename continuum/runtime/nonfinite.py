@@ -59,11 +59,12 @@ def _origin(decl: Declaration, compiled: Compiled) -> tuple[Where, str, Expr]:
 
 
 def _failed(where: Where, key: str, expr: Expr, tick: int, exc: Exception) -> ResolveError:
-    return where.error(
-        key,
-        f"fails at tick {tick} in {shown(expr.source, EXPR_WIDTH)}: {exc}; "
-        "fix the expression or the values it reads",
-        ResolveError,
+    return ResolveError(
+        where.message(
+            key,
+            f"fails at tick {tick} in {shown(expr.source, EXPR_WIDTH)}: {exc}; "
+            "fix the expression or the values it reads",
+        )
     )
 
 
@@ -81,11 +82,12 @@ def _nonfinite(
     if array.size > 1:
         what += f" in {int((~np.isfinite(array)).sum())} of {array.size} values"
     why = f" ({cause})" if cause else ""
-    return where.error(
-        key,
-        f"{what} at tick {tick} in {shown(expr.source, EXPR_WIDTH)}{why}; fix the "
-        f"expression, or set {ALLOW_NONFINITE} = true in {table} to keep NaN and infinity",
-        ResolveError,
+    return ResolveError(
+        where.message(
+            key,
+            f"{what} at tick {tick} in {shown(expr.source, EXPR_WIDTH)}{why}; fix the "
+            f"expression, or set {ALLOW_NONFINITE} = true in {table} to keep NaN and infinity",
+        )
     )
 
 

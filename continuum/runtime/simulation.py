@@ -177,7 +177,9 @@ class Simulation:
         sim_time = state.sim_time + era.dt
         if not math.isfinite(sim_time):
             w = where(dict(self.program.ir.sources), ("eras", era.name), f"[eras.{era.name}]")
-            raise w.error("dt", f"sim_time overflows at tick {tick}; make dt smaller", ResolveError)
+            raise ResolveError(
+                w.message("dt", f"sim_time overflows at tick {tick}; make dt smaller")
+            )
         condition = self.program.transitions.get(era.name)
         transition = era.transition  # set for every era that has a condition
         next_era = state.era

@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from continuum import layout
 from continuum.errors import ExpressionError, LayoutError, WorldError
@@ -34,8 +34,6 @@ from continuum.world.ir import (
 from continuum.world.kinds import VALUE_TYPES
 from continuum.world.limits import MAX_INTEGER, printable, shown
 
-E = TypeVar("E", bound=WorldError)
-
 TOP_LEVEL = {"world", "config", "topology", "strata", "eras", "signals", "entities", "fields"}
 TOPOLOGY_KINDS = ("cubed_sphere",)
 
@@ -47,9 +45,13 @@ class Where:
     file: str
     label: str
 
-    def error(self, key: str | None, message: str, cls: type[E] = WorldError) -> E:  # type: ignore[assignment]
+    def message(self, key: str | None, text: str) -> str:
+        """``FILE: LABEL KEY: TEXT``, one printable line."""
         at = f"{self.label} {key}" if key else self.label
-        return cls(printable(f"{self.file}: {at}: {message}"))
+        return printable(f"{self.file}: {at}: {text}")
+
+    def error(self, key: str | None, text: str) -> WorldError:
+        return WorldError(self.message(key, text))
 
 
 Sources = Mapping[tuple[str, ...], str]  # table path -> file that declared it
@@ -93,6 +95,12 @@ def table(w: Where, value: Any, key: str | None = None) -> Mapping[str, Any]:
 def _type(value: Any) -> str:
     names = {dict: "a table", list: "an array", str: "a string", bool: "a boolean"}
     return f"{names.get(type(value), type(value).__name__)} {shown(value)}"
+
+
+def _some(names: Mapping | AbstractSet, most: int = 20) -> str:
+    """The sorted names, cut after ``most`` so that a message stays one readable line."""
+    listed = sorted(names)
+    return str(listed) if len(listed) <= most else f"{listed[:most]} and {len(listed) - most} more"
 
 
 def expr_at(w: Where, key: str, value: Any) -> Expr:
@@ -150,7 +158,7 @@ def ref(w: Where, key: str, name: Any, known: Mapping | AbstractSet, what: str) 
     if name not in known:
         hint = difflib.get_close_matches(name, list(known), n=1)
         suffix = f" (did you mean {hint[0]!r}?)" if hint else ""
-        raise w.error(key, f"unknown {what} {shown(name)}{suffix}; known: {sorted(known)}")
+        raise w.error(key, f"unknown {what} {shown(name)}{suffix}; known: {_some(known)}")
     return name
 
 
