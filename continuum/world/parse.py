@@ -172,6 +172,10 @@ def parse_world(doc: Mapping[str, Any], sources: Sources) -> WorldIR:
     meta = doc.get("world", {})
     check_keys(meta_w, meta, {"name", "title", "version"}, {"name"})
     name = string(meta_w, "name", meta["name"])
+    try:
+        layout.check_name(name, "world name")  # it names the world in catalogs and manifests
+    except LayoutError as exc:
+        raise meta_w.error("name", str(exc)) from None
     strata = _strata(_section(doc, "strata", sources), sources)
     names = {s.name for s in strata}
     signals = _signals(_section(doc, "signals", sources), sources, names)

@@ -140,6 +140,11 @@ LOAD_CASES = {
         ["[eras.formation] initial", "expected true or false"],
     ),
     "world name is a number": ('name = "terra"', "name = 5", ["[world] name", "expected a string"]),
+    "world name is not a name": (
+        'name = "terra"',
+        'name = "../terra"',
+        ["[world] name", "not a valid world name"],
+    ),
     "resolution is a boolean": ("resolution = 32", "resolution = true", ["positive integer"]),
     "count is a float": ("count = 12", "count = 12.5", ["[entities.plate] count"]),
     "dt is a string": ("dt = 1.0e6", 'dt = "1.0e6"', ["[eras.formation] dt", "expected a number"]),
