@@ -317,3 +317,12 @@ def test_a_scenario_path_that_never_ends_is_not_read(terra_dir, tmp_path):
     (tmp_path / "zero.toml").symlink_to("/dev/zero")
     with pytest.raises(WorldError, match="zero.toml: not a regular file"):
         load_scenario(load_world(terra_dir), str(tmp_path / "zero.toml"))
+
+
+def test_a_directory_of_too_many_toml_files_is_refused(terra_dir):
+    from continuum.world.limits import MAX_WORLD_FILES
+
+    (terra_dir / "many").mkdir()
+    for index in range(MAX_WORLD_FILES):
+        (terra_dir / "many" / f"f{index:03}.toml").write_text("")
+    refused(terra_dir, f"more than {MAX_WORLD_FILES} TOML files")
