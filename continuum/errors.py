@@ -8,7 +8,8 @@ was found and, where there is one, what to type next.
     ├── LayoutError               an identifier or name that cannot be part of a path
     ├── WorldError                a world or scenario that cannot be loaded
     │   ├── WorldNotFoundError    (also FileNotFoundError)
-    │   └── ExpressionError       an expression outside the safe language, or mistyped
+    │   ├── ExpressionError       an expression outside the safe language, or mistyped
+    │   └── ResolveError          an expression gave NaN/inf or failed on its numbers at run time
     ├── BlobError                 a blob file that is truncated, corrupt or foreign
     ├── CheckpointError           checkpoint write, discovery or validation failures
     │   ├── CheckpointNotFoundError (also FileNotFoundError)
@@ -50,6 +51,10 @@ class WorldNotFoundError(WorldError, FileNotFoundError):
 
 class ExpressionError(WorldError):
     """An expression that is not in the safe language or does not type-check."""
+
+
+class ResolveError(WorldError):
+    """A resolve, initial value or field gave NaN or infinity, or failed, at run time."""
 
 
 class BlobError(ContinuumError, ValueError):

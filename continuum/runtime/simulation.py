@@ -14,20 +14,39 @@ One tick (``step``):
    new values and, if true, the next tick runs in the target era.
 
 Each resolve is one vectorised numpy evaluation; nothing loops over instances.
+
+Arithmetic is IEEE 754 (numpy's floating-point warnings are silenced, see
+``continuum.world.compile``), and every value a resolve or an initial expression
+produces is checked once to be finite (one ``np.isfinite`` pass per array, a few
+microseconds a tick). A NaN or an infinity stops the run with a ``ResolveError`` naming
+the declaration, the tick and the expression, before the tick changes the state, unless
+the declaration says ``allow_nonfinite = true``. Fields are checked the same way when a
+lens observes them. Noise parameters out of range (``rng.normal(0, -1)``) fail the same way.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from continuum.errors import ResolveError
+from continuum.runtime.nonfinite import (
+    failed,
+    field_failed,
+    nonfinite,
+    nonfinite_field,
+    transition_failed,
+)
 from continuum.runtime.state import State, frozen
 from continuum.topology import CubedSphere
-from continuum.world import VEC3, Declaration, EvalContext, Program
+from continuum.world import VEC3, Declaration, EvalContext, FieldProgram, Program
 from continuum.world.ir import CELLS
+from continuum.world.kinds import Compiled
+from continuum.world.parse import where
 
 TickObserver = Callable[[State], None]
 
@@ -63,7 +82,7 @@ class Simulation:
         self._eras = {era.name: era for era in program.ir.eras}
 
     def _static_values(self) -> dict[str, Any]:
-        values: dict[str, Any] = dict(self.program.config)
+        values: dict[str, Any] = {k: np.float64(v) for k, v in self.program.config.items()}
         for entity, count in self.counts.items():
             values[f"{entity}/index"] = frozen(np.arange(count, dtype=np.float64))
             if entity in self.program.cell_entities:
@@ -73,10 +92,19 @@ class Simulation:
         return values
 
     def _context(self, state: State, tick: int, dt: float) -> EvalContext:
+        return self._context_of(state.current, state.sim_time, tick, dt)
+
+    def _context_of(
+        self, current: dict[str, np.ndarray], sim_time: float, tick: int, dt: float
+    ) -> EvalContext:
         values = dict(self._static)
-        for name, array in state.current.items():
-            values[name] = array.reshape(3, 1) if array.shape == (3,) else array
-        values.update(dt=dt, tick=float(tick), sim_time=state.sim_time)
+        for name, array in current.items():
+            if array.ndim == 0:  # a numpy scalar: its arithmetic is 5x cheaper than a 0-d array's
+                values[name] = array[()]
+            else:
+                values[name] = array.reshape(3, 1) if array.shape == (3,) else array
+        # numpy scalars, so that arithmetic on them is IEEE (1/0 is inf, not an exception)
+        values.update(dt=np.float64(dt), tick=np.float64(tick), sim_time=np.float64(sim_time))
         return EvalContext(values, self.counts, self.neighbours, self.seed, tick, self._cache)
 
     def _store(self, decl: Declaration, value: Any) -> np.ndarray:
@@ -104,46 +132,84 @@ class Simulation:
             dict(self.counts),
         )
         ctx = self._context(state, 0, ir.initial_era.dt)
-        state.current = {
-            d.signal.name: self._store(d, d.initial.fn(ctx)) for d in self.program.declarations
-        }
+        with np.errstate(all="ignore"):
+            state.current = {
+                d.signal.name: self._evaluate(d, d.initial, ctx) for d in self.program.declarations
+            }
         state.previous = dict(state.current)
         return state
 
     def running_strata(self, state: State) -> list[str]:
         """Advance cadence counters (mutates ``state.counters``); return strata that run."""
+        running, state.counters = self._advance(state)
+        return running
+
+    def _advance(self, state: State) -> tuple[list[str], dict[str, int]]:
+        """The strata that run next tick and the counters after it; ``state`` is untouched."""
         era = self._eras[state.era]
+        counters = dict(state.counters)
         running = []
         for stratum in self.program.ir.strata:
             if not era.is_active(stratum.name):
                 continue
-            count = state.counters[stratum.name] + 1
+            count = counters[stratum.name] + 1
             if count >= stratum.stride:
                 running.append(stratum.name)
                 count = 0
-            state.counters[stratum.name] = count
-        return running
+            counters[stratum.name] = count
+        return running, counters
 
     def step(self, state: State) -> None:
-        """Advance ``state`` by one tick, in place (see the module docstring)."""
+        """Advance ``state`` by one tick, in place (see the module docstring).
+
+        A ``ResolveError`` leaves ``state`` as it was: nothing is written before every
+        declaration of the tick has resolved to finite values.
+        """
         era = self._eras[state.era]
         tick = state.tick + 1
-        running = self.running_strata(state)
+        running, counters = self._advance(state)
         ctx = self._context(state, tick, era.dt)
         new = dict(state.current)
-        for stratum in running:
-            for decl in self._by_stratum.get(stratum, ()):
-                new[decl.signal.name] = self._store(decl, decl.resolve.fn(ctx))
-        state.previous, state.current = state.current, new
-        state.tick, state.sim_time = tick, state.sim_time + era.dt
+        with np.errstate(all="ignore"):
+            for stratum in running:
+                for decl in self._by_stratum.get(stratum, ()):
+                    new[decl.signal.name] = self._evaluate(decl, decl.resolve, ctx)
+        sim_time = state.sim_time + era.dt
+        if not math.isfinite(sim_time):
+            w = where(dict(self.program.ir.sources), ("eras", era.name), f"[eras.{era.name}]")
+            raise ResolveError(
+                w.message("dt", f"sim_time overflows at tick {tick}; make dt smaller")
+            )
         condition = self.program.transitions.get(era.name)
         transition = era.transition  # set for every era that has a condition
-        if (
-            condition is not None
-            and transition is not None
-            and bool(condition.fn(self._context(state, tick, era.dt)))
-        ):
-            state.era = transition.to
+        next_era = state.era
+        if condition is not None and transition is not None:
+            ctx = self._context_of(new, sim_time, tick, era.dt)
+            if self._condition(era.name, condition, ctx):
+                next_era = transition.to
+        state.previous, state.current = state.current, new
+        state.counters.update(counters)
+        state.tick, state.sim_time, state.era = tick, sim_time, next_era
+
+    def _condition(self, era: str, condition: Compiled, ctx: EvalContext) -> bool:
+        """An era's transition condition on the new values (NaN compares false)."""
+        try:
+            with np.errstate(all="ignore"):
+                return bool(condition.fn(ctx))
+        except (ArithmeticError, ValueError) as exc:  # noise parameters out of range
+            raise transition_failed(self.program.ir, era, ctx, exc) from None
+
+    def _evaluate(self, decl: Declaration, compiled: Compiled, ctx: EvalContext) -> np.ndarray:
+        """``compiled`` (decl's initial or resolve) on ``ctx``, stored and checked finite."""
+        try:
+            array = self._store(decl, compiled.fn(ctx))
+        except (ArithmeticError, ValueError) as exc:  # noise parameters out of range
+            raise failed(decl, compiled, ctx, exc) from None
+        if decl.signal.allow_nonfinite:
+            return array
+        if math.isfinite(array) if array.ndim == 0 else np.isfinite(array).all():
+            return array
+        raise nonfinite(decl, compiled, ctx, array)
 
     def run(self, state: State, steps: int, observer: TickObserver | None = None) -> State:
         """Step ``steps`` times, calling ``observer(state)`` after each tick."""
@@ -160,9 +226,19 @@ class Simulation:
         for name, prog in self.program.fields.items():
             if names is not None and name not in names:
                 continue
-            values = np.asarray(prog.source.fn(ctx), dtype=np.float64)
+            with np.errstate(all="ignore"):
+                values = self._field(prog, ctx)
             frames.append(FieldFrame(name, self._positions(prog, ctx), _rows(values, prog)))
         return frames
+
+    def _field(self, prog: FieldProgram, ctx: EvalContext) -> np.ndarray:
+        try:
+            values = np.asarray(prog.source.fn(ctx), dtype=np.float64)
+        except (ArithmeticError, ValueError) as exc:
+            raise field_failed(prog, ctx, exc) from None
+        if prog.field.allow_nonfinite or np.isfinite(values).all():
+            return values
+        raise nonfinite_field(prog, ctx, values)
 
     def _positions(self, prog, ctx: EvalContext) -> np.ndarray | None:
         entity = prog.kind.entity

@@ -3,7 +3,11 @@
 Owns the expression language (parse, type-check, compile to numpy callables),
 the IR dataclasses, scenarios and the canonical hashing of both. It must not
 touch simulation state, files other than the world's own TOML, or any other
-continuum package except ``continuum.errors``.
+continuum package except ``continuum.errors`` and ``continuum.layout``.
+
+Every size a world can ask for is bounded up front in :mod:`continuum.world.limits`
+(files, lines, nesting, integers, expressions, memory) and checked at load; see the
+loader's docstring for the list.
 """
 
 from continuum.world.expr import Expr, parse_expr

@@ -3,6 +3,12 @@
 The compiled form is a tree of closures: per tick it costs a few Python calls
 per node, never per instance, because every value is a whole numpy array.
 ``if`` compiles to ``np.where`` (both branches are evaluated, elementwise).
+
+Arithmetic is numpy's, on arrays and on numpy scalars alike (constants compile to
+``np.float64``, the runtime passes config and builtins as ``np.float64``): ``1/0`` is
+inf, ``0**-1`` inf, ``(0-8)**0.5`` NaN, ``10**10**10`` inf, never a Python exception,
+a complex number or a huge integer. Whether a non-finite *result* is allowed is the
+runtime's check, per declaration (a masked ``if`` branch may well be inf).
 """
 
 from __future__ import annotations
@@ -121,7 +127,7 @@ def _cached(compiled: Compiled) -> Compiled:
 def _compile_node(tree: Tree, scope: Scope) -> Compiled:
     tag = tree[0]
     if tag == "num":
-        value = tree[1]
+        value = np.float64(tree[1])  # numpy scalars: IEEE results (inf, nan), never exceptions
         return Compiled(lambda ctx: value, Kind(SCALAR))
     if tag == "name":
         return _name(tree[1], scope)
@@ -146,7 +152,7 @@ def _lookup(key: str, kind: Kind) -> Compiled:
 
 def _name(name: str, scope: Scope) -> Compiled:
     if name in CONSTANTS:
-        value = CONSTANTS[name]
+        value = np.float64(CONSTANTS[name])
         return Compiled(lambda ctx: value, Kind(SCALAR))
     if name in BUILTIN_SCALARS:
         return _lookup(name, Kind(SCALAR))

@@ -12,14 +12,22 @@ The result is a tree of plain tuples, e.g. ``("bin", "+", ("name", "prev"),
 ("num", 1.0))``: hashable, comparable, independent of whitespace and of the
 Python version's ``ast`` details, and the input of both the IR hash and the
 compiler.
+
+Size is bounded before anything recurses: the source text by ``MAX_EXPR_CHARS``
+(checked before :mod:`ast` parses it), the tree by ``MAX_EXPR_DEPTH`` (measured
+iteratively before it is converted), numbers by what a float64 holds; so hostile
+text is one ``ExpressionError``, never a ``RecursionError`` or an ``OverflowError``.
 """
 
 from __future__ import annotations
 
 import ast
+import math
+import warnings
 from dataclasses import dataclass
 
 from continuum.errors import ExpressionError
+from continuum.world.limits import EXPR_WIDTH, MAX_EXPR_CHARS, MAX_EXPR_DEPTH, shown
 
 Tree = tuple
 
@@ -75,15 +83,53 @@ def parse_expr(source: str | int | float) -> Expr:
     Raises ExpressionError (without file context: the loader adds it).
     """
     if isinstance(source, bool) or not isinstance(source, (str, int, float)):
-        raise ExpressionError(f"expected an expression string or a number, got {source!r}")
+        raise ExpressionError(f"expected an expression string or a number, got {shown(source)}")
+    if isinstance(source, float) and not math.isfinite(source):
+        raise ExpressionError(f"expected a finite number, got {source!r}")
     text = source if isinstance(source, str) else repr(source)
+    if len(text) > MAX_EXPR_CHARS:
+        raise ExpressionError(
+            f"expression of {len(text)} characters is too long (at most {MAX_EXPR_CHARS}); "
+            "split it into several signals"
+        )
+    node = _parse(text)
+    _check_depth(node)
+    return Expr(source=text, tree=_convert(node))
+
+
+def _parse(text: str) -> ast.expr:
     try:
-        node = ast.parse(text.strip(), mode="eval").body
+        with warnings.catch_warnings():  # "invalid decimal literal" in '1if x else 2'...
+            warnings.simplefilter("ignore")  # would be a second line on stderr
+            return ast.parse(text.strip(), mode="eval").body
     except SyntaxError as exc:
         raise ExpressionError(
-            f"syntax error in {text!r}: {exc.msg} (column {exc.offset})"
+            f"syntax error in {shown(text, EXPR_WIDTH)}: {exc.msg} (column {exc.offset})"
         ) from None
-    return Expr(source=text, tree=_convert(node))
+    except ValueError:  # a NUL character (Python 3.11 says ValueError, later SyntaxError)
+        raise ExpressionError(
+            f"syntax error in {shown(text, EXPR_WIDTH)}: a NUL character"
+        ) from None
+    except (RecursionError, MemoryError):  # the parser's own nesting limits
+        raise ExpressionError(_too_deep()) from None
+
+
+def _too_deep() -> str:
+    return (
+        f"expression nests deeper than {MAX_EXPR_DEPTH} levels (each operator of a chain "
+        "like a + b + c, each sign, 'if' and call is one); split it into several signals"
+    )
+
+
+def _check_depth(root: ast.AST) -> None:
+    """Refuse a tree deeper than ``MAX_EXPR_DEPTH`` before anything recurses over it."""
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_EXPR_DEPTH:
+            raise ExpressionError(_too_deep())
+        for child in ast.iter_child_nodes(node):
+            stack.append((child, depth + 1 if isinstance(child, ast.expr) else depth))
 
 
 def _convert(node: ast.AST) -> Tree:
@@ -111,9 +157,22 @@ def _convert(node: ast.AST) -> Tree:
 def _constant(value: object) -> Tree:
     if isinstance(value, bool):
         return ("num", 1.0 if value else 0.0)
-    if isinstance(value, (int, float)):
-        return ("num", float(value))
-    raise ExpressionError(f"forbidden constant {value!r}: only numbers are allowed")
+    if isinstance(value, int):
+        try:
+            return ("num", float(value))
+        except OverflowError:
+            digits = len(str(value))  # ast.parse admits at most 4300 digits
+            raise ExpressionError(
+                f"number literal of {digits} digits is out of range (a float64 holds "
+                "at most about 1.8e308)"
+            ) from None
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ExpressionError(
+                "number literal is out of range (a float64 holds at most about 1.8e308)"
+            )
+        return ("num", value)
+    raise ExpressionError(f"forbidden constant {shown(value)}: only numbers are allowed")
 
 
 def _dotted(node: ast.AST) -> str:
@@ -128,7 +187,9 @@ def _dotted(node: ast.AST) -> str:
     parts.append(node.id)
     name = ".".join(reversed(parts))
     if any(part.startswith("_") for part in parts):
-        raise ExpressionError(f"forbidden name {name!r}: names starting with '_' are not allowed")
+        raise ExpressionError(
+            f"forbidden name {shown(name)}: names starting with '_' are not allowed"
+        )
     return name
 
 

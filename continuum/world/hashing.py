@@ -3,7 +3,9 @@
 Canonical form: dataclasses become JSON objects of their compared fields,
 expressions contribute only their parsed tree (so whitespace, comments and
 quoting in the TOML do not matter), floats are written by exact ``repr`` and
-tagged apart from ints and strings, keys are sorted. The digest is
+tagged apart from ints and strings, keys are sorted. A field marked
+``HASHED_IF_SET`` (added after the first version, e.g. ``allow_nonfinite``) is left
+out while it holds its default, so adding it changed no existing world's hash. The digest is
 blake2b-256, shown as 64 hex characters everywhere a user sees it.
 """
 
@@ -15,6 +17,7 @@ import json
 from typing import Any
 
 from continuum.world.expr import Expr
+from continuum.world.ir import HASHED_IF_SET
 
 _DOMAIN = b"continuum-ir-v1\n"
 
@@ -27,7 +30,7 @@ def canonical(value: Any) -> Any:
         return {
             f.name: canonical(getattr(value, f.name))
             for f in dataclasses.fields(value)
-            if f.compare
+            if f.compare and not _unset(f, getattr(value, f.name))
         }
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
@@ -40,6 +43,10 @@ def canonical(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): canonical(v) for k, v in value.items()}
     raise TypeError(f"no canonical form for {type(value).__name__}")
+
+
+def _unset(f: dataclasses.Field, value: Any) -> bool:
+    return f.metadata.get("hash") == HASHED_IF_SET["hash"] and value == f.default
 
 
 def canonical_bytes(value: Any) -> bytes:

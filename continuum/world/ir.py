@@ -15,6 +15,13 @@ from continuum.world.expr import Expr
 ACTIVE = "active"
 GATED = "gated"
 CELLS = "cells"
+ALLOW_NONFINITE = "allow_nonfinite"
+"""Key of a signal, member or field table: ``true`` keeps NaN and infinity in its values
+instead of stopping the run (the default stops it at the first non-finite value)."""
+
+HASHED_IF_SET = {"hash": "if-set"}
+"""Field metadata: a field added after the IR hash's first version is hashed only when it
+differs from its default, so the worlds that do not use it keep their hash."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,7 @@ class Signal:
     initial: Expr
     resolve: Expr
     entity: str | None = None
+    allow_nonfinite: bool = field(default=False, metadata=HASHED_IF_SET)
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,7 @@ class Field:
     name: str
     source: Expr
     positions: str | None
+    allow_nonfinite: bool = field(default=False, metadata=HASHED_IF_SET)
 
 
 @dataclass(frozen=True)

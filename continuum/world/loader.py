@@ -3,18 +3,47 @@
 ``world.toml`` is read first, then every other ``*.toml`` below the directory
 (except ``scenarios/``) in sorted path order. Tables merge recursively; the same
 key set in two files is an error naming both, never a silent override.
+
+Limits (``continuum.world.limits``), each checked before what it bounds is read,
+recursed into or allocated, and each a one-line ``WorldError`` naming the file and key:
+
+- files: ``MAX_TOML_FILE_BYTES`` (256 KiB) each, ``MAX_WORLD_BYTES`` (1 MiB) together,
+  ``MAX_WORLD_FILES`` (256), lines of ``MAX_TOML_LINE_CHARS`` (2048); regular files only
+  (never a FIFO or a device), UTF-8.
+- values: tables and arrays nested at most ``MAX_TOML_DEPTH`` (8) deep, integers at most
+  ``MAX_INTEGER`` (2**63 - 1) in magnitude, numbers finite, every key of the type its
+  declaration needs (a section that is not a table, a list where a name belongs...).
+- expressions: ``MAX_EXPR_CHARS`` (2048) characters, ``MAX_EXPR_DEPTH`` (100) levels,
+  number literals within float64 range.
+- memory: the topology's tables plus every member's values
+  (``estimate_bytes``: cells x ``TOPOLOGY_BYTES_PER_CELL`` + instances x components x
+  ``BYTES_PER_VALUE``) must fit ``memory_limit()``: half of physical memory, or
+  ``$CONTINUUM_WORLD_MEMORY_LIMIT`` (bytes, or with a K/M/G/T suffix). Checked for the
+  world's own resolution at load and again for a scenario's in ``compile_world``.
+
+Run time: arithmetic follows IEEE 754 (``1/0`` is inf, ``(0-8)**0.5`` NaN, never an
+exception or a complex number), and a resolve or initial value that is NaN or infinite
+stops the run with one line naming the signal, the tick and the expression, unless the
+signal's (or field's) table says ``allow_nonfinite = true``. That key enters the IR hash
+only when set, so worlds that do not use it keep their hash.
 """
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from continuum import layout
-from continuum.errors import LayoutError, WorldError, WorldNotFoundError
+from continuum.errors import LayoutError, WorldNotFoundError
 from continuum.world.ir import WorldIR
+from continuum.world.limits import (
+    MAX_WORLD_BYTES,
+    MAX_WORLD_FILES,
+    load_toml,
+    printable,
+    world_error,
+)
 from continuum.world.parse import parse_world
 from continuum.world.program import compile_world
 
@@ -25,10 +54,12 @@ def resolve_world_path(spec: str | Path) -> Path:
     """A world given by directory path, or by the name of a bundled world."""
     path, name = Path(spec), layout.WORLD_FILE
     if path.is_file():
-        raise WorldNotFoundError(f"{path} is a file; a world is a directory holding {name}")
+        raise WorldNotFoundError(
+            printable(f"{path} is a file; a world is a directory holding {name}")
+        )
     if path.is_dir():
         if not layout.world_file(path).is_file():
-            raise WorldNotFoundError(f"{path} has no {name}; is it a world directory?")
+            raise WorldNotFoundError(printable(f"{path} has no {name}; is it a world directory?"))
         return path.resolve()
     bundled = _bundled(str(spec))
     if bundled is not None:
@@ -53,31 +84,30 @@ def load_world(spec: str | Path) -> WorldIR:
     root = resolve_world_path(spec)
     doc: dict[str, Any] = {}
     sources: dict[tuple[str, ...], str] = {(): str(layout.world_file(root))}
+    remaining = MAX_WORLD_BYTES
     for file in _world_files(root):
-        _merge(doc, _read_toml(file), sources, str(file), ())
+        new, size = load_toml(file, remaining)
+        remaining -= size
+        _merge(doc, new, sources, str(file), ())
     ir = parse_world(doc, sources)
     ir = WorldIR(**{**ir.__dict__, "root": root, "sources": tuple(sorted(sources.items()))})
-    compile_world(ir)  # type-check every expression now, with file context
+    compile_world(ir)  # type-check every expression and the memory it needs, with file context
     return ir
 
 
 def _world_files(root: Path) -> list[Path]:
-    extra = sorted(
-        p
-        for p in root.rglob(f"*{layout.TOML_SUFFIX}")
-        if p.name != layout.WORLD_FILE or p.parent != root
-        if layout.SCENARIOS not in p.relative_to(root).parts[:1]
-    )
-    return [layout.world_file(root), *extra]
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise WorldError(f"{path}: not valid TOML: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise WorldError(f"{path}: cannot read: {exc}") from None
+    extra = []
+    for p in root.rglob(f"*{layout.TOML_SUFFIX}"):
+        if p.name == layout.WORLD_FILE and p.parent == root:
+            continue
+        if layout.SCENARIOS in p.relative_to(root).parts[:1]:
+            continue
+        extra.append(p)
+        if len(extra) >= MAX_WORLD_FILES:
+            raise world_error(
+                f"{root}: more than {MAX_WORLD_FILES} TOML files; is this a world directory?"
+            )
+    return [layout.world_file(root), *sorted(extra)]
 
 
 def _merge(
@@ -96,7 +126,7 @@ def _merge(
             _merge(into[key], value, sources, file, path)
         else:
             first = sources.get(path, sources[()])
-            raise WorldError(
+            raise world_error(
                 f"{file}: {'.'.join(path)} is already declared in {first}; "
                 "declare each key in one file only"
             )

@@ -8,16 +8,18 @@ file and the declaration, so a user reads e.g.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
 from continuum import layout
-from continuum.errors import ExpressionError, WorldError
+from continuum.errors import ExpressionError, LayoutError, WorldError
 from continuum.world.expr import Expr, parse_expr
 from continuum.world.ir import (
     ACTIVE,
+    ALLOW_NONFINITE,
     CELLS,
     GATED,
     Entity,
@@ -30,6 +32,7 @@ from continuum.world.ir import (
     WorldIR,
 )
 from continuum.world.kinds import VALUE_TYPES
+from continuum.world.limits import MAX_INTEGER, printable, shown
 
 TOP_LEVEL = {"world", "config", "topology", "strata", "eras", "signals", "entities", "fields"}
 TOPOLOGY_KINDS = ("cubed_sphere",)
@@ -42,9 +45,13 @@ class Where:
     file: str
     label: str
 
-    def error(self, key: str | None, message: str) -> WorldError:
+    def message(self, key: str | None, text: str) -> str:
+        """``FILE: LABEL KEY: TEXT``, one printable line."""
         at = f"{self.label} {key}" if key else self.label
-        return WorldError(f"{self.file}: {at}: {message}")
+        return printable(f"{self.file}: {at}: {text}")
+
+    def error(self, key: str | None, text: str) -> WorldError:
+        return WorldError(self.message(key, text))
 
 
 Sources = Mapping[tuple[str, ...], str]  # table path -> file that declared it
@@ -58,19 +65,42 @@ def where(sources: Sources, path: tuple[str, ...], label: str) -> Where:
     return Where(sources.get((), layout.WORLD_FILE), label)
 
 
+def quoted(name: str) -> str:
+    """A TOML key as a label shows it: plain if it is a dotted name, else its repr."""
+    return name if layout.DOTTED_NAME_RE.match(name) and len(name) <= 200 else shown(name)
+
+
 def check_keys(
     w: Where, table: Mapping, allowed: AbstractSet[str], required: AbstractSet[str] = frozenset()
 ) -> None:
     if not isinstance(table, Mapping):
-        raise w.error(None, f"expected a table, got {type(table).__name__}")
+        raise w.error(None, f"expected a table, got {_type(table)}")
     for key in table:
         if key not in allowed:
             hint = difflib.get_close_matches(key, allowed, n=1)
             suffix = f" (did you mean {hint[0]!r}?)" if hint else ""
-            raise w.error(None, f"unknown key {key!r}{suffix}; allowed: {sorted(allowed)}")
+            raise w.error(None, f"unknown key {shown(key)}{suffix}; allowed: {sorted(allowed)}")
     for key in required:
         if key not in table:
             raise w.error(None, f"missing required key {key!r}")
+
+
+def table(w: Where, value: Any, key: str | None = None) -> Mapping[str, Any]:
+    """``value`` if it is a TOML table, else an error naming the key."""
+    if not isinstance(value, Mapping):
+        raise w.error(key, f"expected a table, got {_type(value)}")
+    return value
+
+
+def _type(value: Any) -> str:
+    names = {dict: "a table", list: "an array", str: "a string", bool: "a boolean"}
+    return f"{names.get(type(value), type(value).__name__)} {shown(value)}"
+
+
+def _some(names: Mapping | AbstractSet, most: int = 20) -> str:
+    """The sorted names, cut after ``most`` so that a message stays one readable line."""
+    listed = sorted(names)
+    return str(listed) if len(listed) <= most else f"{listed[:most]} and {len(listed) - most} more"
 
 
 def expr_at(w: Where, key: str, value: Any) -> Expr:
@@ -81,22 +111,54 @@ def expr_at(w: Where, key: str, value: Any) -> Expr:
 
 
 def positive_int(w: Where, key: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise w.error(key, f"expected a positive integer, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_INTEGER:
+        raise w.error(key, f"expected a positive integer up to {MAX_INTEGER}, got {shown(value)}")
     return value
 
 
 def number(w: Where, key: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise w.error(key, f"expected a number, got {value!r}")
-    return float(value)
+        raise w.error(key, f"expected a number, got {_type(value)}")
+    try:
+        result = float(value)
+    except OverflowError:
+        result = math.inf
+    if not math.isfinite(result):
+        raise w.error(key, f"expected a finite number, got {shown(value)}")
+    return result
 
 
-def ref(w: Where, key: str, name: Any, known: Mapping | set, what: str) -> str:
+def string(w: Where, key: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise w.error(key, f"expected a string, got {_type(value)}")
+    return value
+
+
+def flag(w: Where, key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise w.error(key, f"expected true or false, got {_type(value)}")
+    return value
+
+
+def name_of(w: Where, what: str, name: str) -> str:
+    """``name`` if it is a dotted name (``core.temp``), which expressions can read."""
+    try:
+        return layout.check_field_name(name)
+    except LayoutError:
+        raise w.error(
+            None,
+            f"{shown(name)} is not a valid {what} name: expected dotted identifiers like "
+            "core.temp, at most 200 characters",
+        ) from None
+
+
+def ref(w: Where, key: str, name: Any, known: Mapping | AbstractSet, what: str) -> str:
+    if not isinstance(name, str):
+        raise w.error(key, f"expected the name of a {what} (a string), got {_type(name)}")
     if name not in known:
-        hint = difflib.get_close_matches(str(name), list(known), n=1)
+        hint = difflib.get_close_matches(name, list(known), n=1)
         suffix = f" (did you mean {hint[0]!r}?)" if hint else ""
-        raise w.error(key, f"unknown {what} {name!r}{suffix}; known: {sorted(known)}")
+        raise w.error(key, f"unknown {what} {shown(name)}{suffix}; known: {_some(known)}")
     return name
 
 
@@ -105,54 +167,70 @@ def parse_world(doc: Mapping[str, Any], sources: Sources) -> WorldIR:
     root = where(sources, (), "[world]")
     for key in doc:
         if key not in TOP_LEVEL:
-            raise root.error(None, f"unknown table [{key}]; allowed: {sorted(TOP_LEVEL)}")
+            raise root.error(None, f"unknown table [{shown(key)}]; allowed: {sorted(TOP_LEVEL)}")
     meta_w = where(sources, ("world",), "[world]")
     meta = doc.get("world", {})
     check_keys(meta_w, meta, {"name", "title", "version"}, {"name"})
-    strata = _strata(doc.get("strata", {}), sources)
+    name = string(meta_w, "name", meta["name"])
+    try:
+        layout.check_name(name, "world name")  # it names the world in catalogs and manifests
+    except LayoutError as exc:
+        raise meta_w.error("name", str(exc)) from None
+    strata = _strata(_section(doc, "strata", sources), sources)
     names = {s.name for s in strata}
-    signals = _signals(doc.get("signals", {}), sources, names)
+    signals = _signals(_section(doc, "signals", sources), sources, names)
     return WorldIR(
-        name=str(meta["name"]),
-        title=str(meta.get("title", meta["name"])),
-        version=str(meta.get("version", "0")),
-        config=_config(doc.get("config", {}), sources),
+        name=name,
+        title=string(meta_w, "title", meta.get("title", name)),
+        version=string(meta_w, "version", meta.get("version", "0")),
+        config=_config(_section(doc, "config", sources), sources),
         topology=_topology(doc.get("topology"), sources),
         strata=strata,
-        eras=_eras(doc.get("eras", {}), sources, names),
+        eras=_eras(_section(doc, "eras", sources), sources, names),
         signals=signals,
-        entities=_entities(doc.get("entities", {}), sources, names),
-        fields=_fields(doc.get("fields", {}), sources),
+        entities=_entities(_section(doc, "entities", sources), sources, names),
+        fields=_fields(_section(doc, "fields", sources), sources),
     )
 
 
-def _config(table: Mapping, sources: Sources) -> tuple[tuple[str, float], ...]:
+def _section(doc: Mapping[str, Any], key: str, sources: Sources) -> Mapping[str, Any]:
+    """A top-level table (``[strata]``...), empty if absent, an error if not a table."""
+    return table(where(sources, (key,), f"[{key}]"), doc.get(key, {}))
+
+
+def _config(section: Mapping, sources: Sources) -> tuple[tuple[str, float], ...]:
     w = where(sources, ("config",), "[config]")
-    return tuple(sorted((name, number(w, name, value)) for name, value in table.items()))
-
-
-def _topology(table: Mapping | None, sources: Sources) -> Topology:
-    w = where(sources, ("topology",), "[topology]")
-    if table is None:
-        raise w.error(None, 'missing [topology] table (e.g. kind = "cubed_sphere")')
-    check_keys(w, table, {"kind", "resolution"}, {"kind", "resolution"})
-    kind = ref(w, "kind", table["kind"], set(TOPOLOGY_KINDS), "topology kind")
-    return Topology(kind, positive_int(w, "resolution", table["resolution"]))
-
-
-def _strata(table: Mapping, sources: Sources) -> tuple[Stratum, ...]:
     out = []
-    for name, body in sorted(table.items()):
-        w = where(sources, ("strata", name), f"[strata.{name}]")
+    for name, value in sorted(section.items()):
+        name_of(w, "config constant", name)
+        out.append((name, number(w, quoted(name), value)))
+    return tuple(out)
+
+
+def _topology(section: Mapping | None, sources: Sources) -> Topology:
+    w = where(sources, ("topology",), "[topology]")
+    if section is None:
+        raise w.error(None, 'missing [topology] table (e.g. kind = "cubed_sphere")')
+    check_keys(w, section, {"kind", "resolution"}, {"kind", "resolution"})
+    kind = ref(w, "kind", section["kind"], set(TOPOLOGY_KINDS), "topology kind")
+    return Topology(kind, positive_int(w, "resolution", section["resolution"]))
+
+
+def _strata(section: Mapping, sources: Sources) -> tuple[Stratum, ...]:
+    out = []
+    for name, body in sorted(section.items()):
+        w = where(sources, ("strata", name), f"[strata.{quoted(name)}]")
+        name_of(w, "stratum", name)
         check_keys(w, body, {"stride"}, {"stride"})
         out.append(Stratum(name, positive_int(w, "stride", body["stride"])))
     return tuple(out)
 
 
-def _eras(table: Mapping, sources: Sources, strata: set[str]) -> tuple[Era, ...]:
+def _eras(section: Mapping, sources: Sources, strata: set[str]) -> tuple[Era, ...]:
     eras = []
-    for name, body in sorted(table.items()):
-        w = where(sources, ("eras", name), f"[eras.{name}]")
+    for name, body in sorted(section.items()):
+        w = where(sources, ("eras", name), f"[eras.{quoted(name)}]")
+        name_of(w, "era", name)
         check_keys(w, body, {"dt", "initial", "terminal", "strata", "transition"}, {"dt"})
         dt = number(w, "dt", body["dt"])
         if not dt > 0:
@@ -162,14 +240,16 @@ def _eras(table: Mapping, sources: Sources, strata: set[str]) -> tuple[Era, ...]
             raise w.error("strata", 'expected a table like { thermal = "active" }')
         for lane, mode in lanes.items():
             ref(w, "strata", lane, strata, "stratum")
-            if mode not in (ACTIVE, GATED):
-                raise w.error(f"strata.{lane}", f"expected 'active' or 'gated', got {mode!r}")
+            if not isinstance(mode, str) or mode not in (ACTIVE, GATED):
+                raise w.error(
+                    f"strata.{quoted(lane)}", f"expected 'active' or 'gated', got {shown(mode)}"
+                )
         eras.append(
             Era(
                 name=name,
                 dt=dt,
-                initial=bool(body.get("initial", False)),
-                terminal=bool(body.get("terminal", False)),
+                initial=flag(w, "initial", body.get("initial", False)),
+                terminal=flag(w, "terminal", body.get("terminal", False)),
                 strata=tuple(sorted(lanes.items())),
                 transition=_transition(w, body.get("transition")),
             )
@@ -181,8 +261,9 @@ def _eras(table: Mapping, sources: Sources, strata: set[str]) -> tuple[Era, ...]
 def _transition(w: Where, body: Any) -> Transition | None:
     if body is None:
         return None
-    check_keys(w, body, {"to", "when"}, {"to", "when"})
-    return Transition(to=str(body["to"]), when=expr_at(w, "transition.when", body["when"]))
+    check_keys(w, table(w, body, "transition"), {"to", "when"}, {"to", "when"})
+    to = string(w, "transition.to", body["to"])
+    return Transition(to=to, when=expr_at(w, "transition.when", body["when"]))
 
 
 def _check_era_graph(eras: list[Era], sources: Sources) -> None:
@@ -199,53 +280,65 @@ def _check_era_graph(eras: list[Era], sources: Sources) -> None:
             ref(ew, "transition.to", era.transition.to, names, "era")
 
 
+SIGNAL_KEYS = {"type", "stratum", "initial", "resolve", ALLOW_NONFINITE}
+
+
 def _signal(w: Where, name: str, body: Mapping, strata: set[str], entity: str | None) -> Signal:
-    check_keys(w, body, {"type", "stratum", "initial", "resolve"}, {"type", "stratum", "initial"})
-    if body["type"] not in VALUE_TYPES:
-        raise w.error("type", f"expected one of {list(VALUE_TYPES)}, got {body['type']!r}")
+    check_keys(w, body, SIGNAL_KEYS, {"type", "stratum", "initial"})
+    kind = body["type"]
+    if not isinstance(kind, str) or kind not in VALUE_TYPES:
+        raise w.error("type", f"expected one of {list(VALUE_TYPES)}, got {shown(kind)}")
     return Signal(
         name=name,
-        type=body["type"],
+        type=kind,
         stratum=ref(w, "stratum", body["stratum"], strata, "stratum"),
         initial=expr_at(w, "initial", body["initial"]),
         resolve=expr_at(w, "resolve", body.get("resolve", "prev")),
         entity=entity,
+        allow_nonfinite=flag(w, ALLOW_NONFINITE, body.get(ALLOW_NONFINITE, False)),
     )
 
 
-def _signals(table: Mapping, sources: Sources, strata: set[str]) -> tuple[Signal, ...]:
+def _signals(section: Mapping, sources: Sources, strata: set[str]) -> tuple[Signal, ...]:
     out = []
-    for name, body in sorted(table.items()):
-        w = where(sources, ("signals", name), f'[signals."{name}"]')
+    for name, body in sorted(section.items()):
+        w = where(sources, ("signals", name), f'[signals."{quoted(name)}"]')
+        name_of(w, "signal", name)
         out.append(_signal(w, name, body, strata, None))
     return tuple(out)
 
 
-def _entities(table: Mapping, sources: Sources, strata: set[str]) -> tuple[Entity, ...]:
+def _entities(section: Mapping, sources: Sources, strata: set[str]) -> tuple[Entity, ...]:
     out = []
-    for name, body in sorted(table.items()):
-        w = where(sources, ("entities", name), f"[entities.{name}]")
+    for name, body in sorted(section.items()):
+        w = where(sources, ("entities", name), f"[entities.{quoted(name)}]")
+        name_of(w, "entity", name)
         check_keys(w, body, {"count", "members"}, {"count", "members"})
         count = body["count"]
         if count != CELLS:
             count = positive_int(w, "count", count)
         members = []
-        for member, mbody in sorted(body["members"].items()):
+        for member, mbody in sorted(table(w, body["members"], "members").items()):
             mw = where(
                 sources,
                 ("entities", name, "members", member),
-                f"[entities.{name}.members.{member}]",
+                f"[entities.{name}.members.{quoted(member)}]",
             )
-            members.append(_signal(mw, f"{name}.{member}", mbody, strata, name))
+            full = name_of(mw, "member", f"{name}.{member}")
+            members.append(_signal(mw, full, mbody, strata, name))
         out.append(Entity(name, count, tuple(members)))
     return tuple(out)
 
 
-def _fields(table: Mapping, sources: Sources) -> tuple[Field, ...]:
+def _fields(section: Mapping, sources: Sources) -> tuple[Field, ...]:
     out = []
-    for name, body in sorted(table.items()):
-        w = where(sources, ("fields", name), f'[fields."{name}"]')
-        check_keys(w, body, {"source", "positions"}, {"source"})
+    for name, body in sorted(section.items()):
+        w = where(sources, ("fields", name), f'[fields."{quoted(name)}"]')
+        name_of(w, "field", name)
+        check_keys(w, body, {"source", "positions", ALLOW_NONFINITE}, {"source"})
         positions = body.get("positions")
-        out.append(Field(name, expr_at(w, "source", body["source"]), positions))
+        if positions is not None:
+            string(w, "positions", positions)
+        allow = flag(w, ALLOW_NONFINITE, body.get(ALLOW_NONFINITE, False))
+        out.append(Field(name, expr_at(w, "source", body["source"]), positions, allow))
     return tuple(out)

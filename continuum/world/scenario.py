@@ -18,16 +18,26 @@ checkpoint under another scenario is a recognisable branch, not a different worl
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from continuum import layout
-from continuum.errors import LayoutError, WorldError, WorldNotFoundError
+from continuum.errors import LayoutError, WorldNotFoundError
 from continuum.world.expr import Expr
 from continuum.world.hashing import digest
 from continuum.world.ir import WorldIR
-from continuum.world.parse import Where, check_keys, expr_at, number, positive_int, ref
+from continuum.world.limits import load_toml, printable
+from continuum.world.parse import (
+    Where,
+    check_keys,
+    expr_at,
+    number,
+    positive_int,
+    quoted,
+    ref,
+    string,
+    table,
+)
 
 _TABLES = {"scenario", "config", "topology", "initial"}
 
@@ -57,9 +67,9 @@ def resolve_scenario_path(world: WorldIR, spec: str) -> Path:
     """A scenario given as a file path, or a name under the world's scenarios/."""
     as_path = Path(spec)
     if as_path.suffix == layout.TOML_SUFFIX or as_path.is_file():
-        if not as_path.is_file():
-            raise WorldNotFoundError(f"scenario file {spec} does not exist")
-        return as_path
+        if not as_path.exists():
+            raise WorldNotFoundError(printable(f"scenario file {spec} does not exist"))
+        return as_path  # load_toml refuses what is not a regular file
     try:
         candidate: Path | None = layout.scenario_path(world.root or Path("."), spec)
     except LayoutError:  # a separator or '..' in a name: no file under scenarios/ has it
@@ -78,10 +88,7 @@ def load_scenario(world: WorldIR, spec: str | Path | None) -> Scenario:
     if spec is None:
         return DEFAULT_SCENARIO
     path = resolve_scenario_path(world, str(spec))
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise WorldError(f"{path}: not valid TOML: {exc}") from None
+    doc, _ = load_toml(path)
     return _parse(doc, path, world)
 
 
@@ -90,18 +97,24 @@ def _parse(doc: dict, path: Path, world: WorldIR) -> Scenario:
     check_keys(w, doc, _TABLES)
     meta = doc.get("scenario", {})
     check_keys(w, meta, {"name", "description"})
-    config_names = set(world.config_dict)
+    name = string(w, "name", meta.get("name", path.stem))
+    try:
+        layout.check_name(name, "scenario name")
+    except LayoutError as exc:
+        raise w.error("name", str(exc)) from None
+    string(w, "description", meta.get("description", ""))
     cw = Where(str(path), "[config]")
-    check_keys(cw, doc.get("config", {}), config_names)
-    config = tuple(sorted((k, number(cw, k, v)) for k, v in doc.get("config", {}).items()))
+    overrides = table(cw, doc.get("config", {}))
+    check_keys(cw, overrides, set(world.config_dict))
+    config = tuple(sorted((k, number(cw, quoted(k), v)) for k, v in overrides.items()))
     iw = Where(str(path), "[initial]")
     declared = {s.name for s in (*world.signals, *world.members)}
     initial = []
-    for name, value in sorted(doc.get("initial", {}).items()):
-        ref(iw, name, name, declared, "signal")
-        initial.append((name, expr_at(iw, name, value)))
+    for key, value in sorted(table(iw, doc.get("initial", {})).items()):
+        ref(iw, quoted(key), key, declared, "signal")
+        initial.append((key, expr_at(iw, quoted(key), value)))
     tw = Where(str(path), "[topology]")
     topo = doc.get("topology", {})
     check_keys(tw, topo, {"resolution"})
     resolution = positive_int(tw, "resolution", topo["resolution"]) if topo else None
-    return Scenario(meta.get("name", path.stem), config, tuple(initial), resolution, path)
+    return Scenario(name, config, tuple(initial), resolution, path)
