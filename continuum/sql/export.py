@@ -222,7 +222,7 @@ def _export_field(
         (config.samples, len(ticks)) if file_layout == "time" else (len(ticks), config.samples)
     )
     partition = layout.field_partition(root, c.h.identity.run_id, name, file_layout)
-    target = layout.child(partition, c.part())
+    target = layout.confine(root, layout.child(partition, c.part()))
     group = row_group_rows(span, count)
     opts = _options(group, c.meta(name, file_layout), dictionary_limit(group, span, file_layout))
     size = _copy(con, cols, select_list(cols, "SRC", file_schema(config)), target, opts, c.commit)
@@ -232,7 +232,9 @@ def _export_field(
 def _export_ticks(con: duckdb.DuckDBPyConnection, c: _Chunk, root: Path) -> tuple[int, Path]:
     """The chunk's (tick, sim_time) of the frames in the window: the views join sim_time."""
     cols = ticks_columns(c.ticks[c.keep], c.times[c.keep])
-    target = layout.ticks_part_path(root, c.h.identity.run_id, *c.h.tick_range)
+    target = layout.confine(
+        root, layout.ticks_part_path(root, c.h.identity.run_id, *c.h.tick_range)
+    )
     opts = _options(row_group_rows(1, len(cols["tick"])), c.meta(None, layout.TICKS))
     return _copy(con, cols, "tick, sim_time", target, opts, c.commit), target
 
@@ -253,7 +255,9 @@ def _export_signals(con: duckdb.DuckDBPyConnection, c: _Chunk, root: Path) -> tu
         for k, axis in enumerate(AXES):
             parts[axis].append(nan if scalar else vals[ok, k])
     cols = {k: np.concatenate(v) for k, v in parts.items()}
-    target = layout.signals_part_path(root, c.h.identity.run_id, *c.h.tick_range)
+    target = layout.confine(
+        root, layout.signals_part_path(root, c.h.identity.run_id, *c.h.tick_range)
+    )
     floats = [f"CASE WHEN isnan({a}) THEN NULL ELSE {a} END AS {a}" for a in ("value", *AXES)]
     select = "tick, sim_time, signal::VARCHAR AS signal, " + ", ".join(floats)
     opts = _options(row_group_rows(1, len(cols["tick"])), c.meta(None, layout.SIGNALS))

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from continuum.blobs import commit_file
-from continuum.errors import ContinuumError
+from continuum.errors import ContinuumError, LensError
 from continuum.lens import LensStore, SealedChunk
 from continuum.sql.columns import Scratch
 from continuum.sql.export import ChunkExport, check_fields, export_chunk
@@ -68,8 +68,19 @@ def export_run(
     measured 2x faster on two cores (``scripts/bench_sql.py``). Parts are committed
     (fsync, rename) on committer threads while the workers go on; a chunk is recorded
     in the catalog only once all its parts are in place.
+
+    A chunk file whose header cannot be read refuses the whole export before anything
+    is written (``LensError`` naming it): exporting around it would leave a hole in the
+    history that no later query could tell from a gap.
     """
     with LensStore(run_dir) as store:
+        if store.unreadable:
+            more = f" (and {len(store.unreadable) - 1} more)" if len(store.unreadable) > 1 else ""
+            raise LensError(
+                f"{run_dir}: chunk {store.unreadable[0]}{more}; nothing exported: "
+                "restore the file from a copy, or move it out of the run directory to "
+                "export the rest"
+            )
         check_fields(set(store.fields), fields)
         chunks = [
             ref.path
