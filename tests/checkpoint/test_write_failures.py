@@ -59,11 +59,16 @@ def test_file_size_limit_fails_writes_but_the_run_completes(tmp_path):
         cwd=REPO,
         timeout=120,
     )
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 3, proc.stderr  # completed, but not all was written
     summary = json.loads(proc.stdout)
     assert summary["tick"] == 200
     assert summary["checkpoints_failed"] == 4 and summary["checkpoints_written"] == 0
+    assert summary["failures"] == {"checkpoints": 4}
     assert "checkpoint at tick 50 failed" in proc.stderr
+    assert proc.stderr.splitlines()[-1] == (
+        "error: the run completed but not all was written: checkpoints 4"
+    )
+    assert "Traceback" not in proc.stderr
     assert_no_partial_files(tmp_path)
     manifest = json.loads((Path(summary["checkpoint_dir"]) / "manifest.json").read_text())
     assert manifest["failed_checkpoints"] == 4
