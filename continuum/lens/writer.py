@@ -177,20 +177,18 @@ class ChunkWriter:
         Never waits for a stage whose thread is gone: what it held is counted as lost.
         """
         if not self._buffer.put(_End(final_tick)):
-            self._lost(f"frames buffered up to tick {final_tick}", "the buffer thread stopped")
+            self._lost(f"piece ending at tick {final_tick}", "the buffer thread stopped")
         for stage in (self._buffer, self._encode, self._io):
             stage.finish()
 
     def _lost(self, what: str, why: str) -> None:
         """A piece that will not be written: counted and logged; the run goes on."""
-        self.failures.add(CHUNK, f"lens {what} failed: {why}")
+        self.failures.add(CHUNK, f"lens {what} was not written: {why}")
 
     def _take_failed(self, item: Captured | _End, exc: Exception) -> None:
         self._piece = None
-        self._lost(
-            f"capture at tick {getattr(item, 'final_tick', getattr(item, 'tick', '?'))}",
-            describe(exc),
-        )
+        tick = item.final_tick if isinstance(item, _End) else item.tick
+        self._lost(f"piece holding tick {tick}", describe(exc))
 
     def _encode_failed(self, job: tuple[_Piece, int], exc: Exception) -> None:
         self._lost(f"chunk [{job[0].start}, {job[1]})", describe(exc))
@@ -254,7 +252,7 @@ class ChunkWriter:
         try:
             atomic_write(path, encoded.blob)
         except Exception as exc:
-            self._lost(f"chunk {path.name} (not written)", describe(exc))
+            self._lost(f"chunk {path.name}", describe(exc))
             return
         try:
             self.manifest.add_chunk(chunk_entry(header))

@@ -66,7 +66,10 @@ def _make_run_dir(run_dir: Path) -> Path:
             f"cannot create checkpoint directory {run_dir}: another run took it; run again"
         ) from None
     except OSError as exc:
-        raise CheckpointError(f"cannot create checkpoint directory {run_dir}: {exc}") from None
+        raise CheckpointError(
+            f"cannot create checkpoint directory {run_dir}: {describe(exc)}; "
+            "free space there or make its parent writable, then run again"
+        ) from None
     return run_dir
 
 
