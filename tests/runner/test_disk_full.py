@@ -65,21 +65,23 @@ def disk(tmp_path: Path) -> Iterator[Path]:
 
 
 def read_only(mount: Path) -> None:
-    result = _mount("-o", "remount,ro", str(mount))
-    assert result.returncode == 0, result.stderr
+    """Remount read-only; the kernel refuses (busy) while a file is open for writing
+    there, so this retries until the writer is between two files."""
+    deadline = time.monotonic() + 20
+    while (result := _mount("-o", "remount,ro", str(mount))).returncode != 0:
+        assert time.monotonic() < deadline and "busy" in result.stderr, result.stderr
+        time.sleep(0.005)
 
 
 def fill(mount: Path, leave: int = 0) -> Path:
     """Fill the tmpfs up to ``leave`` free bytes (to the last byte by default)."""
     filler = mount / "filler"
     stat = os.statvfs(mount)
-    todo = max(stat.f_bavail * stat.f_frsize - leave, 0)
-    with open(filler, "wb") as f:
+    todo = stat.f_bavail * stat.f_frsize - leave if leave else 1 << 40
+    with open(filler, "wb", buffering=0) as f:
         try:
-            while todo > 0 or not leave:
-                f.write(b"\0" * min(65536, todo or 65536))
-                f.flush()
-                todo -= 65536
+            while todo > 0:
+                todo -= f.write(b"\0" * min(65536, todo))
         except OSError:  # full
             pass
     return filler
@@ -241,3 +243,32 @@ def test_an_unwritable_default_catalog_location_is_one_line(disk):
             "Read-only file system",
         )
         assert "--catalog URL" in line
+
+
+def test_a_catalog_on_a_disk_that_fills_up_mid_run(disk, tmp_path, straight):
+    """The catalog callbacks fail from then on (and the end of the run cannot be
+    recorded): counted, the run completes; the row is judged by liveness afterwards.
+    (SQLite keeps its file open for writing, so its disk cannot be remounted read-only
+    under it: the disk is filled instead.)"""
+    url = f"sqlite:///{disk / 'catalog.db'}"
+    args = tiny(8000, "--checkpoint-dir", tmp_path / "ckpt", "--checkpoint-stride", 500)
+    args += ["--json", "--catalog", url]
+    argv = [sys.executable, "-m", "continuum.cli", *map(str, args)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not list(tmp_path.glob("ckpt/*/*.ckpt")):
+            time.sleep(0.01)
+        filler = fill(disk)
+        out, err = proc.communicate(timeout=180)
+    finally:
+        proc.kill()
+    filler.unlink()  # room again, to judge the row
+    assert proc.returncode == 3, err
+    assert "Traceback" not in err
+    summary = json.loads(out)
+    assert summary["tick"] == 8000 and summary["state_hash"] == straight[8000]
+    assert summary["checkpoints_failed"] == 0 and summary["failures"]["catalog"] >= 1
+    assert err.splitlines()[-1].startswith("error: the run completed but not all was written")
+    with Catalog(url) as cat:  # never left running: ended, or judged by its process gone
+        assert cat.search.show(summary["run_id"]).run.status in ("completed", "crashed")
