@@ -22,16 +22,25 @@ log must not drown), and the totals for the run's summary.
 from __future__ import annotations
 
 import logging
+import os
 import queue
+import signal
 import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from continuum.errors import ContinuumError
 
-__all__ = ["POLL_S", "Failures", "Worker", "describe"]
+__all__ = ["KILL_AFTER_ENV", "POLL_S", "Failures", "Worker", "describe", "kill_point"]
 
 log = logging.getLogger("continuum")
+
+#: Test-only fault injection, never set outside tests: ``POINT[:TICK]`` makes the writer
+#: that reaches ``POINT`` (``rename``: a checkpoint renamed into place, before ``latest``
+#: and the catalog hear of it; ``lens-rename``: a lens chunk, before its manifest entry and
+#: catalog row) SIGKILL its own process there — for the chunk or checkpoint of ``TICK``
+#: (a checkpoint's tick, a chunk's end), or the first one without ``:TICK``.
+KILL_AFTER_ENV = "CONTINUUM_TEST_KILL_AFTER"
 
 #: How often a waiting producer checks that the thread it waits for is still alive.
 POLL_S = 0.05
@@ -53,6 +62,16 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, OSError | ContinuumError) and text:
         return text
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def kill_point(point: str, tick: int) -> None:
+    """Test-only: SIGKILL this process here if ``CONTINUUM_TEST_KILL_AFTER`` names it."""
+    spec = os.environ.get(KILL_AFTER_ENV)
+    if not spec:
+        return  # the production path: one dict look-up per committed blob
+    name, _, at = spec.partition(":")
+    if name == point and (not at or at == str(tick)):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 class Failures:

@@ -16,26 +16,24 @@ them (:class:`continuum.blobs.worker.Worker`), and no wait on it is forever: the
 final ``submit(wait=True)`` and :meth:`CheckpointWriter.close` give up on a thread
 that is gone. :attr:`CheckpointWriter.failures` holds the counts by kind.
 
-Test-only fault injection: with ``CONTINUUM_TEST_KILL_AFTER=rename:TICK`` in its
-environment the writer SIGKILLs its own process right after the checkpoint of TICK
-is renamed into place, before ``latest`` moves and before any ``on_commit`` callback
-(the catalog row is still ``pending``): the crash window that resume must reconcile
-(issue 12, class 10; ``tests/runner/test_kill_resume.py``). ``rename`` alone kills
-after the first checkpoint. Never set it outside tests.
+Test-only fault injection (:data:`continuum.blobs.worker.KILL_AFTER_ENV`): with
+``CONTINUUM_TEST_KILL_AFTER=rename:TICK`` in its environment the writer SIGKILLs its
+own process right after the checkpoint of TICK is renamed into place, before
+``latest`` moves and before any ``on_commit`` callback (the catalog row is still
+``pending``): the crash window that resume must reconcile (issue 12, class 10;
+``tests/runner/test_kill_resume.py``). Never set it outside tests.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from continuum import layout
 from continuum.blobs import replace_symlink
-from continuum.blobs.worker import Failures, Worker, describe
+from continuum.blobs.worker import Failures, Worker, describe, kill_point
 from continuum.checkpoint.directory import Manifest
 from continuum.checkpoint.format import RunIdentity, write_checkpoint
 from continuum.runtime import State
@@ -43,7 +41,6 @@ from continuum.runtime import State
 log = logging.getLogger("continuum.checkpoint")
 
 DEFAULT_QUEUE_DEPTH = 3
-KILL_AFTER_ENV = "CONTINUUM_TEST_KILL_AFTER"  # test-only, see the module docstring
 
 # Failure kinds (``CheckpointWriter.failures``, the run summary's ``failures``)
 WRITE = "checkpoints"  # a checkpoint not written
@@ -94,7 +91,6 @@ class CheckpointWriter:
         self.base_dropped = _count(manifest, "dropped_checkpoints")
         self.base_failed = _count(manifest, "failed_checkpoints")
         self.last_tick: int | None = None
-        self._kill_tick = _kill_tick()
         self._worker: Worker[State] = Worker(
             "checkpoint-writer", self._write, depth=depth, on_error=self._unexpected
         )
@@ -179,8 +175,7 @@ class CheckpointWriter:
             self._record_counts()
             self._notify(self.on_fail, tick, path)
             return
-        if self._kill_tick is not None and self._kill_tick in (-1, tick):
-            os.kill(os.getpid(), signal.SIGKILL)  # test-only: see the module docstring
+        kill_point("rename", tick)  # test-only: see the module docstring
         self.written += 1
         self._move_latest(path)
         self._record_counts()
@@ -219,12 +214,3 @@ def _count(manifest: Manifest, key: str) -> int:
     """A count an earlier segment left in the manifest (0 if it is not a count)."""
     value = manifest.data.get(key, 0)
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
-
-
-def _kill_tick() -> int | None:
-    """Test-only: the tick after whose rename to SIGKILL (-1: the first), or None."""
-    spec = os.environ.get(KILL_AFTER_ENV, "")
-    point, _, tick = spec.partition(":")
-    if point != "rename":
-        return None
-    return int(tick) if tick.isdigit() else -1

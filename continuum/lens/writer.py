@@ -51,7 +51,7 @@ import numpy as np
 
 from continuum import layout
 from continuum.blobs import atomic_write
-from continuum.blobs.worker import Failures, Worker, describe
+from continuum.blobs.worker import Failures, Worker, describe, kill_point
 from continuum.lens.format import DEFAULT_LEVEL, EncodedChunk, LensIdentity, encode_chunk
 from continuum.lens.history import FieldLens
 from continuum.lens.manifest import LensManifest, chunk_entry, window_of
@@ -254,6 +254,7 @@ class ChunkWriter:
         except Exception as exc:
             self._lost(f"chunk {path.name}", describe(exc))
             return
+        kill_point("lens-rename", header.tick_range[1])  # test-only (blobs.worker)
         try:
             self.manifest.add_chunk(chunk_entry(header))
         except Exception as exc:  # the file is durable: the store finds it without the entry

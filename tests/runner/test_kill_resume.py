@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from continuum import layout
+from continuum.blobs.worker import KILL_AFTER_ENV
 from continuum.catalog import Catalog
-from continuum.checkpoint.writer import KILL_AFTER_ENV
 
 from .conftest import run
 
@@ -179,3 +179,25 @@ def test_a_run_still_running_is_not_resumed_in_place(paused):
         "run", "terra", "--resume", "--checkpoint-dir", ckpt, "--steps", 5, "--catalog", url
     )
     assert resumed.returncode == 0, resumed.stderr
+
+
+def test_a_lens_chunk_killed_before_its_row_is_adopted_on_resume(tmp_path):
+    """SIGKILL right after a lens chunk's rename (``lens-rename:30``): the file is whole,
+    no row lists it; the resume records it, as ``catalog verify --repair`` would."""
+    url, ckpt, lens = f"sqlite:///{tmp_path / 'catalog.db'}", tmp_path / "ckpt", tmp_path / "lens"
+    outputs = ["--checkpoint-dir", ckpt, "--checkpoint-stride", 5, "--lens-dir", lens]
+    outputs += ["--lens-chunk-size", 10, "--catalog", url]
+    env = {**os.environ, KILL_AFTER_ENV: "lens-rename:30"}
+    killed = cli("run", "terra", "--scenario", "tiny", "--steps", TOTAL, *outputs, env=env)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    (run_dir,) = lens.iterdir()
+    orphan = run_dir / layout.lens_chunk_name(20, 30)
+    assert orphan.is_file()
+    with Catalog(url) as cat:
+        assert orphan.name not in {c.path for c in cat.lens_chunks.list(run_dir.name)}
+    resumed = cli("run", "terra", "--resume-run", run_dir.name, "--steps", 10, *outputs)
+    assert resumed.returncode == 0, resumed.stderr
+    with Catalog(url) as cat:
+        rows = {c.path: c.state for c in cat.lens_chunks.list(run_dir.name)}
+    on_disk = {p.name for p in run_dir.glob("lens_snapshot_*.lens")}
+    assert orphan.name in on_disk and rows == dict.fromkeys(on_disk, "committed")
