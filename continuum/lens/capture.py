@@ -192,14 +192,16 @@ class LensCapture:
         )
 
     def _open_segment(self, state: State) -> None:
-        """The manifest (made or loaded), any gap before ``state``, and a new segment."""
+        """The manifest (made or loaded), any gap before ``state`` and a new segment, the
+        last two in one rewrite (no writer thread yet: the data is this thread's alone)."""
+        data = self.manifest.data
         if self.covered is not None and self.covered < state.tick:
             log.warning(
                 "lens frames of ticks [%d, %d) were lost (not sealed before the run stopped)",
                 self.covered,
                 state.tick,
             )
-            self.manifest.update(gaps=[*self.manifest.data["gaps"], [self.covered, state.tick]])
+            data["gaps"] = [*data["gaps"], [self.covered, state.tick]]
         self.manifest.start_segment(
             {
                 "started_at": now_iso(),

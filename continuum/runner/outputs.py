@@ -39,17 +39,27 @@ if TYPE_CHECKING:  # imported lazily below: scipy (lens) and sqlalchemy (catalog
     from continuum.sql import LiveExporter
 
 
-def open_manifest(p: Prepared, req: RunRequest) -> Manifest:
-    """Load the run's manifest (in place) or make its directory and manifest (new run, branch)."""
+def open_manifest(p: Prepared, req: RunRequest, segment: dict[str, Any] | None = None) -> Manifest:
+    """Load the run's manifest (in place) or make its directory and manifest (new run, branch).
+
+    With ``segment``, it is started in the same rewrite as the run's settings: a resumed
+    run's manifest is rewritten once, or (if anything fails) not at all.
+    """
     run_dir = p.run_dir
     assert run_dir is not None
     if p.is_new:
         _make_run_dir(run_dir)  # a CheckpointError here made nothing
+    settings = {
+        "checkpoint_stride": req.checkpoint_stride,
+        "checkpoint_interval": req.checkpoint_interval,
+    }
     try:
         manifest = Manifest.create(run_dir, _identity(p)) if p.is_new else Manifest.load(run_dir)
-        manifest.update(
-            checkpoint_stride=req.checkpoint_stride, checkpoint_interval=req.checkpoint_interval
-        )
+        if segment is None:
+            manifest.update(**settings)
+        else:  # no writer thread yet: the data is this thread's alone
+            manifest.data.update(settings)
+            manifest.start_segment(segment)
     except Exception as exc:
         if p.is_new:
             discard_run_dir(run_dir)  # made just now: nothing else is in it
@@ -143,22 +153,15 @@ def open_checkpointing(
     """The run's manifest (with a new segment) and its background writer, if it checkpoints."""
     if p.run_dir is None:
         return None
-    manifest = open_manifest(p, req)
-    try:
-        manifest.start_segment(
-            {
-                "started_at": now_iso(),
-                "host": socket.gethostname(),
-                "pid": os.getpid(),
-                "resumed_from": p.resume.checkpoint.name if p.resume.checkpoint else None,
-                "start_tick": p.state.tick,
-                "status": "running",
-            }
-        )
-    except Exception as exc:
-        if p.is_new:
-            discard_run_dir(p.run_dir)
-        raise _open_error(p.run_dir, exc) from None
+    segment = {
+        "started_at": now_iso(),
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "resumed_from": p.resume.checkpoint.name if p.resume.checkpoint else None,
+        "start_tick": p.state.tick,
+        "status": "running",
+    }
+    manifest = open_manifest(p, req, segment)
     writer = CheckpointWriter(
         manifest,
         RunIdentity.of(p.program, p.run_id),

@@ -7,9 +7,13 @@ its summary (and a ``run-failures`` audit entry), and nothing waits for a dead t
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
+
 from continuum.catalog import Catalog
+from continuum.errors import ContinuumError
 
 from .conftest import run
 
@@ -55,3 +59,18 @@ def test_a_catalog_callback_that_raises_anything_is_counted(tmp_path, catalog_ur
     # per checkpoint: its pending row and its committed row; per chunk: its row
     assert summary["failures"] == {"catalog": 4 * 2 + 3}
     assert len(list(Path(summary["checkpoint_dir"]).glob("checkpoint_*.ckpt"))) == 4
+
+
+def test_a_malformed_checkpoint_manifest_on_resume_is_one_line(tmp_path):
+    """A manifest that loads but holds a number where its segments belong: refused before
+    the loop with one line naming it (the JSON decoders may refuse it earlier still)."""
+    first = run(steps=20, checkpoint_dir=tmp_path, checkpoint_stride=10, no_catalog=True)
+    manifest = Path(first["checkpoint_dir"]) / "manifest.json"
+    data = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**data, "segments": 5, "dropped_checkpoints": "x"}))
+    before = manifest.read_bytes()
+    with pytest.raises(ContinuumError) as info:
+        run(steps=5, checkpoint_dir=tmp_path, resume=True, seed=None, no_catalog=True)
+    message = str(info.value)
+    assert "\n" not in message and str(manifest) in message
+    assert manifest.read_bytes() == before  # nothing half-written
