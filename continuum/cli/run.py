@@ -119,6 +119,9 @@ def run(world: str, quiet: bool, as_json: bool, **options) -> None:
       continuum run terra --resume --checkpoint-dir ./ckpt --steps 5000
       continuum run ./my-world --scenario tiny --json
       continuum run terra --steps 500 --lens-dir ./lens --lens-stride 10
+
+    Exit status: 0 done; 1 refused or stopped by an error (one line); 3 the run
+    reached its last tick but not all was written (the summary's failures say what).
     """
     from continuum.runner import RunRequest, execute
 
