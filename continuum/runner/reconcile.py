@@ -13,7 +13,8 @@ no longer ``running``. So its rows are settled at once, by ``catalog verify``'s 
 rules and state machine (:mod:`continuum.maintenance.walker`, moves audit-logged),
 only without the grace period: a pending row whose file exists and verifies is
 re-recorded ``committed`` with what the file holds; one whose file is missing
-becomes ``missing``, one whose file is bad ``corrupt``. Files of the run's
+becomes ``missing``, one whose file is bad ``corrupt`` (only where the run's directory
+is visible from here: another host's disk is not judged). Files of the run's
 directories that no row lists are adopted as verify adopts them, and temporaries of
 the dead writer are removed. Committed rows are not re-verified (that is
 ``catalog verify``'s job; resuming must stay cheap).
@@ -29,6 +30,7 @@ is asked.
 from __future__ import annotations
 
 import logging
+import os
 from datetime import datetime
 
 from continuum.blobs.worker import describe
@@ -67,6 +69,8 @@ def settle_dead_run(catalog: Catalog, run_id: str) -> RunRecord:
 
 def _settle(adapter: _DeadCheckpoints | _DeadLensChunks, dirs: RunDirs) -> None:
     files = adapter.files(dirs)
+    if not files.directory or not os.path.isdir(files.directory):
+        return  # not visible from here (another host's disk): its files cannot be judged
     walker = Walker(adapter, repair=True)
     found = [walker.row(files, row) for row in files.rows if row.state == "pending"]
     found += walker.directory(files)

@@ -182,16 +182,16 @@ def test_a_run_still_running_is_not_resumed_in_place(paused):
 
 
 def test_a_lens_chunk_killed_before_its_row_is_adopted_on_resume(tmp_path):
-    """SIGKILL right after a lens chunk's rename (``lens-rename:30``): the file is whole,
+    """SIGKILL right after a lens chunk's rename (``lens-rename:40``): the file is whole,
     no row lists it; the resume records it, as ``catalog verify --repair`` would."""
     url, ckpt, lens = f"sqlite:///{tmp_path / 'catalog.db'}", tmp_path / "ckpt", tmp_path / "lens"
     outputs = ["--checkpoint-dir", ckpt, "--checkpoint-stride", 5, "--lens-dir", lens]
     outputs += ["--lens-chunk-size", 10, "--catalog", url]
-    env = {**os.environ, KILL_AFTER_ENV: "lens-rename:30"}
+    env = {**os.environ, KILL_AFTER_ENV: "lens-rename:40"}  # checkpoints were written by then
     killed = cli("run", "terra", "--scenario", "tiny", "--steps", TOTAL, *outputs, env=env)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     (run_dir,) = lens.iterdir()
-    orphan = run_dir / layout.lens_chunk_name(20, 30)
+    orphan = run_dir / layout.lens_chunk_name(30, 40)
     assert orphan.is_file()
     with Catalog(url) as cat:
         assert orphan.name not in {c.path for c in cat.lens_chunks.list(run_dir.name)}
