@@ -146,8 +146,7 @@ class Worker(Generic[T]):
     def finish(self) -> bool:
         """Let the thread do what is queued, then stop it; False if it had died.
 
-        Safe to call twice, and from the thread's own handler's callers only (never
-        from the thread itself).
+        Safe to call twice; never from the worker's own thread (it would wait for itself).
         """
         if self._put(_STOP):
             self._thread.join()
