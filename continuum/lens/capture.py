@@ -19,10 +19,18 @@ end of the last chunk already on disk, and this segment captures tick ``t`` only
 - the lens fell behind (frames buffered in memory lost in a crash): the missing range
   is recorded under ``gaps`` in the manifest and logged; capture restarts at the
   resumed tick.
+
+**Failures.** Before the loop (:meth:`LensCapture.start`) a lens directory or manifest
+that cannot be written (a full disk, a read-only directory) or a manifest holding what
+it should not is one :class:`~continuum.errors.LensError` naming the file, and the run
+does not start. After it, nothing of the lens stops the run: the writer counts and
+logs its failures, :meth:`LensCapture.close` never waits for a stage that is gone and
+counts a manifest it cannot rewrite, and :meth:`LensCapture.summary` reports them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -32,13 +40,15 @@ from typing import Any
 
 from continuum import layout
 from continuum.blobs import now_iso
-from continuum.errors import LensError
+from continuum.blobs.worker import describe
+from continuum.errors import ContinuumError, LensError
 from continuum.lens.format import DEFAULT_LEVEL, LensIdentity
 from continuum.lens.manifest import LensManifest
 from continuum.lens.store import LensStore
 from continuum.lens.writer import (
     DEFAULT_MAX_CHUNK_BYTES,
     DEFAULT_QUEUE_DEPTH,
+    MANIFEST,
     Captured,
     ChunkWriter,
     SealCallback,
@@ -139,25 +149,20 @@ class LensCapture:
         }
 
     def start(self, state: State) -> None:
-        """Begin a segment at ``state`` (captured too, if due and not on disk yet)."""
+        """Begin a segment at ``state`` (captured too, if due and not on disk yet).
+
+        A manifest that cannot be written or used is one ``LensError`` naming it.
+        """
         self.floor = state.tick if self.covered is None else max(self.covered, state.tick)
-        if self.covered is not None and self.covered < state.tick:
-            log.warning(
-                "lens frames of ticks [%d, %d) were lost (not sealed before the run stopped)",
-                self.covered,
-                state.tick,
-            )
-            self.manifest.update(gaps=[*self.manifest.data["gaps"], [self.covered, state.tick]])
-        self.manifest.start_segment(
-            {
-                "started_at": now_iso(),
-                "host": socket.gethostname(),
-                "pid": os.getpid(),
-                "start_tick": state.tick,
-                "capture_from": self.floor,
-                "status": "running",
-            }
-        )
+        made = not self.run_dir.exists()
+        try:
+            self._open_segment(state)
+        except Exception as exc:
+            if made:  # nothing half-made: the directory this start made goes again
+                with contextlib.suppress(OSError):
+                    layout.manifest_path(self.run_dir).unlink(missing_ok=True)
+                    self.run_dir.rmdir()
+            raise self._start_error(exc) from None
         self.writer = ChunkWriter(
             self.manifest,
             self.identity,
@@ -172,6 +177,42 @@ class LensCapture:
         self._open = True
         self(state)
 
+    def _start_error(self, exc: Exception) -> ContinuumError:
+        """``exc`` as the one line the run stops with."""
+        if isinstance(exc, ContinuumError):
+            return exc
+        if isinstance(exc, OSError):
+            return LensError(
+                f"cannot write lens directory {self.run_dir}: {describe(exc)}; "
+                "free space there or make it writable, then run again"
+            )
+        return LensError(  # a manifest whose values are not what they should be
+            f"{layout.manifest_path(self.run_dir)}: not a usable lens manifest "
+            f"({describe(exc)}); move it away and run again"
+        )
+
+    def _open_segment(self, state: State) -> None:
+        """The manifest (made or loaded), any gap before ``state`` and a new segment, the
+        last two in one rewrite (no writer thread yet: the data is this thread's alone)."""
+        data = self.manifest.data
+        if self.covered is not None and self.covered < state.tick:
+            log.warning(
+                "lens frames of ticks [%d, %d) were lost (not sealed before the run stopped)",
+                self.covered,
+                state.tick,
+            )
+            data["gaps"] = [*data["gaps"], [self.covered, state.tick]]
+        self.manifest.start_segment(
+            {
+                "started_at": now_iso(),
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "start_tick": state.tick,
+                "capture_from": self.floor,
+                "status": "running",
+            }
+        )
+
     def __call__(self, state: State) -> None:
         """The tick observer: observe and hand over, only on ticks the lens captures."""
         tick, writer = state.tick, self.writer
@@ -182,24 +223,32 @@ class LensCapture:
         writer.submit(Captured(tick, state.sim_time, frames, signals))
 
     def close(self, final_tick: int, status: str = "completed") -> None:
-        """Seal what is buffered, record the segment, and write the full file if asked."""
+        """Seal what is buffered, record the segment, and write the full file if asked.
+
+        Never raises for the lens's own failures: they are counted in the summary.
+        """
         writer = self.writer
         if writer is None or not self._open:
             return
         self._open = False
         writer.close(final_tick)
-        self.manifest.update(
-            dropped_frames=int(self.manifest.data.get("dropped_frames", 0)) + writer.dropped,
-            failed_chunks=int(self.manifest.data.get("failed_chunks", 0)) + writer.failed,
-        )
-        self.manifest.end_segment(
-            end_tick=final_tick,
-            ended_at=now_iso(),
-            status=status,
-            frames=writer.frames_written,
-            dropped=writer.dropped,
-            chunks=[s.path.name for s in writer.sealed],
-        )
+        data = self.manifest.data
+        try:
+            self.manifest.update(
+                dropped_frames=_count(data, "dropped_frames") + writer.dropped,
+                failed_chunks=_count(data, "failed_chunks") + writer.failed,
+            )
+            self.manifest.end_segment(
+                end_tick=final_tick,
+                ended_at=now_iso(),
+                status=status,
+                frames=writer.frames_written,
+                dropped=writer.dropped,
+                chunks=[s.path.name for s in writer.sealed],
+            )
+        except Exception as exc:  # a full or read-only disk at the end: the run is done
+            where = layout.manifest_path(self.run_dir)
+            writer.failures.add(MANIFEST, f"{where}: segment not recorded: {describe(exc)}")
         if self.config.full:
             self._write_full()
 
@@ -207,8 +256,16 @@ class LensCapture:
         try:
             with LensStore(self.run_dir) as store:
                 store.compact()
-        except (OSError, LensError) as exc:
-            log.warning("%s was not written: %s", layout.LENS_FULL_NAME, exc)
+        except Exception as exc:
+            assert self.writer is not None
+            self.writer.failures.add(
+                "lens_full", f"{layout.LENS_FULL_NAME} was not written: {describe(exc)}"
+            )
+
+    @property
+    def failures(self) -> dict[str, int]:
+        """What failed in this segment, by kind (empty when nothing did)."""
+        return dict(self.writer.failures.counts) if self.writer else {}
 
     def summary(self) -> dict[str, Any]:
         """Lens figures for the run summary."""
@@ -220,6 +277,12 @@ class LensCapture:
             "lens_dropped": writer.dropped if writer else 0,
             "lens_failed": writer.failed if writer else 0,
         }
+
+
+def _count(data: dict[str, Any], key: str) -> int:
+    """A count an earlier segment left in the manifest (0 if it is not a count)."""
+    value = data.get(key, 0)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
 def _field_names(sim: Simulation, wanted: tuple[str, ...] | None) -> list[str]:

@@ -28,7 +28,13 @@ Sealing rules (windows: :mod:`continuum.lens.manifest`; names: :mod:`continuum.l
 a piece is sealed when a frame past its window arrives (named by the window), when its frames reach
 ``max_chunk_bytes`` (ending after its last frame), and at the end of a segment (ending
 at the segment's last tick + 1). A failed write (ENOSPC...) loses that piece, is logged
-and counted, and capture goes on.
+and counted, and capture goes on. So does any other failure of a stage — a bug, a
+manifest that cannot be rewritten or holds what it should not: each stage is a
+:class:`continuum.blobs.worker.Worker`, which outlives its handler's exceptions, and
+every hand-off between stages (and :meth:`ChunkWriter.close`) gives up on a stage
+whose thread is gone instead of waiting for it forever. A chunk whose file was
+committed but whose manifest entry could not be written is still sealed (files are
+the truth; the store finds it), the manifest failure counted apart.
 
 The writer does not read lens files: the encode stage keeps the header it computed
 (:class:`~continuum.lens.format.EncodedChunk`) and the io stage records it as is.
@@ -37,18 +43,15 @@ The writer does not read lens files: the encode stage keeps the header it comput
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from continuum import layout
 from continuum.blobs import atomic_write
-from continuum.errors import LensError
+from continuum.blobs.worker import Failures, Worker, describe, kill_point
 from continuum.lens.format import DEFAULT_LEVEL, EncodedChunk, LensIdentity, encode_chunk
 from continuum.lens.history import FieldLens
 from continuum.lens.manifest import LensManifest, chunk_entry, window_of
@@ -104,22 +107,9 @@ class _Piece:
     lens: FieldLens
 
 
-class _Stage:
-    """One worker thread draining a bounded queue; ``None`` ends it after what is queued."""
-
-    def __init__(self, name: str, handle: Callable[[Any], None], depth: int) -> None:
-        self.queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
-        self._handle = handle
-        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while (item := self.queue.get()) is not None:
-            self._handle(item)
-
-    def finish(self) -> None:
-        self.queue.put(None)
-        self._thread.join()
+# Failure kinds (``ChunkWriter.failures``, the run summary's ``failures``)
+CHUNK = "lens_chunks"  # a piece of frames lost
+MANIFEST, CALLBACK = "lens_manifest", "lens_callbacks"
 
 
 class ChunkWriter:
@@ -148,51 +138,72 @@ class ChunkWriter:
         self.level, self.shuffle = level, shuffle
         self.on_seal = list(on_seal or [])
         self.sealed: list[SealedChunk] = []
-        self.frames_written = self.dropped = self.failed = 0
+        self.frames_written = self.dropped = 0
+        self.failures = Failures(log)
         self._piece: _Piece | None = None
-        self._count_lock = threading.Lock()
-        self._io = _Stage("lens-io", self._commit, 1)
-        self._encode = _Stage("lens-encode", self._encode_piece, 1)
-        self._buffer = _Stage("lens-buffer", self._take, depth)
+        self._io: Worker[EncodedChunk] = Worker(
+            "lens-io", self._commit, depth=1, on_error=self._io_failed
+        )
+        self._encode: Worker[tuple[_Piece, int]] = Worker(
+            "lens-encode", self._encode_piece, depth=1, on_error=self._encode_failed
+        )
+        self._buffer: Worker[Captured | _End] = Worker(
+            "lens-buffer", self._take, depth=depth, on_error=self._take_failed
+        )
+
+    @property
+    def failed(self) -> int:
+        """Pieces of this segment lost (not written)."""
+        return self.failures[CHUNK]
 
     def submit(self, item: Captured) -> bool:
         """Hand one tick's frames over without waiting; False (and counted) if full."""
-        try:
-            self._buffer.queue.put_nowait(item)
-        except queue.Full:
-            self.dropped += 1
-            if self.dropped == 1 or self.dropped % 1000 == 0:
-                log.warning(
-                    "lens frames at tick %d dropped: writer queue full (%d dropped so far)",
-                    item.tick,
-                    self.dropped,
-                )
-            return False
-        return True
+        if self._buffer.offer(item):
+            return True
+        self.dropped += 1
+        if self.dropped == 1 or self.dropped % 1000 == 0:
+            why = "writer queue full" if self._buffer.alive else "writer thread stopped"
+            log.warning(
+                "lens frames at tick %d dropped: %s (%d dropped so far)",
+                item.tick,
+                why,
+                self.dropped,
+            )
+        return False
 
     def close(self, final_tick: int) -> None:
-        """Seal what is buffered (ending at ``final_tick + 1``), write it, stop the stages."""
-        self._buffer.queue.put(_End(final_tick))
+        """Seal what is buffered (ending at ``final_tick + 1``), write it, stop the stages.
+
+        Never waits for a stage whose thread is gone: what it held is counted as lost.
+        """
+        if not self._buffer.put(_End(final_tick)):
+            self._lost(f"piece ending at tick {final_tick}", "the buffer thread stopped")
         for stage in (self._buffer, self._encode, self._io):
             stage.finish()
 
-    def _failed(self, what: str, exc: Exception) -> None:
-        """A lens bug or a failed write is logged and counted; it must not stop the run."""
-        with self._count_lock:  # three stages can fail at once
-            self.failed += 1
-        log.warning("lens %s failed: %s", what, exc)
+    def _lost(self, what: str, why: str) -> None:
+        """A piece that will not be written: counted and logged; the run goes on."""
+        self.failures.add(CHUNK, f"lens {what} was not written: {why}")
+
+    def _take_failed(self, item: Captured | _End, exc: Exception) -> None:
+        self._piece = None
+        tick = item.final_tick if isinstance(item, _End) else item.tick
+        self._lost(f"piece holding tick {tick}", describe(exc))
+
+    def _encode_failed(self, job: tuple[_Piece, int], exc: Exception) -> None:
+        self._lost(f"chunk [{job[0].start}, {job[1]})", describe(exc))
+
+    def _io_failed(self, encoded: EncodedChunk, exc: Exception) -> None:
+        self._lost(f"chunk {encoded.header.path.name}", describe(exc))
 
     # -- stage 1: buffer ------------------------------------------------------------------
 
     def _take(self, item: Captured | _End) -> None:
-        try:
-            if isinstance(item, _End):
-                self._seal(item.final_tick + 1)
-            else:
-                self._add(item)
-        except Exception as exc:
-            self._piece = None
-            self._failed(f"capture at tick {getattr(item, 'tick', item)}", exc)
+        """Buffer stage: any failure drops the current piece (``_take_failed``)."""
+        if isinstance(item, _End):
+            self._seal(item.final_tick + 1)
+        else:
+            self._add(item)
 
     def _add(self, item: Captured) -> None:
         piece = self._piece
@@ -214,38 +225,41 @@ class ChunkWriter:
             return
         end = min(end, piece.window_end)
         self.next_start = end
-        self._encode.queue.put((piece, end))  # waits while a piece is queued: backpressure
+        if not self._encode.put((piece, end)):  # waits while a piece is queued: backpressure
+            self._lost(f"chunk [{piece.start}, {end})", "the encode thread stopped")
 
     # -- stage 2: encode ------------------------------------------------------------------
 
     def _encode_piece(self, job: tuple[_Piece, int]) -> None:
+        """Encode stage: any failure loses this piece (``_encode_failed``)."""
         piece, end = job
-        name = f"[{piece.start}, {end})"
-        try:
-            data = piece.lens.to_chunk(frame_lists=True)
-            if not len(data.ticks):
-                return
-            path = layout.lens_chunk_path(self.run_dir, piece.start, end)
-            name = path.name
-            span = (piece.start, end)
-            encoded = encode_chunk(
-                path, data, self.identity, tick_range=span, level=self.level, shuffle=self.shuffle
-            )
-        except Exception as exc:
-            self._failed(f"chunk {name}", exc)
+        data = piece.lens.to_chunk(frame_lists=True)
+        if not len(data.ticks):
             return
-        self._io.queue.put(encoded)
+        path = layout.lens_chunk_path(self.run_dir, piece.start, end)
+        span = (piece.start, end)
+        encoded = encode_chunk(
+            path, data, self.identity, tick_range=span, level=self.level, shuffle=self.shuffle
+        )
+        if not self._io.put(encoded):
+            self._lost(f"chunk {path.name}", "the io thread stopped")
 
     # -- stage 3: io ----------------------------------------------------------------------
 
     def _commit(self, encoded: EncodedChunk) -> None:
+        """Io stage: a failed write loses the piece; a failed manifest entry does not."""
         header, path = encoded.header, encoded.header.path
         try:
             atomic_write(path, encoded.blob)
-            self.manifest.add_chunk(chunk_entry(header))
-        except (OSError, LensError) as exc:
-            self._failed(f"chunk {path.name} (not written)", exc)
+        except Exception as exc:
+            self._lost(f"chunk {path.name}", describe(exc))
             return
+        kill_point("lens-rename", header.tick_range[1])  # test-only (blobs.worker)
+        try:
+            self.manifest.add_chunk(chunk_entry(header))
+        except Exception as exc:  # the file is durable: the store finds it without the entry
+            where = layout.manifest_path(self.run_dir)
+            self.failures.add(MANIFEST, f"{where}: {path.name} not listed: {describe(exc)}")
         self.frames_written += header.frames
         self._notify(
             SealedChunk(
@@ -268,4 +282,4 @@ class ChunkWriter:
             try:
                 callback(sealed)
             except Exception as exc:  # a catalog failure must not stop capture
-                log.warning("after lens chunk %s: %s", sealed.path.name, exc)
+                self.failures.add(CALLBACK, f"after lens chunk {sealed.path.name}: {describe(exc)}")

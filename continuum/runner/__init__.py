@@ -4,12 +4,14 @@ Owns the orchestration only: ``request`` (the options), ``resolve`` (what is
 resumed: fresh, in place or a branch, and from which checkpoint), ``prepare``
 (world + decision -> the state the run starts from), ``outputs`` (the checkpoint
 writer, lens capture, Parquet exporter and catalog recorder a run feeds),
-``recorder`` (the catalog side of a run), ``execute`` (the order of it all, the
-loop and its teardown). It must not hold format, geometry, path or SQL logic of its
-own: those belong to ``checkpoint``, ``lens``, ``layout``, ``sql`` and ``catalog``,
-called through their public APIs, and nothing here runs inside a tick except
-snapshot hand-off. It may import checkpoint, lens, catalog, sql, runtime, world,
-blobs, layout and errors; nothing imports it but the CLI (and scripts, tests).
+``recorder`` (the catalog side of a run), ``reconcile`` (settling what a resumed
+run's dead segment left pending), ``execute`` (the order of it all, the loop and its
+teardown, and the summary's ``failures``: what the writers could not write). It must
+not hold format, geometry, path or SQL logic of its own: those belong to
+``checkpoint``, ``lens``, ``layout``, ``sql`` and ``catalog``, called through their
+public APIs, and nothing here runs inside a tick except snapshot hand-off. It may
+import checkpoint, lens, catalog, sql, maintenance, runtime, world, blobs, layout and
+errors; nothing imports it but the CLI (and scripts, tests).
 
 The order, which keeps a refused run from leaving anything behind: resolve and
 prepare (read only) -> lens options checked -> the catalog accepts the run

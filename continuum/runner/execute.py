@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
 from continuum.blobs import now_iso
+from continuum.blobs.worker import Failures, describe
 from continuum.runner.outputs import (
     Trigger,
+    abandon_checkpointing,
     open_checkpointing,
     open_exporter,
     open_lens,
@@ -19,6 +22,8 @@ from continuum.runner.outputs import (
 from continuum.runner.prepare import Prepared, prepare
 from continuum.runner.request import RunRequest
 from continuum.runtime import State
+
+log = logging.getLogger("continuum.run")
 
 if TYPE_CHECKING:
     from continuum.checkpoint import CheckpointWriter, Manifest
@@ -33,6 +38,12 @@ def execute(req: RunRequest, on_tick: Callable[[State], None] | None = None) -> 
     Everything that can refuse the run does so before anything is written: ``prepare``
     decides what is resumed and only reads, the lens checks its fields, and the catalog
     accepts the run (or stops it with one error) before the outputs make a directory.
+
+    Once the loop runs, nothing the outputs do stops it or hangs its end: each writer
+    counts its failures, each closes without waiting for a thread that is gone, and
+    each step of the teardown runs whatever the one before it did. The summary's
+    ``failures`` (kind -> count, empty when all went well) says what failed; the
+    catalog gets the same as a ``run-failures`` audit entry.
     """
     p = prepare(req)
     on_seal: list[SealCallback] = []  # filled before lens.start(), which hands it to the writer
@@ -41,7 +52,7 @@ def execute(req: RunRequest, on_tick: Callable[[State], None] | None = None) -> 
     if recorder is not None:
         on_seal.append(recorder.lens_chunk)
     exporter, checkpointing = _open_outputs(p, req, lens, recorder, on_seal)
-    manifest, writer = checkpointing or (None, None)
+    writer = checkpointing[1] if checkpointing else None
     trigger = Trigger(writer, req.checkpoint_stride, req.checkpoint_interval) if writer else None
     observers = [o for o in (trigger, lens, on_tick) if o is not None]
     if recorder is not None:
@@ -54,16 +65,57 @@ def execute(req: RunRequest, on_tick: Callable[[State], None] | None = None) -> 
             writer.submit(p.state.snapshot(), wait=True)
         status = "completed"
     finally:
+        teardown = Failures(log)
+        tick = p.state.tick
+
+        def close_checkpoints(w: CheckpointWriter) -> None:
+            w.close()
+            w.end_segment(end_tick=tick, ended_at=now_iso(), status=status)
+
+        # in this order: the last lens chunk is exported, then the catalog hears of it all
         if lens is not None:
-            lens.close(p.state.tick, status)
+            _step(teardown, "lens", lambda: lens.close(tick, status))
         if exporter is not None:
-            exporter.close()
-        if manifest is not None and writer is not None:
-            writer.close()
-            manifest.end_segment(end_tick=p.state.tick, ended_at=now_iso(), status=status)
+            _step(teardown, "parquet exporter", exporter.close)
+        if writer is not None:
+            _step(teardown, "checkpoint writer", lambda: close_checkpoints(writer))
         if recorder is not None:
-            recorder.finish(status, p.state.tick, writer.dropped if writer else 0)
-    return {**_summary(p, req, elapsed, writer), **(lens.summary() if lens else {})}
+            failed = failures(writer, lens, exporter, recorder, teardown)
+            dropped = writer.dropped if writer else 0
+            _step(teardown, "catalog", lambda: recorder.finish(status, tick, dropped, failed))
+    return {
+        **_summary(p, req, elapsed, writer),
+        **(lens.summary() if lens else {}),
+        "failures": failures(writer, lens, exporter, recorder, teardown),
+    }
+
+
+def _step(teardown: Failures, what: str, close: Callable[[], None]) -> None:
+    """One step of the teardown: a failure (a bug: each close counts its own) is counted."""
+    try:
+        close()
+    except Exception as exc:
+        teardown.add("teardown", f"closing the {what} failed: {describe(exc)}")
+
+
+def failures(
+    writer: CheckpointWriter | None,
+    lens: LensCapture | None,
+    exporter: LiveExporter | None,
+    recorder: RunRecorder | None,
+    teardown: Failures,
+) -> dict[str, int]:
+    """What failed in this run, by kind (``checkpoints``, ``lens_manifest``, ``catalog``...)."""
+    found: dict[str, int] = dict(teardown.counts)
+    if writer is not None:
+        found.update(writer.failures.counts)
+    if lens is not None:
+        found.update(lens.failures)
+    if exporter is not None:
+        found.update(exporter.failures.counts)
+    if recorder is not None:
+        found.update(recorder.failures.counts)
+    return {kind: n for kind, n in sorted(found.items()) if n}
 
 
 def _open_outputs(
@@ -75,7 +127,8 @@ def _open_outputs(
 ) -> tuple[LiveExporter | None, tuple[Manifest, CheckpointWriter] | None]:
     """Make the run's directories and start its writers, now that the catalog accepted it.
 
-    A failure here closes what was opened and records the run as failed, then propagates.
+    A failure here closes what was opened, takes back a new run's directory and
+    records the run as failed, then propagates (one line: a ``ContinuumError``).
     """
     with ExitStack() as undo:
         if recorder is not None:
@@ -85,7 +138,7 @@ def _open_outputs(
             undo.callback(exporter.close)
         checkpointing = open_checkpointing(p, req, recorder)
         if checkpointing is not None:
-            undo.callback(checkpointing[1].close)
+            undo.callback(abandon_checkpointing, p, *checkpointing)
         if lens is not None:
             lens.start(p.state)
         undo.pop_all()

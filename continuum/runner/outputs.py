@@ -1,4 +1,11 @@
-"""What a run feeds from outside the tick loop: checkpoint writer, lens, exporter, catalog."""
+"""What a run feeds from outside the tick loop: checkpoint writer, lens, exporter, catalog.
+
+Opening them is the first write of a run. A directory or manifest that cannot be
+written then (a full disk, a read-only directory on resume) is one ``CheckpointError``
+naming the directory and what to do, and what this open made is taken back: a new
+run's directory is removed again, a resumed run's manifest is left as it was (every
+manifest write is atomic).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from continuum import layout
 from continuum.blobs import now_iso
+from continuum.blobs.worker import describe
 from continuum.checkpoint import (
     CheckpointWriter,
     Committed,
@@ -21,7 +29,7 @@ from continuum.checkpoint import (
     checkpoint_files,
     latest_target,
 )
-from continuum.errors import CheckpointError, LayoutError
+from continuum.errors import CheckpointError, ContinuumError, LayoutError
 from continuum.runner.prepare import Prepared
 from continuum.runner.request import RunRequest
 from continuum.runtime import State
@@ -34,16 +42,31 @@ if TYPE_CHECKING:  # imported lazily below: scipy (lens) and sqlalchemy (catalog
     from continuum.sql import LiveExporter
 
 
-def open_manifest(p: Prepared, req: RunRequest) -> Manifest:
-    """Load the run's manifest (in place) or make its directory and manifest (new run, branch)."""
-    assert p.run_dir is not None
+def open_manifest(p: Prepared, req: RunRequest, segment: dict[str, Any] | None = None) -> Manifest:
+    """Load the run's manifest (in place) or make its directory and manifest (new run, branch).
+
+    With ``segment``, it is started in the same rewrite as the run's settings: a resumed
+    run's manifest is rewritten once, or (if anything fails) not at all.
+    """
+    run_dir = p.run_dir
+    assert run_dir is not None
     if p.is_new:
-        manifest = Manifest.create(_make_run_dir(p.run_dir), _identity(p))
-    else:
-        manifest = Manifest.load(p.run_dir)
-    manifest.update(
-        checkpoint_stride=req.checkpoint_stride, checkpoint_interval=req.checkpoint_interval
-    )
+        _make_run_dir(run_dir)  # a CheckpointError here made nothing
+    settings = {
+        "checkpoint_stride": req.checkpoint_stride,
+        "checkpoint_interval": req.checkpoint_interval,
+    }
+    try:
+        manifest = Manifest.create(run_dir, _identity(p)) if p.is_new else Manifest.load(run_dir)
+        if segment is None:
+            manifest.update(**settings)
+        else:  # no writer thread yet: the data is this thread's alone
+            manifest.data.update(settings)
+            manifest.start_segment(segment)
+    except Exception as exc:
+        if p.is_new:
+            discard_run_dir(run_dir)  # made just now: nothing else is in it
+        raise _open_error(run_dir, exc) from None
     return manifest
 
 
@@ -56,7 +79,10 @@ def _make_run_dir(run_dir: Path) -> Path:
             f"cannot create checkpoint directory {run_dir}: another run took it; run again"
         ) from None
     except OSError as exc:
-        raise CheckpointError(f"cannot create checkpoint directory {run_dir}: {exc}") from None
+        raise CheckpointError(
+            f"cannot create checkpoint directory {run_dir}: {describe(exc)}; "
+            "free space there or make its parent writable, then run again"
+        ) from None
     return run_dir
 
 
@@ -139,7 +165,15 @@ def open_checkpointing(
     """The run's manifest (with a new segment) and its background writer, if it checkpoints."""
     if p.run_dir is None:
         return None
-    manifest = open_manifest(p, req)
+    segment = {
+        "started_at": now_iso(),
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "resumed_from": p.resume.checkpoint.name if p.resume.checkpoint else None,
+        "start_tick": p.state.tick,
+        "status": "running",
+    }
+    manifest = open_manifest(p, req, segment)
     writer = CheckpointWriter(
         manifest,
         RunIdentity.of(p.program, p.run_id),
@@ -148,17 +182,37 @@ def open_checkpointing(
         on_begin=[recorder.pending] if recorder else [],
         on_fail=[recorder.failed] if recorder else [],
     )
-    manifest.start_segment(
-        {
-            "started_at": now_iso(),
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
-            "resumed_from": p.resume.checkpoint.name if p.resume.checkpoint else None,
-            "start_tick": p.state.tick,
-            "status": "running",
-        }
-    )
     return manifest, writer
+
+
+def _open_error(run_dir: Path, exc: Exception) -> ContinuumError:
+    """``exc`` as the one line a run that cannot start stops with."""
+    if isinstance(exc, ContinuumError):
+        return exc
+    if isinstance(exc, OSError):
+        return CheckpointError(
+            f"cannot write checkpoint directory {run_dir}: {describe(exc)}; "
+            "free space there or make it writable, then run again"
+        )
+    return CheckpointError(  # a manifest that loaded but holds what it should not
+        f"{layout.manifest_path(run_dir)}: not a usable checkpoint manifest "
+        f"({describe(exc)}); move it away and run again"
+    )
+
+
+def discard_run_dir(run_dir: Path) -> None:
+    """Take back a new run's directory that holds nothing but its manifest (best effort)."""
+    with contextlib.suppress(OSError):
+        layout.manifest_path(run_dir).unlink(missing_ok=True)
+        run_dir.rmdir()
+
+
+def abandon_checkpointing(p: Prepared, manifest: Manifest, writer: CheckpointWriter) -> None:
+    """The run stopped before its loop: stop the writer, close the segment, take back a new dir."""
+    writer.close()
+    writer.end_segment(end_tick=p.state.tick, ended_at=now_iso(), status="failed")
+    if p.is_new:
+        discard_run_dir(manifest.run_dir)
 
 
 def _after_commit(

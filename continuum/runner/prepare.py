@@ -1,7 +1,11 @@
 """Start or resume: the world, what is resumed (``resolve``), the state the run starts from.
 
 Preparing only reads. A new run's id is drawn and its directory's path chosen here, but
-the directory is made by ``outputs`` once the catalog has accepted the run.
+the directory is made by ``outputs`` once the catalog has accepted the run. What can be
+told now is refused now, before the catalog is asked: a new run's checkpoint or lens
+directory that could not be made, a resumed run's directory that cannot be written
+(read-only, immutable, not ours). A full disk cannot be told in advance; ``outputs``
+says it in one line when the first write fails.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from pathlib import Path
 
 from continuum import layout
 from continuum.checkpoint import Loaded, check_shapes
-from continuum.errors import CheckpointError
+from continuum.errors import CheckpointError, ContinuumError, LensError
 from continuum.runner.request import RunRequest
 from continuum.runner.resolve import Mode, Resume, resolve
 from continuum.runtime import Simulation, State
@@ -67,11 +71,43 @@ def prepare(req: RunRequest) -> Prepared:
         sim = Simulation(resume.program, resume.loaded.header.seed)
         check_shapes(resume.loaded.header, sim.counts)
         state = resume.loaded.state
+    run_dir: Path | None
     if resume.mode is Mode.IN_PLACE:
-        assert resume.run_id is not None
-        return Prepared(ir, resume, sim, state, resume.run_id, resume.run_dir)
-    run_id, run_dir = _new_run(resume.root)
+        assert resume.run_id is not None and resume.run_dir is not None
+        _check_writable(resume.run_dir, "checkpoint", CheckpointError)
+        run_id, run_dir = resume.run_id, resume.run_dir
+    else:
+        run_id, run_dir = _new_run(resume.root)
+    if req.lens_dir is not None:
+        _check_lens_dir(layout.run_dir(Path(req.lens_dir), run_id))
     return Prepared(ir, resume, sim, state, run_id, run_dir)
+
+
+def _check_lens_dir(run_dir: Path) -> None:
+    """The lens run dir: written if it exists (a resume in place), else made."""
+    if os.path.isdir(run_dir):
+        _check_writable(run_dir, "lens", LensError)
+    else:
+        _check_creatable(run_dir, "lens", LensError)
+
+
+def _check_writable(run_dir: Path, what: str, error: type[ContinuumError]) -> None:
+    """Refuse now a directory a resume could not write to (``os.access`` sees a read-only
+    mount and an immutable directory even as root)."""
+    if os.access(run_dir, os.W_OK | os.X_OK):
+        return
+    code = errno.EROFS if _read_only_mount(run_dir) else errno.EACCES
+    raise error(
+        f"cannot write {what} directory {run_dir}: {os.strerror(code)}; "
+        "make it writable, then run again"
+    )
+
+
+def _read_only_mount(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def _new_run(root: Path | None) -> tuple[str, Path | None]:
@@ -82,12 +118,12 @@ def _new_run(root: Path | None) -> tuple[str, Path | None]:
             return run_id, None
         run_dir = layout.run_dir(root, run_id)
         if not os.path.lexists(run_dir):
-            _check_creatable(run_dir)
+            _check_creatable(run_dir, "checkpoint", CheckpointError)
             return run_id, run_dir
         # two runs in one second drew the same suffix: draw again
 
 
-def _check_creatable(run_dir: Path) -> None:
+def _check_creatable(run_dir: Path, what: str, error: type[ContinuumError]) -> None:
     """Refuse now, before the catalog is asked, a directory that could not be made later."""
     first, existing = run_dir, run_dir.parent
     while not existing.exists() and existing != existing.parent:
@@ -96,7 +132,8 @@ def _check_creatable(run_dir: Path) -> None:
     if not existing.is_dir():  # a file in the way: what mkdir(parents=True) would say
         problem = NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(run_dir))
     elif not os.access(existing, os.W_OK | os.X_OK):
-        problem = PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(first))
+        code = errno.EROFS if _read_only_mount(existing) else errno.EACCES
+        problem = OSError(code, os.strerror(code), str(first))
     else:
         return
-    raise CheckpointError(f"cannot create checkpoint directory {run_dir}: {problem}")
+    raise error(f"cannot create {what} directory {run_dir}: {problem}")

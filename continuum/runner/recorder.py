@@ -11,8 +11,14 @@ What is recorded, and from which thread:
   killed with SIGKILL shows as ``crashed`` once its heartbeat is stale;
 - after the loop (main thread): status, last tick, dropped checkpoints.
 
-Once the run is going, a catalog failure is logged and the run goes on: the
-catalog is an index that ``catalog scan`` can rebuild, the simulation is not.
+Once the run is going, a catalog failure — whatever it raises — is counted and
+logged and the run goes on: the catalog is an index that ``catalog scan`` can
+rebuild, the simulation is not. The counts of everything that failed in the run
+reach the catalog at the end as one ``run-failures`` audit entry.
+
+A resume first settles the rows the resumed run's dead segment left pending
+(:mod:`continuum.runner.reconcile`); a run still running elsewhere is not
+continued in place.
 """
 
 from __future__ import annotations
@@ -24,10 +30,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from continuum import layout
+from continuum.blobs.worker import Failures, describe
 from continuum.catalog import Catalog
 from continuum.checkpoint import Committed
-from continuum.errors import CatalogError, RunNotFoundError
+from continuum.errors import RunNotFoundError
 from continuum.runner.prepare import Prepared
+from continuum.runner.reconcile import refuse_if_running, settle_dead_run
 from continuum.runner.request import RunRequest
 
 if TYPE_CHECKING:
@@ -44,6 +52,7 @@ class RunRecorder:
     def __init__(self, catalog: Catalog, run_id: str) -> None:
         self.catalog = catalog
         self.run_id = run_id
+        self.failures = Failures(log)
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
 
@@ -61,6 +70,8 @@ class RunRecorder:
 
     def _register(self, p: Prepared, req: RunRequest) -> None:
         resumed = p.loaded.header if p.loaded else None
+        if resumed is not None:
+            self._settle(resumed.identity.run_id, in_place=not p.is_new)
         if resumed is not None and not p.is_new:
             try:
                 self.catalog.runs.start_segment(
@@ -94,6 +105,15 @@ class RunRecorder:
             parent_checkpoint_tick=parent[1] if parent else None,
         )
 
+    def _settle(self, run_id: str, *, in_place: bool) -> None:
+        """Settle the resumed run's dead segment; refuse to continue a live run in place."""
+        try:
+            run = settle_dead_run(self.catalog, run_id)
+        except RunNotFoundError:
+            return  # written with the catalog off or elsewhere: nothing to settle
+        if in_place:
+            refuse_if_running(run)
+
     def _known(self, run_id: str) -> bool:
         try:
             self.catalog.runs.get(run_id)
@@ -122,8 +142,10 @@ class RunRecorder:
     def mark(self, tick: int, state: str) -> bool:
         try:
             self.catalog.checkpoints.mark(self.run_id, tick, state)
-        except CatalogError as exc:
-            log.warning("catalog: checkpoint %d cannot become %s: %s", tick, state, exc)
+        except Exception as exc:
+            self.failures.add(
+                "catalog", f"catalog: checkpoint {tick} cannot become {state}: {describe(exc)}"
+            )
             return False
         return True
 
@@ -171,7 +193,10 @@ class RunRecorder:
         self._heartbeat = threading.Thread(target=beat, name="catalog-heartbeat", daemon=True)
         self._heartbeat.start()
 
-    def finish(self, status: str, last_tick: int, dropped: int) -> None:
+    def finish(
+        self, status: str, last_tick: int, dropped: int, failures: dict[str, int] | None = None
+    ) -> None:
+        """End the run's row (and segment); ``failures`` (kind -> count) become an audit entry."""
         self._stop.set()
         if self._heartbeat is not None:
             self._heartbeat.join()
@@ -181,10 +206,19 @@ class RunRecorder:
                 self.run_id, status=status, last_tick=last_tick, dropped_checkpoints=dropped
             ),
         )
+        if failures:
+            detail = ", ".join(f"{kind} {n}" for kind, n in sorted(failures.items()))
+            self._safely(
+                "what failed",
+                lambda: self.catalog.audit.record(
+                    "run-failures", run_id=self.run_id, tick=last_tick, detail=detail
+                ),
+            )
         self.catalog.close()
 
     def _safely(self, what: str, op: Callable[[], object]) -> None:
+        """Run one catalog operation; any failure is counted and logged, never raised."""
         try:
             op()
-        except CatalogError as exc:
-            log.warning("catalog: could not record %s: %s", what, exc)
+        except Exception as exc:
+            self.failures.add("catalog", f"catalog: could not record {what}: {describe(exc)}")

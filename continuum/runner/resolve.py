@@ -7,7 +7,10 @@ of the world's most recently advanced run under ``--checkpoint-dir`` (``./checkp
 without one). :func:`resolve` then decides what resuming from it means under the
 program the run will execute, and refuses what cannot be resumed. Both only read
 (checkpoint files, manifests, the catalog): nothing here writes to disk, so every
-refusal comes before a run directory, a manifest or a catalog row exists.
+refusal comes before a run directory, a manifest or a catalog row exists. The one
+write is to the index: ``--resume-run`` first settles the rows the run's dead segment
+left ``pending`` (:mod:`continuum.runner.reconcile`), so that "the newest committed
+checkpoint" is the newest intact one, not an older tick behind a killed commit.
 
 In place means the same run id and directory, one more segment; it needs the newest
 checkpoint of its run, the same scenario, no difference let through by
@@ -109,11 +112,13 @@ def find_checkpoint(req: RunRequest, world: str) -> Loaded | None:
 
 
 def checkpoint_of_run(url: str | None, run_id: str) -> Path:
-    """``--resume-run``: the newest committed checkpoint the catalog knows for a run."""
+    """``--resume-run``: the newest committed checkpoint the catalog knows for a run,
+    once the rows a dead segment left pending are settled against their files."""
     from continuum.catalog import Catalog  # sqlalchemy: only when the catalog is asked
+    from continuum.runner.reconcile import settle_dead_run
 
     with Catalog(url) as catalog:
-        run = catalog.runs.get(run_id)
+        run = settle_dead_run(catalog, run_id)
         record = catalog.checkpoints.latest_committed(run_id)
     if record is None or run.checkpoint_dir is None:
         raise CheckpointNotFoundError(f"run {run_id} has no committed checkpoint in the catalog")

@@ -7,14 +7,16 @@ hands it a sealed chunk and returns at once; one ``sql-export`` thread exports i
 sees a running run's chunks a moment after they are sealed. Its queue is bounded: when
 exports fall behind, a chunk is skipped (logged, counted) rather than stalling the lens
 writer — whose own backpressure would end in dropped frames — and ``continuum lens
-export`` fills the gap later (re-exports replace, never duplicate).
+export`` fills the gap later (re-exports replace, never duplicate). Any failure of an
+export (a full disk, DuckDB, the catalog, a bug) is counted and logged and the thread
+takes the next chunk (:class:`continuum.blobs.worker.Worker`); ``close`` never waits
+for a thread that is gone.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import queue
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -23,7 +25,8 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from continuum.blobs import commit_file
-from continuum.errors import ContinuumError, LensError
+from continuum.blobs.worker import Failures, Worker, describe
+from continuum.errors import LensError
 from continuum.lens import LensStore, SealedChunk
 from continuum.sql.columns import Scratch
 from continuum.sql.export import ChunkExport, check_fields, export_chunk
@@ -138,38 +141,43 @@ class LiveExporter:
         depth: int = DEFAULT_DEPTH,
     ) -> None:
         self.root, self.catalog, self.layouts = Path(root), catalog, layouts
-        self.exported = self.skipped = self.failed = 0
-        self._queue: queue.Queue[SealedChunk | None] = queue.Queue(maxsize=depth)
+        self.exported = self.skipped = 0
+        self.failures = Failures(log)
         self._con = duckdb.connect()
         self._scratch = Scratch()  # the column buffers, reused chunk after chunk
-        self._thread = threading.Thread(target=self._loop, name="sql-export", daemon=True)
-        self._thread.start()
+        self._worker: Worker[SealedChunk] = Worker(
+            "sql-export", self._export, depth=depth, on_error=self._failed
+        )
+
+    @property
+    def failed(self) -> int:
+        """Chunks whose export failed."""
+        return self.failures["parquet_exports"]
 
     def __call__(self, sealed: SealedChunk) -> None:
         """Hand a sealed chunk over without waiting; skipped (and logged) when full."""
-        try:
-            self._queue.put_nowait(sealed)
-        except queue.Full:
-            self.skipped += 1
-            log.warning(
-                "parquet export of %s skipped: exporter behind; run `continuum lens export`",
-                sealed.path.name,
-            )
+        if self._worker.offer(sealed):
+            return
+        self.skipped += 1
+        why = "exporter behind" if self._worker.alive else "exporter stopped"
+        log.warning(
+            "parquet export of %s skipped: %s; run `continuum lens export`", sealed.path.name, why
+        )
 
-    def _loop(self) -> None:
-        while (sealed := self._queue.get()) is not None:
-            try:
-                done = export_chunk(
-                    self._con, sealed.path, self.root, layouts=self.layouts, scratch=self._scratch
-                )
-                record(self.catalog, done, self.root)
-                self.exported += 1
-            except (ContinuumError, OSError) as exc:  # an export must not stop the run
-                self.failed += 1
-                log.warning("parquet export of %s failed: %s", sealed.path.name, exc)
+    def _export(self, sealed: SealedChunk) -> None:
+        done = export_chunk(
+            self._con, sealed.path, self.root, layouts=self.layouts, scratch=self._scratch
+        )
+        record(self.catalog, done, self.root)
+        self.exported += 1
+
+    def _failed(self, sealed: SealedChunk, exc: Exception) -> None:
+        """An export must not stop the run: counted, logged, the next chunk exported."""
+        self.failures.add(
+            "parquet_exports", f"parquet export of {sealed.path.name} failed: {describe(exc)}"
+        )
 
     def close(self) -> None:
-        """Export what is queued, then stop the thread."""
-        self._queue.put(None)
-        self._thread.join()
+        """Export what is queued, then stop the thread (at once if it is gone)."""
+        self._worker.finish()
         self._con.close()

@@ -59,11 +59,16 @@ def test_file_size_limit_fails_writes_but_the_run_completes(tmp_path):
         cwd=REPO,
         timeout=120,
     )
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 3, proc.stderr  # completed, but not all was written
     summary = json.loads(proc.stdout)
     assert summary["tick"] == 200
     assert summary["checkpoints_failed"] == 4 and summary["checkpoints_written"] == 0
+    assert summary["failures"] == {"checkpoints": 4}
     assert "checkpoint at tick 50 failed" in proc.stderr
+    assert proc.stderr.splitlines()[-1] == (
+        "error: the run completed but not all was written: checkpoints 4"
+    )
+    assert "Traceback" not in proc.stderr
     assert_no_partial_files(tmp_path)
     manifest = json.loads((Path(summary["checkpoint_dir"]) / "manifest.json").read_text())
     assert manifest["failed_checkpoints"] == 4
@@ -112,3 +117,58 @@ def test_unwritable_checkpoint_dir_is_one_line(tmp_path, runner):
     )
     assert result.exit_code == 1
     assert result.output.startswith("error: cannot create checkpoint directory")
+
+
+# --- issue 12, class 6: the writer thread survives anything its stage raises --------------
+
+
+def test_a_bug_in_the_write_and_a_failing_manifest_never_stop_the_writer(tmp_path, monkeypatch):
+    """A non-OSError from the write, then the manifest rewrite failing too: the path on
+    which the writer thread used to die and the final ``submit(wait=True)`` hang."""
+    from continuum.checkpoint import Manifest
+
+    real_update = Manifest.update
+
+    def broken_write(path, *args, **kwargs):
+        if "0000000050" in path.name:
+            raise ValueError("a bug in the format")
+        raise OSError(30, "Read-only file system")
+
+    def broken_update(self, **changes):
+        if "failed_checkpoints" in changes:
+            raise OSError(30, "Read-only file system")
+        real_update(self, **changes)
+
+    monkeypatch.setattr("continuum.checkpoint.writer.write_checkpoint", broken_write)
+    monkeypatch.setattr(Manifest, "update", broken_update)
+    summary = run(tmp_path, steps=200, checkpoint_stride=50, queue_depth=50, no_catalog=True)
+    assert summary["tick"] == 200 and summary["checkpoints_written"] == 0
+    assert summary["failures"] == {"checkpoint_manifest": 5, "checkpoints": 4}
+    assert_no_partial_files(tmp_path)
+
+
+def test_a_writer_thread_that_died_is_not_waited_for(tmp_path, monkeypatch, caplog):
+    """SystemExit ends the thread (only a BaseException can): the final submit gives up,
+    counted as a failed checkpoint, and close returns."""
+
+    def die(*args, **kwargs):
+        raise SystemExit("gone")
+
+    monkeypatch.setattr("continuum.checkpoint.writer.write_checkpoint", die)
+    summary = run(tmp_path, steps=200, checkpoint_stride=1, queue_depth=1, no_catalog=True)
+    assert summary["tick"] == 200 and summary["checkpoints_failed"] >= 1
+    assert "checkpoint-writer thread stopped: SystemExit: gone" in caplog.text
+    assert "the writer thread has stopped" in caplog.text
+
+
+def test_failures_are_logged_once_per_power_of_two(tmp_path, monkeypatch, caplog):
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("continuum.checkpoint.writer.write_checkpoint", full)
+    summary = run(tmp_path, steps=200, checkpoint_stride=10, queue_depth=50, no_catalog=True)
+    assert summary["checkpoints_failed"] == 20  # a deep queue: none dropped
+    lines = [r.getMessage() for r in caplog.records if "was not written" in r.getMessage()]
+    assert len(lines) == 5  # the 1st, 2nd, 4th, 8th and 16th, each one line
+    assert lines[0] == "checkpoint at tick 10 failed and was not written: No space left on device"
+    assert lines[-1].endswith("(16 so far)") and all("\n" not in x for x in lines)

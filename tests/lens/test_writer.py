@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import ast
 import json
+import subprocess
+import sys
 import threading
 from pathlib import Path
+
+import pytest
 
 import continuum.lens.writer as writer_module
 from continuum.lens import read_chunk_header
@@ -98,3 +102,102 @@ def test_failed_writes_are_counted_and_capture_goes_on(tmp_path, monkeypatch):
     summary = run(steps=12, lens_dir=tmp_path, lens_chunk_size=5)
     assert summary["lens_failed"] == 3 and summary["lens_chunks"] == 0 and len(calls) == 3
     assert chunk_names(run_dir(summary)) == []
+
+
+# --- issue 12, class 6: a stage that fails is counted and the run never hangs --------------
+
+FORMAT = "continuum.lens.manifest"
+MALFORMED = {
+    "chunks-not-a-list": {"chunks": 5},
+    "a-json-list": [1, 2, 3],
+    "a-chunk-that-is-a-number": {"format": FORMAT, "chunks": [5]},  # killed the io thread
+    "a-chunk-with-odd-ticks": {"format": FORMAT, "chunks": [{"name": "x", "tick_range": "a"}]},
+    "segments-not-a-list": {"format": FORMAT, "chunks": [], "segments": 5},
+    "gaps-not-a-list": {"format": FORMAT, "chunks": [], "gaps": {"a": 1}},
+}
+
+
+def resume_cli(ckpt: Path, lens: Path) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "continuum.cli", "run", "terra", "--resume"]
+    argv += ["--checkpoint-dir", str(ckpt), "--lens-dir", str(lens), "--lens-chunk-size", "5"]
+    argv += ["--steps", "12", "--checkpoint-stride", "5", "--no-catalog", "--json"]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("content", MALFORMED.values(), ids=MALFORMED)
+def test_a_malformed_lens_manifest_on_resume_never_hangs_the_run(tmp_path, content):
+    """Whatever the manifest holds, the resumed run ends: it captures on (the manifest
+    replaced, or its failures counted: rc 3), or it is refused in one line before the loop
+    (rc 1) — never a dead io thread and a run waiting for it forever."""
+    first = run(
+        steps=12,
+        checkpoint_dir=tmp_path / "ckpt",
+        checkpoint_stride=5,
+        lens_dir=tmp_path / "lens",
+        lens_chunk_size=5,
+        no_catalog=True,
+    )
+    lens_dir = run_dir(first)
+    (lens_dir / "manifest.json").write_text(json.dumps(content))
+    proc = resume_cli(tmp_path / "ckpt", tmp_path / "lens")  # the hard timeout: no hang
+    assert "Traceback" not in proc.stderr, proc.stderr
+    if proc.returncode == 1:  # refused before the loop, naming the manifest
+        (line,) = [x for x in proc.stderr.splitlines() if x.startswith("error: ")]
+        assert str(lens_dir / "manifest.json") in line and "move it away" in line
+        return
+    summary = json.loads(proc.stdout)
+    assert summary["tick"] == 24 and summary["lens_chunks"] == 3 and summary["lens_failed"] == 0
+    assert proc.returncode == (3 if summary["failures"] else 0), proc.stderr
+    assert set(summary["failures"]) <= {"lens_manifest"}
+    assert chunk_names(lens_dir)[-3:] == [
+        "lens_snapshot_0000000013-0000000015.lens",
+        "lens_snapshot_0000000015-0000000020.lens",
+        "lens_snapshot_0000000020-0000000025.lens",
+    ]
+
+
+def test_a_bug_in_every_stage_is_counted_and_close_returns(tmp_path, monkeypatch):
+    """Encode raises a non-OSError on every piece: each is lost and counted, once each."""
+
+    def broken(*args, **kwargs):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(writer_module, "encode_chunk", broken)
+    summary = run(steps=12, lens_dir=tmp_path, lens_chunk_size=5)
+    assert summary["lens_failed"] == 3 and summary["lens_chunks"] == 0
+    assert summary["failures"] == {"lens_chunks": 3}
+    assert chunk_names(run_dir(summary)) == []
+
+
+def test_a_manifest_that_cannot_be_rewritten_loses_no_chunk(tmp_path, monkeypatch):
+    """The chunk file is durable: it is sealed and recorded even if its entry fails."""
+
+    def refuse(self, entry):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("continuum.lens.manifest.LensManifest.add_chunk", refuse)
+    sealed: list[str] = []
+    sim, lens = capture(tmp_path)
+    lens._on_seal = [lambda s: sealed.append(s.path.name)]
+    state = sim.initial_state()
+    lens.start(state)
+    sim.run(state, 12, observer=lens)
+    lens.close(state.tick)
+    assert sealed == chunk_names(tmp_path / "run-x") and len(sealed) == 3
+    assert lens.failures == {"lens_manifest": 3}
+
+
+def test_a_dead_stage_is_never_waited_for(tmp_path, monkeypatch):
+    """A stage thread ended by a BaseException: hand-offs and close give up on it."""
+
+    def die(*args, **kwargs):
+        raise SystemExit("gone")
+
+    monkeypatch.setattr(writer_module, "atomic_write", die)
+    sim, lens = capture(tmp_path, chunk_size=2)
+    state = sim.initial_state()
+    lens.start(state)
+    sim.run(state, 20, observer=lens)
+    lens.close(state.tick)  # would block forever on the dead io thread's full queue
+    assert lens.writer.failed >= 1 and lens.writer.sealed == []
+    assert not lens.writer._io.alive and isinstance(lens.writer._io.died, SystemExit)

@@ -106,9 +106,10 @@ def test_a_failure_opening_the_outputs_marks_the_run_failed(tmp_path, catalog_ur
         raise OSError("disk on fire")
 
     monkeypatch.setattr(Manifest, "create", staticmethod(broken))
-    with pytest.raises(OSError, match="disk on fire"):
+    with pytest.raises(CheckpointError, match="cannot write checkpoint directory .*: disk on fire"):
         run(steps=5, catalog=catalog_url, **outputs(tmp_path))
     with Catalog(catalog_url) as catalog:
         (record,) = catalog.search.list().runs
     assert record.status == "failed"
     assert not (tmp_path / "lens").exists()  # the lens had not started
+    assert list((tmp_path / "ckpt").iterdir()) == []  # the new run's directory is taken back

@@ -48,7 +48,14 @@ def resolve_url(url: str | None = None) -> str:
     chosen = url or os.environ.get(ENV_VAR)
     if not chosen:
         path = default_catalog_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a read-only or full home: one line, and the ways out
+            raise CatalogUnavailableError(
+                f"cannot create the default catalog's directory {path.parent}: "
+                f"{exc.strerror or exc}; pass --catalog URL or set {ENV_VAR} "
+                "(or run with --no-catalog)"
+            ) from None
         return f"sqlite:///{path}"
     if "://" not in chosen:
         return f"sqlite:///{Path(chosen).expanduser().absolute()}"
