@@ -69,18 +69,23 @@ class Loaded:
 
 def newest_run_dir(checkpoint_dir: Path, world: str) -> Path:
     """The run directory of ``world`` under ``checkpoint_dir`` updated most recently."""
-    runs = []
+    runs, skipped = [], []
     for manifest in _manifests(Path(checkpoint_dir)):
         try:
             doc, _ = read_run_manifest(manifest)
         except (OSError, CheckpointError) as exc:
-            log.warning("%s; skipped", exc if isinstance(exc, CheckpointError) else manifest)
+            skipped.append(
+                str(exc) if isinstance(exc, CheckpointError) else f"{manifest}: unreadable"
+            )
+            log.warning("%s; skipped", skipped[-1])
             continue
         if doc.world == world and checkpoint_files(manifest.parent):
             runs.append((doc.updated_at, manifest.parent))
     if not runs:
+        # a run hidden by a bad manifest is named: "no checkpoints" alone would mislead
+        why = f" (skipped {len(skipped)}: {skipped[0]})" if skipped else ""
         raise CheckpointNotFoundError(
-            f"no checkpoints of world {world!r} under {checkpoint_dir}; "
+            f"no checkpoints of world {world!r} under {checkpoint_dir}{why}; "
             "pass --checkpoint-dir where an earlier run wrote them, or --checkpoint-path FILE"
         )
     return max(runs)[1]

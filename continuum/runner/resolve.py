@@ -43,6 +43,7 @@ from continuum.world import (
     Scenario,
     WorldIR,
     compile_world,
+    load_named_scenario,
     load_scenario,
 )
 
@@ -93,6 +94,7 @@ def resolve(req: RunRequest, ir: WorldIR) -> Resume:
         log.warning("resuming despite: %s", problem)
     if _continues(loaded, program, problems):
         run_id, run_dir = header.identity.run_id, header.path.parent
+        _check_run_dir(run_dir, run_id)
         return Resume(Mode.IN_PLACE, program, loaded, run_id, run_dir, problems=problems)
     root = req.checkpoint_dir or header.path.parent.parent
     parent = (header.identity.run_id, header.tick)
@@ -122,13 +124,26 @@ def checkpoint_of_run(url: str | None, run_id: str) -> Path:
         record = catalog.checkpoints.latest_committed(run_id)
     if record is None or run.checkpoint_dir is None:
         raise CheckpointNotFoundError(f"run {run_id} has no committed checkpoint in the catalog")
-    path = Path(layout.resolve_under(run.checkpoint_dir, record.path))
+    root, _ = layout.split_run_dir(run.checkpoint_dir, run_id)
+    # proved on disk: a run directory swapped for a link is refused, never resumed through
+    path = layout.confine(root, layout.resolve_under(run.checkpoint_dir, record.path))
     if not path.is_file():
         raise CheckpointNotFoundError(
             f"the catalog's newest checkpoint of run {run_id} is missing on disk ({path}); "
             "run `continuum catalog verify --repair`"
         )
     return path
+
+
+def _check_run_dir(run_dir: Path, run_id: str) -> None:
+    """A run continued in place writes in its checkpoint's directory: it must be the run's
+    own (named for it, not a link), or the run would write where its header points."""
+    if run_dir.name != run_id:
+        raise ResumeMismatchError(
+            f"{run_dir}: the checkpoint's header names run {run_id}, not this directory's "
+            "run; a run directory is named for its run (copy the run's whole directory)"
+        )
+    layout.confine(run_dir.parent, run_dir)
 
 
 def _check_seed(req: RunRequest, header: CheckpointHeader) -> None:
@@ -146,7 +161,7 @@ def _scenario_for(ir: WorldIR, req: RunRequest, saved: str) -> Scenario:
     if saved == DEFAULT_SCENARIO.name:
         return DEFAULT_SCENARIO
     try:
-        return load_scenario(ir, saved)
+        return load_named_scenario(ir, saved)  # a name from a file: never opened as a path
     except WorldError as exc:
         raise ResumeMismatchError(
             f"the checkpoint ran under scenario {saved!r}, which cannot be "

@@ -20,6 +20,7 @@ from continuum.world.scenario import (
     DEFAULT_SCENARIO,
     Scenario,
     available_scenarios,
+    load_named_scenario,
     load_scenario,
 )
 
@@ -53,6 +54,7 @@ __all__ = [
     "compile_world",
     "digest",
     "ir_hash",
+    "load_named_scenario",
     "load_scenario",
     "load_world",
     "parse_expr",

@@ -83,6 +83,27 @@ def resolve_scenario_path(world: WorldIR, spec: str) -> Path:
     return candidate
 
 
+def load_named_scenario(world: WorldIR, name: str) -> Scenario:
+    """The scenario called ``name`` under the world's scenarios/ — a name, never a path.
+
+    For names read from a file (a checkpoint's header): only what the user types on the
+    command line may be a path, so a crafted header cannot make Continuum open a file
+    of its choosing (``../x.toml``, ``/etc/passwd``, ``x.toml`` in the current directory).
+    """
+    try:
+        path = layout.scenario_path(world.root or Path("."), name)
+    except LayoutError:
+        path = None
+    if path is None or not path.is_file():
+        known = ", ".join(available_scenarios(world)) or "none"
+        raise WorldNotFoundError(
+            f"world {world.name!r} has no scenario named {printable(name)[:80]!r} "
+            f"(available: {known})"
+        )
+    doc, _ = load_toml(path)
+    return _parse(doc, path, world)
+
+
 def load_scenario(world: WorldIR, spec: str | Path | None) -> Scenario:
     """Load and validate a scenario against ``world``; ``None`` is the default scenario."""
     if spec is None:

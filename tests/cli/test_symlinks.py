@@ -309,11 +309,6 @@ def test_resume_of_a_checkpoint_naming_a_climbing_run_id_writes_nothing_outside(
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runner/resolve.py: --resume-run opens the catalog's run directory without "
-    "layout.confine, so a run directory replaced by a link is resumed in place (reported)",
-)
 def test_resume_run_refuses_a_symlinked_run_directory(tmp_path, catalog_url):
     run_id, run_dir = _checkpointed(tmp_path, catalog_url)
     victim = tmp_path / "victim"
@@ -327,20 +322,21 @@ def test_resume_run_refuses_a_symlinked_run_directory(tmp_path, catalog_url):
     assert snapshot(victim) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runner/resolve.py _scenario_for: a checkpoint's scenario is loaded as a path "
-    "(load_scenario), not as a name through layout.scenario_path (reported)",
-)
-def test_resume_never_opens_a_checkpoints_scenario_as_a_path(tmp_path, catalog_url):
+@pytest.mark.parametrize("where", ["absolute", "climbing", "cwd"])
+def test_resume_never_opens_a_checkpoints_scenario_as_a_path(
+    tmp_path, catalog_url, monkeypatch, where
+):
     _, run_dir = _checkpointed(tmp_path, catalog_url)
     from tests.conftest import TERRA
 
     outside = tmp_path / "outside.toml"  # the run's own scenario, copied outside the world
     shutil.copy(TERRA / "scenarios" / "tiny.toml", outside)
-    crafted = _recrafted(run_dir, scenario=str(outside))
+    monkeypatch.chdir(tmp_path)  # "outside.toml" names a file here, never a scenario
+    saved = {"absolute": str(outside), "climbing": "../outside.toml", "cwd": "outside.toml"}
+    crafted = _recrafted(run_dir, scenario=saved[where])
     result = invoke("run", "terra", "--checkpoint-path", crafted, "--steps", "2", "--json")
     assert result.exit_code == 1 and "scenario" in result.stderr, result.output
+    assert "Traceback" not in result.output
 
 
 def test_lens_export_never_writes_through_a_planted_link(tmp_path, victim):
