@@ -23,6 +23,7 @@ deleting, pruned, missing and corrupt made one row at a time are audit-logged as
 from __future__ import annotations
 
 import builtins
+import contextlib
 import dataclasses
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -45,7 +46,7 @@ from continuum.catalog.db.models import (
     runs,
 )
 from continuum.catalog.records import BLOB_STATES, CheckpointRecord, LensChunkRecord, span_text
-from continuum.errors import BlobStateError, CatalogError
+from continuum.errors import BlobStateError, CatalogError, LayoutError
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "pending": frozenset({"committed", "missing", "corrupt", "deleting"}),
@@ -251,18 +252,27 @@ class Checkpoints(BlobRows):
         return self._db.read(op)
 
     def live_paths(self) -> set[str]:
-        """Absolute paths of every checkpoint row that still claims its file (gc's view)."""
+        """Absolute paths of every checkpoint row that still claims its file (gc's view).
+
+        A row whose stored path climbs out of its run directory claims no file gc could
+        delete (gc deletes only under the roots, by name): it is left out, so one crafted
+        row does not stop gc for every run.
+        """
         live = ("pending", "committed", "deleting", "missing", "corrupt")
         stmt = (
             select(runs.c.checkpoint_dir, checkpoints.c.path)
             .join(runs, runs.c.run_id == checkpoints.c.run_id)
             .where(checkpoints.c.state.in_(live))
         )
-        return self._db.read(
-            lambda conn: {
-                os.path.normpath(layout.resolve_under(d, p)) for d, p in conn.execute(stmt)
-            }
-        )
+
+        def paths(conn: Connection) -> set[str]:
+            out = set()
+            for directory, stored in conn.execute(stmt):
+                with contextlib.suppress(LayoutError):
+                    out.add(os.path.normpath(layout.resolve_under(directory, stored)))
+            return out
+
+        return self._db.read(paths)
 
 
 # --- lens chunks ---------------------------------------------------------------------------

@@ -184,10 +184,10 @@ def test_crafted_catalog_rows_delete_nothing_outside(
     assert pruned.exit_code == 0 and "Traceback" not in pruned.output, pruned.output
     assert "left in place" in pruned.stderr
     gc = invoke("catalog", "gc", "--delete", "--catalog", catalog.url)
-    if ".." in "".join(paths):  # a row whose path climbs: gc refuses it as a whole
-        assert_one_line_error(gc, "'..' is not a plain file name")
-    else:
-        assert gc.exit_code == 0 and f"skipped run {run_id}" in gc.stderr, gc.output
+    # a row whose path climbs claims nothing; gc goes on for the other runs
+    assert gc.exit_code == 0 and "Traceback" not in gc.output, gc.output
+    if ".." not in "".join(paths):
+        assert f"skipped run {run_id}" in gc.stderr, gc.output
     rm = invoke("catalog", "rm", run_id, "--force", "--catalog", catalog.url)
     assert_one_line_error(rm, "not removed")
     assert snapshot(victim) == before
