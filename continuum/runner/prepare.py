@@ -71,6 +71,7 @@ def prepare(req: RunRequest) -> Prepared:
         sim = Simulation(resume.program, resume.loaded.header.seed)
         check_shapes(resume.loaded.header, sim.counts)
         state = resume.loaded.state
+        sim.check_resumed(state)
     run_dir: Path | None
     if resume.mode is Mode.IN_PLACE:
         assert resume.run_id is not None and resume.run_dir is not None

@@ -211,6 +211,25 @@ class Simulation:
             return array
         raise nonfinite(decl, compiled, ctx, array)
 
+    def check_resumed(self, state: State) -> None:
+        """A state read from a checkpoint holds only finite values where the world asks.
+
+        The tick loop checks what it resolves; a NaN a file brings in would otherwise pass
+        unseen through every signal that is gated or reads it only under a false branch.
+        """
+        for decl in self.program.declarations:
+            if decl.signal.allow_nonfinite:
+                continue
+            name = decl.signal.name
+            for which, values in (("current", state.current), ("previous", state.previous)):
+                array = values.get(name)
+                if array is not None and not np.isfinite(array).all():
+                    raise ResolveError(
+                        f"the checkpoint at tick {state.tick} holds NaN or infinity in "
+                        f"{name} ({which} value), which the world does not allow; resume "
+                        "from an earlier checkpoint, or set allow_nonfinite = true for it"
+                    )
+
     def run(self, state: State, steps: int, observer: TickObserver | None = None) -> State:
         """Step ``steps`` times, calling ``observer(state)`` after each tick."""
         for _ in range(steps):
