@@ -1,29 +1,60 @@
-"""The user-SQL sandbox: read-only queries, files only under the export directories.
+"""The user-SQL sandbox: only reads run, files only under the export roots, bounded.
 
 Two independent fences, because each alone leaks:
 
-1. DuckDB's own settings — ``allowed_directories`` (the export roots), then
-   ``enable_external_access = false`` (no other file, no network, no extension
-   install), then ``lock_configuration = true`` so user SQL cannot undo them.
-   ``/etc/passwd``, ``COPY ... TO '/tmp/x.csv'`` and ``INSTALL`` are refused by DuckDB.
-2. A statement allowlist: only ``SELECT`` (and ``EXPLAIN``). DuckDB's fence lets a
-   ``COPY`` or ``ATTACH`` *write inside* an allowed directory — measured — and an export
-   root must not be writable by a query. Results go to ``--output`` from Python.
+1. A statement check by DuckDB's own parser (``extract_statements``): exactly one
+   statement, of kind SELECT — which DuckDB gives to ``SELECT``, ``WITH``, ``VALUES``,
+   ``FROM``-first queries, set operations, ``DESCRIBE``, ``SHOW``, ``SUMMARIZE`` and
+   ``UNPIVOT`` (measured in the tests) — or ``EXPLAIN [ANALYZE]`` of one.
+   ``EXPLAIN ANALYZE`` *executes* what it wraps (an ``EXPLAIN ANALYZE COPY`` wrote a
+   file), so the wrapped text is re-parsed: under every reading of the ``EXPLAIN``
+   prefix grammar (``ANALYZE``, an option list in parentheses) that parses, it must be
+   one SELECT. Anything else (``COPY``, ``ATTACH``, ``PRAGMA``, ``SET``, ``CALL``,
+   ``INSTALL``, ``CREATE``, ``EXPORT``, a ``PIVOT`` that creates a type, a kind this
+   DuckDB module cannot even name...) is one line, before anything runs. The statement
+   object that was checked is the one executed, so there is no re-parse in between.
+2. DuckDB's own settings, applied right after connecting and before any file is read:
+   ``allowed_directories`` (the roots' realpaths), ``enable_external_access = false``
+   (no other file, no network, no extension install or load), no Python replacement
+   scans, a private ``temp_directory`` (DuckDB makes its temp dir readable by SQL, and
+   its default is ``<cwd>/.tmp``, which a planted ``.tmp -> /etc`` turned into
+   ``/etc/passwd``), the memory limit; then ``lock_configuration = true`` so user SQL
+   cannot undo them. DuckDB's fence alone lets a ``COPY`` or ``ATTACH`` write *inside*
+   an allowed directory (measured), hence fence 1.
+
+:class:`Session` is what user SQL runs on (the CLI and ``continuum.sql.connect()``):
+it never hands out the DuckDB connection. Each :meth:`Session.execute` runs on its own
+DuckDB cursor under a deadline (:mod:`continuum.sql.limits`) and returns a
+:class:`Cursor` that streams rows (``fetchmany``/``batches``), so no result is fetched
+whole unless asked.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import shutil
+import tempfile
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 
+from continuum import layout
 from continuum.errors import QueryError
-from continuum.sql.errors import translate
+from continuum.sql.errors import limit_error, translate
+from continuum.sql.limits import Deadline, Limits
 
-ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+READ = duckdb.StatementType.SELECT.name
+EXPLAIN = duckdb.StatementType.EXPLAIN.name
+BATCH_ROWS = 10_000
+REFUSED = (
+    "only reads may run: SELECT (or WITH, VALUES, FROM, DESCRIBE, SHOW, SUMMARIZE) or "
+    "EXPLAIN [ANALYZE] of one; got {kind}. Results are saved with --output FILE, not by SQL"
+)
 
 
 @dataclass(frozen=True)
@@ -34,33 +65,233 @@ class Result:
     rows: list[tuple[Any, ...]]
 
 
-def lock_down(con: duckdb.DuckDBPyConnection, roots: Sequence[Path]) -> None:
-    """Allow file access only under ``roots``, then lock the configuration."""
+def private_temp_dir(roots: Sequence[Path]) -> str:
+    """A new 0700 directory for DuckDB's spill files, outside every root ('' if the
+    system temp dir is inside one: then DuckDB does not spill, it fails at the limit)."""
+    base = Path(tempfile.gettempdir()).resolve()
+    if any(layout.is_within(r, base) for r in roots):
+        return ""
+    return tempfile.mkdtemp(prefix="continuum-sql-")
+
+
+def sandboxed(roots: Sequence[Path], limits: Limits, temp_dir: str) -> duckdb.DuckDBPyConnection:
+    """A connection locked to ``roots`` and ``limits`` before it has read anything."""
+    con = duckdb.connect(
+        config={
+            "memory_limit": f"{limits.memory}B",
+            "temp_directory": temp_dir,
+            "python_enable_replacements": False,  # no SQL access to Python variables
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+        }
+    )
     dirs = ", ".join("'" + str(r).replace("'", "''").rstrip("/") + "/'" for r in roots)
-    con.execute(f"SET allowed_directories = [{dirs}]")
-    con.execute("SET enable_external_access = false")
-    con.execute("SET autoinstall_known_extensions = false")
-    con.execute("SET lock_configuration = true")
+    with translate("locking the SQL session"):
+        con.execute("SET parquet_metadata_cache = true")  # footers parsed once per session
+        con.execute("SET enable_progress_bar = false")  # nothing but results on stdout
+        con.execute(f"SET allowed_directories = [{dirs}]")
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+    return con
 
 
-def check_statements(con: duckdb.DuckDBPyConnection, sql: str) -> None:
-    """Exactly one statement, and a read-only one; else a one-line QueryError."""
+def _kinds(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[duckdb.Statement, str]]:
+    """(statement, kind name) of each statement DuckDB parses in ``sql``."""
     with translate("query"):
         statements = con.extract_statements(sql)
+    out = []
+    for s in statements:
+        try:
+            out.append((s, s.type.name))
+        except ValueError:  # a kind newer than this module's enum (UPDATE EXTENSIONS)
+            out.append((s, "a statement kind DuckDB's Python API cannot name"))
+    return out
+
+
+def _after_prefix(text: str) -> list[str]:
+    """Every reading of what ``EXPLAIN [ANALYZE] [(options)]`` wraps in ``text``."""
+    tokens = duckdb.tokenize(text)
+    starts = [p for p, _ in tokens] + [len(text)]
+    words = [
+        (text[p : starts[k + 1]].strip(), kind, p)
+        for k, (p, kind) in enumerate(tokens)
+        if kind != duckdb.token_type.comment
+    ]
+    if not words or words[0][0].upper() != "EXPLAIN":
+        return []
+    heads = [1]
+    if len(words) > 1 and words[1][0].upper() in ("ANALYZE", "ANALYSE"):
+        heads.append(2)
+    readings = []
+    for head in heads:
+        readings.append(text[words[head][2] :] if head < len(words) else "")
+        if head < len(words) and words[head][0].startswith("("):  # an option list?
+            depth, k = 0, head
+            while k < len(words):
+                if words[k][1] == duckdb.token_type.operator:
+                    depth += words[k][0].count("(") - words[k][0].count(")")
+                k += 1
+                if depth <= 0:
+                    break
+            readings.append(text[words[k][2] :] if depth == 0 and k < len(words) else "")
+    return readings
+
+
+def check_read(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.Statement:
+    """The one statement of ``sql`` if it only reads, else a one-line QueryError."""
+    statements = _kinds(con, sql)
     if len(statements) != 1:
         raise QueryError(f"Expected one SQL statement, got {len(statements)} instead")
-    kind = statements[0].type
-    if kind not in ALLOWED:
-        name = str(kind).rsplit(".", 1)[-1]
-        raise QueryError(
-            f"only SELECT queries may run here, got {name}; to save results use --output FILE"
-        )
+    statement, kind = statements[0]
+    if kind == READ:
+        return statement
+    if kind != EXPLAIN:
+        raise QueryError(REFUSED.format(kind=kind))
+    inner = []
+    for reading in _after_prefix(statement.query):
+        try:
+            parsed = _kinds(con, reading)
+        except QueryError:
+            continue  # not this reading: DuckDB's parser took another
+        if parsed:
+            inner.append(parsed)
+    if not inner or any(len(p) != 1 or p[0][1] != READ for p in inner):
+        wrapped = next((p[0][1] for p in inner if len(p) == 1 and p[0][1] != READ), None)
+        raise QueryError(REFUSED.format(kind=f"EXPLAIN of {wrapped or 'something else'}"))
+    return statement
 
 
-def run_query(con: duckdb.DuckDBPyConnection, sql: str) -> Result:
+class Cursor:
+    """One statement's result, streamed; every DuckDB error is one line.
+
+    The statement's deadline runs until the rows are exhausted or :meth:`close` is
+    called; past it, every fetch raises the timeout's QueryError.
+    """
+
+    def __init__(self, session: Session, statement: duckdb.Statement, parameters: Any) -> None:
+        self._session = session  # keeps the connection open while rows are read
+        self._cur = session._con.cursor()
+        self._deadline = Deadline(session.limits.timeout, self._cur.interrupt)
+        with self._guard():
+            self._cur.execute(statement, parameters)
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        if self._deadline.fired:
+            raise limit_error(None, self._session.limits, timed_out=True)
+        try:
+            yield
+        except duckdb.Error as exc:
+            self.close()
+            raise limit_error(exc, self._session.limits, timed_out=self._deadline.fired) from exc
+        except MemoryError:
+            self.close()
+            raise QueryError(
+                "the result does not fit in memory: fetch it in batches (fetchmany, or "
+                "--output FILE on the command line)"
+            ) from None
+
+    @property
+    def description(self) -> list[Any]:
+        """DB-API description of the result's columns."""
+        return list(self._cur.description or ())
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The result's column names."""
+        return tuple(d[0] for d in self.description)
+
+    def fetchmany(self, size: int = BATCH_ROWS) -> list[tuple[Any, ...]]:
+        """Up to ``size`` more rows; ``[]`` once exhausted."""
+        with self._guard():
+            rows = self._cur.fetchmany(size)
+        if not rows:
+            self._deadline.cancel()
+        return rows
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        """The next row, or None once exhausted."""
+        rows = self.fetchmany(1)
+        return rows[0] if rows else None
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        """Every remaining row (in memory: prefer :meth:`batches` for large results)."""
+        with self._guard():
+            rows = self._cur.fetchall()
+        self._deadline.cancel()
+        return rows
+
+    def fetchnumpy(self) -> dict[str, np.ndarray]:
+        """Every remaining row as one numpy array per column."""
+        with self._guard():
+            arrays = self._cur.fetchnumpy()
+        self._deadline.cancel()
+        return dict(arrays)
+
+    def batches(self, size: int = BATCH_ROWS) -> Iterator[list[tuple[Any, ...]]]:
+        """The remaining rows, ``size`` at a time (memory bounded by one batch)."""
+        while rows := self.fetchmany(size):
+            yield rows
+
+    def result(self) -> Result:
+        """Columns and every remaining row."""
+        return Result(self.columns, self.fetchall())
+
+    def close(self) -> None:
+        """Stop reading: the deadline ends and DuckDB frees the result."""
+        self._deadline.cancel()
+        self._cur.close()
+
+
+def _close(con: duckdb.DuckDBPyConnection, temp_dir: str) -> None:
+    con.close()
+    if temp_dir:
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+class Session:
+    """User SQL over field history: one read at a time, locked to ``roots``, bounded.
+
+    ``execute(sql, parameters)`` (alias ``sql``) checks the statement, then runs it on
+    its own cursor under the timeout; the DuckDB connection is never handed out.
+    """
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        roots: Sequence[Path],
+        limits: Limits,
+        temp_dir: str,
+        warnings: Sequence[str] = (),
+    ) -> None:
+        self._con, self.roots, self.limits = con, tuple(roots), limits
+        self.temp_dir, self.warnings = temp_dir, tuple(warnings)
+        self._closer = weakref.finalize(self, _close, con, temp_dir)
+
+    def execute(self, sql: str, parameters: Any = None) -> Cursor:
+        """Run one read-only statement; its rows stream from the returned cursor."""
+        if not self._closer.alive:
+            raise QueryError("this SQL session is closed; open a new one")
+        statement = check_read(self._con, sql)
+        return Cursor(self, statement, parameters)
+
+    sql = execute
+
+    def query(self, sql: str, parameters: Any = None) -> Result:
+        """Columns and every row of one read-only statement (small results)."""
+        return self.execute(sql, parameters).result()
+
+    def close(self) -> None:
+        """Close DuckDB and remove the private temp dir."""
+        self._closer()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def run_query(session: Session, sql: str) -> Result:
     """Run one read-only statement of user SQL and fetch its rows."""
-    check_statements(con, sql)
-    with translate("query"):
-        cursor = con.execute(sql)
-        columns = tuple(d[0] for d in cursor.description or ())
-        return Result(columns, cursor.fetchall())
+    return session.query(sql)
