@@ -5,9 +5,10 @@ over the exports under the configured roots, plus copies of the catalog's ``runs
 ``checkpoints``, ``lens_chunks``... tables), the Parquet export of lens chunks
 (``export`` + ``columns``; ``exporter``: a whole run dir, and the live ``on_seal`` thread
 of ``continuum run --lens-export-dir``), the user-SQL sandbox (``sandbox``: only reads
-run, on a :class:`Session` that never hands out its DuckDB connection), what it may read
-(``roots``), its bounds (``limits``: memory, timeout), and the one seam where DuckDB
-errors become :class:`continuum.errors.QueryError` (``errors``).
+run, on a :class:`Session` that never hands out its DuckDB connection), what counts as a
+read (``statements``), what may be read (``roots``), its bounds (``limits``: memory,
+timeout), and the one seam where DuckDB errors become :class:`continuum.errors.QueryError`
+(``errors``).
 Every file name, partition directory and glob is :mod:`continuum.layout`'s; every
 file is committed by the atomic-write protocol of :mod:`continuum.blobs`.
 
@@ -21,8 +22,9 @@ from continuum.sql.export import LAYOUTS, ChunkExport, export_chunk
 from continuum.sql.exporter import LiveExporter, export_run
 from continuum.sql.limits import DEFAULT_TIMEOUT_S, Limits, default_memory_limit
 from continuum.sql.roots import default_root
-from continuum.sql.sandbox import Cursor, Result, Session, check_read, run_query
+from continuum.sql.sandbox import Cursor, Result, Session, run_query
 from continuum.sql.session import connect, open_session
+from continuum.sql.statements import check_read
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",

@@ -2,17 +2,10 @@
 
 Two independent fences, because each alone leaks:
 
-1. A statement check by DuckDB's own parser (``extract_statements``): exactly one
-   statement, of kind SELECT — which DuckDB gives to ``SELECT``, ``WITH``, ``VALUES``,
-   ``FROM``-first queries, set operations, ``DESCRIBE``, ``SHOW``, ``SUMMARIZE`` and
-   ``UNPIVOT`` (measured in the tests) — or ``EXPLAIN [ANALYZE]`` of one.
-   ``EXPLAIN ANALYZE`` *executes* what it wraps (an ``EXPLAIN ANALYZE COPY`` wrote a
-   file), so the wrapped text is re-parsed: under every reading of the ``EXPLAIN``
-   prefix grammar (``ANALYZE``, an option list in parentheses) that parses, it must be
-   one SELECT. Anything else (``COPY``, ``ATTACH``, ``PRAGMA``, ``SET``, ``CALL``,
-   ``INSTALL``, ``CREATE``, ``EXPORT``, a ``PIVOT`` that creates a type, a kind this
-   DuckDB module cannot even name...) is one line, before anything runs. The statement
-   object that was checked is the one executed, so there is no re-parse in between.
+1. A statement check by DuckDB's own parser (:mod:`continuum.sql.statements`): one
+   statement that only reads — a SELECT whose every query node is a read (a SELECT can
+   hide ``WITH x AS (COPY ... TO ...)``) and whose table functions only read — or
+   ``EXPLAIN [ANALYZE]`` of one. Anything else is one line, before anything runs.
 2. DuckDB's own settings, applied right after connecting and before any file is read:
    ``allowed_directories`` (the roots' realpaths), ``enable_external_access = false``
    (no other file, no network, no extension install or load), no Python replacement
@@ -47,14 +40,9 @@ from continuum import layout
 from continuum.errors import QueryError
 from continuum.sql.errors import limit_error, translate
 from continuum.sql.limits import Deadline, Limits
+from continuum.sql.statements import check_read
 
-READ = duckdb.StatementType.SELECT.name
-EXPLAIN = duckdb.StatementType.EXPLAIN.name
 BATCH_ROWS = 10_000
-REFUSED = (
-    "only reads may run: SELECT (or WITH, VALUES, FROM, DESCRIBE, SHOW, SUMMARIZE) or "
-    "EXPLAIN [ANALYZE] of one; got {kind}. Results are saved with --output FILE, not by SQL"
-)
 
 
 @dataclass(frozen=True)
@@ -93,72 +81,6 @@ def sandboxed(roots: Sequence[Path], limits: Limits, temp_dir: str) -> duckdb.Du
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
     return con
-
-
-def _kinds(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[duckdb.Statement, str]]:
-    """(statement, kind name) of each statement DuckDB parses in ``sql``."""
-    with translate("query"):
-        statements = con.extract_statements(sql)
-    out = []
-    for s in statements:
-        try:
-            out.append((s, s.type.name))
-        except ValueError:  # a kind newer than this module's enum (UPDATE EXTENSIONS)
-            out.append((s, "a statement kind DuckDB's Python API cannot name"))
-    return out
-
-
-def _after_prefix(text: str) -> list[str]:
-    """Every reading of what ``EXPLAIN [ANALYZE] [(options)]`` wraps in ``text``."""
-    tokens = duckdb.tokenize(text)
-    starts = [p for p, _ in tokens] + [len(text)]
-    words = [
-        (text[p : starts[k + 1]].strip(), kind, p)
-        for k, (p, kind) in enumerate(tokens)
-        if kind != duckdb.token_type.comment
-    ]
-    if not words or words[0][0].upper() != "EXPLAIN":
-        return []
-    heads = [1]
-    if len(words) > 1 and words[1][0].upper() in ("ANALYZE", "ANALYSE"):
-        heads.append(2)
-    readings = []
-    for head in heads:
-        readings.append(text[words[head][2] :] if head < len(words) else "")
-        if head < len(words) and words[head][0].startswith("("):  # an option list?
-            depth, k = 0, head
-            while k < len(words):
-                if words[k][1] == duckdb.token_type.operator:
-                    depth += words[k][0].count("(") - words[k][0].count(")")
-                k += 1
-                if depth <= 0:
-                    break
-            readings.append(text[words[k][2] :] if depth == 0 and k < len(words) else "")
-    return readings
-
-
-def check_read(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.Statement:
-    """The one statement of ``sql`` if it only reads, else a one-line QueryError."""
-    statements = _kinds(con, sql)
-    if len(statements) != 1:
-        raise QueryError(f"Expected one SQL statement, got {len(statements)} instead")
-    statement, kind = statements[0]
-    if kind == READ:
-        return statement
-    if kind != EXPLAIN:
-        raise QueryError(REFUSED.format(kind=kind))
-    inner = []
-    for reading in _after_prefix(statement.query):
-        try:
-            parsed = _kinds(con, reading)
-        except QueryError:
-            continue  # not this reading: DuckDB's parser took another
-        if parsed:
-            inner.append(parsed)
-    if not inner or any(len(p) != 1 or p[0][1] != READ for p in inner):
-        wrapped = next((p[0][1] for p in inner if len(p) == 1 and p[0][1] != READ), None)
-        raise QueryError(REFUSED.format(kind=f"EXPLAIN of {wrapped or 'something else'}"))
-    return statement
 
 
 class Cursor:
@@ -200,6 +122,11 @@ class Cursor:
     def columns(self) -> tuple[str, ...]:
         """The result's column names."""
         return tuple(d[0] for d in self.description)
+
+    @property
+    def types(self) -> tuple[str, ...]:
+        """The result's DuckDB column types, by name (``BIGINT``, ``DOUBLE[]``...)."""
+        return tuple(str(d[1]) for d in self.description)
 
     def fetchmany(self, size: int = BATCH_ROWS) -> list[tuple[Any, ...]]:
         """Up to ``size`` more rows; ``[]`` once exhausted."""
@@ -272,6 +199,8 @@ class Session:
         """Run one read-only statement; its rows stream from the returned cursor."""
         if not self._closer.alive:
             raise QueryError("this SQL session is closed; open a new one")
+        if not isinstance(sql, str):
+            raise QueryError(f"SQL must be text, got {type(sql).__name__}")
         statement = check_read(self._con, sql)
         return Cursor(self, statement, parameters)
 

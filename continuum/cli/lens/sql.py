@@ -20,7 +20,7 @@ import io
 import json
 import math
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -36,45 +36,90 @@ STDOUT_LIMIT = 1000
 BATCH_ROWS = 10_000
 
 
+#: DuckDB types whose Python values CSV and JSON take as they are.
+_NATIVE = {
+    "BOOLEAN", "VARCHAR", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
+    "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT",
+}  # fmt: skip
+_FLOATS = {"FLOAT", "DOUBLE"}
+
+
 def _plain(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None  # strict JSON and CSV readers: no NaN/Infinity
+    """A value JSON and CSV can hold: ISO times, hex bytes, no NaN/Infinity (null)."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None  # strict JSON
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
-        return float(value)
+        return _plain(float(value))
     if isinstance(value, bytes):
         return value.hex()
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
-    return value
+    return str(value)  # UUID, intervals...
+
+
+def _csv(value: Any) -> Any:
+    """A CSV field: nested values (lists, structs, maps) as JSON text."""
+    plain = _plain(value)
+    return json.dumps(plain) if isinstance(plain, list | dict) else plain
 
 
 def _cell(value: Any) -> str:
-    if isinstance(value, float) and not math.isfinite(value):
+    if isinstance(value, float):
         return str(value)  # nan, inf: a table says what the value is
     return "NULL" if value is None else str(_plain(value))
 
 
+def _converters(types: Sequence[str], fmt: str) -> list[tuple[int, Callable[[Any], Any]]]:
+    """(column, conversion) for the columns whose values need one in ``fmt``."""
+    out: list[tuple[int, Callable[[Any], Any]]] = []
+    for i, kind in enumerate(types):
+        if kind in _NATIVE or (kind in _FLOATS and fmt == "csv"):  # CSV keeps nan, inf
+            continue
+        out.append((i, _csv if fmt == "csv" else _plain))
+    return out
+
+
+def _converted(
+    batch: list[tuple[Any, ...]], convert: list[tuple[int, Callable[[Any], Any]]]
+) -> Sequence[Sequence[Any]]:
+    if not convert:
+        return batch
+    rows = []
+    for r in batch:
+        row = list(r)
+        for i, fn in convert:
+            row[i] = fn(row[i])
+        rows.append(row)
+    return rows
+
+
 def write_rows(
-    out: TextIO, columns: tuple[str, ...], batches: Iterable[list[tuple[Any, ...]]], fmt: str
+    out: TextIO,
+    columns: tuple[str, ...],
+    types: Sequence[str],
+    batches: Iterable[list[tuple[Any, ...]]],
+    fmt: str,
 ) -> None:
     """Rows as an aligned text table, CSV, or a JSON array of objects keyed by column,
     written batch by batch (a JSON document is complete only after the last)."""
+    convert = _converters(types, fmt)
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(columns)
         for batch in batches:
-            writer.writerows([_plain(v) for v in r] for r in batch)
+            writer.writerows(_converted(batch, convert))
     elif fmt == "json":
         out.write("[")
         sep = ""
         for batch in batches:
-            for r in batch:
-                doc = dict(zip(columns, map(_plain, r)))
-                out.write(sep + json.dumps(doc, allow_nan=False))
+            for r in _converted(batch, convert):
+                out.write(sep + json.dumps(dict(zip(columns, r)), allow_nan=False))
                 sep = ", "
         out.write("]\n")
     else:
@@ -118,13 +163,13 @@ def _check_output(output: Path, roots: tuple[Path, ...]) -> None:
         raise LensError(f"--output {output} is a directory; name a file")
 
 
-def _save(output: Path, cut: _Cut, columns: tuple[str, ...], fmt: str) -> None:
+def _save(output: Path, cut: _Cut, fmt: str) -> None:
     from continuum.blobs import atomic_writer
 
     try:
         with atomic_writer(output) as raw:
             text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
-            write_rows(text, columns, cut, fmt)
+            write_rows(text, cut.cursor.columns, cut.cursor.types, cut, fmt)
             text.flush()
             text.detach()
     except OSError as exc:
@@ -207,9 +252,9 @@ def sql(
         cursor = session.execute(query)
         cut = _Cut(cursor, cap)
         if output is None:
-            write_rows(sys.stdout, cursor.columns, cut, fmt)
+            write_rows(sys.stdout, cursor.columns, cursor.types, cut, fmt)
         else:
-            _save(output, cut, cursor.columns, fmt)
+            _save(output, cut, fmt)
     if cut.more:
         how = "--limit 0 for all" if output else "--limit 0 prints all, --output FILE saves all"
         click.echo(f"note: showed the first {cut.shown} rows; there are more ({how})", err=True)
