@@ -75,8 +75,10 @@ def sandboxed(roots: Sequence[Path], limits: Limits, temp_dir: str) -> duckdb.Du
     )
     dirs = ", ".join("'" + str(r).replace("'", "''").rstrip("/") + "/'" for r in roots)
     with translate("locking the SQL session"):
-        con.execute("SET parquet_metadata_cache = true")  # footers parsed once per session
-        con.execute("SET enable_progress_bar = false")  # nothing but results on stdout
+        # footers parsed once per session, by every cursor (a plain SET is the connection's
+        # own: the statements' cursors re-read footers, ~25 % slower time slices, measured)
+        con.execute("SET GLOBAL parquet_metadata_cache = true")
+        con.execute("SET enable_progress_bar = false")  # opening: nothing but results on stdout
         con.execute(f"SET allowed_directories = [{dirs}]")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
