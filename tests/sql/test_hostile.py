@@ -612,3 +612,17 @@ def test_duckdb_temp_dir_is_private_and_removed(site: Site, in_cwd):
             s.execute("SELECT * FROM read_text('.tmp/secret.txt')")
     assert not temp.exists()
     assert sorted(p.name for p in site.cwd.iterdir()) == [".tmp", "secret.txt"]
+
+
+def test_every_table_function_is_classified():
+    """A DuckDB that adds a table function fails here until it is called a read or not."""
+    from continuum.sql.statements import (
+        CLASSIFIED_FOR,
+        OTHER_TABLE_FUNCTIONS,
+        READ_TABLE_FUNCTIONS,
+        table_functions,
+    )
+
+    assert duckdb.__version__ == CLASSIFIED_FOR
+    assert not READ_TABLE_FUNCTIONS & OTHER_TABLE_FUNCTIONS
+    assert table_functions() == READ_TABLE_FUNCTIONS | OTHER_TABLE_FUNCTIONS
