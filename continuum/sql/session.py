@@ -196,8 +196,9 @@ def open_session(
     files = list_files(readable, search_dirs(readable, search, note), note)
     limits = limits or Limits.of()
     temp_dir = private_temp_dir(readable)
-    con = sandboxed(readable, limits, temp_dir)
+    con = None
     try:
+        con = sandboxed(readable, limits, temp_dir)
         with translate("opening the SQL session"):
             load_tables(con, dumps)
             load_ticks(con, files.ticks)
@@ -206,7 +207,8 @@ def open_session(
             signals = _read(files.signals, SIGNAL_SCHEMA, ("run_id",))
             con.execute(f"CREATE VIEW signals AS {signals}")
     except BaseException:
-        con.close()
+        if con is not None:
+            con.close()
         if temp_dir:
             shutil.rmtree(temp_dir, ignore_errors=True)
         raise
