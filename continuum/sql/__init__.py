@@ -1,11 +1,14 @@
 """Field history in SQL: lens chunks exported to Parquet, queried with DuckDB.
 
 Owns: DuckDB sessions (``session``: views ``fields``, ``fields_by_sample``, ``signals``
-over every export the catalog knows, plus copies of the catalog's ``runs``,
+over the exports under the configured roots, plus copies of the catalog's ``runs``,
 ``checkpoints``, ``lens_chunks``... tables), the Parquet export of lens chunks
 (``export`` + ``columns``; ``exporter``: a whole run dir, and the live ``on_seal`` thread
-of ``continuum run --lens-export-dir``), the user-SQL sandbox (``sandbox``), and the one
-seam where DuckDB errors become :class:`continuum.errors.QueryError` (``errors``).
+of ``continuum run --lens-export-dir``), the user-SQL sandbox (``sandbox``: only reads
+run, on a :class:`Session` that never hands out its DuckDB connection), what counts as a
+read (``statements``), what may be read (``roots``), its bounds (``limits``: memory,
+timeout), and the one seam where DuckDB errors become :class:`continuum.errors.QueryError`
+(``errors``).
 Every file name, partition directory and glob is :mod:`continuum.layout`'s; every
 file is committed by the atomic-write protocol of :mod:`continuum.blobs`.
 
@@ -17,15 +20,25 @@ or be imported by ``continuum.lens``/``continuum.checkpoint``/``continuum catalo
 
 from continuum.sql.export import LAYOUTS, ChunkExport, export_chunk
 from continuum.sql.exporter import LiveExporter, export_run
-from continuum.sql.sandbox import Result, run_query
+from continuum.sql.limits import DEFAULT_TIMEOUT_S, Limits, default_memory_limit
+from continuum.sql.roots import default_root
+from continuum.sql.sandbox import Cursor, Result, Session, run_query
 from continuum.sql.session import connect, open_session
+from continuum.sql.statements import check_read
 
 __all__ = [
+    "DEFAULT_TIMEOUT_S",
     "LAYOUTS",
     "ChunkExport",
+    "Cursor",
+    "Limits",
     "LiveExporter",
     "Result",
+    "Session",
+    "check_read",
     "connect",
+    "default_memory_limit",
+    "default_root",
     "export_chunk",
     "export_run",
     "open_session",

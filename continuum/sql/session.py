@@ -1,6 +1,9 @@
 """A DuckDB session over field history: Parquet views plus copies of catalog tables.
 
-Views (built from the export roots the catalog records, plus any ``roots`` passed in):
+Views over the parts under the configured export roots (:mod:`continuum.sql.roots`: the
+default root and the roots passed in; catalog rows only add directories inside them),
+listed, realpath-checked and read only after the connection is locked
+(:mod:`continuum.sql.sandbox`):
 
 - ``fields``: every time-major field file (tick, sim_time, sample, face, i, j, lat, lon,
   value, vx, vy, vz, run_id, field) — the view for time slices and per-tick aggregates.
@@ -33,6 +36,9 @@ The file lists are fixed when the session opens; open a new one to see newer chu
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,18 +46,19 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import numpy as np
 
-from continuum import layout
 from continuum.sql.columns import SCHEMA, cell_position_sql, cell_tangent_sql
 from continuum.sql.errors import translate
-from continuum.sql.sandbox import lock_down
+from continuum.sql.limits import DEFAULT_TIMEOUT_S, Limits
+from continuum.sql.roots import Warn, configured_roots, list_files, search_dirs
+from continuum.sql.sandbox import Session, private_temp_dir, sandboxed
 
 if TYPE_CHECKING:
-    from continuum.catalog import Catalog
     from continuum.catalog.exports import TableDump
 
 SIGNAL_SCHEMA = {"tick": "BIGINT", "sim_time": "DOUBLE", "signal": "VARCHAR"} | {
     k: "DOUBLE" for k in ("value", "vx", "vy", "vz")
 }
+log = logging.getLogger("continuum.sql")
 _TYPES = {"int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN", "time": "TIMESTAMP"}
 
 
@@ -142,20 +149,6 @@ def _fields_view(con: duckdb.DuckDBPyConnection, files: list[Path]) -> str:
     )
 
 
-def _files(roots: Sequence[Path]) -> tuple[list[Path], list[Path], list[Path], list[Path]]:
-    """(time-major field files, by-sample view files, signal files, ticks files)."""
-    by_time, by_sample, signals, ticks = [], [], [], []
-    for root in roots:
-        timed = sorted(root.glob(layout.FIELD_PART_GLOB))
-        copies = sorted(root.glob(layout.BY_SAMPLE_PART_GLOB))
-        have = {p.relative_to(layout.child(root, layout.BY_SAMPLE)) for p in copies}
-        by_time += timed
-        by_sample += copies + [p for p in timed if p.relative_to(root) not in have]
-        signals += sorted(root.glob(layout.SIGNALS_PART_GLOB))
-        ticks += sorted(root.glob(layout.TICKS_PART_GLOB))
-    return by_time, by_sample, signals, ticks
-
-
 def _column(values: list[Any], kind: str) -> np.ndarray:
     if kind == "time":  # naive UTC: DuckDB TIMESTAMP, no time-zone library needed
         values = [v.astimezone(dt.UTC).replace(tzinfo=None) if v else None for v in values]
@@ -178,48 +171,78 @@ def load_tables(con: duckdb.DuckDBPyConnection, dumps: Sequence[TableDump]) -> N
         con.unregister("_catalog_rows")
 
 
-def export_roots(catalog: Catalog) -> list[Path]:
-    """Distinct export roots the catalog records that still exist."""
-    paths = {Path(e.path) for e in catalog.exports.list()}
-    return sorted(p for p in paths if p.is_dir())
-
-
 def open_session(
-    dumps: Sequence[TableDump], roots: Sequence[Path], *, sandbox: bool = True
-) -> duckdb.DuckDBPyConnection:
-    """A connection with the views and tables above; sandboxed to ``roots`` if asked."""
-    roots = sorted({Path(r).resolve() for r in roots})
-    by_time, by_sample, signals, ticks = _files(roots)
-    con = duckdb.connect()
-    with translate("opening the SQL session"):
-        con.execute("SET parquet_metadata_cache = true")  # footers parsed once per session
-        load_tables(con, dumps)
-        load_ticks(con, ticks)
-        con.execute(f"CREATE VIEW fields AS {_fields_view(con, by_time)}")
-        con.execute(f"CREATE VIEW fields_by_sample AS {_fields_view(con, by_sample)}")
-        con.execute(f"CREATE VIEW signals AS {_read(signals, SIGNAL_SCHEMA, ('run_id',))}")
-        if sandbox:
-            lock_down(con, roots)
-    return con
+    dumps: Sequence[TableDump],
+    roots: Sequence[str | os.PathLike[str]],
+    *,
+    search: Sequence[str] = (),
+    limits: Limits | None = None,
+    warn: Warn | None = None,
+) -> Session:
+    """A sandboxed session with the views and tables above over exactly ``roots``.
+
+    ``roots``: the readable directories (each must be one; see :mod:`continuum.sql.roots`);
+    ``search``: more directories to look for parts in (catalog rows), used only when
+    inside a root. The connection is locked before any file is read.
+    """
+    warn = warn or log.warning
+    notes: list[str] = []
+
+    def note(line: str) -> None:
+        notes.append(line)
+        warn(line)
+
+    readable = configured_roots(roots, default=False)
+    files = list_files(readable, search_dirs(readable, search, note), note)
+    limits = limits or Limits.of()
+    temp_dir = private_temp_dir(readable)
+    con = None
+    try:
+        con = sandboxed(readable, limits, temp_dir)
+        with translate("opening the SQL session"):
+            load_tables(con, dumps)
+            load_ticks(con, files.ticks)
+            con.execute(f"CREATE VIEW fields AS {_fields_view(con, files.by_time)}")
+            con.execute(f"CREATE VIEW fields_by_sample AS {_fields_view(con, files.by_sample)}")
+            signals = _read(files.signals, SIGNAL_SCHEMA, ("run_id",))
+            con.execute(f"CREATE VIEW signals AS {signals}")
+    except BaseException:
+        if con is not None:
+            con.close()
+        if temp_dir:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+        raise
+    return Session(con, readable, limits, temp_dir, notes)
 
 
 def connect(
-    catalog: str | None = None, *, roots: Sequence[Path | str] = (), sandbox: bool = True
-) -> duckdb.DuckDBPyConnection:
-    """DuckDB over every export the catalog at ``catalog`` knows (plus ``roots``).
+    catalog: str | None = None,
+    *,
+    roots: Sequence[str | os.PathLike[str]] = (),
+    memory_limit: int | str | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT_S,
+    warn: Warn | None = None,
+) -> Session:
+    """A read-only SQL session over the exports under the configured roots.
 
-    ``sandbox`` (default): files readable only under the export roots, configuration
-    locked — what ``continuum lens sql`` runs user SQL in. Pass ``sandbox=False`` to
-    keep DuckDB's full file access (e.g. to ``COPY`` results out from Python).
+    Readable: the default export root (``$XDG_DATA_HOME/continuum/exports``, where
+    ``continuum lens export`` writes by default) and ``roots``; the catalog's export rows
+    add directories to look in only when inside those (a row outside them is ignored,
+    with a warning through ``warn``, default the ``continuum.sql`` logger). Bounds:
+    ``memory_limit`` (bytes or ``"2G"``; default ``min(1 GiB, 25% of RAM)``) and
+    ``timeout`` seconds per statement, fetching included (None or 0: none).
 
     Example::
 
-        con = continuum.sql.connect()
-        con.sql("SELECT seed, avg(value) FROM fields JOIN runs USING (run_id) GROUP BY seed")
+        with continuum.sql.connect(roots=["exports"]) as s:
+            s.execute("SELECT seed, avg(value) FROM fields JOIN runs USING (run_id) "
+                      "GROUP BY seed").fetchall()
     """
     from continuum.catalog import Catalog
 
+    limits = Limits.of(memory_limit, timeout)
+    readable = configured_roots(roots, default=True, warn=warn or log.warning)
     with Catalog(catalog) as cat:
         dumps = cat.exports.sql_tables()
-        known = export_roots(cat)
-    return open_session(dumps, [*known, *(Path(r) for r in roots)], sandbox=sandbox)
+        recorded = cat.exports.roots()
+    return open_session(dumps, readable, search=recorded, limits=limits, warn=warn)

@@ -13,7 +13,7 @@ from continuum.catalog import Catalog
 from continuum.lens import LensStore
 from continuum.lens.reconstruct import FieldConfig
 from continuum.runner import RunRequest, execute
-from continuum.sql import export_run
+from continuum.sql import Session, connect, export_run
 
 STEPS, CHUNK = 20, 10
 
@@ -27,6 +27,10 @@ class Runs:
     @property
     def exports(self) -> Path:
         return self.base / "exp"
+
+    def session(self, **kwargs: object) -> Session:
+        """``continuum.sql.connect`` over this catalog with the exports dir as a root."""
+        return connect(self.url, roots=[self.exports], **kwargs)  # type: ignore[arg-type]
 
     def lens(self, seed: int) -> Path:
         return self.base / "lens" / self.ids[seed]

@@ -16,7 +16,7 @@ import pytest
 from continuum import layout
 from continuum.blobs import atomic, commit_file
 from continuum.lens import LensStore
-from continuum.sql import connect, export, export_chunk
+from continuum.sql import export, export_chunk
 
 from .conftest import Runs
 
@@ -33,7 +33,7 @@ def test_cells_have_face_i_j_and_metadata(runs: Runs):
     path = runs.part(1, "surface.elevation")
     stored = [r[0] for r in duckdb.execute(f"DESCRIBE SELECT * FROM '{path}'").fetchall()]
     assert not {"face", "i", "j", "lat", "lon"} & set(stored)
-    con = connect(runs.url)
+    con = runs.session()
     n = 32
     for view in ("fields", "fields_by_sample"):
         row = con.execute(

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from continuum.lens import LensStore
-from continuum.sql import connect, run_query
+from continuum.sql import run_query
 
 from .conftest import Runs
 
@@ -29,7 +29,7 @@ QUERIES = readme_queries()
 
 
 def rows(runs: Runs, k: int) -> list[tuple]:
-    return run_query(connect(runs.url), QUERIES[k]).rows
+    return run_query(runs.session(), QUERIES[k]).rows
 
 
 def test_readme_has_five_queries():

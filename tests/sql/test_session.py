@@ -11,7 +11,7 @@ import pytest
 
 from continuum import layout
 from continuum.lens import LensStore
-from continuum.sql import connect, open_session
+from continuum.sql import open_session
 
 from .conftest import Runs
 
@@ -22,7 +22,7 @@ from .conftest import Runs
 )
 def test_rows_equal_lens_frames(runs: Runs, field: str, view: str):
     ticks, values, config = runs.frames(1, field)
-    con = connect(runs.url)
+    con = runs.session()
     cols = "vx, vy, vz" if config.kind == "vec3" else "value"
     got = con.execute(
         f"SELECT tick, sample, {cols} FROM {view} WHERE run_id = ? AND field = ? "
@@ -40,7 +40,7 @@ def test_rows_equal_lens_frames(runs: Runs, field: str, view: str):
 def test_signals_table(runs: Runs):
     with LensStore(runs.lens(1)) as store:
         data = store.load().to_chunk()
-    con = connect(runs.url)
+    con = runs.session()
     for name, values in data.signals.items():
         got = con.execute(
             "SELECT value, vx, vy, vz FROM signals WHERE run_id = ? AND signal = ? ORDER BY tick",
@@ -60,7 +60,7 @@ def test_sim_time_joined_from_ticks_files(runs: Runs, view: str):
     assert "sim_time" not in stored
     with LensStore(runs.lens(1)) as store:
         data = store.load(["surface.elevation"]).to_chunk()
-    con = connect(runs.url)
+    con = runs.session()
     got = con.execute(
         f"SELECT tick, sim_time FROM {view} WHERE run_id = ? AND field = 'surface.elevation' "
         "AND sample = 7 ORDER BY tick",

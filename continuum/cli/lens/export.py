@@ -3,6 +3,12 @@
 Imports duckdb and the lens package only when the command runs; the export is recorded
 in the catalog unless ``--no-catalog``, and the run must be there before anything is
 written. Errors (an unknown run or field) are one line, ``error: ...``, exit 1.
+
+Without ``--output`` the parts go to the default export dir
+(``$XDG_DATA_HOME/continuum/exports``), which ``continuum lens sql`` always reads. Any
+other ``--output`` is read by SQL only when named (``lens sql --export-dir DIR``): an
+export to ``--output .`` must not make the current directory readable by every later
+query, so a note on stderr says how to query it.
 """
 
 from __future__ import annotations
@@ -37,7 +43,12 @@ def _run_dir(path: Path | None, run_id: str | None, catalog_url: str | None) -> 
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 @click.option("--run", "run_id", default=None, help="Run id (PATH: a lens root; else via catalog).")
 @click.option("--format", "fmt", type=click.Choice(["parquet"]), default="parquet")
-@click.option("--output", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Export dir [default: $XDG_DATA_HOME/continuum/exports, read by `lens sql`].",
+)
 @click.option("--fields", default=None, help="Fields to export: 'a.b,c.d' [default: all].")
 @click.option("--from", "start", type=int, default=None, help="First tick (inclusive).")
 @click.option("--to", "stop", type=int, default=None, help="Last tick (inclusive).")
@@ -54,7 +65,7 @@ def export(
     path: Path | None,
     run_id: str | None,
     fmt: str,
-    output: Path,
+    output: Path | None,
     fields: str | None,
     start: int | None,
     stop: int | None,
@@ -69,12 +80,16 @@ def export(
 
     \b
     Examples:
-      continuum lens export lens/RUN_ID --output exports
-      continuum lens export --run RUN_ID --output exports --fields surface.elevation --layout cell
+      continuum lens export lens/RUN_ID
+      continuum lens export --run RUN_ID --fields surface.elevation --layout cell
+      continuum lens export lens/RUN_ID --output exports   # lens sql --export-dir exports
     """
     from continuum.catalog import Catalog
     from continuum.lens import parse_fields
-    from continuum.sql import export_run
+    from continuum.sql import default_root, export_run
+
+    default = output is None
+    output = default_root() if output is None else output
 
     run_dir = _run_dir(path, run_id, catalog_url)
     names = list(parse_fields(fields) or ()) or None
@@ -100,6 +115,17 @@ def export(
         echo_json(info, indent=None)
     else:
         click.echo("  ".join(f"{k}={v}" for k, v in info.items()))
+    if not default and not _within(default_root(), output):
+        click.echo(
+            f"note: `continuum lens sql` reads {output} only when told: --export-dir {output}",
+            err=True,
+        )
+
+
+def _within(root: Path, path: Path) -> bool:
+    from continuum import layout
+
+    return layout.is_within(root.resolve(), path.resolve())
 
 
 def _require_run(cat: Catalog, run_id: str) -> None:

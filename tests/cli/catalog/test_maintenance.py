@@ -31,7 +31,7 @@ def test_rm_removes_exports_and_gc_finds_leftovers(tmp_path: Path):
     assert (exp / "notes.txt").exists() and (exp / f"run_id={gone}" / "README").exists()
     assert parts(exp / f"run_id={kept}") == kept_files
     query = "SELECT DISTINCT run_id FROM fields ORDER BY run_id"
-    seen = ok_json("lens", "sql", query, "--format", "json", "--catalog", url)
+    seen = ok_json("lens", "sql", query, "--format", "json", "--catalog", url, "--export-dir", exp)
     assert seen == [{"run_id": kept}]
     log = ok_json("catalog", "log", "--run", gone, "--json", "--catalog", url)
     assert {"export-deleted", "run-deleted"} <= {e["action"] for e in log}

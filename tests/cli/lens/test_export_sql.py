@@ -14,7 +14,7 @@ from tests.sql.conftest import Runs, _runs  # noqa: F401 - registers the two-run
 
 
 def sql(runs: Runs, *args: str):
-    return invoke("lens", "sql", *args, "--catalog", runs.url)
+    return invoke("lens", "sql", *args, "--catalog", runs.url, "--export-dir", str(runs.exports))
 
 
 def test_json_csv_table_and_output_file(runs: Runs, tmp_path: Path):
@@ -38,10 +38,10 @@ def test_reading_outside_the_exports_is_refused(runs: Runs):
 
 def test_writing_files_is_refused(runs: Runs, tmp_path: Path):
     for target in ("/tmp/x.csv", str(runs.exports / "evil.csv"), str(tmp_path / "y.csv")):
-        assert_one_line_error(sql(runs, f"COPY (SELECT 1) TO '{target}'"), "only SELECT")
+        assert_one_line_error(sql(runs, f"COPY (SELECT 1) TO '{target}'"), "only reads may run")
         assert not (runs.exports / "evil.csv").exists() and not (tmp_path / "y.csv").exists()
-    assert_one_line_error(sql(runs, f"ATTACH '{runs.exports / 'x.db'}'"), "only SELECT")
-    assert_one_line_error(sql(runs, "SET enable_external_access = true"), "only SELECT")
+    assert_one_line_error(sql(runs, f"ATTACH '{runs.exports / 'x.db'}'"), "only reads may run")
+    assert_one_line_error(sql(runs, "SET enable_external_access = true"), "only reads may run")
     assert_one_line_error(sql(runs, "SELECT 1; SELECT 2"), "one SQL statement")
 
 
@@ -81,6 +81,7 @@ def test_live_export_is_queryable_while_the_run_goes(tmp_path: Path):
     cmd += ["--lens-fields", "surface.elevation", "--lens-export-dir", str(tmp_path / "exp")]
     proc = subprocess.Popen(cmd, env=env, cwd=tmp_path)
     query = [sys.executable, "-m", "continuum", "lens", "sql", "--format", "json"]
+    query += ["--export-dir", str(tmp_path / "exp")]
     query += ["SELECT count(DISTINCT tick) AS ticks, count(*) AS n FROM fields"]
     try:
         deadline = time.monotonic() + 30
