@@ -2,7 +2,9 @@
 
 The readable set is decided before a file is opened, from configuration only: the
 default export root (``$XDG_DATA_HOME/continuum/exports``, where ``continuum lens
-export`` writes unless told ``--output``) plus the roots a caller names (``--export-dir``,
+export`` writes unless told ``--output``), the directories listed in
+``CONTINUUM_EXPORT_ROOTS`` (separated by ``:``, for a user whose live runs export with
+``--lens-export-dir`` elsewhere), plus the roots a caller names (``--export-dir``,
 ``connect(roots=...)``). Catalog ``parquet_exports.path`` rows only say where to *look*
 inside them: a row outside every root is ignored with one warning line, so a row ``/``
 or an earlier ``lens export --output .`` never makes a directory readable.
@@ -27,6 +29,9 @@ from continuum.errors import QueryError
 
 #: The default export root's directory name under ``$XDG_DATA_HOME/continuum``.
 EXPORTS_DIR = "exports"
+
+#: Further configured export roots, ``os.pathsep``-separated.
+ROOTS_ENV = "CONTINUUM_EXPORT_ROOTS"
 
 Warn = Callable[[str], None]
 
@@ -61,6 +66,9 @@ def configured_roots(
     roots = []
     if default and default_root().is_dir():
         roots.append(default_root().resolve())
+    if default:  # configuration the user wrote down, like the default root itself
+        env = os.environ.get(ROOTS_ENV, "")
+        explicit = [*(p for p in env.split(os.pathsep) if p), *explicit]
     for given in explicit:
         path = Path(given)
         if not path.exists() and warn is not None:
@@ -105,7 +113,8 @@ def search_dirs(roots: Sequence[Path], recorded: Iterable[str], warn: Warn) -> l
         more = f" and {len(ignored) - 1} more" if len(ignored) > 1 else ""
         warn(
             f"ignoring exports the catalog records outside the SQL export dirs: "
-            f"{shown(ignored[0])}{more}; pass --export-dir DIR (roots= in Python) to query one"
+            f"{shown(ignored[0])}{more}; pass --export-dir DIR (roots= in Python) or list it in "
+            f"{ROOTS_ENV} to query one"
         )
     return sorted(set(found))
 

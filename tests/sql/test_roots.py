@@ -24,6 +24,21 @@ def test_default_root_is_under_the_data_home(tmp_path: Path, monkeypatch):
     assert configured_roots([], default=False) == []
 
 
+def test_roots_listed_in_the_environment_are_configured(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "home"))
+    (tmp_path / "live").mkdir()
+    (tmp_path / "other").mkdir()
+    monkeypatch.setenv("CONTINUUM_EXPORT_ROOTS", f"{tmp_path / 'live'}:{tmp_path / 'other'}")
+    assert configured_roots([], default=True) == [
+        (tmp_path / "live").resolve(),
+        (tmp_path / "other").resolve(),
+    ]
+    assert configured_roots([], default=False) == []  # a caller that names its own roots
+    monkeypatch.setenv("CONTINUUM_EXPORT_ROOTS", "/")
+    with pytest.raises(QueryError, match="every file on the machine"):
+        configured_roots([], default=True)
+
+
 def test_nested_and_repeated_roots_collapse(tmp_path: Path):
     (tmp_path / "a" / "b").mkdir(parents=True)
     got = configured_roots([tmp_path / "a", tmp_path / "a" / "b", tmp_path / "a"], default=False)
