@@ -2,6 +2,12 @@
 
 Entries keep the run id as plain text (no foreign key), so the log still says
 what happened to a run after the run itself is gone.
+
+What an entry says (``detail``, ``path``) often quotes an error about a file, and a
+file's error may quote the file. So both are stored escaped (control characters, bidi
+overrides and undecodable bytes made visible, :func:`continuum.printable.printable`) and
+cut to a bound: the log never holds a foreign file's raw bytes, every reader of it (a
+terminal, a SQL console) is safe, and a row is always valid UTF-8 for PostgreSQL.
 """
 
 from __future__ import annotations
@@ -13,6 +19,16 @@ from sqlalchemy import Connection, select
 from continuum.catalog.db import Database, new_id, utcnow
 from continuum.catalog.db.models import audit_log, audit_record, runs
 from continuum.catalog.records import AuditRecord
+from continuum.printable import printable
+
+#: Longest ``detail`` stored (escaped characters; the rest is cut and counted).
+DETAIL_LIMIT = 1000
+#: Longest ``path`` stored (the longest path Linux resolves is 4096 bytes).
+PATH_LIMIT = 4096
+
+
+def _bounded(text: str | None, limit: int) -> str | None:
+    return None if text is None else printable(text, limit)
 
 
 def add_audit(
@@ -26,7 +42,11 @@ def add_audit(
 ) -> AuditRecord:
     """Append an entry inside ``conn``'s transaction, so it commits with what it logs."""
     row = {"id": new_id(), "at": utcnow(), "action": action, "run_id": run_id}
-    row.update(tick=tick, path=path, detail=detail)
+    row.update(
+        tick=tick,
+        path=_bounded(None if path is None else str(path), PATH_LIMIT),
+        detail=_bounded(detail, DETAIL_LIMIT),
+    )
     conn.execute(audit_log.insert().values(**row))
     return audit_record(row)
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from contextlib import nullcontext
 from pathlib import Path
 
 import click
+
+from continuum.cli._output import FiniteFloat, check_catalog, echo, echo_json
+from continuum.printable import printable
 
 MAX_SEED = 2**63 - 1
 
@@ -43,7 +45,7 @@ MAX_SEED = 2**63 - 1
 )
 @click.option(
     "--checkpoint-interval",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloat(min=0, min_open=True),
     default=None,
     help="Also checkpoint every S wall-clock seconds.",
 )
@@ -100,7 +102,7 @@ MAX_SEED = 2**63 - 1
 @click.option(
     "--catalog",
     metavar="URL",
-    help="Catalog URL [default: $CONTINUUM_CATALOG or ~/.local/share/continuum].",
+    help="Catalog URL or .db file [default: $CONTINUUM_CATALOG or ~/.local/share/continuum].",
 )
 @click.option("--no-catalog", is_flag=True, help="Do not record this run in the catalog.")
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary.")
@@ -120,17 +122,19 @@ def run(world: str, quiet: bool, as_json: bool, **options) -> None:
 
     if options["lens_export_dir"] is not None and options["lens_dir"] is None:
         raise click.UsageError("--lens-export-dir exports lens chunks: it needs --lens-dir")
+    if not options["no_catalog"]:
+        options["catalog"] = check_catalog(options["catalog"])
     _log_to_stderr(quiet)
     request = RunRequest(world=world, **options)
     with _progress(request.steps, quiet or as_json) as bar:
         summary = execute(request, on_tick=(lambda _s: bar.update(1)) if bar else None)
     if as_json:
-        click.echo(json.dumps(summary))
+        echo_json(summary, indent=None)
     elif not quiet:
         checkpointing = summary.get("checkpoint_dir") is not None
         for key, value in summary.items():
             if value is not None and (checkpointing or not key.startswith("checkpoints_")):
-                click.echo(f"{key:>20}  {value}")
+                echo(f"{key:>20}  {value}")
 
 
 def _log_to_stderr(quiet: bool) -> None:
@@ -138,9 +142,16 @@ def _log_to_stderr(quiet: bool) -> None:
     logger = logging.getLogger("continuum")
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        handler.setFormatter(_PrintableFormatter("%(levelname)s: %(message)s"))
         logger.addHandler(handler)
     logger.setLevel(logging.ERROR if quiet else logging.WARNING)
+
+
+class _PrintableFormatter(logging.Formatter):
+    """Log lines quote paths, run ids and errors: escaped like every other line, and bounded."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record), 4000)
 
 
 def _progress(steps: int, silent: bool):

@@ -24,6 +24,7 @@ from continuum.catalog import (
 )
 from continuum.cli._output import (
     catalog_option,
+    echo,
     echo_json,
     echo_table,
     format_bytes,
@@ -151,7 +152,7 @@ def policy_clear(
     with Catalog(catalog_url) as cat:
         removed = cat.policies.clear(scope, key)
     label = scope if key is None else f"{scope} {key}"
-    click.echo(f"cleared the policy of {label}" if removed else f"no policy at {label}")
+    echo(f"cleared the policy of {label}" if removed else f"no policy at {label}")
 
 
 def _print_policies(
@@ -160,7 +161,7 @@ def _print_policies(
     if as_json:
         echo_json([p.to_dict() for p in found])
     elif not found:
-        click.echo(empty)
+        echo(empty)
     else:
         echo_table(
             ["SCOPE", "RULES", "UPDATED (UTC)"],
@@ -178,7 +179,7 @@ def _pin(pinned: bool) -> click.Command:
     def command(run_id: str, tick: int, catalog_url: str | None) -> None:
         with Catalog(catalog_url) as cat:
             cat.checkpoints.pin(run_id, tick, pinned)
-        click.echo(f"{verb}ned checkpoint {tick} of run {run_id}")
+        echo(f"{verb}ned checkpoint {tick} of run {run_id}")
 
     what = "retention never deletes it" if pinned else "retention may delete it again"
     command.help = (
@@ -229,7 +230,7 @@ def prune(
 def _print_prune(report: PruneReport) -> None:
     for kind, plan in report.plans:
         what = "checkpoints" if kind == "checkpoint" else "lens chunks"
-        click.echo(
+        echo(
             f"run {plan.run_id} {what} (policy: {plan.policy or 'none'}): keep {len(plan.kept)}, "
             f"delete {len(plan.delete)} ({format_bytes(plan.bytes_freed)})"
         )
@@ -238,12 +239,12 @@ def _print_prune(report: PruneReport) -> None:
             rows += [["  delete", i.tick, format_bytes(i.size)] for i in plan.delete]
             echo_table(["  ACTION", "TICK", "WHY / BYTES"], rows)
     if report.finished:
-        click.echo(f"finished {report.finished} deletions left by an interrupted prune")
+        echo(f"finished {report.finished} deletions left by an interrupted prune")
     verb = "would delete" if report.dry_run else "deleted"
     count = sum(len(p.delete) for _, p in report.plans) if report.dry_run else report.deleted
-    click.echo(f"{verb} {count} files, {format_bytes(report.bytes_freed)}")
+    echo(f"{verb} {count} files, {format_bytes(report.bytes_freed)}")
     for error in report.errors:
-        click.echo(f"warning: {error}", err=True)
+        echo(f"warning: {error}", err=True)
 
 
 COMMANDS = (policy, _pin(True), _pin(False), prune)

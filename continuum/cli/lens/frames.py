@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from continuum.cli._output import echo_json, json_option
+from continuum.cli._output import FiniteFloat, check_catalog, echo, echo_json, json_option
 from continuum.cli.lens._runs import lens_dir_of
 from continuum.errors import LensError
 
@@ -65,7 +65,7 @@ def _store(lens_dir: Path | None, run_id: str | None) -> LensStore:
 
 def _catalog_lens_dir(run_id: str) -> Path:
     """``--run ID`` alone: the run's lens dir as the catalog ($CONTINUUM_CATALOG) recorded it."""
-    lens_dir = lens_dir_of(run_id, None)
+    lens_dir = lens_dir_of(run_id, check_catalog(None))
     if lens_dir is None:
         raise LensError(f"run {run_id} captured no lens data (it ran without --lens-dir)")
     return Path(lens_dir)
@@ -74,7 +74,7 @@ def _catalog_lens_dir(run_id: str) -> Path:
 def _echo_mapping(data: dict[str, Any]) -> None:
     for key, value in data.items():
         if value is not None and value != []:
-            click.echo(f"{key:>16}  {value}")
+            echo(f"{key:>16}  {value}")
 
 
 @click.command("load")
@@ -133,7 +133,7 @@ def _file_summary(path: Path, verify: bool) -> dict[str, Any]:
 @click.command("query")
 @click.argument("field")
 @click.option("--tick", type=int, default=None, help="Tick (between captures: interpolated).")
-@click.option("--time", "sim_time", type=float, default=None, help="Sim time instead of --tick.")
+@click.option("--time", "sim_time", type=FiniteFloat(), default=None, help="Sim time instead of --tick.")
 @POSITION
 @LENS_DIR
 @RUN
@@ -170,7 +170,7 @@ def query(
         return
     k0, k1 = got.ticks
     where = f"tick {k0}" if k0 == k1 else f"between ticks {k0} and {k1}, w={got.weight:.6g}"
-    click.echo(f"{shown}  ({got.rule}; {where})")
+    echo(f"{shown}  ({got.rule}; {where})")
 
 
 @click.command("history")
@@ -244,7 +244,7 @@ def plot(
     with _store(lens_dir, run_id) as store:
         recon = store.at(field, tick, rule=rule)
     render_map(recon, output, width=width)
-    click.echo(str(output))
+    echo(str(output))
 
 
 @click.command("compact")
@@ -259,7 +259,7 @@ def compact(lens_dir: Path, run_id: str | None) -> None:
     """
     with _store(lens_dir, run_id) as store:
         info = store.compact()
-    click.echo(f"{info.path}  {info.header.meta['frames']} frames, {info.disk_bytes} bytes")
+    echo(f"{info.path}  {info.header.meta['frames']} frames, {info.disk_bytes} bytes")
 
 
 COMMANDS = (load, query, history, plot, compact)

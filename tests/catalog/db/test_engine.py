@@ -59,7 +59,7 @@ def test_missing_directory_is_a_one_line_error(tmp_path):
 
 
 def test_unsupported_scheme_is_refused():
-    with pytest.raises(CatalogError, match="expected sqlite"):
+    with pytest.raises(CatalogError, match="a catalog URL looks like sqlite"):
         Catalog("mysql://u@h/db")
 
 
