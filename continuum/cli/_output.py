@@ -36,6 +36,9 @@ from continuum.printable import printable
 F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = [
+    "MAX_INT",
+    "NATURAL",
+    "POSITIVE",
     "FiniteFloat",
     "catalog_option",
     "check_catalog",
@@ -52,6 +55,14 @@ __all__ = [
     "printable",
     "table_lines",
 ]
+
+
+#: The largest integer a catalog column or a file header holds (signed 64-bit).
+MAX_INT = 2**63 - 1
+#: A tick, a seed or a count as typed: an integer from 0 that fits the catalog.
+NATURAL = click.IntRange(0, MAX_INT)
+#: A stride, a count of things to keep: an integer from 1 that fits the catalog.
+POSITIVE = click.IntRange(1, MAX_INT)
 
 
 class FiniteFloat(click.FloatRange):

@@ -9,17 +9,25 @@ from pathlib import Path
 
 import click
 
-from continuum.cli._output import FiniteFloat, check_catalog, echo, echo_json
+from continuum.cli._output import (
+    MAX_INT,
+    NATURAL,
+    POSITIVE,
+    FiniteFloat,
+    check_catalog,
+    echo,
+    echo_json,
+)
 from continuum.printable import printable
 
-MAX_SEED = 2**63 - 1
+MAX_SEED = MAX_INT
 
 
 @click.command()
 @click.argument("world")
 @click.option(
     "--steps",
-    type=click.IntRange(min=0),
+    type=NATURAL,
     default=1000,
     show_default=True,
     help="Ticks to run (on resume: ticks more).",
@@ -38,7 +46,7 @@ MAX_SEED = 2**63 - 1
 )
 @click.option(
     "--checkpoint-stride",
-    type=click.IntRange(min=1),
+    type=POSITIVE,
     default=1000,
     show_default=True,
     help="Checkpoint every N ticks.",
@@ -51,7 +59,7 @@ MAX_SEED = 2**63 - 1
 )
 @click.option(
     "--keep-checkpoints",
-    type=click.IntRange(min=1),
+    type=POSITIVE,
     default=None,
     help="Keep only the newest N checkpoints of this run.",
 )
@@ -73,7 +81,7 @@ MAX_SEED = 2**63 - 1
 )
 @click.option(
     "--lens-stride",
-    type=click.IntRange(min=1),
+    type=POSITIVE,
     default=1,
     show_default=True,
     help="Capture fields every N ticks.",
@@ -83,7 +91,7 @@ MAX_SEED = 2**63 - 1
 )
 @click.option(
     "--lens-chunk-size",
-    type=click.IntRange(min=1),
+    type=POSITIVE,
     default=1000,
     show_default=True,
     help="Ticks per lens chunk file.",

@@ -10,6 +10,7 @@ or ``delete`` and the bytes it would free, and deletes nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import click
@@ -23,6 +24,9 @@ from continuum.catalog import (
     parse_size,
 )
 from continuum.cli._output import (
+    MAX_INT,
+    NATURAL,
+    POSITIVE,
     catalog_option,
     echo,
     echo_json,
@@ -34,7 +38,20 @@ from continuum.cli._output import (
 )
 from continuum.errors import InvalidFilterError
 
-POSITIVE = click.IntRange(min=1)
+
+
+#: The longest duration a policy may name: what a ``timedelta`` holds (about 2.7 million years).
+MAX_DURATION_S = int(timedelta.max.total_seconds())
+
+
+def _parsed(parse: Callable[[str], int], text: str, option: str, limit: int) -> int:
+    """``parse(text)`` for ``option``, refusing values past ``limit`` (and digit strings so
+    long that Python would refuse to read them) with one line instead of an overflow."""
+    value = parse(text) if len(text) <= 64 else limit + 1
+    if value > limit:
+        shown = text if len(text) <= 64 else text[:64] + "..."
+        raise InvalidFilterError(f"{option} {shown!r} is too large (at most {limit})")
+    return value
 
 
 def _scope(run: str | None, world: str | None, everywhere: bool) -> tuple[str, str | None]:
@@ -109,9 +126,11 @@ def policy_set(
     scope, key = _scope(run, world, everywhere)
     for name in ("keep_within", "lens_keep_within"):
         text = opts.pop(name)
-        opts[f"{name}_s"] = parse_duration(text) if text else None
+        option = "--" + name.replace("_", "-")
+        opts[f"{name}_s"] = _parsed(parse_duration, text, option, MAX_DURATION_S) if text else None
     for name in ("max_bytes", "lens_max_bytes"):
-        opts[name] = parse_size(opts[name]) if opts[name] else None
+        text, option = opts[name], "--" + name.replace("_", "-")
+        opts[name] = _parsed(parse_size, text, option, MAX_INT) if text else None
     rules = RetentionRules(**opts)
     with Catalog(catalog_url) as cat:
         stored = cat.policies.set(scope, key, rules)
@@ -174,7 +193,7 @@ def _pin(pinned: bool) -> click.Command:
 
     @click.command(verb)
     @click.argument("run_id")
-    @click.argument("tick", type=int)
+    @click.argument("tick", type=NATURAL)
     @catalog_option
     def command(run_id: str, tick: int, catalog_url: str | None) -> None:
         with Catalog(catalog_url) as cat:

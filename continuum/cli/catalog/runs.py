@@ -23,6 +23,7 @@ from continuum.catalog import (
     parse_param_filter,
 )
 from continuum.cli._output import (
+    NATURAL,
     catalog_option,
     echo,
     echo_json,
@@ -73,15 +74,15 @@ def show(run_id: str, as_json: bool, catalog_url: str | None) -> None:
 @click.command("search")
 @click.option("--world", help="World name.")
 @click.option("--ir-hash", "ir_hash", metavar="PREFIX", help="IR hash or a prefix of it.")
-@click.option("--seed", type=int)
+@click.option("--seed", type=NATURAL)
 @click.option("--scenario", help="Scenario name.")
 @click.option("--status", type=click.Choice(["running", "completed", "failed", "crashed"]))
 @click.option("--tag", "tags", multiple=True, metavar="K=V", help="Tag equals (repeatable).")
 @click.option(
     "--param", "params", multiple=True, metavar="EXPR", help="e.g. 'k>3', 'mode=fast' (repeatable)."
 )
-@click.option("--tick-covers", type=int, metavar="T", help="Runs whose tick range holds T.")
-@click.option("--has-checkpoint-after", type=int, metavar="T", help="A checkpoint at tick >= T.")
+@click.option("--tick-covers", type=NATURAL, metavar="T", help="Runs whose tick range holds T.")
+@click.option("--has-checkpoint-after", type=NATURAL, metavar="T", help="A checkpoint at tick >= T.")
 @click.option("--started-after", metavar="ISO", help="Started at or after (UTC if no zone).")
 @click.option("--started-before", metavar="ISO", help="Started before (UTC if no zone).")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from continuum.cli._output import FiniteFloat, check_catalog, echo, echo_json, json_option
+from continuum.cli._output import (
+    NATURAL,
+    FiniteFloat,
+    check_catalog,
+    echo,
+    echo_json,
+    json_option,
+)
 from continuum.cli.lens._runs import lens_dir_of
 from continuum.errors import LensError
 
@@ -132,7 +139,7 @@ def _file_summary(path: Path, verify: bool) -> dict[str, Any]:
 
 @click.command("query")
 @click.argument("field")
-@click.option("--tick", type=int, default=None, help="Tick (between captures: interpolated).")
+@click.option("--tick", type=NATURAL, default=None, help="Tick (between captures: interpolated).")
 @click.option("--time", "sim_time", type=FiniteFloat(), default=None, help="Sim time instead of --tick.")
 @POSITION
 @LENS_DIR
@@ -176,8 +183,8 @@ def query(
 @click.command("history")
 @click.argument("field")
 @POSITION
-@click.option("--from", "start", type=int, default=None, help="First tick (inclusive).")
-@click.option("--to", "stop", type=int, default=None, help="Last tick (inclusive).")
+@click.option("--from", "start", type=NATURAL, default=None, help="First tick (inclusive).")
+@click.option("--to", "stop", type=NATURAL, default=None, help="Last tick (inclusive).")
 @LENS_DIR
 @RUN
 @RULE
@@ -216,7 +223,7 @@ def history(
 
 @click.command("plot")
 @click.argument("field")
-@click.option("--tick", type=int, required=True, help="A captured tick.")
+@click.option("--tick", type=NATURAL, required=True, help="A captured tick.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--width", type=click.IntRange(90, 8000), default=1440, show_default=True)
 @LENS_DIR
