@@ -27,8 +27,14 @@ DETAIL_LIMIT = 1000
 PATH_LIMIT = 4096
 
 
-def _bounded(text: str | None, limit: int) -> str | None:
-    return None if text is None else printable(text, limit)
+def bounded_detail(text: str | None) -> str | None:
+    """What an entry says, as stored: escaped, at most :data:`DETAIL_LIMIT` characters."""
+    return None if text is None else printable(text, DETAIL_LIMIT)
+
+
+def bounded_path(path: object) -> str | None:
+    """The file an entry names, as stored: escaped, at most :data:`PATH_LIMIT` characters."""
+    return None if path is None else printable(path, PATH_LIMIT)
 
 
 def add_audit(
@@ -42,11 +48,7 @@ def add_audit(
 ) -> AuditRecord:
     """Append an entry inside ``conn``'s transaction, so it commits with what it logs."""
     row = {"id": new_id(), "at": utcnow(), "action": action, "run_id": run_id}
-    row.update(
-        tick=tick,
-        path=_bounded(None if path is None else str(path), PATH_LIMIT),
-        detail=_bounded(detail, DETAIL_LIMIT),
-    )
+    row.update(tick=tick, path=bounded_path(path), detail=bounded_detail(detail))
     conn.execute(audit_log.insert().values(**row))
     return audit_record(row)
 

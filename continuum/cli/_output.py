@@ -23,6 +23,7 @@ command (``catalog list``) pays nothing for it: the catalog is imported only whe
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -52,6 +53,7 @@ __all__ = [
     "format_time",
     "json_option",
     "json_text",
+    "log_to_stderr",
     "printable",
     "table_lines",
 ]
@@ -119,6 +121,35 @@ def check_catalog(value: str | None) -> str | None:
 def echo(line: object = "", *, err: bool = False) -> None:
     """One line for people, on stdout (or stderr), its unsafe characters escaped."""
     click.echo(printable(line), err=err)
+
+
+#: The longest log line printed (escaped characters).
+LOG_LIMIT = 4000
+
+
+class _StderrHandler(logging.Handler):
+    """``LEVEL: message`` on the current stderr, escaped and bounded like every other line.
+
+    It looks ``sys.stderr`` up at each record (click's test runner swaps it per call), and
+    it replaces Python's last-resort handler, which would print a message quoting a file
+    or a catalog row raw.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            click.echo(printable(self.format(record), LOG_LIMIT), err=True)
+        except Exception:
+            self.handleError(record)
+
+
+def log_to_stderr(level: int = logging.WARNING) -> None:
+    """Continuum's warnings (dropped checkpoints, ignored rows, fallbacks) on stderr."""
+    logger = logging.getLogger("continuum")
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(level)
 
 
 def finite_json(value: Any) -> Any:

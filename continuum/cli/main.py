@@ -19,6 +19,7 @@ from typing import IO, Any
 
 import click
 
+from continuum.cli._output import log_to_stderr
 from continuum.errors import ContinuumError
 from continuum.printable import printable
 
@@ -123,6 +124,7 @@ def cli() -> None:
     Example:
       continuum run terra --steps 1000 --seed 7
     """
+    log_to_stderr()
 
 
 def main() -> None:

@@ -17,8 +17,8 @@ from continuum.cli._output import (
     check_catalog,
     echo,
     echo_json,
+    log_to_stderr,
 )
-from continuum.printable import printable
 
 MAX_SEED = MAX_INT
 
@@ -132,7 +132,7 @@ def run(world: str, quiet: bool, as_json: bool, **options) -> None:
         raise click.UsageError("--lens-export-dir exports lens chunks: it needs --lens-dir")
     if not options["no_catalog"]:
         options["catalog"] = check_catalog(options["catalog"])
-    _log_to_stderr(quiet)
+    log_to_stderr(logging.ERROR if quiet else logging.WARNING)
     request = RunRequest(world=world, **options)
     with _progress(request.steps, quiet or as_json) as bar:
         summary = execute(request, on_tick=(lambda _s: bar.update(1)) if bar else None)
@@ -143,23 +143,6 @@ def run(world: str, quiet: bool, as_json: bool, **options) -> None:
         for key, value in summary.items():
             if value is not None and (checkpointing or not key.startswith("checkpoints_")):
                 echo(f"{key:>20}  {value}")
-
-
-def _log_to_stderr(quiet: bool) -> None:
-    """Warnings (dropped checkpoints, fallbacks) as ``warning: ...`` lines on stderr."""
-    logger = logging.getLogger("continuum")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(_PrintableFormatter("%(levelname)s: %(message)s"))
-        logger.addHandler(handler)
-    logger.setLevel(logging.ERROR if quiet else logging.WARNING)
-
-
-class _PrintableFormatter(logging.Formatter):
-    """Log lines quote paths, run ids and errors: escaped like every other line, and bounded."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return printable(super().format(record), 4000)
 
 
 def _progress(steps: int, silent: bool):
