@@ -16,18 +16,26 @@ escape, the way Python spells it in a string literal:
 Backslashes are left as they are: the goal is a terminal that shows what is there, not a
 reversible encoding (``--json`` is the exact form). Standard library only, so the catalog
 (the audit log) and the CLI share it.
+
+Messages get one more rule (:func:`message_line`): one line, and no Python bytes literal
+(``b'root:*:2'``), which in a message can only be data read from a file; readers should
+say "not a Continuum checkpoint" without quoting, and this is the last line of defence
+where they do not.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["UNSAFE", "printable"]
+__all__ = ["BYTES_LITERAL", "UNSAFE", "message_line", "printable", "without_bytes"]
 
 #: Every character :func:`printable` escapes.
 UNSAFE = re.compile(
     "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]"
 )
+
+#: A bytes literal as ``repr`` writes it: ``b'...'`` or ``b"..."``, escapes included.
+BYTES_LITERAL = re.compile(r"""\bb(?:'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")""")
 
 _NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
@@ -48,3 +56,18 @@ def printable(text: object, limit: int | None = None) -> str:
     if limit is not None and len(shown) > limit:
         return f"{shown[:limit]}... ({len(shown) - limit} more characters)"
     return shown
+
+
+def without_bytes(text: str) -> str:
+    """``text`` with each bytes literal replaced by ``<bytes not shown>``."""
+    return BYTES_LITERAL.sub("<bytes not shown>", text)
+
+
+def message_line(message: object, limit: int | None = None) -> str:
+    """An error message as one safe line: its first non-blank line, bytes literals hidden,
+    escaped and cut to ``limit`` (an exception with no message shows its class name)."""
+    text = str(message)
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    if not first:
+        first = type(message).__name__ if isinstance(message, BaseException) else ""
+    return printable(without_bytes(first), limit)

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, select
 from continuum.catalog.db import Database, new_id, utcnow
 from continuum.catalog.db.models import audit_log, audit_record, runs
 from continuum.catalog.records import AuditRecord
-from continuum.printable import printable
+from continuum.printable import printable, without_bytes
 
 #: Longest ``detail`` stored (escaped characters; the rest is cut and counted).
 DETAIL_LIMIT = 1000
@@ -28,8 +28,9 @@ PATH_LIMIT = 4096
 
 
 def bounded_detail(text: str | None) -> str | None:
-    """What an entry says, as stored: escaped, at most :data:`DETAIL_LIMIT` characters."""
-    return None if text is None else printable(text, DETAIL_LIMIT)
+    """What an entry says, as stored: bytes literals hidden, escaped, at most
+    :data:`DETAIL_LIMIT` characters."""
+    return None if text is None else printable(without_bytes(text), DETAIL_LIMIT)
 
 
 def bounded_path(path: object) -> str | None:

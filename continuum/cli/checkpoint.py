@@ -50,6 +50,10 @@ from continuum.cli._output import (
     json_option,
 )
 from continuum.errors import CheckpointError, CheckpointNotFoundError, ContinuumError
+from continuum.printable import message_line, printable
+
+#: The longest reason shown for one bad file (a table row, a ``verify`` line, ``--json``).
+REASON_LIMIT = 500
 
 
 @contextmanager
@@ -64,9 +68,9 @@ def _os_errors(path: Path) -> Iterator[None]:
 
 
 def _reason(path: Path, exc: Exception) -> str:
-    """An error message without the path the caller prints anyway."""
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text.removeprefix(f"{path}: ")
+    """An error message without the path the caller prints anyway, as one safe line (a
+    reader's message must not bring a file's bytes into a table or ``--json``)."""
+    return message_line(exc, REASON_LIMIT).removeprefix(f"{printable(path)}: ")
 
 
 @click.group("checkpoint")

@@ -4,9 +4,10 @@ Every error a user can cause leaves as one line on stderr and a non-zero exit, n
 traceback: a ``ContinuumError`` as ``error: MESSAGE`` (exit 1), an ``OSError`` as
 ``error: PATH: REASON`` (exit 1), and click's own usage errors as ``error: MESSAGE (see:
 COMMAND --help)`` (exit 2, click's code for them). The line is the message's first line,
-its unsafe characters escaped and cut to :data:`ERROR_LIMIT` characters
-(:func:`error_line`): a message may quote a foreign file or a hostile argument, and this
-is the last place that can stop it reaching the terminal raw.
+its unsafe characters escaped, any bytes literal (``b'...'``, a file's contents) hidden
+and the whole cut to :data:`ERROR_LIMIT` characters (:func:`error_line`): a message may
+quote a foreign file or a hostile argument, and this is the last place that can stop it
+reaching the terminal raw.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import click
 
 from continuum.cli._output import log_to_stderr
 from continuum.errors import ContinuumError
-from continuum.printable import printable
+from continuum.printable import message_line
 
 #: The longest error line printed (escaped characters); the rest is cut and counted.
 ERROR_LIMIT = 2000
@@ -37,10 +38,9 @@ _COMMANDS: dict[str, str] = {
 
 
 def error_line(message: object) -> str:
-    """The first non-blank line of ``message``, escaped and cut to :data:`ERROR_LIMIT`."""
-    text = str(message)
-    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    return printable(first or type(message).__name__, ERROR_LIMIT)
+    """The first non-blank line of ``message``, bytes literals hidden, escaped and cut to
+    :data:`ERROR_LIMIT` (:func:`continuum.printable.message_line`)."""
+    return message_line(message, ERROR_LIMIT)
 
 
 class UserError(click.ClickException):

@@ -22,6 +22,7 @@ from continuum.cli._output import (
     format_time,
     json_option,
 )
+from continuum.printable import message_line
 
 if TYPE_CHECKING:  # maintenance imports numpy: only the commands that use it load it
     from continuum.maintenance import ScanReport, VerifyReport
@@ -59,12 +60,12 @@ def _print_scan(report: ScanReport) -> None:
         counts = f"{r.checkpoints_added} added, {r.checkpoints_updated} re-recorded"
         echo(f"{r.action:<9} {r.run_id}  {counts}  {r.checkpoint_dir}")
         for problem in r.corrupt:
-            echo(f"  corrupt: {problem}")
+            echo(f"  corrupt: {message_line(problem)}")
     for lens in report.lens_runs:
         counts = f"{lens.chunks_added} lens chunk(s) added, {lens.chunks_updated} re-recorded"
         echo(f"{lens.action:<9} {lens.run_id}  {counts}  {lens.lens_dir}")
     for warning in report.warnings:
-        echo(f"warning: {warning}", err=True)
+        echo(f"warning: {message_line(warning)}", err=True)
     lens_dirs = f", {len(report.lens_runs)} lens director(ies)" if report.lens_runs else ""
     echo(f"{len(report.runs)} run(s) scanned{lens_dirs}")
 
@@ -107,7 +108,7 @@ def verify(run_id: str | None, repair: bool, as_json: bool, catalog_url: str | N
 
 def _print_verify(report: VerifyReport) -> None:
     for problem in report.problems:
-        echo(problem.line())
+        echo(message_line(problem.line()))
     repaired = sum(1 for p in report.problems if p.repaired)
     echo(
         f"checked {report.checkpoints} checkpoint(s) and {report.lens_chunks} lens chunk(s) "

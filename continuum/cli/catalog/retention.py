@@ -37,6 +37,7 @@ from continuum.cli._output import (
     json_option,
 )
 from continuum.errors import InvalidFilterError
+from continuum.printable import message_line
 
 
 
@@ -263,7 +264,7 @@ def _print_prune(report: PruneReport) -> None:
     count = sum(len(p.delete) for _, p in report.plans) if report.dry_run else report.deleted
     echo(f"{verb} {count} files, {format_bytes(report.bytes_freed)}")
     for error in report.errors:
-        echo(f"warning: {error}", err=True)
+        echo(f"warning: {message_line(error)}", err=True)
 
 
 COMMANDS = (policy, _pin(True), _pin(False), prune)
