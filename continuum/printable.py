@@ -30,9 +30,7 @@ import re
 __all__ = ["BYTES_LITERAL", "UNSAFE", "message_line", "printable", "without_bytes"]
 
 #: Every character :func:`printable` escapes.
-UNSAFE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]"
-)
+UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
 
 #: A bytes literal as ``repr`` writes it: ``b'...'`` or ``b"..."``, escapes included.
 BYTES_LITERAL = re.compile(r"""\bb(?:'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")""")

@@ -20,8 +20,10 @@ from continuum.printable import UNSAFE, printable
         ("a\x00b\x7f\x85\x9b", "a\\x00b\\x7f\\x85\\x9b"),  # NUL, DEL, C1 (NEL, CSI)
         ("tab\tnew\nline", "tab\\tnew\\nline"),
         ("user\u202eexe.txt", "user\\u202eexe.txt"),  # right-to-left override
-        ("\u2066\u2067\u2068\u2069\u202a\u202b\u202c\u202d", "\\u2066\\u2067\\u2068\\u2069"
-         "\\u202a\\u202b\\u202c\\u202d"),
+        (
+            "\u2066\u2067\u2068\u2069\u202a\u202b\u202c\u202d",
+            "\\u2066\\u2067\\u2068\\u2069\\u202a\\u202b\\u202c\\u202d",
+        ),
         ("\u200e\u200f\u061c\u2028\u2029", "\\u200e\\u200f\\u061c\\u2028\\u2029"),
         ("bad-\udcff.db", "bad-\\udcff.db"),  # an undecodable byte of a file name
     ],

@@ -99,12 +99,42 @@ def cases() -> list[tuple[str, ...]]:
     add(_each((*query, "--time", "@"), FLOATS))
     add(_each(("lens", "query", "@", "--tick", "10", "--position", "1,0,0", *lens), [ESC, NUL]))
     for position in ("nan,0,0", "inf,0,0", "0,0,0", "1,2", ESC, LONG):
-        out.append(("lens", "query", "atmosphere.temperature", "--tick", "10", *lens)
-                   + ("--position", position))
-    add(_each(("lens", "query", "atmosphere.temperature", "--tick", "10", "--position", "1,0,0",
-               "--lens-dir", "@"), PATHS))
-    add(_each(("lens", "query", "atmosphere.temperature", "--tick", "10", "--position", "1,0,0",
-               "--run", "@"), RUN_IDS))
+        out.append(
+            ("lens", "query", "atmosphere.temperature", "--tick", "10", *lens)
+            + ("--position", position)
+        )
+    add(
+        _each(
+            (
+                "lens",
+                "query",
+                "atmosphere.temperature",
+                "--tick",
+                "10",
+                "--position",
+                "1,0,0",
+                "--lens-dir",
+                "@",
+            ),
+            PATHS,
+        )
+    )
+    add(
+        _each(
+            (
+                "lens",
+                "query",
+                "atmosphere.temperature",
+                "--tick",
+                "10",
+                "--position",
+                "1,0,0",
+                "--run",
+                "@",
+            ),
+            RUN_IDS,
+        )
+    )
     history = ("lens", "history", "atmosphere.temperature", "--position", "1,0,0", *lens)
     add(_each((*history, "--from", "@"), NUMBERS))
     add(_each((*history, "--to", "@"), NUMBERS))
@@ -131,15 +161,27 @@ def cases() -> list[tuple[str, ...]]:
     add(_each((*run, "--seed", "@"), [str(2**63)]))
     add(_each((*run, "--checkpoint-interval", "@"), [*FLOATS, "0"]))
     add(_each(("run", "@", "--steps", "1", "--no-catalog"), [*PATHS, "{foreign}"]))
-    add(_each(("run", "terra", "--steps", "1", "--no-catalog", "--scenario", "@"),
-              [ESC, NUL, LONG, "../../etc/passwd", "/etc/passwd", "{foreign}"]))
+    add(
+        _each(
+            ("run", "terra", "--steps", "1", "--no-catalog", "--scenario", "@"),
+            [ESC, NUL, LONG, "../../etc/passwd", "/etc/passwd", "{foreign}"],
+        )
+    )
     add(_each((*run, "--steps", "1", "--lens-dir", "{tmp}/l2", "--lens-fields", "@"), [ESC, LONG]))
     add(_each((*run, "--resume", "--checkpoint-dir", "@"), PATHS))
     add(_each((*run, "--checkpoint-path", "@"), [*PATHS, "{foreign}"]))
-    add(_each(("run", "terra", "--scenario", "tiny", "--steps", "1", "--resume-run", "@", *cat),
-              RUN_IDS))
-    add(_each(("run", "terra", "--scenario", "tiny", "--steps", "1", "--catalog", "@"),
-              ["not a url", ESC, NUL, "x.sqlite"]))
+    add(
+        _each(
+            ("run", "terra", "--scenario", "tiny", "--steps", "1", "--resume-run", "@", *cat),
+            RUN_IDS,
+        )
+    )
+    add(
+        _each(
+            ("run", "terra", "--scenario", "tiny", "--steps", "1", "--catalog", "@"),
+            ["not a url", ESC, NUL, "x.sqlite"],
+        )
+    )
     return out
 
 

@@ -41,8 +41,9 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         *("--lens-chunk-size", "10"),
     )
     run_id = summary["run_id"]
-    tagged = ok_json("catalog", "tag", run_id, f"owner={ESC_TAG}", f"bell={BEL_TAG}", "--json",
-                     "--catalog", url)
+    tagged = ok_json(
+        "catalog", "tag", run_id, f"owner={ESC_TAG}", f"bell={BEL_TAG}", "--json", "--catalog", url
+    )
     assert tagged == {"bell": BEL_TAG, "owner": ESC_TAG}  # stored exactly; only shown escaped
     with Catalog(url) as cat:
         odd = cat.runs.register(
@@ -135,7 +136,9 @@ def test_show_prints_the_escapes_where_the_values_were(made):
 def test_the_audit_log_never_holds_a_files_bytes(made):
     out, _ = run_ok(made, "catalog", "log", "--run", "{odd}", "--catalog", "{cat}")
     assert "root:*:" not in out and "<bytes not shown>" in out
-    entries = ok_json("catalog", "log", "--run", made["{odd}"], "--json", "--catalog", made["{cat}"])
+    entries = ok_json(
+        "catalog", "log", "--run", made["{odd}"], "--json", "--catalog", made["{cat}"]
+    )
     assert "root:*:" not in json.dumps(entries)
     assert entries[0]["detail"].endswith("\\x1b]8;;http://evil\\x07")
 
@@ -159,8 +162,16 @@ JSON_COMMANDS = {
         *("--json", "--catalog", "{cat}"),
     ),
     "catalog policy show": ("catalog", "policy", "show", "--json", "--catalog", "{cat}"),
-    "catalog prune": ("catalog", "prune", "--run", "{run}", "--dry-run", "--json", "--catalog",
-                      "{cat}"),
+    "catalog prune": (
+        "catalog",
+        "prune",
+        "--run",
+        "{run}",
+        "--dry-run",
+        "--json",
+        "--catalog",
+        "{cat}",
+    ),
     "catalog rm": None,  # below: it needs a run of its own
     "catalog scan": ("catalog", "scan", "{ck}", "--json", "--catalog", "{cat}"),
     "catalog search": ("catalog", "search", "--seed", "3", "--json", "--catalog", "{cat}"),
@@ -171,15 +182,49 @@ JSON_COMMANDS = {
     "checkpoint inspect": ("checkpoint", "inspect", "{ckfile}", "--json"),
     "checkpoint list": ("checkpoint", "list", "{ck}", "--json"),
     "checkpoint verify": ("checkpoint", "verify", "{ck}", "--json"),
-    "lens export": ("lens", "export", "{lens}", "--output", "{tmp}/export", "--json",
-                    "--catalog", "{cat}"),
-    "lens history": ("lens", "history", "atmosphere.temperature", "--position", "1,0,0",
-                     "--lens-dir", "{lens}", "--format", "json"),
+    "lens export": (
+        "lens",
+        "export",
+        "{lens}",
+        "--output",
+        "{tmp}/export",
+        "--json",
+        "--catalog",
+        "{cat}",
+    ),
+    "lens history": (
+        "lens",
+        "history",
+        "atmosphere.temperature",
+        "--position",
+        "1,0,0",
+        "--lens-dir",
+        "{lens}",
+        "--format",
+        "json",
+    ),
     "lens load": ("lens", "load", "{lens}", "--json"),
-    "lens query": ("lens", "query", "atmosphere.temperature", "--tick", "10", "--position",
-                   "1,0,0", "--lens-dir", "{lens}", "--json"),
-    "lens sql": ("lens", "sql", "SELECT 'NaN'::DOUBLE AS n, 'inf'::DOUBLE AS i", "--format",
-                 "json", "--catalog", "{cat}"),
+    "lens query": (
+        "lens",
+        "query",
+        "atmosphere.temperature",
+        "--tick",
+        "10",
+        "--position",
+        "1,0,0",
+        "--lens-dir",
+        "{lens}",
+        "--json",
+    ),
+    "lens sql": (
+        "lens",
+        "sql",
+        "SELECT 'NaN'::DOUBLE AS n, 'inf'::DOUBLE AS i",
+        "--format",
+        "json",
+        "--catalog",
+        "{cat}",
+    ),
     "run": ("run", "terra", "--scenario", "tiny", "--steps", "5", "--json", "--no-catalog"),
 }
 
@@ -229,8 +274,9 @@ def test_rm_json_is_strict(made):
     with Catalog(made["{cat}"]) as cat:
         run = cat.runs.register(world="terra", ir_hash="ab", seed=9)
         cat.runs.finish(run.run_id, status="completed", last_tick=0)
-    result = CliRunner().invoke(cli, ["catalog", "rm", run.run_id, "--json", "--catalog",
-                                      made["{cat}"]])
+    result = CliRunner().invoke(
+        cli, ["catalog", "rm", run.run_id, "--json", "--catalog", made["{cat}"]]
+    )
     assert result.exit_code == 0, result.output
     assert strict(result.stdout)["run_id"] == run.run_id
 

@@ -175,8 +175,7 @@ def _sqlite_engine(url: URL, where: str) -> Engine:
         file = Path(database).expanduser().absolute()
         if not file.parent.is_dir():
             raise CatalogUnavailableError(
-                f"catalog {where}: directory {file.parent} does not exist; create it, or "
-                f"{_INSTEAD}"
+                f"catalog {where}: directory {file.parent} does not exist; create it, or {_INSTEAD}"
             )
         if not file.exists() and not os.access(file.parent, os.W_OK):
             raise CatalogUnavailableError(

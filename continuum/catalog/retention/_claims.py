@@ -25,9 +25,9 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, String, any_, bindparam, func, select
 
+from continuum.catalog.audit import bounded_detail, bounded_path
 from continuum.catalog.blob_rows import BlobKind
 from continuum.catalog.db import new_id, utcnow
-from continuum.catalog.audit import bounded_detail, bounded_path
 from continuum.catalog.db.models import audit_log, runs
 from continuum.catalog.records import BLOB_STATES
 from continuum.catalog.retention.rules import Item

@@ -170,9 +170,7 @@ def rm(run_id: str, force: bool, as_json: bool, catalog_url: str | None) -> None
         out = {"run_id": run_id, "deleted": report.deleted, "bytes_freed": report.bytes_freed}
         echo_json(out, indent=None)
     else:
-        echo(
-            f"removed run {run_id}: {report.deleted} files, {format_bytes(report.bytes_freed)}"
-        )
+        echo(f"removed run {run_id}: {report.deleted} files, {format_bytes(report.bytes_freed)}")
 
 
 @click.command("log")

@@ -39,8 +39,6 @@ from continuum.cli._output import (
 from continuum.errors import InvalidFilterError
 from continuum.printable import message_line
 
-
-
 #: The longest duration a policy may name: what a ``timedelta`` holds (about 2.7 million years).
 MAX_DURATION_S = int(timedelta.max.total_seconds())
 

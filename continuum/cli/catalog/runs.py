@@ -82,7 +82,9 @@ def show(run_id: str, as_json: bool, catalog_url: str | None) -> None:
     "--param", "params", multiple=True, metavar="EXPR", help="e.g. 'k>3', 'mode=fast' (repeatable)."
 )
 @click.option("--tick-covers", type=NATURAL, metavar="T", help="Runs whose tick range holds T.")
-@click.option("--has-checkpoint-after", type=NATURAL, metavar="T", help="A checkpoint at tick >= T.")
+@click.option(
+    "--has-checkpoint-after", type=NATURAL, metavar="T", help="A checkpoint at tick >= T."
+)
 @click.option("--started-after", metavar="ISO", help="Started at or after (UTC if no zone).")
 @click.option("--started-before", metavar="ISO", help="Started before (UTC if no zone).")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)

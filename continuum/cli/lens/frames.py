@@ -140,7 +140,9 @@ def _file_summary(path: Path, verify: bool) -> dict[str, Any]:
 @click.command("query")
 @click.argument("field")
 @click.option("--tick", type=NATURAL, default=None, help="Tick (between captures: interpolated).")
-@click.option("--time", "sim_time", type=FiniteFloat(), default=None, help="Sim time instead of --tick.")
+@click.option(
+    "--time", "sim_time", type=FiniteFloat(), default=None, help="Sim time instead of --tick."
+)
 @POSITION
 @LENS_DIR
 @RUN

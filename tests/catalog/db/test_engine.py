@@ -96,9 +96,7 @@ NOT_CATALOGS = [
 
 
 @pytest.mark.parametrize("value", NOT_CATALOGS)
-def test_a_value_that_is_not_a_catalog_is_refused_and_creates_nothing(
-    monkeypatch, tmp_path, value
-):
+def test_a_value_that_is_not_a_catalog_is_refused_and_creates_nothing(monkeypatch, tmp_path, value):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(CatalogError, match="a catalog URL looks like sqlite:///") as info:
         Catalog(value)
@@ -157,7 +155,9 @@ def test_default_location_under_a_file_is_one_line_naming_the_way_out(monkeypatc
 
 
 def test_default_location_that_cannot_be_made_is_one_line(monkeypatch):
-    monkeypatch.setenv("XDG_DATA_HOME", "/proc/self")  # no directory can be made there, even by root
+    monkeypatch.setenv(
+        "XDG_DATA_HOME", "/proc/self"
+    )  # no directory can be made there, even by root
     _refuses_default("cannot create the default catalog directory", "/proc/self/continuum")
 
 
