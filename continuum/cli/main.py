@@ -44,14 +44,18 @@ def error_line(message: object) -> str:
 
 
 class UserError(click.ClickException):
-    """An error shown as one line, ``error: ...`` (exit code 1 unless told otherwise)."""
+    """An error shown as one line, ``error: ...``, exit code 1."""
 
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+    exit_code = 1
 
     def show(self, file: IO[Any] | None = None) -> None:
         click.echo(f"error: {self.format_message()}", err=True, file=file)
+
+
+class UsageLineError(UserError):
+    """A usage error (bad option, missing argument) as one line, exit code 2 as click has it."""
+
+    exit_code = 2
 
 
 @contextmanager
@@ -63,9 +67,11 @@ def one_line_errors() -> Iterator[None]:
         raise
     except click.ClickException as exc:
         text = exc.format_message()
-        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+        if not isinstance(exc, click.UsageError):
+            raise UserError(error_line(text)) from exc
+        if exc.ctx is not None:
             text = f"{error_line(text)} (see: {exc.ctx.command_path} --help)"
-        raise UserError(error_line(text), exc.exit_code) from exc
+        raise UsageLineError(error_line(text)) from exc
     except ContinuumError as exc:
         raise UserError(error_line(exc)) from exc
     except OSError as exc:
