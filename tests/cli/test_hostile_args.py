@@ -35,8 +35,9 @@ UNKNOWN = "20990101_000000_deadbeef"  # a well-formed run id no catalog holds
 BIG = "99999999999999999999999"  # more than 64 bits
 NUMBERS = ["nan", "inf", "-inf", "-1", "1e309", BIG, ESC]  # where integers go
 FLOATS = ["nan", "inf", "-inf", "-1", "1e309", ESC]  # where finite non-negative floats go
-RUN_IDS = [ESC, BIDI, NUL, LONG, UNKNOWN, "../../etc", "/etc"]
-PATHS = [ESC, BIDI, NUL, LONG, "/nonexistent/\x07x"]
+UNDECODABLE = "bad\udcff"  # what Python makes of a non-UTF-8 byte in argv (surrogateescape)
+RUN_IDS = [ESC, BIDI, NUL, LONG, UNKNOWN, UNDECODABLE, "../../etc", "/etc"]
+PATHS = [ESC, BIDI, NUL, LONG, UNDECODABLE, "/nonexistent/\x07x"]
 
 
 def _each(template: tuple[str, ...], values: list[str]) -> list[tuple[str, ...]]:
@@ -56,13 +57,16 @@ def cases() -> list[tuple[str, ...]]:
     add(_each(("catalog", "show", "@", *cat), RUN_IDS))
     add(_each(("catalog", "rm", "@", *cat), RUN_IDS))
     add(_each(("catalog", "tag", "@", "k=v", *cat), RUN_IDS))
-    add(_each(("catalog", "tag", "{run}", "@", *cat), ["novalue" + ESC, "=v"]))
+    add(_each(("catalog", "tag", "{run}", "@", *cat), ["novalue" + ESC, "=v", "k=" + UNDECODABLE]))
     add(_each(("catalog", "list", "--limit", "@", *cat), [*NUMBERS, "0"]))
     add(_each(("catalog", "list", "--after", "@", *cat), [ESC, LONG, NUL]))
     for option in ("--seed", "--tick-covers", "--has-checkpoint-after", "--limit"):
         add(_each(("catalog", "search", option, "@", *cat), NUMBERS))
     for option in ("--started-after", "--started-before", "--param", "--tag", "--after"):
         add(_each(("catalog", "search", option, "@", *cat), [ESC, LONG]))
+    for option in ("--world", "--scenario", "--ir-hash"):
+        add(_each(("catalog", "search", option, "@", *cat), [UNDECODABLE]))
+    add(_each(("catalog", "search", "--tag", "@", *cat), ["k=" + UNDECODABLE]))
     add(_each(("catalog", "search", "--status", "@", *cat), [ESC, "bogus"]))
     add(_each(("catalog", "search", "--param", "@", *cat), ["k>nan", "k>" + BIG * 200]))
     # catalog: retention
@@ -317,3 +321,13 @@ def test_a_real_process_prints_one_line_and_no_traceback(made, tmp_path, args):
     assert err.count("\n") == 1 and err.startswith("error: "), err
     assert not any(b in proc.stdout + proc.stderr for b in (b"\x1b", b"\x07", b"\xe2\x80\xae"))
     assert list(tmp_path.iterdir()) == []  # nothing made in the current directory
+
+
+def test_undecodable_argument_bytes_are_one_line_in_a_real_process(made, tmp_path):
+    """A non-UTF-8 byte in argv reaches Python as a lone surrogate, which no database takes."""
+    for args in (["catalog", "show", b"bad\xff"], ["catalog", "tag", made["{run}"], b"k=\xff"]):
+        argv = [sys.executable, "-m", "continuum.cli", *args, "--catalog", made["{cat}"]]
+        proc = subprocess.run(argv, cwd=tmp_path, capture_output=True, timeout=120)
+        err = proc.stderr.decode("utf-8")
+        assert proc.returncode == 1 and "Traceback" not in err, err
+        assert err.count("\n") == 1 and err.startswith("error: ") and "\\udcff" in err, err
