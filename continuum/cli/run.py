@@ -21,6 +21,10 @@ from continuum.cli._output import (
 )
 
 MAX_SEED = MAX_INT
+#: Exit code of a run that reached its last tick but lost some of what it should have
+#: written (checkpoints, lens chunks, manifests, exports, catalog rows): the summary's
+#: ``failures`` says which. 1 is a run refused or stopped by an error, 2 a usage error.
+EXIT_INCOMPLETE = 3
 
 
 @click.command()
@@ -125,6 +129,9 @@ def run(world: str, quiet: bool, as_json: bool, **options) -> None:
       continuum run terra --resume --checkpoint-dir ./ckpt --steps 5000
       continuum run ./my-world --scenario tiny --json
       continuum run terra --steps 500 --lens-dir ./lens --lens-stride 10
+
+    Exit status: 0 done; 1 refused or stopped by an error (one line); 3 the run
+    reached its last tick but not all was written (the summary's failures say what).
     """
     from continuum.runner import RunRequest, execute
 
@@ -136,13 +143,20 @@ def run(world: str, quiet: bool, as_json: bool, **options) -> None:
     request = RunRequest(world=world, **options)
     with _progress(request.steps, quiet or as_json) as bar:
         summary = execute(request, on_tick=(lambda _s: bar.update(1)) if bar else None)
+    failed = summary.get("failures") or {}
     if as_json:
         echo_json(summary, indent=None)
     elif not quiet:
         checkpointing = summary.get("checkpoint_dir") is not None
         for key, value in summary.items():
+            if key == "failures":
+                value = ", ".join(f"{kind} {n}" for kind, n in failed.items()) or None
             if value is not None and (checkpointing or not key.startswith("checkpoints_")):
                 echo(f"{key:>20}  {value}")
+    if failed:
+        what = ", ".join(f"{kind} {n}" for kind, n in failed.items())
+        echo(f"error: the run completed but not all was written: {what}", err=True)
+        click.get_current_context().exit(EXIT_INCOMPLETE)
 
 
 def _progress(steps: int, silent: bool):

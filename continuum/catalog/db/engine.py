@@ -136,9 +136,9 @@ def _default_file() -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise CatalogUnavailableError(
-            f"cannot create the default catalog directory {path.parent}: "
-            f"{exc.strerror or type(exc).__name__}; {_INSTEAD} (or XDG_DATA_HOME)"
+        raise CatalogUnavailableError(  # a read-only or full home: one line, and the ways out
+            f"cannot create the default catalog's directory {path.parent}: "
+            f"{exc.strerror or type(exc).__name__}; {_INSTEAD} (or run with --no-catalog)"
         ) from exc
     return path
 

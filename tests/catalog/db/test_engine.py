@@ -150,7 +150,7 @@ def _refuses_default(message: str, path: str) -> None:
 def test_default_location_under_a_file_is_one_line_naming_the_way_out(monkeypatch, tmp_path):
     (tmp_path / "data").write_text("not a directory")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    _refuses_default("cannot create the default catalog directory", str(tmp_path / "data"))
+    _refuses_default("cannot create the default catalog's directory", str(tmp_path / "data"))
     assert (tmp_path / "data").read_text() == "not a directory"
 
 
@@ -158,7 +158,7 @@ def test_default_location_that_cannot_be_made_is_one_line(monkeypatch):
     monkeypatch.setenv(
         "XDG_DATA_HOME", "/proc/self"
     )  # no directory can be made there, even by root
-    _refuses_default("cannot create the default catalog directory", "/proc/self/continuum")
+    _refuses_default("cannot create the default catalog's directory", "/proc/self/continuum")
 
 
 @pytest.fixture
@@ -187,7 +187,7 @@ def read_only(tmp_path):
 
 def test_default_location_in_a_read_only_directory_is_one_line(monkeypatch, read_only):
     monkeypatch.setenv("XDG_DATA_HOME", str(read_only / "deeper"))
-    _refuses_default("cannot create the default catalog directory", str(read_only / "deeper"))
+    _refuses_default("cannot create the default catalog's directory", str(read_only / "deeper"))
 
 
 def test_catalog_file_in_a_read_only_directory_is_one_line(monkeypatch, read_only):
