@@ -18,7 +18,13 @@ Every SQLAlchemy or driver error leaves this package as a one-line
 """
 
 from continuum.catalog.blob_rows import KINDS, TRANSITIONS, BlobKind
-from continuum.catalog.db import default_catalog_path, describe_url, resolve_url
+from continuum.catalog.db import (
+    CatalogLocation,
+    default_catalog_path,
+    describe_url,
+    locate_catalog,
+    resolve_url,
+)
 from continuum.catalog.facade import Catalog, migrate_catalog
 from continuum.catalog.imports import (
     LensScan,
@@ -61,6 +67,7 @@ __all__ = [
     "AuditRecord",
     "BlobKind",
     "Catalog",
+    "CatalogLocation",
     "CheckpointRecord",
     "LensChunkRecord",
     "LensScan",
@@ -82,6 +89,7 @@ __all__ = [
     "SegmentRecord",
     "default_catalog_path",
     "describe_url",
+    "locate_catalog",
     "migrate_catalog",
     "parse_duration",
     "parse_param_filter",

@@ -5,7 +5,8 @@ the translation of ``ContinuumError`` into one line on stderr with a non-zero
 exit. It holds no domain logic: every command calls a package's public API.
 
     main.py        the root group: lazily imported subcommands, one-line errors
-    _output.py     shared options (--json, --catalog), tables, JSON, times, byte sizes
+    _output.py     shared options (--json, --catalog), escaped lines and tables, strict JSON,
+                   times, byte sizes
     run.py         continuum run
     checkpoint.py  continuum checkpoint inspect|list|verify|diff
     catalog/       continuum catalog ... (runs, retention, maintenance, migrate)

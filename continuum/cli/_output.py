@@ -1,45 +1,176 @@
-"""What every command's output shares: the ``--json`` and ``--catalog`` options, tables, JSON,
-times and byte sizes, so each is written (and changed) once.
+"""What every command's output shares: the ``--json`` and ``--catalog`` options, lines,
+tables, JSON, times and byte sizes, so each is written (and changed) once.
+
+Text for people goes through :func:`echo` (and :func:`table_lines`), which escape the
+characters a terminal would act on (ESC, BEL, CR, backspace, other C0/C1 controls, bidi
+overrides; see :func:`continuum.printable.printable`): every value shown may come from a
+file, a catalog row or the command line. A line is escaped whole, so a line that should
+be blank is its own :func:`echo` call, never an embedded newline.
+
+JSON for scripts (:func:`json_text`, :func:`echo_json`) is strict RFC 8259: NaN and the
+infinities, which ``json.dumps`` would write as the non-JSON tokens ``NaN`` and
+``Infinity``, are written as ``null`` (a value that is not a number is no number); strings
+keep their exact content, escaped by JSON itself.
 
 One unit convention for sizes in human output: binary (B, KiB, MiB, GiB, TiB), the units
 the size options (``--max-bytes 10G``) are read in; ``--json`` keeps raw integers.
 
-Imports click and the standard library only, so the lightest command (``catalog list``)
-pays nothing for it: it must not import numpy, duckdb or any other continuum package.
+Imports click, the standard library and :mod:`continuum.printable` only, so the lightest
+command (``catalog list``) pays nothing for it: the catalog is imported only when a
+``--catalog`` value is checked.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import math
+import os
 from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import click
 
+from continuum.printable import printable
+
 F = TypeVar("F", bound=Callable[..., Any])
+
+__all__ = [
+    "MAX_INT",
+    "NATURAL",
+    "POSITIVE",
+    "FiniteFloat",
+    "catalog_option",
+    "check_catalog",
+    "echo",
+    "echo_json",
+    "echo_table",
+    "finite_json",
+    "format_age",
+    "format_bytes",
+    "format_duration",
+    "format_time",
+    "json_option",
+    "json_text",
+    "log_to_stderr",
+    "printable",
+    "table_lines",
+]
+
+
+#: The largest integer a catalog column or a file header holds (signed 64-bit).
+MAX_INT = 2**63 - 1
+#: A tick, a seed or a count as typed: an integer from 0 that fits the catalog.
+NATURAL = click.IntRange(0, MAX_INT)
+#: A stride, a count of things to keep: an integer from 1 that fits the catalog.
+POSITIVE = click.IntRange(1, MAX_INT)
+
+
+class FiniteFloat(click.FloatRange):
+    """A float option that refuses NaN and the infinities (click's FloatRange admits NaN:
+    every comparison with it is false), with optional bounds like ``FloatRange``'s."""
+
+    name = "finite float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
 
 
 def json_option(fn: F) -> F:
     """``--json`` (as ``as_json``): data for scripts instead of text for people."""
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(fn)
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print JSON instead of text (NaN/inf as null)."
+    )(fn)
 
 
 def catalog_option(fn: F) -> F:
-    """``--catalog URL`` (as ``catalog_url``): None lets the catalog pick its default."""
+    """``--catalog URL`` (as ``catalog_url``), checked by :func:`check_catalog` when parsed."""
     return click.option(
         "--catalog",
         "catalog_url",
         metavar="URL",
         default=None,
-        help="Catalog URL or SQLite file (default: $CONTINUUM_CATALOG, else "
-        "~/.local/share/continuum/catalog.db).",
+        callback=lambda _ctx, _param, value: check_catalog(value),
+        help="Catalog URL (sqlite:///PATH.db, postgresql+psycopg://USER@HOST/DB) or a .db "
+        "file (default: $CONTINUUM_CATALOG, else ~/.local/share/continuum/catalog.db).",
     )(fn)
 
 
+def check_catalog(value: str | None) -> str | None:
+    """The catalog URL a command uses: ``value`` (``--catalog``) or ``$CONTINUUM_CATALOG``.
+
+    Either must be a catalog URL or a plain path to an existing or creatable ``.db`` file
+    (:func:`continuum.catalog.locate_catalog`; anything else is one line and nothing is
+    created); a plain path is said on stderr, once. None (neither given) leaves the
+    default file to the catalog, which names the flag to use if it cannot be made.
+    """
+    from continuum.catalog import locate_catalog  # sqlalchemy: only for commands that use it
+
+    if value is None and not os.environ.get("CONTINUUM_CATALOG"):
+        return None
+    where = locate_catalog(value)
+    if where.plain_path is not None:
+        echo(f"using SQLite catalog file {where.plain_path}", err=True)
+    return where.url
+
+
+def echo(line: object = "", *, err: bool = False) -> None:
+    """One line for people, on stdout (or stderr), its unsafe characters escaped."""
+    click.echo(printable(line), err=err)
+
+
+#: The longest log line printed (escaped characters).
+LOG_LIMIT = 4000
+
+
+class _StderrHandler(logging.Handler):
+    """``LEVEL: message`` on the current stderr, escaped and bounded like every other line.
+
+    It looks ``sys.stderr`` up at each record (click's test runner swaps it per call), and
+    it replaces Python's last-resort handler, which would print a message quoting a file
+    or a catalog row raw.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            click.echo(printable(self.format(record), LOG_LIMIT), err=True)
+        except Exception:
+            self.handleError(record)
+
+
+def log_to_stderr(level: int = logging.WARNING) -> None:
+    """Continuum's warnings (dropped checkpoints, ignored rows, fallbacks) on stderr."""
+    logger = logging.getLogger("continuum")
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(level)
+
+
+def finite_json(value: Any) -> Any:
+    """``value`` with every NaN or infinite float (at any depth) replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite_json(v) for v in value]
+    return value
+
+
+def json_text(doc: Any, *, indent: int | None = None, sort_keys: bool = False) -> str:
+    """``doc`` as strict JSON: NaN/inf as null, never the ``NaN``/``Infinity`` tokens."""
+    return json.dumps(finite_json(doc), indent=indent, sort_keys=sort_keys, allow_nan=False)
+
+
 def echo_json(doc: Any, *, indent: int | None = 2, sort_keys: bool = False) -> None:
-    """One JSON document on stdout (warnings and cursors go to stderr, never here)."""
-    click.echo(json.dumps(doc, indent=indent, sort_keys=sort_keys))
+    """One strict JSON document on stdout (warnings and cursors go to stderr, never here)."""
+    click.echo(json_text(doc, indent=indent, sort_keys=sort_keys))
 
 
 def table_lines(
@@ -49,8 +180,9 @@ def table_lines(
     rule: bool = False,
 ) -> list[str]:
     """Aligned columns two spaces apart (``right``: right-aligned ones; ``rule``: a dashed
-    line under the header); trailing blanks are cut so the last column is not padded."""
-    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
+    line under the header); trailing blanks are cut so the last column is not padded.
+    Cells are escaped (:func:`printable`) before they are measured, so columns align."""
+    cells = [[printable(c) for c in header]] + [[printable(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
     lines = [
         "  ".join(
@@ -68,7 +200,7 @@ def echo_table(
 ) -> None:
     """Print :func:`table_lines` on stdout."""
     for line in table_lines(header, rows, right):
-        click.echo(line)
+        click.echo(line)  # escaped cell by cell
 
 
 def format_time(at: datetime | None) -> str:

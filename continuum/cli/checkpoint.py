@@ -40,8 +40,20 @@ from continuum.checkpoint import (
 )
 from continuum.checkpoint.diff import ArrayDiff, CheckpointDiff
 from continuum.checkpoint.format import age_seconds
-from continuum.cli._output import echo_json, echo_table, format_age, format_bytes, json_option
+from continuum.cli._output import (
+    FiniteFloat,
+    echo,
+    echo_json,
+    echo_table,
+    format_age,
+    format_bytes,
+    json_option,
+)
 from continuum.errors import CheckpointError, CheckpointNotFoundError, ContinuumError
+from continuum.printable import message_line, printable
+
+#: The longest reason shown for one bad file (a table row, a ``verify`` line, ``--json``).
+REASON_LIMIT = 500
 
 
 @contextmanager
@@ -56,9 +68,9 @@ def _os_errors(path: Path) -> Iterator[None]:
 
 
 def _reason(path: Path, exc: Exception) -> str:
-    """An error message without the path the caller prints anyway."""
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text.removeprefix(f"{path}: ")
+    """An error message without the path the caller prints anyway, as one safe line (a
+    reader's message must not bring a file's bytes into a table or ``--json``)."""
+    return message_line(exc, REASON_LIMIT).removeprefix(f"{printable(path)}: ")
 
 
 @click.group("checkpoint")
@@ -98,7 +110,7 @@ def inspect(path: Path, as_json: bool) -> None:
     if path.is_symlink():
         record["path"] += f" -> {os.readlink(path)}"
     for key, value in _inspect_lines(record):
-        click.echo(f"{key:<12} {value}")
+        echo(f"{key:<12} {value}")
 
 
 def _read_header(path: Path) -> CheckpointHeader:
@@ -200,9 +212,9 @@ def list_checkpoints(directory: Path, as_json: bool) -> None:
         echo_json(doc)
         return
     for link in dangling:
-        click.echo(f"warning: {link} points to a missing file", err=True)
+        echo(f"warning: {link} points to a missing file", err=True)
     if not rows:
-        click.echo(f"no checkpoints under {directory}", err=True)
+        echo(f"no checkpoints under {directory}", err=True)
         return
     _print_table(rows)
 
@@ -305,7 +317,7 @@ def verify(path: Path, as_json: bool) -> None:
         verdict = check(target)
         verdicts.append(verdict)
         if not as_json:
-            click.echo(f"ok {target}" if verdict.ok else f"BAD {target}: {verdict.error}")
+            echo(f"ok {target}" if verdict.ok else f"BAD {target}: {verdict.error}")
     bad = sum(not v.ok for v in verdicts)
     if as_json:
         doc = {"ok": not bad, "checked": len(verdicts), "bad": bad}
@@ -313,7 +325,7 @@ def verify(path: Path, as_json: bool) -> None:
     if bad:
         raise CheckpointError(f"{bad} of {len(verdicts)} checkpoint files and links are bad")
     if not as_json:
-        click.echo(f"{len(files)} checkpoint(s) verified, all intact", err=True)
+        echo(f"{len(files)} checkpoint(s) verified, all intact", err=True)
 
 
 def verify_targets(path: Path) -> tuple[list[Path], list[Path]]:
@@ -367,7 +379,7 @@ def _check_link(link: Path) -> Verdict:
 @click.argument("b", type=click.Path(path_type=Path))
 @click.option(
     "--atol",
-    type=click.FloatRange(min=0.0),
+    type=FiniteFloat(min=0.0),
     default=0.0,
     show_default=True,
     help="Elements differ only if |a - b| > X.",
@@ -397,17 +409,17 @@ def diff(a: Path, b: Path, atol: float, as_json: bool) -> None:
 
 
 def _print_diff(report: CheckpointDiff) -> None:
-    click.echo(f"A  {report.a}")
-    click.echo(f"B  {report.b}")
+    echo(f"A  {report.a}")
+    echo(f"B  {report.b}")
     if report.identical:
-        click.echo(f"identical: {report.compared} arrays compared (atol {report.atol:g})")
+        echo(f"identical: {report.compared} arrays compared (atol {report.atol:g})")
         return
     for f in report.fields:
-        click.echo(f"{f.field:<14} {f.a}  ->  {f.b}")
+        echo(f"{f.field:<14} {f.a}  ->  {f.b}")
     changed = sum(d.status == "changed" for d in report.arrays)
     uncomparable = len(report.arrays) - changed
     summary = f"{changed} of {report.compared} arrays differ (atol {report.atol:g})"
-    click.echo(summary + (f", {uncomparable} not comparable" if uncomparable else ""))
+    echo(summary + (f", {uncomparable} not comparable" if uncomparable else ""))
     if report.arrays:
         head = ("signal", "buffer", "shape", "differing", "max |a-b|")
         echo_table(head, [_diff_cells(d) for d in report.arrays])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from contextlib import nullcontext
@@ -10,7 +9,18 @@ from pathlib import Path
 
 import click
 
-MAX_SEED = 2**63 - 1
+from continuum.cli._output import (
+    MAX_INT,
+    NATURAL,
+    POSITIVE,
+    FiniteFloat,
+    check_catalog,
+    echo,
+    echo_json,
+    log_to_stderr,
+)
+
+MAX_SEED = MAX_INT
 #: Exit code of a run that reached its last tick but lost some of what it should have
 #: written (checkpoints, lens chunks, manifests, exports, catalog rows): the summary's
 #: ``failures`` says which. 1 is a run refused or stopped by an error, 2 a usage error.
@@ -21,7 +31,7 @@ EXIT_INCOMPLETE = 3
 @click.argument("world")
 @click.option(
     "--steps",
-    type=click.IntRange(min=0),
+    type=NATURAL,
     default=1000,
     show_default=True,
     help="Ticks to run (on resume: ticks more).",
@@ -40,20 +50,20 @@ EXIT_INCOMPLETE = 3
 )
 @click.option(
     "--checkpoint-stride",
-    type=click.IntRange(min=1),
+    type=POSITIVE,
     default=1000,
     show_default=True,
     help="Checkpoint every N ticks.",
 )
 @click.option(
     "--checkpoint-interval",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloat(min=0, min_open=True),
     default=None,
     help="Also checkpoint every S wall-clock seconds.",
 )
 @click.option(
     "--keep-checkpoints",
-    type=click.IntRange(min=1),
+    type=POSITIVE,
     default=None,
     help="Keep only the newest N checkpoints of this run.",
 )
@@ -75,7 +85,7 @@ EXIT_INCOMPLETE = 3
 )
 @click.option(
     "--lens-stride",
-    type=click.IntRange(min=1),
+    type=POSITIVE,
     default=1,
     show_default=True,
     help="Capture fields every N ticks.",
@@ -85,7 +95,7 @@ EXIT_INCOMPLETE = 3
 )
 @click.option(
     "--lens-chunk-size",
-    type=click.IntRange(min=1),
+    type=POSITIVE,
     default=1000,
     show_default=True,
     help="Ticks per lens chunk file.",
@@ -104,7 +114,7 @@ EXIT_INCOMPLETE = 3
 @click.option(
     "--catalog",
     metavar="URL",
-    help="Catalog URL [default: $CONTINUUM_CATALOG or ~/.local/share/continuum].",
+    help="Catalog URL or .db file [default: $CONTINUUM_CATALOG or ~/.local/share/continuum].",
 )
 @click.option("--no-catalog", is_flag=True, help="Do not record this run in the catalog.")
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary.")
@@ -127,34 +137,26 @@ def run(world: str, quiet: bool, as_json: bool, **options) -> None:
 
     if options["lens_export_dir"] is not None and options["lens_dir"] is None:
         raise click.UsageError("--lens-export-dir exports lens chunks: it needs --lens-dir")
-    _log_to_stderr(quiet)
+    if not options["no_catalog"]:
+        options["catalog"] = check_catalog(options["catalog"])
+    log_to_stderr(logging.ERROR if quiet else logging.WARNING)
     request = RunRequest(world=world, **options)
     with _progress(request.steps, quiet or as_json) as bar:
         summary = execute(request, on_tick=(lambda _s: bar.update(1)) if bar else None)
     failed = summary.get("failures") or {}
     if as_json:
-        click.echo(json.dumps(summary))
+        echo_json(summary, indent=None)
     elif not quiet:
         checkpointing = summary.get("checkpoint_dir") is not None
         for key, value in summary.items():
             if key == "failures":
                 value = ", ".join(f"{kind} {n}" for kind, n in failed.items()) or None
             if value is not None and (checkpointing or not key.startswith("checkpoints_")):
-                click.echo(f"{key:>20}  {value}")
+                echo(f"{key:>20}  {value}")
     if failed:
         what = ", ".join(f"{kind} {n}" for kind, n in failed.items())
-        click.echo(f"error: the run completed but not all was written: {what}", err=True)
+        echo(f"error: the run completed but not all was written: {what}", err=True)
         click.get_current_context().exit(EXIT_INCOMPLETE)
-
-
-def _log_to_stderr(quiet: bool) -> None:
-    """Warnings (dropped checkpoints, fallbacks) as ``warning: ...`` lines on stderr."""
-    logger = logging.getLogger("continuum")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-        logger.addHandler(handler)
-    logger.setLevel(logging.ERROR if quiet else logging.WARNING)
 
 
 def _progress(steps: int, silent: bool):

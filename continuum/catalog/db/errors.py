@@ -64,6 +64,15 @@ def translate_errors(where: str) -> Iterator[None]:
         raise CatalogError(f"catalog URL {where} is not valid: {first_line(exc)}") from exc
     except sa_exc.SQLAlchemyError as exc:
         raise CatalogError(f"catalog {where}: {first_line(exc)}") from exc
+    except UnicodeError as exc:  # a str holding undecodable bytes (surrogateescape) of a name
+        raise CatalogError(
+            f"catalog {where}: text with bytes that are not UTF-8 (from a file name or an "
+            f"argument?) cannot be stored or searched: {first_line(exc)}"
+        ) from exc
+    except OverflowError as exc:  # sqlite3 refuses ints past 64 bits before SQLAlchemy sees it
+        raise CatalogError(
+            f"catalog {where}: a number is too large to store (at most 2**63-1): {first_line(exc)}"
+        ) from exc
     except ModuleNotFoundError as exc:
         raise CatalogUnavailableError(
             f"catalog {where} needs the database driver {exc.name!r}, which is not installed"

@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, String, any_, bindparam, func, select
 
+from continuum.catalog.audit import bounded_detail, bounded_path
 from continuum.catalog.blob_rows import BlobKind
 from continuum.catalog.db import new_id, utcnow
 from continuum.catalog.db.models import audit_log, runs
@@ -193,8 +194,8 @@ def audit(conn: Connection, kind: BlobKind, state: str, groups: Sequence[Group])
         what = f"ticks {ticks_text(list(map(_TICK, mine)))} ({len(mine)} files)"
         entries.append(
             {"id": new_id(), "at": at, "action": f"{kind.name}-{state}", "run_id": run_id}
-            | {"tick": one and one.tick, "path": one and one.path}
-            | {"detail": f"{what}; {why}" if why else what}
+            | {"tick": one and one.tick, "path": bounded_path(one and one.path)}
+            | {"detail": f"{what}; {bounded_detail(why)}" if why else what}
         )
     if entries:
         values = ", ".join(_named(conn, _AUDIT_COLS))

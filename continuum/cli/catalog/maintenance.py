@@ -15,12 +15,14 @@ import click
 from continuum.catalog import Catalog
 from continuum.cli._output import (
     catalog_option,
+    echo,
     echo_json,
     echo_table,
     format_bytes,
     format_time,
     json_option,
 )
+from continuum.printable import message_line
 
 if TYPE_CHECKING:  # maintenance imports numpy: only the commands that use it load it
     from continuum.maintenance import ScanReport, VerifyReport
@@ -56,16 +58,16 @@ def scan(directory: Path, as_json: bool, catalog_url: str | None) -> None:
 def _print_scan(report: ScanReport) -> None:
     for r in report.runs:
         counts = f"{r.checkpoints_added} added, {r.checkpoints_updated} re-recorded"
-        click.echo(f"{r.action:<9} {r.run_id}  {counts}  {r.checkpoint_dir}")
+        echo(f"{r.action:<9} {r.run_id}  {counts}  {r.checkpoint_dir}")
         for problem in r.corrupt:
-            click.echo(f"  corrupt: {problem}")
+            echo(f"  corrupt: {message_line(problem)}")
     for lens in report.lens_runs:
         counts = f"{lens.chunks_added} lens chunk(s) added, {lens.chunks_updated} re-recorded"
-        click.echo(f"{lens.action:<9} {lens.run_id}  {counts}  {lens.lens_dir}")
+        echo(f"{lens.action:<9} {lens.run_id}  {counts}  {lens.lens_dir}")
     for warning in report.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        echo(f"warning: {message_line(warning)}", err=True)
     lens_dirs = f", {len(report.lens_runs)} lens director(ies)" if report.lens_runs else ""
-    click.echo(f"{len(report.runs)} run(s) scanned{lens_dirs}")
+    echo(f"{len(report.runs)} run(s) scanned{lens_dirs}")
 
 
 @click.command("verify")
@@ -106,9 +108,9 @@ def verify(run_id: str | None, repair: bool, as_json: bool, catalog_url: str | N
 
 def _print_verify(report: VerifyReport) -> None:
     for problem in report.problems:
-        click.echo(problem.line())
+        echo(message_line(problem.line()))
     repaired = sum(1 for p in report.problems if p.repaired)
-    click.echo(
+    echo(
         f"checked {report.checkpoints} checkpoint(s) and {report.lens_chunks} lens chunk(s) "
         f"in {report.runs} run(s): {len(report.problems)} problem(s), {repaired} repaired"
     )
@@ -142,10 +144,10 @@ def gc(delete: bool, as_json: bool, catalog_url: str | None) -> None:
         return
     for s in found:
         state = "deleted" if s.deleted else ("NOT deleted" if delete else "stray")
-        click.echo(f"{state:<12}{s.kind:<12}{format_bytes(s.bytes):>10}  {s.path}")
+        echo(f"{state:<12}{s.kind:<12}{format_bytes(s.bytes):>10}  {s.path}")
     total = sum(s.bytes for s in found)
     verb = "deleted" if delete else "found (dry run; --delete to remove)"
-    click.echo(f"{len(found)} stray files, {format_bytes(total)} {verb}")
+    echo(f"{len(found)} stray files, {format_bytes(total)} {verb}")
 
 
 @click.command("rm")
@@ -171,9 +173,7 @@ def rm(run_id: str, force: bool, as_json: bool, catalog_url: str | None) -> None
         out = {"run_id": run_id, "deleted": report.deleted, "bytes_freed": report.bytes_freed}
         echo_json(out, indent=None)
     else:
-        click.echo(
-            f"removed run {run_id}: {report.deleted} files, {format_bytes(report.bytes_freed)}"
-        )
+        echo(f"removed run {run_id}: {report.deleted} files, {format_bytes(report.bytes_freed)}")
 
 
 @click.command("log")
@@ -193,7 +193,7 @@ def log(run_id: str | None, limit: int, as_json: bool, catalog_url: str | None) 
     if as_json:
         echo_json([e.to_dict() for e in entries])
     elif not entries:
-        click.echo("no entries")
+        echo("no entries")
     else:
         rows = [
             [format_time(e.at), e.action, e.run_id or "-", "-" if e.tick is None else e.tick]

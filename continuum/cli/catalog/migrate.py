@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from continuum.catalog import migrate_catalog
-from continuum.cli._output import catalog_option, echo_json, json_option
+from continuum.cli._output import catalog_option, echo, echo_json, json_option
 
 
 @click.command("migrate")
@@ -22,9 +22,9 @@ def migrate(as_json: bool, catalog_url: str | None) -> None:
     if as_json:
         echo_json({"catalog": where, "before": before, "after": after}, indent=None)
     elif before == after:
-        click.echo(f"catalog {where} is at revision {after}; nothing to do")
+        echo(f"catalog {where} is at revision {after}; nothing to do")
     else:
-        click.echo(f"catalog {where} upgraded from {before or 'empty'} to {after}")
+        echo(f"catalog {where} upgraded from {before or 'empty'} to {after}")
 
 
 COMMANDS = (migrate,)

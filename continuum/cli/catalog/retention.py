@@ -10,6 +10,7 @@ or ``delete`` and the bytes it would free, and deletes nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import click
@@ -23,7 +24,11 @@ from continuum.catalog import (
     parse_size,
 )
 from continuum.cli._output import (
+    MAX_INT,
+    NATURAL,
+    POSITIVE,
     catalog_option,
+    echo,
     echo_json,
     echo_table,
     format_bytes,
@@ -32,8 +37,20 @@ from continuum.cli._output import (
     json_option,
 )
 from continuum.errors import InvalidFilterError
+from continuum.printable import message_line
 
-POSITIVE = click.IntRange(min=1)
+#: The longest duration a policy may name: what a ``timedelta`` holds (about 2.7 million years).
+MAX_DURATION_S = int(timedelta.max.total_seconds())
+
+
+def _parsed(parse: Callable[[str], int], text: str, option: str, limit: int) -> int:
+    """``parse(text)`` for ``option``, refusing values past ``limit`` (and digit strings so
+    long that Python would refuse to read them) with one line instead of an overflow."""
+    value = parse(text) if len(text) <= 64 else limit + 1
+    if value > limit:
+        shown = text if len(text) <= 64 else text[:64] + "..."
+        raise InvalidFilterError(f"{option} {shown!r} is too large (at most {limit})")
+    return value
 
 
 def _scope(run: str | None, world: str | None, everywhere: bool) -> tuple[str, str | None]:
@@ -108,9 +125,11 @@ def policy_set(
     scope, key = _scope(run, world, everywhere)
     for name in ("keep_within", "lens_keep_within"):
         text = opts.pop(name)
-        opts[f"{name}_s"] = parse_duration(text) if text else None
+        option = "--" + name.replace("_", "-")
+        opts[f"{name}_s"] = _parsed(parse_duration, text, option, MAX_DURATION_S) if text else None
     for name in ("max_bytes", "lens_max_bytes"):
-        opts[name] = parse_size(opts[name]) if opts[name] else None
+        text, option = opts[name], "--" + name.replace("_", "-")
+        opts[name] = _parsed(parse_size, text, option, MAX_INT) if text else None
     rules = RetentionRules(**opts)
     with Catalog(catalog_url) as cat:
         stored = cat.policies.set(scope, key, rules)
@@ -151,7 +170,7 @@ def policy_clear(
     with Catalog(catalog_url) as cat:
         removed = cat.policies.clear(scope, key)
     label = scope if key is None else f"{scope} {key}"
-    click.echo(f"cleared the policy of {label}" if removed else f"no policy at {label}")
+    echo(f"cleared the policy of {label}" if removed else f"no policy at {label}")
 
 
 def _print_policies(
@@ -160,7 +179,7 @@ def _print_policies(
     if as_json:
         echo_json([p.to_dict() for p in found])
     elif not found:
-        click.echo(empty)
+        echo(empty)
     else:
         echo_table(
             ["SCOPE", "RULES", "UPDATED (UTC)"],
@@ -173,12 +192,12 @@ def _pin(pinned: bool) -> click.Command:
 
     @click.command(verb)
     @click.argument("run_id")
-    @click.argument("tick", type=int)
+    @click.argument("tick", type=NATURAL)
     @catalog_option
     def command(run_id: str, tick: int, catalog_url: str | None) -> None:
         with Catalog(catalog_url) as cat:
             cat.checkpoints.pin(run_id, tick, pinned)
-        click.echo(f"{verb}ned checkpoint {tick} of run {run_id}")
+        echo(f"{verb}ned checkpoint {tick} of run {run_id}")
 
     what = "retention never deletes it" if pinned else "retention may delete it again"
     command.help = (
@@ -229,7 +248,7 @@ def prune(
 def _print_prune(report: PruneReport) -> None:
     for kind, plan in report.plans:
         what = "checkpoints" if kind == "checkpoint" else "lens chunks"
-        click.echo(
+        echo(
             f"run {plan.run_id} {what} (policy: {plan.policy or 'none'}): keep {len(plan.kept)}, "
             f"delete {len(plan.delete)} ({format_bytes(plan.bytes_freed)})"
         )
@@ -238,12 +257,12 @@ def _print_prune(report: PruneReport) -> None:
             rows += [["  delete", i.tick, format_bytes(i.size)] for i in plan.delete]
             echo_table(["  ACTION", "TICK", "WHY / BYTES"], rows)
     if report.finished:
-        click.echo(f"finished {report.finished} deletions left by an interrupted prune")
+        echo(f"finished {report.finished} deletions left by an interrupted prune")
     verb = "would delete" if report.dry_run else "deleted"
     count = sum(len(p.delete) for _, p in report.plans) if report.dry_run else report.deleted
-    click.echo(f"{verb} {count} files, {format_bytes(report.bytes_freed)}")
+    echo(f"{verb} {count} files, {format_bytes(report.bytes_freed)}")
     for error in report.errors:
-        click.echo(f"warning: {error}", err=True)
+        echo(f"warning: {message_line(error)}", err=True)
 
 
 COMMANDS = (policy, _pin(True), _pin(False), prune)

@@ -23,7 +23,9 @@ from continuum.catalog import (
     parse_param_filter,
 )
 from continuum.cli._output import (
+    NATURAL,
     catalog_option,
+    echo,
     echo_json,
     echo_table,
     format_time,
@@ -72,15 +74,17 @@ def show(run_id: str, as_json: bool, catalog_url: str | None) -> None:
 @click.command("search")
 @click.option("--world", help="World name.")
 @click.option("--ir-hash", "ir_hash", metavar="PREFIX", help="IR hash or a prefix of it.")
-@click.option("--seed", type=int)
+@click.option("--seed", type=NATURAL)
 @click.option("--scenario", help="Scenario name.")
 @click.option("--status", type=click.Choice(["running", "completed", "failed", "crashed"]))
 @click.option("--tag", "tags", multiple=True, metavar="K=V", help="Tag equals (repeatable).")
 @click.option(
     "--param", "params", multiple=True, metavar="EXPR", help="e.g. 'k>3', 'mode=fast' (repeatable)."
 )
-@click.option("--tick-covers", type=int, metavar="T", help="Runs whose tick range holds T.")
-@click.option("--has-checkpoint-after", type=int, metavar="T", help="A checkpoint at tick >= T.")
+@click.option("--tick-covers", type=NATURAL, metavar="T", help="Runs whose tick range holds T.")
+@click.option(
+    "--has-checkpoint-after", type=NATURAL, metavar="T", help="A checkpoint at tick >= T."
+)
 @click.option("--started-after", metavar="ISO", help="Started at or after (UTC if no zone).")
 @click.option("--started-before", metavar="ISO", help="Started before (UTC if no zone).")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
@@ -126,7 +130,7 @@ def tag(
     if as_json:
         echo_json(run.tags, sort_keys=True)
     else:
-        click.echo(" ".join(f"{k}={v}" for k, v in sorted(run.tags.items())) or "(no tags)")
+        echo(" ".join(f"{k}={v}" for k, v in sorted(run.tags.items())) or "(no tags)")
 
 
 def _pair(text: str, what: str) -> tuple[str, str]:
@@ -176,33 +180,35 @@ def _print_page(page: RunPage, as_json: bool) -> None:
         header = ["RUN_ID", "WORLD", "IR_HASH", "SEED", "STATUS", "TICKS", "STARTED (UTC)"]
         echo_table(header, [_run_row(r) for r in page.runs])
     else:
-        click.echo("no runs")
+        echo("no runs")
     if page.next_cursor:
-        click.echo(f"next page: --after {page.next_cursor}", err=True)
+        echo(f"next page: --after {page.next_cursor}", err=True)
 
 
 def _print_detail(d: RunDetail) -> None:
     r = d.run
     for key in ("run_id", "world", "ir_hash", "seed", "scenario", "status", "host", "pid"):
-        click.echo(f"{key + ':':<16}{getattr(r, key)}")
-    click.echo(f"{'ticks:':<16}{r.first_tick}-{r.last_tick}")
-    click.echo(f"{'started:':<16}{format_time(r.started_at)}  ended: {format_time(r.ended_at)}")
-    click.echo(f"{'checkpoints in:':<16}{r.checkpoint_dir or '-'}")
+        echo(f"{key + ':':<16}{getattr(r, key)}")
+    echo(f"{'ticks:':<16}{r.first_tick}-{r.last_tick}")
+    echo(f"{'started:':<16}{format_time(r.started_at)}  ended: {format_time(r.ended_at)}")
+    echo(f"{'checkpoints in:':<16}{r.checkpoint_dir or '-'}")
     if r.parent_run_id:
-        click.echo(f"{'branched from:':<16}{r.parent_run_id} @ tick {r.parent_checkpoint_tick}")
+        echo(f"{'branched from:':<16}{r.parent_run_id} @ tick {r.parent_checkpoint_tick}")
     for child in d.children:
-        click.echo(f"{'branch:':<16}{child.run_id} @ tick {child.parent_checkpoint_tick}")
+        echo(f"{'branch:':<16}{child.run_id} @ tick {child.parent_checkpoint_tick}")
     for label, mapping in (("tags:", r.tags), ("params:", r.params)):
         if mapping:
-            click.echo(f"{label:<16}" + " ".join(f"{k}={v}" for k, v in sorted(mapping.items())))
-    click.echo("\nsegments:")
+            echo(f"{label:<16}" + " ".join(f"{k}={v}" for k, v in sorted(mapping.items())))
+    echo()
+    echo("segments:")
     seg_rows = [
         [s.ordinal, s.status, f"{s.start_tick}-{s.end_tick if s.end_tick is not None else ''}"]
         + [s.resumed_from_tick if s.resumed_from_tick is not None else "-", s.host, s.pid]
         for s in d.segments
     ]
     echo_table(["#", "STATUS", "TICKS", "RESUMED_FROM", "HOST", "PID"], seg_rows)
-    click.echo(f"\ncheckpoints ({len(d.checkpoints)}):")
+    echo()
+    echo(f"checkpoints ({len(d.checkpoints)}):")
     ck_rows = [
         [c.tick, c.sim_time, c.era or "-", c.state + (" pinned" if c.pinned else "")]
         + [c.bytes_on_disk, c.path]

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from continuum.cli._output import echo_json, json_option
+from continuum.cli._output import (
+    NATURAL,
+    FiniteFloat,
+    check_catalog,
+    echo,
+    echo_json,
+    json_option,
+)
 from continuum.cli.lens._runs import lens_dir_of
 from continuum.errors import LensError
 
@@ -65,7 +72,7 @@ def _store(lens_dir: Path | None, run_id: str | None) -> LensStore:
 
 def _catalog_lens_dir(run_id: str) -> Path:
     """``--run ID`` alone: the run's lens dir as the catalog ($CONTINUUM_CATALOG) recorded it."""
-    lens_dir = lens_dir_of(run_id, None)
+    lens_dir = lens_dir_of(run_id, check_catalog(None))
     if lens_dir is None:
         raise LensError(f"run {run_id} captured no lens data (it ran without --lens-dir)")
     return Path(lens_dir)
@@ -74,7 +81,7 @@ def _catalog_lens_dir(run_id: str) -> Path:
 def _echo_mapping(data: dict[str, Any]) -> None:
     for key, value in data.items():
         if value is not None and value != []:
-            click.echo(f"{key:>16}  {value}")
+            echo(f"{key:>16}  {value}")
 
 
 @click.command("load")
@@ -132,8 +139,10 @@ def _file_summary(path: Path, verify: bool) -> dict[str, Any]:
 
 @click.command("query")
 @click.argument("field")
-@click.option("--tick", type=int, default=None, help="Tick (between captures: interpolated).")
-@click.option("--time", "sim_time", type=float, default=None, help="Sim time instead of --tick.")
+@click.option("--tick", type=NATURAL, default=None, help="Tick (between captures: interpolated).")
+@click.option(
+    "--time", "sim_time", type=FiniteFloat(), default=None, help="Sim time instead of --tick."
+)
 @POSITION
 @LENS_DIR
 @RUN
@@ -170,14 +179,14 @@ def query(
         return
     k0, k1 = got.ticks
     where = f"tick {k0}" if k0 == k1 else f"between ticks {k0} and {k1}, w={got.weight:.6g}"
-    click.echo(f"{shown}  ({got.rule}; {where})")
+    echo(f"{shown}  ({got.rule}; {where})")
 
 
 @click.command("history")
 @click.argument("field")
 @POSITION
-@click.option("--from", "start", type=int, default=None, help="First tick (inclusive).")
-@click.option("--to", "stop", type=int, default=None, help="Last tick (inclusive).")
+@click.option("--from", "start", type=NATURAL, default=None, help="First tick (inclusive).")
+@click.option("--to", "stop", type=NATURAL, default=None, help="Last tick (inclusive).")
 @LENS_DIR
 @RUN
 @RULE
@@ -216,7 +225,7 @@ def history(
 
 @click.command("plot")
 @click.argument("field")
-@click.option("--tick", type=int, required=True, help="A captured tick.")
+@click.option("--tick", type=NATURAL, required=True, help="A captured tick.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--width", type=click.IntRange(90, 8000), default=1440, show_default=True)
 @LENS_DIR
@@ -244,7 +253,7 @@ def plot(
     with _store(lens_dir, run_id) as store:
         recon = store.at(field, tick, rule=rule)
     render_map(recon, output, width=width)
-    click.echo(str(output))
+    echo(str(output))
 
 
 @click.command("compact")
@@ -259,7 +268,7 @@ def compact(lens_dir: Path, run_id: str | None) -> None:
     """
     with _store(lens_dir, run_id) as store:
         info = store.compact()
-    click.echo(f"{info.path}  {info.header.meta['frames']} frames, {info.disk_bytes} bytes")
+    echo(f"{info.path}  {info.header.meta['frames']} frames, {info.disk_bytes} bytes")
 
 
 COMMANDS = (load, query, history, plot, compact)

@@ -127,7 +127,7 @@ def test_policy_pin_prune_dry_run_and_rm(tmp_path):
     ],
 )
 def test_bad_input_is_one_line(tmp_path, args, message):
-    result = invoke("catalog", *args, "--catalog", tmp_path / "c.db")
+    result = invoke("catalog", *args, "--catalog", catalog_url(tmp_path, "c.db"))
     assert_one_line_error(result, message)
 
 
