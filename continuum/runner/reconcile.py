@@ -35,7 +35,7 @@ from datetime import datetime
 
 from continuum.blobs.worker import describe
 from continuum.catalog import Catalog, CheckpointRecord, LensChunkRecord, RunDirs, RunRecord
-from continuum.errors import CatalogConflictError
+from continuum.errors import CatalogConflictError, LayoutError
 from continuum.maintenance._checkpoint_blobs import CheckpointBlobs
 from continuum.maintenance._lens_blobs import LensBlobs
 from continuum.maintenance.walker import PENDING_GRACE, Walker
@@ -56,6 +56,8 @@ def settle_dead_run(catalog: Catalog, run_id: str) -> RunRecord:
     for adapter in _adapters(catalog):
         try:
             _settle(adapter, dirs)
+        except LayoutError:  # the run's directory is not safe to touch: nor to resume in
+            raise
         except Exception as exc:  # the index stays as it was; resuming must not fail for it
             log.warning(
                 "could not settle the %s rows of run %s (%s); `continuum catalog verify "

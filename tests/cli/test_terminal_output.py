@@ -236,25 +236,7 @@ def strict(text: str) -> Any:
     return json.loads(text, parse_constant=refuse)
 
 
-#: Commands whose JSON another part of issue 12 makes strict (``cli/lens/sql.py`` renders its
-#: own; it is to use ``continuum.cli._output.json_text``). Strict xfail: once it is strict,
-#: the mark fails and must go.
-NOT_YET_STRICT = {"lens sql"}
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            n,
-            marks=pytest.mark.xfail(
-                n in NOT_YET_STRICT, strict=True, reason="renders JSON without json_text"
-            ),
-        )
-        for n, a in JSON_COMMANDS.items()
-        if a is not None
-    ],
-)
+@pytest.mark.parametrize("name", [n for n, a in JSON_COMMANDS.items() if a is not None])
 def test_every_json_output_is_strict_json(made, name):
     args = JSON_COMMANDS[name]
     assert args is not None
