@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from continuum.errors import ContinuumError
+from continuum.layout import StrPath
 
 __all__ = ["KILL_AFTER_ENV", "POLL_S", "Failures", "Worker", "describe", "kill_point"]
 
@@ -62,6 +63,23 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, OSError | ContinuumError) and text:
         return text
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def start_failure(
+    error: type[ContinuumError], what: str, directory: StrPath, manifest: StrPath, exc: Exception
+) -> ContinuumError:
+    """``exc``, raised while a ``what`` directory (``checkpoint``, ``lens``) and its
+    manifest were opened, as the one line the run stops with, saying what to do."""
+    if isinstance(exc, ContinuumError):
+        return exc
+    if isinstance(exc, OSError):
+        return error(
+            f"cannot write {what} directory {directory}: {describe(exc)}; "
+            "free space there or make it writable, then run again"
+        )
+    return error(  # a manifest that loaded but holds values it should not
+        f"{manifest}: not a usable {what} manifest ({describe(exc)}); move it away and run again"
+    )
 
 
 def kill_point(point: str, tick: int) -> None:

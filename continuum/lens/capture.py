@@ -40,8 +40,8 @@ from typing import Any
 
 from continuum import layout
 from continuum.blobs import now_iso
-from continuum.blobs.worker import describe
-from continuum.errors import ContinuumError, LensError
+from continuum.blobs.worker import describe, start_failure
+from continuum.errors import LensError
 from continuum.lens.format import DEFAULT_LEVEL, LensIdentity
 from continuum.lens.manifest import LensManifest
 from continuum.lens.store import LensStore
@@ -162,7 +162,9 @@ class LensCapture:
                 with contextlib.suppress(OSError):
                     layout.manifest_path(self.run_dir).unlink(missing_ok=True)
                     self.run_dir.rmdir()
-            raise self._start_error(exc) from None
+            raise start_failure(
+                LensError, "lens", self.run_dir, layout.manifest_path(self.run_dir), exc
+            ) from None
         self.writer = ChunkWriter(
             self.manifest,
             self.identity,
@@ -176,20 +178,6 @@ class LensCapture:
         )
         self._open = True
         self(state)
-
-    def _start_error(self, exc: Exception) -> ContinuumError:
-        """``exc`` as the one line the run stops with."""
-        if isinstance(exc, ContinuumError):
-            return exc
-        if isinstance(exc, OSError):
-            return LensError(
-                f"cannot write lens directory {self.run_dir}: {describe(exc)}; "
-                "free space there or make it writable, then run again"
-            )
-        return LensError(  # a manifest whose values are not what they should be
-            f"{layout.manifest_path(self.run_dir)}: not a usable lens manifest "
-            f"({describe(exc)}); move it away and run again"
-        )
 
     def _open_segment(self, state: State) -> None:
         """The manifest (made or loaded), any gap before ``state`` and a new segment, the

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from continuum import layout
 from continuum.blobs import now_iso
-from continuum.blobs.worker import describe
+from continuum.blobs.worker import describe, start_failure
 from continuum.checkpoint import (
     CheckpointWriter,
     Committed,
@@ -29,7 +29,7 @@ from continuum.checkpoint import (
     checkpoint_files,
     latest_target,
 )
-from continuum.errors import CheckpointError, ContinuumError, LayoutError
+from continuum.errors import CheckpointError, LayoutError
 from continuum.runner.prepare import Prepared
 from continuum.runner.request import RunRequest
 from continuum.runtime import State
@@ -66,7 +66,9 @@ def open_manifest(p: Prepared, req: RunRequest, segment: dict[str, Any] | None =
     except Exception as exc:
         if p.is_new:
             discard_run_dir(run_dir)  # made just now: nothing else is in it
-        raise _open_error(run_dir, exc) from None
+        raise start_failure(
+            CheckpointError, "checkpoint", run_dir, layout.manifest_path(run_dir), exc
+        ) from None
     return manifest
 
 
@@ -183,21 +185,6 @@ def open_checkpointing(
         on_fail=[recorder.failed] if recorder else [],
     )
     return manifest, writer
-
-
-def _open_error(run_dir: Path, exc: Exception) -> ContinuumError:
-    """``exc`` as the one line a run that cannot start stops with."""
-    if isinstance(exc, ContinuumError):
-        return exc
-    if isinstance(exc, OSError):
-        return CheckpointError(
-            f"cannot write checkpoint directory {run_dir}: {describe(exc)}; "
-            "free space there or make it writable, then run again"
-        )
-    return CheckpointError(  # a manifest that loaded but holds what it should not
-        f"{layout.manifest_path(run_dir)}: not a usable checkpoint manifest "
-        f"({describe(exc)}); move it away and run again"
-    )
 
 
 def discard_run_dir(run_dir: Path) -> None:

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from continuum.blobs import MAX_MANIFEST_BYTES
 
@@ -94,3 +96,44 @@ def crafted_values(good: dict[str, Any], count_field: str) -> dict[str, tuple[by
         "run id that is a path": (json.dumps({**good, "run_id": "../x"}).encode(), "$.run_id"),
         "binary": (b"\x00\xffs3cr3t:*:2\x1b[31m", "not valid JSON"),
     }
+
+
+def property_tests(read: Reader, error: type[Exception], believed: Callable[[dict], bool]):
+    """The four property tests of one reader, for a module to bind at top level (they use
+    its ``good`` fixture: the bytes of a real manifest). ``believed`` is what an accepted
+    document must satisfy beyond matching its bytes (identifiers in layout's grammar)."""
+    from tests.blobs.test_hostile import JSON_VALUES, _leaves, _set
+
+    def test_the_real_manifest_reads(good, tmp_path):
+        path = tmp_path / "manifest.json"
+        assert outcome(read, error, path, good) == json.loads(good)
+
+    @given(data=st.binary(max_size=1024))
+    def test_arbitrary_bytes(tmp_path_factory, data):
+        path = tmp_path_factory.mktemp("m") / "manifest.json"
+        assert accepted_as_written(outcome(read, error, path, data), data or b"null")
+
+    @given(cut=st.integers(0, 4096))
+    def test_truncations(good, tmp_path_factory, cut):
+        path = tmp_path_factory.mktemp("m") / "manifest.json"
+        data = good[: cut % len(good)]
+        result = outcome(read, error, path, data)
+        assert result is None or data.strip() == good.strip()
+
+    @given(data=st.data())
+    def test_any_field_rewritten(good, tmp_path_factory, data):
+        doc = json.loads(good)
+        field = data.draw(st.sampled_from([p for p in _leaves(doc) if p]))
+        _set(doc, field, data.draw(JSON_VALUES))
+        crafted = json.dumps(doc).encode()
+        path = tmp_path_factory.mktemp("m") / "manifest.json"
+        result = outcome(read, error, path, crafted)
+        assert accepted_as_written(result, crafted)
+        assert result is None or believed(result)
+
+    return (
+        test_the_real_manifest_reads,
+        test_arbitrary_bytes,
+        test_truncations,
+        test_any_field_rewritten,
+    )

@@ -16,19 +16,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from continuum import layout
 from continuum.checkpoint import Manifest, newest_run_dir
 from continuum.errors import CheckpointError
-from tests.blobs.manifest_props import (
-    accepted_as_written,
-    check_special_files,
-    crafted_values,
-    outcome,
-)
-from tests.blobs.test_hostile import JSON_VALUES, _leaves, _set
+from tests.blobs.manifest_props import check_special_files, crafted_values, property_tests
 from tests.cli.conftest import assert_one_line_error, catalog_url, invoke
 
 from .conftest import run
@@ -49,38 +41,20 @@ def good(run_dir) -> bytes:
     return layout.manifest_path(run_dir).read_bytes()
 
 
-def test_the_real_manifest_reads(good, tmp_path):
-    assert outcome(read, CheckpointError, layout.manifest_path(tmp_path), good) == json.loads(good)
+def believed(doc: dict) -> bool:
+    """Identifiers that may become paths are in layout's grammar."""
+    resumed = [s.get("resumed_from") for s in doc.get("segments") or []]
+    return re.match(layout.RUN_ID_RE, doc["run_id"]) is not None and all(
+        r is None or layout.checkpoint_tick(r) is not None for r in resumed
+    )
 
 
-@given(data=st.binary(max_size=1024))
-def test_arbitrary_bytes(tmp_path_factory, data):
-    path = layout.manifest_path(tmp_path_factory.mktemp("m"))
-    assert accepted_as_written(outcome(read, CheckpointError, path, data), data or b"null")
-
-
-@given(cut=st.integers(0, 4096))
-def test_truncations(good, tmp_path_factory, cut):
-    path = layout.manifest_path(tmp_path_factory.mktemp("m"))
-    data = good[: cut % len(good)]
-    result = outcome(read, CheckpointError, path, data)
-    assert result is None or data.strip() == good.strip()
-
-
-@given(data=st.data())
-def test_any_field_rewritten(good, tmp_path_factory, data):
-    doc = json.loads(good)
-    field = data.draw(st.sampled_from([p for p in _leaves(doc) if p]))
-    _set(doc, field, data.draw(JSON_VALUES))
-    crafted = json.dumps(doc).encode()
-    path = layout.manifest_path(tmp_path_factory.mktemp("m"))
-    result = outcome(read, CheckpointError, path, crafted)
-    assert accepted_as_written(result, crafted)
-    if result is not None:  # identifiers that may become paths are in layout's grammar
-        assert re.match(layout.RUN_ID_RE, result["run_id"])
-        for segment in result.get("segments") or []:
-            resumed = segment.get("resumed_from")
-            assert resumed is None or layout.checkpoint_tick(resumed) is not None
+(
+    test_the_real_manifest_reads,
+    test_arbitrary_bytes,
+    test_truncations,
+    test_any_field_rewritten,
+) = property_tests(read, CheckpointError, believed)
 
 
 GOOD_MINIMAL = {"run_id": "r1", "world": "terra"}

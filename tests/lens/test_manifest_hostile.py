@@ -14,19 +14,11 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from continuum import layout
 from continuum.errors import LensError
 from continuum.lens.manifest import LensManifest
-from tests.blobs.manifest_props import (
-    accepted_as_written,
-    check_special_files,
-    crafted_values,
-    outcome,
-)
-from tests.blobs.test_hostile import JSON_VALUES, _leaves, _set
+from tests.blobs.manifest_props import check_special_files, crafted_values, property_tests
 from tests.cli.conftest import assert_one_line_error, invoke
 
 
@@ -41,39 +33,21 @@ def good(lens_run) -> bytes:
     return layout.manifest_path(lens_run).read_bytes()
 
 
-def test_the_real_manifest_reads(good, tmp_path):
-    assert outcome(read, LensError, layout.manifest_path(tmp_path), good) == json.loads(good)
+def believed(doc: dict) -> bool:
+    """What is believed satisfies the grammar and the bounds."""
+    run_id = doc["run_id"]
+    counts = [doc.get(k, 0) for k in ("dropped_frames", "failed_chunks")]
+    return (run_id == "" or re.match(layout.RUN_ID_RE, run_id) is not None) and all(
+        type(n) is int and n >= 0 for n in counts
+    )
 
 
-@given(data=st.binary(max_size=1024))
-def test_arbitrary_bytes(tmp_path_factory, data):
-    path = layout.manifest_path(tmp_path_factory.mktemp("m"))
-    assert accepted_as_written(outcome(read, LensError, path, data), data or b"null")
-
-
-@given(cut=st.integers(0, 4096))
-def test_truncations(good, tmp_path_factory, cut):
-    path = layout.manifest_path(tmp_path_factory.mktemp("m"))
-    data = good[: cut % len(good)]
-    result = outcome(read, LensError, path, data)
-    assert result is None or data.strip() == good.strip()
-
-
-@given(data=st.data())
-def test_any_field_rewritten(good, tmp_path_factory, data):
-    doc = json.loads(good)
-    field = data.draw(st.sampled_from([p for p in _leaves(doc) if p]))
-    _set(doc, field, data.draw(JSON_VALUES))
-    crafted = json.dumps(doc).encode()
-    path = layout.manifest_path(tmp_path_factory.mktemp("m"))
-    result = outcome(read, LensError, path, crafted)
-    assert accepted_as_written(result, crafted)
-    if result is not None:  # what is believed satisfies the grammar and the bounds
-        assert result["run_id"] == "" or re.match(layout.RUN_ID_RE, result["run_id"])
-        assert all(
-            type(result.get(k, 0)) is int and result.get(k, 0) >= 0
-            for k in ("dropped_frames", "failed_chunks")
-        )
+(
+    test_the_real_manifest_reads,
+    test_arbitrary_bytes,
+    test_truncations,
+    test_any_field_rewritten,
+) = property_tests(read, LensError, believed)
 
 
 @pytest.mark.parametrize(
