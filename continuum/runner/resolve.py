@@ -21,6 +21,7 @@ is a branch: a new run id whose manifest names the parent run and checkpoint.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -96,7 +97,7 @@ def resolve(req: RunRequest, ir: WorldIR) -> Resume:
         run_id, run_dir = header.identity.run_id, header.path.parent
         _check_run_dir(run_dir, run_id)
         return Resume(Mode.IN_PLACE, program, loaded, run_id, run_dir, problems=problems)
-    root = req.checkpoint_dir or header.path.parent.parent
+    root = req.checkpoint_dir or _branch_root(header)
     parent = (header.identity.run_id, header.tick)
     return Resume(Mode.BRANCH, program, loaded, root=root, parent=parent, problems=problems)
 
@@ -133,6 +134,20 @@ def checkpoint_of_run(url: str | None, run_id: str) -> Path:
             "run `continuum catalog verify --repair`"
         )
     return path
+
+
+def _branch_root(header: CheckpointHeader) -> Path:
+    """Where a branch goes without ``--checkpoint-dir``: beside the run it branches from,
+    when the checkpoint lies in that run's own directory. A loose file (copied to /tmp, say)
+    has no such place — its grandparent could be ``/`` — so the user is asked for one."""
+    run_dir = Path(os.path.abspath(header.path)).parent
+    if run_dir.name == header.identity.run_id and layout.manifest_path(run_dir).is_file():
+        return run_dir.parent
+    raise ResumeMismatchError(
+        f"{header.path} is not in its run's directory ({header.identity.run_id}/ with a "
+        "manifest.json), so a run resumed from it has no place of its own: pass "
+        "--checkpoint-dir DIR for the new run"
+    )
 
 
 def _check_run_dir(run_dir: Path, run_id: str) -> None:

@@ -38,6 +38,7 @@ dictionaries would be large and slower to write (measured 1.5x) for no smaller f
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -281,9 +282,21 @@ def export_chunk(
     ``scratch``: buffers reused from chunk to chunk by one thread (see :class:`Scratch`).
     ``commit``: makes each finished temporary its part; by default (``commit_file``) before
     this returns, else when the caller's committer does (it waits before recording).
+
+    The parts go under ``run_id={the header's run}``, so the header must name the run whose
+    directory holds the chunk (as ``catalog scan`` requires): a copied or forged chunk
+    cannot replace another run's stored parts. ``root`` is made absolute once, so every
+    part path is built from it and proved under it (:func:`layout.confine`).
     """
     scratch = scratch or Scratch()
+    root = Path(os.path.abspath(root))
     with ChunkFile(path) as chunk:
+        if chunk.header.identity.run_id != path.parent.name:
+            raise LensError(
+                f"{path}: its header names run {chunk.header.identity.run_id}, not the run of "
+                f"its directory {path.parent.name!r}; a lens run directory is named for its "
+                "run (copy the run's whole directory)"
+            )
         c = _Chunk(chunk, start, stop, commit or commit_file)
         names = list(c.h.fields) if fields is None else [f for f in fields if f in c.h.fields]
         rows = size = 0

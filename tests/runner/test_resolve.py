@@ -68,13 +68,18 @@ def test_another_scenario_is_a_branch(tmp_path):
     assert decision.program.scenario.name == "tiny-hot"
 
 
-def test_a_checkpoint_without_its_manifest_is_a_branch(tmp_path):
+def test_a_checkpoint_without_its_manifest_is_a_branch_where_the_user_says(tmp_path):
+    """A loose file has no run directory to branch beside (its grandparent may be ``/``):
+    the branch goes where --checkpoint-dir says, and without one the resume is refused."""
     first = run(checkpoint_dir=tmp_path / "a", steps=100)
     loose = tmp_path / "loose"
     loose.mkdir()
     (Path(first["checkpoint_dir"]) / checkpoint_name(100)).rename(loose / checkpoint_name(100))
-    decision = resolve(request(checkpoint_path=loose / checkpoint_name(100)), terra())
-    assert decision.mode is Mode.BRANCH and decision.root == tmp_path
+    with pytest.raises(ResumeMismatchError, match="--checkpoint-dir"):
+        resolve(request(checkpoint_path=loose / checkpoint_name(100)), terra())
+    req = request(checkpoint_path=loose / checkpoint_name(100), checkpoint_dir=tmp_path / "b")
+    decision = resolve(req, terra())
+    assert decision.mode is Mode.BRANCH and decision.root == tmp_path / "b"
 
 
 def test_a_forced_resume_under_a_changed_world_is_a_branch(tmp_path, terra_dir):

@@ -6,7 +6,19 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.cli.conftest import assert_one_line_error, invoke
+
+
+@pytest.fixture(autouse=True)
+def own_catalog(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty catalog of its own: exports other tests recorded in the session's catalog
+    (outside these tests' roots) would add a warning line to the stderr asserted here."""
+    home = tmp_path_factory.mktemp("own")
+    monkeypatch.setenv("CONTINUUM_CATALOG", f"sqlite:///{home / 'own.db'}")
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+
 
 ROWS = "SELECT i, i * 0.5 AS half, 'r' || i AS name FROM range(5000) t(i)"
 
