@@ -169,8 +169,10 @@ class _Cut:
         self.more = self.cursor.fetchone() is not None
 
 
-def _check_output(output: Path, roots: tuple[Path, ...]) -> None:
-    """--output may not be inside an export dir: SQL sessions read those, never write."""
+def _check_output(output: Path, roots: tuple[Path, ...], catalog_url: str | None) -> None:
+    """--output may not be inside an export dir (SQL sessions read those, never write),
+    and must be a file a result may replace (:func:`output_path`: not a device, a FIFO,
+    a symlink, the catalog's files or a name Continuum writes)."""
     from continuum import layout
 
     real = output.parent.resolve() / output.name
@@ -179,6 +181,7 @@ def _check_output(output: Path, roots: tuple[Path, ...]) -> None:
             f"--output {output} is inside an export dir, which SQL only reads; "
             "write the result elsewhere"
         )
+    output_path(output, protected=catalog_files(catalog_url), error=LensError)
 
 
 def _save(output: Path, cut: _Cut, fmt: str) -> None:
@@ -261,14 +264,12 @@ def sql(
     def warn(line: str) -> None:
         click.echo(f"warning: {line}", err=True)
 
-    if output is not None:  # before the session: nothing is read for a refused output
-        output_path(output, protected=catalog_files(catalog_url), error=LensError)
     cap = (STDOUT_LIMIT if output is None else None) if limit is None else (limit or None)
     with connect(
         catalog_url, roots=roots, memory_limit=memory_limit, timeout=timeout, warn=warn
     ) as session:
         if output is not None:
-            _check_output(output, session.roots)
+            _check_output(output, session.roots, catalog_url)
         cursor = session.execute(query)
         cut = _Cut(cursor, cap)
         if output is None:
