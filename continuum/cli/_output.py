@@ -12,10 +12,16 @@ infinities, which ``json.dumps`` would write as the non-JSON tokens ``NaN`` and
 ``Infinity``, are written as ``null`` (a value that is not a number is no number); strings
 keep their exact content, escaped by JSON itself.
 
+A result file a user names (``--output FILE``) goes through :func:`output_path`: only a
+new file or an existing regular file is written, never a device, a FIFO, a symlink, a
+directory, the catalog in use or a file Continuum writes itself (a checkpoint, a lens
+chunk, a manifest, a Parquet part): a write (atomic or not) would replace or feed them.
+
 One unit convention for sizes in human output: binary (B, KiB, MiB, GiB, TiB), the units
 the size options (``--max-bytes 10G``) are read in; ``--json`` keeps raw integers.
 
-Imports click, the standard library and :mod:`continuum.printable` only, so the lightest
+Imports click, the standard library, :mod:`continuum.errors` and :mod:`continuum.printable`
+only (:mod:`continuum.layout` when an output path is checked), so the lightest
 command (``catalog list``) pays nothing for it: the catalog is imported only when a
 ``--catalog`` value is checked.
 """
@@ -26,12 +32,15 @@ import json
 import logging
 import math
 import os
+import stat
 from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from continuum.errors import ContinuumError
 from continuum.printable import printable
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -41,6 +50,7 @@ __all__ = [
     "NATURAL",
     "POSITIVE",
     "FiniteFloat",
+    "catalog_files",
     "catalog_option",
     "check_catalog",
     "echo",
@@ -54,6 +64,7 @@ __all__ = [
     "json_option",
     "json_text",
     "log_to_stderr",
+    "output_path",
     "printable",
     "table_lines",
 ]
@@ -235,3 +246,101 @@ def format_bytes(n: int) -> str:
             return f"{int(n)} B" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} TiB"
+
+
+# --- result files named by the user -----------------------------------------------------------
+
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISLNK, "a symlink"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+)
+#: The files SQLite keeps beside a database while it is in use.
+_SQLITE_SIDE_FILES = ("", "-wal", "-shm", "-journal")
+
+
+def catalog_files(url: str | None) -> tuple[Path, ...]:
+    """The files of the SQLite catalog ``url`` names (None: ``$CONTINUUM_CATALOG``, else the
+    default file): the database and its WAL, shared-memory and journal files; none for
+    PostgreSQL, an in-memory catalog, or a URL that cannot be parsed (its command says so)."""
+    from sqlalchemy.engine import make_url  # only for commands that write a result file
+
+    from continuum.catalog import default_catalog_path, locate_catalog
+
+    try:
+        if url is None and not os.environ.get("CONTINUUM_CATALOG"):
+            url = f"sqlite:///{default_catalog_path()}"
+        parsed = make_url(locate_catalog(url).url)
+    except (ContinuumError, ValueError):
+        return ()
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return ()
+    if database.startswith("file:"):
+        return ()
+    db = Path(database).expanduser().absolute()
+    return tuple(db.with_name(db.name + side) for side in _SQLITE_SIDE_FILES)
+
+
+def output_path(
+    path: Path,
+    *,
+    option: str = "--output",
+    suffixes: Collection[str] | None = None,
+    protected: Iterable[Path] = (),
+    error: type[ContinuumError] = ContinuumError,
+) -> Path:
+    """``path`` if a result may be written there, else ``error`` (one line saying why).
+
+    It may be a new file in an existing directory or an existing regular file (lstat: a
+    symlink is refused, whatever it points to, as are devices, FIFOs, sockets and
+    directories: writing would replace them or write through them). It may not be one of
+    ``protected`` (the catalog's files, compared by real path and by inode) nor carry a
+    name Continuum writes (:mod:`continuum.layout`). With ``suffixes`` (lower case, with
+    the dot), its suffix must be one of them: a writer that picks the format by extension
+    would otherwise append one and write a file the user did not name.
+    """
+    from continuum import layout
+
+    shown = f"{option} {path}"
+    found = _lstat(path, shown, error)
+    if found is not None and not stat.S_ISREG(found.st_mode):
+        kind = next((what for test, what in _KINDS if test(found.st_mode)), "not a regular file")
+        raise error(f"{shown} is {kind}, which is not replaced; name a new or regular file")
+    parent = path.parent
+    if not parent.is_dir():
+        raise error(f"{shown}: directory {parent} does not exist; create it first")
+    name = path.name
+    if layout.is_run_file_name(name) or layout.is_part_name(name) or layout.is_temp_name(name):
+        raise error(f"{shown} is a name Continuum writes its own files under; choose another name")
+    if suffixes is not None and path.suffix.lower() not in suffixes:
+        known = ", ".join(sorted(suffixes))
+        raise error(f"{shown} has no known format suffix; name a file ending in one of {known}")
+    real = parent.resolve() / name
+    for own in protected:
+        if _same_file(real, found, own):
+            raise error(f"{shown} is the catalog in use, which is not replaced; name another file")
+    return path
+
+
+def _lstat(path: Path, shown: str, error: type[ContinuumError]) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:  # a parent that is a file, a name too long, no permission
+        raise error(f"{shown}: {exc.strerror or type(exc).__name__}") from None
+
+
+def _same_file(real: Path, found: os.stat_result | None, own: Path) -> bool:
+    """``real`` (stat ``found``) is ``own``: the same real path, or the same inode."""
+    try:
+        if real == own.resolve():
+            return True
+        mine = os.stat(own)
+    except OSError:
+        return False
+    return found is not None and (found.st_dev, found.st_ino) == (mine.st_dev, mine.st_ino)

@@ -18,10 +18,12 @@ import click
 from continuum.cli._output import (
     NATURAL,
     FiniteFloat,
+    catalog_files,
     check_catalog,
     echo,
     echo_json,
     json_option,
+    output_path,
 )
 from continuum.cli.lens._runs import lens_dir_of
 from continuum.errors import LensError
@@ -223,6 +225,11 @@ def history(
         out.writerow([tick, repr(time), *(map(repr, value) if vector else [repr(value)])])
 
 
+#: The formats ``lens plot`` writes, chosen by the --output suffix (matplotlib's savefig
+#: would append ``.png`` to a name without one, writing a file the user did not name).
+PLOT_SUFFIXES = frozenset({".png", ".svg", ".pdf"})
+
+
 @click.command("plot")
 @click.argument("field")
 @click.option("--tick", type=NATURAL, required=True, help="A captured tick.")
@@ -250,6 +257,7 @@ def plot(
     """
     from continuum.lens.plot import render_map
 
+    output_path(output, suffixes=PLOT_SUFFIXES, protected=catalog_files(None), error=LensError)
     with _store(lens_dir, run_id) as store:
         recon = store.at(field, tick, rule=rule)
     render_map(recon, output, width=width)

@@ -6,9 +6,12 @@ exports outside the export dirs, skipped symlinks) are ``warning: ...`` lines on
 
 Rows stream from DuckDB in batches, never fetched whole: ``--output FILE`` gets every
 row (written to a temporary beside it, renamed into place only when the query
-finished, so a timeout leaves no half-written file); stdout gets the first ``--limit``
+finished, so a timeout leaves no half-written file; only a new or regular file is
+replaced, never a device, a FIFO, a symlink or the catalog, see
+:func:`continuum.cli._output.output_path`); stdout gets the first ``--limit``
 rows (1000 by default) and, when there were more, a one-line note on stderr. A table
-is aligned per batch of rows (a batch is printed before the next is fetched).
+is aligned per batch of rows (a batch is printed before the next is fetched). A table,
+and CSV when stdout is a terminal, shows control characters as escapes.
 """
 
 from __future__ import annotations
@@ -26,7 +29,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
-from continuum.cli._output import catalog_option, table_lines
+from continuum.cli._output import (
+    catalog_files,
+    catalog_option,
+    output_path,
+    printable,
+    table_lines,
+)
 from continuum.errors import LensError
 
 if TYPE_CHECKING:
@@ -99,21 +108,32 @@ def _converted(
     return rows
 
 
+def _escaped(rows: Iterable[Sequence[Any]]) -> list[list[Any]]:
+    """CSV rows for a terminal: text cells with their control characters escaped."""
+    return [[printable(v) if isinstance(v, str) else v for v in row] for row in rows]
+
+
 def write_rows(
     out: TextIO,
     columns: tuple[str, ...],
     types: Sequence[str],
     batches: Iterable[list[tuple[Any, ...]]],
     fmt: str,
+    *,
+    terminal: bool = False,
 ) -> None:
     """Rows as an aligned text table, CSV, or a JSON array of objects keyed by column,
-    written batch by batch (a JSON document is complete only after the last)."""
+    written batch by batch (a JSON document is complete only after the last).
+
+    ``terminal``: ``out`` is a terminal, so CSV's text cells are escaped like a table's
+    (a file or a pipe gets the data as it is; JSON escapes control characters itself)."""
     convert = _converters(types, fmt)
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(columns)
+        writer.writerow(_escaped([columns])[0] if terminal else columns)
         for batch in batches:
-            writer.writerows(_converted(batch, convert))
+            rows = _converted(batch, convert)
+            writer.writerows(_escaped(rows) if terminal else rows)
     elif fmt == "json":
         out.write("[")
         sep = ""
@@ -149,8 +169,10 @@ class _Cut:
         self.more = self.cursor.fetchone() is not None
 
 
-def _check_output(output: Path, roots: tuple[Path, ...]) -> None:
-    """--output may not be inside an export dir: SQL sessions read those, never write."""
+def _check_output(output: Path, roots: tuple[Path, ...], catalog_url: str | None) -> None:
+    """--output may not be inside an export dir (SQL sessions read those, never write),
+    and must be a file a result may replace (:func:`output_path`: not a device, a FIFO,
+    a symlink, the catalog's files or a name Continuum writes)."""
     from continuum import layout
 
     real = output.parent.resolve() / output.name
@@ -159,8 +181,7 @@ def _check_output(output: Path, roots: tuple[Path, ...]) -> None:
             f"--output {output} is inside an export dir, which SQL only reads; "
             "write the result elsewhere"
         )
-    if output.is_dir():
-        raise LensError(f"--output {output} is a directory; name a file")
+    output_path(output, protected=catalog_files(catalog_url), error=LensError)
 
 
 def _save(output: Path, cut: _Cut, fmt: str) -> None:
@@ -248,11 +269,12 @@ def sql(
         catalog_url, roots=roots, memory_limit=memory_limit, timeout=timeout, warn=warn
     ) as session:
         if output is not None:
-            _check_output(output, session.roots)
+            _check_output(output, session.roots, catalog_url)
         cursor = session.execute(query)
         cut = _Cut(cursor, cap)
         if output is None:
-            write_rows(sys.stdout, cursor.columns, cursor.types, cut, fmt)
+            tty = sys.stdout.isatty()
+            write_rows(sys.stdout, cursor.columns, cursor.types, cut, fmt, terminal=tty)
         else:
             _save(output, cut, fmt)
     if cut.more:
