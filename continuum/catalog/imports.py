@@ -136,12 +136,17 @@ class Imports:
                 self._add_run(conn, s, parent)
                 added = len(s.checkpoints)
                 return RunScan(s.run_id, s.run["checkpoint_dir"], "added", added, 0, corrupt)
+            link: dict[str, object] = {}
             if parent and row.parent_run_id is None:
                 link = {"parent_run_id": parent[0], "parent_checkpoint_tick": parent[1]}
+            directory = row.checkpoint_dir
+            if directory is None:  # known from its lens directory only (scanned first)
+                directory = link["checkpoint_dir"] = s.run["checkpoint_dir"]
+            if link:
                 conn.execute(update(runs).where(runs.c.run_id == s.run_id).values(**link))
-            added, changed = self._merge_checkpoints(conn, s, row.checkpoint_dir)
+            added, changed = self._merge_checkpoints(conn, s, directory)
             action = "updated" if added or changed else "unchanged"
-            return RunScan(s.run_id, row.checkpoint_dir or "", action, added, changed, corrupt)
+            return RunScan(s.run_id, directory, action, added, changed, corrupt)
 
         return self._db.write(op)
 

@@ -183,3 +183,29 @@ def test_scan_gives_a_known_run_its_lens_directory(tmp_path, catalog):
     assert run.lens_dir == str(tmp_path / "lens" / out["run_id"])
     assert run.checkpoint_dir == str(tmp_path / "ckpt" / out["run_id"])
     assert [c.state for c in catalog.lens_chunks.list(run.run_id)] == ["committed"]  # one window
+
+
+def test_scan_gives_a_run_known_by_its_lens_its_checkpoint_directory(tmp_path, catalog):
+    """The other order: the lens root first, then the checkpoints — the run gets its
+    checkpoint directory, its checkpoints verify, and it resumes from the catalog."""
+    common = ["run", "terra", "--scenario", "tiny", "--steps", "20", "--no-catalog", "--json"]
+    out = json.loads(
+        cli_ok(
+            *common,
+            "--checkpoint-dir",
+            tmp_path / "ckpt",
+            "--checkpoint-stride",
+            "10",
+            "--lens-dir",
+            tmp_path / "lens",
+        )  # fmt: skip
+    )
+    maintenance.scan(catalog, tmp_path / "lens")
+    assert catalog.runs.get(out["run_id"]).checkpoint_dir is None
+    report = maintenance.scan(catalog, tmp_path / "ckpt")
+    assert [(s.run_id, s.action, s.checkpoints_added) for s in report.runs] == [
+        (out["run_id"], "updated", 2)
+    ]
+    run = catalog.runs.get(out["run_id"])
+    assert run.checkpoint_dir == str(tmp_path / "ckpt" / out["run_id"])
+    assert not maintenance.verify(catalog, out["run_id"]).problems
