@@ -175,12 +175,13 @@ def _dicts(tree: Any) -> Iterator[dict[str, Any]]:
             stack.extend(node)
 
 
-def _identifiers(arguments: Any) -> set[str]:
-    """Every name in a table function's arguments, case-folded: an argument's own name
+def _identifiers(call: Any) -> set[str]:
+    """Every name in a table function call, case-folded: an argument's own name
     (``x := v``, ``x => v``), an alias, a column reference (``x = v``) — wherever DuckDB
-    could take a named parameter from, and more."""
+    could take a named parameter from, and more (the whole call, not only ``arguments``,
+    so a DuckDB that moves them is still seen)."""
     names: set[str] = set()
-    for node in _dicts(arguments):
+    for node in _dicts(call):
         for key in ("name", "alias"):
             if isinstance(node.get(key), str):
                 names.add(node[key].lower())
@@ -200,7 +201,7 @@ def _not_reads(tree: Any) -> Iterator[str]:
             name = str(function.get("function_name", "")).lower()
             if name not in READ_TABLE_FUNCTIONS:
                 yield f"table function {name}()"
-            for option in sorted(_identifiers(function.get("arguments")) & WRITING_OPTIONS):
+            for option in sorted(_identifiers(function) & WRITING_OPTIONS):
                 yield f"{name}() with {option} (it creates a table)"
 
 
