@@ -4,21 +4,26 @@ Admitted: exactly one statement that
 
 - is of kind SELECT (``extract_statements``), which DuckDB gives to ``SELECT``,
   ``WITH``, ``VALUES``, ``FROM``-first queries, ``TABLE t``, set operations,
-  ``DESCRIBE``, ``SHOW``, ``SUMMARIZE`` and ``UNPIVOT`` (measured in the tests); and
-- reads all the way down. A SELECT can hide a write: DuckDB accepts ``INSERT``,
-  ``UPDATE``, ``DELETE``/``TRUNCATE`` and ``COPY ... TO`` as CTE bodies (``WITH x AS
-  (COPY (...) TO 'f') SELECT * FROM x`` wrote ``f``, measured), and table functions can
-  run SQL text (``query``, ``json_execute_serialized_sql``) or change state
-  (``checkpoint``, ``copy_database``, ``import_database``, ``enable_logging``...). So a
-  SELECT whose tokens name any of those — DuckDB's tokenizer: a string or a comment
-  never counts, a quoted identifier does — is serialized by DuckDB's parser
-  (``json_serialize_sql``) and admitted only if every query node is a read node and
-  every table function is on :data:`READ_TABLE_FUNCTIONS` (without ``store_rejects``
-  and friends, which create tables). Which names trigger the look is every other table
-  function of DuckDB's own list (:data:`OTHER_TABLE_FUNCTIONS`, kept complete by a test;
-  under another DuckDB version read from ``duckdb_functions()``), so a table function a
-  later DuckDB adds is looked at and refused until it is allowed here. Plain queries
-  skip the serialization (~1 ms, measured: ~10 % of a time slice's query);
+  ``DESCRIBE``, ``SHOW``, ``SUMMARIZE``, ``UNPIVOT`` and a ``PIVOT`` with ``IN`` lists
+  (measured in the tests); and
+- reads all the way down, by its parse tree. A SELECT can hide a write: DuckDB accepts
+  ``INSERT``, ``UPDATE``, ``DELETE``/``TRUNCATE`` and ``COPY ... TO`` as CTE bodies
+  (``WITH x AS (COPY (...) TO 'f') SELECT * FROM x`` wrote ``f``, measured), table
+  functions can run SQL text (``query``, ``json_execute_serialized_sql``) or change state
+  (``checkpoint``, ``copy_database``, ``import_database``, ``enable_logging``...), and
+  CSV readers' options create tables (``store_rejects``, ``rejects_table``,
+  ``rejects_scan``). So every SELECT is serialized by DuckDB's parser
+  (``json_serialize_sql``: 0.5-1 ms a statement, measured; a time slice's query takes
+  ~10 ms) and admitted only if every query node is a read node and every table function
+  is on :data:`READ_TABLE_FUNCTIONS`, none of whose arguments names a
+  :data:`WRITING_OPTIONS` option. Deciding from the tree, not the text,
+  makes the spelling irrelevant: DuckDB 2.0.1 writes a named parameter as ``name = v``,
+  ``name == v``, ``(name = v)`` (a comparison whose left side is the name), ``name := v``
+  or ``name => v`` (the argument's name), quoted or not, in any case, with comments
+  anywhere (measured: each of them created the rejects tables). Every other table
+  function DuckDB has is listed in :data:`OTHER_TABLE_FUNCTIONS` (a test keeps the two
+  lists equal to ``duckdb_functions()``, so a function a later DuckDB adds is refused
+  until it is classified here);
 
 or ``EXPLAIN [ANALYZE]`` of such a statement. ``EXPLAIN ANALYZE`` *executes* what it
 wraps (``EXPLAIN ANALYZE COPY`` wrote a file and rewrote a stored part), so the wrapped
@@ -26,15 +31,17 @@ text is re-parsed under every reading of the prefix grammar (``ANALYZE``, an opt
 list in parentheses): each reading that parses must pass the check above.
 
 Anything else — ``COPY``, ``ATTACH``, ``PRAGMA``, ``SET``, ``CALL``, ``INSTALL``,
-``LOAD``, ``CREATE``, ``EXPORT``, a ``PIVOT`` statement (it creates a type first), a
-kind this DuckDB module cannot even name (``UPDATE EXTENSIONS``) — is one line. The
-statement object that was checked is the one executed: no re-parse in between.
+``LOAD``, ``CREATE``, ``EXPORT``, a ``PIVOT`` without an ``IN`` list anywhere in the
+statement (DuckDB runs it as several statements: ``CREATE TYPE`` of an ENUM of the pivoted
+values, then the query; measured, the type stays behind), a kind this DuckDB module
+cannot even name (``UPDATE EXTENSIONS``) — is one line. The statement object that was
+checked is the one executed: no re-parse in between.
 """
 
 from __future__ import annotations
 
-import functools
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import duckdb
@@ -47,6 +54,12 @@ EXPLAIN = duckdb.StatementType.EXPLAIN.name
 REFUSED = (
     "only reads may run: SELECT (or WITH, VALUES, FROM, DESCRIBE, SHOW, SUMMARIZE) or "
     "EXPLAIN [ANALYZE] of one; got {kind}. Results are saved with --output FILE, not by SQL"
+)
+#: A PIVOT without IN lists is its own kind (MULTI): say what it is and what runs instead.
+PIVOT_REFUSED = (
+    "only reads may run, and DuckDB runs a PIVOT without an IN list as several statements "
+    "(CREATE TYPE of an ENUM of the pivoted values, then the query); name the values "
+    "instead: PIVOT t ON col IN (v1, v2, ...) USING ..."
 )
 #: Query nodes that only read (``SELECT_NODE`` ... ; not ``INSERT_QUERY_NODE`` etc.).
 READ_NODES = frozenset({"SELECT_NODE", "SET_OPERATION_NODE", "RECURSIVE_CTE_NODE", "CTE_NODE"})
@@ -77,20 +90,12 @@ READ_TABLE_FUNCTIONS = frozenset((
 ))
 #: Table-function options that create tables (CSV rejects).
 WRITING_OPTIONS = frozenset(("store_rejects", "rejects_table", "rejects_scan"))
-#: Keywords that start a statement DuckDB accepts as a CTE body (INSERT, UPDATE, DELETE,
-#: TRUNCATE, COPY), or any other that is not a read: they send a SELECT to the full check.
-WRITING_KEYWORDS = frozenset((
-    "insert", "update", "delete", "truncate", "copy", "merge", "attach", "detach",
-    "create", "drop", "alter", "pragma", "set", "reset", "call", "load", "install",
-    "export", "import", "vacuum", "analyze", "checkpoint", "prepare", "execute",
-    "deallocate", "use", "begin", "commit", "rollback", "transaction",
-))
 
 
-#: The DuckDB version :data:`OTHER_TABLE_FUNCTIONS` was read from; under any other the
-#: list is read from ``duckdb_functions()`` again (once per process, ~50 ms, measured).
+
+#: The DuckDB version the two lists were read from (a test checks it is the one installed).
 CLASSIFIED_FOR = "2.0.1"
-#: DuckDB's other table functions: they change state, run SQL text, take pointers...
+#: DuckDB's other table functions, refused: they change state, run SQL text, take pointers...
 OTHER_TABLE_FUNCTIONS = frozenset((
     "add_grammar_extension", "add_parquet_key", "arrow_scan", "arrow_scan_dumb",
     "checkpoint", "copy_database", "create_external_resource",
@@ -126,15 +131,12 @@ def table_functions() -> set[str]:
     return {r[0].lower() for r in rows}
 
 
-@functools.cache
-def _suspect_names() -> frozenset[str]:
-    """Names whose token sends a SELECT to the full check: every table function DuckDB
-    has that is not a known read, the writing options and keywords."""
-    if duckdb.__version__ == CLASSIFIED_FOR:
-        others: set[str] | frozenset[str] = OTHER_TABLE_FUNCTIONS
-    else:
-        others = table_functions() - READ_TABLE_FUNCTIONS
-    return frozenset(others | WRITING_OPTIONS | WRITING_KEYWORDS)
+def _refused(kind: str, explained: bool = False) -> QueryError:
+    """The one line refusing a statement of ``kind`` (``EXPLAIN`` of one if ``explained``)."""
+    if kind == duckdb.StatementType.MULTI.name:
+        return QueryError(PIVOT_REFUSED)
+    said = kind.replace("_", " ")  # MERGE_INTO
+    return QueryError(REFUSED.format(kind=f"EXPLAIN of {said}" if explained else said))
 
 
 def _kinds(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[duckdb.Statement, str]]:
@@ -161,60 +163,62 @@ def _words(text: str) -> list[tuple[str, Any, int]]:
     ]
 
 
-def _name(word: str) -> str:
-    """An identifier as DuckDB compares it: unquoted, case-folded."""
-    if len(word) >= 2 and word[0] == word[-1] == '"':
-        word = word[1:-1].replace('""', '"')
-    return word.lower()
+def _dicts(tree: Any) -> Iterator[dict[str, Any]]:
+    """Every object in a decoded JSON tree, without recursion (a tree can be deep)."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            yield node
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
 
 
-def _suspect(text: str) -> bool:
-    names = (duckdb.token_type.identifier, duckdb.token_type.keyword)
-    suspects = _suspect_names()
-    return any(kind in names and _name(w) in suspects for w, kind, _ in _words(text))
+def _identifiers(call: Any) -> set[str]:
+    """Every name in a table function call, case-folded: an argument's own name
+    (``x := v``, ``x => v``), an alias, a column reference (``x = v``) — wherever DuckDB
+    could take a named parameter from, and more (the whole call, not only ``arguments``,
+    so a DuckDB that moves them is still seen)."""
+    names: set[str] = set()
+    for node in _dicts(call):
+        for key in ("name", "alias"):
+            if isinstance(node.get(key), str):
+                names.add(node[key].lower())
+        if node.get("class") == "COLUMN_REF":
+            names.update(str(n).lower() for n in node.get("column_names") or ())
+    return names
 
 
-def _walk(node: Any, found: list[str]) -> None:
-    """Collect what in a serialized parse tree is not a read."""
-    if isinstance(node, list):
-        for item in node:
-            _walk(item, found)
-        return
-    if not isinstance(node, dict):
-        return
-    kind = str(node.get("type"))
-    if ("cte_map" in node or kind.endswith("_NODE")) and kind not in READ_NODES:
-        found.append(kind.removesuffix("_NODE").replace("_QUERY", "") + " inside")
-    if kind == "TABLE_FUNCTION":
-        function = node.get("function") or {}
-        name = str(function.get("function_name", "")).lower()
-        if name not in READ_TABLE_FUNCTIONS:
-            found.append(f"table function {name}()")
-        for arg in function.get("arguments") or ():
-            left = ((arg or {}).get("expression") or {}).get("left") or {}
-            names = [str(n).lower() for n in left.get("column_names") or ()]
-            if any(n in WRITING_OPTIONS for n in names):
-                found.append(f"{name}() with {names[-1]}")
-    for value in node.values():
-        _walk(value, found)
-
-
-def _check_tree(con: duckdb.DuckDBPyConnection, text: str) -> None:
-    """Refuse ``text`` unless its serialized parse tree only reads."""
-    with translate("checking the query"):
-        doc = con.execute("SELECT json_serialize_sql(?)", [text]).fetchone()
-    tree = json.loads(doc[0]) if doc else {"error": True}
-    if tree.get("error"):
-        raise QueryError(REFUSED.format(kind="a SELECT this check cannot inspect"))
-    found: list[str] = []
-    _walk(tree.get("statements"), found)
-    if found:
-        raise QueryError(REFUSED.format(kind=found[0]))
+def _not_reads(tree: Any) -> Iterator[str]:
+    """What in a serialized parse tree is not a read, in words."""
+    for node in _dicts(tree):
+        kind = str(node.get("type"))
+        if ("cte_map" in node or kind.endswith("_NODE")) and kind not in READ_NODES:
+            yield kind.removesuffix("_NODE").replace("_QUERY", "") + " inside"
+        if kind == "TABLE_FUNCTION":
+            function = node.get("function") or {}
+            name = str(function.get("function_name", "")).lower()
+            if name not in READ_TABLE_FUNCTIONS:
+                yield f"table function {name}()"
+            for option in sorted(_identifiers(function) & WRITING_OPTIONS):
+                yield f"{name}() with {option} (it creates a table)"
 
 
 def _check_select(con: duckdb.DuckDBPyConnection, text: str) -> None:
-    if _suspect(text):
-        _check_tree(con, text)
+    """Refuse ``text`` unless its serialized parse tree only reads."""
+    with translate("checking the query"):
+        doc = con.execute("SELECT json_serialize_sql(?)", [text]).fetchone()
+    try:
+        tree = json.loads(doc[0]) if doc else {"error": True}
+    except RecursionError:  # DuckDB takes ~1000 levels of expressions, json ~300
+        raise QueryError(
+            "query nested too deeply to check that it only reads; split the expression"
+        ) from None
+    if tree.get("error"):
+        raise QueryError(REFUSED.format(kind="a SELECT this check cannot inspect"))
+    for found in _not_reads(tree.get("statements")):
+        raise QueryError(REFUSED.format(kind=found))
 
 
 def _explained(text: str) -> list[str]:
@@ -253,7 +257,7 @@ def _check_explain(con: duckdb.DuckDBPyConnection, text: str) -> None:
         raise QueryError(REFUSED.format(kind="EXPLAIN of something else"))
     for reading, statements in parsed:
         if len(statements) != 1 or statements[0][1] != READ:
-            raise QueryError(REFUSED.format(kind=f"EXPLAIN of {statements[0][1]}"))
+            raise _refused(statements[0][1], explained=True)
         _check_select(con, reading)
 
 
@@ -268,5 +272,5 @@ def check_read(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.Statement:
     elif kind == EXPLAIN:
         _check_explain(con, statement.query)
     else:
-        raise QueryError(REFUSED.format(kind=kind))
+        raise _refused(kind)
     return statement

@@ -38,6 +38,7 @@ from .conftest import Runs
 
 FIELD = "surface.elevation"
 SECRET = "s3cr3t-d0-not-print"
+BAD_CSV = "a,b\n1,2\nx,y,z\n3,4\n"
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ def site(runs: Runs, tmp_path_factory: pytest.TempPathFactory) -> Site:
     (outside / "secret.txt").write_text(SECRET + "\n")
     (outside / "secret.csv").write_text(f"a,b\n{SECRET},2\n")
     (outside / "secret.json").write_text(f'{{"a": "{SECRET}"}}\n')
+    (root / "rejects.csv").write_text(BAD_CSV)  # a row that CSV rejects tables would keep
     (cwd / "secret.txt").write_text(SECRET + "\n")
     _copy_catalog(runs.base / "catalog.db", base / "catalog.db")
     url = f"sqlite:///{base / 'catalog.db'}"
@@ -231,7 +233,7 @@ SAMPLES: dict[str, list[str]] = {
     "LOAD": ["LOAD httpfs", "INSTALL httpfs", "FORCE INSTALL httpfs"]
     + ["LOAD '{O}/evil.duckdb_extension'", "INSTALL httpfs FROM 'http://127.0.0.1:9/'"],
     "MERGE_INTO": ["MERGE INTO ticks USING ticks AS s ON false WHEN MATCHED THEN DELETE"],
-    "MULTI": ["PIVOT runs ON seed USING count(*)"],
+    "MULTI": ["PIVOT runs ON seed USING count(*)"],  # and in a subquery: see PIVOTS_WITHOUT_IN
     "PRAGMA": ["PRAGMA version", "PRAGMA enable_profiling", "IMPORT DATABASE '{O}'"]
     + ["COPY FROM DATABASE memory TO other", "PRAGMA database_list"],
     "PREPARE": ["PREPARE p AS SELECT 1"],
@@ -382,6 +384,11 @@ READS = [
     "EXPLAIN (FORMAT json) SELECT 1",
     "EXPLAIN (ANALYZE, FORMAT json) WITH a AS (SELECT 1) SELECT * FROM a",
     "/* x */ EXPLAIN /* y */ ANALYZE -- z\n SELECT 1",
+    "WITH p AS (PIVOT runs ON seed IN (1, 2) USING count(*)) FROM p",
+    "FROM read_parquet('{P}', binary_as_string := true, hive_partitioning => false)",
+    "SELECT count(*) FROM read_parquet('{P}', filename = true)",  # options that only read
+    "SELECT * FROM read_csv('{R}/rejects.csv', ignore_errors := true, header = true)",
+    "SELECT " + " + ".join(["1"] * 200),  # every query's tree is walked: a deep one too
 ]
 
 
@@ -389,6 +396,47 @@ READS = [
 def test_reads_run_through_the_api(api, site: Site, runs: Runs, text: str):
     session, _ = api
     assert session.execute(_fill(text, site, runs)).fetchall()
+
+
+PIVOTS_WITHOUT_IN = [
+    "PIVOT runs ON seed USING count(*)",
+    "SELECT * FROM (PIVOT runs ON seed USING count(*))",
+    "WITH p AS (PIVOT runs ON seed USING count(*)) FROM p",
+    "EXPLAIN ANALYZE SELECT * FROM (PIVOT runs ON seed USING count(*))",
+]
+
+
+@pytest.mark.parametrize("text", PIVOTS_WITHOUT_IN)
+def test_a_pivot_without_in_is_refused_in_words(api, text: str):
+    """DuckDB runs it as several statements (MULTI): CREATE TYPE of an ENUM of the values,
+    which stays behind, then the query; the line says so and how to write it as a read."""
+    with duckdb.connect() as con:
+        con.execute("CREATE TABLE runs AS SELECT 1 AS seed")
+        [statement] = con.extract_statements(text)
+        assert statement.type == duckdb.StatementType.MULTI
+        con.execute(text)
+        enums = "SELECT count(*) FROM duckdb_types() WHERE type_name LIKE '__pivot_enum%'"
+        assert con.execute(enums).fetchone() == (1,)
+    session, _ = api
+    with pytest.raises(QueryError) as exc:
+        session.execute(text)
+    assert_one_line(exc, "only reads may run", "PIVOT without an IN list", "ON col IN (")
+    assert "MULTI" not in str(exc.value)
+    written = text.replace("ON seed", "ON seed IN (1, 2)")
+    assert session.execute(written).fetchall()  # the values named: a read, it runs
+
+
+def test_a_pivot_without_in_is_refused_in_words_through_the_cli(site: Site):
+    got = site.sql("SELECT * FROM (PIVOT runs ON seed USING count(*))")
+    assert_refused(got, "PIVOT without an IN list", "IN (v1, v2, ...)")
+
+
+def test_a_tree_too_deep_to_walk_is_one_line(api):
+    """DuckDB parses ~1000 levels; Python's json ~300: one line, not a RecursionError."""
+    session, _ = api
+    with pytest.raises(QueryError) as exc:
+        session.execute("SELECT " + "+".join(["1"] * 900))
+    assert_one_line(exc, "nested too deeply")
 
 
 def test_reads_run_through_the_cli(site: Site):
@@ -428,6 +476,47 @@ HIDDEN_WRITES = [
     "SELECT * FROM read_csv('{R}/x.csv', rejects_table = 'runs')",
 ]
 
+#: Every spelling of a named parameter DuckDB 2.0.1 takes (each shown to take effect below).
+WRITING_OPTION_SPELLINGS = [
+    "store_rejects = true",
+    "store_rejects := true",
+    "store_rejects:=true",
+    "store_rejects => true",
+    "store_rejects == true",
+    "(store_rejects = true)",
+    '"store_rejects" := true',
+    '"store_rejects" = true',
+    "STORE_REJECTS := true",
+    '"Store_Rejects" => true',
+    "store_rejects /* c */ := /* d */ true",
+    "store_rejects -- c\n := true",
+    "store_rejects := true::BOOLEAN",
+    "store_rejects := 'true'",
+    "rejects_table := 'r'",
+    "\"rejects_table\" := 'r'",
+    "REJECTS_TABLE = 'r'",
+    "rejects_scan => 's'",
+]
+HIDDEN_WRITES += [f"FROM read_csv('{{R}}/rejects.csv', {o})" for o in WRITING_OPTION_SPELLINGS]
+HIDDEN_WRITES += [
+    "FROM read_csv_auto('{R}/rejects.csv', store_rejects := true, rejects_table := 'r')",
+    "FROM sniff_csv('{R}/rejects.csv', store_rejects := true)",
+    "DESCRIBE FROM read_csv('{R}/rejects.csv', store_rejects := true)",
+    "SUMMARIZE SELECT * FROM read_csv('{R}/rejects.csv', rejects_scan := 's')",
+    "SELECT * FROM (FROM main.read_csv('{R}/rejects.csv', \"store_rejects\" := true))",
+    "WITH c AS (FROM read_csv('{R}/rejects.csv', rejects_table => 'r')) FROM c",
+    "FROM range(1) AS t, LATERAL (FROM read_csv('{R}/rejects.csv', store_rejects := true))",
+]
+
+
+@pytest.mark.parametrize("option", WRITING_OPTION_SPELLINGS)
+def test_each_option_spelling_writes_in_plain_duckdb(tmp_path: Path, option: str):
+    """The samples are live: on a connection without the check, each creates tables."""
+    (tmp_path / "bad.csv").write_text(BAD_CSV)
+    with duckdb.connect() as con:
+        con.execute(f"SELECT * FROM read_csv('{tmp_path / 'bad.csv'}', {option})").fetchall()
+        assert con.execute("SELECT count(*) FROM duckdb_tables()").fetchone() != (0,)
+
 
 @pytest.mark.parametrize("text", HIDDEN_WRITES)
 def test_writes_hidden_in_a_select_are_refused(api, site: Site, runs: Runs, text: str):
@@ -438,6 +527,8 @@ def test_writes_hidden_in_a_select_are_refused(api, site: Site, runs: Runs, text
             session.execute(_fill(form, site, runs)).fetchall()
         assert_one_line(exc, "only reads may run")
     assert session.execute("SELECT count(*) FROM ticks").fetchone() == (counts[1],)
+    made = "SELECT count(*) FROM duckdb_tables() WHERE table_name IN ('reject_errors', 'r', 's')"
+    assert session.execute(made).fetchone() == (0,)
 
 
 def test_writes_hidden_in_a_select_are_refused_through_the_cli(site: Site, runs: Runs):
