@@ -54,6 +54,7 @@ from continuum.catalog.retention import (
     parse_duration,
     parse_size,
     retention_callback,
+    run_policy_callback,
 )
 from continuum.catalog.runs import RunDirs
 from continuum.catalog.search import ParamFilter, SearchQuery, parse_param_filter
@@ -97,4 +98,5 @@ __all__ = [
     "pid_alive",
     "resolve_url",
     "retention_callback",
+    "run_policy_callback",
 ]

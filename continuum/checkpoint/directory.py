@@ -63,6 +63,7 @@ class RunManifestDoc(msgspec.Struct):
     parent: _ParentDoc | None = None
     segments: list[_SegmentDoc] = []
     dropped_checkpoints: _Count = 0
+    keep_checkpoints: Annotated[int, Meta(ge=1)] | None = None  # the run's keep-last
     failed_checkpoints: _Count = 0
     updated_at: _Text = ""
 

@@ -42,6 +42,10 @@ if TYPE_CHECKING:  # imported lazily below: scipy (lens) and sqlalchemy (catalog
     from continuum.sql import LiveExporter
 
 
+#: The manifest key of a run's keep-last (``--keep-checkpoints``).
+KEEP_CHECKPOINTS = "keep_checkpoints"
+
+
 def open_manifest(p: Prepared, req: RunRequest, segment: dict[str, Any] | None = None) -> Manifest:
     """Load the run's manifest (in place) or make its directory and manifest (new run, branch).
 
@@ -52,10 +56,12 @@ def open_manifest(p: Prepared, req: RunRequest, segment: dict[str, Any] | None =
     assert run_dir is not None
     if p.is_new:
         _make_run_dir(run_dir)  # a CheckpointError here made nothing
-    settings = {
+    settings: dict[str, Any] = {
         "checkpoint_stride": req.checkpoint_stride,
         "checkpoint_interval": req.checkpoint_interval,
     }
+    if req.keep_checkpoints:  # a property of the run: later segments apply it too
+        settings[KEEP_CHECKPOINTS] = req.keep_checkpoints
     try:
         manifest = Manifest.create(run_dir, _identity(p)) if p.is_new else Manifest.load(run_dir)
         if segment is None:
@@ -180,7 +186,7 @@ def open_checkpointing(
         manifest,
         RunIdentity.of(p.program, p.run_id),
         depth=req.queue_depth,
-        on_commit=_after_commit(p, req, p.run_dir, recorder),
+        on_commit=_after_commit(p, req, manifest, recorder),
         on_begin=[recorder.pending] if recorder else [],
         on_fail=[recorder.failed] if recorder else [],
     )
@@ -203,16 +209,31 @@ def abandon_checkpointing(p: Prepared, manifest: Manifest, writer: CheckpointWri
 
 
 def _after_commit(
-    p: Prepared, req: RunRequest, run_dir: Path, recorder: RunRecorder | None
+    p: Prepared, req: RunRequest, manifest: Manifest, recorder: RunRecorder | None
 ) -> list[Callable[[Committed], None]]:
-    """Catalog record, then ``--keep-checkpoints``: a catalog policy, or here without one."""
-    callbacks: list[Callable[[Committed], None]] = [recorder.committed] if recorder else []
-    if req.keep_checkpoints and recorder is not None:  # a catalog policy, applied per commit
-        from continuum.catalog import retention_callback
+    """Catalog record, then the run's keep-last: a catalog policy, or here without one.
 
-        callbacks.append(retention_callback(recorder.catalog, p.run_id, req.keep_checkpoints))
-    elif req.keep_checkpoints:
-        callbacks.append(keep_last(run_dir, req.keep_checkpoints))
+    Keep-last is a property of the run, not of one command: ``--keep-checkpoints N`` is
+    written into the run's manifest (and, with a catalog, merged into its run policy), and
+    a later segment resumed without the flag applies it still. With a catalog its run
+    policy is the truth (``catalog policy set --run`` may have changed it since); a branch
+    is another run and starts without one.
+    """
+    callbacks: list[Callable[[Committed], None]] = [recorder.committed] if recorder else []
+    saved = manifest.data.get(KEEP_CHECKPOINTS)
+    keep = req.keep_checkpoints or (saved if isinstance(saved, int) and saved >= 1 else None)
+    if recorder is not None:
+        from continuum.catalog import retention_callback, run_policy_callback
+
+        if req.keep_checkpoints or (
+            keep and recorder.catalog.policies.get("run", p.run_id) is None
+        ):
+            assert keep is not None
+            callbacks.append(retention_callback(recorder.catalog, p.run_id, keep))
+        elif recorder.catalog.policies.get("run", p.run_id) is not None:
+            callbacks.append(run_policy_callback(recorder.catalog, p.run_id))
+    elif keep:
+        callbacks.append(keep_last(manifest.run_dir, keep))
     return callbacks
 
 

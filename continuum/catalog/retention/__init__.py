@@ -17,7 +17,12 @@ from continuum.catalog.retention.policies import (
     parse_duration,
     parse_size,
 )
-from continuum.catalog.retention.prune import PruneReport, Retention, retention_callback
+from continuum.catalog.retention.prune import (
+    PruneReport,
+    Retention,
+    retention_callback,
+    run_policy_callback,
+)
 from continuum.catalog.retention.rules import PROTECTIONS, Item, Plan
 
 __all__ = [
@@ -33,4 +38,5 @@ __all__ = [
     "parse_duration",
     "parse_size",
     "retention_callback",
+    "run_policy_callback",
 ]

@@ -226,6 +226,11 @@ def retention_callback(catalog: Catalog, run_id: str, keep_last: int) -> Callabl
         catalog.policies.set("run", run_id, RetentionRules(keep_last=keep_last), merge=True)
     except CatalogError as exc:  # the run goes on; its checkpoints are kept until a prune
         log.warning("catalog: could not set keep-last %d for run %s: %s", keep_last, run_id, exc)
+    return run_policy_callback(catalog, run_id)
+
+
+def run_policy_callback(catalog: Catalog, run_id: str) -> Callable[[object], None]:
+    """A commit callback applying the run's policy as it stands (a later segment's)."""
 
     def apply(_committed: object) -> None:
         catalog.retention.prune([run_id])
