@@ -149,8 +149,8 @@ class _StderrHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             click.echo(printable(self.format(record), LOG_LIMIT), err=True)
-        except Exception:
-            self.handleError(record)
+        except (OSError, ValueError, TypeError):  # closed/broken stderr, a bad format string
+            self.handleError(record)  # logging's own policy: report once, never raise
 
 
 def log_to_stderr(level: int = logging.WARNING) -> None:

@@ -29,8 +29,15 @@ MEMORY_BOUND = 8 << 20
 Reader = Callable[[Path], dict[str, Any]]
 
 
-def outcome(read: Reader, error: type[Exception], path: Path, data: bytes) -> dict | None:
-    """Write ``data`` at ``path`` and read it: the dict, or None if refused cleanly."""
+def outcome(
+    read: Callable[[Path], Any],
+    error: type[Exception],
+    path: Path,
+    data: bytes,
+    bound: int = MEMORY_BOUND,
+) -> Any:
+    """Write ``data`` at ``path`` and read it: what ``read`` gives, or None if refused
+    cleanly (one line naming the file), never more than ``bound`` bytes allocated."""
     path.write_bytes(data)
     tracemalloc.start()
     try:
@@ -41,7 +48,7 @@ def outcome(read: Reader, error: type[Exception], path: Path, data: bytes) -> di
     finally:
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-        assert peak < MEMORY_BOUND, peak
+        assert peak < bound, peak
 
 
 def accepted_as_written(result: dict | None, data: bytes) -> bool:

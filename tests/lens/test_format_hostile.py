@@ -8,7 +8,6 @@ before any table or index is built.
 from __future__ import annotations
 
 import shutil
-import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from continuum import layout
 from continuum.errors import LensError
 from continuum.lens.format import ChunkFile
 from tests.blobs.craft import rewrite, split
+from tests.blobs.manifest_props import outcome
 from tests.blobs.test_hostile import JSON_VALUES, _leaves, _set
 from tests.cli.conftest import assert_one_line_error, invoke
 
@@ -48,20 +48,14 @@ def reference(lens_run) -> tuple[bytes, dict[str, bytes], list[tuple]]:
     return data, expected, [p for p in _leaves(split(data)[1]) if p]
 
 
+def _verified(path: Path) -> dict[str, bytes]:
+    with ChunkFile(path, threads=0) as chunk:
+        chunk.verify()
+        return frames(chunk)
+
+
 def read(path: Path, data: bytes) -> dict[str, bytes] | None:
-    path.write_bytes(data)
-    tracemalloc.start()
-    try:
-        with ChunkFile(path, threads=0) as chunk:
-            chunk.verify()
-            return frames(chunk)
-    except LensError as exc:
-        assert "\n" not in str(exc) and str(path) in str(exc), str(exc)
-        return None
-    finally:
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-        assert peak < MEMORY_BOUND, peak
+    return outcome(_verified, LensError, path, data, MEMORY_BOUND)
 
 
 @given(data=st.data())
