@@ -13,6 +13,7 @@ It imports only numpy, zstandard, xxhash, msgspec, the standard library,
 ``continuum.errors`` and ``continuum.layout``.
 """
 
+from continuum.blobs._frames import usable_cpus
 from continuum.blobs.atomic import (
     atomic_write,
     atomic_writer,
@@ -69,5 +70,6 @@ __all__ = [
     "read_json_file",
     "read_small_file",
     "replace_symlink",
+    "usable_cpus",
     "write_container",
 ]

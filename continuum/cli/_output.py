@@ -32,6 +32,7 @@ import json
 import logging
 import math
 import os
+import re
 import stat
 from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import UTC, datetime
@@ -89,6 +90,25 @@ class FiniteFloat(click.FloatRange):
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number", param, ctx)
         return number
+
+
+class ByteSize(click.ParamType):
+    """A size in bytes: ``536870912``, ``512M``, ``2G``, ``1.5GiB`` (K, M, G, T; an ``i``
+    and a ``B`` are optional: the units are binary, as ``free -h`` prints them)."""
+
+    name = "size"
+    _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, int):
+            return value
+        match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)(?:i?B)?\s*", str(value), re.I)
+        if match is None:
+            self.fail(f"{value!r} is not a size (e.g. 512M, 2G, 1073741824)", param, ctx)
+        number = float(match[1]) * self._UNITS[match[2].upper()]
+        if not 1 <= number <= MAX_INT:
+            self.fail(f"{value!r} is not a size between 1 byte and 8 EiB", param, ctx)
+        return int(number)
 
 
 def json_option(fn: F) -> F:

@@ -13,6 +13,7 @@ from continuum.cli._output import (
     MAX_INT,
     NATURAL,
     POSITIVE,
+    ByteSize,
     FiniteFloat,
     check_catalog,
     echo,
@@ -96,9 +97,24 @@ EXIT_INCOMPLETE = 3
 @click.option(
     "--lens-chunk-size",
     type=POSITIVE,
-    default=1000,
+    default=None,
+    help="Ticks per lens chunk file (one file per window [kC, (k+1)C)) [default: 1000, "
+    "fewer when a window of frames would not fit --lens-memory; a resumed run keeps its own].",
+)
+@click.option(
+    "--lens-memory",
+    type=ByteSize(),
+    default=None,
+    help="Memory the lens writer may hold (frames waiting, windows being encoded), e.g. "
+    "512M or 2G [default: 1G, or an eighth of RAM when less].",
+)
+@click.option(
+    "--lens-on-full",
+    type=click.Choice(["wait", "drop"]),
+    default="wait",
     show_default=True,
-    help="Ticks per lens chunk file.",
+    help="When the lens memory is full: the tick loop waits for the writer (nothing lost; "
+    "the wait is reported), or frames are dropped (recorded as gaps).",
 )
 @click.option("--lens-full", is_flag=True, help="Also write lens_snapshot_full.lens at the end.")
 @click.option(

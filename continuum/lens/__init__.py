@@ -22,14 +22,22 @@ Imports: ``continuum.layout`` (every file name and path: chunk names, the full s
 Must not import: the catalog, maintenance, sql, runner, serve or cli packages. Must not
 touch: the State (it only calls ``Simulation.observe`` and reads read-only arrays; a run
 with the lens on ends bitwise equal to one without), the tick loop's timing (hand-off
-only, frames dropped rather than waiting), the catalog (sealed chunks go to ``on_seal``
+only; the loop waits only under ``--lens-on-full wait`` with the memory budget full, and
+the wait is measured), the catalog (sealed chunks go to ``on_seal``
 callbacks; it never writes catalog rows itself), or geometry of its own: the topology
 is :class:`continuum.topology.CubedSphere`, re-exported here as
 :data:`CubedSphereTopology`. Importing it loads neither sqlalchemy, duckdb nor click;
 scipy is imported only when a point-sample field is reconstructed.
 """
 
-from continuum.lens.capture import CaptureConfig, LensCapture, covered_end, parse_fields
+from continuum.lens.capture import (
+    CaptureConfig,
+    LensCapture,
+    choose_chunk_size,
+    covered_end,
+    default_memory,
+    parse_fields,
+)
 from continuum.lens.format import (
     FORMAT_VERSION,
     KIND,
@@ -55,7 +63,14 @@ from continuum.lens.reconstruct import (
 )
 from continuum.lens.source import FieldHistory, FieldSource, PointValue, PointValues
 from continuum.lens.store import ChunkRef, LensStore, resolve_run_dir
-from continuum.lens.writer import ChunkWriter, SealCallback, SealedChunk
+from continuum.lens.writer import (
+    ChunkWriter,
+    GapCallback,
+    LensGap,
+    OnFull,
+    SealCallback,
+    SealedChunk,
+)
 from continuum.topology import CubedSphere
 
 #: The lens's topology is the runtime's: one grid, owned by :mod:`continuum.topology`.
@@ -80,10 +95,13 @@ __all__ = [
     "FieldLens",
     "FieldSeries",
     "FieldSource",
+    "GapCallback",
     "LensCapture",
+    "LensGap",
     "LensIdentity",
     "LensManifest",
     "LensStore",
+    "OnFull",
     "PointValue",
     "PointValues",
     "Reconstruction",
@@ -91,7 +109,9 @@ __all__ = [
     "SealedChunk",
     "blend",
     "bracket",
+    "choose_chunk_size",
     "covered_end",
+    "default_memory",
     "encode_chunk",
     "parse_fields",
     "read_chunk_header",

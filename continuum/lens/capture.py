@@ -38,49 +38,120 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from continuum import layout
 from continuum.blobs import now_iso
 from continuum.blobs.worker import describe, start_failure
 from continuum.errors import LensError
-from continuum.lens.format import DEFAULT_LEVEL, LensIdentity
-from continuum.lens.manifest import LensManifest
+from continuum.lens.format import (
+    DEFAULT_LEVEL,
+    ChunkData,
+    ChunkFile,
+    ChunkHeader,
+    LensIdentity,
+    read_chunk_header,
+)
+from continuum.lens.manifest import LensManifest, merge_gaps, window_of
 from continuum.lens.store import LensStore
 from continuum.lens.writer import (
-    DEFAULT_MAX_CHUNK_BYTES,
-    DEFAULT_QUEUE_DEPTH,
+    LOST,
     MANIFEST,
     Captured,
     ChunkWriter,
+    GapCallback,
+    LensGap,
+    OnFull,
     SealCallback,
 )
-from continuum.runtime import Simulation, State
+from continuum.runtime import FieldFrame, Simulation, State
 
 log = logging.getLogger("continuum.lens")
 
 DEFAULT_CHUNK_SIZE = 1000
+CHUNK_SIZES = (1000, 500, 200, 100, 50, 20, 10, 5, 2, 1)
+DEFAULT_MEMORY = 1 << 30
+MIN_MEMORY = 1 << 20
+#: windows a budget must hold at once: filling, encoding, and (smaller) on its way to disk
+WINDOWS_IN_MEMORY = 3
 
 
 @dataclass(frozen=True)
 class CaptureConfig:
-    """What ``--lens-*`` asks for. ``fields=None`` captures every field of the world."""
+    """What ``--lens-*`` asks for. ``fields=None`` captures every field of the world;
+    ``chunk_size=None`` picks one (:func:`choose_chunk_size`); ``memory=None`` is
+    :func:`default_memory`."""
 
     lens_dir: Path
     stride: int = 1
     fields: tuple[str, ...] | None = None
-    chunk_size: int = DEFAULT_CHUNK_SIZE
+    chunk_size: int | None = None
     full: bool = False
-    queue_depth: int = DEFAULT_QUEUE_DEPTH
-    max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES
+    memory: int | None = None
+    on_full: OnFull = OnFull.WAIT
     level: int = DEFAULT_LEVEL
     shuffle: bool = True  # byte-shuffle float arrays before zstd (see scripts/bench_lens.py)
     signals: bool = True
 
     def __post_init__(self) -> None:
-        if self.stride < 1 or self.chunk_size < 1 or self.queue_depth < 1:
+        if self.stride < 1 or (self.chunk_size is not None and self.chunk_size < 1):
             raise LensError(
-                f"Expected a lens stride, chunk size and queue depth >= 1, got "
-                f"{self.stride}, {self.chunk_size} and {self.queue_depth} instead"
+                f"Expected a lens stride and chunk size >= 1, got {self.stride} and "
+                f"{self.chunk_size} instead"
             )
+        if self.memory is not None and self.memory < MIN_MEMORY:
+            raise LensError(
+                f"Expected a lens memory budget of at least {_size(MIN_MEMORY)}, got "
+                f"{_size(self.memory)} instead"
+            )
+
+
+def default_memory() -> int:
+    """The lens memory budget without ``--lens-memory``: 1 GiB, or an eighth of RAM when
+    that is less (the simulation and the OS's page cache need the rest)."""
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return DEFAULT_MEMORY
+    return max(MIN_MEMORY, min(DEFAULT_MEMORY, ram // 8))
+
+
+def window_frames(chunk_size: int, stride: int) -> int:
+    """Frames a full window holds (at most; multiples of ``stride`` in a window)."""
+    return -(-chunk_size // stride)
+
+
+def choose_chunk_size(frame_bytes: int, stride: int, memory: int) -> int:
+    """The largest of 1000, 500, 200, 100, 50, ... 1 ticks whose windows fit the budget.
+
+    A window fits when :data:`WINDOWS_IN_MEMORY` of them do: the one filling, the one
+    encoding, and the encoded blob on its way to disk. So the bundled world keeps 1000
+    ticks per file, and a 256x256-per-face world gets windows it can hold.
+    """
+    for size in CHUNK_SIZES:
+        if window_frames(size, stride) * frame_bytes * WINDOWS_IN_MEMORY <= memory:
+            return size
+    return 1
+
+
+def check_chunk_size(chunk_size: int, frame_bytes: int, stride: int, memory: int) -> None:
+    """Refuse windows the budget cannot hold, saying which sizes it can."""
+    need = window_frames(chunk_size, stride) * frame_bytes * WINDOWS_IN_MEMORY
+    if need > memory:
+        fits = choose_chunk_size(frame_bytes, stride, memory)
+        raise LensError(
+            f"--lens-chunk-size {chunk_size}: a window of {window_frames(chunk_size, stride)} "
+            f"frames of {_size(frame_bytes)} needs {_size(need)} of lens memory (filling, "
+            f"encoding and writing one at a time), more than the budget of {_size(memory)}; "
+            f"pass --lens-chunk-size {fits} or less, or a larger --lens-memory"
+        )
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
 
 
 def parse_fields(spec: str | None) -> tuple[str, ...] | None:
@@ -94,11 +165,30 @@ def parse_fields(spec: str | None) -> tuple[str, ...] | None:
 
 
 def covered_end(run_dir: Path) -> int | None:
-    """End of the last chunk file in ``run_dir`` (from names only), None if there is none."""
+    """End of the tick range the run's last chunk file is authoritative for (None: no file).
+
+    Files are named by window, so the end comes from the last window's header (read,
+    not decoded); an unreadable one is a ``LensError`` naming it.
+    """
+    last = _last_chunk(run_dir)
+    return None if last is None else _read_header(last).tick_range[1]
+
+
+def _last_chunk(run_dir: Path) -> Path | None:
     if not run_dir.is_dir():
         return None
-    ends = [span[1] for p in run_dir.iterdir() if (span := layout.parse_lens_chunk_name(p.name))]
-    return max(ends, default=None)
+    named = [(span, p) for p in run_dir.iterdir() if (span := layout.parse_lens_chunk_name(p.name))]
+    return max(named)[1] if named else None
+
+
+def _read_header(path: Path) -> ChunkHeader:
+    try:
+        return read_chunk_header(path)
+    except (LensError, OSError) as exc:
+        raise LensError(
+            f"{path}: the run's last lens chunk is unreadable ({describe(exc)}); move it away "
+            "(or run continuum catalog verify --repair), then resume"
+        ) from None
 
 
 class LensCapture:
@@ -112,6 +202,7 @@ class LensCapture:
         *,
         ir_hash: str | None = None,
         on_seal: list[SealCallback] | None = None,
+        on_gap: list[GapCallback] | None = None,
     ) -> None:
         self.sim, self.config = sim, config
         self.names = _field_names(sim, config.fields)
@@ -120,12 +211,14 @@ class LensCapture:
             run_id, sim.program.ir.name, sim.seed, ir_hash, config.stride, sim.topology.spec()
         )
         self.run_dir = layout.run_dir(config.lens_dir, run_id)
-        self.covered = covered_end(self.run_dir)
+        self.memory = config.memory or default_memory()
+        self.chunk_size = config.chunk_size or DEFAULT_CHUNK_SIZE
         self._manifest: LensManifest | None = None
         self.floor = 0
         self.writer: ChunkWriter | None = None
         self._open = False
         self._on_seal = on_seal
+        self._on_gap = on_gap or []
 
     @property
     def manifest(self) -> LensManifest:
@@ -143,7 +236,7 @@ class LensCapture:
             "ir_hash": ident.ir_hash,
             "topology": ident.topology,
             "stride": self.config.stride,
-            "chunk_size": self.config.chunk_size,
+            "chunk_size": self.chunk_size,
             "fields": list(self.names),
             "signals": list(self.signal_names),
         }
@@ -151,12 +244,18 @@ class LensCapture:
     def start(self, state: State) -> None:
         """Begin a segment at ``state`` (captured too, if due and not on disk yet).
 
-        A manifest that cannot be written or used is one ``LensError`` naming it.
+        Settles the window size, reads back the window the last segment ended in, and
+        opens the manifest: anything unusable is one ``LensError`` naming it, before the
+        loop starts.
         """
-        self.floor = state.tick if self.covered is None else max(self.covered, state.tick)
+        first = self._observe(state)
+        self._settle_chunk_size(first)
+        covered = covered_end(self.run_dir)
+        self.floor = state.tick if covered is None else max(covered, state.tick)
+        resumed = self._resumed_window(covered)
         made = not self.run_dir.exists()
         try:
-            self._open_segment(state)
+            lost = self._open_segment(state, covered)
         except Exception as exc:
             if made:  # nothing half-made: the directory this start made goes again
                 with contextlib.suppress(OSError):
@@ -168,28 +267,83 @@ class LensCapture:
         self.writer = ChunkWriter(
             self.manifest,
             self.identity,
-            chunk_size=self.config.chunk_size,
+            chunk_size=self.chunk_size,
             next_start=self.floor,
-            max_chunk_bytes=self.config.max_chunk_bytes,
+            memory=self.memory,
+            on_full=self.config.on_full,
+            resumed=resumed,
             level=self.config.level,
             shuffle=self.config.shuffle,
-            depth=self.config.queue_depth,
             on_seal=self._on_seal,
+            on_gap=self._on_gap,
         )
+        if lost is not None:
+            self.writer._announce_gaps([lost])
         self._open = True
-        self(state)
+        if not state.tick % self.config.stride and state.tick >= self.floor:
+            self.writer.submit(Captured(state.tick, state.sim_time, first, self._signals(state)))
 
-    def _open_segment(self, state: State) -> None:
+    def _observe(self, state: State) -> list[FieldFrame]:
+        return self.sim.observe(state, self.names)
+
+    def _signals(self, state: State) -> dict[str, np.ndarray]:
+        return {name: state.current[name] for name in self.signal_names}
+
+    def _settle_chunk_size(self, frames: list[FieldFrame]) -> None:
+        """The run's window size: its manifest's on a resume (windows never move), else
+        the flag's (checked against the budget) or the largest that fits."""
+        frame_bytes = Captured(0, 0.0, frames, {}).nbytes
+        try:
+            recorded = (LensManifest.read(self.run_dir) or {}).get("chunk_size")
+        except LensError:  # replaced (and logged) when the manifest is opened
+            recorded = None
+        asked = self.config.chunk_size
+        if isinstance(recorded, int) and recorded >= 1:
+            if asked is not None and asked != recorded:
+                raise LensError(
+                    f"{self.run_dir}: this run's lens windows are {recorded} ticks; resume "
+                    f"with --lens-chunk-size {recorded} (or without it), not {asked}"
+                )
+            self.chunk_size = recorded
+        elif asked is not None:
+            check_chunk_size(asked, frame_bytes, self.config.stride, self.memory)
+            self.chunk_size = asked
+        else:
+            self.chunk_size = choose_chunk_size(frame_bytes, self.config.stride, self.memory)
+
+    def _resumed_window(self, covered: int | None) -> tuple[int, ChunkData] | None:
+        """The frames of the window a previous segment ended in, to rewrite it whole."""
+        last = _last_chunk(self.run_dir)
+        if covered is None or last is None or covered % self.chunk_size == 0:
+            return None
+        window = window_of(covered - 1, self.chunk_size)
+        if layout.parse_lens_chunk_name(last.name) != window or self.floor > window[1]:
+            return None  # an older version's piece, or a window this segment skips
+        header = _read_header(last)
+        try:
+            with ChunkFile(last) as chunk:
+                return header.tick_range[0], chunk.read_all()
+        except (LensError, OSError) as exc:
+            raise LensError(
+                f"{last}: cannot read the lens window to continue ({describe(exc)}); move "
+                "it away, then resume"
+            ) from None
+
+    def _open_segment(self, state: State, covered: int | None) -> list[int | str] | None:
         """The manifest (made or loaded), any gap before ``state`` and a new segment, the
-        last two in one rewrite (no writer thread yet: the data is this thread's alone)."""
+        last two in one rewrite (no writer thread yet: the data is this thread's alone).
+        Returns the gap recorded, if any."""
         data = self.manifest.data
-        if self.covered is not None and self.covered < state.tick:
+        lost: list[int | str] | None = None
+        if covered is not None and covered < state.tick:
             log.warning(
-                "lens frames of ticks [%d, %d) were lost (not sealed before the run stopped)",
-                self.covered,
+                "lens frames of ticks [%d, %d) were lost (not sealed before the run stopped); "
+                "recorded as a gap",
+                covered,
                 state.tick,
             )
-            data["gaps"] = [*data["gaps"], [self.covered, state.tick]]
+            lost = [covered, state.tick, LOST]
+            data["gaps"] = merge_gaps([*data["gaps"], lost])
         self.manifest.start_segment(
             {
                 "started_at": now_iso(),
@@ -198,17 +352,17 @@ class LensCapture:
                 "start_tick": state.tick,
                 "capture_from": self.floor,
                 "status": "running",
+                "on_full": str(self.config.on_full),
             }
         )
+        return lost
 
     def __call__(self, state: State) -> None:
         """The tick observer: observe and hand over, only on ticks the lens captures."""
         tick, writer = state.tick, self.writer
         if tick % self.config.stride or tick < self.floor or not self._open or writer is None:
             return
-        frames = self.sim.observe(state, self.names)
-        signals = {name: state.current[name] for name in self.signal_names}
-        writer.submit(Captured(tick, state.sim_time, frames, signals))
+        writer.submit(Captured(tick, state.sim_time, self._observe(state), self._signals(state)))
 
     def close(self, final_tick: int, status: str = "completed") -> None:
         """Seal what is buffered, record the segment, and write the full file if asked.
@@ -232,11 +386,19 @@ class LensCapture:
                 status=status,
                 frames=writer.frames_written,
                 dropped=writer.dropped,
-                chunks=[s.path.name for s in writer.sealed],
+                wait_s=round(writer.wait_s, 3),
+                chunks=sorted({s.path.name for s in writer.sealed}),
             )
         except Exception as exc:  # a full or read-only disk at the end: the run is done
             where = layout.manifest_path(self.run_dir)
             writer.failures.add(MANIFEST, f"{where}: segment not recorded: {describe(exc)}")
+        if writer.waits:
+            log.info(
+                "lens: the tick loop waited %.1f s for the lens writer (%d ticks); a larger "
+                "--lens-memory or --lens-stride waits less, --lens-on-full drop never",
+                writer.wait_s,
+                writer.waits,
+            )
         if self.config.full:
             self._write_full()
 
@@ -255,15 +417,27 @@ class LensCapture:
         """What failed in this segment, by kind (empty when nothing did)."""
         return dict(self.writer.failures.counts) if self.writer else {}
 
-    def summary(self) -> dict[str, Any]:
-        """Lens figures for the run summary."""
+    @property
+    def gaps(self) -> list[LensGap]:
+        """The gaps this segment recorded."""
+        return list(self.writer.gaps) if self.writer else []
+
+    def summary(self, ticks: int = 0) -> dict[str, Any]:
+        """Lens figures for the run summary (``ticks``: the segment's, for per-tick waits)."""
         writer = self.writer
+        wait_ms = writer.wait_s * 1e3 if writer else 0.0
         return {
             "lens_dir": str(self.run_dir),
             "lens_frames": writer.frames_written if writer else 0,
-            "lens_chunks": len(writer.sealed) if writer else 0,
+            "lens_chunks": len({s.path for s in writer.sealed}) if writer else 0,
+            "lens_chunk_size": self.chunk_size,
             "lens_dropped": writer.dropped if writer else 0,
             "lens_failed": writer.failed if writer else 0,
+            "lens_missing_ticks": writer.missing_ticks if writer else 0,
+            "lens_wait_ms": round(wait_ms, 1),
+            "lens_wait_ms_per_tick": round(wait_ms / ticks, 3) if ticks else 0.0,
+            "lens_fast_chunks": writer.fast_chunks if writer else 0,
+            "lens_memory": self.memory,
         }
 
 

@@ -176,10 +176,14 @@ def encode_chunk(
     tick_range: tuple[int, int] | None = None,
     level: int = DEFAULT_LEVEL,
     shuffle: ShufflePolicy = "auto",
+    threads: int = 0,
 ) -> EncodedChunk:
-    """What :func:`write_chunk` would write to ``path``, so compression and I/O run apart."""
+    """What :func:`write_chunk` would write to ``path``, so compression and I/O run apart
+    (``threads``: zstd frames compressed on that many threads; the bytes do not change)."""
     meta, arrays = _container_parts(data, identity, tick_range)
-    blob, container = encode_container_with_header(KIND, meta, arrays, level=level, shuffle=shuffle)
+    blob, container = encode_container_with_header(
+        KIND, meta, arrays, level=level, shuffle=shuffle, threads=threads
+    )
     return EncodedChunk(blob, parse_header(path, container))
 
 

@@ -53,6 +53,7 @@ _ChunkName = Annotated[
 ]
 #: a run id, or empty for a lens recorded outside a run
 _RunId = Annotated[str, Meta(pattern=f"({layout.RUN_ID_RE.pattern})|(^$)")]
+_Cause = Annotated[str, Meta(pattern="^(dropped|failed|lost|missing)$")]
 _Float = Annotated[float, Meta(ge=-1.7976931348623157e308, le=1.7976931348623157e308)]
 
 
@@ -88,6 +89,8 @@ class LensManifestDoc(msgspec.Struct):
     stride: Annotated[int, Meta(ge=1, le=1 << 62)] | None = None
     chunk_size: Annotated[int, Meta(ge=1, le=1 << 62)] | None = None
     dropped_frames: _Count = 0
+    #: ``[start, end, cause]`` (``[start, end]`` in older versions): see :func:`merge_gaps`
+    gaps: list[Annotated[list[_Count | _Cause], Meta(min_length=2, max_length=3)]] = []
     failed_chunks: _Count = 0
     full: _ChunkDoc | None = None
     topology: dict[str, Any] | None = None
@@ -127,6 +130,11 @@ class LensManifest(JsonManifest):
             raise LensError(f"{path}: unreadable lens manifest ({exc.strerror or exc})") from None
         where, what = str(path), "lens manifest"
         doc = decode_json(raw, _DOC_DECODER, where, what, LensError)
+        for k, gap in enumerate(doc.gaps):
+            if not (isinstance(gap[0], int) and isinstance(gap[1], int) and gap[0] <= gap[1]):
+                raise LensError(f"{path}: $.gaps[{k}] is not [start, end, cause] with start <= end")
+            if len(gap) > 2 and not isinstance(gap[2], str):
+                raise LensError(f"{path}: $.gaps[{k}][2] is not a gap cause")
         if doc.topology is not None:
             check_topology_spec(doc.topology, path, "lens manifest topology", LensError)
         return decode_json(raw, _DICT_DECODER, where, what, LensError)
@@ -161,12 +169,39 @@ class LensManifest(JsonManifest):
         manifest.save()
         return manifest
 
-    def add_chunk(self, entry: dict[str, Any]) -> None:
+    def add_chunk(self, entry: dict[str, Any], *, gaps: list[list[Any]] | None = None) -> None:
+        """List a chunk (replacing an entry of the same name: a window rewritten) and the
+        gaps found while its window filled, in one rewrite."""
         with self._lock:
             chunks = [c for c in self.data["chunks"] if c.get("name") != entry["name"]]
             chunks.append(entry)
             self.data["chunks"] = sorted(chunks, key=lambda c: c["tick_range"])
+            if gaps:
+                self.data["gaps"] = merge_gaps([*self.data.get("gaps", []), *gaps])
             self._save_locked()
+
+    def add_gaps(self, gaps: list[list[Any]]) -> None:
+        """Record ``[start, end, cause]`` gaps (merged with those already listed)."""
+        with self._lock:
+            self.data["gaps"] = merge_gaps([*self.data.get("gaps", []), *gaps])
+            self._save_locked()
+
+
+def merge_gaps(gaps: list[list[Any]]) -> list[list[Any]]:
+    """Gaps sorted, with overlapping or touching ranges of one cause merged.
+
+    An entry of an older manifest, ``[start, end]``, is read as cause ``lost`` (the only
+    gaps those versions recorded: frames not sealed before a run stopped).
+    """
+    out: list[list[Any]] = []
+    for start, end, cause in sorted(
+        (int(g[0]), int(g[1]), str(g[2]) if len(g) > 2 else "lost") for g in gaps
+    ):
+        if out and out[-1][2] == cause and start <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], end)
+        else:
+            out.append([start, end, cause])
+    return out
 
 
 def chunk_entry(h: ChunkHeader) -> dict[str, Any]:

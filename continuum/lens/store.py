@@ -568,12 +568,23 @@ def _slice(data: ChunkData, start: int | None, stop: int | None) -> ChunkData:
     return out
 
 
+def _authoritative(span: tuple[int, int], tick_range: Any) -> tuple[int, int]:
+    """The ticks a file is authoritative for: its recorded ``tick_range`` (files are named
+    by their window), kept inside the window its name gives."""
+    try:
+        start, end = (int(t) for t in tick_range)
+    except (TypeError, ValueError):
+        return span
+    return max(start, span[0]), max(min(end, span[1]), span[0])
+
+
 def _ref_from_entry(path: Path, span: tuple[int, int], e: dict[str, Any]) -> ChunkRef:
+    start, end = _authoritative(span, e.get("tick_range"))
     return ChunkRef(
         path.name,
         path,
-        span[0],
-        span[1],
+        start,
+        end,
         int(e.get("frames", 0)),
         e.get("first_tick"),
         e.get("last_tick"),
@@ -589,11 +600,12 @@ def _ref_from_entry(path: Path, span: tuple[int, int], e: dict[str, Any]) -> Chu
 def _ref_from_header(path: Path, span: tuple[int, int]) -> ChunkRef:
     with ChunkFile(path) as chunk:
         h = chunk.header
+    start, end = _authoritative(span, h.tick_range)
     return ChunkRef(
         path.name,
         path,
-        span[0],
-        span[1],
+        start,
+        end,
         h.frames,
         h.first_tick,
         h.last_tick,

@@ -1,58 +1,68 @@
-"""The background lens writer: frames in, sealed chunk files out, never blocking the loop.
+"""The background lens writer: frames in, one sealed chunk file per window out, nothing lost.
 
 The tick loop hands over the frames it observed (references to immutable arrays, no
-copy) through a bounded queue; when the queue is full the frames are **dropped**,
-counted and logged — lost observer data beats a blocked simulation. Everything else is
-off the loop, in three pipelined stages (threads joined by bounded queues):
+copy). What the writer holds — frames handed over and not yet encoded, encoded chunks
+not yet on disk — is bounded by a **memory budget** (:class:`Budget`, ``--lens-memory``).
+While there is room, a hand-off never waits. When there is none, the run's declared
+policy decides (``--lens-on-full``): ``wait`` (the default) makes the loop wait until the
+writer has freed room — the wait is measured and reported, and nothing is lost — and
+``drop`` drops the frame, counted and recorded as a gap. A wait is never forever: a
+writer whose stages are gone, or that frees nothing for :data:`STALL_S`, gets frames
+dropped (and gaps recorded) instead of a hung simulation.
 
-1. ``lens-buffer`` appends frames to the current piece of a chunk window (cheap: no
-   copies) and cuts pieces by the sealing rules below;
-2. ``lens-encode`` turns a piece into a blob: stacking columns, byte shuffle, zstd;
+Everything else is off the loop, in three pipelined stages (threads joined by queues):
+
+1. ``lens-buffer`` appends frames to the current chunk window (cheap: no copies);
+2. ``lens-encode`` turns a window into a blob: stacking columns, byte shuffle, zstd —
+   with cheaper settings (:data:`FAST_LEVEL`, no shuffle: ~1.8x faster, ratio 3.6 ->
+   2.9 on terra) while the budget is more than half used, and on every usable core
+   while it is nearly full (the loop is then waiting and leaves its core free);
 3. ``lens-io`` commits the blob atomically (temp file, fsync, rename, fsync dir),
-   records it in the manifest and calls the ``on_seal`` callbacks (the catalog records
-   chunks through one).
+   records it and the gaps it carries in the manifest in one rewrite, and calls the
+   ``on_seal`` / ``on_gap`` callbacks (the catalog records chunks and gaps through them).
 
-Why three: encoding a 64 MiB piece takes ~0.15 s, during which a 64x64 world ticks a
-hundred times, so buffering must not wait for it; and at 256x256 writing + fsync is
-~40 % of a chunk's cost, so encoding the next piece overlaps the disk. Each stage holds
-at most one piece in its queue: memory stays a few ``max_chunk_bytes``, and when the
-disk cannot keep up the backpressure ends in dropped frames, not a blocked loop.
+**Windows.** A chunk file holds exactly one window ``[kC, (k+1)C)`` of ``chunk_size``
+ticks and is named by it; its header's ``tick_range`` is the part of the window it is
+authoritative for: ``[kC, (k+1)C)`` for a window sealed whole, ``[kC, t + 1)`` for the
+window a segment ended in at tick ``t`` (or from the tick a branch started at). A later
+segment of the run resumes that window: :class:`LensCapture` reads the file back before
+the loop and the writer rewrites it, same name, with the union. So a run has one file
+per window, whatever its segments — no tail pieces.
 
-The stages run at normal CPU priority. Encoding costs ~9 ms of CPU per 256x256 frame of
-two float64 fields (stack 2, shuffle 3.5, zstd 5), about 0.6 of the core a 15 ms tick
-leaves free on a two-core machine. Running them at nice +10 was measured: on a machine
-with other load the run kept its speed but dropped 40 % of the frames — at stride 1,
-most of what was asked for — so CPU contention is left to the OS as for any thread.
+**Gaps.** Every tick the lens should have captured and did not is a gap ``[start, end,
+cause]`` in the manifest (``dropped``: the budget under ``drop``, or a writer that
+stopped; ``failed``: a chunk that could not be encoded or written; ``lost``: frames held
+in memory when a process died, recorded by the next segment). A dropped frame leaves a
+marker in the queue, so its gap is recorded with the chunk of its window, in the same
+manifest rewrite; and the chunk file itself lacks the tick, so after a SIGKILL the gap
+is still derivable from the files (:mod:`continuum.lens.store`).
 
-Sealing rules (windows: :mod:`continuum.lens.manifest`; names: :mod:`continuum.layout`):
-a piece is sealed when a frame past its window arrives (named by the window), when its frames reach
-``max_chunk_bytes`` (ending after its last frame), and at the end of a segment (ending
-at the segment's last tick + 1). A failed write (ENOSPC...) loses that piece, is logged
-and counted, and capture goes on. So does any other failure of a stage — a bug, a
-manifest that cannot be rewritten or holds what it should not: each stage is a
+A failed write (ENOSPC...) loses that window, is logged, counted and recorded as a gap,
+and capture goes on; so does any other failure of a stage — each stage is a
 :class:`continuum.blobs.worker.Worker`, which outlives its handler's exceptions, and
-every hand-off between stages (and :meth:`ChunkWriter.close`) gives up on a stage
-whose thread is gone instead of waiting for it forever. A chunk whose file was
-committed but whose manifest entry could not be written is still sealed (files are
-the truth; the store finds it), the manifest failure counted apart.
-
-The writer does not read lens files: the encode stage keeps the header it computed
-(:class:`~continuum.lens.format.EncodedChunk`) and the io stage records it as is.
+every hand-off between stages (and :meth:`ChunkWriter.close`) gives up on a stage whose
+thread is gone instead of waiting for it forever. A chunk committed whose manifest entry
+could not be written is still sealed (files are the truth), the manifest failure
+counted apart. The writer does not read lens files: the encode stage keeps the header it
+computed (:class:`~continuum.lens.format.EncodedChunk`) and the io stage records it.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
 
 from continuum import layout
-from continuum.blobs import atomic_write
-from continuum.blobs.worker import Failures, Worker, describe, kill_point
-from continuum.lens.format import DEFAULT_LEVEL, EncodedChunk, LensIdentity, encode_chunk
+from continuum.blobs import atomic_write, usable_cpus
+from continuum.blobs.worker import POLL_S, Failures, Worker, describe, kill_point
+from continuum.lens.format import DEFAULT_LEVEL, ChunkData, EncodedChunk, LensIdentity, encode_chunk
 from continuum.lens.history import FieldLens
 from continuum.lens.manifest import LensManifest, chunk_entry, window_of
 from continuum.lens.reconstruct import topology_from_spec
@@ -60,10 +70,36 @@ from continuum.runtime import FieldFrame
 
 log = logging.getLogger("continuum.lens")
 
-DEFAULT_QUEUE_DEPTH = 32
-#: Raw bytes of frames buffered before a piece is sealed early. Sealing 64 MiB takes
-#: ~0.15 s on one core (level 1 + shuffle), well inside what the queue absorbs.
-DEFAULT_MAX_CHUNK_BYTES = 64 << 20
+#: zstd level while the budget is more than half used (no byte shuffle either): measured
+#: on terra ``large``, 7.0 vs 12.8 ms of CPU per frame, ratio 2.9 vs 3.6.
+FAST_LEVEL = -1
+#: A waiting loop gives up on a writer that frees nothing for this long (a stuck disk):
+#: frames are then dropped and recorded as gaps, so the run ends instead of hanging.
+STALL_S = 60.0
+
+# Gap causes (manifest ``gaps``, catalog ``lens_gaps``)
+DROPPED, FAILED, LOST = "dropped", "failed", "lost"
+
+# Failure kinds (``ChunkWriter.failures``, the run summary's ``failures``)
+CHUNK = "lens_chunks"  # a window of frames lost
+MANIFEST, CALLBACK = "lens_manifest", "lens_callbacks"
+
+
+class OnFull(StrEnum):
+    """What the loop does when the lens memory budget is used up (``--lens-on-full``)."""
+
+    WAIT = "wait"  # the loop waits for the writer: nothing lost, the wait reported
+    DROP = "drop"  # the frame is dropped and recorded as a gap: the loop never waits
+
+
+@dataclass(frozen=True)
+class LensGap:
+    """Ticks ``[start, end)`` the lens should have captured and no file holds."""
+
+    run_id: str
+    start: int
+    end: int
+    cause: str
 
 
 @dataclass(frozen=True)
@@ -83,6 +119,7 @@ class SealedChunk:
 
 
 SealCallback = Callable[[SealedChunk], None]
+GapCallback = Callable[[LensGap], None]
 
 
 @dataclass
@@ -94,6 +131,69 @@ class Captured:
     frames: list[FieldFrame]
     signals: dict[str, np.ndarray]
 
+    @property
+    def nbytes(self) -> int:
+        """What holding it costs the budget (cell positions are shared, not counted)."""
+        values = sum(f.values.nbytes for f in self.frames)
+        points = sum(f.positions.nbytes for f in self.frames if f.positions is not None)
+        return values + points + sum(v.nbytes for v in self.signals.values())
+
+
+class Budget:
+    """Bytes the writer holds, bounded by ``limit``: the one place the loop may wait."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+        self._freed = threading.Condition()
+
+    def take(self, n: int, *, wait: bool, alive: Callable[[], bool]) -> float | None:
+        """Hold ``n`` more bytes: the seconds waited for room, or None if refused.
+
+        Refused: no room and ``wait`` is off, the writer is gone, or it freed nothing for
+        :data:`STALL_S`. An empty budget always admits (one item larger than the limit
+        must not block forever; the capture refuses such a configuration up front).
+        """
+        with self._freed:
+            if self.held + n <= self.limit or self.held == 0:
+                self.held += n
+                return 0.0
+            if not wait:
+                return None
+            started = last_free = time.perf_counter()
+            seen = self.held
+            while self.held + n > self.limit and self.held > 0:
+                now = time.perf_counter()
+                if self.held < seen:
+                    seen, last_free = self.held, now
+                if not alive() or now - last_free > STALL_S:
+                    return None
+                self._freed.wait(POLL_S)
+            self.held += n
+            return time.perf_counter() - started
+
+    def force(self, n: int) -> None:
+        """Hold ``n`` bytes whatever the room (an encoded blob replacing its frames)."""
+        with self._freed:
+            self.held += n
+
+    def give(self, n: int) -> None:
+        with self._freed:
+            self.held -= n
+            self._freed.notify_all()
+
+    @property
+    def pressure(self) -> float:
+        """Share of the budget in use (0..1, more when one item exceeds it)."""
+        return self.held / self.limit if self.limit else 1.0
+
+
+@dataclass
+class _Dropped:
+    """A frame the budget refused: its tick becomes a gap of its window."""
+
+    tick: int
+
 
 @dataclass
 class _End:
@@ -101,15 +201,23 @@ class _End:
 
 
 @dataclass
-class _Piece:
-    start: int
-    window_end: int
+class _Window:
+    """The frames of one chunk window being filled, and what they cost the budget."""
+
+    start: int  # first tick the file will be authoritative for
+    window: tuple[int, int]
     lens: FieldLens
+    held: int = 0
+    gaps: list[list[int | str]] = field(default_factory=list)
 
 
-# Failure kinds (``ChunkWriter.failures``, the run summary's ``failures``)
-CHUNK = "lens_chunks"  # a piece of frames lost
-MANIFEST, CALLBACK = "lens_manifest", "lens_callbacks"
+@dataclass
+class _Commit:
+    """What the io stage commits: a chunk (None when a window holds no frame) and gaps."""
+
+    encoded: EncodedChunk | None
+    gaps: list[list[int | str]]
+    held: int
 
 
 class ChunkWriter:
@@ -122,11 +230,13 @@ class ChunkWriter:
         *,
         chunk_size: int,
         next_start: int,
-        max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES,
+        memory: int,
+        on_full: OnFull = OnFull.WAIT,
+        resumed: tuple[int, ChunkData] | None = None,
         level: int = DEFAULT_LEVEL,
         shuffle: bool = True,
-        depth: int = DEFAULT_QUEUE_DEPTH,
         on_seal: list[SealCallback] | None = None,
+        on_gap: list[GapCallback] | None = None,
     ) -> None:
         self.manifest = manifest
         self.run_dir = manifest.run_dir
@@ -134,42 +244,80 @@ class ChunkWriter:
         self.topology = topology_from_spec(identity.topology) if identity.topology else None
         self.chunk_size = chunk_size
         self.next_start = next_start
-        self.max_chunk_bytes = max_chunk_bytes
+        self.budget = Budget(memory)
+        self.on_full = on_full
         self.level, self.shuffle = level, shuffle
+        self.stride = identity.stride or 1
         self.on_seal = list(on_seal or [])
+        self.on_gap = list(on_gap or [])
         self.sealed: list[SealedChunk] = []
-        self.frames_written = self.dropped = 0
+        self.gaps: list[LensGap] = []
+        self.frames_written = self.dropped = self.fast_chunks = 0
+        self.wait_s, self.waits = 0.0, 0
         self.failures = Failures(log)
-        self._piece: _Piece | None = None
-        self._io: Worker[EncodedChunk] = Worker(
+        self._window: _Window | None = None
+        if resumed is not None:
+            self._resume_window(*resumed)
+        self._io: Worker[_Commit] = Worker(
             "lens-io", self._commit, depth=1, on_error=self._io_failed
         )
-        self._encode: Worker[tuple[_Piece, int]] = Worker(
-            "lens-encode", self._encode_piece, depth=1, on_error=self._encode_failed
+        self._encode: Worker[tuple[_Window, int]] = Worker(
+            "lens-encode", self._encode_window, depth=1, on_error=self._encode_failed
         )
-        self._buffer: Worker[Captured | _End] = Worker(
-            "lens-buffer", self._take, depth=depth, on_error=self._take_failed
+        # unbounded in count: the budget bounds what it holds in bytes
+        self._buffer: Worker[Captured | _Dropped | _End] = Worker(
+            "lens-buffer", self._take, depth=0, on_error=self._take_failed
         )
+
+    def _resume_window(self, start: int, data: ChunkData) -> None:
+        """The window a previous segment ended in: its frames go into the rewritten file."""
+        lens = FieldLens(self.topology, max_frames=None, identity=self.identity)
+        lens.merge([data])
+        window = window_of(start, self.chunk_size)
+        self._window = _Window(start, window, lens, held=lens.nbytes)
+        self.budget.force(lens.nbytes)
 
     @property
     def failed(self) -> int:
-        """Pieces of this segment lost (not written)."""
+        """Windows of this segment lost (not written)."""
         return self.failures[CHUNK]
 
+    @property
+    def missing_ticks(self) -> int:
+        """Stride ticks of this segment recorded as gaps."""
+        return sum(_stride_ticks(g.start, g.end, self.stride) for g in self.gaps)
+
+    def _alive(self) -> bool:
+        return self._buffer.alive and self._encode.alive and self._io.alive
+
     def submit(self, item: Captured) -> bool:
-        """Hand one tick's frames over without waiting; False (and counted) if full."""
-        if self._buffer.offer(item):
-            return True
+        """Hand one tick's frames over; False if dropped (counted, recorded as a gap)."""
+        waited = self.budget.take(item.nbytes, wait=self.on_full is OnFull.WAIT, alive=self._alive)
+        if waited is not None:
+            if waited:
+                self.wait_s += waited
+                self.waits += 1
+            if self._buffer.offer(item):
+                return True
+            self.budget.give(item.nbytes)
+        self._drop(item.tick)
+        return False
+
+    def _drop(self, tick: int) -> None:
         self.dropped += 1
+        alive = self._alive()
+        if alive:
+            self._buffer.offer(_Dropped(tick))
+        else:  # no buffer stage to carry the marker: record the gap here
+            self._record_gaps([[tick, tick + self.stride, DROPPED]])
         if self.dropped == 1 or self.dropped % 1000 == 0:
-            why = "writer queue full" if self._buffer.alive else "writer thread stopped"
+            why = "the lens memory budget is full" if alive else "the lens writer stopped"
             log.warning(
-                "lens frames at tick %d dropped: %s (%d dropped so far)",
-                item.tick,
+                "lens frame at tick %d dropped (recorded as a gap): %s (%d dropped so far)",
+                tick,
                 why,
                 self.dropped,
             )
-        return False
 
     def close(self, final_tick: int) -> None:
         """Seal what is buffered (ending at ``final_tick + 1``), write it, stop the stages.
@@ -177,89 +325,141 @@ class ChunkWriter:
         Never waits for a stage whose thread is gone: what it held is counted as lost.
         """
         if not self._buffer.put(_End(final_tick)):
-            self._lost(f"piece ending at tick {final_tick}", "the buffer thread stopped")
+            self._lost(f"window ending at tick {final_tick}", "the buffer thread stopped")
         for stage in (self._buffer, self._encode, self._io):
             stage.finish()
 
-    def _lost(self, what: str, why: str) -> None:
-        """A piece that will not be written: counted and logged; the run goes on."""
+    def _lost(self, what: str, why: str, span: tuple[int, int] | None = None) -> None:
+        """A window that will not be written: counted, logged and recorded as a gap."""
         self.failures.add(CHUNK, f"lens {what} was not written: {why}")
+        if span is not None and span[0] < span[1]:
+            self._record_gaps([[span[0], span[1], FAILED]])
 
-    def _take_failed(self, item: Captured | _End, exc: Exception) -> None:
-        self._piece = None
+    def _take_failed(self, item: Captured | _Dropped | _End, exc: Exception) -> None:
+        window, self._window = self._window, None
         tick = item.final_tick if isinstance(item, _End) else item.tick
-        self._lost(f"piece holding tick {tick}", describe(exc))
+        span = None
+        if window is not None:
+            self.budget.give(window.held)
+            span = (window.start, max(tick + 1, window.start))
+        self._lost(f"window holding tick {tick}", describe(exc), span)
 
-    def _encode_failed(self, job: tuple[_Piece, int], exc: Exception) -> None:
-        self._lost(f"chunk [{job[0].start}, {job[1]})", describe(exc))
+    def _encode_failed(self, job: tuple[_Window, int], exc: Exception) -> None:
+        window, end = job
+        self.budget.give(window.held)
+        self._lost(f"chunk [{window.start}, {end})", describe(exc), (window.start, end))
+        self._record_gaps(window.gaps)
 
-    def _io_failed(self, encoded: EncodedChunk, exc: Exception) -> None:
-        self._lost(f"chunk {encoded.header.path.name}", describe(exc))
+    def _io_failed(self, job: _Commit, exc: Exception) -> None:
+        self.budget.give(job.held)
+        span = job.encoded.header.tick_range if job.encoded else None
+        name = job.encoded.header.path.name if job.encoded else "gaps"
+        self._lost(f"chunk {name}", describe(exc), span)
 
     # -- stage 1: buffer ------------------------------------------------------------------
 
-    def _take(self, item: Captured | _End) -> None:
-        """Buffer stage: any failure drops the current piece (``_take_failed``)."""
+    def _take(self, item: Captured | _Dropped | _End) -> None:
+        """Buffer stage: any failure drops the current window (``_take_failed``)."""
         if isinstance(item, _End):
             self._seal(item.final_tick + 1)
-        else:
-            self._add(item)
+            return
+        window = self._window_for(item.tick)
+        if isinstance(item, _Dropped):
+            _add_gap(window.gaps, item.tick, item.tick + self.stride)
+            return
+        window.held += item.nbytes  # first: a failure below gives it back with the window
+        window.lens.record_many(
+            item.tick, item.frames, sim_time=item.sim_time, signals=item.signals
+        )
 
-    def _add(self, item: Captured) -> None:
-        piece = self._piece
-        if piece is not None and item.tick >= piece.window_end:
-            self._seal(piece.window_end)
-            piece = None
-        if piece is None:
-            window_start, window_end = window_of(item.tick, self.chunk_size)
+    def _window_for(self, tick: int) -> _Window:
+        """The window holding ``tick``, sealing the one before when ``tick`` is past it."""
+        window = self._window
+        if window is not None and tick >= window.window[1]:
+            self._seal(window.window[1])
+            window = None
+        if window is None:
+            span = window_of(tick, self.chunk_size)
             lens = FieldLens(self.topology, max_frames=None, identity=self.identity)
-            piece = self._piece = _Piece(max(window_start, self.next_start), window_end, lens)
-        piece.lens.record_many(item.tick, item.frames, sim_time=item.sim_time, signals=item.signals)
-        if piece.lens.nbytes >= self.max_chunk_bytes:
-            self._seal(item.tick + 1)
+            window = self._window = _Window(max(span[0], self.next_start), span, lens)
+        return window
 
     def _seal(self, end: int) -> None:
-        """Cut the current piece at [start, min(end, window end)); the next starts there."""
-        piece, self._piece = self._piece, None
-        if piece is None:
+        """Hand the current window, authoritative for [start, min(end, window end)), on."""
+        window, self._window = self._window, None
+        if window is None:
             return
-        end = min(end, piece.window_end)
+        end = min(end, window.window[1])
         self.next_start = end
-        if not self._encode.put((piece, end)):  # waits while a piece is queued: backpressure
-            self._lost(f"chunk [{piece.start}, {end})", "the encode thread stopped")
+        if not self._encode.put((window, end)):  # waits while a window is queued
+            self.budget.give(window.held)
+            self._lost(f"chunk [{window.start}, {end})", "the encode thread stopped")
+            self._record_gaps([*window.gaps, [window.start, end, FAILED]])
 
     # -- stage 2: encode ------------------------------------------------------------------
 
-    def _encode_piece(self, job: tuple[_Piece, int]) -> None:
-        """Encode stage: any failure loses this piece (``_encode_failed``)."""
-        piece, end = job
-        data = piece.lens.to_chunk(frame_lists=True)
-        if not len(data.ticks):
-            return
-        path = layout.lens_chunk_path(self.run_dir, piece.start, end)
-        span = (piece.start, end)
-        encoded = encode_chunk(
-            path, data, self.identity, tick_range=span, level=self.level, shuffle=self.shuffle
-        )
-        if not self._io.put(encoded):
-            self._lost(f"chunk {path.name}", "the io thread stopped")
+    def _encode_window(self, job: tuple[_Window, int]) -> None:
+        """Encode stage: any failure loses this window (``_encode_failed``)."""
+        window, end = job
+        data = window.lens.to_chunk(frame_lists=True)
+        encoded = None
+        if len(data.ticks):
+            level, shuffle, threads = self._codec()
+            path = layout.lens_chunk_path(self.run_dir, *window.window)
+            encoded = encode_chunk(
+                path,
+                data,
+                self.identity,
+                tick_range=(window.start, end),
+                level=level,
+                shuffle=shuffle,
+                threads=threads,
+            )
+        del data
+        window.lens = FieldLens(self.topology, max_frames=None)  # the frames go now
+        blob = len(encoded.blob) if encoded else 0
+        self.budget.force(blob)
+        self.budget.give(window.held)
+        if not self._io.put(_Commit(encoded, window.gaps, blob)):
+            self.budget.give(blob)
+            self._lost(f"chunk [{window.start}, {end})", "the io thread stopped")
+            self._record_gaps([*window.gaps, [window.start, end, FAILED]])
+
+    def _codec(self) -> tuple[int, bool, int]:
+        """(level, shuffle, threads) for the next window, by how full the budget is."""
+        pressure = self.budget.pressure
+        if pressure <= 0.5:
+            return self.level, self.shuffle, 0
+        self.fast_chunks += 1
+        return FAST_LEVEL, False, usable_cpus() if pressure > 0.9 else 0
 
     # -- stage 3: io ----------------------------------------------------------------------
 
-    def _commit(self, encoded: EncodedChunk) -> None:
-        """Io stage: a failed write loses the piece; a failed manifest entry does not."""
+    def _commit(self, job: _Commit) -> None:
+        """Io stage: a failed write loses the window; a failed manifest entry does not."""
+        try:
+            if job.encoded is not None:
+                self._write(job.encoded, job.gaps)
+            elif job.gaps:
+                self._record_gaps(job.gaps)
+        finally:
+            self.budget.give(job.held)
+
+    def _write(self, encoded: EncodedChunk, gaps: list[list[int | str]]) -> None:
         header, path = encoded.header, encoded.header.path
         try:
             atomic_write(path, encoded.blob)
-        except Exception as exc:
-            self._lost(f"chunk {path.name}", describe(exc))
+        except OSError as exc:
+            self._lost(f"chunk {path.name}", describe(exc), header.tick_range)
+            self._record_gaps(gaps)
             return
         kill_point("lens-rename", header.tick_range[1])  # test-only (blobs.worker)
         try:
-            self.manifest.add_chunk(chunk_entry(header))
+            self.manifest.add_chunk(chunk_entry(header), gaps=gaps)
         except Exception as exc:  # the file is durable: the store finds it without the entry
             where = layout.manifest_path(self.run_dir)
             self.failures.add(MANIFEST, f"{where}: {path.name} not listed: {describe(exc)}")
+        self._announce_gaps(gaps)
         self.frames_written += header.frames
         self._notify(
             SealedChunk(
@@ -276,6 +476,27 @@ class ChunkWriter:
             )
         )
 
+    def _record_gaps(self, gaps: list[list[int | str]]) -> None:
+        """Gaps without a chunk to carry them: into the manifest alone, and announced."""
+        if not gaps:
+            return
+        try:
+            self.manifest.add_gaps(gaps)
+        except Exception as exc:  # the store derives holes from the files all the same
+            where = layout.manifest_path(self.run_dir)
+            self.failures.add(MANIFEST, f"{where}: lens gaps not recorded: {describe(exc)}")
+        self._announce_gaps(gaps)
+
+    def _announce_gaps(self, gaps: list[list[int | str]]) -> None:
+        for start, end, cause in gaps:
+            gap = LensGap(self.identity.run_id, int(start), int(end), str(cause))
+            self.gaps.append(gap)
+            for callback in self.on_gap:
+                try:
+                    callback(gap)
+                except Exception as exc:  # a catalog failure must not stop capture
+                    self.failures.add(CALLBACK, f"after lens gap {start}-{end}: {describe(exc)}")
+
     def _notify(self, sealed: SealedChunk) -> None:
         self.sealed.append(sealed)
         for callback in self.on_seal:
@@ -283,3 +504,16 @@ class ChunkWriter:
                 callback(sealed)
             except Exception as exc:  # a catalog failure must not stop capture
                 self.failures.add(CALLBACK, f"after lens chunk {sealed.path.name}: {describe(exc)}")
+
+
+def _add_gap(gaps: list[list[int | str]], start: int, end: int) -> None:
+    """Append a dropped range, merged with the last one when they touch."""
+    if gaps and gaps[-1][1] == start and gaps[-1][2] == DROPPED:
+        gaps[-1][1] = end
+    else:
+        gaps.append([start, end, DROPPED])
+
+
+def _stride_ticks(start: int, end: int, stride: int) -> int:
+    """Multiples of ``stride`` in [start, end)."""
+    return max(0, -(-end // stride) - -(-start // stride))

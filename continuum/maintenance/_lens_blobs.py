@@ -63,10 +63,11 @@ def _not_adoptable(
     """Why an orphan chunk file must not be recorded for ``run_id``, or None if it may."""
     if f.error is not None:
         return f.error
-    h, (lo, hi) = f.intact, span
-    if h.identity.run_id != run_id or tuple(h.tick_range) != span:
-        found = f"{_span(*h.tick_range)} of run {h.identity.run_id or '(none)'}"
-        return f"its header holds {found}, its name says {_span(lo, hi)} of run {run_id}"
+    h = f.intact
+    lo, hi = h.tick_range  # inside the window the file's name gives
+    if h.identity.run_id != run_id or not span[0] <= lo <= hi <= span[1]:
+        found = f"{_span(lo, hi)} of run {h.identity.run_id or '(none)'}"
+        return f"its header holds {found}, its name says {_span(*span)} of run {run_id}"
     for other in live:
         if other.start_tick < hi and other.end_tick > lo:
             return f"{_span(other.start_tick, other.end_tick)} already have a row for {other.path}"

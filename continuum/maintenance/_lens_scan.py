@@ -66,7 +66,8 @@ def read_lens_dir(run_dir: Path, warnings: list[str]) -> ScannedLens | None:
         except (ContinuumError, OSError) as exc:
             warnings.append(f"skipped {path}: {str(exc).splitlines()[0]}")
             continue
-        if h.identity.run_id != run_dir.name or tuple(h.tick_range) != span:
+        start, end = h.tick_range  # inside the window the name gives (files are named by it)
+        if h.identity.run_id != run_dir.name or not span[0] <= start <= end <= span[1]:
             warnings.append(f"skipped {path}: its header names another run or tick range")
             continue
         first, end = h.frame_span

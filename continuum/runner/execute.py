@@ -27,7 +27,7 @@ log = logging.getLogger("continuum.run")
 
 if TYPE_CHECKING:
     from continuum.checkpoint import CheckpointWriter, Manifest
-    from continuum.lens import LensCapture, SealCallback
+    from continuum.lens import GapCallback, LensCapture, SealCallback
     from continuum.runner.recorder import RunRecorder
     from continuum.sql import LiveExporter
 
@@ -46,8 +46,11 @@ def execute(req: RunRequest, on_tick: Callable[[State], None] | None = None) -> 
     catalog gets the same as a ``run-failures`` audit entry.
     """
     p = prepare(req)
+    start_tick = p.state.tick
     on_seal: list[SealCallback] = []  # filled before lens.start(), which hands it to the writer
-    lens = open_lens(p, req, on_seal)  # a bad --lens-fields fails here; it writes at start()
+    on_gap: list[GapCallback] = []
+    # a bad --lens-fields fails here; the lens writes at start()
+    lens = open_lens(p, req, on_seal, on_gap)
     recorder = None if req.no_catalog else open_recorder(p, req)
     if recorder is not None:
         on_seal.append(recorder.lens_chunk)
@@ -85,7 +88,7 @@ def execute(req: RunRequest, on_tick: Callable[[State], None] | None = None) -> 
             _step(teardown, "catalog", lambda: recorder.finish(status, tick, dropped, failed))
     return {
         **_summary(p, req, elapsed, writer),
-        **(lens.summary() if lens else {}),
+        **(lens.summary(p.state.tick - start_tick) if lens else {}),
         "failures": failures(writer, lens, exporter, recorder, teardown),
     }
 

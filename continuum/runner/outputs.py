@@ -37,7 +37,7 @@ from continuum.runtime import State
 log = logging.getLogger("continuum.checkpoint")
 
 if TYPE_CHECKING:  # imported lazily below: scipy (lens) and sqlalchemy (catalog) are slow
-    from continuum.lens import LensCapture, SealCallback
+    from continuum.lens import GapCallback, LensCapture, SealCallback
     from continuum.runner.recorder import RunRecorder
     from continuum.sql import LiveExporter
 
@@ -238,16 +238,20 @@ def _after_commit(
 
 
 def open_lens(
-    p: Prepared, req: RunRequest, on_seal: list[SealCallback] | None = None
+    p: Prepared,
+    req: RunRequest,
+    on_seal: list[SealCallback] | None = None,
+    on_gap: list[GapCallback] | None = None,
 ) -> LensCapture | None:
     """Lens capture into ``{lens_dir}/{run_id}`` (a resume in place appends to it).
 
     Checks ``--lens-fields`` now and writes nothing: the directory and its manifest are
-    made when the capture starts, after the catalog has accepted the run.
+    made when the capture starts, after the catalog has accepted the run. The callback
+    lists are handed to the writer at start, so they may be filled until then.
     """
     if req.lens_dir is None:
         return None
-    from continuum.lens import CaptureConfig, LensCapture, parse_fields
+    from continuum.lens import CaptureConfig, LensCapture, OnFull, parse_fields
 
     config = CaptureConfig(
         Path(req.lens_dir),
@@ -255,8 +259,10 @@ def open_lens(
         parse_fields(req.lens_fields),
         req.lens_chunk_size,
         req.lens_full,
+        memory=req.lens_memory,
+        on_full=OnFull(req.lens_on_full),
     )
-    return LensCapture(p.sim, config, p.run_id, ir_hash=p.ir_hash, on_seal=on_seal)
+    return LensCapture(p.sim, config, p.run_id, ir_hash=p.ir_hash, on_seal=on_seal, on_gap=on_gap)
 
 
 def open_exporter(

@@ -23,7 +23,9 @@ class RunRequest:
     lens_dir: Path | None = None
     lens_stride: int = 1
     lens_fields: str | None = None  # "a.b,c.d" or "all"/None (every field)
-    lens_chunk_size: int = 1000
+    lens_chunk_size: int | None = None  # None: 1000, fewer when windows outgrow lens_memory
+    lens_memory: int | None = None  # bytes; None: continuum.lens.default_memory()
+    lens_on_full: str = "wait"  # "wait" | "drop" (continuum.lens.OnFull)
     lens_full: bool = False
     lens_export_dir: Path | None = None  # export each sealed chunk to Parquet here
     catalog: str | None = None  # URL; None: CONTINUUM_CATALOG or the default SQLite file

@@ -42,7 +42,7 @@ def test_chunk_boundaries_inside_a_stride(tmp_path):
     assert chunk_names(path) == [
         "lens_snapshot_0000000000-0000000010.lens",
         "lens_snapshot_0000000010-0000000020.lens",
-        "lens_snapshot_0000000020-0000000026.lens",
+        "lens_snapshot_0000000020-0000000030.lens",  # named by its window, not its frames
     ]
     manifest = json.loads((path / "manifest.json").read_text())
     assert [c["frames"] for c in manifest["chunks"]] == [4, 3, 2]  # 0 3 6 9 | 12 15 18 | 21 24
@@ -57,10 +57,15 @@ def test_resume_continues_without_gaps_or_duplicates(tmp_path):
     second = run(steps=12, checkpoint_dir=tmp_path / "ckpt", resume=True, seed=None, **lens)
     assert second["run_id"] == first["run_id"] and second["tick"] == 37
     path = run_dir(second)
-    assert chunk_names(path)[-2:] == [
-        "lens_snapshot_0000000026-0000000030.lens",
-        "lens_snapshot_0000000030-0000000038.lens",
+    assert chunk_names(path) == [  # one file per window: the second segment rewrote 20-30
+        "lens_snapshot_0000000000-0000000010.lens",
+        "lens_snapshot_0000000010-0000000020.lens",
+        "lens_snapshot_0000000020-0000000030.lens",
+        "lens_snapshot_0000000030-0000000040.lens",
     ]
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert [c["tick_range"] for c in manifest["chunks"]][-2:] == [[20, 30], [30, 38]]
+    assert manifest["gaps"] == []
     with LensStore(path) as store:
         np.testing.assert_array_equal(store.field_ticks("surface.elevation"), np.arange(0, 37, 3))
         assert_same_frames(store.load(), reference(37, stride=3))
@@ -84,10 +89,10 @@ def test_lens_ahead_of_the_checkpoint_is_not_captured_twice(tmp_path):
 def test_lost_frames_are_recorded_as_a_gap(tmp_path, caplog):
     lens = {"lens_dir": tmp_path / "lens", "lens_stride": 1, "lens_chunk_size": 10}
     first = run(steps=25, checkpoint_dir=tmp_path / "ckpt", **lens)
-    (run_dir(first) / "lens_snapshot_0000000020-0000000026.lens").unlink()  # as if lost
+    (run_dir(first) / "lens_snapshot_0000000020-0000000030.lens").unlink()  # as if lost
     second = run(steps=5, checkpoint_dir=tmp_path / "ckpt", resume=True, **lens)
     manifest = json.loads((run_dir(second) / "manifest.json").read_text())
-    assert manifest["gaps"] == [[20, 25]]
+    assert manifest["gaps"] == [[20, 25, "lost"]]
     assert "were lost" in caplog.text
     with LensStore(run_dir(second)) as store:
         ticks = store.field_ticks("surface.elevation")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import continuum.lens.writer as writer_module
-from continuum.lens import read_chunk_header
+from continuum.lens import LensStore, OnFull, read_chunk_header
 
 from .helpers import capture, chunk_names, run, run_dir, tiny_sim
 
@@ -74,21 +74,46 @@ def test_sealed_chunks_reach_on_seal(tmp_path):
         assert s.fields == ("atmosphere.temperature", "plates.velocity", "surface.elevation")
 
 
-def test_a_full_queue_drops_frames_and_never_blocks(tmp_path, caplog):
-    """The io stage is held up in on_seal: the queues fill, frames are dropped, counted."""
-    sim, lens = capture(tmp_path, queue_depth=1, max_chunk_bytes=1)
+def _held_up_run(tmp_path, steps: int, **config):
+    """A run whose io stage is held up in on_seal until the loop has ticked ``steps``."""
+    sim, lens = capture(tmp_path, memory=1 << 20, **config)
     release = threading.Event()
     lens._on_seal = [lambda _s: release.wait(30)]
     state = sim.initial_state()
     lens.start(state)
-    sim.run(state, 300, observer=lens)
+    timer = threading.Timer(2.0, release.set)  # under wait, the loop waits until then
+    timer.start()
+    sim.run(state, steps, observer=lens)
     release.set()
+    timer.cancel()
     lens.close(state.tick)
-    assert lens.writer.dropped > 250
-    assert "dropped" in caplog.text
+    return sim, lens, state
+
+
+def test_under_drop_a_full_budget_drops_frames_as_gaps_and_never_waits(tmp_path, caplog):
+    """The io stage is held up: the budget fills, frames are dropped, each a recorded gap."""
+    sim, lens, state = _held_up_run(tmp_path, 300, on_full=OnFull.DROP)
+    assert lens.writer.dropped > 200 and lens.writer.wait_s == 0
+    assert "dropped (recorded as a gap)" in caplog.text
     manifest = json.loads((tmp_path / "run-x" / "manifest.json").read_text())
     assert manifest["dropped_frames"] == lens.writer.dropped
+    with LensStore(tmp_path / "run-x") as store:
+        held = set(store.field_ticks("surface.elevation").tolist())
+    in_gaps = {t for start, end, cause in manifest["gaps"] for t in range(start, end)}
+    assert {c for *_, c in manifest["gaps"]} == {"dropped"}
+    assert held | in_gaps == set(range(301)) and not held & in_gaps  # every tick accounted
+    assert len(in_gaps) == lens.writer.dropped == lens.writer.missing_ticks
     assert state.state_hash() == tiny_sim().run(tiny_sim().initial_state(), 300).state_hash()
+
+
+def test_under_wait_a_full_budget_makes_the_loop_wait_and_loses_nothing(tmp_path):
+    sim, lens, state = _held_up_run(tmp_path, 300)
+    assert lens.writer.dropped == 0 and lens.writer.waits > 0 and lens.writer.wait_s > 1.0
+    manifest = json.loads((tmp_path / "run-x" / "manifest.json").read_text())
+    assert manifest["gaps"] == [] and manifest["dropped_frames"] == 0
+    with LensStore(tmp_path / "run-x") as store:
+        assert store.field_ticks("surface.elevation").tolist() == list(range(301))
+    assert lens.summary(300)["lens_wait_ms_per_tick"] > 0
 
 
 def test_failed_writes_are_counted_and_capture_goes_on(tmp_path, monkeypatch):
@@ -149,8 +174,8 @@ def test_a_malformed_lens_manifest_on_resume_never_hangs_the_run(tmp_path, conte
     assert summary["tick"] == 24 and summary["lens_chunks"] == 3 and summary["lens_failed"] == 0
     assert proc.returncode == (3 if summary["failures"] else 0), proc.stderr
     assert set(summary["failures"]) <= {"lens_manifest"}
-    assert chunk_names(lens_dir)[-3:] == [
-        "lens_snapshot_0000000013-0000000015.lens",
+    assert chunk_names(lens_dir)[-3:] == [  # the window 10-15 rewritten with ticks 13, 14
+        "lens_snapshot_0000000010-0000000015.lens",
         "lens_snapshot_0000000015-0000000020.lens",
         "lens_snapshot_0000000020-0000000025.lens",
     ]

@@ -55,7 +55,7 @@ def test_verify_finds_damaged_lens_chunks_and_repair_settles_them(tmp_path, cata
         lens_chunk_name(0, 100),
         lens_chunk_name(100, 200),
         lens_chunk_name(200, 300),
-        lens_chunk_name(300, 351),
+        lens_chunk_name(300, 400),  # the window; the file holds ticks [300, 351)
     ]
     file_of(lens_dir, gone).unlink()
     flip_byte(file_of(lens_dir, flipped), -100)  # inside the payload
@@ -76,7 +76,7 @@ def test_verify_finds_damaged_lens_chunks_and_repair_settles_them(tmp_path, cata
         ("missing", "lens", (gone.start_tick, gone.end_tick)),
         ("corrupt", "lens", (flipped.start_tick, flipped.end_tick)),
         ("interrupted-prune", "lens", (pruning.start_tick, pruning.end_tick)),
-        ("orphan", "lens", (300, 351)),  # ticks [300, 351), as its name says
+        ("orphan", "lens", (300, 400)),  # the window its name gives (it holds [300, 351))
         ("temp", "lens", None),
     }
     assert all(p["repaired"] is None for p in report["problems"])
@@ -219,7 +219,7 @@ def test_orphans_that_cannot_be_adopted_are_left_in_place_and_said_why(tmp_path,
     assert all(f.exists() for f in (garbage, misnamed, overlapping, foreign))
     assert [c.path for c in chunks(sqlite_url, run_id)] == [
         lens_chunk_name(0, 100),
-        lens_chunk_name(100, 151),
+        lens_chunk_name(100, 200),  # the window; the file holds ticks [100, 151)
     ]
 
 
