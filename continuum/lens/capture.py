@@ -281,10 +281,17 @@ class LensCapture:
             self.writer._announce_gaps([lost])
         self._open = True
         if not state.tick % self.config.stride and state.tick >= self.floor:
-            self.writer.submit(Captured(state.tick, state.sim_time, first, self._signals(state)))
+            self.writer.submit(
+                self._captured(state.tick, state.sim_time, first, self._signals(state))
+            )
 
     def _observe(self, state: State) -> list[FieldFrame]:
         return self.sim.observe(state, self.names)
+
+    def _captured(
+        self, tick: int, sim_time: float, frames: list[FieldFrame], signals: dict[str, np.ndarray]
+    ) -> Captured:
+        return Captured.of(tick, sim_time, frames, signals, shared=self.sim.topology.centres)
 
     def _signals(self, state: State) -> dict[str, np.ndarray]:
         return {name: state.current[name] for name in self.signal_names}
@@ -292,7 +299,7 @@ class LensCapture:
     def _settle_chunk_size(self, frames: list[FieldFrame]) -> None:
         """The run's window size: its manifest's on a resume (windows never move), else
         the flag's (checked against the budget) or the largest that fits."""
-        frame_bytes = Captured(0, 0.0, frames, {}).nbytes
+        frame_bytes = self._captured(0, 0.0, frames, {}).nbytes
         try:
             recorded = (LensManifest.read(self.run_dir) or {}).get("chunk_size")
         except LensError:  # replaced (and logged) when the manifest is opened
@@ -362,7 +369,8 @@ class LensCapture:
         tick, writer = state.tick, self.writer
         if tick % self.config.stride or tick < self.floor or not self._open or writer is None:
             return
-        writer.submit(Captured(tick, state.sim_time, self._observe(state), self._signals(state)))
+        frames, signals = self._observe(state), self._signals(state)
+        writer.submit(self._captured(tick, state.sim_time, frames, signals))
 
     def close(self, final_tick: int, status: str = "completed") -> None:
         """Seal what is buffered, record the segment, and write the full file if asked.

@@ -124,19 +124,35 @@ GapCallback = Callable[[LensGap], None]
 
 @dataclass
 class Captured:
-    """One tick's observation, as the loop hands it over."""
+    """One tick's observation, as the loop hands it over.
+
+    ``nbytes`` is what holding it costs the budget: values, signals and per-frame point
+    positions; the observer leaves out the cell centres every cell field shares.
+    """
 
     tick: int
     sim_time: float
     frames: list[FieldFrame]
     signals: dict[str, np.ndarray]
+    nbytes: int = 0
 
-    @property
-    def nbytes(self) -> int:
-        """What holding it costs the budget (cell positions are shared, not counted)."""
-        values = sum(f.values.nbytes for f in self.frames)
-        points = sum(f.positions.nbytes for f in self.frames if f.positions is not None)
-        return values + points + sum(v.nbytes for v in self.signals.values())
+    @classmethod
+    def of(
+        cls,
+        tick: int,
+        sim_time: float,
+        frames: list[FieldFrame],
+        signals: dict[str, np.ndarray],
+        shared: np.ndarray | None = None,
+    ) -> Captured:
+        """``nbytes`` counted, ``shared`` (positions held anyway) left out."""
+        cost = sum(f.values.nbytes for f in frames) + sum(v.nbytes for v in signals.values())
+        cost += sum(
+            f.positions.nbytes
+            for f in frames
+            if f.positions is not None and f.positions is not shared
+        )
+        return cls(tick, sim_time, frames, signals, cost)
 
 
 class Budget:
