@@ -26,13 +26,23 @@ import os
 import queue
 import signal
 import threading
+import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from continuum.errors import ContinuumError
 from continuum.layout import StrPath
 
-__all__ = ["KILL_AFTER_ENV", "POLL_S", "Failures", "Worker", "describe", "kill_point"]
+__all__ = [
+    "KILL_AFTER_ENV",
+    "POLL_S",
+    "SLOW_ENV",
+    "Failures",
+    "Worker",
+    "describe",
+    "kill_point",
+    "slow_point",
+]
 
 log = logging.getLogger("continuum")
 
@@ -43,6 +53,9 @@ log = logging.getLogger("continuum")
 #: (a checkpoint's tick, a chunk's end), or the first one without ``:TICK``.
 KILL_AFTER_ENV = "CONTINUUM_TEST_KILL_AFTER"
 
+#: Test-only, never set outside tests: ``POINT:SECONDS`` makes the writer stage ``POINT``
+#: (``lens-io``: before each lens chunk is written) sleep that long, as a slow disk would.
+SLOW_ENV = "CONTINUUM_TEST_SLOW"
 #: How often a waiting producer checks that the thread it waits for is still alive.
 POLL_S = 0.05
 
@@ -90,6 +103,16 @@ def kill_point(point: str, tick: int) -> None:
     name, _, at = spec.partition(":")
     if name == point and (not at or at == str(tick)):
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def slow_point(point: str) -> None:
+    """Test-only: sleep here if ``CONTINUUM_TEST_SLOW`` names ``point``."""
+    spec = os.environ.get(SLOW_ENV)
+    if not spec:
+        return
+    name, _, seconds = spec.partition(":")
+    if name == point:
+        time.sleep(float(seconds or 0))
 
 
 class Failures:

@@ -52,9 +52,10 @@ from continuum.lens.format import (
     LensIdentity,
     read_chunk_header,
 )
-from continuum.lens.manifest import LensManifest, merge_gaps, window_of
+from continuum.lens.manifest import LensManifest, chunk_entry, merge_gaps, window_of
 from continuum.lens.store import LensStore
 from continuum.lens.writer import (
+    DROPPED,
     LOST,
     MANIFEST,
     Captured,
@@ -255,6 +256,7 @@ class LensCapture:
         resumed = self._resumed_window(covered)
         made = not self.run_dir.exists()
         try:
+            self._adopt_unlisted()
             lost = self._open_segment(state, covered)
         except Exception as exc:
             if made:  # nothing half-made: the directory this start made goes again
@@ -335,6 +337,33 @@ class LensCapture:
                 f"{last}: cannot read the lens window to continue ({describe(exc)}); move "
                 "it away, then resume"
             ) from None
+
+    def _adopt_unlisted(self) -> None:
+        """List the chunk files a killed segment committed but did not list (a SIGKILL
+        between a file's rename and its manifest entry), with the gaps they hold: ticks of
+        their range they lack were dropped. Files are the truth; the manifest catches up.
+        Only files not listed, and the last one (a rewritten window), are read."""
+        listed = {
+            c.get("name"): c.get("checksum")
+            for c in self.manifest.data["chunks"]
+            if isinstance(c, dict)
+        }
+        last = _last_chunk(self.run_dir)
+        for path in sorted(
+            p for p in self.run_dir.iterdir() if layout.parse_lens_chunk_name(p.name)
+        ):
+            if path.name in listed and path != last:
+                continue
+            try:
+                with ChunkFile(path) as chunk:
+                    header, ticks = chunk.header, chunk.ticks()
+            except (LensError, OSError):
+                continue  # damage is the store's and verify's to report
+            if listed.get(path.name) == header.checksum:
+                continue
+            gaps = holes(header.tick_range, ticks, self.config.stride)
+            self.manifest.add_chunk(chunk_entry(header), gaps=gaps)
+            log.info("lens: listed %s, committed before the last run stopped", path.name)
 
     def _open_segment(self, state: State, covered: int | None) -> list[int | str] | None:
         """The manifest (made or loaded), any gap before ``state`` and a new segment, the
@@ -447,6 +476,20 @@ class LensCapture:
             "lens_fast_chunks": writer.fast_chunks if writer else 0,
             "lens_memory": self.memory,
         }
+
+
+def holes(tick_range: tuple[int, int], ticks: np.ndarray, stride: int) -> list[list[int | str]]:
+    """``[start, end, "dropped"]`` for the stride ticks of ``tick_range`` not in ``ticks``."""
+    lo, hi = tick_range
+    expected = np.arange(-(-lo // stride) * stride, hi, stride, dtype=np.int64)
+    missing = np.setdiff1d(expected, ticks, assume_unique=True)
+    out: list[list[int | str]] = []
+    for tick in missing.tolist():
+        if out and out[-1][1] == tick:
+            out[-1][1] = tick + stride
+        else:
+            out.append([tick, tick + stride, DROPPED])
+    return out
 
 
 def _count(data: dict[str, Any], key: str) -> int:

@@ -61,7 +61,7 @@ import numpy as np
 
 from continuum import layout
 from continuum.blobs import atomic_write, usable_cpus
-from continuum.blobs.worker import POLL_S, Failures, Worker, describe, kill_point
+from continuum.blobs.worker import POLL_S, Failures, Worker, describe, kill_point, slow_point
 from continuum.lens.format import DEFAULT_LEVEL, ChunkData, EncodedChunk, LensIdentity, encode_chunk
 from continuum.lens.history import FieldLens
 from continuum.lens.manifest import LensManifest, chunk_entry, window_of
@@ -463,6 +463,7 @@ class ChunkWriter:
 
     def _write(self, encoded: EncodedChunk, gaps: list[list[int | str]]) -> None:
         header, path = encoded.header, encoded.header.path
+        slow_point("lens-io")  # test-only (blobs.worker): a slow disk
         try:
             atomic_write(path, encoded.blob)
         except OSError as exc:
