@@ -9,6 +9,7 @@ given). It may import runtime, world, blobs, layout and errors; never catalog, l
 sql or runner. Importing it loads neither sqlalchemy nor duckdb.
 """
 
+from continuum.checkpoint.choice import RunChoice, RunSeen, choose_run, newest_run_dir
 from continuum.checkpoint.diff import (
     ArrayDiff,
     CheckpointDiff,
@@ -31,7 +32,6 @@ from continuum.checkpoint.resume import (
     check_shapes,
     load_file,
     load_newest_intact,
-    newest_run_dir,
     validate,
 )
 from continuum.checkpoint.writer import DEFAULT_QUEUE_DEPTH, CheckpointWriter, Committed
@@ -46,9 +46,12 @@ __all__ = [
     "FieldDiff",
     "Loaded",
     "Manifest",
+    "RunChoice",
     "RunIdentity",
+    "RunSeen",
     "check_shapes",
     "checkpoint_files",
+    "choose_run",
     "diff_checkpoints",
     "diff_headers",
     "diff_states",
