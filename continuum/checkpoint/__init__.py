@@ -2,7 +2,8 @@
 
 Owns the ``.ckpt`` format (``format``), reading a run directory and keeping its
 manifest (``directory``), the background writer (``writer``), discovery + validation
-on resume (``resume``) and comparing two checkpoints (``diff``). File names and paths
+on resume (``resume``), which run ``--resume`` continues (``choice``) and comparing two
+checkpoints (``diff``). File names and paths
 are :mod:`continuum.layout`'s. It must not touch the tick loop's timing (the loop
 only hands over snapshots) or the catalog directly (the writer calls callbacks it is
 given). It may import runtime, world, blobs, layout and errors; never catalog, lens,

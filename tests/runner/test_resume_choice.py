@@ -265,3 +265,20 @@ def test_a_killed_main_run_is_still_the_one_resumed(tmp_path):
     assert branched["parent_run"] == main
     parent = json.loads(layout.manifest_path(Path(branched["checkpoint_dir"])).read_text())
     assert parent["parent"]["run_id"] == main and parent["parent"]["tick"] == 50
+
+
+def test_many_runs_list_a_few_and_count_the_rest(tmp_path, caplog):
+    ids = [
+        run(checkpoint_dir=tmp_path, steps=STRIDE, checkpoint_stride=STRIDE, no_catalog=True)[
+            "run_id"
+        ]
+        for _ in range(5)
+    ]
+    caplog.set_level(logging.WARNING, logger="continuum")
+    decision = resolve(request(checkpoint_dir=tmp_path, resume=True), load_world("terra"))
+    assert decision.run_id == ids[-1]  # the last one made advanced last
+    (line,) = [r.getMessage() for r in caplog.records if "most recently advanced" in r.getMessage()]
+    assert "of 5 runs" in line and f"1 more (continuum checkpoint list {tmp_path})" in line
+    others = line.split("the others: ")[1]
+    listed = [others.index(run_id) for run_id in ids[3:0:-1]]  # newest first
+    assert listed == sorted(listed) and ids[0] not in others
