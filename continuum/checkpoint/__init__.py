@@ -2,13 +2,15 @@
 
 Owns the ``.ckpt`` format (``format``), reading a run directory and keeping its
 manifest (``directory``), the background writer (``writer``), discovery + validation
-on resume (``resume``) and comparing two checkpoints (``diff``). File names and paths
+on resume (``resume``), which run ``--resume`` continues (``choice``) and comparing two
+checkpoints (``diff``). File names and paths
 are :mod:`continuum.layout`'s. It must not touch the tick loop's timing (the loop
 only hands over snapshots) or the catalog directly (the writer calls callbacks it is
 given). It may import runtime, world, blobs, layout and errors; never catalog, lens,
 sql or runner. Importing it loads neither sqlalchemy nor duckdb.
 """
 
+from continuum.checkpoint.choice import RunChoice, RunSeen, choose_run, newest_run_dir
 from continuum.checkpoint.diff import (
     ArrayDiff,
     CheckpointDiff,
@@ -31,7 +33,6 @@ from continuum.checkpoint.resume import (
     check_shapes,
     load_file,
     load_newest_intact,
-    newest_run_dir,
     validate,
 )
 from continuum.checkpoint.writer import DEFAULT_QUEUE_DEPTH, CheckpointWriter, Committed
@@ -46,9 +47,12 @@ __all__ = [
     "FieldDiff",
     "Loaded",
     "Manifest",
+    "RunChoice",
     "RunIdentity",
+    "RunSeen",
     "check_shapes",
     "checkpoint_files",
+    "choose_run",
     "diff_checkpoints",
     "diff_headers",
     "diff_states",

@@ -13,12 +13,9 @@ signal schema difference is always refused, since the state cannot fit.
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
-from continuum import layout
-from continuum.checkpoint.directory import checkpoint_files, latest_target, read_run_manifest
+from continuum.checkpoint.directory import checkpoint_files, latest_target
 from continuum.checkpoint.format import (
     CheckpointHeader,
     RunIdentity,
@@ -28,7 +25,6 @@ from continuum.checkpoint.format import (
 )
 from continuum.errors import (
     CheckpointCorruptError,
-    CheckpointError,
     CheckpointNotFoundError,
     ResumeMismatchError,
 )
@@ -65,42 +61,6 @@ class Loaded:
                 )
             self._state = state
         return self._state
-
-
-def newest_run_dir(checkpoint_dir: Path, world: str) -> Path:
-    """The run directory of ``world`` under ``checkpoint_dir`` updated most recently."""
-    runs, skipped = [], []
-    for manifest in _manifests(Path(checkpoint_dir)):
-        try:
-            doc, _ = read_run_manifest(manifest)
-        except (OSError, CheckpointError) as exc:
-            skipped.append(
-                str(exc) if isinstance(exc, CheckpointError) else f"{manifest}: unreadable"
-            )
-            log.warning("%s; skipped", skipped[-1])
-            continue
-        if doc.world == world and checkpoint_files(manifest.parent):
-            runs.append((doc.updated_at, manifest.parent))
-    if not runs:
-        # a run hidden by a bad manifest is named: "no checkpoints" alone would mislead
-        why = f" (skipped {len(skipped)}: {skipped[0]})" if skipped else ""
-        raise CheckpointNotFoundError(
-            f"no checkpoints of world {world!r} under {checkpoint_dir}{why}; "
-            "pass --checkpoint-dir where an earlier run wrote them, or --checkpoint-path FILE"
-        )
-    return max(runs)[1]
-
-
-def _manifests(checkpoint_dir: Path) -> Iterator[Path]:
-    """The manifest of each directory in ``checkpoint_dir`` that has one (a run directory)."""
-    try:
-        entries = list(checkpoint_dir.iterdir())
-    except OSError:  # missing or unreadable: no run directories to offer
-        return
-    for entry in entries:
-        manifest = layout.manifest_path(entry)
-        if os.path.lexists(manifest):
-            yield manifest
 
 
 def load_newest_intact(run_dir: Path) -> Loaded:

@@ -4,7 +4,8 @@
 name: ``--checkpoint-path FILE``; ``--resume-run RUN_ID``, the newest committed
 checkpoint the catalog knows for that run; ``--resume``, the newest intact checkpoint
 of the world's most recently advanced run under ``--checkpoint-dir`` (``./checkpoints``
-without one). :func:`resolve` then decides what resuming from it means under the
+without one; the rule: :mod:`continuum.checkpoint.choice`). :func:`resolve` then
+decides what resuming from it means under the
 program the run will execute, and refuses what cannot be resumed. Both only read
 (checkpoint files, manifests, the catalog): nothing here writes to disk, so every
 refusal comes before a run directory, a manifest or a catalog row exists. The one
@@ -15,7 +16,17 @@ checkpoint" is the newest intact one, not an older tick behind a killed commit.
 In place means the same run id and directory, one more segment; it needs the newest
 checkpoint of its run, the same scenario, no difference let through by
 ``--force-resume`` and the run's manifest beside the file. Anything else that resumes
-is a branch: a new run id whose manifest names the parent run and checkpoint.
+is a branch: a new run id whose manifest names the parent run and checkpoint. With
+``--resume``, both start from the chosen run's newest intact checkpoint: ``--resume
+--scenario X`` branches from the run ``--resume`` alone would continue.
+
+``--resume`` says what it chose, before the run starts: the run, the tick, whether it
+continues or branches, the other runs of the world it was chosen among (a few, most
+recently advanced first) and how to name one instead. With other runs there the line is
+a warning, shown by ``continuum run`` unless ``--quiet``: the choice was a guess the user
+should be able to check before ticks are spent. With the world's only run there was
+nothing to choose, and the line is logged at INFO (the summary's ``resumed_from`` names
+the file).
 """
 
 from __future__ import annotations
@@ -30,10 +41,10 @@ from continuum import layout
 from continuum.checkpoint import (
     CheckpointHeader,
     Loaded,
+    RunChoice,
     RunIdentity,
+    choose_run,
     load_file,
-    load_newest_intact,
-    newest_run_dir,
     validate,
 )
 from continuum.errors import CheckpointNotFoundError, ResumeMismatchError, WorldError
@@ -82,7 +93,7 @@ class Resume:
 
 def resolve(req: RunRequest, ir: WorldIR) -> Resume:
     """Decide what ``req`` resumes under world ``ir``; refuse a checkpoint that does not fit."""
-    loaded = find_checkpoint(req, ir.name)
+    loaded, choice = _find(req, ir.name)
     if loaded is None:
         program = compile_world(ir, load_scenario(ir, req.scenario))
         return Resume(Mode.FRESH, program, root=req.checkpoint_dir)
@@ -96,22 +107,67 @@ def resolve(req: RunRequest, ir: WorldIR) -> Resume:
     if _continues(loaded, program, problems):
         run_id, run_dir = header.identity.run_id, header.path.parent
         _check_run_dir(run_dir, run_id)
+        if choice is not None:
+            _report(choice, Mode.IN_PLACE, req)
         return Resume(Mode.IN_PLACE, program, loaded, run_id, run_dir, problems=problems)
     root = req.checkpoint_dir or _branch_root(header)
     parent = (header.identity.run_id, header.tick)
+    if choice is not None:
+        _report(choice, Mode.BRANCH, req)
     return Resume(Mode.BRANCH, program, loaded, root=root, parent=parent, problems=problems)
 
 
 def find_checkpoint(req: RunRequest, world: str) -> Loaded | None:
     """The checkpoint ``req`` resumes from, read and verified; None for a fresh run."""
+    return _find(req, world)[0]
+
+
+def _find(req: RunRequest, world: str) -> tuple[Loaded | None, RunChoice | None]:
+    """The checkpoint, and for ``--resume`` the choice of run that named it."""
     if req.checkpoint_path is not None:
-        return load_file(Path(req.checkpoint_path))
+        return load_file(Path(req.checkpoint_path)), None
     if req.resume_run is not None:
-        return load_file(checkpoint_of_run(req.catalog, req.resume_run))
+        return load_file(checkpoint_of_run(req.catalog, req.resume_run)), None
     if req.resume:
-        directory = req.checkpoint_dir or DEFAULT_CHECKPOINT_DIR
-        return load_newest_intact(newest_run_dir(directory, world))
-    return None
+        choice = choose_run(req.checkpoint_dir or DEFAULT_CHECKPOINT_DIR, world)
+        return choice.loaded, choice
+    return None, None
+
+
+#: how many of the other runs the ``--resume`` line lists (the rest are counted)
+LISTED_RUNS = 3
+
+
+def _report(choice: RunChoice, mode: Mode, req: RunRequest) -> None:
+    """Say which run ``--resume`` chose and how to name another (see the module doc)."""
+    header = choice.loaded.header
+    verb = "resuming run" if mode is Mode.IN_PLACE else "branching from run"
+    where = f"world {choice.world!r} in {choice.directory}"
+    chosen = f"{verb} {choice.chosen.run_id} at tick {header.tick}"
+    if not choice.others:
+        log.info("%s (the only run of %s)", chosen, where)
+        return
+    listed = "; ".join(
+        f"{run.run_id} at tick {run.tick} (scenario {run.scenario}, written {run.created_at})"
+        for run in choice.others[:LISTED_RUNS]
+    )
+    rest = len(choice.others) - LISTED_RUNS
+    if rest > 0:
+        listed += f"; {rest} more (continuum checkpoint list {choice.directory})"
+    if req.no_catalog:  # a run recorded nowhere is named by its file
+        how = f"--checkpoint-path {choice.others[0].path}"
+    else:
+        how = f"--resume-run {choice.others[0].run_id}"
+    log.warning(
+        "%s, written %s: the most recently advanced of %d runs of %s; the others: %s; "
+        "to resume another instead: %s",
+        chosen,
+        header.created_at,
+        len(choice.runs),
+        where,
+        listed,
+        how,
+    )
 
 
 def checkpoint_of_run(url: str | None, run_id: str) -> Path:
