@@ -68,7 +68,12 @@ EXIT_INCOMPLETE = 3
     default=None,
     help="Keep only the newest N checkpoints of this run.",
 )
-@click.option("--resume", is_flag=True, help="Resume from the newest intact checkpoint.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Resume the world's most recently advanced run under --checkpoint-dir, from its "
+    "newest intact checkpoint.",
+)
 @click.option(
     "--checkpoint-path",
     type=click.Path(dir_okay=False, path_type=Path),
