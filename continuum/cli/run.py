@@ -169,11 +169,12 @@ def run(world: str, quiet: bool, as_json: bool, **options) -> None:
         echo_json(summary, indent=None)
     elif not quiet:
         checkpointing = summary.get("checkpoint_dir") is not None
+        width = max(map(len, summary))
         for key, value in summary.items():
             if key == "failures":
                 value = ", ".join(f"{kind} {n}" for kind, n in failed.items()) or None
             if value is not None and (checkpointing or not key.startswith("checkpoints_")):
-                echo(f"{key:>20}  {value}")
+                echo(f"{key:>{width}}  {value}")
     if failed:
         what = ", ".join(f"{kind} {n}" for kind, n in failed.items())
         echo(f"error: the run completed but not all was written: {what}", err=True)
