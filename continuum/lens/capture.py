@@ -135,9 +135,18 @@ def choose_chunk_size(frame_bytes: int, stride: int, memory: int) -> int:
     return 1
 
 
-def check_chunk_size(chunk_size: int, frame_bytes: int, stride: int, memory: int) -> None:
-    """Refuse windows the budget cannot hold, saying which sizes it can."""
+def check_chunk_size(
+    chunk_size: int, frame_bytes: int, stride: int, memory: int, *, resumed: bool = False
+) -> None:
+    """Refuse windows the budget cannot hold (a window that outgrew it could never be
+    sealed), saying which sizes or budget would do."""
     need = window_frames(chunk_size, stride) * frame_bytes * WINDOWS_IN_MEMORY
+    if need > memory and resumed:
+        raise LensError(
+            f"this run's lens windows are {chunk_size} ticks: {_size(need)} of lens memory "
+            f"(filling, encoding and writing one at a time), more than the budget of "
+            f"{_size(memory)}; resume with --lens-memory {-(-need // (1 << 20))}M or more"
+        )
     if need > memory:
         fits = choose_chunk_size(frame_bytes, stride, memory)
         raise LensError(
@@ -314,6 +323,7 @@ class LensCapture:
                     f"with --lens-chunk-size {recorded} (or without it), not {asked}"
                 )
             self.chunk_size = recorded
+            check_chunk_size(recorded, frame_bytes, self.config.stride, self.memory, resumed=True)
         elif asked is not None:
             check_chunk_size(asked, frame_bytes, self.config.stride, self.memory)
             self.chunk_size = asked

@@ -129,3 +129,35 @@ def test_unknown_fields_fail_before_the_run_starts(tmp_path):
 def test_bad_capture_config_is_refused(tmp_path):
     with pytest.raises(LensError, match=">= 1"):
         CaptureConfig(tmp_path, stride=0)
+
+
+# --- issue 13: windows sized to the memory budget ----------------------------------------
+
+
+def test_the_default_window_shrinks_to_fit_the_memory_budget(tmp_path):
+    """tiny frames are 6.8 KB: 1 MiB holds three windows of 50 ticks, not of 100."""
+    summary = run(steps=120, lens_dir=tmp_path, lens_memory=1 << 20)
+    assert summary["lens_chunk_size"] == 50 and summary["lens_missing_ticks"] == 0
+    assert chunk_names(run_dir(summary)) == [
+        "lens_snapshot_0000000000-0000000050.lens",
+        "lens_snapshot_0000000050-0000000100.lens",
+        "lens_snapshot_0000000100-0000000150.lens",
+    ]
+
+
+def test_a_window_the_budget_cannot_hold_is_refused_before_the_run(tmp_path):
+    with pytest.raises(LensError, match=r"--lens-chunk-size 1000: .* pass --lens-chunk-size 50"):
+        run(steps=5, lens_dir=tmp_path / "lens", lens_chunk_size=1000, lens_memory=1 << 20)
+    assert not (tmp_path / "lens").exists() or not any((tmp_path / "lens").iterdir())
+
+
+def test_a_resume_keeps_the_runs_windows_and_checks_them_against_its_budget(tmp_path):
+    lens = {"lens_dir": tmp_path / "lens", "checkpoint_dir": tmp_path / "ckpt"}
+    first = run(steps=20, lens_chunk_size=500, **lens)
+    with pytest.raises(LensError, match="this run's lens windows are 500 ticks"):
+        run(steps=5, resume=True, seed=None, lens_memory=1 << 20, **lens)
+    with pytest.raises(LensError, match="resume with --lens-chunk-size 500"):
+        run(steps=5, resume=True, seed=None, lens_chunk_size=100, **lens)
+    second = run(steps=5, resume=True, seed=None, **lens)  # no flag: the run's own windows
+    assert second["run_id"] == first["run_id"] and second["lens_chunk_size"] == 500
+    assert chunk_names(run_dir(second)) == ["lens_snapshot_0000000000-0000000500.lens"]
