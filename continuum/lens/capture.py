@@ -229,6 +229,7 @@ class LensCapture:
         self._open = False
         self._on_seal = on_seal
         self._on_gap = on_gap or []
+        self._first: tuple[int, list[FieldFrame]] | None = None
 
     @property
     def manifest(self) -> LensManifest:
@@ -258,8 +259,7 @@ class LensCapture:
         opens the manifest: anything unusable is one ``LensError`` naming it, before the
         loop starts.
         """
-        first = self._observe(state)
-        self._settle_chunk_size(first)
+        first = self.check(state)
         covered = covered_end(self.run_dir)
         self.floor = state.tick if covered is None else max(covered, state.tick)
         resumed = self._resumed_window(covered)
@@ -295,6 +295,16 @@ class LensCapture:
             self.writer.submit(
                 self._captured(state.tick, state.sim_time, first, self._signals(state))
             )
+
+    def check(self, state: State) -> list[FieldFrame]:
+        """Settle the window size for a segment starting at ``state`` and return its frames
+        (observed once: they size the windows). Writes nothing; a window the budget cannot
+        hold is a ``LensError`` — called before the run is recorded anywhere."""
+        if self._first is None or self._first[0] != state.tick:
+            frames = self._observe(state)
+            self._settle_chunk_size(frames)
+            self._first = (state.tick, frames)
+        return self._first[1]
 
     def _observe(self, state: State) -> list[FieldFrame]:
         return self.sim.observe(state, self.names)

@@ -262,7 +262,9 @@ def open_lens(
         memory=req.lens_memory,
         on_full=OnFull(req.lens_on_full),
     )
-    return LensCapture(p.sim, config, p.run_id, ir_hash=p.ir_hash, on_seal=on_seal, on_gap=on_gap)
+    lens = LensCapture(p.sim, config, p.run_id, ir_hash=p.ir_hash, on_seal=on_seal, on_gap=on_gap)
+    lens.check(p.state)  # windows that cannot fit the budget: refused before any record
+    return lens
 
 
 def open_exporter(
