@@ -230,6 +230,11 @@ class Runs:
 
         return self._db.write(op)
 
+    def check_params(self, run_id: str, params: Mapping[str, ParamValue]) -> None:
+        """Refuse (``CatalogConflictError``) ``params`` that are not the run's recorded
+        ones: what ``start_segment`` checks, asked before a resume settles anything."""
+        self._db.read(lambda conn: _refuse_changed_params(conn, run_id, params))
+
     def advance(self, run_id: str, tick: int) -> None:
         """A checkpoint at ``tick`` committed: the run's range and running segment reach it."""
         self._db.write(lambda conn: advance(conn, run_id, tick))

@@ -78,7 +78,7 @@ class RunRecorder:
         check_user_params(p.ir, req.params)
         resumed = p.loaded.header if p.loaded else None
         if resumed is not None:
-            self._settle(resumed.identity.run_id, in_place=not p.is_new)
+            self._settle(resumed.identity.run_id, in_place=not p.is_new, params=req.params)
         if resumed is not None and not p.is_new:
             try:
                 self.catalog.runs.start_segment(
@@ -116,9 +116,12 @@ class RunRecorder:
             tags=req.tags,
         )
 
-    def _settle(self, run_id: str, *, in_place: bool) -> None:
-        """Settle the resumed run's dead segment; refuse to continue a live run in place."""
+    def _settle(self, run_id: str, *, in_place: bool, params: dict[str, ParamValue]) -> None:
+        """Settle the resumed run's dead segment; refuse to continue a live run in place,
+        or with a ``--param`` it was not started with (before anything is settled)."""
         try:
+            if in_place:
+                self.catalog.runs.check_params(run_id, params)
             run = settle_dead_run(self.catalog, run_id)
         except RunNotFoundError:
             return  # written with the catalog off or elsewhere: nothing to settle
