@@ -378,7 +378,8 @@ def _encode(value: ParamValue) -> tuple[str, float | None]:
 
 
 def _shown(key: str, value: ParamValue) -> str:
-    return f"{key}={_encode(value)[0]}"
+    """``k=4``, ``flag=true``; text quoted (``k='4'``), so a number and its text differ."""
+    return f"{key}={value!r}" if isinstance(value, str) else f"{key}={_encode(value)[0]}"
 
 
 def _same(a: ParamValue, b: ParamValue) -> bool:

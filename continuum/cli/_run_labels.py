@@ -24,9 +24,9 @@ def _pairs(option: str, texts: Sequence[str]) -> dict[str, str]:
         try:
             key, value = parse_label(text, option)
         except InvalidFilterError as exc:
-            raise click.BadParameter(str(exc)) from None
+            raise click.UsageError(str(exc)) from None
         if key in found and found[key] != value:
-            raise click.BadParameter(f"{option} {key} given twice ({found[key]!r}, {value!r})")
+            raise click.UsageError(f"{option} {key} given twice ({found[key]!r}, {value!r})")
         found[key] = value
     return found
 
