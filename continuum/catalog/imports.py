@@ -27,6 +27,7 @@ from continuum.catalog.audit import add_audit
 from continuum.catalog.db import Database, new_id, utcnow
 from continuum.catalog.db.models import checkpoints, lens_chunks, run_segments, runs, worlds
 from continuum.catalog.records import _Record
+from continuum.catalog.ticks import settle
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +146,8 @@ class Imports:
             if link:
                 conn.execute(update(runs).where(runs.c.run_id == s.run_id).values(**link))
             added, changed = self._merge_checkpoints(conn, s, directory)
+            if row.status == "crashed":  # its range: where its committed checkpoints got it
+                settle(conn, s.run_id)
             action = "updated" if added or changed else "unchanged"
             return RunScan(s.run_id, directory, action, added, changed, corrupt)
 
@@ -248,6 +251,8 @@ class Imports:
             conn.execute(run_segments.insert().values(id=new_id(), run_id=s.run_id, **seg))
         for c in s.checkpoints:
             self._put_checkpoint(conn, s.run_id, c, s.run["checkpoint_dir"], None)
+        if s.run["status"] == "crashed":  # its range: where its intact checkpoints got it
+            settle(conn, s.run_id)
 
     def _merge_checkpoints(
         self, conn: Connection, s: ScannedRun, run_dir: str | None

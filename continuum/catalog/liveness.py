@@ -6,9 +6,10 @@ or it runs elsewhere and its heartbeat is older than ``stale_after``. On its
 own host a live process is never judged by its heartbeat (a long pause is not
 a crash); a reused process id can hide a crash there, never invent one.
 
-Stale runs are marked crashed, with their open segments, and the change is
-written to the audit log. ``list``/``show``/``search`` call this first; it
-costs one indexed SELECT when nothing is stale.
+Stale runs are marked crashed, with their open segments, their tick ranges
+settled (:mod:`continuum.catalog.ticks`), and the change is written to the
+audit log. ``list``/``show``/``search`` call this first; it costs one indexed
+SELECT when nothing is stale.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy import Connection, or_, select, update
 from continuum.catalog.audit import add_audit
 from continuum.catalog.db import Database, require_run, utcnow
 from continuum.catalog.db.models import run_segments, runs
+from continuum.catalog.ticks import settle
 
 DEFAULT_STALE_AFTER = timedelta(minutes=2)
 Seen = dict[str, tuple[datetime | None, str]]  # run_id -> (heartbeat judged by, reason)
@@ -106,6 +108,7 @@ def _mark_crashed(conn: Connection, seen: Seen) -> list[str]:
             .where(run_segments.c.run_id == rid, run_segments.c.status == "running")
             .values(status="crashed", ended_at=beat or now)
         )
+        settle(conn, rid)  # its range: where its checkpoints got it, not its last heartbeat
         add_audit(conn, "run-crashed", run_id=rid, detail=reason)
         marked.append(rid)
     return marked

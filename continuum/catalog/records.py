@@ -7,15 +7,67 @@ these, so a caller cannot trigger lazy loads or hold a session open by accident.
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
+
+from continuum.errors import InvalidFilterError
 
 RUN_STATUSES = ("running", "completed", "failed", "crashed")
 SEGMENT_STATUSES = RUN_STATUSES
 BLOB_STATES = ("pending", "committed", "deleting", "pruned", "missing", "corrupt")
 
 ParamValue = str | float | int | bool
+
+#: A parameter or tag key: what a ``--param`` filter can name (no spaces, no = < > !).
+LABEL_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.:/-]{0,199}")
+MAX_LABEL_VALUE = 1000  # the catalog's value columns
+_INT = re.compile(r"[+-]?[0-9]+")
+_FLOAT = re.compile(r"[+-]?([0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)([eE][+-]?[0-9]+)?")
+_INT64 = 2**63
+
+
+def parse_value(text: str) -> ParamValue:
+    """A parameter's value typed by its text: an int, a float, ``true``/``false``
+    (any case) as a bool, anything else the string itself.
+
+    Only plain decimal notation is a number (``4``, ``-2.5``, ``1e-3``): ``nan``,
+    ``inf``, ``0x10`` and ``1_000`` stay text, and so does an integer past 64 bits,
+    which no SQL number column holds exactly.
+    """
+    if _INT.fullmatch(text) and -_INT64 <= int(text) < _INT64:
+        return int(text)
+    if _FLOAT.fullmatch(text) and not _INT.fullmatch(text):
+        number = float(text)
+        if math.isfinite(number):
+            return number
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return text
+
+
+def parse_label(text: str, option: str) -> tuple[str, str]:
+    """``KEY=VALUE`` of a ``--param``/``--tag`` as (key, value text); one clear
+    ``InvalidFilterError`` line for anything else."""
+    key, sep, value = text.partition("=")
+    shown = repr(text[:80])
+    if not sep:
+        raise InvalidFilterError(f"{option} {shown}: expected KEY=VALUE, e.g. {option} k=4")
+    if not LABEL_KEY.fullmatch(key):
+        raise InvalidFilterError(
+            f"{option} {shown}: the key must start with a letter or '_' and hold only "
+            "letters, digits and _ . : / - (at most 200), e.g. k or thermal.k"
+        )
+    if not value:
+        raise InvalidFilterError(f"{option} {shown}: give a value after '=' ({key}=VALUE)")
+    if len(value) > MAX_LABEL_VALUE or not value.isprintable():
+        raise InvalidFilterError(
+            f"{option} {key}=...: the value must be printable text of at most "
+            f"{MAX_LABEL_VALUE} characters"
+        )
+    return key, value
 
 
 def span_text(start: int | None, end: int | None) -> str:

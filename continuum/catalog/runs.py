@@ -3,7 +3,14 @@
 A run is created running, with its first segment (the process that started
 it). Each resume of the run opens another segment; ``finish_run`` closes the
 open one. These are called by the checkpoint writer's thread and by the
-``continuum run`` command, never from inside the tick loop.
+``continuum run`` command, never from inside the tick loop. Tick ranges follow
+the rules of :mod:`continuum.catalog.ticks`.
+
+Parameters describe the run as it was started (its scenario's overrides and the
+user's ``--param``): they are written by ``register`` and a resume in place keeps
+them — ``start_segment`` refuses a parameter that differs from, or is not among,
+those recorded, since changing one would make the record describe two different
+runs under one id. Tags are labels: a resume adds to them.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from continuum.catalog.db.models import (
     worlds,
 )
 from continuum.catalog.records import RUN_STATUSES, ParamValue, RunRecord, SegmentRecord
+from continuum.catalog.ticks import advance, settle
 from continuum.errors import CatalogConflictError, CatalogError
 
 _FINAL_STATUSES = tuple(s for s in RUN_STATUSES if s != "running")
@@ -163,11 +171,15 @@ class Runs:
         resumed_from_path: str | None = None,
         host: str | None = None,
         pid: int | None = None,
+        params: Mapping[str, ParamValue] | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> SegmentRecord:
         """Record that a process resumed ``run_id``; the run is running again.
 
         A segment still marked running is from a process that died without
-        ending it, so it is closed as crashed.
+        ending it, so it is closed as crashed, at its newest committed checkpoint.
+        ``params`` must be among the run's recorded ones, with the same values
+        (else ``CatalogConflictError`` and nothing is written); ``tags`` are added.
         """
         proc = {
             "host": socket.gethostname() if host is None else host,
@@ -176,6 +188,7 @@ class Runs:
 
         def op(conn: Connection) -> SegmentRecord:
             require_run(conn, run_id)
+            _refuse_changed_params(conn, run_id, params or {})
             now = utcnow()
             mine = run_segments.c.run_id == run_id
             conn.execute(
@@ -183,6 +196,8 @@ class Runs:
                 .where(mine, run_segments.c.status == "running")
                 .values(status="crashed", ended_at=now)
             )
+            settle(conn, run_id)
+            self._put_tags(conn, run_id, tags or {})
             last = conn.scalar(select(func.max(run_segments.c.ordinal)).where(mine)) or 0
             conn.execute(
                 update(runs)
@@ -212,6 +227,26 @@ class Runs:
             if conn.execute(update(run_segments).where(this).values(**values)).rowcount != 1:
                 raise CatalogError(f"no run segment {segment_id!r} in the catalog")
             return segment_record(conn.execute(select(run_segments).where(this)).one()._mapping)
+
+        return self._db.write(op)
+
+    def check_params(self, run_id: str, params: Mapping[str, ParamValue]) -> None:
+        """Refuse (``CatalogConflictError``) ``params`` that are not the run's recorded
+        ones: what ``start_segment`` checks, asked before a resume settles anything."""
+        self._db.read(lambda conn: _refuse_changed_params(conn, run_id, params))
+
+    def advance(self, run_id: str, tick: int) -> None:
+        """A checkpoint at ``tick`` committed: the run's range and running segment reach it."""
+        self._db.write(lambda conn: advance(conn, run_id, tick))
+
+    def settle_ticks(self, run_id: str) -> RunRecord:
+        """A crashed run's range from its committed checkpoints (see ``catalog.ticks``);
+        a run in any other state is returned as it is."""
+
+        def op(conn: Connection) -> RunRecord:
+            if require_run(conn, run_id).status == "crashed":
+                settle(conn, run_id)
+            return _reload(conn, run_id)
 
         return self._db.write(op)
 
@@ -328,10 +363,52 @@ class Runs:
 
     def _put_params(self, conn: Connection, run_id: str, params: Mapping[str, ParamValue]) -> None:
         for key, value in params.items():
-            text, number = encode_param(value)
+            text, number = _encode(value)
             row = {"value_text": text, "value_num": number}
             stmt = self._db.insert(run_params).values(run_id=run_id, key=key, **row)
             conn.execute(stmt.on_conflict_do_update(index_elements=["run_id", "key"], set_=row))
+
+
+def _encode(value: ParamValue) -> tuple[str, float | None]:
+    """``encode_param``, except that a bool keeps its number (1/0) too: that is what
+    tells ``true`` the bool from the text "true" when the row is read back."""
+    if isinstance(value, bool):
+        return ("true" if value else "false"), float(value)
+    return encode_param(value)
+
+
+def _shown(key: str, value: ParamValue) -> str:
+    """``k=4``, ``flag=true``; text quoted (``k='4'``), so a number and its text differ."""
+    return f"{key}={value!r}" if isinstance(value, str) else f"{key}={_encode(value)[0]}"
+
+
+def _same(a: ParamValue, b: ParamValue) -> bool:
+    """Equal values of one kind: 4 and 4.0 are the same number, ``true`` is not 1."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, str) or isinstance(b, str):
+        return type(a) is type(b) and a == b
+    return a == b
+
+
+def _refuse_changed_params(conn: Connection, run_id: str, given: Mapping[str, ParamValue]) -> None:
+    if not given:
+        return
+    mine = select(run_params.c.key, run_params.c.value_text, run_params.c.value_num)
+    rows = conn.execute(mine.where(run_params.c.run_id == run_id)).all()
+    recorded = {key: decode_param(text, number) for key, text, number in rows}
+    for key, value in given.items():
+        if key not in recorded:
+            raise CatalogConflictError(
+                f"run {run_id} was started without parameter {key!r}; a resume keeps the "
+                f"run's parameters: drop --param {key}, or start a new run with it"
+            )
+        if not _same(recorded[key], value):
+            raise CatalogConflictError(
+                f"run {run_id} was started with {_shown(key, recorded[key])}, not "
+                f"{_shown(key, value)}; a resume keeps the run's parameters: drop "
+                f"--param {key}, or start a new run with it"
+            )
 
 
 class RunDirs(NamedTuple):

@@ -42,7 +42,11 @@ MAX_LIMIT = 10_000
 
 @dataclass(frozen=True, slots=True)
 class ParamFilter:
-    """``key op value``; a numeric value compares numerically, text only with = and !=."""
+    """``key op value``; a numeric value compares numerically, text only with = and !=.
+
+    ``true``/``false`` in any case match a bool parameter (``continuum run --param
+    flag=TRUE`` records the bool ``true``).
+    """
 
     key: str
     op: str
@@ -67,6 +71,8 @@ def parse_param_filter(text: str) -> ParamFilter:
         number = None
     if number is None and op not in ("=", "!="):
         raise InvalidFilterError(f"param filter {text!r}: {op} needs a number, got {raw!r}")
+    if number is None and raw.lower() in ("true", "false"):
+        raw = raw.lower()  # a bool param's text, however it is typed (``--param flag=true``)
     return ParamFilter(key, op, raw if number is None else number)
 
 

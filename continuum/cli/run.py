@@ -20,6 +20,7 @@ from continuum.cli._output import (
     echo_json,
     log_to_stderr,
 )
+from continuum.cli._run_labels import params_option, tags_option
 
 MAX_SEED = MAX_INT
 #: Exit code of a run that reached its last tick but lost some of what it should have
@@ -138,6 +139,22 @@ EXIT_INCOMPLETE = 3
     help="Catalog URL or .db file [default: $CONTINUUM_CATALOG or ~/.local/share/continuum].",
 )
 @click.option("--no-catalog", is_flag=True, help="Do not record this run in the catalog.")
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    callback=params_option,
+    help="Record a parameter (int, float, true/false or text; repeatable).",
+)
+@click.option(
+    "--tag",
+    "tags",
+    multiple=True,
+    metavar="KEY=VALUE",
+    callback=tags_option,
+    help="Record a tag (repeatable).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line at the end.")
 def run(world: str, quiet: bool, as_json: bool, **options) -> None:
@@ -150,6 +167,7 @@ def run(world: str, quiet: bool, as_json: bool, **options) -> None:
       continuum run terra --resume --checkpoint-dir ./ckpt --steps 5000
       continuum run ./my-world --scenario tiny --json
       continuum run terra --steps 500 --lens-dir ./lens --lens-stride 10
+      continuum run terra --steps 500 --param k=4 --tag team=a
 
     Exit status: 0 done; 1 refused or stopped by an error (one line); 3 the run
     reached its last tick but not all was written (the summary's failures say what).
@@ -158,6 +176,8 @@ def run(world: str, quiet: bool, as_json: bool, **options) -> None:
 
     if options["lens_export_dir"] is not None and options["lens_dir"] is None:
         raise click.UsageError("--lens-export-dir exports lens chunks: it needs --lens-dir")
+    if options["no_catalog"] and (options["params"] or options["tags"]):
+        raise click.UsageError("--param and --tag are recorded in the catalog: drop --no-catalog")
     if not options["no_catalog"]:
         options["catalog"] = check_catalog(options["catalog"])
     log_to_stderr(logging.ERROR if quiet else logging.WARNING)

@@ -24,6 +24,10 @@ settles each finding through the blob state machine (whose moves are audit-logge
     stray temporary             deleted when its writer (pid in its name) is gone
                                 on this host; a live writer's temporary is no problem
 
+With ``repair``, a crashed run's tick range is then settled against its rows as they
+now stand (``Runs.settle_ticks``: each crashed segment ends at its newest committed
+checkpoint), so a checkpoint adopted or re-committed here moves the range too.
+
 Known-bad rows that are still bad (``missing`` without a file, ``corrupt`` with a
 bad file) are not problems: the catalog already says so, and a verify after
 ``--repair`` is clean. Pending rows younger than an hour are skipped (their write may
@@ -54,4 +58,6 @@ def verify(catalog: Catalog, run_id: str | None = None, *, repair: bool = False)
             count, found = Walker(kind, repair).run(kind.files(run))
             checked[kind.blob] += count
             problems += found
+        if repair and run.status == "crashed":
+            catalog.runs.settle_ticks(run.run_id)
     return VerifyReport(len(runs), checked["checkpoint"], tuple(problems), checked["lens"])

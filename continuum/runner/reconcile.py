@@ -17,7 +17,10 @@ becomes ``missing``, one whose file is bad ``corrupt`` (only where the run's dir
 is visible from here: another host's disk is not judged). Files of the run's
 directories that no row lists are adopted as verify adopts them, and temporaries of
 the dead writer are removed. Committed rows are not re-verified (that is
-``catalog verify``'s job; resuming must stay cheap).
+``catalog verify``'s job; resuming must stay cheap). Then the run's tick range is
+settled against what is now committed (``Runs.settle_ticks``): each crashed segment
+ends at its newest committed checkpoint, and the run's range at the furthest of them,
+so the new segment extends a truthful range.
 
 A run that is still ``running`` is left alone: its writer may be mid-write. Two
 processes resuming the same dead run at the same instant both pass this check; the
@@ -66,7 +69,7 @@ def settle_dead_run(catalog: Catalog, run_id: str) -> RunRecord:
                 run_id,
                 describe(exc),
             )
-    return run
+    return catalog.runs.settle_ticks(run_id)
 
 
 def _settle(adapter: _DeadCheckpoints | _DeadLensChunks, dirs: RunDirs) -> None:

@@ -4,9 +4,13 @@ What is recorded, and from which thread:
 
 - before the loop (main thread): the run (new run or branch, with parent) or a
   new segment (resume in place); an unreachable catalog fails the run here,
-  before anything is written;
+  before anything is written. A new run or branch records its parameters: its
+  scenario's overrides (:func:`scenario_params`) and the user's ``--param``, and
+  its ``--tag`` labels. A resume in place keeps the run's parameters (a ``--param``
+  that differs is refused, see ``catalog.runs``) and adds its tags;
 - per checkpoint (writer thread): a ``pending`` row before the file is
-  written, ``committed`` with sizes and checksum after the atomic rename;
+  written, ``committed`` with sizes and checksum after the atomic rename, and
+  the run's tick range advanced to it (a SIGKILLed run shows how far it got);
 - every ``HEARTBEAT_S`` (heartbeat thread): heartbeat + last tick, so a run
   killed with SIGKILL shows as ``crashed`` once its heartbeat is stale;
 - after the loop (main thread): status, last tick, dropped checkpoints.
@@ -32,14 +36,16 @@ from typing import TYPE_CHECKING
 from continuum import layout
 from continuum.blobs.worker import Failures, describe
 from continuum.catalog import Catalog
+from continuum.catalog.records import ParamValue, parse_value
 from continuum.checkpoint import Committed
-from continuum.errors import RunNotFoundError
+from continuum.errors import InvalidFilterError, RunNotFoundError
 from continuum.runner.prepare import Prepared
 from continuum.runner.reconcile import refuse_if_running, settle_dead_run
 from continuum.runner.request import RunRequest
 
 if TYPE_CHECKING:
     from continuum.lens import SealedChunk
+    from continuum.world import Scenario, WorldIR
 
 log = logging.getLogger("continuum.catalog")
 
@@ -69,9 +75,10 @@ class RunRecorder:
         return recorder
 
     def _register(self, p: Prepared, req: RunRequest) -> None:
+        check_user_params(p.ir, req.params)
         resumed = p.loaded.header if p.loaded else None
         if resumed is not None:
-            self._settle(resumed.identity.run_id, in_place=not p.is_new)
+            self._settle(resumed.identity.run_id, in_place=not p.is_new, params=req.params)
         if resumed is not None and not p.is_new:
             try:
                 self.catalog.runs.start_segment(
@@ -79,6 +86,8 @@ class RunRecorder:
                     start_tick=p.state.tick,
                     resumed_from_tick=resumed.tick,
                     resumed_from_path=str(resumed.path),
+                    params=req.params,
+                    tags=req.tags,
                 )
                 return
             except RunNotFoundError:
@@ -103,11 +112,16 @@ class RunRecorder:
             lens_dir=layout.run_dir(req.lens_dir, self.run_id).resolve() if req.lens_dir else None,
             parent_run_id=parent[0] if parent else None,
             parent_checkpoint_tick=parent[1] if parent else None,
+            params={**scenario_params(p.program.scenario), **req.params},
+            tags=req.tags,
         )
 
-    def _settle(self, run_id: str, *, in_place: bool) -> None:
-        """Settle the resumed run's dead segment; refuse to continue a live run in place."""
+    def _settle(self, run_id: str, *, in_place: bool, params: dict[str, ParamValue]) -> None:
+        """Settle the resumed run's dead segment; refuse to continue a live run in place,
+        or with a ``--param`` it was not started with (before anything is settled)."""
         try:
+            if in_place:
+                self.catalog.runs.check_params(run_id, params)
             run = settle_dead_run(self.catalog, run_id)
         except RunNotFoundError:
             return  # written with the catalog off or elsewhere: nothing to settle
@@ -150,10 +164,11 @@ class RunRecorder:
         return True
 
     def committed(self, c: Committed) -> None:
-        """Writer thread, after rename + fsync: the row says what is on disk."""
-        self._safely(
-            f"checkpoint {c.tick}",
-            lambda: self.catalog.checkpoints.record(
+        """Writer thread, after rename + fsync: the row says what is on disk, and the
+        run's range (and this segment's) reaches the checkpoint."""
+
+        def op() -> None:
+            self.catalog.checkpoints.record(
                 self.run_id,
                 tick=c.tick,
                 sim_time=c.sim_time,
@@ -163,8 +178,10 @@ class RunRecorder:
                 raw_bytes=c.raw_bytes,
                 checksum=c.checksum,
                 state="committed",
-            ),
-        )
+            )
+            self.catalog.runs.advance(self.run_id, c.tick)
+
+        self._safely(f"checkpoint {c.tick}", op)
 
     def lens_chunk(self, chunk: SealedChunk) -> None:
         """Lens writer thread: a sealed chunk file, durable on disk."""
@@ -222,3 +239,36 @@ class RunRecorder:
             op()
         except Exception as exc:
             self.failures.add("catalog", f"catalog: could not record {what}: {describe(exc)}")
+
+
+def scenario_params(scenario: Scenario) -> dict[str, ParamValue]:
+    """What a scenario overrides, as parameters a search can compare.
+
+    ``[config]`` constants under their own key (numbers: ``thermal.core_cooling``),
+    the ``[topology]`` resolution as ``topology.resolution`` (an int), each
+    ``[initial]`` value as ``initial.SIGNAL``: a number when its expression is a plain
+    number, else the expression's text. The default scenario overrides nothing.
+    """
+    params: dict[str, ParamValue] = dict(scenario.config)
+    if scenario.resolution is not None:
+        params["topology.resolution"] = scenario.resolution
+    for key, expr in scenario.initial:
+        params[f"initial.{key}"] = parse_value(expr.source.strip())
+    return params
+
+
+def check_user_params(ir: WorldIR, params: dict[str, ParamValue]) -> None:
+    """Refuse a ``--param`` that names what the world or a scenario sets.
+
+    ``--param`` only labels a run; it changes nothing in it. A key that is one of the
+    world's config constants (or ``topology.resolution``, ``initial.*``) would read
+    as if it had set that value, so it is refused, pointing at scenarios, whose
+    overrides are recorded under those keys.
+    """
+    for key in params:
+        if key in ir.config_dict or key == "topology.resolution" or key.startswith("initial."):
+            raise InvalidFilterError(
+                f"--param {key}: that is a setting of world {ir.name!r}, and --param only "
+                "labels a run (it changes nothing in it); set it in a scenario "
+                "(--scenario), whose overrides the catalog records as parameters"
+            )

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+#: What a ``--param`` value is once parsed (``continuum.catalog.records.ParamValue``).
+ParamValue = str | float | int | bool
 
 
 @dataclass
@@ -31,3 +34,6 @@ class RunRequest:
     catalog: str | None = None  # URL; None: CONTINUUM_CATALOG or the default SQLite file
     no_catalog: bool = False
     resume_run: str | None = None
+    #: ``--param``: user parameters recorded with the run (they change nothing in it)
+    params: dict[str, ParamValue] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)  # ``--tag``: labels recorded with it

@@ -129,7 +129,7 @@ def test_tags_and_params_upsert_and_delete(catalog):
     run = catalog.runs.set_tags(run.run_id, {"a": "x", "c": "3"}, remove=["b"])
     assert run.tags == {"a": "x", "c": "3"}
     run = catalog.runs.set_params(run.run_id, {"k": 2.5, "name": "007", "flag": True})
-    assert run.params == {"k": 2.5, "name": "007", "flag": "true"}
+    assert run.params == {"k": 2.5, "name": "007", "flag": True}  # a bool stays a bool (issue 13)
 
 
 def test_failed_write_leaves_nothing_behind(catalog):

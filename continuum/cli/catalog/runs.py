@@ -140,6 +140,11 @@ def _pair(text: str, what: str) -> tuple[str, str]:
     return key, value
 
 
+def _text(value: object) -> str:
+    """A tag's or param's value as a search filter would name it (a bool as true/false)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def _when(text: str | None, option: str) -> datetime | None:
     if text is None:
         return None
@@ -198,7 +203,7 @@ def _print_detail(d: RunDetail) -> None:
         echo(f"{'branch:':<16}{child.run_id} @ tick {child.parent_checkpoint_tick}")
     for label, mapping in (("tags:", r.tags), ("params:", r.params)):
         if mapping:
-            echo(f"{label:<16}" + " ".join(f"{k}={v}" for k, v in sorted(mapping.items())))
+            echo(f"{label:<16}" + " ".join(f"{k}={_text(v)}" for k, v in sorted(mapping.items())))
     echo()
     echo("segments:")
     seg_rows = [
