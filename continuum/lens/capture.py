@@ -265,7 +265,7 @@ class LensCapture:
         resumed = self._resumed_window(covered)
         made = not self.run_dir.exists()
         try:
-            self._adopt_unlisted()
+            found = self._adopt_unlisted()
             lost = self._open_segment(state, covered)
         except Exception as exc:
             if made:  # nothing half-made: the directory this start made goes again
@@ -288,8 +288,7 @@ class LensCapture:
             on_seal=self._on_seal,
             on_gap=self._on_gap,
         )
-        if lost is not None:
-            self.writer._announce_gaps([lost])
+        self.writer.announce_gaps([*found, *([lost] if lost else [])])
         self._open = True
         if not state.tick % self.config.stride and state.tick >= self.floor:
             self.writer.submit(
@@ -358,17 +357,18 @@ class LensCapture:
                 "it away, then resume"
             ) from None
 
-    def _adopt_unlisted(self) -> None:
+    def _adopt_unlisted(self) -> list[list[int | str]]:
         """List the chunk files a killed segment committed but did not list (a SIGKILL
         between a file's rename and its manifest entry), with the gaps they hold: ticks of
         their range they lack were dropped. Files are the truth; the manifest catches up.
-        Only files not listed, and the last one (a rewritten window), are read."""
+        Only files not listed, and the last one (a rewritten window), are read. Returns the
+        gaps found, for the catalog."""
         listed = {
             c.get("name"): c.get("checksum")
             for c in self.manifest.data["chunks"]
             if isinstance(c, dict)
         }
-        last = _last_chunk(self.run_dir)
+        last, found = _last_chunk(self.run_dir), []
         for path in sorted(
             p for p in self.run_dir.iterdir() if layout.parse_lens_chunk_name(p.name)
         ):
@@ -383,7 +383,9 @@ class LensCapture:
                 continue
             gaps = holes(header.tick_range, ticks, self.config.stride)
             self.manifest.add_chunk(chunk_entry(header), gaps=gaps)
+            found += gaps
             log.info("lens: listed %s, committed before the last run stopped", path.name)
+        return found
 
     def _open_segment(self, state: State, covered: int | None) -> list[int | str] | None:
         """The manifest (made or loaded), any gap before ``state`` and a new segment, the

@@ -476,7 +476,7 @@ class ChunkWriter:
         except Exception as exc:  # the file is durable: the store finds it without the entry
             where = layout.manifest_path(self.run_dir)
             self.failures.add(MANIFEST, f"{where}: {path.name} not listed: {describe(exc)}")
-        self._announce_gaps(gaps)
+        self.announce_gaps(gaps)
         self.frames_written += header.frames
         self._notify(
             SealedChunk(
@@ -502,9 +502,10 @@ class ChunkWriter:
         except Exception as exc:  # the store derives holes from the files all the same
             where = layout.manifest_path(self.run_dir)
             self.failures.add(MANIFEST, f"{where}: lens gaps not recorded: {describe(exc)}")
-        self._announce_gaps(gaps)
+        self.announce_gaps(gaps)
 
-    def _announce_gaps(self, gaps: list[list[int | str]]) -> None:
+    def announce_gaps(self, gaps: list[list[int | str]]) -> None:
+        """Hand recorded gaps to ``on_gap`` (the catalog) and count them for the summary."""
         for start, end, cause in gaps:
             gap = LensGap(self.identity.run_id, int(start), int(end), str(cause))
             self.gaps.append(gap)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from continuum.errors import LensError
-from continuum.lens import CaptureConfig, FieldLens, LensStore
+from continuum.lens import CaptureConfig, ChunkData, FieldLens, FieldSeries, LensStore, write_chunk
 from continuum.runtime import Simulation
 
 from .helpers import assert_same_frames, chunk_names, reference, run, run_dir
@@ -161,3 +161,43 @@ def test_a_resume_keeps_the_runs_windows_and_checks_them_against_its_budget(tmp_
     second = run(steps=5, resume=True, seed=None, **lens)  # no flag: the run's own windows
     assert second["run_id"] == first["run_id"] and second["lens_chunk_size"] == 500
     assert chunk_names(run_dir(second)) == ["lens_snapshot_0000000000-0000000500.lens"]
+
+
+def test_a_resume_lists_a_chunk_a_killed_segment_committed_but_did_not_list(tmp_path):
+    """As if SIGKILLed between a window file's rename and its manifest entry, in drop
+    mode with ticks 13 and 14 dropped: the next segment lists the file and its gap."""
+    lens = {"lens_dir": tmp_path / "lens", "lens_chunk_size": 10}
+    first = run(steps=25, checkpoint_dir=tmp_path / "ckpt", **lens)
+    path = run_dir(first)
+    window = path / "lens_snapshot_0000000010-0000000020.lens"
+    with LensStore(path) as store:
+        kept = [t for t in range(10, 20) if t not in (13, 14)]
+        data = FieldLens.from_chunks(
+            [store.load(start=10, stop=19).to_chunk()], store.identity
+        ).to_chunk()
+        identity = store.identity
+    keep = np.isin(data.ticks, kept)
+    rows = {n: np.flatnonzero(keep[s.rows]) for n, s in data.fields.items()}
+
+    def cut_series(s: FieldSeries, kept_rows: np.ndarray) -> FieldSeries:
+        per_frame = s.positions is not None and s.positions.ndim == 3  # point samples
+        positions = s.positions[kept_rows] if per_frame else s.positions
+        return FieldSeries(s.config, np.arange(len(kept_rows)), positions, s.values[kept_rows])
+
+    cut = ChunkData(
+        data.ticks[keep],
+        data.sim_times[keep],
+        {n: cut_series(s, rows[n]) for n, s in data.fields.items()},
+        {n: v[keep] for n, v in data.signals.items()},
+    )
+    write_chunk(window, cut, identity, tick_range=(10, 20))
+    manifest_path = path / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["chunks"] = [c for c in manifest["chunks"] if c["name"] != window.name]
+    manifest_path.write_text(json.dumps(manifest))
+
+    second = run(steps=5, checkpoint_dir=tmp_path / "ckpt", resume=True, seed=None, **lens)
+    manifest = json.loads(manifest_path.read_text())
+    assert window.name in [c["name"] for c in manifest["chunks"]]
+    assert manifest["gaps"] == [[13, 15, "dropped"]]
+    assert second["lens_missing_ticks"] == 2
