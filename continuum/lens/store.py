@@ -187,7 +187,7 @@ class LensStore:
             refs.append(ref)
         present = {r.name for r in refs}
         self.missing = sorted(n for n in listed if n not in present)
-        kept, self.superseded = _supersede(refs)
+        kept, self.superseded = drop_superseded(refs)
         return kept
 
     @property
@@ -738,7 +738,7 @@ def _check_window(ref: ChunkRef, window: tuple[int, int]) -> None:
         )
 
 
-def _supersede(refs: list[ChunkRef]) -> tuple[list[ChunkRef], list[str]]:
+def drop_superseded(refs: list[ChunkRef]) -> tuple[list[ChunkRef], list[str]]:
     """(the files read, sorted by range; the names of those another file's range contains).
 
     A crash between writing a merged window file and removing the pieces it merged leaves
