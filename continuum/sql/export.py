@@ -190,6 +190,8 @@ class _Chunk:
             "sim_time": self.ticks_file() if config else "",
             "layout": file_layout,
             "tick_range": json.dumps(list(self.h.tick_range)),
+            # the capture stride: the ticks table's rows for lens gaps step by it
+            "stride": self.h.identity.stride or "",
             "topology": json.dumps(topo),
             "resolution": topo.get("resolution", ""),
             "face_order": ",".join(topo.get("face_order", [])),

@@ -74,7 +74,9 @@ def export_run(
 
     A chunk file whose header cannot be read refuses the whole export before anything
     is written (``LensError`` naming it): exporting around it would leave a hole in the
-    history that no later query could tell from a gap.
+    history that no later query could tell from a gap. The run's lens gaps (all of them,
+    derived from its files) are recorded in the catalog with its exports, so the SQL
+    ``ticks`` table marks them even for a run whose writer never recorded them.
     """
     with LensStore(run_dir) as store:
         if store.unreadable:
@@ -90,6 +92,7 @@ def export_run(
             for ref in store.chunks
             if (start is None or ref.end > start) and (stop is None or ref.start <= stop)
         ]
+        gaps = [(g.start, g.end, g.cause) for g in store.gaps]
     con = duckdb.connect(config={"threads": 1})
     local = threading.local()  # per worker: a DuckDB cursor and the column buffers
     committer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sql-commit")
@@ -126,6 +129,8 @@ def export_run(
         for cursor in cursors:
             cursor.close()
         con.close()
+    if catalog is not None and done and gaps:  # what the SQL ticks table marks
+        catalog.lens_gaps.record_many(done[0].run_id, gaps)
     return done
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from continuum import layout
 from continuum.lens import FieldLens, LensIdentity, write_chunk
-from continuum.lens.manifest import chunk_entry
 from continuum.lens.format import header_of
+from continuum.lens.manifest import chunk_entry
 from continuum.topology import CubedSphere
 
 RUN_ID = "20260101_120000_ab12cd34"

@@ -109,11 +109,11 @@ def test_query_refuses_to_interpolate_across_a_gap(tmp_path):
 
 
 def test_a_query_past_the_files_inside_a_recorded_gap_says_so(tmp_path):
-    with LensStore(gappy_run(tmp_path)) as store:
-        with pytest.raises(
-            LensError, match=r"tick 41 is outside .* falls in a lens gap \[40, 42\)"
-        ):
-            store.query(FIELD, P, tick=41)
+    with (
+        LensStore(gappy_run(tmp_path)) as store,
+        pytest.raises(LensError, match=r"tick 41 is outside .* falls in a lens gap \[40, 42\)"),
+    ):
+        store.query(FIELD, P, tick=41)
 
 
 def test_history_refuses_a_window_holding_a_gap(tmp_path):
