@@ -21,7 +21,7 @@ from pathlib import Path
 
 from continuum import layout
 from continuum.catalog import Catalog, ScannedChunk, ScannedLens
-from continuum.catalog.lens_gaps import merge_gap
+from continuum.catalog.lens_gaps import Gap, merge_gap
 from continuum.catalog.records import span_text
 from continuum.errors import ContinuumError
 from continuum.lens.format import ChunkFile
@@ -127,22 +127,67 @@ def lens_dir_gaps(run_dir: Path, warnings: list[str]) -> list[tuple[int, int, st
         return []
 
 
+#: chunk rows whose file retention removed on purpose: their ticks are no gap
+_PRUNED = ("pruned", "deleting")
+
+
+def unpruned_gaps(
+    catalog: Catalog,
+    run_id: str,
+    run_dir: Path,
+    warnings: list[str],
+    explained: tuple[str, ...] = _PRUNED,
+    also: list[tuple[int, int]] | None = None,
+) -> list[Gap]:
+    """The gaps of ``run_id``'s lens run dir, without the ticks of chunk rows in a state
+    of ``explained``: by default pruned ones (a file retention deleted leaves a hole in
+    the files that is not a gap: the lens captured those ticks, the run's policy let them
+    go), and without ``also`` (tick ranges explained otherwise)."""
+    rows = catalog.lens_chunks.list(run_id)
+    pruned = [(c.start_tick, c.end_tick) for c in rows if c.state in explained]
+    pruned += also or []
+    out = []
+    for start, end, cause in lens_dir_gaps(run_dir, warnings):
+        pieces = [(start, end)]
+        if cause == "missing":  # a writer's cause stands: those ticks were never captured
+            for p0, p1 in pruned:
+                pieces = [
+                    (a, b)
+                    for s0, s1 in pieces
+                    for a, b in ((s0, min(s1, p0)), (max(s0, p1), s1))
+                    if a < b
+                ]
+        out += [(a, b, cause) for a, b in pieces]
+    return out
+
+
 def record_lens_gaps(catalog: Catalog, run_id: str, run_dir: Path, warnings: list[str]) -> int:
     """Record the gaps of ``run_id``'s lens run dir in the catalog; returns how many."""
-    gaps = lens_dir_gaps(run_dir, warnings)
+    gaps = unpruned_gaps(catalog, run_id, run_dir, warnings)
     if gaps:
         catalog.lens_gaps.record_many(run_id, gaps)
     return len(gaps)
 
 
-def gap_problems(catalog: Catalog, run_id: str, lens_dir: str, repair: bool) -> list[Problem]:
+#: what verify leaves to the chunk rows: a hole where a row says its file is pruned,
+#: missing, corrupt or not written yet is that row's finding, not a second one
+_NOT_COMMITTED = (*_PRUNED, "missing", "corrupt", "pending")
+
+
+def gap_problems(
+    catalog: Catalog, run_id: str, lens_dir: str, repair: bool, found: list[Problem]
+) -> list[Problem]:
     """``catalog verify``: each gap of the run's lens dir the catalog does not record (as
-    recording it would leave it) is a problem; ``repair`` records it."""
+    recording it would leave it) is a problem; ``repair`` records it. Holes where a chunk
+    row is not committed (see :data:`_NOT_COMMITTED`), or where verify ``found`` a
+    problem with a chunk (a file gone, corrupt, another chunk's copy), are left to
+    that finding."""
     run_dir = Path(lens_dir)
     warnings: list[str] = []
     if not run_dir.is_dir():
         return []  # its chunks' rows already say missing
-    derived = lens_dir_gaps(run_dir, warnings)
+    bad = [p.ticks for p in found if p.blob == "lens" and p.run_id == run_id and p.ticks]
+    derived = unpruned_gaps(catalog, run_id, run_dir, warnings, _NOT_COMMITTED, bad)
     recorded = [(g.start_tick, g.end_tick, g.cause) for g in catalog.lens_gaps.list(run_id)]
     problems = []
     for gap in derived:

@@ -62,7 +62,7 @@ def verify(catalog: Catalog, run_id: str | None = None, *, repair: bool = False)
             checked[kind.blob] += count
             problems += found
         if run.lens_dir:
-            problems += gap_problems(catalog, run.run_id, run.lens_dir, repair)
+            problems += gap_problems(catalog, run.run_id, run.lens_dir, repair, problems)
         if repair and run.status == "crashed":
             catalog.runs.settle_ticks(run.run_id)
     return VerifyReport(len(runs), checked["checkpoint"], tuple(problems), checked["lens"])
