@@ -5,7 +5,7 @@ from __future__ import annotations
 from continuum import maintenance
 from continuum.catalog import Catalog
 from continuum.sql import connect, export_run
-from tests.lens.gap_dirs import RUN_ID, gappy_run
+from tests.lens.gap_dirs import RUN_ID, chunk, gappy_run, manifest
 
 CAPTURED = [t for t in range(0, 26) if t != 14] + [t for t in range(30, 40) if t not in (33, 34)]
 MISSING = {14: "dropped", 26: "missing", 27: "missing", 28: "missing", 29: "missing"}
@@ -44,8 +44,6 @@ def test_ticks_hold_a_row_per_missing_tick_with_its_cause(tmp_path):
 
 def test_gap_rows_step_by_the_capture_stride(tmp_path):
     """Stride 3: a gap [12, 19) means ticks 12, 15 and 18, not seven rows."""
-    from tests.lens.gap_dirs import chunk, manifest
-
     run_dir = tmp_path / "lens" / RUN_ID
     run_dir.mkdir(parents=True)
     entries = [

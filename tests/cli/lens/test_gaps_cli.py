@@ -6,8 +6,8 @@ import csv
 import io
 import json
 
-from tests.cli.conftest import assert_one_line_error, invoke, ok, ok_json
-from tests.lens.gap_dirs import FIELD, GAPPY, gappy_run
+from tests.cli.conftest import assert_one_line_error, catalog_url, invoke, ok, ok_json
+from tests.lens.gap_dirs import FIELD, GAPPY, RUN_ID, gappy_run
 
 
 def test_load_lists_every_gap_and_the_missing_ticks(tmp_path):
@@ -72,3 +72,23 @@ def test_history_across_a_gap_needs_the_flag_and_names_the_gaps(tmp_path):
         (26, 30, "missing"),
     ]
     assert ok(*args, "--from", 15, "--to", 25).count("\n") == 12  # header + 11 rows
+
+
+def test_catalog_scan_then_show_lists_the_gaps(tmp_path):
+    gappy_run(tmp_path / "lens")
+    url = catalog_url(tmp_path)
+    ok("catalog", "scan", tmp_path / "lens", "--catalog", url)
+    shown = ok_json("catalog", "show", RUN_ID, "--catalog", url, "--json")
+    assert [(g["start_tick"], g["end_tick"], g["cause"]) for g in shown["lens_gaps"]] == [
+        g[:3] for g in GAPPY
+    ]
+    text = ok("catalog", "show", RUN_ID, "--catalog", url)
+    lines = text.splitlines()
+    at = lines.index("lens gaps (4):")
+    assert [line.split() for line in lines[at + 1 : at + 6]] == [
+        ["TICKS", "CAUSE"],
+        ["[14,", "15)", "dropped"],
+        ["[26,", "30)", "missing"],
+        ["[33,", "35)", "lost"],
+        ["[40,", "42)", "dropped"],
+    ]
