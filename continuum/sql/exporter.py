@@ -29,7 +29,7 @@ from continuum.blobs.worker import Failures, Worker, describe
 from continuum.errors import LensError
 from continuum.lens import LensStore, SealedChunk
 from continuum.sql.columns import Scratch
-from continuum.sql.export import ChunkExport, check_fields, export_chunk
+from continuum.sql.export import ChunkExport, check_fields, export_chunk, remove_superseded_parts
 
 if TYPE_CHECKING:
     from continuum.catalog import Catalog
@@ -123,6 +123,7 @@ def export_run(
             for exported, pending in pool.map(one, chunks):  # in chunk order
                 for commit in pending:  # its parts durable and in place: now record it
                     commit.result()
+                remove_superseded_parts(exported)
                 record(catalog, exported, root)
                 done.append(exported)
     finally:
@@ -173,6 +174,7 @@ class LiveExporter:
         done = export_chunk(
             self._con, sealed.path, self.root, layouts=self.layouts, scratch=self._scratch
         )
+        remove_superseded_parts(done)
         record(self.catalog, done, self.root)
         self.exported += 1
 

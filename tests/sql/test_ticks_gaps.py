@@ -62,3 +62,33 @@ def test_gap_rows_step_by_the_capture_stride(tmp_path):
         captured = s.execute("SELECT count(*) FROM ticks WHERE captured").fetchone()
     assert missing == [(12, "missing"), (15, "missing"), (18, "missing")]
     assert captured == (7,)
+
+
+def test_a_window_file_exported_after_its_piece_replaces_the_piece_parts(tmp_path):
+    """A segment ended mid-window (piece [10, 13) exported live), the next one rewrote the
+    window file [10, 20) with the union: SQL sees each frame once."""
+    run_dir = tmp_path / "lens" / RUN_ID
+    run_dir.mkdir(parents=True)
+    piece = chunk(run_dir, [10, 11, 12], (10, 13), name=(10, 20))
+    manifest(run_dir, [piece], stride=1, gaps=[])
+    url = f"sqlite:///{tmp_path / 'cat.db'}"
+    with Catalog(url) as cat:
+        maintenance.scan(cat, tmp_path / "lens")
+        export_run(run_dir, tmp_path / "exp", catalog=cat)
+        whole = chunk(run_dir, list(range(10, 20)), (10, 20), name=(10, 20))
+        manifest(run_dir, [whole], stride=1, gaps=[])
+        export_run(run_dir, tmp_path / "exp", catalog=cat)
+    parts = sorted(
+        p.relative_to(tmp_path / "exp").as_posix() for p in (tmp_path / "exp").rglob("*.parquet")
+    )
+    assert parts == [
+        f"run_id={RUN_ID}/field=t.temp/part-0000000010-0000000020.parquet",
+        f"run_id={RUN_ID}/ticks/part-0000000010-0000000020.parquet",
+    ]
+    with connect(url, roots=[tmp_path / "exp"]) as s:
+        ticks = s.execute("SELECT tick FROM ticks ORDER BY tick").fetchall()
+        per_tick = s.execute(
+            "SELECT count(*) FROM fields GROUP BY tick HAVING count(*) != 6"
+        ).fetchall()
+    assert [t for (t,) in ticks] == list(range(10, 20))
+    assert per_tick == []
