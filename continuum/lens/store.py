@@ -409,7 +409,9 @@ class LensStore:
             for before in (True, False)
             if (k := self._neighbour(name, tick, False, before)) is not None
         ]
-        return f"; nearest captured: {', '.join(near)}" if near else ""
+        gap = self._gap_at(tick)
+        inside = f"; it falls in a lens gap {gap.text}" if gap else ""
+        return f"{inside}; nearest captured: {', '.join(near)}" if near else inside
 
     def _topology_for(self, name: str) -> CubedSphere:
         topology = self.topology

@@ -7,6 +7,7 @@ from sqlalchemy import text
 
 from continuum import maintenance
 from continuum.catalog import Catalog
+from continuum.catalog.db import create_catalog_engine, schema
 from continuum.errors import CatalogError, RunNotFoundError
 from tests.lens.gap_dirs import GAPPY, RUN_ID, gappy_run
 
@@ -92,3 +93,22 @@ def test_verify_reports_and_repairs_gaps_the_catalog_lacks(tmp_path, catalog):
     assert [p.repaired for p in repaired.problems if p.kind == "unrecorded-gap"] == ["recorded"] * 3
     assert rows(catalog, RUN_ID) == [g[:3] for g in GAPPY]
     assert not [p for p in maintenance.verify(catalog).problems if p.kind == "unrecorded-gap"]
+
+
+def test_revision_0006_adds_and_removes_the_table(catalog_url):
+    with Catalog(catalog_url) as cat:
+        rid = cat.runs.register(world="terra", ir_hash="ab" * 8, seed=1).run_id
+        cat.record_lens_gap(rid, 1, 2, "lost")
+    engine = create_catalog_engine(catalog_url)
+    try:
+        assert schema.downgrade(engine, "test", "0005") == (schema.HEAD, "0005")
+        with engine.connect() as conn:
+            tables = set(conn.dialect.get_table_names(conn))
+        assert "lens_gaps" not in tables and "lens_chunks" in tables
+        assert schema.upgrade(engine, "test") == ("0005", "0006")
+    finally:
+        engine.dispose()
+    with Catalog(catalog_url) as cat:
+        assert rows(cat, rid) == []  # a new table: the gaps come back by scanning
+        cat.record_lens_gap(rid, 1, 2, "lost")
+        assert rows(cat, rid) == [(1, 2, "lost")]

@@ -175,3 +175,65 @@ def test_a_huge_recorded_gap_stays_one_range():
     assert [(g.start, g.end, g.cause, g.ticks) for g in gaps] == [
         (4, 2_000_000_001, "lost", 999_999_999)
     ]
+
+
+def test_a_frame_asked_for_inside_a_gap_names_it(tmp_path):
+    wanted = "falls in a lens gap [26, 30) (no chunk file holds them); nearest captured: 25, 30"
+    with LensStore(gappy_run(tmp_path)) as store, pytest.raises(LensError) as err:
+        store.at(FIELD, 27)
+    assert wanted in str(err.value)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_derived_gaps_agree_with_counting_tick_by_tick(seed):
+    """Random files and records against the definition: a capture tick is in a gap iff no
+    file holds it and it lies in the files' span or in a recorded gap; its cause is the
+    first recorded gap holding it, else missing."""
+    rng = np.random.default_rng(seed)
+    stride = int(rng.integers(1, 4))
+    ranges, held, t = [], [], int(rng.integers(0, 5))
+    for _ in range(int(rng.integers(1, 5))):
+        t += int(rng.integers(0, 6))  # a hole between files, or none
+        end = t + int(rng.integers(1, 12))
+        capture = [k for k in range(t, end) if k % stride == 0]
+        held.append(
+            np.array(
+                sorted(
+                    rng.choice(capture, size=int(rng.integers(0, len(capture) + 1)), replace=False)
+                )
+                if capture
+                else [],
+                dtype=np.int64,
+            )
+        )
+        ranges.append((t, end))
+        t = end
+    recorded = []
+    for _ in range(int(rng.integers(0, 4))):
+        a = int(rng.integers(0, t + 6))
+        recorded.append(
+            (a, a + int(rng.integers(1, 8)), str(rng.choice(["dropped", "failed", "lost"])))
+        )
+    gaps = derive_gaps(stride, ranges, [len(h) for h in held], lambda k: held[k], recorded)
+
+    have = set(np.concatenate(held).tolist())
+    expect = {}
+    for k in range(0, t + 20):
+        if k % stride or k in have:
+            continue
+        cause = next((c for a, b, c in recorded if a <= k < b), None)
+        if cause is None and ranges[0][0] <= k < ranges[-1][1]:
+            cause = "missing"
+        if cause:
+            expect[k] = cause
+    got = {}
+    for g in gaps:
+        ticks = [k for k in range(g.start, g.end) if k % stride == 0]
+        assert len(ticks) == g.ticks and ticks[0] == g.start and ticks[-1] == g.end - 1
+        for k in ticks:
+            assert k not in got
+            got[k] = g.cause
+    assert got == expect
+    for a, b in zip(gaps, gaps[1:]):  # one cause, nothing captured between: one gap
+        between = [k for k in range(a.end, b.start) if k % stride == 0]
+        assert a.cause != b.cause or between
