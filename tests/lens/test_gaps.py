@@ -3,7 +3,9 @@ never interpolated across without being asked."""
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -237,3 +239,41 @@ def test_derived_gaps_agree_with_counting_tick_by_tick(seed):
     for a, b in zip(gaps, gaps[1:]):  # one cause, nothing captured between: one gap
         between = [k for k in range(a.end, b.start) if k % stride == 0]
         assert a.cause != b.cause or between
+
+
+def test_the_gaps_of_a_run_that_dropped_frames_are_every_tick_no_file_holds(tmp_path, monkeypatch):
+    """The writer under ``--lens-on-full drop`` with a slow disk: what the store derives
+    accounts for every tick, agrees with what the manifest recorded, and is refused."""
+    from continuum.blobs.worker import SLOW_ENV
+
+    from .helpers import run
+
+    monkeypatch.setenv(SLOW_ENV, "lens-io:0.02")  # the disk takes 20 ms a window
+    summary = run(
+        steps=1500,
+        lens_dir=tmp_path,
+        lens_chunk_size=5,
+        lens_memory=1 << 20,
+        lens_on_full="drop",
+        no_catalog=True,
+    )
+    assert summary["lens_dropped"] > 0
+    run_dir = Path(summary["lens_dir"])
+    recorded = manifest_gaps(json.loads(layout.manifest_path(run_dir).read_text())["gaps"])
+    with LensStore(run_dir) as store:
+        held = set(store.field_ticks(store.fields[0]).tolist())
+        gaps = store.gaps
+        summary_ticks = store.summary()["missing_ticks"]
+        interior = [g for g in gaps if g.start - 1 in held and g.end in held]
+        assert interior, f"no gap between captured frames: {gaps}"
+        inside = interior[0]
+        with pytest.raises(LensError, match="falls in a lens gap"):
+            store.query(store.fields[0], P, tick=inside.start)
+    missing = {t for g in gaps for t in range(g.start, g.end)}
+    assert not missing & held
+    assert missing | held == set(range(summary["tick"] + 1))
+    assert summary_ticks == len(missing)
+    assert {t for a, b, _ in recorded for t in range(a, b)} - held <= missing
+    assert {g.cause for g in gaps} <= {"dropped", "missing"} and "dropped" in {
+        g.cause for g in gaps
+    }
