@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from sqlalchemy import text
 
 from continuum import maintenance
 from continuum.catalog import Catalog
 from continuum.catalog.db import create_catalog_engine, schema
+from continuum.catalog.lens_gaps import merge_gap
 from continuum.errors import CatalogError, RunNotFoundError
 from tests.lens.gap_dirs import GAPPY, RUN_ID, gappy_run
 
@@ -112,3 +115,17 @@ def test_revision_0006_adds_and_removes_the_table(catalog_url):
         assert rows(cat, rid) == []  # a new table: the gaps come back by scanning
         cat.record_lens_gap(rid, 1, 2, "lost")
         assert rows(cat, rid) == [(1, 2, "lost")]
+
+
+def test_recording_one_gap_at_a_time_is_merging_them_all(catalog):
+    """Each record rewrites only the rows it touches: the result is the merge of all."""
+    rng = random.Random(13)
+    rid = catalog.runs.register(world="terra", ir_hash="ab" * 8, seed=1).run_id
+    expected: list[tuple[int, int, str]] = []
+    for _ in range(60):
+        start = rng.randrange(0, 200)
+        gap = (start, start + rng.randrange(1, 12), rng.choice(["dropped", "lost", "missing"]))
+        expected = merge_gap(expected, gap)
+        touched = catalog.record_lens_gap(rid, *gap)
+        assert all(g.end_tick >= gap[0] and g.start_tick <= gap[1] for g in touched)
+    assert rows(catalog, rid) == expected
