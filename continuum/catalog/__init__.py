@@ -3,8 +3,8 @@
 Owns: the catalog schema (``db``: engines for SQLite and PostgreSQL, the tables, and
 the Alembic revisions in ``migrations/`` shipped as ``continuum/_migrations``), and
 the operations the rest of Continuum calls, grouped in parts of :class:`Catalog`
-(``catalog.runs``, ``.search``, ``.checkpoints``, ``.lens_chunks``, ``.exports``,
-``.policies``, ``.retention``, ``.audit``, ``.liveness``, ``.imports``; see
+(``catalog.runs``, ``.search``, ``.checkpoints``, ``.lens_chunks``, ``.lens_gaps``,
+``.exports``, ``.policies``, ``.retention``, ``.audit``, ``.liveness``, ``.imports``; see
 ``facade.py``), all returning frozen records from :mod:`continuum.catalog.records`.
 
 Must not: open or decode blob files (it stores what is needed to find, validate,
@@ -34,6 +34,7 @@ from continuum.catalog.imports import (
     ScannedLens,
     ScannedRun,
 )
+from continuum.catalog.lens_gaps import LensGapRecord
 from continuum.catalog.liveness import DEFAULT_STALE_AFTER, pid_alive
 from continuum.catalog.records import (
     BLOB_STATES,
@@ -71,6 +72,7 @@ __all__ = [
     "CatalogLocation",
     "CheckpointRecord",
     "LensChunkRecord",
+    "LensGapRecord",
     "LensScan",
     "ParamFilter",
     "ParquetExportRecord",

@@ -6,7 +6,8 @@ the rows and bytes written. Re-exporting the same chunk and fields into the same
 replaces its row, as the files are replaced, so re-exports never count twice.
 
 :meth:`Exports.sql_tables` hands ``continuum.sql`` the rows of ``runs``, ``run_params``,
-``run_tags``, ``checkpoints``, ``lens_chunks`` and ``parquet_exports`` as plain tuples with
+``run_tags``, ``checkpoints``, ``lens_chunks``, ``lens_gaps`` and ``parquet_exports`` as plain
+tuples with
 column kinds, so DuckDB tables can be built without DuckDB's sqlite/postgres extensions
 (a download) and without any ORM row leaving the catalog.
 """
@@ -29,6 +30,7 @@ from continuum.catalog.db.models import (
     as_dicts,
     checkpoints,
     lens_chunks,
+    lens_gaps,
     parquet_exports,
     run_params,
     run_tags,
@@ -44,6 +46,7 @@ SQL_TABLES: dict[str, Table] = {
     "run_tags": run_tags,
     "checkpoints": checkpoints,
     "lens_chunks": lens_chunks,
+    "lens_gaps": lens_gaps,
     "parquet_exports": parquet_exports,
 }
 

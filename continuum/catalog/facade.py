@@ -7,6 +7,7 @@ Each part owns one concern and holds the same :class:`~continuum.catalog.db.Data
     catalog.search        list, find (filters, keyset pages), show (with lineage)
     catalog.checkpoints   checkpoint rows: record, mark (the blob state machine), pin, list
     catalog.lens_chunks   lens chunk rows: the same state machine
+    catalog.lens_gaps     lens gap rows: ticks the lens meant to capture and no file holds
     catalog.exports       Parquet export rows, and the tables ``lens sql`` reads
     catalog.policies      retention policies per run, world or globally
     catalog.retention     plan and prune (crash-safe), and the deletes ``catalog rm`` uses
@@ -27,6 +28,7 @@ from continuum.catalog.db import Database, create_catalog_engine, describe_url, 
 from continuum.catalog.db.errors import retry_if_locked, translate_errors
 from continuum.catalog.exports import Exports
 from continuum.catalog.imports import Imports
+from continuum.catalog.lens_gaps import LensGapRecord, LensGaps
 from continuum.catalog.liveness import DEFAULT_STALE_AFTER, Liveness
 from continuum.catalog.retention import Policies, Retention
 from continuum.catalog.runs import Runs
@@ -63,11 +65,18 @@ class Catalog:
         self.search = Search(db, self.liveness)
         self.checkpoints = Checkpoints(db)
         self.lens_chunks = LensChunks(db)
+        self.lens_gaps = LensGaps(db)
         self.exports = Exports(db)
         self.policies = Policies(db)
         self.retention = Retention(db)
         self.audit = Audit(db)
         self.imports = Imports(db)
+
+    def record_lens_gap(self, run_id: str, start: int, end: int, cause: str) -> list[LensGapRecord]:
+        """Record ticks ``[start, end)`` of ``run_id``'s lens as a gap of ``cause``
+        (dropped, failed, lost or missing): :meth:`LensGaps.record`, the lens writer's
+        ``on_gap`` callback. Idempotent; merges with the run's recorded gaps."""
+        return self.lens_gaps.record(run_id, start, end, cause)
 
     @property
     def url(self) -> str:

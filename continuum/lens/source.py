@@ -19,6 +19,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from continuum.lens.format import LensIdentity
+from continuum.lens.gaps import LensGap
 from continuum.lens.reconstruct import FieldConfig, Reconstruction
 from continuum.topology import CubedSphere
 
@@ -52,6 +53,8 @@ class FieldHistory:
     ticks: np.ndarray  # (n,) int64
     sim_times: np.ndarray  # (n,) float64
     values: np.ndarray  # (n,) or (n, 3)
+    #: the lens gaps inside the window asked for (a history read with across_gaps=True)
+    gaps: tuple[LensGap, ...] = ()
 
 
 @runtime_checkable

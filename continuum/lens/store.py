@@ -37,6 +37,7 @@ from continuum.lens.format import (
     LensIdentity,
     header_of,
 )
+from continuum.lens.gaps import LensGap, derive_gaps, in_window, manifest_gaps
 from continuum.lens.history import FieldLens
 from continuum.lens.interpolate import bracket, interpolate, moment, sample_between
 from continuum.lens.manifest import LensManifest, chunk_entry, is_lens_run_dir
@@ -81,6 +82,7 @@ class ChunkRef:
     bytes: int
     raw_bytes: int | None
     checksum: str | None
+    stride: int | None = None  # from the header (a manifest entry does not repeat it)
 
 
 @dataclass
@@ -142,9 +144,13 @@ class LensStore:
         self.manifest = LensManifest.read(self.run_dir)
         self.missing: list[str] = []
         self.unreadable: list[str] = []
+        #: files whose tick range another file's range contains (a crash between writing
+        #: a merged window file and removing the pieces it merged): never read
+        self.superseded: list[str] = []
         self.chunks = self._discover()
         self._files: dict[str, ChunkFile] = {}
         self._keys: dict[tuple[str, str], _Keys | None] = {}
+        self._gaps: list[LensGap] | None = None
 
     def __enter__(self) -> LensStore:
         return self
@@ -164,21 +170,25 @@ class LensStore:
         listed = {str(c.get("name")): c for c in chunks if isinstance(c, dict)}
         refs = []
         for path in self.run_dir.iterdir():
-            span = layout.parse_lens_chunk_name(path.name)
-            if span is None or not path.is_file():
+            window = layout.parse_lens_chunk_name(path.name)
+            if window is None or not path.is_file():
                 continue
             entry = listed.get(path.name)
+            ref = None
             if entry is not None and entry.get("bytes") == path.stat().st_size:
                 with contextlib.suppress(KeyError, TypeError, ValueError):  # else: its header
-                    refs.append(_ref_from_entry(path, span, entry))
-                    continue
+                    ref = _ref_from_entry(path, entry)
             try:
-                refs.append(_ref_from_header(path, span))
+                ref = ref or _ref_from_header(path)
+                _check_window(ref, window)
             except LensError as exc:  # one bad unlisted file must not hide the others
                 self.unreadable.append(f"{path.name}: {str(exc).splitlines()[0]}")
+                continue
+            refs.append(ref)
         present = {r.name for r in refs}
         self.missing = sorted(n for n in listed if n not in present)
-        return sorted(refs, key=lambda r: (r.start, r.end, r.name))
+        kept, self.superseded = drop_superseded(refs)
+        return kept
 
     @property
     def identity(self) -> LensIdentity:
@@ -196,6 +206,52 @@ class LensStore:
         if not self.chunks:
             return LensIdentity()
         return self._file(self.chunks[0]).header.identity
+
+    @property
+    def stride(self) -> int:
+        """The capture stride: the manifest's, else the first chunk header's, else 1."""
+        stride = (self.manifest or {}).get("stride")
+        if isinstance(stride, int) and not isinstance(stride, bool) and stride >= 1:
+            return stride
+        for ref in self.chunks[:1]:
+            stride = ref.stride or self._file(ref).header.identity.stride
+        return stride if isinstance(stride, int) and stride >= 1 else 1
+
+    @property
+    def gaps(self) -> list[LensGap]:
+        """Every range of capture ticks no file holds, whatever the cause, in tick order.
+
+        Derived from the files (holes between the chunks' tick ranges, capture ticks a
+        chunk's range holds but its frames do not) and merged with the causes the
+        manifest recorded (see :mod:`continuum.lens.gaps`), so it holds after a SIGKILL
+        that left the manifest behind the files. Reads only the ticks array of a chunk
+        holding fewer frames than its range's capture ticks, or one a recorded gap meets.
+        A chunk whose ticks cannot be read counts as holding none (and is listed in
+        :attr:`unreadable`).
+        """
+        if self._gaps is None:
+            refs = self.chunks
+
+            def ticks_of(k: int) -> np.ndarray:
+                try:
+                    return self._file(refs[k]).ticks()
+                except LensError as exc:
+                    self.unreadable.append(f"{refs[k].name}: {str(exc).splitlines()[0]}")
+                    return np.array([], dtype=np.int64)
+
+            recorded = manifest_gaps((self.manifest or {}).get("gaps"))
+            spans = [(r.start, r.end) for r in refs]
+            self._gaps = derive_gaps(
+                self.stride, spans, [r.frames for r in refs], ticks_of, recorded
+            )
+        return self._gaps
+
+    def gaps_between(self, lo: float, hi: float) -> list[LensGap]:
+        """The gaps with a capture tick strictly between ticks ``lo`` and ``hi``."""
+        return [g for g in self.gaps if g.start < hi and g.end - 1 > lo]
+
+    def _gap_at(self, tick: float) -> LensGap | None:
+        return next((g for g in self.gaps if g.start <= tick < g.end), None)
 
     @property
     def topology(self) -> CubedSphere | None:
@@ -284,21 +340,33 @@ class LensStore:
                 return int(keys.ticks[i]), axis[i]
         return None
 
-    def _bracket(self, name: str, t: float, by_time: bool) -> tuple[tuple[int, int], float]:
-        """Captured ticks (k0, k1) around tick or time ``t`` and the weight of k1."""
+    def _bracket(
+        self, name: str, t: float, by_time: bool, across_gaps: bool = False
+    ) -> tuple[tuple[int, int], float]:
+        """Captured ticks (k0, k1) around tick or time ``t`` and the weight of k1.
+
+        Two frames with a gap between them are not blended unless ``across_gaps``: the
+        ticks in between were meant to be captured and are not, so a blend would present
+        a guess as observed data (a LensError names the gap and the frames around it).
+        """
         self._check_field(name)
         k0 = self._neighbour(name, t, by_time, before=True)
         k1 = self._neighbour(name, t, by_time, before=False)
         what = "sim time" if by_time else "tick"
         if k0 is None or k1 is None:
+            gap = None if by_time else self._gap_at(t)
+            inside = f"; it falls in a lens gap {gap.text}" if gap else ""
             raise LensError(
-                f"{what} {t:g} is outside the captured frames of {name!r} in {self.run_dir}; "
-                f"{self._extent_text(name, by_time)}"
+                f"{what} {t:g} is outside the captured frames of {name!r} in {self.run_dir}"
+                f"{inside}; {self._extent_text(name, by_time)}"
             )
         both = (k0[0], k1[0])
         keys = np.array([k0[1]] if both[0] == both[1] else [k0[1], k1[1]])
         i0, i1, w = bracket(keys, t, f"field {name!r} ({what})")
-        return (both[i0], both[i1]), w
+        got = (both[i0], both[i1])
+        if w and not across_gaps and (gaps := self.gaps_between(*got)):
+            raise LensError(_across_text(what, t, got, gaps, None if by_time else self._gap_at(t)))
+        return got, w
 
     def _extent_text(self, name: str, by_time: bool) -> str:
         refs = [r for r in self.chunks if name in r.fields and r.frames]
@@ -341,7 +409,9 @@ class LensStore:
             for before in (True, False)
             if (k := self._neighbour(name, tick, False, before)) is not None
         ]
-        return f"; nearest captured: {', '.join(near)}" if near else ""
+        gap = self._gap_at(tick)
+        inside = f"; it falls in a lens gap {gap.text}" if gap else ""
+        return f"{inside}; nearest captured: {', '.join(near)}" if near else inside
 
     def _topology_for(self, name: str) -> CubedSphere:
         topology = self.topology
@@ -357,14 +427,16 @@ class LensStore:
         *,
         tick: float | None = None,
         rule: str | None = None,
+        across_gaps: bool = False,
     ) -> PointValue:
         """Value at one position at sim ``time`` (or ``tick``), interpolated between frames.
 
         Only the chunk(s) holding the bracketing frames are opened, and for cell-centred
-        fields only the values tile holding the position's cell is decoded.
+        fields only the values tile holding the position's cell is decoded. Refuses to
+        interpolate across a lens gap unless ``across_gaps`` (see :meth:`_bracket`).
         """
         t, by_time = moment(time, tick)
-        (k0, k1), w = self._bracket(name, t, by_time)
+        (k0, k1), w = self._bracket(name, t, by_time, across_gaps)
         config = self._located(name, k0)[1].config
         used = check_rule(name, config, rule)
         point = unit_points(position)[0]
@@ -383,11 +455,13 @@ class LensStore:
         *,
         tick: float | None = None,
         rule: str | None = None,
+        across_gaps: bool = False,
     ) -> PointValues:
         """Values at (n, 3) positions at sim ``time`` (or ``tick``): the bracketing frames
-        are read whole (one chunk each)."""
+        are read whole (one chunk each). Refuses to interpolate across a lens gap unless
+        ``across_gaps``."""
         t, by_time = moment(time, tick)
-        (k0, k1), w = self._bracket(name, t, by_time)
+        (k0, k1), w = self._bracket(name, t, by_time, across_gaps)
 
         def frame(k: int) -> Reconstruction:
             return self.at(name, k, rule=rule)
@@ -418,12 +492,21 @@ class LensStore:
         start: int | None = None,
         stop: int | None = None,
         rule: str | None = None,
+        across_gaps: bool = False,
     ) -> FieldHistory:
         """One value per captured tick in ``[start, stop]`` at ``position``.
 
         Per chunk, cell-centred fields decode only the tile holding the position's cell.
+
+        A window holding a lens gap is refused unless ``across_gaps``: the rows would
+        skip ticks the lens was meant to capture without a word, and whoever plots or
+        differentiates them interpolates across the hole. With ``across_gaps`` the
+        history's ``gaps`` lists the gaps in the window.
         """
         self._check_field(name)
+        gaps = in_window(self.gaps, start, stop)
+        if gaps and not across_gaps:
+            raise LensError(_window_text(name, start, stop, gaps))
         point = unit_points(position)[0]
         parts, used_rule = [], None
         for ref in self.chunks:
@@ -444,8 +527,8 @@ class LensStore:
         ticks = np.concatenate([p[0] for p in parts])
         order = np.argsort(ticks, kind="stable")  # equal ticks keep chunk order: first wins
         keep = order[np.r_[True, np.diff(ticks[order]) > 0]]
-        columns = [np.concatenate([p[k] for p in parts])[keep] for k in range(3)]
-        return FieldHistory(name, str(used_rule), *columns)
+        ticks, times, values = (np.concatenate([p[k] for p in parts])[keep] for k in range(3))
+        return FieldHistory(name, str(used_rule), ticks, times, values, tuple(gaps))
 
     def _history_values(
         self, ref: ChunkRef, name: str, config: FieldConfig, rule: str, point: np.ndarray
@@ -501,6 +584,7 @@ class LensStore:
         ident = self.identity
         refs = self.chunks
         full = layout.lens_full_path(self.run_dir)
+        gaps = self.gaps
         return {
             "path": str(self.run_dir),
             "run_id": ident.run_id,
@@ -509,17 +593,53 @@ class LensStore:
             "topology": ident.topology,
             "chunks": len(refs),
             "frames": sum(r.frames for r in refs),
-            "tick_range": [refs[0].start, refs[-1].end] if refs else None,
+            "tick_range": [refs[0].start, max(r.end for r in refs)] if refs else None,
             "first_tick": min(_known(r.first_tick for r in refs if r.frames), default=None),
             "last_tick": max(_known(r.last_tick for r in refs if r.frames), default=None),
             "fields": self.fields,
             "bytes": sum(r.bytes for r in refs),
             "raw_bytes": sum(r.raw_bytes or 0 for r in refs),
+            "stride": self.stride,
+            "gaps": [g.to_json() for g in gaps],
+            "missing_ticks": sum(g.ticks for g in gaps),
             "missing_chunks": self.missing,
             "unreadable_chunks": self.unreadable,
+            "superseded_chunks": self.superseded,
             "dropped_frames": (self.manifest or {}).get("dropped_frames"),
             "full_file": str(full) if full.is_file() else None,
         }
+
+
+_ACROSS = "pass --across-gaps (Python: across_gaps=True) to interpolate across it"
+
+
+def _across_text(
+    what: str, t: float, frames: tuple[int, int], gaps: list[LensGap], inside: LensGap | None
+) -> str:
+    """Why a query between captured ``frames`` is refused, in one line."""
+    k0, k1 = frames
+    if inside is not None:
+        return (
+            f"{what} {t:g} falls in a lens gap {inside.text}; the nearest captured frames "
+            f"are {k0} and {k1}; {_ACROSS}"
+        )
+    more = f" (and {len(gaps) - 1} more)" if len(gaps) > 1 else ""
+    return (
+        f"{what} {t:g} lies between the captured frames {k0} and {k1}, across a lens gap "
+        f"{gaps[0].text}{more}; {_ACROSS}"
+    )
+
+
+def _window_text(name: str, start: int | None, stop: int | None, gaps: list[LensGap]) -> str:
+    """Why a history over a window holding gaps is refused, in one line."""
+    window = f"ticks [{'start' if start is None else start}, {'end' if stop is None else stop}]"
+    more = f" and {len(gaps) - 1} more" if len(gaps) > 1 else ""
+    missing = sum(g.ticks for g in gaps)
+    return (
+        f"the history of {name!r} over {window} crosses lens gap {gaps[0].text}{more} "
+        f"({missing} capture ticks missing); pass --across-gaps (Python: across_gaps=True) "
+        "for the captured ticks around them, or choose --from/--to outside them"
+    )
 
 
 def _known(values: Iterable[int | None]) -> list[int]:
@@ -568,18 +688,8 @@ def _slice(data: ChunkData, start: int | None, stop: int | None) -> ChunkData:
     return out
 
 
-def _authoritative(span: tuple[int, int], tick_range: Any) -> tuple[int, int]:
-    """The ticks a file is authoritative for: its recorded ``tick_range`` (files are named
-    by their window), kept inside the window its name gives."""
-    try:
-        start, end = (int(t) for t in tick_range)
-    except (TypeError, ValueError):
-        return span
-    return max(start, span[0]), max(min(end, span[1]), span[0])
-
-
-def _ref_from_entry(path: Path, span: tuple[int, int], e: dict[str, Any]) -> ChunkRef:
-    start, end = _authoritative(span, e.get("tick_range"))
+def _ref_from_entry(path: Path, e: dict[str, Any]) -> ChunkRef:
+    start, end = (int(v) for v in e["tick_range"])
     return ChunkRef(
         path.name,
         path,
@@ -597,15 +707,14 @@ def _ref_from_entry(path: Path, span: tuple[int, int], e: dict[str, Any]) -> Chu
     )
 
 
-def _ref_from_header(path: Path, span: tuple[int, int]) -> ChunkRef:
+def _ref_from_header(path: Path) -> ChunkRef:
     with ChunkFile(path) as chunk:
         h = chunk.header
-    start, end = _authoritative(span, h.tick_range)
     return ChunkRef(
         path.name,
         path,
-        start,
-        end,
+        int(h.tick_range[0]),
+        int(h.tick_range[1]),
         h.frames,
         h.first_tick,
         h.last_tick,
@@ -615,4 +724,39 @@ def _ref_from_header(path: Path, span: tuple[int, int]) -> ChunkRef:
         h.disk_bytes,
         h.raw_bytes,
         h.checksum,
+        h.identity.stride,
     )
+
+
+def _check_window(ref: ChunkRef, window: tuple[int, int]) -> None:
+    """A file's tick range must lie inside the window its name gives: a chunk is named by
+    its window ``[kC, (k+1)C)`` (older pieces by their own range, which lies inside it
+    too); a range outside it is a renamed or forged file, refused rather than guessed."""
+    if not (window[0] <= ref.start <= ref.end <= window[1]):
+        raise LensError(
+            f"its tick range [{ref.start}, {ref.end}) lies outside the window "
+            f"[{window[0]}, {window[1]}) its name gives; move the file out of the run "
+            "directory (or back to its own name)"
+        )
+
+
+def drop_superseded(refs: list[ChunkRef]) -> tuple[list[ChunkRef], list[str]]:
+    """(the files read, sorted by range; the names of those another file's range contains).
+
+    A crash between writing a merged window file and removing the pieces it merged leaves
+    both: the file whose range contains the other's holds its frames too, and wins. Of two
+    files with the same range the first by name wins. Files that overlap without one
+    containing the other are both kept (the first holding a tick wins, see the module
+    docstring)."""
+    order = sorted(refs, key=lambda r: (r.start, -r.end, r.name))
+    kept: list[ChunkRef] = []
+    superseded: list[str] = []
+    reach = None  # the widest range kept so far that may contain later ones
+    for ref in order:
+        if reach is not None and reach.start <= ref.start and ref.end <= reach.end:
+            superseded.append(ref.name)
+            continue
+        kept.append(ref)
+        if reach is None or ref.end > reach.end:
+            reach = ref
+    return sorted(kept, key=lambda r: (r.start, r.end, r.name)), sorted(superseded)

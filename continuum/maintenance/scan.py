@@ -55,7 +55,7 @@ from continuum.catalog.db import utcnow
 from continuum.catalog.records import SEGMENT_STATUSES, _Record
 from continuum.checkpoint import Manifest, checkpoint_files, inspect_checkpoint
 from continuum.errors import CatalogError, CheckpointError, LayoutError
-from continuum.maintenance._lens_scan import is_lens_dir, read_lens_dir
+from continuum.maintenance._lens_scan import is_lens_dir, read_lens_dir, record_lens_gaps
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,4 +286,7 @@ def scan(catalog: Catalog, directory: str | Path) -> ScanReport:
             warnings.append(f"skipped {run_dir}: {exc}")
     results = [catalog.imports.run(s, warnings) for s in parents_first(scanned)]
     lens_results = [catalog.imports.lens(s, warnings) for s in lenses]
+    for s, done in zip(lenses, lens_results):
+        if done.action != "skipped":
+            record_lens_gaps(catalog, s.run_id, Path(s.lens_dir), warnings)
     return ScanReport(tuple(results), tuple(warnings), tuple(lens_results))

@@ -21,6 +21,8 @@ settles each finding through the blob state machine (whose moves are audit-logge
     file intact, not as recorded (it was rewritten)
                                 re-recorded committed, as ``catalog scan`` would
     orphan file                 per kind (see the adapters)
+    lens gap the files show     recorded (``unrecorded-gap``), as ``catalog scan`` does
+    and the catalog lacks
     stray temporary             deleted when its writer (pid in its name) is gone
                                 on this host; a live writer's temporary is no problem
 
@@ -40,6 +42,7 @@ from __future__ import annotations
 from continuum.catalog import Catalog
 from continuum.maintenance._checkpoint_blobs import CheckpointBlobs
 from continuum.maintenance._lens_blobs import LensBlobs
+from continuum.maintenance._lens_scan import gap_problems
 from continuum.maintenance.walker import BlobAdapter, Problem, VerifyReport, Walker
 
 
@@ -58,6 +61,8 @@ def verify(catalog: Catalog, run_id: str | None = None, *, repair: bool = False)
             count, found = Walker(kind, repair).run(kind.files(run))
             checked[kind.blob] += count
             problems += found
+        if run.lens_dir:
+            problems += gap_problems(catalog, run.run_id, run.lens_dir, repair, problems)
         if repair and run.status == "crashed":
             catalog.runs.settle_ticks(run.run_id)
     return VerifyReport(len(runs), checked["checkpoint"], tuple(problems), checked["lens"])

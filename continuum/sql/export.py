@@ -37,6 +37,7 @@ dictionaries would be large and slower to write (measured 1.5x) for no smaller f
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
@@ -190,6 +191,8 @@ class _Chunk:
             "sim_time": self.ticks_file() if config else "",
             "layout": file_layout,
             "tick_range": json.dumps(list(self.h.tick_range)),
+            # the capture stride: the ticks table's rows for lens gaps step by it
+            "stride": self.h.identity.stride or "",
             "topology": json.dumps(topo),
             "resolution": topo.get("resolution", ""),
             "face_order": ",".join(topo.get("face_order", [])),
@@ -325,3 +328,28 @@ def check_fields(available: set[str], wanted: list[str] | None) -> None:
     if unknown:
         have = ", ".join(sorted(available)) or "none"
         raise LensError(f"no field {unknown[0]!r} in this lens run; it holds: {have}")
+
+
+def remove_superseded_parts(done: ChunkExport) -> list[Path]:
+    """Delete the parts an exported chunk supersedes; returns them.
+
+    A chunk window's file is rewritten with more frames when a later segment continues
+    the window (a piece ``[kC, t)`` becomes ``[kC, (k+1)C)``, see
+    :mod:`continuum.lens.store`), and its parts are named by the new range, so the old
+    piece's parts would stay beside them and every frame of the piece would be counted
+    twice by the views. So once the new parts are in place (committed), the parts in the
+    same directories whose range the new one contains are removed. Only directories the
+    new export wrote are touched: a field it did not export keeps its older parts.
+    """
+    lo, hi = done.tick_range
+    removed = []
+    for part in done.files:
+        for other in part.parent.glob("part-*.parquet"):
+            span = layout.PART_NAME_RE.match(other.name)
+            if span is None or other.name == part.name:
+                continue
+            if lo <= int(span["start"]) and int(span["end"]) <= hi:
+                with contextlib.suppress(FileNotFoundError):
+                    other.unlink()
+                    removed.append(other)
+    return removed

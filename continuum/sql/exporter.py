@@ -29,7 +29,7 @@ from continuum.blobs.worker import Failures, Worker, describe
 from continuum.errors import LensError
 from continuum.lens import LensStore, SealedChunk
 from continuum.sql.columns import Scratch
-from continuum.sql.export import ChunkExport, check_fields, export_chunk
+from continuum.sql.export import ChunkExport, check_fields, export_chunk, remove_superseded_parts
 
 if TYPE_CHECKING:
     from continuum.catalog import Catalog
@@ -74,7 +74,9 @@ def export_run(
 
     A chunk file whose header cannot be read refuses the whole export before anything
     is written (``LensError`` naming it): exporting around it would leave a hole in the
-    history that no later query could tell from a gap.
+    history that no later query could tell from a gap. The run's lens gaps (all of them,
+    derived from its files) are recorded in the catalog with its exports, so the SQL
+    ``ticks`` table marks them even for a run whose writer never recorded them.
     """
     with LensStore(run_dir) as store:
         if store.unreadable:
@@ -90,6 +92,7 @@ def export_run(
             for ref in store.chunks
             if (start is None or ref.end > start) and (stop is None or ref.start <= stop)
         ]
+        gaps = [(g.start, g.end, g.cause) for g in store.gaps]
     con = duckdb.connect(config={"threads": 1})
     local = threading.local()  # per worker: a DuckDB cursor and the column buffers
     committer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sql-commit")
@@ -120,12 +123,15 @@ def export_run(
             for exported, pending in pool.map(one, chunks):  # in chunk order
                 for commit in pending:  # its parts durable and in place: now record it
                     commit.result()
+                remove_superseded_parts(exported)
                 record(catalog, exported, root)
                 done.append(exported)
     finally:
         for cursor in cursors:
             cursor.close()
         con.close()
+    if catalog is not None and done and gaps:  # what the SQL ticks table marks
+        catalog.lens_gaps.record_many(done[0].run_id, gaps)
     return done
 
 
@@ -168,6 +174,7 @@ class LiveExporter:
         done = export_chunk(
             self._con, sealed.path, self.root, layouts=self.layouts, scratch=self._scratch
         )
+        remove_superseded_parts(done)
         record(self.catalog, done, self.root)
         self.exported += 1
 

@@ -22,14 +22,22 @@ listed, realpath-checked and read only after the connection is locked
   reads one row group per file) and from the time-major files elsewhere;
 - ``signals``: (tick, sim_time, signal, value, vx, vy, vz, run_id).
 
-Tables: ``ticks`` (run_id, tick, sim_time), one row per exported frame, read from the
-chunks' ``ticks`` files when the session opens — a table, not a view over the files, so
-each query's join reads no file and plans in a fraction of the time (~4 ms less per
-query than ``read_parquet`` of the files, measured).
+Tables: ``ticks`` (run_id, tick, sim_time, captured, gap_cause), one row per exported
+frame (``captured`` true, ``gap_cause`` NULL), read from the chunks' ``ticks`` files when
+the session opens — a table, not a view over the files, so each query's join reads no
+file and plans in a fraction of the time (~4 ms less per query than ``read_parquet`` of
+the files, measured) — plus one row per tick of the run's lens gaps (the catalog's
+``lens_gaps``, capture ticks only: the stride is in the ticks files' metadata) that no
+frame holds: ``captured`` false, ``sim_time`` NULL, ``gap_cause`` dropped, failed, lost
+or missing. Why rows, not a flag on the frames around a hole: an analyst joining a
+series on ``ticks`` (or counting ``WHERE NOT captured``) sees each tick the lens meant
+to capture and does not hold, which a flag on its neighbours would leave to arithmetic.
+Gap rows are given for runs with exported ticks only.
 
 Tables, copied from the catalog when the session opens (so a query can join field
 history with seeds, scenarios, params and statuses): ``runs``, ``run_params``,
-``run_tags``, ``checkpoints``, ``lens_chunks``, ``parquet_exports``. Timestamps are UTC.
+``run_tags``, ``checkpoints``, ``lens_chunks``, ``lens_gaps``, ``parquet_exports``.
+Timestamps are UTC.
 The file lists are fixed when the session opens; open a new one to see newer chunks.
 """
 
@@ -46,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import numpy as np
 
+from continuum import layout
 from continuum.sql.columns import SCHEMA, cell_position_sql, cell_tangent_sql
 from continuum.sql.errors import translate
 from continuum.sql.limits import DEFAULT_TIMEOUT_S, Limits
@@ -100,15 +109,72 @@ def _parquet(files: list[Path]) -> str:
 SIM_TIMES = "SELECT run_id, tick, any_value(sim_time) AS sim_time FROM ticks GROUP BY run_id, tick"
 
 
-def load_ticks(con: duckdb.DuckDBPyConnection, files: list[Path]) -> None:
-    """The ``ticks`` table: (run_id, tick, sim_time) of every exported frame.
+def load_ticks(con: duckdb.DuckDBPyConnection, files: list[Path], gaps: bool = False) -> None:
+    """The ``ticks`` table: (run_id, tick, sim_time, captured, gap_cause) of every
+    exported frame and, with ``gaps`` (a ``lens_gaps`` table is loaded), of every tick of
+    a lens gap no frame holds (see the module docstring).
 
-    Ticks of one run never repeat across its chunks (chunk tick ranges are disjoint), so
-    the table has one row per (run_id, tick).
+    A tick exported twice (a window file exported after a piece it merged) is one row.
     """
-    con.execute("CREATE TABLE ticks (run_id VARCHAR, tick BIGINT, sim_time DOUBLE)")
-    if files:
-        con.execute(f"INSERT INTO ticks SELECT run_id, tick, sim_time FROM {_parquet(files)}")
+    con.execute(
+        "CREATE TABLE ticks (run_id VARCHAR, tick BIGINT, sim_time DOUBLE, captured BOOLEAN, "
+        "gap_cause VARCHAR)"
+    )
+    if not files:
+        return
+    con.execute(
+        "INSERT INTO ticks SELECT run_id, tick, any_value(sim_time), true, NULL "
+        f"FROM {_parquet(files)} GROUP BY run_id, tick"
+    )
+    strides = _strides(con, files)
+    if not gaps or not strides:
+        return
+    con.execute("CREATE TEMP TABLE _strides (run_id VARCHAR, stride BIGINT)")
+    con.executemany("INSERT INTO _strides VALUES (?, ?)", sorted(strides.items()))
+    con.execute(
+        """
+        INSERT INTO ticks
+        SELECT g.run_id, t.tick, NULL, false, any_value(g.cause)
+        FROM lens_gaps AS g JOIN _strides AS s ON s.run_id = g.run_id,
+        LATERAL (
+            SELECT unnest(generate_series(
+                (g.start_tick + s.stride - 1) // s.stride * s.stride, g.end_tick - 1, s.stride
+            )) AS tick
+        ) AS t
+        WHERE NOT EXISTS (
+            SELECT 1 FROM ticks AS c WHERE c.run_id = g.run_id AND c.tick = t.tick
+        )
+        GROUP BY g.run_id, t.tick
+        """
+    )
+    con.execute("DROP TABLE _strides")
+
+
+def _strides(con: duckdb.DuckDBPyConnection, files: list[Path]) -> dict[str, int]:
+    """Each exported run's capture stride: from one ticks file's metadata per run, else
+    (files written before it was recorded) the smallest step between its ticks."""
+    found: dict[str, int | None] = {}
+    for f in files:
+        run_id = layout.parse_run_partition(f.parent.parent.name)
+        if run_id is None or run_id in found:
+            continue
+        with translate(f"reading the metadata of {f}"):
+            rows = con.execute(
+                "SELECT value::VARCHAR FROM parquet_kv_metadata(?) WHERE key::VARCHAR = 'stride'",
+                [str(f)],
+            ).fetchall()
+        text = rows[0][0] if rows else ""
+        found[run_id] = int(text) if text.isdigit() and int(text) >= 1 else None
+    out = {r: s for r, s in found.items() if s is not None}
+    unknown = [r for r, s in found.items() if s is None]
+    if unknown:
+        steps = con.execute(
+            "SELECT run_id, min(step) FROM (SELECT run_id, tick - lag(tick) OVER "
+            "(PARTITION BY run_id ORDER BY tick) AS step FROM ticks) WHERE step > 0 "
+            "GROUP BY run_id"
+        ).fetchall()
+        out.update({r: int(s) for r, s in steps if r in unknown})
+    return out
 
 
 def _fields_view(con: duckdb.DuckDBPyConnection, files: list[Path]) -> str:
@@ -201,7 +267,7 @@ def open_session(
         con = sandboxed(readable, limits, temp_dir)
         with translate("opening the SQL session"):
             load_tables(con, dumps)
-            load_ticks(con, files.ticks)
+            load_ticks(con, files.ticks, gaps=any(d.name == "lens_gaps" for d in dumps))
             con.execute(f"CREATE VIEW fields AS {_fields_view(con, files.by_time)}")
             con.execute(f"CREATE VIEW fields_by_sample AS {_fields_view(con, files.by_sample)}")
             signals = _read(files.signals, SIGNAL_SCHEMA, ("run_id",))

@@ -237,6 +237,25 @@ lens_chunks = Table(
     Index("ix_lens_chunks_run_id_start_tick", "run_id", "start_tick"),
 )
 
+#: Why a lens gap's ticks are in no file: the lens writer's causes, and ``missing`` for a
+#: hole found only from the files (``catalog scan``/``verify``, see continuum.lens.gaps).
+LENS_GAP_CAUSES = ("dropped", "failed", "lost", "missing")
+LENS_GAP_CAUSE = "why no file holds these ticks: dropped, failed, lost or missing"
+
+# ticks [start_tick, end_tick) the lens meant to capture (tick % stride == 0) and no
+# chunk file holds; a run's gaps never overlap (recording one merges, lens_gaps.py)
+lens_gaps = Table(
+    "lens_gaps",
+    metadata,
+    _col("run_id", RUN_ID, ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True),
+    _col("start_tick", BigInteger, primary_key=True, comment=START_TICK),
+    _col("end_tick", BigInteger, comment=END_TICK),
+    _col("cause", STATE, comment=LENS_GAP_CAUSE),
+    _ts("recorded_at"),
+    CheckConstraint(_in("cause", LENS_GAP_CAUSES), name="cause"),
+    CheckConstraint("start_tick < end_tick", name="range"),
+)
+
 parquet_exports = Table(
     "parquet_exports",
     metadata,

@@ -57,7 +57,7 @@ def list_runs(limit: int, after: str | None, as_json: bool, catalog_url: str | N
 @json_option
 @catalog_option
 def show(run_id: str, as_json: bool, catalog_url: str | None) -> None:
-    """Show one run: its segments, checkpoints, parent and branches.
+    """Show one run: its segments, checkpoints, lens gaps, parent and branches.
 
     \b
     Example:
@@ -65,10 +65,15 @@ def show(run_id: str, as_json: bool, catalog_url: str | None) -> None:
     """
     with Catalog(catalog_url) as cat:
         detail = cat.search.show(run_id)
+        gaps = cat.lens_gaps.list(run_id)
     if as_json:
-        echo_json(detail.to_dict())
+        echo_json({**detail.to_dict(), "lens_gaps": [g.to_dict() for g in gaps]})
     else:
         _print_detail(detail)
+        echo()
+        echo(f"lens gaps ({len(gaps)}):")
+        gap_rows = [[f"[{g.start_tick}, {g.end_tick})", g.cause] for g in gaps]
+        echo_table(["TICKS", "CAUSE"], gap_rows)
 
 
 @click.command("search")

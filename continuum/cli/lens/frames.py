@@ -49,6 +49,12 @@ RULE = click.option(
     default=None,
     help="Reconstruction rule [default: containing for cell fields, nearest for points].",
 )
+ACROSS_GAPS = click.option(
+    "--across-gaps",
+    is_flag=True,
+    help="Interpolate (query) or list rows (history) across lens gaps: ticks the lens "
+    "meant to capture and no file holds (see lens load). Refused without it.",
+)
 POSITION = click.option(
     "--position", required=True, help="A direction x,y,z (any length, not zero), e.g. 1,0,0."
 )
@@ -82,8 +88,17 @@ def _catalog_lens_dir(run_id: str) -> Path:
 
 def _echo_mapping(data: dict[str, Any]) -> None:
     for key, value in data.items():
-        if value is not None and value != []:
+        if key == "gaps" and value:
+            _echo_gaps(value)
+        elif value is not None and value != []:
             echo(f"{key:>16}  {value}")
+
+
+def _echo_gaps(gaps: list[dict[str, Any]]) -> None:
+    """One line per gap: its tick range, how many capture ticks it misses, and why."""
+    for n, g in enumerate(gaps):
+        label = "gaps" if n == 0 else ""
+        echo(f"{label:>16}  [{g['start']}, {g['end']})  {g['ticks']} ticks  {g['cause']}")
 
 
 @click.command("load")
@@ -149,6 +164,7 @@ def _file_summary(path: Path, verify: bool) -> dict[str, Any]:
 @LENS_DIR
 @RUN
 @RULE
+@ACROSS_GAPS
 @json_option
 def query(
     field: str,
@@ -158,11 +174,13 @@ def query(
     lens_dir: Path,
     run_id: str | None,
     rule: str | None,
+    across_gaps: bool,
     as_json: bool,
 ) -> None:
     """Value of FIELD at one position, at --tick T or --time S.
 
-    Only the chunk(s) holding the bracketing frames are read.
+    Only the chunk(s) holding the bracketing frames are read. Between two captured
+    frames with a lens gap in between, refused unless --across-gaps.
 
     \b
     Example:
@@ -172,7 +190,7 @@ def query(
     if (tick is None) == (sim_time is None):
         raise LensError("Expected exactly one of --tick T or --time S")
     with _store(lens_dir, run_id) as store:
-        got = store.query(field, point, sim_time, tick=tick, rule=rule)
+        got = store.query(field, point, sim_time, tick=tick, rule=rule, across_gaps=across_gaps)
     shown = got.value if isinstance(got.value, float) else [float(v) for v in got.value]
     if as_json:
         when = {"tick": tick} if tick is not None else {"time": sim_time}
@@ -192,6 +210,7 @@ def query(
 @LENS_DIR
 @RUN
 @RULE
+@ACROSS_GAPS
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv")
 def history(
     field: str,
@@ -201,9 +220,13 @@ def history(
     lens_dir: Path,
     run_id: str | None,
     rule: str | None,
+    across_gaps: bool,
     fmt: str,
 ) -> None:
     """FIELD at one position, one row per captured tick.
+
+    A window holding a lens gap is refused unless --across-gaps; then the rows skip the
+    gap's ticks, the JSON lists the gaps, and CSV names each on stderr.
 
     \b
     Example:
@@ -211,13 +234,17 @@ def history(
     """
     point = _position(position)
     with _store(lens_dir, run_id) as store:
-        h = store.history(field, point, start=start, stop=stop, rule=rule)
+        h = store.history(field, point, start=start, stop=stop, rule=rule, across_gaps=across_gaps)
     if fmt == "json":
         doc = {"field": field, "position": point, "rule": h.rule, "ticks": h.ticks.tolist()}
+        gaps = [g.to_json() for g in h.gaps]
         echo_json(
-            {**doc, "sim_times": h.sim_times.tolist(), "values": h.values.tolist()}, indent=None
+            {**doc, "sim_times": h.sim_times.tolist(), "values": h.values.tolist(), "gaps": gaps},
+            indent=None,
         )
         return
+    for g in h.gaps:  # the rows skip these: said where a reader of the CSV sees it
+        echo(f"warning: lens gap {g.text}: {g.ticks} capture ticks not in the rows", err=True)
     out = csv.writer(sys.stdout, lineterminator="\n")
     vector = h.values.ndim == 2
     out.writerow(["tick", "sim_time", *(["x", "y", "z"] if vector else ["value"])])

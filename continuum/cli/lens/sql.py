@@ -249,8 +249,9 @@ def sql(
     """Run one read-only query (SELECT, WITH, EXPLAIN...) over field history.
 
     Views: fields, fields_by_sample, signals (the exports under the default export dir
-    and every --export-dir); tables: ticks, runs, run_params, run_tags, checkpoints,
-    lens_chunks, parquet_exports. Only those dirs can be read, and nothing is written
+    and every --export-dir); tables: ticks (captured frames, and the ticks of lens gaps
+    with captured false), runs, run_params, run_tags, checkpoints, lens_chunks, lens_gaps,
+    parquet_exports. Only those dirs can be read, and nothing is written
     but --output.
 
     \b
