@@ -228,7 +228,7 @@ class LensCapture:
         self.writer: ChunkWriter | None = None
         self._open = False
         self._on_seal = on_seal
-        self._on_gap = on_gap or []
+        self._on_gap = on_gap if on_gap is not None else []  # filled until start()
         self._first: tuple[int, list[FieldFrame]] | None = None
 
     @property
@@ -288,7 +288,11 @@ class LensCapture:
             on_seal=self._on_seal,
             on_gap=self._on_gap,
         )
-        self.writer.announce_gaps([*found, *([lost] if lost else [])])
+        # every gap the manifest lists goes to the catalog again (idempotent there): a
+        # killed segment may have recorded some in the manifest that the catalog missed
+        new = [*found, *([lost] if lost else [])]
+        self.writer.announce_gaps(new)
+        self.writer.announce_gaps(self.manifest.data["gaps"], count=False)
         self._open = True
         if not state.tick % self.config.stride and state.tick >= self.floor:
             self.writer.submit(

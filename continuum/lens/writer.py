@@ -504,11 +504,13 @@ class ChunkWriter:
             self.failures.add(MANIFEST, f"{where}: lens gaps not recorded: {describe(exc)}")
         self.announce_gaps(gaps)
 
-    def announce_gaps(self, gaps: list[list[int | str]]) -> None:
-        """Hand recorded gaps to ``on_gap`` (the catalog) and count them for the summary."""
+    def announce_gaps(self, gaps: list[list[int | str]], *, count: bool = True) -> None:
+        """Hand recorded gaps to ``on_gap`` (the catalog) and, with ``count``, to the
+        summary (gaps of earlier segments are announced again, not counted again)."""
         for start, end, cause in gaps:
             gap = LensGap(self.identity.run_id, int(start), int(end), str(cause))
-            self.gaps.append(gap)
+            if count:
+                self.gaps.append(gap)
             for callback in self.on_gap:
                 try:
                     callback(gap)

@@ -54,6 +54,7 @@ def execute(req: RunRequest, on_tick: Callable[[State], None] | None = None) -> 
     recorder = None if req.no_catalog else open_recorder(p, req)
     if recorder is not None:
         on_seal.append(recorder.lens_chunk)
+        on_gap.append(recorder.lens_gap)
     exporter, checkpointing = _open_outputs(p, req, lens, recorder, on_seal)
     writer = checkpointing[1] if checkpointing else None
     trigger = Trigger(writer, req.checkpoint_stride, req.checkpoint_interval) if writer else None

@@ -44,7 +44,7 @@ from continuum.runner.reconcile import refuse_if_running, settle_dead_run
 from continuum.runner.request import RunRequest
 
 if TYPE_CHECKING:
-    from continuum.lens import SealedChunk
+    from continuum.lens import LensGap, SealedChunk
     from continuum.world import Scenario, WorldIR
 
 log = logging.getLogger("continuum.catalog")
@@ -197,6 +197,13 @@ class RunRecorder:
                 bytes=chunk.bytes,
                 checksum=chunk.checksum,
             ),
+        )
+
+    def lens_gap(self, gap: LensGap) -> None:
+        """Lens writer thread (or its start): ticks the lens should hold and does not."""
+        self._safely(
+            f"lens gap [{gap.start}, {gap.end})",
+            lambda: self.catalog.record_lens_gap(gap.run_id, gap.start, gap.end, gap.cause),
         )
 
     def start_heartbeat(self, tick_of: Callable[[], int]) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from continuum.blobs.worker import SLOW_ENV
+from continuum.catalog import Catalog
 from continuum.lens import LensStore
 
 pytestmark = pytest.mark.slow  # real processes, seconds each
@@ -90,7 +91,7 @@ def test_under_drop_every_missing_tick_is_a_recorded_gap_after_sigkill(tmp_path,
     common = [
         "--scenario", "tiny", "--checkpoint-dir", tmp_path / "ckpt", "--checkpoint-stride", 50,
         "--lens-dir", tmp_path / "lens", "--lens-chunk-size", 5, "--lens-memory", "1M",
-        "--lens-on-full", "drop", "--no-catalog", "--json",
+        "--lens-on-full", "drop", "--catalog", tmp_path / "cat.db", "--json",
     ]  # fmt: skip
     first = subprocess.Popen(
         argv("--seed", 5, "--steps", 200_000, *common),
@@ -117,3 +118,6 @@ def test_under_drop_every_missing_tick_is_a_recorded_gap_after_sigkill(tmp_path,
     causes = {c for *_, c in json.loads((run_dir / "manifest.json").read_text())["gaps"]}
     assert summary["lens_dropped"] > 0 and "dropped" in causes  # the writer was overloaded
     assert held and len(held) + len(gaps) == summary["tick"] + 1
+    with Catalog(f"sqlite:///{tmp_path / 'cat.db'}") as cat:  # the catalog heard of each
+        rows = cat.lens_gaps.list(summary["run_id"])
+    assert {t for g in rows for t in range(g.start_tick, g.end_tick)} == gaps
