@@ -51,6 +51,7 @@ from continuum.lens.format import (
     read_chunk_header,
     write_chunk,
 )
+from continuum.lens.gaps import LensGap
 from continuum.lens.history import FieldLens
 from continuum.lens.interpolate import blend, bracket
 from continuum.lens.manifest import LensManifest
@@ -66,8 +67,8 @@ from continuum.lens.store import ChunkRef, LensStore, resolve_run_dir
 from continuum.lens.writer import (
     ChunkWriter,
     GapCallback,
-    LensGap,
     OnFull,
+    RecordedGap,
     SealCallback,
     SealedChunk,
 )
@@ -105,6 +106,7 @@ __all__ = [
     "PointValue",
     "PointValues",
     "Reconstruction",
+    "RecordedGap",
     "SealCallback",
     "SealedChunk",
     "blend",

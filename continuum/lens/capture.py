@@ -61,8 +61,8 @@ from continuum.lens.writer import (
     Captured,
     ChunkWriter,
     GapCallback,
-    LensGap,
     OnFull,
+    RecordedGap,
     SealCallback,
 )
 from continuum.runtime import FieldFrame, Simulation, State
@@ -481,7 +481,7 @@ class LensCapture:
         return dict(self.writer.failures.counts) if self.writer else {}
 
     @property
-    def gaps(self) -> list[LensGap]:
+    def gaps(self) -> list[RecordedGap]:
         """The gaps this segment recorded."""
         return list(self.writer.gaps) if self.writer else []
 

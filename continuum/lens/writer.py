@@ -93,8 +93,10 @@ class OnFull(StrEnum):
 
 
 @dataclass(frozen=True)
-class LensGap:
-    """Ticks ``[start, end)`` the lens should have captured and no file holds."""
+class RecordedGap:
+    """A gap as the writer records it (what ``on_gap`` gets, for the catalog): ticks
+    ``[start, end)`` of ``run_id`` the lens should have captured and no file holds. Readers
+    derive gaps from the files as :class:`continuum.lens.LensGap`."""
 
     run_id: str
     start: int
@@ -119,7 +121,7 @@ class SealedChunk:
 
 
 SealCallback = Callable[[SealedChunk], None]
-GapCallback = Callable[[LensGap], None]
+GapCallback = Callable[[RecordedGap], None]
 
 
 @dataclass
@@ -267,7 +269,7 @@ class ChunkWriter:
         self.on_seal = list(on_seal or [])
         self.on_gap = list(on_gap or [])
         self.sealed: list[SealedChunk] = []
-        self.gaps: list[LensGap] = []
+        self.gaps: list[RecordedGap] = []
         self.frames_written = self.dropped = self.fast_chunks = 0
         self.wait_s, self.waits = 0.0, 0
         self.failures = Failures(log)
@@ -508,7 +510,7 @@ class ChunkWriter:
         """Hand recorded gaps to ``on_gap`` (the catalog) and, with ``count``, to the
         summary (gaps of earlier segments are announced again, not counted again)."""
         for start, end, cause in gaps:
-            gap = LensGap(self.identity.run_id, int(start), int(end), str(cause))
+            gap = RecordedGap(self.identity.run_id, int(start), int(end), str(cause))
             if count:
                 self.gaps.append(gap)
             for callback in self.on_gap:

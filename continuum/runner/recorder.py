@@ -44,7 +44,7 @@ from continuum.runner.reconcile import refuse_if_running, settle_dead_run
 from continuum.runner.request import RunRequest
 
 if TYPE_CHECKING:
-    from continuum.lens import LensGap, SealedChunk
+    from continuum.lens import RecordedGap, SealedChunk
     from continuum.world import Scenario, WorldIR
 
 log = logging.getLogger("continuum.catalog")
@@ -199,7 +199,7 @@ class RunRecorder:
             ),
         )
 
-    def lens_gap(self, gap: LensGap) -> None:
+    def lens_gap(self, gap: RecordedGap) -> None:
         """Lens writer thread (or its start): ticks the lens should hold and does not."""
         self._safely(
             f"lens gap [{gap.start}, {gap.end})",
