@@ -141,6 +141,7 @@ class LensStore:
             raise LensError(f"lens directory {self.run_dir} does not exist")
         self.manifest = LensManifest.read(self.run_dir)
         self.missing: list[str] = []
+        self.pruned: list[dict[str, Any]] = []  # deleted by retention: name, tick_range
         self.unreadable: list[str] = []
         self.chunks = self._discover()
         self._files: dict[str, ChunkFile] = {}
@@ -177,7 +178,9 @@ class LensStore:
             except LensError as exc:  # one bad unlisted file must not hide the others
                 self.unreadable.append(f"{path.name}: {str(exc).splitlines()[0]}")
         present = {r.name for r in refs}
-        self.missing = sorted(n for n in listed if n not in present)
+        self.pruned = _pruned(self.manifest, present)
+        gone = {e["name"] for e in self.pruned}
+        self.missing = sorted(n for n in listed if n not in present and n not in gone)
         return sorted(refs, key=lambda r: (r.start, r.end, r.name))
 
     @property
@@ -516,10 +519,22 @@ class LensStore:
             "bytes": sum(r.bytes for r in refs),
             "raw_bytes": sum(r.raw_bytes or 0 for r in refs),
             "missing_chunks": self.missing,
+            "pruned_chunks": self.pruned,
             "unreadable_chunks": self.unreadable,
             "dropped_frames": (self.manifest or {}).get("dropped_frames"),
             "full_file": str(full) if full.is_file() else None,
         }
+
+
+def _pruned(manifest: dict[str, Any] | None, present: set[str]) -> list[dict[str, Any]]:
+    """The chunks the manifest records as pruned by retention, by tick (not damage: see
+    :func:`continuum.lens.manifest.record_pruned`); a file there again is not pruned."""
+    out = []
+    for e in (manifest or {}).get("pruned") or []:
+        span = e.get("tick_range") if isinstance(e, dict) else None
+        if isinstance(span, list) and len(span) == 2 and str(e.get("name")) not in present:
+            out.append({"name": str(e.get("name")), "tick_range": [span[0], span[1]]})
+    return sorted(out, key=lambda e: e["tick_range"])
 
 
 def _known(values: Iterable[int | None]) -> list[int]:
