@@ -98,8 +98,8 @@ def settle_pruned_chunks(catalog: Catalog, run_id: str, report: PruneReport) -> 
     spans = sorted({(c.start_tick, c.end_tick) for c in gone})
     removed = remove_exports(catalog, run_id, spans)
     report.errors += [e for e in removed.errors if e not in report.errors]
-    if removed.files:
-        report.bytes_freed += removed.bytes
+    report.export_files += removed.files
+    report.export_bytes += removed.bytes
     if not removed.errors:  # a part left behind: its rows stay, so the next prune retries
         catalog.exports.forget(run_id, spans)
     names = [(os.path.basename(c.path), (c.start_tick, c.end_tick)) for c in gone]

@@ -53,6 +53,8 @@ class PruneReport:
     bytes_freed: int = 0
     finished: int = 0  # leftover ``deleting`` rows completed first
     errors: list[str] = field(default_factory=list)
+    export_files: int = 0  # Parquet parts of pruned lens chunks (continuum.maintenance.prune)
+    export_bytes: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +63,8 @@ class PruneReport:
             "deleted": self.deleted,
             "bytes_freed": self.bytes_freed,
             "finished_leftovers": self.finished,
+            "export_files_removed": self.export_files,
+            "export_bytes_freed": self.export_bytes,
             "errors": self.errors,
         }
 

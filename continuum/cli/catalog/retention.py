@@ -317,6 +317,11 @@ def _print_prune(report: PruneReport) -> None:
     verb = "would delete" if report.dry_run else "deleted"
     count = sum(len(p.delete) for _, p in report.plans) if report.dry_run else report.deleted
     echo(f"{verb} {count} files, {format_bytes(report.bytes_freed)}")
+    if report.export_files:
+        echo(
+            f"removed {report.export_files} Parquet export files of pruned lens chunks, "
+            f"{format_bytes(report.export_bytes)}"
+        )
     for error in report.errors:
         echo(f"warning: {message_line(error)}", err=True)
 
