@@ -7,7 +7,10 @@ window). Only ``committed`` rows are candidates: pending, deleting, missing and 
 rows are never planned for deletion (``verify`` settles those). Checkpoints always carry
 the protections ``pinned``, ``latest`` (where the run's ``latest`` link points, read from
 disk) and ``newest``; lens chunks have no pins, and are kept whole unless the policy has
-lens rules.
+lens rules. A running run that exports its lens live (it has ``parquet_exports`` rows)
+keeps each window holding a chunk not exported yet (``exporting``): its exporter reads the
+chunk file after it is sealed, and records the export only once its parts are written, so
+a prune never deletes a chunk under the exporter nor leaves parts of a pruned chunk behind.
 
 **Lineage is kept by records, not by keeping files** (issue 13). A checkpoint a segment
 resumed from, or another run branched from, is not protected: the run's segments and a
@@ -28,7 +31,7 @@ from sqlalchemy import Connection, literal, select
 from continuum import layout
 from continuum.catalog.blob_rows import CHECKPOINT, KINDS, LENS_CHUNK, BlobKind
 from continuum.catalog.db import utcnow
-from continuum.catalog.db.models import runs
+from continuum.catalog.db.models import parquet_exports, runs
 from continuum.catalog.retention.policies import load_policies, resolve
 from continuum.catalog.retention.rules import (
     Item,
@@ -70,6 +73,23 @@ _DATED = {
 }
 
 
+def _exporting(conn: Connection, chosen: Any) -> dict[str, set[Any]]:
+    """run_id -> its committed lens chunks not exported yet, for running runs that export."""
+    t, e = LENS_CHUNK.table, parquet_exports
+    live = select(runs.c.run_id).where(runs.c.run_id.in_(chosen), runs.c.status == "running")
+    exporting = select(e.c.run_id).where(e.c.run_id.in_(live))
+    done = select(e.c.id).where(
+        e.c.run_id == t.c.run_id, e.c.start_tick == t.c.start_tick, e.c.end_tick == t.c.end_tick
+    )
+    stmt = select(t.c.run_id, t.c.id).where(
+        t.c.run_id.in_(exporting), t.c.state == "committed", ~done.exists()
+    )
+    out: dict[str, set[Any]] = defaultdict(set)
+    for run_id, key in conn.execute(stmt):
+        out[run_id].add(key)
+    return out
+
+
 def plan_runs(
     conn: Connection,
     run_ids: Sequence[str] | None,
@@ -96,7 +116,7 @@ def plan_runs(
             )
         )
     }
-    now = utcnow()
+    now, exporting = utcnow(), _exporting(conn, chosen)
     out: list[tuple[str, Plan]] = []
     for kind in KINDS:
         dated = any(getattr(p.rules, f) for p in policies.values() for f in _DATED[kind.name])
@@ -116,6 +136,7 @@ def plan_runs(
             else:
                 rules = policy.rules.lens_rules(now) if policy else []
                 size = (chunk_sizes or {}).get(run_id)
-                plan = plan_windows(run_id, items, rules, size, label, run.lens_dir)
+                busy = frozenset(exporting.get(run_id, ()))
+                plan = plan_windows(run_id, items, rules, size, label, run.lens_dir, busy)
             out.append((kind.name, plan))
     return out

@@ -257,6 +257,18 @@ def window_of(item: Item, chunk_size: int | None) -> tuple[int, int]:
     return lo, lo + chunk_size
 
 
+@dataclass(frozen=True)
+class KeepKeys:
+    """Protection: items with given keys, e.g. ``exporting`` (lens chunk windows a live
+    run's exporter has not exported yet)."""
+
+    keys: frozenset[Any]
+    name: str = "exporting"
+
+    def keeps(self, items: Sequence[Item]) -> set[Any]:
+        return {i.key for i in items if i.key in self.keys}
+
+
 def plan_windows(
     run_id: str,
     items: Sequence[Item],
@@ -264,12 +276,14 @@ def plan_windows(
     chunk_size: int | None,
     policy: str | None = None,
     run_dir: str | None = None,
+    exporting: frozenset[Any] = frozenset(),
 ) -> Plan:
     """Lens chunks planned by window: ``lens-keep-last 3`` keeps the newest three windows.
 
     Several files in one window (pieces: a segment ended inside it, or an older writer
     split it) are one window to the rules: its size is theirs summed, its age its newest
     file's, and it is kept or deleted whole. The plan lists the files, each with its window.
+    A window holding a file whose key is in ``exporting`` is kept (``exporting``).
     """
     files: dict[tuple[int, int], list[Item]] = {}
     for item in items:
@@ -278,6 +292,8 @@ def plan_windows(
     for (lo, hi), mine in files.items():
         created = max((i.created_at for i in mine if i.created_at is not None), default=None)
         windows.append(Item((lo, hi), hi, created, sum(i.size for i in mine), False, "", lo))
+    busy = frozenset(w for w, mine in files.items() if any(i.key in exporting for i in mine))
+    rules = [*rules, KeepKeys(busy)] if busy else list(rules)
     plan = plan_items(run_id, windows, rules, policy, run_dir)
 
     def pieces(w: Item) -> list[Item]:
@@ -288,4 +304,4 @@ def plan_windows(
     return Plan(run_id, kept, delete, policy, run_dir)
 
 
-PROTECTIONS = frozenset({"pinned", "lineage", "latest", "newest"})
+PROTECTIONS = frozenset({"pinned", "lineage", "latest", "newest", "exporting"})
