@@ -159,6 +159,15 @@ class LensManifest(JsonManifest):
             check_topology_spec(doc.topology, path, "lens manifest topology", LensError)
         return decode_json(raw, _DICT_DECODER, where, what, LensError)
 
+    def _save_locked(self) -> None:
+        """Rewrite the manifest, first taking in what a prune recorded on disk meanwhile."""
+        with run_dir_lock(self.run_dir):
+            path = layout.manifest_path(self.run_dir)
+            if _identity_of(path) != self._written:  # someone else wrote it since
+                _take_pruned(self.data, _pruned_on_disk(self.run_dir))
+            super()._save_locked()
+            self._written = _identity_of(path)
+
     @classmethod
     def open(cls, run_dir: Path, identity: dict[str, Any]) -> LensManifest:
         """Load the run's manifest (a resumed run) or start one; ``identity`` is merged in.
@@ -194,20 +203,7 @@ class LensManifest(JsonManifest):
             chunks = [c for c in self.data["chunks"] if c.get("name") != entry["name"]]
             chunks.append(entry)
             self.data["chunks"] = sorted(chunks, key=lambda c: c["tick_range"])
-            if self.data.get("pruned"):  # written again after a prune: it is a chunk again
-                self.data["pruned"] = [
-                    e for e in self.data["pruned"] if e.get("name") != entry["name"]
-                ]
             self._save_locked()
-
-    def _save_locked(self) -> None:
-        """Rewrite the manifest, first taking in what a prune recorded on disk meanwhile."""
-        with run_dir_lock(self.run_dir):
-            path = layout.manifest_path(self.run_dir)
-            if _identity_of(path) != self._written:  # someone else wrote it since
-                _take_pruned(self.data, _pruned_on_disk(self.run_dir))
-            super()._save_locked()
-            self._written = _identity_of(path)
 
 
 def _identity_of(path: Path) -> tuple[int, int, int] | None:
@@ -261,6 +257,12 @@ def run_dir_lock(run_dir: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def pruned_names(run_dir: Path) -> set[str]:
+    """The chunk names the manifest records as pruned (none without a manifest)."""
+    data = LensManifest.read(run_dir) if run_dir.is_dir() else None
+    return {str(e.get("name")) for e in (data or {}).get("pruned") or [] if isinstance(e, dict)}
 
 
 def record_pruned(run_dir: Path, chunks: Iterable[tuple[str, tuple[int, int]]]) -> list[str]:

@@ -87,25 +87,43 @@ def chunk_sizes(catalog: Catalog, run_ids: Sequence[str] | None) -> dict[str, in
 
 
 def settle_pruned_chunks(catalog: Catalog, run_id: str, report: PruneReport) -> int:
-    """Remove the exports of ``run_id``'s pruned lens chunks and record them as pruned in
-    its lens manifest; the chunks newly recorded. Problems go to ``report.errors``."""
-    from continuum.lens.manifest import record_pruned
+    """Remove the exports of ``run_id``'s pruned lens chunks that its lens manifest does not
+    record as pruned yet, then record them there; the chunks newly recorded.
+
+    The manifest's ``pruned`` list is what is settled: a chunk is recorded only once its
+    exports are gone, so a crash or an export part that could not be removed (reported
+    in ``report.errors``) leaves it to the next prune.
+    """
+    from continuum.lens.manifest import pruned_names, record_pruned
 
     run = catalog.runs.get(run_id)
-    gone = [c for c in catalog.lens_chunks.list(run_id) if c.state == "pruned"]
-    if not gone or run.lens_dir is None:
+    if run.lens_dir is None:
         return 0
-    spans = sorted({(c.start_tick, c.end_tick) for c in gone})
+    lens_dir = Path(run.lens_dir)
+    try:
+        done = pruned_names(lens_dir)
+    except LensError as exc:
+        report.errors.append(f"lens manifest of run {run_id}: {exc}")
+        return 0
+    todo = [
+        c
+        for c in catalog.lens_chunks.list(run_id)
+        if c.state == "pruned" and os.path.basename(c.path) not in done
+    ]
+    if not todo:
+        return 0
+    spans = sorted({(c.start_tick, c.end_tick) for c in todo})
     removed = remove_exports(catalog, run_id, spans)
     report.errors += [e for e in removed.errors if e not in report.errors]
     report.export_files += removed.files
     report.export_bytes += removed.bytes
-    if not removed.errors:  # a part left behind: its rows stay, so the next prune retries
-        catalog.exports.forget(run_id, spans)
-    names = [(os.path.basename(c.path), (c.start_tick, c.end_tick)) for c in gone]
+    if removed.errors:  # a part left behind: rows and manifest stay, the next prune retries
+        return 0
+    catalog.exports.forget(run_id, spans)
+    names = [(os.path.basename(c.path), (c.start_tick, c.end_tick)) for c in todo]
     try:
-        return len(record_pruned(Path(run.lens_dir), names))
-    except (OSError, LensError) as exc:
+        return len(record_pruned(lens_dir, names))
+    except OSError as exc:
         report.errors.append(f"lens manifest of run {run_id}: {exc}")
         return 0
 
