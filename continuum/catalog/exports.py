@@ -148,8 +148,8 @@ class Exports:
         return self._db.read(op)
 
     def forget(self, run_id: str, spans: Sequence[tuple[int, int]]) -> int:
-        """Drop the export rows of ``run_id``'s chunks with these tick ranges (their files
-        are gone: retention pruned the chunks); the rows dropped."""
+        """Drop the export rows of ``run_id`` whose tick range lies inside one of ``spans``
+        (their files are gone: retention pruned those chunks); the rows dropped."""
         if not spans:
             return 0
         t = parquet_exports
@@ -157,7 +157,7 @@ class Exports:
         def op(conn: Connection) -> int:
             dropped = 0
             for start, end in spans:
-                mine = (t.c.run_id == run_id, t.c.start_tick == start, t.c.end_tick == end)
+                mine = (t.c.run_id == run_id, t.c.start_tick >= start, t.c.end_tick <= end)
                 dropped += conn.execute(delete(t).where(*mine)).rowcount
             return dropped
 

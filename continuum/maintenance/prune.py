@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from continuum import layout
-from continuum.catalog import Catalog, PruneReport
+from continuum.catalog import Catalog, LensChunkRecord, PruneReport
 from continuum.errors import LensError
 from continuum.maintenance.export_files import Removed, part_files, remove_files, run_trees
 
@@ -112,7 +112,7 @@ def settle_pruned_chunks(catalog: Catalog, run_id: str, report: PruneReport) -> 
     ]
     if not todo:
         return 0
-    spans = sorted({(c.start_tick, c.end_tick) for c in todo})
+    spans = sorted({covered(c) for c in todo})
     removed = remove_exports(catalog, run_id, spans)
     report.errors += [e for e in removed.errors if e not in report.errors]
     report.export_files += removed.files
@@ -128,12 +128,32 @@ def settle_pruned_chunks(catalog: Catalog, run_id: str, report: PruneReport) -> 
         return 0
 
 
+def covered(c: LensChunkRecord) -> tuple[int, int]:
+    """The ticks a pruned chunk file stood for: its row's range and its name's together.
+
+    A window rewritten whole by a later segment (one file, its name the window) may have
+    been exported before in a piece (``part-...20-...26``): that part lies inside the
+    file's range too, and goes with it.
+    """
+    named = layout.parse_lens_chunk_name(os.path.basename(c.path))
+    lo, hi = c.start_tick, c.end_tick
+    return (min(lo, named[0]), max(hi, named[1])) if named else (lo, hi)
+
+
+def _inside(name: str, spans: Sequence[tuple[int, int]]) -> bool:
+    m = layout.PART_NAME_RE.match(name)
+    if m is None:  # a write temporary: left to catalog gc
+        return False
+    start, end = int(m["start"]), int(m["end"])
+    return any(lo <= start and end <= hi for lo, hi in spans)
+
+
 def remove_exports(catalog: Catalog, run_id: str, spans: Sequence[tuple[int, int]]) -> Removed:
-    """Unlink ``run_id``'s Parquet parts of these chunk tick ranges under its export roots."""
-    names = {layout.part_name(start, end) for start, end in spans}
+    """Unlink ``run_id``'s Parquet parts whose tick range lies inside one of ``spans``
+    (every field, ``ticks``, ``signals``, both layouts) under its export roots."""
     removed = Removed()
     for root in catalog.exports.roots_of(run_id):
         for tree in run_trees(root, run_id):
-            mine = [f for f in part_files(tree, removed.errors) if f.name in names]
+            mine = [f for f in part_files(tree, removed.errors) if _inside(f.name, spans)]
             remove_files(mine, removed)
     return removed
