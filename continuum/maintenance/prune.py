@@ -62,7 +62,7 @@ def prune(
     if settle_all and run_ids is not None:
         chosen |= set(run_ids)
     for run_id in sorted(pruned | chosen):
-        settle_pruned_chunks(catalog, run_id, report)
+        settle_pruned_chunks(catalog, run_id, report, recheck=settle_all)
     return report
 
 
@@ -86,13 +86,17 @@ def chunk_sizes(catalog: Catalog, run_ids: Sequence[str] | None) -> dict[str, in
     return out
 
 
-def settle_pruned_chunks(catalog: Catalog, run_id: str, report: PruneReport) -> int:
+def settle_pruned_chunks(
+    catalog: Catalog, run_id: str, report: PruneReport, *, recheck: bool = False
+) -> int:
     """Remove the exports of ``run_id``'s pruned lens chunks that its lens manifest does not
     record as pruned yet, then record them there; the chunks newly recorded.
 
     The manifest's ``pruned`` list is what is settled: a chunk is recorded only once its
     exports are gone, so a crash or an export part that could not be removed (reported
-    in ``report.errors``) leaves it to the next prune.
+    in ``report.errors``) leaves it to the next prune. ``recheck`` (``catalog prune``):
+    look for exports of every pruned chunk, settled or not, so that a part an exporter
+    wrote after its chunk was settled does not outlive it.
     """
     from continuum.lens.manifest import pruned_names, record_pruned
 
@@ -105,14 +109,11 @@ def settle_pruned_chunks(catalog: Catalog, run_id: str, report: PruneReport) -> 
     except LensError as exc:
         report.errors.append(f"lens manifest of run {run_id}: {exc}")
         return 0
-    todo = [
-        c
-        for c in catalog.lens_chunks.list(run_id)
-        if c.state == "pruned" and os.path.basename(c.path) not in done
-    ]
-    if not todo:
+    gone = [c for c in catalog.lens_chunks.list(run_id) if c.state == "pruned"]
+    todo = [c for c in gone if os.path.basename(c.path) not in done]
+    if not todo and not (recheck and gone):
         return 0
-    spans = sorted({covered(c) for c in todo})
+    spans = sorted({covered(c) for c in (gone if recheck else todo)})
     removed = remove_exports(catalog, run_id, spans)
     report.errors += [e for e in removed.errors if e not in report.errors]
     report.export_files += removed.files
