@@ -141,9 +141,11 @@ class LensStore:
             raise LensError(f"lens directory {self.run_dir} does not exist")
         self.manifest = LensManifest.read(self.run_dir)
         self.missing: list[str] = []
-        self.pruned: list[dict[str, Any]] = []  # deleted by retention: name, tick_range
         self.unreadable: list[str] = []
         self.chunks = self._discover()
+        #: chunks retention deleted (name, tick_range): listed apart from missing ones
+        self.pruned = _pruned(self.manifest, {r.name for r in self.chunks})
+        self.missing = [n for n in self.missing if n not in {e["name"] for e in self.pruned}]
         self._files: dict[str, ChunkFile] = {}
         self._keys: dict[tuple[str, str], _Keys | None] = {}
 
@@ -178,9 +180,7 @@ class LensStore:
             except LensError as exc:  # one bad unlisted file must not hide the others
                 self.unreadable.append(f"{path.name}: {str(exc).splitlines()[0]}")
         present = {r.name for r in refs}
-        self.pruned = _pruned(self.manifest, present)
-        gone = {e["name"] for e in self.pruned}
-        self.missing = sorted(n for n in listed if n not in present and n not in gone)
+        self.missing = sorted(n for n in listed if n not in present)
         return sorted(refs, key=lambda r: (r.start, r.end, r.name))
 
     @property
