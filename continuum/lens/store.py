@@ -526,17 +526,6 @@ class LensStore:
         }
 
 
-def _pruned(manifest: dict[str, Any] | None, present: set[str]) -> list[dict[str, Any]]:
-    """The chunks the manifest records as pruned by retention, by tick (not damage: see
-    :func:`continuum.lens.manifest.record_pruned`); a file there again is not pruned."""
-    out = []
-    for e in (manifest or {}).get("pruned") or []:
-        span = e.get("tick_range") if isinstance(e, dict) else None
-        if isinstance(span, list) and len(span) == 2 and str(e.get("name")) not in present:
-            out.append({"name": str(e.get("name")), "tick_range": [span[0], span[1]]})
-    return sorted(out, key=lambda e: e["tick_range"])
-
-
 def _known(values: Iterable[int | None]) -> list[int]:
     return [v for v in values if v is not None]
 
@@ -619,3 +608,14 @@ def _ref_from_header(path: Path, span: tuple[int, int]) -> ChunkRef:
         h.raw_bytes,
         h.checksum,
     )
+
+
+def _pruned(manifest: dict[str, Any] | None, present: set[str]) -> list[dict[str, Any]]:
+    """The chunks the manifest records as pruned by retention, by tick (not damage: see
+    :func:`continuum.lens.manifest.record_pruned`); a file there again is not pruned."""
+    out = []
+    for e in (manifest or {}).get("pruned") or []:
+        span = e.get("tick_range") if isinstance(e, dict) else None
+        if isinstance(span, list) and len(span) == 2 and str(e.get("name")) not in present:
+            out.append({"name": str(e.get("name")), "tick_range": [span[0], span[1]]})
+    return sorted(out, key=lambda e: e["tick_range"])
