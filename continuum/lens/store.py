@@ -550,6 +550,17 @@ def _may_hold(ref: ChunkRef, t: float, by_time: bool, before: bool) -> bool:
     return ref.start <= t if before else ref.end > t
 
 
+def _pruned(manifest: dict[str, Any] | None, present: set[str]) -> list[dict[str, Any]]:
+    """The chunks the manifest records as pruned by retention, by tick (not damage: see
+    :func:`continuum.lens.manifest.record_pruned`); a file there again is not pruned."""
+    out = []
+    for e in (manifest or {}).get("pruned") or []:
+        span = e.get("tick_range") if isinstance(e, dict) else None
+        if isinstance(span, list) and len(span) == 2 and str(e.get("name")) not in present:
+            out.append({"name": str(e.get("name")), "tick_range": [span[0], span[1]]})
+    return sorted(out, key=lambda e: e["tick_range"])
+
+
 def _expand(idx: np.ndarray, config: FieldConfig) -> np.ndarray:
     return idx.reshape(-1, 1, 1) if config.kind == "vec3" else idx.reshape(-1, 1)
 
@@ -608,14 +619,3 @@ def _ref_from_header(path: Path, span: tuple[int, int]) -> ChunkRef:
         h.raw_bytes,
         h.checksum,
     )
-
-
-def _pruned(manifest: dict[str, Any] | None, present: set[str]) -> list[dict[str, Any]]:
-    """The chunks the manifest records as pruned by retention, by tick (not damage: see
-    :func:`continuum.lens.manifest.record_pruned`); a file there again is not pruned."""
-    out = []
-    for e in (manifest or {}).get("pruned") or []:
-        span = e.get("tick_range") if isinstance(e, dict) else None
-        if isinstance(span, list) and len(span) == 2 and str(e.get("name")) not in present:
-            out.append({"name": str(e.get("name")), "tick_range": [span[0], span[1]]})
-    return sorted(out, key=lambda e: e["tick_range"])
