@@ -54,8 +54,6 @@ from continuum.catalog.retention import (
     RetentionRules,
     parse_duration,
     parse_size,
-    retention_callback,
-    run_policy_callback,
 )
 from continuum.catalog.runs import RunDirs
 from continuum.catalog.search import ParamFilter, SearchQuery, parse_param_filter
@@ -99,6 +97,4 @@ __all__ = [
     "parse_size",
     "pid_alive",
     "resolve_url",
-    "retention_callback",
-    "run_policy_callback",
 ]

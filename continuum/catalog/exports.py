@@ -22,7 +22,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Connection, Double, Integer, Table, select, update
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Connection,
+    Double,
+    Integer,
+    Table,
+    delete,
+    select,
+    update,
+)
 
 from continuum.catalog.db import Database, new_id, require_run, utcnow
 from continuum.catalog.db.models import (
@@ -138,6 +149,22 @@ class Exports:
             return [_record(r) for r in as_dicts(conn.execute(stmt.order_by(*order)))]
 
         return self._db.read(op)
+
+    def forget(self, run_id: str, spans: Sequence[tuple[int, int]]) -> int:
+        """Drop the export rows of ``run_id`` whose tick range lies inside one of ``spans``
+        (their files are gone: retention pruned those chunks); the rows dropped."""
+        if not spans:
+            return 0
+        t = parquet_exports
+
+        def op(conn: Connection) -> int:
+            dropped = 0
+            for start, end in spans:
+                mine = (t.c.run_id == run_id, t.c.start_tick >= start, t.c.end_tick <= end)
+                dropped += conn.execute(delete(t).where(*mine)).rowcount
+            return dropped
+
+        return self._db.write(op)
 
     def roots(self) -> builtins.list[str]:
         """Every export root some export of some run was written under."""

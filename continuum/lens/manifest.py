@@ -19,11 +19,26 @@ A file is authoritative for its whole range: a tick in it that the file does not
 was not captured (off-stride, or dropped). The manifest is an index rewritten atomically
 after each chunk; the files and their headers stay the truth (a chunk written just before
 a crash, but not yet listed, is still found by :mod:`continuum.lens.store`).
+
+**Pruned chunks.** Retention deletes whole chunk files on purpose; a reader must not take
+them for damage. :func:`record_pruned` (called by :mod:`continuum.maintenance` after the
+catalog's prune unlinked the files) moves their entries from ``chunks`` to ``pruned``
+(name, tick range, frames, bytes, ``pruned_at``), so :mod:`continuum.lens.store` lists
+them as pruned, apart from missing ones. The prune is usually made by another process (or
+thread) than the run's writer, which rewrites the manifest whole from its memory after
+every chunk. So that such a rewrite cannot undo a prune, every rewrite of a lens manifest
+— the writer's and the pruner's — happens under an exclusive ``flock`` on the run
+directory, and the writer first takes in the ``pruned`` list on disk (read only when the
+file is not the one it wrote last) and drops the chunk entries it names.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,8 +46,8 @@ import msgspec
 from msgspec import Meta
 
 from continuum import layout
-from continuum.blobs import decode_json, read_small_file
-from continuum.blobs.manifest import JsonManifest
+from continuum.blobs import atomic_write, decode_json, read_small_file
+from continuum.blobs.manifest import JsonManifest, now_iso
 from continuum.errors import LensError
 from continuum.lens.format import ChunkHeader, check_topology_spec
 
@@ -75,6 +90,16 @@ class _ChunkDoc(msgspec.Struct):
     created_at: _Text = ""
 
 
+class _PrunedDoc(msgspec.Struct):
+    """A chunk retention deleted (see the module docstring): what it held, and when."""
+
+    name: _Text
+    tick_range: tuple[_Count, _Count]
+    frames: _Count = 0
+    bytes: _Count = 0
+    pruned_at: _Text = ""
+
+
 class LensManifestDoc(msgspec.Struct):
     """A lens manifest as it must be to be believed: typed, bounded, identifiers (run id,
     field and chunk names) in :mod:`continuum.layout`'s grammar."""
@@ -94,6 +119,7 @@ class LensManifestDoc(msgspec.Struct):
     failed_chunks: _Count = 0
     full: _ChunkDoc | None = None
     topology: dict[str, Any] | None = None
+    pruned: list[_PrunedDoc] = []
 
 
 _DOC_DECODER = msgspec.json.Decoder(LensManifestDoc)
@@ -116,7 +142,9 @@ def is_lens_run_dir(path: Path) -> bool:
 
 
 class LensManifest(JsonManifest):
-    """``manifest.json`` of one lens run dir: chunks, segments, gaps."""
+    """``manifest.json`` of one lens run dir: chunks, segments, gaps, pruned chunks."""
+
+    _written: tuple[int, int, int] | None = None  # the file as this object last wrote it
 
     @classmethod
     def read(cls, run_dir: Path) -> dict[str, Any] | None:
@@ -138,6 +166,15 @@ class LensManifest(JsonManifest):
         if doc.topology is not None:
             check_topology_spec(doc.topology, path, "lens manifest topology", LensError)
         return decode_json(raw, _DICT_DECODER, where, what, LensError)
+
+    def _save_locked(self) -> None:
+        """Rewrite the manifest, first taking in what a prune recorded on disk meanwhile."""
+        with run_dir_lock(self.run_dir):
+            path = layout.manifest_path(self.run_dir)
+            if _identity_of(path) != self._written:  # someone else wrote it since
+                _take_pruned(self.data, _pruned_on_disk(self.run_dir))
+            super()._save_locked()
+            self._written = _identity_of(path)
 
     @classmethod
     def open(cls, run_dir: Path, identity: dict[str, Any]) -> LensManifest:
@@ -202,6 +239,108 @@ def merge_gaps(gaps: list[list[Any]]) -> list[list[Any]]:
         else:
             out.append([start, end, cause])
     return out
+
+
+def _identity_of(path: Path) -> tuple[int, int, int] | None:
+    """What tells one write of a file from another (inode, size, mtime), None if absent."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _pruned_on_disk(run_dir: Path) -> list[dict[str, Any]]:
+    """The ``pruned`` entries of the manifest on disk ([] when it is absent or unreadable:
+    the writer must go on, and its own copy already holds what it read at open)."""
+    try:
+        data = LensManifest.read(run_dir)
+    except LensError:
+        return []
+    pruned = (data or {}).get("pruned")
+    return [e for e in pruned if isinstance(e, dict)] if isinstance(pruned, list) else []
+
+
+def _take_pruned(data: dict[str, Any], entries: Iterable[dict[str, Any]]) -> list[str]:
+    """Add ``entries`` to ``data``'s pruned list and drop the chunks they name; the names
+    new to the list."""
+    pruned = {str(e.get("name")): e for e in data.get("pruned") or [] if isinstance(e, dict)}
+    new = [str(e["name"]) for e in entries if str(e.get("name")) not in pruned]
+    pruned.update({str(e.get("name")): e for e in entries if str(e.get("name")) in new})
+    if new or "pruned" in data:
+        data["chunks"] = [c for c in data.get("chunks", []) if c.get("name") not in pruned]
+        data["pruned"] = sorted(pruned.values(), key=lambda e: list(e.get("tick_range", [])))
+    return new
+
+
+@contextlib.contextmanager
+def run_dir_lock(run_dir: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on the lens run directory, held while its manifest is rewritten.
+
+    Between processes and between threads of one process alike (each holder opens the
+    directory anew). Without ``fcntl`` (not POSIX) there is no lock: a prune racing a
+    live writer may then be undone in the manifest (the files stay deleted).
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    fd = os.open(run_dir, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def pruned_names(run_dir: Path) -> set[str]:
+    """The chunk names the manifest records as pruned (none without a manifest)."""
+    data = LensManifest.read(run_dir) if run_dir.is_dir() else None
+    return {str(e.get("name")) for e in (data or {}).get("pruned") or [] if isinstance(e, dict)}
+
+
+def record_pruned(run_dir: Path, chunks: Iterable[tuple[str, tuple[int, int]]]) -> list[str]:
+    """Record chunk files retention deleted, by (file name, tick range); the names new.
+
+    Their entries move from ``chunks`` to ``pruned`` (an unlisted chunk gets a pruned
+    entry from its name and range alone). Idempotent: a name already pruned is skipped,
+    so a prune interrupted before this call is completed by the next one. A directory
+    without a manifest (or with an unreadable one) records nothing: ``lens load`` of it
+    lists no chunk as missing either. Names must be chunk names
+    (:func:`continuum.layout.parse_lens_chunk_name`); others are ignored.
+    """
+    wanted = [(n, span) for n, span in chunks if layout.parse_lens_chunk_name(n)]
+    if not wanted or not run_dir.is_dir():
+        return []
+    with run_dir_lock(run_dir):
+        try:
+            data = LensManifest.read(run_dir)
+        except LensError as exc:
+            log.warning("%s; pruned chunks not recorded there", exc)
+            return []
+        if data is None:
+            return []
+        listed = {c.get("name"): c for c in data.get("chunks", []) if isinstance(c, dict)}
+        at = now_iso()
+        entries = []
+        for name, (start, end) in wanted:
+            c = listed.get(name, {})
+            entries.append(
+                {
+                    "name": name,
+                    "tick_range": [start, end],
+                    "frames": c.get("frames", 0),
+                    "bytes": c.get("bytes", 0),
+                    "pruned_at": at,
+                }
+            )
+        new = _take_pruned(data, entries)
+        if new:
+            data["updated_at"] = at
+            text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+            atomic_write(layout.manifest_path(run_dir), text.encode("utf-8"))
+        return new
 
 
 def chunk_entry(h: ChunkHeader) -> dict[str, Any]:

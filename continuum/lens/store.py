@@ -148,6 +148,9 @@ class LensStore:
         #: a merged window file and removing the pieces it merged): never read
         self.superseded: list[str] = []
         self.chunks = self._discover()
+        #: chunks retention deleted (name, tick_range): listed apart from missing ones
+        self.pruned = _pruned(self.manifest, {r.name for r in self.chunks})
+        self.missing = [n for n in self.missing if n not in {e["name"] for e in self.pruned}]
         self._files: dict[str, ChunkFile] = {}
         self._keys: dict[tuple[str, str], _Keys | None] = {}
         self._gaps: list[LensGap] | None = None
@@ -603,6 +606,7 @@ class LensStore:
             "gaps": [g.to_json() for g in gaps],
             "missing_ticks": sum(g.ticks for g in gaps),
             "missing_chunks": self.missing,
+            "pruned_chunks": self.pruned,
             "unreadable_chunks": self.unreadable,
             "superseded_chunks": self.superseded,
             "dropped_frames": (self.manifest or {}).get("dropped_frames"),
@@ -664,6 +668,17 @@ def _may_hold(ref: ChunkRef, t: float, by_time: bool, before: bool) -> bool:
             return True  # unknown: look inside
         return first <= t if before else last >= t
     return ref.start <= t if before else ref.end > t
+
+
+def _pruned(manifest: dict[str, Any] | None, present: set[str]) -> list[dict[str, Any]]:
+    """The chunks the manifest records as pruned by retention, by tick (not damage: see
+    :func:`continuum.lens.manifest.record_pruned`); a file there again is not pruned."""
+    out = []
+    for e in (manifest or {}).get("pruned") or []:
+        span = e.get("tick_range") if isinstance(e, dict) else None
+        if isinstance(span, list) and len(span) == 2 and str(e.get("name")) not in present:
+            out.append({"name": str(e.get("name")), "tick_range": [span[0], span[1]]})
+    return sorted(out, key=lambda e: e["tick_range"])
 
 
 def _expand(idx: np.ndarray, config: FieldConfig) -> np.ndarray:

@@ -3,7 +3,8 @@
 Owns: ``scan`` (index run directories written without the catalog, from manifests
 and file headers), ``verify`` (every row against its file, every file against the
 rows, one walker with an adapter per blob kind, ``--repair``), ``gc`` (stray files in
-known directories) and ``rm`` (a whole run, its exports too).
+known directories), ``rm`` (a whole run, its exports too) and ``prune`` (retention: the
+catalog's prune, then lens chunk windows, their exports and lens manifests).
 
 Sits above :mod:`continuum.catalog` and the format packages (:mod:`continuum.checkpoint`,
 :mod:`continuum.lens`): it may import both; neither may import it. Paths come from
@@ -11,6 +12,7 @@ Sits above :mod:`continuum.catalog` and the format packages (:mod:`continuum.che
 """
 
 from continuum.maintenance.gc import StrayFile, gc
+from continuum.maintenance.prune import prune
 from continuum.maintenance.rm import remove_run
 from continuum.maintenance.scan import ScanReport, scan
 from continuum.maintenance.verify import verify
@@ -22,6 +24,7 @@ __all__ = [
     "StrayFile",
     "VerifyReport",
     "gc",
+    "prune",
     "remove_run",
     "scan",
     "verify",

@@ -125,8 +125,9 @@ def keep_last(run_dir: Path, n: int) -> Callable[[Committed], None]:
     """``--keep-checkpoints`` without a catalog: after each commit keep the newest ``n`` files.
 
     With a catalog the same option is a keep-last-N retention policy applied through the
-    catalog's crash-safe prune (``continuum.catalog.retention_callback``) instead.
-    ``latest``'s target is never deleted. Files are unlinked by name in the run directory
+    catalog's crash-safe prune (``continuum.runner.retention.retention_callback``) instead.
+    ``latest``'s target is never deleted; the checkpoint a segment resumed from is not
+    kept for that alone, as with a catalog. Files are unlinked by name in the run directory
     opened without following a link (:class:`continuum.layout.ConfinedDir`): a run
     directory that is a symbolic link is refused with one warning, its files kept.
     """
@@ -216,22 +217,23 @@ def _after_commit(
     Keep-last is a property of the run, not of one command: ``--keep-checkpoints N`` is
     written into the run's manifest (and, with a catalog, merged into its run policy), and
     a later segment resumed without the flag applies it still. With a catalog its run
-    policy is the truth (``catalog policy set --run`` may have changed it since); a branch
-    is another run and starts without one.
+    policy is the truth (``catalog policy set --run`` may have changed it since) and is
+    applied whole, lens rules too (:mod:`continuum.runner.retention`); a branch is another
+    run and starts without one. With or without a catalog, the checkpoints a segment
+    resumed from (or a branch started from) are not kept for that alone: keep-last N
+    means N files (see :mod:`continuum.catalog.retention.planning`).
     """
     callbacks: list[Callable[[Committed], None]] = [recorder.committed] if recorder else []
     saved = manifest.data.get(KEEP_CHECKPOINTS)
     keep = req.keep_checkpoints or (saved if isinstance(saved, int) and saved >= 1 else None)
     if recorder is not None:
-        from continuum.catalog import retention_callback, run_policy_callback
+        from continuum.runner.retention import retention_callback
 
-        if req.keep_checkpoints or (
-            keep and recorder.catalog.policies.get("run", p.run_id) is None
-        ):
-            assert keep is not None
+        has_policy = recorder.catalog.policies.get("run", p.run_id) is not None
+        if req.keep_checkpoints or (keep and not has_policy):
             callbacks.append(retention_callback(recorder.catalog, p.run_id, keep))
-        elif recorder.catalog.policies.get("run", p.run_id) is not None:
-            callbacks.append(run_policy_callback(recorder.catalog, p.run_id))
+        elif has_policy:
+            callbacks.append(retention_callback(recorder.catalog, p.run_id))
     elif keep:
         callbacks.append(keep_last(manifest.run_dir, keep))
     return callbacks

@@ -20,8 +20,6 @@ from continuum.catalog.retention.policies import (
 from continuum.catalog.retention.prune import (
     PruneReport,
     Retention,
-    retention_callback,
-    run_policy_callback,
 )
 from continuum.catalog.retention.rules import PROTECTIONS, Item, Plan
 
@@ -37,6 +35,4 @@ __all__ = [
     "RetentionRules",
     "parse_duration",
     "parse_size",
-    "retention_callback",
-    "run_policy_callback",
 ]

@@ -10,7 +10,7 @@ a tick range ~2.5 us; a per-row audit entry ~10 us more. So each step is one
 UPDATE per run, its ticks sent as one parameter (a JSON array read by
 ``json_each`` on SQLite, an array on PostgreSQL: no parameter limit, one
 cached statement) or, when the run's rows are exactly a tick range, that range;
-the branch-point guard is read once per batch, not per row; and the audit log
+the pin guard is part of the UPDATE, not a query per row; and the audit log
 gets one entry per run and step (``checkpoint-deleting``, ``checkpoint-pruned``)
 naming its ticks, e.g. ``ticks 0-800/100,950`` (see :func:`expand_ticks`).
 """
@@ -28,7 +28,7 @@ from sqlalchemy import Connection, String, any_, bindparam, func, select
 from continuum.catalog.audit import bounded_detail, bounded_path
 from continuum.catalog.blob_rows import BlobKind
 from continuum.catalog.db import new_id, utcnow
-from continuum.catalog.db.models import audit_log, runs
+from continuum.catalog.db.models import audit_log
 from continuum.catalog.records import BLOB_STATES
 from continuum.catalog.retention.rules import Item
 
@@ -120,23 +120,6 @@ def _update_sql(
     )
 
 
-def _unbranched(conn: Connection, groups: Sequence[Group]) -> list[Group]:
-    """``groups`` without the checkpoints another run branched from, as of now."""
-    stmt = select(runs.c.parent_run_id, runs.c.parent_checkpoint_tick).where(
-        values_in(conn, runs.c.parent_run_id, sorted({g.run_id for g in groups}))
-    )
-    taken = {(r, t) for r, t in conn.execute(stmt)}
-    if not taken:
-        return list(groups)
-    runs_taken = {r for r, _ in taken}
-    return [
-        g._replace(items=[i for i in g.items if (g.run_id, i.tick) not in taken])
-        if g.run_id in runs_taken
-        else g
-        for g in groups
-    ]
-
-
 def ticks_text(ticks: Sequence[int]) -> str:
     """Sorted ticks as arithmetic runs: ``0-800/100,950`` (``a-b/step``, or one tick)."""
     ticks, parts, i = sorted(ticks), [], 0
@@ -215,12 +198,10 @@ def move(
     """Move the rows of ``groups`` from ``old`` to ``new`` where they still are ``old``:
     the groups of the rows moved.
 
-    One UPDATE per group. ``guard``: leave pinned checkpoints and ones another run
-    branched from (re-checked here, in the claiming transaction, not trusted from
-    the plan).
+    One UPDATE per group. ``guard``: leave pinned checkpoints (re-checked here, in the
+    claiming transaction, not trusted from the plan). A checkpoint another run branched
+    from is not guarded: lineage is kept by the records (``retention/planning.py``).
     """
-    if guard and kind.name == "checkpoint" and groups:
-        groups = _unbranched(conn, groups)
     groups = [g for g in groups if g.items]
     if not groups:
         return []

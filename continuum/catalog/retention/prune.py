@@ -25,10 +25,9 @@ one report line and a ``{kind}-refused`` audit entry.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -39,14 +38,8 @@ from continuum.catalog.db.models import runs
 from continuum.catalog.retention._claims import Group, batches, move, run_base
 from continuum.catalog.retention._unlinker import Unlinked, Unlinker, unlink_here
 from continuum.catalog.retention.planning import plan_runs
-from continuum.catalog.retention.policies import RetentionRules
 from continuum.catalog.retention.rules import Item, Plan
-from continuum.errors import CatalogError
 
-if TYPE_CHECKING:
-    from continuum.catalog.facade import Catalog
-
-log = logging.getLogger("continuum.catalog")
 BATCH = 5_000  # rows per transaction: a crash leaves at most a few batches to finish
 
 
@@ -60,6 +53,8 @@ class PruneReport:
     bytes_freed: int = 0
     finished: int = 0  # leftover ``deleting`` rows completed first
     errors: list[str] = field(default_factory=list)
+    export_files: int = 0  # Parquet parts of pruned lens chunks (continuum.maintenance.prune)
+    export_bytes: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +63,8 @@ class PruneReport:
             "deleted": self.deleted,
             "bytes_freed": self.bytes_freed,
             "finished_leftovers": self.finished,
+            "export_files_removed": self.export_files,
+            "export_bytes_freed": self.export_bytes,
             "errors": self.errors,
         }
 
@@ -150,10 +147,17 @@ class Retention:
         return finished
 
     def plan(
-        self, run_ids: Sequence[str] | None = None, world: str | None = None
+        self,
+        run_ids: Sequence[str] | None = None,
+        world: str | None = None,
+        chunk_sizes: Mapping[str, int] | None = None,
     ) -> list[tuple[str, Plan]]:
-        """The plans for the chosen runs (all runs by default): (kind, plan) pairs."""
-        return self._db.read(lambda conn: plan_runs(conn, run_ids, world))
+        """The plans for the chosen runs (all runs by default): (kind, plan) pairs.
+
+        ``chunk_sizes`` (run_id -> lens chunk size) lets lens rules count chunk windows;
+        :func:`continuum.maintenance.prune` reads them from the lens manifests.
+        """
+        return self._db.read(lambda conn: plan_runs(conn, run_ids, world, chunk_sizes))
 
     def prune(
         self,
@@ -161,12 +165,18 @@ class Retention:
         world: str | None = None,
         *,
         dry_run: bool = False,
+        chunk_sizes: Mapping[str, int] | None = None,
     ) -> PruneReport:
-        """Apply the retention policies to the chosen runs (all by default)."""
+        """Apply the retention policies to the chosen runs (all by default).
+
+        Only rows and files: the lens manifests and Parquet exports of pruned chunks are
+        :func:`continuum.maintenance.prune`'s (the catalog reads neither).
+        """
         if run_ids is not None:
             self._db.read(lambda conn: [require_run(conn, r) for r in run_ids])
         finished = 0 if dry_run else self.finish_deleting(run_ids)
-        report = PruneReport(self.plan(run_ids, world), dry_run, finished=finished)
+        plans = self.plan(run_ids, world, chunk_sizes)
+        report = PruneReport(plans, dry_run, finished=finished)
         if dry_run:
             report.bytes_freed = sum(p.bytes_freed for _, p in report.plans)
             return report
@@ -217,22 +227,3 @@ def _targets(plans: Sequence[Plan]) -> list[Group]:
         for p in plans
         if p.delete
     ]
-
-
-def retention_callback(catalog: Catalog, run_id: str, keep_last: int) -> Callable[[object], None]:
-    """``--keep-checkpoints N``: merge keep-last N into the run's policy, and a commit
-    callback that applies the policy (on the writer thread, off the tick loop)."""
-    try:
-        catalog.policies.set("run", run_id, RetentionRules(keep_last=keep_last), merge=True)
-    except CatalogError as exc:  # the run goes on; its checkpoints are kept until a prune
-        log.warning("catalog: could not set keep-last %d for run %s: %s", keep_last, run_id, exc)
-    return run_policy_callback(catalog, run_id)
-
-
-def run_policy_callback(catalog: Catalog, run_id: str) -> Callable[[object], None]:
-    """A commit callback applying the run's policy as it stands (a later segment's)."""
-
-    def apply(_committed: object) -> None:
-        catalog.retention.prune([run_id])
-
-    return apply

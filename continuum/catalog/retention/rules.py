@@ -36,6 +36,8 @@ class Item(NamedTuple):
     size: int
     pinned: bool = False
     path: str = ""  # as stored in the row; what the executor unlinks
+    start: int | None = None  # a lens chunk's first tick (``tick`` is its end)
+    window: tuple[int, int] | None = None  # a lens chunk's window [kC, (k+1)C), once planned
 
 
 class Rule(Protocol):
@@ -175,14 +177,51 @@ class Plan:
     def bytes_freed(self) -> int:
         return sum(i.size for i in self.delete)
 
+    @property
+    def by_window(self) -> bool:
+        """A lens plan: its items were planned by chunk window (:func:`plan_windows`)."""
+        return any(i.window is not None for i in self.delete) or any(
+            i.window is not None for i, _ in self.kept
+        )
+
+    def kept_windows(self) -> list[tuple[tuple[int, int], list[Item], tuple[str, ...]]]:
+        """A lens plan's kept windows: (window, its files, the rules keeping it), by tick."""
+        return _windows((i, r) for i, r in self.kept)
+
+    def deleted_windows(self) -> list[tuple[tuple[int, int], list[Item], tuple[str, ...]]]:
+        """A lens plan's deleted windows: (window, its files, ()), by tick."""
+        return _windows((i, ()) for i in self.delete)
+
     def to_dict(self) -> dict[str, Any]:
+        if self.by_window:  # lens chunks: one entry per window, with its tick range
+            kept = [
+                {"ticks": list(w), "files": len(f), "rules": list(r)}
+                for w, f, r in self.kept_windows()
+            ]
+            delete = [
+                {"ticks": list(w), "files": len(f), "bytes": sum(i.size for i in f)}
+                for w, f, _ in self.deleted_windows()
+            ]
+        else:
+            kept = [{"tick": i.tick, "rules": list(r)} for i, r in self.kept]
+            delete = [{"tick": i.tick, "bytes": i.size} for i in self.delete]
         return {
             "run_id": self.run_id,
             "policy": self.policy,
-            "kept": [{"tick": i.tick, "rules": list(r)} for i, r in self.kept],
-            "delete": [{"tick": i.tick, "bytes": i.size} for i in self.delete],
+            "kept": kept,
+            "delete": delete,
             "bytes_freed": self.bytes_freed,
         }
+
+
+def _windows(
+    pairs: Iterable[tuple[Item, tuple[str, ...]]],
+) -> list[tuple[tuple[int, int], list[Item], tuple[str, ...]]]:
+    out: dict[tuple[int, int], tuple[list[Item], tuple[str, ...]]] = {}
+    for item, reasons in pairs:
+        window = item.window or (item.start if item.start is not None else item.tick, item.tick)
+        out.setdefault(window, ([], reasons))[0].append(item)
+    return [(w, files, reasons) for w, (files, reasons) in sorted(out.items())]
 
 
 def plan_items(
@@ -206,4 +245,63 @@ def plan_items(
     return Plan(run_id, kept, delete, policy, run_dir)
 
 
-PROTECTIONS = frozenset({"pinned", "lineage", "latest", "newest"})
+def window_of(item: Item, chunk_size: int | None) -> tuple[int, int]:
+    """The chunk window ``[kC, (k+1)C)`` holding a lens chunk file (its start tick's).
+
+    Without a known chunk size (no readable lens manifest) each file is its own window.
+    """
+    start = item.start if item.start is not None else item.tick
+    if chunk_size is None:
+        return start, item.tick
+    lo = start - start % chunk_size
+    return lo, lo + chunk_size
+
+
+@dataclass(frozen=True)
+class KeepKeys:
+    """Protection: items with given keys, e.g. ``exporting`` (lens chunk windows a live
+    run's exporter has not exported yet)."""
+
+    keys: frozenset[Any]
+    name: str = "exporting"
+
+    def keeps(self, items: Sequence[Item]) -> set[Any]:
+        return {i.key for i in items if i.key in self.keys}
+
+
+def plan_windows(
+    run_id: str,
+    items: Sequence[Item],
+    rules: Iterable[Rule],
+    chunk_size: int | None,
+    policy: str | None = None,
+    run_dir: str | None = None,
+    exporting: frozenset[Any] = frozenset(),
+) -> Plan:
+    """Lens chunks planned by window: ``lens-keep-last 3`` keeps the newest three windows.
+
+    Several files in one window (pieces: a segment ended inside it, or an older writer
+    split it) are one window to the rules: its size is theirs summed, its age its newest
+    file's, and it is kept or deleted whole. The plan lists the files, each with its window.
+    A window holding a file whose key is in ``exporting`` is kept (``exporting``).
+    """
+    files: dict[tuple[int, int], list[Item]] = {}
+    for item in items:
+        files.setdefault(window_of(item, chunk_size), []).append(item)
+    windows = []
+    for (lo, hi), mine in files.items():
+        created = max((i.created_at for i in mine if i.created_at is not None), default=None)
+        windows.append(Item((lo, hi), hi, created, sum(i.size for i in mine), False, "", lo))
+    busy = frozenset(w for w, mine in files.items() if any(i.key in exporting for i in mine))
+    rules = [*rules, KeepKeys(busy)] if busy else list(rules)
+    plan = plan_items(run_id, windows, rules, policy, run_dir)
+
+    def pieces(w: Item) -> list[Item]:
+        return [i._replace(window=w.key) for i in sorted(files[w.key], key=lambda i: i.tick)]
+
+    kept = tuple((p, reasons) for w, reasons in plan.kept for p in pieces(w))
+    delete = tuple(p for w in plan.delete for p in pieces(w))
+    return Plan(run_id, kept, delete, policy, run_dir)
+
+
+PROTECTIONS = frozenset({"pinned", "lineage", "latest", "newest", "exporting"})

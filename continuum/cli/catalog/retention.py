@@ -3,8 +3,9 @@
 Durations (``90m``, ``36h``, ``7d``, ``2w``) and sizes (``500M``, ``10G``) are
 parsed before the catalog is opened, so bad values fail with one line and
 touch nothing. ``prune --dry-run`` prints, per run, every committed checkpoint
-with the rules that keep it (``keep-last``, ``pinned``, ``lineage``, ``newest``...)
-or ``delete`` and the bytes it would free, and deletes nothing.
+with the rules that keep it (``keep-last``, ``pinned``, ``latest``, ``newest``...)
+or ``delete`` and the bytes it would free, and every lens chunk window by its tick range
+(``0-999``: the ticks it holds, inclusive), and deletes nothing.
 """
 
 from __future__ import annotations
@@ -102,25 +103,38 @@ def policy() -> None:
 @click.option("--keep-daily", type=POSITIVE, metavar="N", help="Newest of each of N days.")
 @click.option("--keep-weekly", type=POSITIVE, metavar="N", help="Newest of each of N weeks.")
 @click.option("--max-bytes", metavar="SIZE", help="Newest that fit in e.g. 500M, 10G per run.")
-@click.option("--lens-keep-last", type=POSITIVE, metavar="N", help="Newest N lens chunks.")
+@click.option("--lens-keep-last", type=POSITIVE, metavar="N", help="Newest N lens chunk windows.")
 @click.option("--lens-keep-within", metavar="DUR", help="Lens chunks created within DUR.")
-@click.option("--lens-max-bytes", metavar="SIZE", help="Newest lens chunks within SIZE.")
+@click.option("--lens-max-bytes", metavar="SIZE", help="Newest lens chunk windows within SIZE.")
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Replace the policy at that scope instead of merging these rules into it.",
+)
 @json_option
 @catalog_option
 def policy_set(
     run: str | None,
     world: str | None,
     everywhere: bool,
+    replace: bool,
     as_json: bool,
     catalog_url: str | None,
     **opts: Any,
 ) -> None:
-    """Attach a policy (replacing the one at that scope). A checkpoint is kept if any rule keeps it.
+    """Set rules of a policy and print the result. A checkpoint is kept if any rule keeps it.
+
+    The rules given are merged into the policy already at that scope (a rule given
+    replaces the same rule, the others stay: the keep-last that `run --keep-checkpoints`
+    set survives `policy set --run ID --keep-within 7d`); --replace makes these rules
+    the whole policy. A policy at a scope replaces the broader ones for its runs (run >
+    world > global): when that starts now, a note on stderr says which one it hides.
 
     \b
     Example:
       continuum catalog policy set --global --keep-last 5 --keep-every-ticks 100000
       continuum catalog policy set --run 20260116_095430_a1b2c3 --keep-within 7d --max-bytes 10G
+      continuum catalog policy set --run 20260116_095430_a1b2c3 --replace --keep-last 3
     """
     scope, key = _scope(run, world, everywhere)
     for name in ("keep_within", "lens_keep_within"):
@@ -132,8 +146,29 @@ def policy_set(
         opts[name] = _parsed(parse_size, text, option, MAX_INT) if text else None
     rules = RetentionRules(**opts)
     with Catalog(catalog_url) as cat:
-        stored = cat.policies.set(scope, key, rules)
+        old = cat.policies.get(scope, key)
+        hidden = _broader(cat, scope, key) if old is None else None
+        stored = cat.policies.set(scope, key, rules, merge=not replace)
+    if not as_json:
+        verb = "set" if old is None else "replaced" if replace else "merged into"
+        echo(f"{verb} the policy of {stored.label}; it is now:")
     _print_policies([stored], as_json)
+    if hidden is not None:
+        echo(
+            f"note: {stored.label}'s own policy now applies instead of {hidden.label}'s "
+            f"({_rules_text(hidden.rules)})",
+            err=True,
+        )
+
+
+def _broader(cat: Catalog, scope: str, key: str | None) -> RetentionPolicy | None:
+    """The policy that applied at ``scope`` until it has one of its own (or None)."""
+    if scope == "run":
+        assert key is not None
+        return cat.policies.effective(key)  # an unknown run: RunNotFoundError, one line
+    if scope == "world":
+        return cat.policies.get("global")
+    return None
 
 
 @policy.command("show")
@@ -226,8 +261,11 @@ def prune(
 ) -> None:
     """Delete checkpoints (and lens chunks) that no rule of the applying policy keeps.
 
-    Pinned checkpoints, those another run branched or resumed from, the newest
-    of each run and anything not committed are never deleted. Crash-safe: an
+    Pinned checkpoints, the newest of each run (and latest's target) and anything not
+    committed are never deleted; a checkpoint a run branched or resumed from is kept only
+    if a rule keeps it or it is pinned (lineage is in the records). Lens rules count chunk
+    windows; pruned chunks are recorded in the lens manifest (lens load lists them as
+    pruned) and their Parquet exports are removed with them. Crash-safe: an
     interrupted prune is finished by the next one (or catalog verify --repair).
 
     \b
@@ -237,22 +275,40 @@ def prune(
     """
     if sum(map(bool, (run_id, world, everything))) != 1:
         raise InvalidFilterError("give exactly one of --run ID, --world NAME or --all")
+    from continuum.maintenance import prune as prune_runs  # lens and exports: imported late
+
     with Catalog(catalog_url) as cat:
-        report = cat.retention.prune([run_id] if run_id else None, world, dry_run=dry_run)
+        report = prune_runs(cat, [run_id] if run_id else None, world, dry_run=dry_run)
     if as_json:
         echo_json(report.to_dict())
     else:
         _print_prune(report)
 
 
+def _span(window: tuple[int, int]) -> str:
+    """A chunk window's ticks as a user reads them: ``0-999`` for [0, 1000)."""
+    return f"{window[0]}-{window[1] - 1}"
+
+
 def _print_prune(report: PruneReport) -> None:
     for kind, plan in report.plans:
-        what = "checkpoints" if kind == "checkpoint" else "lens chunks"
+        if kind != "checkpoint":
+            what = "lens chunk windows"
+            kept, gone = len(plan.kept_windows()), len(plan.deleted_windows())
+        else:
+            what, kept, gone = "checkpoints", len(plan.kept), len(plan.delete)
         echo(
-            f"run {plan.run_id} {what} (policy: {plan.policy or 'none'}): keep {len(plan.kept)}, "
-            f"delete {len(plan.delete)} ({format_bytes(plan.bytes_freed)})"
+            f"run {plan.run_id} {what} (policy: {plan.policy or 'none'}): keep {kept}, "
+            f"delete {gone} ({format_bytes(plan.bytes_freed)})"
         )
-        if report.dry_run:
+        if report.dry_run and kind != "checkpoint":  # lens chunk windows, by tick range
+            rows = [["  keep", _span(w), len(f), ",".join(r)] for w, f, r in plan.kept_windows()]
+            rows += [
+                ["  delete", _span(w), len(f), format_bytes(sum(i.size for i in f))]
+                for w, f, _ in plan.deleted_windows()
+            ]
+            echo_table(["  ACTION", "TICKS", "FILES", "WHY / BYTES"], rows)
+        elif report.dry_run:
             rows = [["  keep", i.tick, ",".join(r)] for i, r in plan.kept]
             rows += [["  delete", i.tick, format_bytes(i.size)] for i in plan.delete]
             echo_table(["  ACTION", "TICK", "WHY / BYTES"], rows)
@@ -261,6 +317,11 @@ def _print_prune(report: PruneReport) -> None:
     verb = "would delete" if report.dry_run else "deleted"
     count = sum(len(p.delete) for _, p in report.plans) if report.dry_run else report.deleted
     echo(f"{verb} {count} files, {format_bytes(report.bytes_freed)}")
+    if report.export_files:
+        echo(
+            f"removed {report.export_files} Parquet export files of pruned lens chunks, "
+            f"{format_bytes(report.export_bytes)}"
+        )
     for error in report.errors:
         echo(f"warning: {message_line(error)}", err=True)
 

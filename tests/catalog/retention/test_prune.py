@@ -41,24 +41,22 @@ def test_prune_keeps_what_policy_and_protections_keep(catalog, tmp_path):
     assert (states(catalog, run.run_id), files(d)) == before
     (_, plan), *_ = dry.plans
     why = {i.tick: reasons for i, reasons in plan.kept}
-    assert why == {
-        200: ("pinned",),
-        300: ("lineage",),
-        500: ("lineage",),
-        900: ("keep-last", "latest", "newest"),
-    }
-    assert [i.tick for i in plan.delete] == [0, 100, 400, 600, 700, 800]
-    assert dry.bytes_freed == 6 * SIZE and dry.deleted == 0
+    # a branch point (300) and a resume point (500) are kept by no rule: lineage is in the
+    # records (runs.parent_checkpoint_tick, run_segments), a file is kept by a pin
+    assert why == {200: ("pinned",), 900: ("keep-last", "latest", "newest")}
+    gone = [0, 100, 300, 400, 500, 600, 700, 800]
+    assert [i.tick for i in plan.delete] == gone
+    assert dry.bytes_freed == 8 * SIZE and dry.deleted == 0
 
     report = catalog.retention.prune([run.run_id])
-    assert (report.deleted, report.bytes_freed, report.errors) == (6, 6 * SIZE, [])
-    assert files(d) == {50, 200, 300, 500, 900}
+    assert (report.deleted, report.bytes_freed, report.errors) == (8, 8 * SIZE, [])
+    assert files(d) == {50, 200, 900}
     got = states(catalog, run.run_id)
-    assert {t for t, s in got.items() if s == "committed"} == {200, 300, 500, 900}
+    assert {t for t, s in got.items() if s == "committed"} == {200, 900}
     assert got[1000] == "pending"
     assert_agree(catalog, run.run_id, d)
     for action in ("checkpoint-deleting", "checkpoint-pruned"):
-        assert audited(catalog, run.run_id, action) == [0, 100, 400, 600, 700, 800]
+        assert audited(catalog, run.run_id, action) == gone
     assert catalog.retention.prune([run.run_id]).deleted == 0
 
 

@@ -41,7 +41,7 @@ def test_keep_checkpoints_keeps_newest_three_files_and_rows(tmp_path):
     assert verify.exit_code == 0, verify.output  # the catalog and the disk agree
 
 
-def test_resumed_and_branched_checkpoints_survive_keep_last_1(tmp_path):
+def test_resume_and_branch_points_are_kept_only_when_pinned(tmp_path):
     url = catalog_url(tmp_path)
     ckpt = tmp_path / "ckpt"
     common = ["--checkpoint-dir", str(ckpt), "--checkpoint-stride", "100", "--catalog", url]
@@ -52,19 +52,23 @@ def test_resumed_and_branched_checkpoints_survive_keep_last_1(tmp_path):
     child = run_json("--steps", "50", "--checkpoint-path", str(branch_from), *common)
     assert child["parent_run"] == rid
     ok("catalog", "policy", "set", "--run", rid, "--keep-last", "1", "--catalog", url)
+    ok("catalog", "pin", rid, "200", "--catalog", url)  # how a branch point is kept
 
     dry = ok_json("catalog", "prune", "--run", rid, "--dry-run", "--json", "--catalog", url)
     assert on_disk(ckpt / rid) == [f"checkpoint_{t:010d}.ckpt" for t in (100, 200, 300, 400, 500)]
     kept = {k["tick"]: k["rules"] for k in dry["runs"][0]["kept"]}
-    assert kept == {200: ["lineage"], 400: ["lineage"], 500: ["keep-last", "latest", "newest"]}
-    assert [x["tick"] for x in dry["runs"][0]["delete"]] == [100, 300]
+    # 400, where the second segment resumed, is kept by no rule: lineage is in the records
+    assert kept == {200: ["pinned"], 500: ["keep-last", "latest", "newest"]}
+    assert [x["tick"] for x in dry["runs"][0]["delete"]] == [100, 300, 400]
 
     text = ok("catalog", "prune", "--run", rid, "--catalog", url)
-    assert "deleted 2 files" in text
-    assert on_disk(ckpt / rid) == [f"checkpoint_{t:010d}.ckpt" for t in (200, 400, 500)]
+    assert "deleted 3 files" in text
+    assert on_disk(ckpt / rid) == [f"checkpoint_{t:010d}.ckpt" for t in (200, 500)]
     log = ok_json("catalog", "log", "--run", rid, "--json", "--catalog", url)
     pruned = [e["detail"] for e in log if e["action"] == "checkpoint-pruned"]
-    assert len(pruned) == 1 and pruned[0].startswith("ticks 100,300 (2 files)")
+    assert len(pruned) == 1 and pruned[0].startswith("ticks 100,300,400 (3 files)"), pruned
+    shown = show_run(url, child["run_id"])  # the branch still says where it came from
+    assert (shown["parent_run_id"], shown["parent_checkpoint_tick"]) == (rid, 200)
 
 
 def test_policy_pin_prune_dry_run_and_rm(tmp_path):
