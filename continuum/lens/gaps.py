@@ -206,3 +206,19 @@ def in_window(gaps: Iterable[LensGap], start: float | None, stop: float | None) 
     return [
         g for g in gaps if (start is None or g.end > start) and (stop is None or g.start <= stop)
     ]
+
+
+def without(gaps: list[LensGap], spans: Sequence[Span], stride: int) -> list[LensGap]:
+    """``gaps`` minus the tick ranges ``spans`` (chunks retention pruned: their ticks are
+    pruned, not missing), each part's capture ticks counted again."""
+    stride = max(int(stride), 1)
+    cut = _merge([(_first_index(a, stride), _first_index(b, stride)) for a, b in spans])
+    out = []
+    for g in gaps:
+        parts = _subtract([(_first_index(g.start, stride), _first_index(g.end, stride))], cut)
+        out += [
+            LensGap(i0 * stride, (i1 - 1) * stride + 1, g.cause, i1 - i0)
+            for i0, i1 in parts
+            if i0 < i1
+        ]
+    return out

@@ -37,7 +37,7 @@ from continuum.lens.format import (
     LensIdentity,
     header_of,
 )
-from continuum.lens.gaps import LensGap, derive_gaps, in_window, manifest_gaps
+from continuum.lens.gaps import LensGap, derive_gaps, in_window, manifest_gaps, without
 from continuum.lens.history import FieldLens
 from continuum.lens.interpolate import bracket, interpolate, moment, sample_between
 from continuum.lens.manifest import LensManifest, chunk_entry, is_lens_run_dir
@@ -244,9 +244,9 @@ class LensStore:
 
             recorded = manifest_gaps((self.manifest or {}).get("gaps"))
             spans = [(r.start, r.end) for r in refs]
-            self._gaps = derive_gaps(
-                self.stride, spans, [r.frames for r in refs], ticks_of, recorded
-            )
+            derived = derive_gaps(self.stride, spans, [r.frames for r in refs], ticks_of, recorded)
+            pruned = [tuple(e["tick_range"]) for e in self.pruned]
+            self._gaps = without(derived, pruned, self.stride) if pruned else derived
         return self._gaps
 
     def gaps_between(self, lo: float, hi: float) -> list[LensGap]:

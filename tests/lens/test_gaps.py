@@ -277,3 +277,15 @@ def test_the_gaps_of_a_run_that_dropped_frames_are_every_tick_no_file_holds(tmp_
     assert {g.cause for g in gaps} <= {"dropped", "missing"} and "dropped" in {
         g.cause for g in gaps
     }
+
+
+def test_the_ticks_of_pruned_chunks_are_not_gaps():
+    from continuum.lens.gaps import LensGap, without
+
+    gaps = [LensGap(10, 30, "missing", 20), LensGap(40, 43, "dropped", 3)]
+    assert without(gaps, [(15, 20), (0, 12)], 1) == [
+        LensGap(12, 15, "missing", 3),
+        LensGap(20, 30, "missing", 10),
+        LensGap(40, 43, "dropped", 3),
+    ]
+    assert without([LensGap(0, 31, "missing", 11)], [(0, 10)], 3) == [LensGap(12, 31, "missing", 7)]

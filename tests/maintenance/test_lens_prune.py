@@ -95,7 +95,8 @@ def test_lens_prune_counts_windows_and_pruned_chunks_read_as_pruned(tmp_path: Pa
     assert report["export_files_removed"] > 0
     assert spans(d) == [s for s in before if s[0] >= 30]
     loaded = ok_json("lens", "load", d, "--json")
-    assert loaded["missing_chunks"] == []
+    assert loaded["missing_chunks"] == [] and loaded["gaps"] == []  # pruned, not missing
+    assert loaded["missing_ticks"] == 0
     assert [c["name"] for c in loaded["pruned_chunks"]] == [
         layout.lens_chunk_name(*s) for s in pruned
     ]
@@ -121,7 +122,8 @@ def test_lens_prune_counts_windows_and_pruned_chunks_read_as_pruned(tmp_path: Pa
     after = spans(d)
     assert list(windows(after)) == [(60, 70), (70, 80)]
     loaded = ok_json("lens", "load", d, "--json")
-    assert loaded["missing_chunks"] == []
+    assert loaded["missing_chunks"] == [] and loaded["gaps"] == []  # pruned, not missing
+    assert loaded["missing_ticks"] == 0
     names = {layout.lens_chunk_name(*s) for s in after}
     listed = json.loads(layout.manifest_path(d).read_text())
     assert {c["name"] for c in listed["chunks"]} == names  # present files only
