@@ -90,6 +90,10 @@ def _echo_mapping(data: dict[str, Any]) -> None:
     for key, value in data.items():
         if key == "gaps" and value:
             _echo_gaps(value)
+        elif key == "pruned_chunks" and value:
+            for n, c in enumerate(value):  # one line each, like the gaps
+                lo, hi = c["tick_range"]
+                echo(f"{'pruned_chunks' if n == 0 else '':>16}  {c['name']}  ticks [{lo}, {hi})")
         elif value is not None and value != []:
             echo(f"{key:>16}  {value}")
 
