@@ -45,7 +45,9 @@ FIELD = "atmosphere.temperature"
 
 
 def run(steps: int, scenario: str = "large", **lens) -> dict:
-    request = RunRequest(world="terra", scenario=scenario, seed=1, steps=steps, **lens)
+    request = RunRequest(
+        world="terra", scenario=scenario, seed=1, steps=steps, no_catalog=True, **lens
+    )
     return execute(request)
 
 

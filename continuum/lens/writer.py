@@ -15,8 +15,9 @@ Everything else is off the loop, in three pipelined stages (threads joined by qu
 1. ``lens-buffer`` appends frames to the current chunk window (cheap: no copies);
 2. ``lens-encode`` turns a window into a blob: stacking columns, byte shuffle, zstd —
    with cheaper settings (:data:`FAST_LEVEL`, no shuffle: ~1.8x faster, ratio 3.6 ->
-   2.9 on terra) while the budget is more than half used, and on every usable core
-   while it is nearly full (the loop is then waiting and leaves its core free);
+   2.9 on terra) when it falls behind (a window sealed while the one before is still
+   encoding) or the budget is more than half used, and on every usable core while it
+   is nearly full (the loop is then waiting and leaves its core free);
 3. ``lens-io`` commits the blob atomically (temp file, fsync, rename, fsync dir),
    records it and the gaps it carries in the manifest in one rewrite, and calls the
    ``on_seal`` / ``on_gap`` callbacks (the catalog records chunks and gaps through them).
@@ -227,6 +228,7 @@ class _Window:
     lens: FieldLens
     held: int = 0
     gaps: list[list[int | str]] = field(default_factory=list)
+    behind: bool = False  # sealed while the window before it was still encoding
 
 
 @dataclass
@@ -274,6 +276,7 @@ class ChunkWriter:
         self.wait_s, self.waits = 0.0, 0
         self.failures = Failures(log)
         self._window: _Window | None = None
+        self._encoding = False  # the encode stage is busy (read by the buffer stage)
         if resumed is not None:
             self._resume_window(*resumed)
         self._io: Worker[_Commit] = Worker(
@@ -409,6 +412,7 @@ class ChunkWriter:
             return
         end = min(end, window.window[1])
         self.next_start = end
+        window.behind = self._encoding
         if not self._encode.put((window, end)):  # waits while a window is queued
             self.budget.give(window.held)
             self._lost(f"chunk [{window.start}, {end})", "the encode thread stopped")
@@ -419,10 +423,17 @@ class ChunkWriter:
     def _encode_window(self, job: tuple[_Window, int]) -> None:
         """Encode stage: any failure loses this window (``_encode_failed``)."""
         window, end = job
+        self._encoding = True
+        try:
+            self._encode_one(window, end)
+        finally:
+            self._encoding = False
+
+    def _encode_one(self, window: _Window, end: int) -> None:
         data = window.lens.to_chunk(frame_lists=True)
         encoded = None
         if len(data.ticks):
-            level, shuffle, threads = self._codec()
+            level, shuffle, threads = self._codec(window.behind)
             path = layout.lens_chunk_path(self.run_dir, *window.window)
             encoded = encode_chunk(
                 path,
@@ -443,10 +454,12 @@ class ChunkWriter:
             self._lost(f"chunk [{window.start}, {end})", "the io thread stopped")
             self._record_gaps([*window.gaps, [window.start, end, FAILED]])
 
-    def _codec(self) -> tuple[int, bool, int]:
-        """(level, shuffle, threads) for the next window, by how full the budget is."""
+    def _codec(self, behind: bool) -> tuple[int, bool, int]:
+        """(level, shuffle, threads) for a window: the fast settings when the encoder
+        fell behind (the window was sealed while the one before was still encoding) or
+        the budget is more than half used; every core when it is nearly full."""
         pressure = self.budget.pressure
-        if pressure <= 0.5:
+        if pressure <= 0.5 and not behind:
             return self.level, self.shuffle, 0
         self.fast_chunks += 1
         return FAST_LEVEL, False, usable_cpus() if pressure > 0.9 else 0
