@@ -288,11 +288,11 @@ class LensCapture:
             on_seal=self._on_seal,
             on_gap=self._on_gap,
         )
-        # every gap the manifest lists goes to the catalog again (idempotent there): a
-        # killed segment may have recorded some in the manifest that the catalog missed
-        new = [*found, *([lost] if lost else [])]
-        self.writer.announce_gaps(new)
-        self.writer.announce_gaps(self.manifest.data["gaps"], count=False)
+        # every gap the manifest lists (the ones found now among them) goes to the catalog
+        # again, idempotent there: a killed segment may have recorded some it missed
+        self.writer.count_gaps([*found, *([lost] if lost else [])])
+        self.writer.announce_gaps(self.manifest.data["gaps"], new=False)
+        self._first = None  # the frames that sized the windows: submitted below, not kept
         self._open = True
         if not state.tick % self.config.stride and state.tick >= self.floor:
             self.writer.submit(

@@ -279,6 +279,7 @@ class ChunkWriter:
         self.failures = Failures(log)
         self._window: _Window | None = None
         self._encoding = False  # the encode stage is busy (read by the buffer stage)
+        self._orphaned: list[list[int | str]] = []  # drops no stage was alive to take
         if resumed is not None:
             self._resume_window(*resumed)
         self._io: Worker[_Commit] = Worker(
@@ -329,10 +330,10 @@ class ChunkWriter:
     def _drop(self, tick: int) -> None:
         self.dropped += 1
         alive = self._alive()
-        if alive:
-            self._buffer.offer(_Dropped(tick))
-        else:  # no buffer stage to carry the marker: record the gap here
-            self._record_gaps([[tick, tick + self.stride, DROPPED]])
+        if not (alive and self._buffer.offer(_Dropped(tick))):
+            # no stage to carry the marker: kept, and recorded at close (never from the
+            # tick loop, which must not wait on the manifest or the catalog)
+            _add_gap(self._orphaned, tick, tick + self.stride)
         if self.dropped == 1 or self.dropped % 1000 == 0:
             why = "the lens memory budget is full" if alive else "the lens writer stopped"
             log.warning(
@@ -351,6 +352,8 @@ class ChunkWriter:
             self._lost(f"window ending at tick {final_tick}", "the buffer thread stopped")
         for stage in (self._buffer, self._encode, self._io):
             stage.finish()
+        self._record_gaps(self._orphaned)
+        self._orphaned = []
 
     def _lost(self, what: str, why: str, span: tuple[int, int] | None = None) -> None:
         """A window that will not be written: counted, logged and recorded as a gap."""
@@ -521,14 +524,18 @@ class ChunkWriter:
             self.failures.add(MANIFEST, f"{where}: lens gaps not recorded: {describe(exc)}")
         self.announce_gaps(gaps)
 
-    def announce_gaps(self, gaps: list[list[int | str]], *, count: bool = True) -> None:
-        """Hand recorded gaps to ``on_gap`` (the catalog) and, with ``count``, to the
-        summary (gaps of earlier segments are announced again, not counted again)."""
+    def announce_gaps(self, gaps: list[list[int | str]], *, new: bool = True) -> None:
+        """Hand recorded gaps to ``on_gap`` (the catalog); ``new`` ones also count in the
+        summary (gaps an earlier segment recorded are announced again, not counted)."""
         for start, end, cause in gaps:
             gap = RecordedGap(self.identity.run_id, int(start), int(end), str(cause))
-            if count:
+            if new:
                 self.gaps.append(gap)
             self._call_each(self.on_gap, gap, f"lens gap {start}-{end}")
+
+    def count_gaps(self, gaps: list[list[int | str]]) -> None:
+        """Count gaps this segment found in the summary without announcing them."""
+        self.gaps += [RecordedGap(self.identity.run_id, int(a), int(b), str(c)) for a, b, c in gaps]
 
     def _notify(self, sealed: SealedChunk) -> None:
         self.sealed.append(sealed)
