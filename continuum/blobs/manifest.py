@@ -49,6 +49,12 @@ class JsonManifest:
             self._save_locked()
 
     def _save_locked(self) -> None:
-        self.data["updated_at"] = now_iso()
-        text = json.dumps(self.data, indent=2, sort_keys=True) + "\n"
-        atomic_write(manifest_path(self.run_dir), text.encode("utf-8"))
+        write_manifest(self.run_dir, self.data)
+
+
+def write_manifest(run_dir: Path, data: dict[str, Any]) -> None:
+    """Stamp ``updated_at`` and rewrite ``run_dir``'s manifest atomically (the one format:
+    sorted keys, two-space indent), for a caller already holding what serialises it."""
+    data["updated_at"] = now_iso()
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    atomic_write(manifest_path(run_dir), text.encode("utf-8"))

@@ -35,7 +35,6 @@ file is not the one it wrote last) and drops the chunk entries it names.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 from collections.abc import Iterable, Iterator
@@ -46,8 +45,8 @@ import msgspec
 from msgspec import Meta
 
 from continuum import layout
-from continuum.blobs import atomic_write, decode_json, read_small_file
-from continuum.blobs.manifest import JsonManifest, now_iso
+from continuum.blobs import decode_json, read_small_file
+from continuum.blobs.manifest import JsonManifest, now_iso, write_manifest
 from continuum.errors import LensError
 from continuum.lens.format import ChunkHeader, check_topology_spec
 
@@ -337,9 +336,7 @@ def record_pruned(run_dir: Path, chunks: Iterable[tuple[str, tuple[int, int]]]) 
             )
         new = _take_pruned(data, entries)
         if new:
-            data["updated_at"] = at
-            text = json.dumps(data, indent=2, sort_keys=True) + "\n"
-            atomic_write(layout.manifest_path(run_dir), text.encode("utf-8"))
+            write_manifest(run_dir, data)
         return new
 
 
