@@ -52,6 +52,7 @@ from continuum.lens.format import (
     LensIdentity,
     read_chunk_header,
 )
+from continuum.lens.gaps import missing_in
 from continuum.lens.manifest import LensManifest, chunk_entry, merge_gaps, window_of
 from continuum.lens.store import LensStore
 from continuum.lens.writer import (
@@ -506,16 +507,7 @@ class LensCapture:
 
 def holes(tick_range: tuple[int, int], ticks: np.ndarray, stride: int) -> list[list[int | str]]:
     """``[start, end, "dropped"]`` for the stride ticks of ``tick_range`` not in ``ticks``."""
-    lo, hi = tick_range
-    expected = np.arange(-(-lo // stride) * stride, hi, stride, dtype=np.int64)
-    missing = np.setdiff1d(expected, ticks, assume_unique=True)
-    out: list[list[int | str]] = []
-    for tick in missing.tolist():
-        if out and out[-1][1] == tick:
-            out[-1][1] = tick + stride
-        else:
-            out.append([tick, tick + stride, DROPPED])
-    return out
+    return [[a, b, DROPPED] for a, b in missing_in(tick_range, ticks, stride)]
 
 
 def _count(data: dict[str, Any], key: str) -> int:

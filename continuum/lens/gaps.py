@@ -222,3 +222,17 @@ def without(gaps: list[LensGap], spans: Sequence[Span], stride: int) -> list[Len
             if i0 < i1
         ]
     return out
+
+
+def capture_ticks(start: int, end: int, stride: int) -> int:
+    """How many capture ticks (multiples of ``stride``) lie in ``[start, end)``."""
+    return max(0, _first_index(end, stride) - _first_index(start, stride))
+
+
+def missing_in(tick_range: Span, ticks: np.ndarray, stride: int) -> list[Span]:
+    """The ``[start, end)`` tick runs of ``tick_range``'s capture ticks not in ``ticks``."""
+    lo, hi = tick_range
+    t = np.asarray(ticks, dtype=np.int64)
+    held = _runs(np.unique(t[t % stride == 0] // stride))
+    expected = [(_first_index(lo, stride), _first_index(hi, stride))]
+    return [(i0 * stride, (i1 - 1) * stride + 1) for i0, i1 in _subtract(expected, held) if i0 < i1]

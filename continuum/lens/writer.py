@@ -65,6 +65,7 @@ from continuum import layout
 from continuum.blobs import atomic_write, usable_cpus
 from continuum.blobs.worker import POLL_S, Failures, Worker, describe, kill_point, slow_point
 from continuum.lens.format import DEFAULT_LEVEL, ChunkData, EncodedChunk, LensIdentity, encode_chunk
+from continuum.lens.gaps import capture_ticks
 from continuum.lens.history import FieldLens
 from continuum.lens.manifest import LensManifest, chunk_entry, window_of
 from continuum.lens.reconstruct import topology_from_spec
@@ -309,7 +310,7 @@ class ChunkWriter:
     @property
     def missing_ticks(self) -> int:
         """Stride ticks of this segment recorded as gaps."""
-        return sum(_stride_ticks(g.start, g.end, self.stride) for g in self.gaps)
+        return sum(capture_ticks(g.start, g.end, self.stride) for g in self.gaps)
 
     def _alive(self) -> bool:
         return self._buffer.alive and self._encode.alive and self._io.alive
@@ -555,8 +556,3 @@ def _add_gap(gaps: list[list[int | str]], start: int, end: int) -> None:
         gaps[-1][1] = end
     else:
         gaps.append([start, end, DROPPED])
-
-
-def _stride_ticks(start: int, end: int, stride: int) -> int:
-    """Multiples of ``stride`` in [start, end)."""
-    return max(0, -(-end // stride) - -(-start // stride))
