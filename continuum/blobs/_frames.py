@@ -100,18 +100,26 @@ def _decompressor() -> zstandard.ZstdDecompressor:
     return _local.decompressor
 
 
-def _scratch(nbytes: int) -> np.ndarray:
-    buf = getattr(_local, "scratch", None)
+def scratch(nbytes: int, slot: str = "shuffle") -> np.ndarray:
+    """A per-thread uint8 buffer of at least ``nbytes``, reused call after call.
+
+    Reuse is the point: a writer beside the tick loop that allocated (and page-faulted,
+    and unmapped) fresh buffers for every block would make the loop's thread pay for it
+    in TLB shootdowns and contended page tables. ``slot`` keeps apart buffers in use at
+    the same time (the stacked block and its shuffled copy).
+    """
+    kept = _local.__dict__.setdefault("scratch", {})
+    buf = kept.get(slot)
     if buf is None or buf.size < nbytes:
         buf = np.empty(nbytes, np.uint8)
         if nbytes <= _MAX_KEPT_SCRATCH:
-            _local.scratch = buf
+            kept[slot] = buf
     return buf
 
 
 def compress_block(raw: np.ndarray, itemsize: int, shuffle: bool, level: int) -> bytes:
     """One zstd frame of the flat uint8 block ``raw`` (byte-shuffled first if asked)."""
-    data = shuffle_into(raw, itemsize, _scratch(raw.size)) if shuffle else raw
+    data = shuffle_into(raw, itemsize, scratch(raw.size)) if shuffle else raw
     return _compressor(level).compress(data.data)
 
 

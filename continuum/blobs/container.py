@@ -28,7 +28,7 @@ same frames one plain call each (1.07-1.24x single-threaded); header < 1 ms.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -66,13 +66,14 @@ __all__ = [
     "ContainerInfo",
     "ContainerReader",
     "ShufflePolicy",
+    "Stacked",
     "encode_container",
     "encode_container_with_header",
     "read_header",
     "write_container",
 ]
 
-ShufflePolicy = bool | Literal["auto"] | Callable[[str, np.ndarray], bool]
+ShufflePolicy = bool | Literal["auto"] | Callable[[str, "np.ndarray | Stacked"], bool]
 
 
 @dataclass(frozen=True)
@@ -87,17 +88,65 @@ class ContainerInfo:
 
 
 @dataclass(frozen=True)
+class Stacked:
+    """An array given as its rows — ``np.stack(rows)`` — that is never stacked whole.
+
+    The writer stacks it into a per-thread scratch buffer just before compressing it, so
+    encoding a chunk of many frames holds no stacked copy of them: the lens writer's
+    memory stays what its budget counts, and no fresh pages are faulted in per chunk.
+    Every row must have the shape and dtype of the first; there must be at least one.
+    """
+
+    rows: Sequence[np.ndarray]
+
+    def __post_init__(self) -> None:
+        if not self.rows:
+            raise BlobError("Stacked needs at least one row (an empty array is an ndarray)")
+        first = self.rows[0]
+        for row in self.rows:
+            if row.shape != first.shape or row.dtype != first.dtype:
+                got, want = f"{row.shape} {row.dtype}", f"{first.shape} {first.dtype}"
+                raise BlobError(f"Stacked rows differ: {got} after {want}")
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.rows), *self.rows[0].shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.rows[0].dtype
+
+
+@dataclass(frozen=True)
 class _Plan:
-    """One array on its way to disk: stored form, flat bytes and block spans."""
+    """One array on its way to disk: stored dtype and shape, its bytes and block spans.
+
+    ``source`` is the flat uint8 view of a stored-form array, or a :class:`Stacked`
+    whose bytes exist only while :meth:`flat` is in use.
+    """
 
     name: str
-    array: np.ndarray
-    flat: np.ndarray
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    source: np.ndarray | Stacked
     shuffle: bool
     spans: list[tuple[int, int]]
 
+    @property
+    def nbytes(self) -> int:
+        return self.spans[-1][1] if self.spans else 0
 
-def _wants_shuffle(policy: ShufflePolicy, name: str, array: np.ndarray) -> bool:
+    def flat(self) -> np.ndarray:
+        """The stored bytes, flat: a view, or the rows stacked into this thread's scratch
+        (valid until the thread's next call)."""
+        if isinstance(self.source, np.ndarray):
+            return self.source
+        out = _frames.scratch(self.nbytes, slot="stack")[: self.nbytes]
+        np.stack(self.source.rows, out=out.view(self.dtype).reshape(self.shape))
+        return out
+
+
+def _wants_shuffle(policy: ShufflePolicy, name: str, array: np.ndarray | Stacked) -> bool:
     if array.dtype.itemsize == 1:
         return False  # a one-byte element has nothing to transpose
     if policy == "auto":
@@ -113,25 +162,47 @@ def _sorted_names(arrays: Mapping[str, Any]) -> list[str]:
 
 
 def _plan(name: str, value: Any, policy: ShufflePolicy, block_bytes: int) -> _Plan:
-    array = np.asarray(value)
-    dtype = storable_dtype(array.dtype, name)
-    array = array.astype(dtype, copy=False)
-    flat = np.ascontiguousarray(array.reshape(-1)).view(np.uint8)
-    spans = _frames.block_spans(flat.size, block_bytes)
-    return _Plan(name, array, flat, _wants_shuffle(policy, name, array), spans)
+    if isinstance(value, Stacked):
+        dtype = storable_dtype(value.dtype, name)
+        if dtype != value.dtype:  # stacking into scratch does not swap bytes
+            value = Stacked([r.astype(dtype) for r in value.rows])
+        shape = value.shape
+        nbytes = int(np.prod(shape)) * dtype.itemsize
+        source: np.ndarray | Stacked = value
+        wants = _wants_shuffle(policy, name, value)
+    else:
+        array = np.asarray(value)
+        dtype = storable_dtype(array.dtype, name)
+        array = array.astype(dtype, copy=False)
+        shape, source = array.shape, np.ascontiguousarray(array.reshape(-1)).view(np.uint8)
+        nbytes = source.size
+        wants = _wants_shuffle(policy, name, array)
+    return _Plan(name, dtype, shape, source, wants, _frames.block_spans(nbytes, block_bytes))
 
 
 def _compress(plans: list[_Plan], level: int, threads: int) -> list[list[bytes]]:
-    """Frames of every array, compressed on ``threads`` workers, grouped per array."""
-    jobs = [(plan, start, stop) for plan in plans for start, stop in plan.spans]
+    """Frames of every array, compressed on ``threads`` workers, grouped per array.
 
-    def one(job: tuple[_Plan, int, int]) -> bytes:
-        plan, start, stop = job
-        block = plan.flat[start:stop]
-        return _frames.compress_block(block, plan.array.dtype.itemsize, plan.shuffle, level)
+    A plain array is one job per block; a :class:`Stacked` one job for all its blocks
+    (stacked once, into the worker's scratch).
+    """
+    jobs = []
+    for k, plan in enumerate(plans):
+        if isinstance(plan.source, Stacked):
+            jobs.append((k, plan.spans))
+        else:
+            jobs += [(k, [span]) for span in plan.spans]
 
-    frames = iter(_frames.run(one, jobs, _frames.resolve_threads(threads)))
-    return [[next(frames) for _ in plan.spans] for plan in plans]
+    def one(job: tuple[int, list[tuple[int, int]]]) -> list[bytes]:
+        plan = plans[job[0]]
+        flat = plan.flat()
+        itemsize = plan.dtype.itemsize
+        return [_frames.compress_block(flat[a:b], itemsize, plan.shuffle, level) for a, b in job[1]]
+
+    grouped: list[list[bytes]] = [[] for _ in plans]
+    for (k, _), frames in zip(jobs, _frames.run(one, jobs, _frames.resolve_threads(threads))):
+        grouped[k] += frames
+    return grouped
 
 
 def _layout_entry(plan: _Plan, frames: list[bytes], offset: int) -> dict[str, Any]:
@@ -140,13 +211,13 @@ def _layout_entry(plan: _Plan, frames: list[bytes], offset: int) -> dict[str, An
         digest.update(frame)
     return {
         "checksum": digest.hexdigest(),
-        "dtype": plan.array.dtype.str,
+        "dtype": plan.dtype.str,
         "frames": [[len(f), stop - start] for f, (start, stop) in zip(frames, plan.spans)],
         "name": plan.name,
         "nbytes_compressed": sum(len(f) for f in frames),
-        "nbytes_raw": plan.flat.size,
+        "nbytes_raw": plan.nbytes,
         "offset": offset,
-        "shape": list(plan.array.shape),
+        "shape": list(plan.shape),
         "shuffle": plan.shuffle,
     }
 
@@ -162,7 +233,7 @@ def _header_json(doc: dict[str, Any]) -> bytes:
 def _encode(
     kind: bytes,
     meta: Mapping[str, Any],
-    arrays: Mapping[str, np.ndarray],
+    arrays: Mapping[str, np.ndarray | Stacked],
     *,
     level: int,
     shuffle: ShufflePolicy,
@@ -217,7 +288,7 @@ def _encode(
 def encode_container(
     kind: bytes,
     meta: Mapping[str, Any],
-    arrays: Mapping[str, np.ndarray],
+    arrays: Mapping[str, np.ndarray | Stacked],
     *,
     level: int = 3,
     shuffle: ShufflePolicy = "auto",
@@ -225,34 +296,36 @@ def encode_container(
     block_bytes: int = _frames.DEFAULT_BLOCK_BYTES,
 ) -> bytes:
     """The bytes :func:`write_container` would write (for tests and in-memory use)."""
-    return encode_container_with_header(
+    parts = encode_container_with_header(
         kind, meta, arrays, level=level, shuffle=shuffle, threads=threads, block_bytes=block_bytes
     )[0]
+    return b"".join(parts)
 
 
 def encode_container_with_header(
     kind: bytes,
     meta: Mapping[str, Any],
-    arrays: Mapping[str, np.ndarray],
+    arrays: Mapping[str, np.ndarray | Stacked],
     *,
     level: int = 3,
     shuffle: ShufflePolicy = "auto",
     threads: int = 0,
     block_bytes: int = _frames.DEFAULT_BLOCK_BYTES,
-) -> tuple[bytes, ContainerHeader]:
-    """The bytes and the header a reader will parse from them, so a writer that encodes
-    and commits apart never reads back the file it just wrote."""
-    chunks, header = _encode(
+) -> tuple[list[bytes], ContainerHeader]:
+    """The file's bytes, as the parts to write in order, and the header a reader will
+    parse from them, so a writer that encodes and commits apart never reads back the
+    file it just wrote. The parts are not joined: a copy of a whole chunk, made beside
+    the tick loop, would fault in fresh pages for nothing (``atomic_write`` takes them)."""
+    return _encode(
         kind, meta, arrays, level=level, shuffle=shuffle, threads=threads, block_bytes=block_bytes
     )
-    return b"".join(chunks), header
 
 
 def write_container(
     path: StrPath,
     kind: bytes,
     meta: Mapping[str, Any],
-    arrays: Mapping[str, np.ndarray],
+    arrays: Mapping[str, np.ndarray | Stacked],
     *,
     level: int = 3,
     shuffle: ShufflePolicy = "auto",

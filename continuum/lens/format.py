@@ -52,6 +52,7 @@ from continuum.blobs import (
     ContainerInfo,
     ContainerReader,
     ShufflePolicy,
+    Stacked,
     decode_json,
     encode_container_with_header,
     max_raw_bytes,
@@ -162,10 +163,15 @@ def write_chunk(
 
 @dataclass(frozen=True)
 class EncodedChunk:
-    """A chunk's bytes and the header a reader will parse from them (nothing re-read)."""
+    """A chunk's bytes, as the parts to write in order, and the header a reader will parse
+    from them (nothing re-read)."""
 
-    blob: bytes
+    parts: list[bytes]
     header: ChunkHeader
+
+    @property
+    def nbytes(self) -> int:
+        return sum(len(p) for p in self.parts)
 
 
 def encode_chunk(
@@ -181,10 +187,10 @@ def encode_chunk(
     """What :func:`write_chunk` would write to ``path``, so compression and I/O run apart
     (``threads``: zstd frames compressed on that many threads; the bytes do not change)."""
     meta, arrays = _container_parts(data, identity, tick_range)
-    blob, container = encode_container_with_header(
+    parts, container = encode_container_with_header(
         KIND, meta, arrays, level=level, shuffle=shuffle, threads=threads
     )
-    return EncodedChunk(blob, parse_header(path, container))
+    return EncodedChunk(parts, parse_header(path, container))
 
 
 def header_of(info: ContainerInfo) -> ChunkHeader:
@@ -194,7 +200,7 @@ def header_of(info: ContainerInfo) -> ChunkHeader:
 
 def _container_parts(
     data: ChunkData, identity: LensIdentity, tick_range: tuple[int, int] | None
-) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+) -> tuple[dict[str, Any], dict[str, np.ndarray | Stacked]]:
     ticks = np.asarray(data.ticks, dtype=np.int64)
     if ticks.size and np.any(np.diff(ticks) <= 0):
         raise LensError("Expected strictly increasing chunk ticks")
@@ -202,7 +208,7 @@ def _container_parts(
         tick_range = (int(ticks[0]), int(ticks[-1]) + 1) if ticks.size else (0, 0)
     if ticks.size and not tick_range[0] <= ticks[0] <= ticks[-1] < tick_range[1]:
         raise LensError(f"chunk ticks {ticks[0]}..{ticks[-1]} fall outside {tick_range}")
-    arrays: dict[str, np.ndarray] = {"ticks": ticks, "sim_times": data.sim_times}
+    arrays: dict[str, np.ndarray | Stacked] = {"ticks": ticks, "sim_times": data.sim_times}
     tiles = {}
     for name, series in sorted(data.fields.items()):
         tiles[name] = tile_size(len(series.rows), series.config)
@@ -212,8 +218,10 @@ def _container_parts(
     return _meta(data, identity, tick_range, tiles), arrays
 
 
-def _field_arrays(name: str, series: FieldSeries, tile: int) -> dict[str, np.ndarray]:
-    out: dict[str, np.ndarray] = {f"field/{name}/rows": np.asarray(series.rows, dtype=np.int64)}
+def _field_arrays(name: str, series: FieldSeries, tile: int) -> dict[str, np.ndarray | Stacked]:
+    out: dict[str, np.ndarray | Stacked] = {
+        f"field/{name}/rows": np.asarray(series.rows, dtype=np.int64)
+    }
     if series.config.positions == POINTS:
         if series.positions is None:
             raise LensError(f"point-sample field {name!r} without positions")
@@ -223,7 +231,8 @@ def _field_arrays(name: str, series: FieldSeries, tile: int) -> dict[str, np.nda
         if isinstance(series.values, list):
             shape = (0, *series.config.sample_shape)
             stacked = [v[cut] for v in series.values]
-            out[values_name(name, k)] = np.stack(stacked) if stacked else np.empty(shape)[:, cut]
+            # stacked block by block as it is compressed: never a stacked copy of a window
+            out[values_name(name, k)] = Stacked(stacked) if stacked else np.empty(shape)[:, cut]
         else:
             out[values_name(name, k)] = series.values[:, cut]
     return out

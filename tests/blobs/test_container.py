@@ -14,6 +14,7 @@ import pytest
 import continuum.blobs
 from continuum.blobs import (
     ContainerReader,
+    Stacked,
     encode_container,
     read_header,
     write_container,
@@ -119,6 +120,41 @@ def test_deterministic_bytes(tmp_path: Path) -> None:
     assert encode_container(KIND, meta, forward, block_bytes=64, threads=2) == one
     write_container(tmp_path / "a.test", KIND, meta, forward, block_bytes=64)
     assert (tmp_path / "a.test").read_bytes() == one
+
+
+@pytest.mark.parametrize("threads", [0, 2])
+def test_stacked_rows_store_what_np_stack_would(tmp_path: Path, threads: int) -> None:
+    """A writer hands rows over unstacked; the file is byte for byte the stacked array's,
+    whatever the block size, worker count or byte order, and reads back as it."""
+    rows = [smooth(1000) for _ in range(7)]
+    cases = {
+        "f8": (rows, np.stack(rows)),
+        "cut": ([r[100:300] for r in rows], np.stack(rows)[:, 100:300]),
+        "be": ([r.astype(">f8") for r in rows], np.stack(rows).astype(">f8")),
+        "vec": ([r.reshape(-1, 4) for r in rows], np.stack(rows).reshape(7, -1, 4)),
+        "i4": (
+            [np.arange(9, dtype=np.int32) + k for k in range(3)],
+            np.arange(9) + np.arange(3)[:, None],
+        ),
+    }
+    for block in (16, 4096, 1 << 20):
+        lazy = {n: Stacked(r) for n, (r, _) in cases.items()}
+        eager = {n: np.asarray(a, dtype=r[0].dtype) for n, (r, a) in cases.items()}
+        want = encode_container(KIND, {}, eager, block_bytes=block)
+        assert encode_container(KIND, {}, lazy, block_bytes=block, threads=threads) == want
+    write_container(tmp_path / "s.test", KIND, {}, {n: Stacked(r) for n, (r, _) in cases.items()})
+    with ContainerReader(tmp_path / "s.test", KIND, error_cls=MyCorrupt) as reader:
+        for name, (rows_, stacked) in cases.items():
+            assert_same(reader.read(name), np.asarray(stacked, dtype=rows_[0].dtype))
+
+
+def test_stacked_rows_must_agree() -> None:
+    with pytest.raises(BlobError, match="at least one row"):
+        Stacked([])
+    with pytest.raises(BlobError, match="rows differ"):
+        Stacked([np.zeros(3), np.zeros(4)])
+    with pytest.raises(BlobError, match="rows differ"):
+        Stacked([np.zeros(3), np.zeros(3, np.float32)])
 
 
 @pytest.mark.parametrize(
