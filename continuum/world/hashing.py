@@ -5,7 +5,9 @@ expressions contribute only their parsed tree (so whitespace, comments and
 quoting in the TOML do not matter), floats are written by exact ``repr`` and
 tagged apart from ints and strings, keys are sorted. A field marked
 ``HASHED_IF_SET`` (added after the first version, e.g. ``allow_nonfinite``) is left
-out while it holds its default, so adding it changed no existing world's hash. The digest is
+out while it holds its default, so adding it changed no existing world's hash; one marked
+``NOT_HASHED`` (``units``, ``time_units``: labels that change no value) is always left out,
+so declaring or correcting a unit keeps the hash and a run's checkpoints resumable. The digest is
 blake2b-256, shown as 64 hex characters everywhere a user sees it.
 """
 
@@ -17,7 +19,7 @@ import json
 from typing import Any
 
 from continuum.world.expr import Expr
-from continuum.world.ir import HASHED_IF_SET
+from continuum.world.ir import HASHED_IF_SET, NOT_HASHED
 
 _DOMAIN = b"continuum-ir-v1\n"
 
@@ -46,7 +48,11 @@ def canonical(value: Any) -> Any:
 
 
 def _unset(f: dataclasses.Field, value: Any) -> bool:
-    return f.metadata.get("hash") == HASHED_IF_SET["hash"] and value == f.default
+    """Whether field ``f`` holding ``value`` is left out of the canonical form."""
+    rule = f.metadata.get("hash")
+    if rule == NOT_HASHED["hash"]:
+        return True
+    return rule == HASHED_IF_SET["hash"] and value == f.default
 
 
 def canonical_bytes(value: Any) -> bytes:

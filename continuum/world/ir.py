@@ -23,6 +23,12 @@ HASHED_IF_SET = {"hash": "if-set"}
 """Field metadata: a field added after the IR hash's first version is hashed only when it
 differs from its default, so the worlds that do not use it keep their hash."""
 
+NOT_HASHED = {"hash": "never"}
+"""Field metadata: a label for people that changes no value (``units``), never hashed, so
+declaring or correcting it keeps the IR hash and the run's checkpoints resumable. It
+still takes part in equality: two IRs that differ only in units are different worlds to
+read, the same world to run."""
+
 
 @dataclass(frozen=True)
 class Topology:
@@ -70,6 +76,8 @@ class Signal:
     resolve: Expr
     entity: str | None = None
     allow_nonfinite: bool = field(default=False, metadata=HASHED_IF_SET)
+    #: the unit of its values (``"K"``), a label only: see :mod:`continuum.world.units`
+    units: str | None = field(default=None, metadata=NOT_HASHED)
 
 
 @dataclass(frozen=True)
@@ -86,12 +94,16 @@ class Field:
     ``positions`` is ``"cells"`` (cell centres) for per-cell sources, the dotted
     name of a vec3 member giving each instance's position, or ``None`` for a
     global value.
+
+    ``units`` is declared on the field, or taken from its source when the source is the
+    bare name of a signal or member that declares units (``source = "cell.temperature"``).
     """
 
     name: str
     source: Expr
     positions: str | None
     allow_nonfinite: bool = field(default=False, metadata=HASHED_IF_SET)
+    units: str | None = field(default=None, metadata=NOT_HASHED)
 
 
 @dataclass(frozen=True)
@@ -106,6 +118,9 @@ class WorldIR:
     signals: tuple[Signal, ...]
     entities: tuple[Entity, ...]
     fields: tuple[Field, ...]
+    #: the unit of ``dt`` and ``sim_time`` (``[world] time_units``, e.g. ``"years"``); None
+    #: when the world does not say. A label: not hashed, like every unit
+    time_units: str | None = field(default=None, metadata=NOT_HASHED)
     # where it was loaded from: for messages only, not part of the IR hash
     root: Path | None = field(default=None, compare=False)
     sources: tuple[tuple[tuple[str, ...], str], ...] = field(default=(), compare=False)
@@ -127,3 +142,10 @@ class WorldIR:
     @property
     def config_dict(self) -> dict[str, float]:
         return dict(self.config)
+
+    def units_of(self, name: str) -> str | None:
+        """The declared unit of the field, signal or member ``name`` (fields first), or None."""
+        for decl in (*self.fields, *self.signals, *self.members):
+            if decl.name == name:
+                return decl.units
+        return None

@@ -33,6 +33,7 @@ from continuum.world.ir import (
 )
 from continuum.world.kinds import VALUE_TYPES
 from continuum.world.limits import MAX_INTEGER, printable, shown
+from continuum.world.units import TIME_UNITS, UNITS, units_problem
 
 TOP_LEVEL = {"world", "config", "topology", "strata", "eras", "signals", "entities", "fields"}
 TOPOLOGY_KINDS = ("cubed_sphere",)
@@ -140,6 +141,17 @@ def flag(w: Where, key: str, value: Any) -> bool:
     return value
 
 
+def units_at(w: Where, key: str, value: Any) -> str | None:
+    """An optional unit text (``units = "K"``): None if absent, else checked
+    (:func:`continuum.world.units.units_problem` says what is accepted)."""
+    if value is None:
+        return None
+    problem = units_problem(value)
+    if problem is not None:
+        raise w.error(key, problem)
+    return value
+
+
 def name_of(w: Where, what: str, name: str) -> str:
     """``name`` if it is a dotted name (``core.temp``), which expressions can read."""
     try:
@@ -170,7 +182,7 @@ def parse_world(doc: Mapping[str, Any], sources: Sources) -> WorldIR:
             raise root.error(None, f"unknown table [{shown(key)}]; allowed: {sorted(TOP_LEVEL)}")
     meta_w = where(sources, ("world",), "[world]")
     meta = doc.get("world", {})
-    check_keys(meta_w, meta, {"name", "title", "version"}, {"name"})
+    check_keys(meta_w, meta, {"name", "title", "version", TIME_UNITS}, {"name"})
     name = string(meta_w, "name", meta["name"])
     try:
         layout.check_name(name, "world name")  # it names the world in catalogs and manifests
@@ -179,17 +191,23 @@ def parse_world(doc: Mapping[str, Any], sources: Sources) -> WorldIR:
     strata = _strata(_section(doc, "strata", sources), sources)
     names = {s.name for s in strata}
     signals = _signals(_section(doc, "signals", sources), sources, names)
+    config = _config(_section(doc, "config", sources), sources)
+    topology = _topology(doc.get("topology"), sources)
+    eras = _eras(_section(doc, "eras", sources), sources, names)
+    entities = _entities(_section(doc, "entities", sources), sources, names)
+    declared = {s.name: s.units for s in (*signals, *(m for e in entities for m in e.members))}
     return WorldIR(
         name=name,
         title=string(meta_w, "title", meta.get("title", name)),
         version=string(meta_w, "version", meta.get("version", "0")),
-        config=_config(_section(doc, "config", sources), sources),
-        topology=_topology(doc.get("topology"), sources),
+        config=config,
+        topology=topology,
         strata=strata,
-        eras=_eras(_section(doc, "eras", sources), sources, names),
+        eras=eras,
         signals=signals,
-        entities=_entities(_section(doc, "entities", sources), sources, names),
-        fields=_fields(_section(doc, "fields", sources), sources),
+        entities=entities,
+        fields=_fields(_section(doc, "fields", sources), sources, declared),
+        time_units=units_at(meta_w, TIME_UNITS, meta.get(TIME_UNITS)),
     )
 
 
@@ -280,7 +298,7 @@ def _check_era_graph(eras: list[Era], sources: Sources) -> None:
             ref(ew, "transition.to", era.transition.to, names, "era")
 
 
-SIGNAL_KEYS = {"type", "stratum", "initial", "resolve", ALLOW_NONFINITE}
+SIGNAL_KEYS = {"type", "stratum", "initial", "resolve", ALLOW_NONFINITE, UNITS}
 
 
 def _signal(w: Where, name: str, body: Mapping, strata: set[str], entity: str | None) -> Signal:
@@ -296,6 +314,7 @@ def _signal(w: Where, name: str, body: Mapping, strata: set[str], entity: str | 
         resolve=expr_at(w, "resolve", body.get("resolve", "prev")),
         entity=entity,
         allow_nonfinite=flag(w, ALLOW_NONFINITE, body.get(ALLOW_NONFINITE, False)),
+        units=units_at(w, UNITS, body.get(UNITS)),
     )
 
 
@@ -330,15 +349,23 @@ def _entities(section: Mapping, sources: Sources, strata: set[str]) -> tuple[Ent
     return tuple(out)
 
 
-def _fields(section: Mapping, sources: Sources) -> tuple[Field, ...]:
+def _fields(
+    section: Mapping, sources: Sources, declared: Mapping[str, str | None]
+) -> tuple[Field, ...]:
+    """Fields; one without ``units`` whose source is the bare name of a signal or member
+    takes that declaration's units (what it measures is that quantity)."""
     out = []
     for name, body in sorted(section.items()):
         w = where(sources, ("fields", name), f'[fields."{quoted(name)}"]')
         name_of(w, "field", name)
-        check_keys(w, body, {"source", "positions", ALLOW_NONFINITE}, {"source"})
+        check_keys(w, body, {"source", "positions", ALLOW_NONFINITE, UNITS}, {"source"})
         positions = body.get("positions")
         if positions is not None:
             string(w, "positions", positions)
         allow = flag(w, ALLOW_NONFINITE, body.get(ALLOW_NONFINITE, False))
-        out.append(Field(name, expr_at(w, "source", body["source"]), positions, allow))
+        source = expr_at(w, "source", body["source"])
+        units = units_at(w, UNITS, body.get(UNITS))
+        if units is None and source.tree[0] == "name":
+            units = declared.get(source.tree[1])
+        out.append(Field(name, source, positions, allow, units))
     return tuple(out)
