@@ -51,6 +51,7 @@ from continuum.lens.format import (
     ChunkHeader,
     LensIdentity,
     read_chunk_header,
+    world_units,
 )
 from continuum.lens.gaps import missing_in
 from continuum.lens.manifest import LensManifest, chunk_entry, merge_gaps, window_of
@@ -218,8 +219,15 @@ class LensCapture:
         self.sim, self.config = sim, config
         self.names = _field_names(sim, config.fields)
         self.signal_names = _global_signals(sim) if config.signals else []
+        ir = sim.program.ir
         self.identity = LensIdentity(
-            run_id, sim.program.ir.name, sim.seed, ir_hash, config.stride, sim.topology.spec()
+            run_id,
+            ir.name,
+            sim.seed,
+            ir_hash,
+            config.stride,
+            sim.topology.spec(),
+            **world_units(ir),
         )
         self.run_dir = layout.run_dir(config.lens_dir, run_id)
         self.memory = config.memory or default_memory()

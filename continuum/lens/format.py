@@ -9,8 +9,15 @@ the file. Header ``meta`` (format version 1)::
     created_at, tick_range [start, end) (the ticks this file is authoritative for),
     frames, first_tick, last_tick, first_sim_time, last_sim_time,
     fields (sorted names), field_configs {name: {kind scalar|vec3,
-    positions cells|points|global, samples, frames, tile}}, signals {name: scalar|vec3},
-    topology (CubedSphere.spec() or null)
+    positions cells|points|global, samples, frames, tile[, units]}},
+    signals {name: scalar|vec3}, topology (CubedSphere.spec() or null),
+    [signal_units {name: units}], [time_units]
+
+``units`` (of a field), ``signal_units`` and ``time_units`` (the unit of ``sim_time``) are
+the world's labels (:mod:`continuum.world.units`), added to version 1 without a bump:
+they are optional, absent from older files (read as "no unit"), and older readers ignore
+keys they do not know. Read, each is checked like every other claim of the header (the
+world's rule: 1-32 printable characters; a signal's unit names a signal the file holds).
 
 Arrays, stored columnar so that one field, one tick range or one position loads without
 decompressing the rest (``ContainerReader.read`` reads one array's frames only)::
@@ -61,6 +68,8 @@ from continuum.blobs import (
 from continuum.errors import LensCorruptError, LensError
 from continuum.lens.reconstruct import CELLS, GLOBAL, POINTS, FieldConfig, topology_from_spec
 from continuum.topology import CubedSphere
+from continuum.world.ir import WorldIR
+from continuum.world.units import MAX_UNITS_CHARS, check_units
 
 KIND = b"LENS"
 FORMAT = "continuum.lens"
@@ -82,6 +91,21 @@ class LensIdentity:
     ir_hash: str | None = None
     stride: int | None = None
     topology: dict[str, Any] | None = None
+    #: the world's units of its fields and global signals (only those declaring one), and
+    #: of sim time; a header records those of what the chunk holds
+    field_units: dict[str, str] = field(default_factory=dict)
+    signal_units: dict[str, str] = field(default_factory=dict)
+    time_units: str | None = None
+
+
+def world_units(ir: WorldIR) -> dict[str, Any]:
+    """The :class:`LensIdentity` units of a world: its fields', its global signals' (the
+    ones a lens records) and its time's, as keyword arguments."""
+    return {
+        "field_units": {f.name: f.units for f in ir.fields if f.units},
+        "signal_units": {s.name: s.units for s in ir.signals if s.units},
+        "time_units": ir.time_units,
+    }
 
 
 @dataclass
@@ -242,10 +266,17 @@ def _meta(
     data: ChunkData, identity: LensIdentity, tick_range: tuple[int, int], tiles: dict[str, int]
 ) -> dict[str, Any]:
     ticks, times = data.ticks, data.sim_times
+    units = identity.field_units
     configs = {
-        name: {**s.config.to_json(), "frames": len(s.rows), "tile": tiles[name]}
+        name: {
+            **s.config.to_json(),
+            "frames": len(s.rows),
+            "tile": tiles[name],
+            **({"units": units[name]} if units.get(name) else {}),
+        }
         for name, s in sorted(data.fields.items())
     }
+    signal_units = {n: u for n, u in sorted(identity.signal_units.items()) if n in data.signals}
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -265,6 +296,8 @@ def _meta(
         "fields": sorted(data.fields),
         "field_configs": configs,
         "signals": {n: ("vec3" if v.shape[1] == 3 else "scalar") for n, v in data.signals.items()},
+        **({"signal_units": signal_units} if signal_units else {}),
+        **({"time_units": identity.time_units} if identity.time_units else {}),
     }
 
 
@@ -282,6 +315,8 @@ _Name = Annotated[str, Meta(max_length=200, pattern=layout.DOTTED_NAME_RE.patter
 _RunId = Annotated[str, Meta(pattern=f"({layout.RUN_ID_RE.pattern})|(^$)")]
 _Float = Annotated[float, Meta(ge=-1.7976931348623157e308, le=1.7976931348623157e308)]
 _Kind = Annotated[str, Meta(pattern="^(scalar|vec3)$")]
+#: bounded here, checked by the world's rule (``check_units``) in ``_parse_meta``
+_Units = Annotated[str, Meta(min_length=1, max_length=MAX_UNITS_CHARS)]
 
 
 class _FieldDoc(msgspec.Struct):
@@ -290,6 +325,7 @@ class _FieldDoc(msgspec.Struct):
     samples: Annotated[int, Meta(ge=1, le=1 << 62)]
     frames: _Frames
     tile: Annotated[int, Meta(ge=1, le=1 << 62)]
+    units: _Units | None = None
 
 
 class _TopologyDoc(msgspec.Struct):
@@ -316,6 +352,8 @@ class _LensMetaDoc(msgspec.Struct):
     last_tick: _Count | None = None
     first_sim_time: _Float | None = None
     last_sim_time: _Float | None = None
+    signal_units: dict[_Name, _Units] = {}
+    time_units: _Units | None = None
 
 
 _META_DECODER = msgspec.json.Decoder(_LensMetaDoc)
@@ -365,6 +403,31 @@ def _check_topology(path: Path, doc: _LensMetaDoc) -> None:
             raise LensError(f"$.field_configs[{name!r}].samples does not match the topology")
 
 
+def _units(what: str, value: str | None) -> str | None:
+    """A unit the header claims, checked by the world's rule (absent: None)."""
+    if value is None:
+        return None
+    try:
+        return check_units(value)
+    except ValueError as exc:
+        raise LensError(f"{what}: {exc}") from None
+
+
+def _parse_units(doc: _LensMetaDoc) -> tuple[dict[str, str], dict[str, str], str | None]:
+    """(field units, signal units, time units) of a header, each checked."""
+    fields = {}
+    for name, raw in sorted(doc.field_configs.items()):
+        if (units := _units(f"$.field_configs[{name!r}].units", raw.units)) is not None:
+            fields[name] = units
+    signals = {}
+    for name, value in sorted(doc.signal_units.items()):
+        if name not in doc.signals:
+            raise LensError(f"$.signal_units names {name!r}, a signal the file does not hold")
+        if (units := _units(f"$.signal_units[{name!r}]", value)) is not None:
+            signals[name] = units
+    return fields, signals, _units("$.time_units", doc.time_units)
+
+
 def _parse_meta(path: Path, doc: _LensMetaDoc, header: ContainerHeader) -> ChunkHeader:
     fields, frames, tiles = {}, {}, {}
     for name in sorted(doc.field_configs):
@@ -372,6 +435,7 @@ def _parse_meta(path: Path, doc: _LensMetaDoc, header: ContainerHeader) -> Chunk
         fields[name] = FieldConfig(raw.kind, raw.positions, raw.samples)
         frames[name], tiles[name] = raw.frames, raw.tile
     _check_topology(path, doc)
+    field_units, signal_units, time_units = _parse_units(doc)
     lo, hi = doc.tick_range
     if lo > hi:
         raise LensError("$.tick_range: start after end")
@@ -382,6 +446,9 @@ def _parse_meta(path: Path, doc: _LensMetaDoc, header: ContainerHeader) -> Chunk
         ir_hash=doc.ir_hash,
         stride=doc.stride,
         topology=dict(doc.topology) if doc.topology is not None else None,
+        field_units=field_units,
+        signal_units=signal_units,
+        time_units=time_units,
     )
     return ChunkHeader(
         path=path,
@@ -509,6 +576,24 @@ class ChunkFile:
         except KeyError:
             have = ", ".join(self.header.fields) or "none"
             raise LensError(f"{self.path}: no field {name!r}; it holds: {have}") from None
+
+    def units(self, name: str) -> str | None:
+        """The unit of field ``name`` its header records (None: none declared, or a file
+        written before units were recorded)."""
+        self.config(name)
+        return self.header.identity.field_units.get(name)
+
+    def signal_units(self, name: str) -> str | None:
+        """The unit of global signal ``name`` its header records, or None."""
+        if name not in self.header.signals:
+            have = ", ".join(self.header.signals) or "none"
+            raise LensError(f"{self.path}: no signal {name!r}; it holds: {have}")
+        return self.header.identity.signal_units.get(name)
+
+    @property
+    def time_units(self) -> str | None:
+        """The unit of its sim times (the world's ``time_units``), or None."""
+        return self.header.identity.time_units
 
     def positions(self, name: str) -> np.ndarray | None:
         """(m, 3) centres for cells, (F_f, m, 3) for points, None for global fields."""

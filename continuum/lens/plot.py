@@ -9,6 +9,10 @@ pixel centres under the reconstruction's rule (so the map shows the cells themse
 with the containing rule); vec3 fields are shown by magnitude. Point samples (plates)
 are drawn where they are, coloured by value or magnitude, with their tangent (east,
 north) components as arrows for vec3 fields.
+
+Labels carry the reconstruction's units (the world's, recorded in the chunk header): the
+colour bar ``atmosphere.temperature (K)``, the title's sim time ``4.06e+08 yr``. Without
+a declared unit the label is the name alone: no unit is guessed.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ def render_map(recon: Reconstruction, output: Path, *, width: int = 1440) -> Pat
     figure = _figure_class()(figsize=(12, 6.6), dpi=max(width // 12, 50))
     ax = figure.add_subplot(1, 1, 1)
     vector = recon.config.kind == "vec3"
-    label = f"|{recon.field}|" if vector else recon.field
+    label = _labelled(f"|{recon.field}|" if vector else recon.field, recon.units)
     if recon.config.positions == POINTS:
         artist = _draw_points(ax, recon, vector)
     else:
@@ -64,14 +68,23 @@ def render_map(recon: Reconstruction, output: Path, *, width: int = 1440) -> Pat
     ax.set_ylim(-90, 90)
     ax.set_xlabel("longitude (deg)")
     ax.set_ylabel("latitude (deg)")
-    ax.set_title(
-        f"{recon.field} at tick {recon.tick} (sim time {recon.sim_time:g}), {recon.rule} rule"
-    )
+    ax.set_title(f"{recon.field} at tick {recon.tick} ({sim_time_text(recon)}), {recon.rule} rule")
     try:
         figure.savefig(output, bbox_inches="tight")
     except (OSError, ValueError) as exc:
         raise LensError(f"cannot write plot {output}: {exc}") from None
     return output
+
+
+def _labelled(name: str, units: str | None) -> str:
+    """``name (units)``, or ``name`` when no unit is declared."""
+    return f"{name} ({units})" if units else name
+
+
+def sim_time_text(recon: Reconstruction) -> str:
+    """``sim time 4.06e+08 yr``: the frame's sim time with its unit, when declared."""
+    unit = f" {recon.time_units}" if recon.time_units else ""
+    return f"sim time {recon.sim_time:g}{unit}"
 
 
 def _draw_points(ax: Any, recon: Reconstruction, vector: bool) -> Any:

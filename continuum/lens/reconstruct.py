@@ -132,8 +132,8 @@ class Reconstruction:
     """One field at one tick: its samples and the rule that turns them into values.
 
     ``values`` is (m,) or (m, 3); ``positions`` (m, 3) unit vectors (None for global
-    fields). ``sample`` takes one position, ``sample_batch`` an (n, 3) array; positions
-    need not be unit length.
+    fields); ``units`` and ``time_units`` label them. ``sample`` takes one position,
+    ``sample_batch`` an (n, 3) array; positions need not be unit length.
     """
 
     field: str
@@ -144,6 +144,10 @@ class Reconstruction:
     values: np.ndarray
     topology: CubedSphere | None = None
     rule: str | None = None
+    #: labels for people (a plot's colour bar and time): the unit of ``values`` and of
+    #: ``sim_time``, as the chunk holding the frame recorded them (None: not declared)
+    units: str | None = None
+    time_units: str | None = None
     _tree: Any = dataclasses.field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:

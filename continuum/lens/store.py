@@ -20,6 +20,7 @@ bracketing and blending are :mod:`continuum.lens.interpolate`'s, shared with it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,6 +155,7 @@ class LensStore:
         self._files: dict[str, ChunkFile] = {}
         self._keys: dict[tuple[str, str], _Keys | None] = {}
         self._gaps: list[LensGap] | None = None
+        self._unit_cache: dict[str, Any] | None = None
 
     def __enter__(self) -> LensStore:
         return self
@@ -195,7 +197,12 @@ class LensStore:
 
     @property
     def identity(self) -> LensIdentity:
-        """Run id, world, seed, topology: from the manifest, else the first chunk."""
+        """Run id, world, seed, topology: from the manifest, else the first chunk; units
+        from the chunks (:meth:`units`: a header read), which the manifest does not repeat."""
+        return dataclasses.replace(self._identity(), **self._units())
+
+    def _identity(self) -> LensIdentity:
+        """:attr:`identity` without units: read from no file when there is a manifest."""
         m = self.manifest
         if m is not None:
             return LensIdentity(
@@ -209,6 +216,52 @@ class LensStore:
         if not self.chunks:
             return LensIdentity()
         return self._file(self.chunks[0]).header.identity
+
+    def units(self, name: str) -> str | None:
+        """The unit of field ``name`` (None: none declared, or chunks written before units
+        were recorded), as the newest chunk holding the field records it.
+
+        Units are labels, outside the IR hash, so a resumed run's world may have declared
+        or corrected one since its first segment: the newest declaration wins.
+        """
+        self._check_field(name)
+        return self._units()["field_units"].get(name)
+
+    def signal_units(self, name: str) -> str | None:
+        """The unit of global signal ``name`` the newest chunk records, or None."""
+        return self._units()["signal_units"].get(name)
+
+    @property
+    def time_units(self) -> str | None:
+        """The unit of sim time (the world's ``time_units``) the newest chunk records."""
+        return self._units()["time_units"]
+
+    def _units(self) -> dict[str, Any]:
+        """Field, signal and time units, read from chunk headers once: the newest chunk,
+        plus for a field it lacks the newest chunk holding it (usually one header in all).
+        A chunk whose header cannot be read gives none (it is listed in ``unreadable``)."""
+        if self._unit_cache is None:
+            fields: dict[str, str] = {}
+            found: dict[str, Any] = {"signal_units": {}, "time_units": None}
+            wanted = set(self.fields)
+            for n, ref in enumerate(reversed(self.chunks)):
+                if not (n == 0 or wanted & set(ref.fields)):
+                    continue
+                try:
+                    ident = self._file(ref).header.identity
+                except LensError as exc:
+                    self.unreadable.append(f"{ref.name}: {str(exc).splitlines()[0]}")
+                    continue
+                if n == 0:
+                    found = {"signal_units": ident.signal_units, "time_units": ident.time_units}
+                for name in wanted & set(ref.fields):
+                    if name in ident.field_units:
+                        fields[name] = ident.field_units[name]
+                wanted -= set(ref.fields)
+                if not wanted:
+                    break
+            self._unit_cache = {"field_units": fields, **found}
+        return self._unit_cache
 
     @property
     def stride(self) -> int:
@@ -258,7 +311,7 @@ class LensStore:
 
     @property
     def topology(self) -> CubedSphere | None:
-        spec = self.identity.topology
+        spec = self._identity().topology
         return topology_from_spec(spec) if spec else None
 
     @property
@@ -403,7 +456,16 @@ class LensStore:
         elif keys.config.positions == CELLS:
             positions = self._topology_for(name).centres
         return Reconstruction(
-            name, tick, float(keys.times[i]), keys.config, positions, values, self.topology, rule
+            name,
+            tick,
+            float(keys.times[i]),
+            keys.config,
+            positions,
+            values,
+            self.topology,
+            rule,
+            units=chunk.units(name),
+            time_units=chunk.time_units,
         )
 
     def _near_text(self, name: str, tick: int) -> str:
@@ -584,7 +646,7 @@ class LensStore:
 
     def summary(self) -> dict[str, Any]:
         """What ``continuum lens load DIR`` prints: fields, tick range, frames, sizes."""
-        ident = self.identity
+        ident = self._identity()
         refs = self.chunks
         full = layout.lens_full_path(self.run_dir)
         gaps = self.gaps
@@ -600,6 +662,10 @@ class LensStore:
             "first_tick": min(_known(r.first_tick for r in refs if r.frames), default=None),
             "last_tick": max(_known(r.last_tick for r in refs if r.frames), default=None),
             "fields": self.fields,
+            # each field's and signal's unit (those declaring one) and sim time's
+            "units": self._units()["field_units"],
+            "signal_units": self._units()["signal_units"],
+            "time_units": self.time_units,
             "bytes": sum(r.bytes for r in refs),
             "raw_bytes": sum(r.raw_bytes or 0 for r in refs),
             "stride": self.stride,

@@ -145,7 +145,5 @@ class WorldIR:
 
     def units_of(self, name: str) -> str | None:
         """The declared unit of the field, signal or member ``name`` (fields first), or None."""
-        for decl in (*self.fields, *self.signals, *self.members):
-            if decl.name == name:
-                return decl.units
-        return None
+        declared: tuple[Field | Signal, ...] = (*self.fields, *self.signals, *self.members)
+        return next((d.units for d in declared if d.name == name), None)

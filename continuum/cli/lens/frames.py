@@ -149,8 +149,13 @@ def _file_summary(path: Path, verify: bool) -> dict[str, Any]:
         "frames": h.frames,
         "first_tick": h.first_tick,
         "last_tick": h.last_tick,
-        "fields": {n: {**c.to_json(), "frames": h.field_frames[n]} for n, c in h.fields.items()},
+        "fields": {
+            n: {**c.to_json(), "frames": h.field_frames[n], "units": h.identity.field_units.get(n)}
+            for n, c in h.fields.items()
+        },
         "signals": h.signals,
+        "signal_units": h.identity.signal_units,
+        "time_units": h.identity.time_units,
         "bytes": h.disk_bytes,
         "raw_bytes": h.raw_bytes,
         "checksum": h.checksum,
@@ -195,15 +200,17 @@ def query(
         raise LensError("Expected exactly one of --tick T or --time S")
     with _store(lens_dir, run_id) as store:
         got = store.query(field, point, sim_time, tick=tick, rule=rule, across_gaps=across_gaps)
+        units, time_units = store.units(field), store.time_units
     shown = got.value if isinstance(got.value, float) else [float(v) for v in got.value]
     if as_json:
         when = {"tick": tick} if tick is not None else {"time": sim_time}
         how = {"rule": got.rule, "ticks": list(got.ticks), "weight": got.weight}
-        echo_json({"field": field, "position": point, **when, "value": shown, **how}, indent=None)
+        value = {"value": shown, "units": units, "time_units": time_units}
+        echo_json({"field": field, "position": point, **when, **value, **how}, indent=None)
         return
     k0, k1 = got.ticks
     where = f"tick {k0}" if k0 == k1 else f"between ticks {k0} and {k1}, w={got.weight:.6g}"
-    echo(f"{shown}  ({got.rule}; {where})")
+    echo(f"{shown}{f' {units}' if units else ''}  ({got.rule}; {where})")
 
 
 @click.command("history")
@@ -239,8 +246,10 @@ def history(
     point = _position(position)
     with _store(lens_dir, run_id) as store:
         h = store.history(field, point, start=start, stop=stop, rule=rule, across_gaps=across_gaps)
+        units = {"units": store.units(field), "time_units": store.time_units}
     if fmt == "json":
         doc = {"field": field, "position": point, "rule": h.rule, "ticks": h.ticks.tolist()}
+        doc.update(units)
         gaps = [g.to_json() for g in h.gaps]
         echo_json(
             {**doc, "sim_times": h.sim_times.tolist(), "values": h.values.tolist(), "gaps": gaps},
@@ -251,9 +260,12 @@ def history(
         echo(f"warning: lens gap {g.text}: {g.ticks} capture ticks not in the rows", err=True)
     out = csv.writer(sys.stdout, lineterminator="\n")
     vector = h.values.ndim == 2
-    out.writerow(["tick", "sim_time", *(["x", "y", "z"] if vector else ["value"])])
+    # the value's and sim_time's units as two last columns (empty: none declared), so the
+    # column names stay the same for every world
+    labels = [units["units"] or "", units["time_units"] or ""]
+    out.writerow(["tick", "sim_time", *(["x", "y", "z"] if vector else ["value"]), *units])
     for tick, time, value in zip(h.ticks.tolist(), h.sim_times.tolist(), h.values.tolist()):
-        out.writerow([tick, repr(time), *(map(repr, value) if vector else [repr(value)])])
+        out.writerow([tick, repr(time), *(map(repr, value) if vector else [repr(value)]), *labels])
 
 
 #: The formats ``lens plot`` writes, chosen by the --output suffix (matplotlib's savefig

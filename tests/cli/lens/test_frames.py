@@ -51,7 +51,7 @@ def test_history_csv_and_json(lens_root, expected):
     where = ["--position", "0,1,0", "--lens-dir", lens_root]
     text = ok("lens", "history", "atmosphere.temperature", "--from", 4, "--to", 10, *where)
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0] == ["tick", "sim_time", "value"]
+    assert rows[0] == ["tick", "sim_time", "value", "units", "time_units"]
     assert [int(r[0]) for r in rows[1:]] == [4, 6, 8, 10]
     want = expected.history("atmosphere.temperature", [0, 1, 0], start=4, stop=10).values
     np.testing.assert_array_equal([float(r[2]) for r in rows[1:]], want)
