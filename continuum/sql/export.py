@@ -27,7 +27,9 @@ self-describing without the catalog. ``sim_time`` is one value per frame: the ch
 Every file is Parquet v2 (byte-stream-split floats: ~2x smaller values than v1), zstd
 level 1, row groups of whole ticks (or whole samples) near 500k rows, and key-value
 metadata naming the run, field, layout and topology (resolution, face order, cell order,
-vector frame), so a file is readable without the catalog. Dictionaries only where a row
+vector frame) and the world's units (``units`` of a field's values, ``time_units`` of
+``sim_time``, ``signal_units`` a JSON object in a signals file; empty where the world
+declares none), so a file is readable without the catalog. Dictionaries only where a row
 group repeats a handful of values (:func:`dictionary_limit`): the time-major ``tick``
 column (~20 ticks per row group) is RLE-dictionary encoded, which DuckDB's hash
 aggregate groups per dictionary entry instead of per row (a ``GROUP BY tick`` scan ~20 %
@@ -198,6 +200,10 @@ class _Chunk:
             "face_order": ",".join(topo.get("face_order", [])),
             "cell_order": topo.get("cell_order", ""),
             "vector_frame": VECTOR_FRAME,
+            # the world's labels (continuum.world.units): "" where none is declared
+            "units": (ident.field_units.get(name) or "") if name else "",
+            "time_units": ident.time_units or "",
+            "signal_units": json.dumps(ident.signal_units) if file_layout == layout.SIGNALS else "",
         }
 
 

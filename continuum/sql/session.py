@@ -34,6 +34,15 @@ series on ``ticks`` (or counting ``WHERE NOT captured``) sees each tick the lens
 to capture and does not hold, which a flag on its neighbours would leave to arithmetic.
 Gap rows are given for runs with exported ticks only.
 
+Tables ``field_units`` (run_id, field, units, time_units) and ``signal_units`` (run_id,
+signal, units, time_units): the world's units of each exported field's ``value`` (or
+``vx, vy, vz``) and signal, and of ``sim_time``, from the files' key-value metadata (one
+footer per run and field, the newest part's: units are labels outside the IR hash, so a
+resumed run may have corrected one, and the newest declaration wins); NULL where the
+world declares none. Join them ``USING (run_id, field)`` (``USING (run_id, signal)``).
+Tables rather than a column of the views: the views stay scans of the files, and a
+unit is one value per field, not per row.
+
 Tables, copied from the catalog when the session opens (so a query can join field
 history with seeds, scenarios, params and statuses): ``runs``, ``run_params``,
 ``run_tags``, ``checkpoints``, ``lens_chunks``, ``lens_gaps``, ``parquet_exports``.
@@ -44,6 +53,7 @@ The file lists are fixed when the session opens; open a new one to see newer chu
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import shutil
@@ -60,6 +70,7 @@ from continuum.sql.errors import translate
 from continuum.sql.limits import DEFAULT_TIMEOUT_S, Limits
 from continuum.sql.roots import Warn, configured_roots, list_files, search_dirs
 from continuum.sql.sandbox import Session, private_temp_dir, sandboxed
+from continuum.world.units import units_problem
 
 if TYPE_CHECKING:
     from continuum.catalog.exports import TableDump
@@ -88,13 +99,21 @@ def _read(files: list[Path], schema: dict[str, str], partitions: tuple[str, ...]
     )
 
 
-def _file_layout(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[int | None, tuple]:
-    """(resolution whose cell positions the view derives or None, the stored columns)."""
+def _kv_metadata(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, str]:
+    """A file's key-value metadata as text. Fetched as bytes and decoded here: DuckDB's
+    ``BLOB::VARCHAR`` escapes quotes and non-ASCII bytes (``\\x22``), which would garble
+    JSON values and units such as ``°C``."""
     with translate(f"reading the metadata of {path}"):
-        rows = con.execute(
-            "SELECT key::VARCHAR, value::VARCHAR FROM parquet_kv_metadata(?)", [str(path)]
-        ).fetchall()
-    meta = dict(rows)
+        rows = con.execute("SELECT key, value FROM parquet_kv_metadata(?)", [str(path)]).fetchall()
+    return {_text(k): _text(v) for k, v in rows}
+
+
+def _text(raw: bytes | str) -> str:
+    return raw if isinstance(raw, str) else bytes(raw).decode("utf-8", "replace")
+
+
+def _file_layout(meta: dict[str, str]) -> tuple[int | None, tuple]:
+    """(resolution whose cell positions the view derives or None, the stored columns)."""
     stored = tuple(meta["columns"].split(",")) if meta.get("columns") else tuple(SCHEMA)
     if meta.get("derived_columns") and meta.get("resolution"):
         return int(meta["resolution"]), stored
@@ -177,15 +196,22 @@ def _strides(con: duckdb.DuckDBPyConnection, files: list[Path]) -> dict[str, int
     return out
 
 
-def _fields_view(con: duckdb.DuckDBPyConnection, files: list[Path]) -> str:
-    """One SELECT per file layout (derived positions' resolution, stored columns)."""
+def _fields_view(
+    con: duckdb.DuckDBPyConnection,
+    files: list[Path],
+    footers: dict[Path, dict[str, str]] | None = None,
+) -> str:
+    """One SELECT per file layout (derived positions' resolution, stored columns);
+    ``footers``: :func:`_footers` of ``files``, if read already."""
     if not files:
         return _read(files, SCHEMA, ("run_id", "field"))
     groups: dict[tuple[int | None, tuple], list[Path]] = {}
     known: dict[Path, tuple[int | None, tuple]] = {}
-    for f in files:  # one footer per run/field dir: its chunks share config and topology
+    if footers is None:  # one per run/field dir: its chunks share config and topology
+        footers = _footers(con, files)
+    for f in files:
         if f.parent not in known:
-            known[f.parent] = _file_layout(con, f)
+            known[f.parent] = _file_layout(footers[f.parent])
         groups.setdefault(known[f.parent], []).append(f)
     parts, joined = [], False
     for (n, stored), group in sorted(groups.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1])):
@@ -213,6 +239,68 @@ def _fields_view(con: duckdb.DuckDBPyConnection, files: list[Path]) -> str:
         f"SELECT {', '.join(cols)}, _u.run_id, _u.field FROM ({union}) AS _u "
         f"LEFT JOIN ({SIM_TIMES}) AS _t ON _t.run_id = _u.run_id AND _t.tick = _u.tick"
     )
+
+
+def _footers(con: duckdb.DuckDBPyConnection, files: list[Path]) -> dict[Path, dict[str, str]]:
+    """The key-value metadata of the newest part (by name: by tick range) of each dir."""
+    newest: dict[Path, Path] = {}
+    for f in files:
+        if f.parent not in newest or f.name > newest[f.parent].name:
+            newest[f.parent] = f
+    return {d: _kv_metadata(con, f) for d, f in newest.items()}
+
+
+def load_units(
+    con: duckdb.DuckDBPyConnection,
+    fields: dict[Path, dict[str, str]],
+    signals: dict[Path, dict[str, str]],
+) -> None:
+    """The ``field_units`` and ``signal_units`` tables from the footers of the field and
+    signals dirs (see the module docstring); files written before units were recorded
+    give NULL."""
+    con.execute(
+        "CREATE TABLE field_units (run_id VARCHAR, field VARCHAR, units VARCHAR, "
+        "time_units VARCHAR)"
+    )
+    con.execute(
+        "CREATE TABLE signal_units (run_id VARCHAR, signal VARCHAR, units VARCHAR, "
+        "time_units VARCHAR)"
+    )
+    rows = {
+        (m.get("run_id", ""), m.get("field", "")): (_units(m.get("units")), _time_units(m))
+        for m in fields.values()
+        if m.get("run_id") and m.get("field")
+    }
+    named: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+    for m in signals.values():
+        for name, units in _signal_units(m).items():
+            named[(m.get("run_id", ""), name)] = (units, _time_units(m))
+    for table, found in (("field_units", rows), ("signal_units", named)):
+        values = [(*k, *v) for k, v in sorted(found.items()) if k[0]]
+        if values:  # executemany refuses an empty list
+            con.executemany(f"INSERT INTO {table} VALUES (?, ?, ?, ?)", values)
+
+
+def _units(value: object) -> str | None:
+    """A unit a file's metadata claims, if the world's rule accepts it, else NULL: a file
+    under the roots may be hand-made, and a unit is printed as it is."""
+    return value if isinstance(value, str) and units_problem(value) is None else None
+
+
+def _time_units(meta: dict[str, str]) -> str | None:
+    return _units(meta.get("time_units"))
+
+
+def _signal_units(meta: dict[str, str]) -> dict[str, str]:
+    """A signals file's ``signal_units``: a JSON object of strings, else nothing (a
+    hand-made or older file's metadata is a claim, not trusted to be well formed)."""
+    try:
+        doc = json.loads(meta.get("signal_units") or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(doc, dict):
+        return {}
+    return {str(k): u for k, v in doc.items() if (u := _units(v)) is not None}
 
 
 def _column(values: list[Any], kind: str) -> np.ndarray:
@@ -268,7 +356,9 @@ def open_session(
         with translate("opening the SQL session"):
             load_tables(con, dumps)
             load_ticks(con, files.ticks, gaps=any(d.name == "lens_gaps" for d in dumps))
-            con.execute(f"CREATE VIEW fields AS {_fields_view(con, files.by_time)}")
+            footers = _footers(con, files.by_time)
+            con.execute(f"CREATE VIEW fields AS {_fields_view(con, files.by_time, footers)}")
+            load_units(con, footers, _footers(con, files.signals))
             con.execute(f"CREATE VIEW fields_by_sample AS {_fields_view(con, files.by_sample)}")
             signals = _read(files.signals, SIGNAL_SCHEMA, ("run_id",))
             con.execute(f"CREATE VIEW signals AS {signals}")

@@ -32,8 +32,8 @@ def rows(runs: Runs, k: int) -> list[tuple]:
     return run_query(runs.session(), QUERIES[k]).rows
 
 
-def test_readme_has_five_queries():
-    assert len(QUERIES) == 5
+def test_readme_has_six_queries():
+    assert len(QUERIES) == 6
 
 
 def test_mean_per_tick_of_one_run(runs: Runs):
