@@ -293,8 +293,18 @@ class FieldLens:
         positions = s.cell_positions if s.config.positions == CELLS else None
         if s.config.positions == POINTS:
             positions = s.positions[i]
+        ident = self.identity  # units: labels from the world, as LensStore.at gives them
         return Reconstruction(
-            name, s.ticks[i], s.times[i], s.config, positions, s.values[i], self.topology, rule
+            name,
+            s.ticks[i],
+            s.times[i],
+            s.config,
+            positions,
+            s.values[i],
+            self.topology,
+            rule,
+            units=ident.field_units.get(name),
+            time_units=ident.time_units,
         )
 
     def query(

@@ -7,12 +7,15 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from continuum import layout
 from continuum.errors import LensCorruptError
-from continuum.lens import LensStore
+from continuum.lens import FieldLens, LensStore
 from continuum.lens.format import ChunkFile, read_chunk_header, write_chunk
 from continuum.lens.plot import render_map
+from continuum.world.units import MAX_UNITS_CHARS, units_problem
 from tests.blobs.craft import rewrite
 
 NAME = layout.lens_chunk_name(10, 20)
@@ -129,3 +132,38 @@ def test_a_plot_labels_the_colour_bar_and_sim_time_with_units(lens_run, tmp_path
     assert "atmosphere.temperature (K)" in svg
     assert f"sim time {recon.sim_time:g} yr" in svg
     assert "|plates.velocity| (1)" in arrows
+
+
+def test_frames_held_in_memory_keep_the_units(lens_run, tmp_path):
+    with LensStore(lens_run) as store:
+        lens = store.load(["surface.elevation"])
+    assert (
+        lens.at("surface.elevation", 12).units,
+        lens.latest("surface.elevation").time_units,
+    ) == (
+        "m",
+        "yr",
+    )
+    snapshot = FieldLens.load_snapshot(lens.save_snapshot(tmp_path / "s.lens").path)
+    assert snapshot.at("surface.elevation", 12).units == "m"
+
+
+ACCEPTED = st.text(min_size=1, max_size=MAX_UNITS_CHARS).filter(lambda t: units_problem(t) is None)
+
+
+@settings(max_examples=40, deadline=None)
+@given(field_units=ACCEPTED, time_units=ACCEPTED)
+def test_any_unit_the_world_accepts_round_trips_through_a_header(
+    lens_run, tmp_path_factory, field_units, time_units
+):
+    with ChunkFile(lens_run / NAME) as chunk:
+        data, ident = chunk.read_all(), chunk.header.identity
+    units = dataclasses.replace(
+        ident, field_units={"surface.elevation": field_units}, time_units=time_units
+    )
+    path = tmp_path_factory.mktemp("units") / NAME
+    write_chunk(path, data, units)
+    with ChunkFile(path) as chunk:
+        assert chunk.units("surface.elevation") == field_units
+        assert chunk.units("atmosphere.temperature") is None
+        assert chunk.time_units == time_units

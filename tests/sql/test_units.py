@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -10,7 +11,8 @@ import duckdb
 import pytest
 
 from continuum import layout
-from continuum.sql import connect, run_query
+from continuum.lens.format import ChunkFile, write_chunk
+from continuum.sql import connect, export_chunk, run_query
 
 from .conftest import Runs
 from .test_readme_queries import QUERIES
@@ -100,3 +102,33 @@ def test_the_readme_units_query(runs: Runs):
     ticks, values, _ = runs.frames(1, "surface.elevation")
     mean = next(r[2] for r in got if r[:2] == (runs.ids[1], "surface.elevation"))
     assert mean == pytest.approx(float(values.mean()), rel=1e-12)
+
+
+@pytest.mark.parametrize("units", ["°C", "it's", "a}b, c: d", 'm "s"', "W m⁻²"])
+def test_any_accepted_unit_round_trips_through_parquet_and_sql(runs: Runs, tmp_path, units):
+    chunk_path = sorted(runs.lens(1).glob("lens_snapshot_*.lens"))[0]
+    with ChunkFile(chunk_path) as chunk:
+        data, ident = chunk.read_all(), chunk.header.identity
+    labelled = dataclasses.replace(
+        ident,
+        field_units={**ident.field_units, "surface.elevation": units},
+        signal_units={**ident.signal_units, "core.temp": units},
+        time_units=units,
+    )
+    path = tmp_path / "lens" / ident.run_id / chunk_path.name
+    path.parent.mkdir(parents=True)
+    write_chunk(path, data, labelled)
+    root = tmp_path / "exp"
+    with duckdb.connect() as con:
+        export_chunk(con, path, root)
+    assert (
+        kv(next(layout.field_partition(root, ident.run_id, "surface.elevation").glob("*")))["units"]
+        == units
+    )
+    with connect(f"sqlite:///{tmp_path / 'c.db'}", roots=[root]) as s:
+        got = s.execute(
+            "SELECT units, time_units FROM field_units WHERE field = 'surface.elevation'"
+        ).fetchall()
+        assert got == [(units, units)]
+        signal = "SELECT units FROM signal_units WHERE signal = 'core.temp'"
+        assert s.execute(signal).fetchall() == [(units,)]
