@@ -266,17 +266,19 @@ def load_units(
         "CREATE TABLE signal_units (run_id VARCHAR, signal VARCHAR, units VARCHAR, "
         "time_units VARCHAR)"
     )
-    rows = {
-        (m.get("run_id", ""), m.get("field", "")): (_units(m.get("units")), _time_units(m))
-        for m in fields.values()
-        if m.get("run_id") and m.get("field")
+    rows = {  # keyed by the partition, as the views' hive columns see it
+        (layout.parse_run_partition(d.parent.name), d.name.removeprefix("field=")): (
+            _units(m.get("units")),
+            _time_units(m),
+        )
+        for d, m in fields.items()
     }
-    named: dict[tuple[str, str], tuple[str | None, str | None]] = {}
-    for m in signals.values():
+    named: dict[tuple[str | None, str], tuple[str | None, str | None]] = {}
+    for d, m in signals.items():
         for name, units in _signal_units(m).items():
-            named[(m.get("run_id", ""), name)] = (units, _time_units(m))
+            named[(layout.parse_run_partition(d.parent.name), name)] = (units, _time_units(m))
     for table, found in (("field_units", rows), ("signal_units", named)):
-        values = [(*k, *v) for k, v in sorted(found.items()) if k[0]]
+        values = [(*k, *v) for k, v in sorted(found.items(), key=str) if k[0]]
         if values:  # executemany refuses an empty list
             con.executemany(f"INSERT INTO {table} VALUES (?, ?, ?, ?)", values)
 
