@@ -51,6 +51,7 @@ __all__ = [
     "NATURAL",
     "POSITIVE",
     "FiniteFloat",
+    "Group",
     "catalog_files",
     "catalog_option",
     "check_catalog",
@@ -67,6 +68,7 @@ __all__ = [
     "log_to_stderr",
     "output_path",
     "printable",
+    "short_help",
     "table_lines",
 ]
 
@@ -109,6 +111,35 @@ class ByteSize(click.ParamType):
         if not 1 <= number <= MAX_INT:
             self.fail(f"{value!r} is not a size between 1 byte and 8 EiB", param, ctx)
         return int(number)
+
+
+def short_help(command: click.Command) -> str:
+    """What a group's listing says of ``command``: its ``short_help``, else its docstring's
+    first line, whole (click's default cuts it at the terminal width with ``...``)."""
+    if command.short_help:
+        return command.short_help
+    lines = [line.strip() for line in (command.help or "").strip().splitlines()]
+    return lines[0] if lines else ""
+
+
+class Group(click.Group):
+    """A click group whose listing gives each command's first line whole, wrapped rather
+    than cut (:func:`short_help`)."""
+
+    def command_rows(self, ctx: click.Context) -> list[tuple[str, str]]:
+        """(name, short help) of each listed command."""
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, short_help(command)))
+        return rows
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = self.command_rows(ctx)
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
 def json_option(fn: F) -> F:

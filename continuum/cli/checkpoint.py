@@ -42,6 +42,7 @@ from continuum.checkpoint.diff import ArrayDiff, CheckpointDiff
 from continuum.checkpoint.format import age_seconds
 from continuum.cli._output import (
     FiniteFloat,
+    Group,
     echo,
     echo_json,
     echo_table,
@@ -73,7 +74,7 @@ def _reason(path: Path, exc: Exception) -> str:
     return message_line(exc, REASON_LIMIT).removeprefix(f"{printable(path)}: ")
 
 
-@click.group("checkpoint")
+@click.group("checkpoint", cls=Group)
 def checkpoint() -> None:
     """Inspect, list, verify and compare checkpoint files (.ckpt).
 

@@ -28,6 +28,7 @@ from continuum.cli._output import (
     MAX_INT,
     NATURAL,
     POSITIVE,
+    Group,
     catalog_option,
     echo,
     echo_json,
@@ -83,7 +84,7 @@ def _rules_text(r: RetentionRules) -> str:
     return " ".join(parts)
 
 
-@click.group("policy")
+@click.group("policy", cls=Group)
 def policy() -> None:
     """Retention policies: attach to a run, a world or globally; the most specific wins.
 
