@@ -34,12 +34,15 @@ import math
 import os
 import re
 import stat
-from collections.abc import Callable, Collection, Iterable, Sequence
+import sys
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from continuum.errors import ContinuumError
 from continuum.printable import printable
@@ -56,6 +59,7 @@ __all__ = [
     "catalog_option",
     "check_catalog",
     "echo",
+    "echo_done",
     "echo_json",
     "echo_table",
     "finite_json",
@@ -63,11 +67,16 @@ __all__ = [
     "format_bytes",
     "format_duration",
     "format_time",
+    "is_quiet",
+    "json_alias",
     "json_option",
     "json_text",
     "log_to_stderr",
+    "note",
     "output_path",
     "printable",
+    "progress",
+    "quiet_option",
     "short_help",
     "table_lines",
 ]
@@ -149,6 +158,83 @@ def json_option(fn: F) -> F:
     )(fn)
 
 
+#: ``ctx.meta`` key of ``--quiet`` (meta is shared by a command's context and its parents').
+QUIET = "continuum.quiet"
+
+
+def quiet_option(fn: F | None = None, *, help: str | None = None, expose: bool = False) -> Any:
+    """``--quiet``/``-q``: no progress bars, notes or confirmations (errors and the data
+    asked for stay). Eager, so it is known before ``--catalog``'s callback would say which
+    file it uses (:func:`check_catalog`); :func:`is_quiet` reads it, and only with
+    ``expose`` is it also the command's ``quiet`` argument."""
+
+    def remember(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+        if value:
+            ctx.meta[QUIET] = True
+        return value
+
+    def decorate(f: F) -> F:
+        return click.option(
+            "--quiet",
+            "-q",
+            is_flag=True,
+            is_eager=True,
+            expose_value=expose,
+            callback=remember,
+            help=help or "Print only the results and errors: no progress, notes or confirmations.",
+        )(f)
+
+    return decorate if fn is None else decorate(fn)
+
+
+def is_quiet() -> bool:
+    """The running command was given ``--quiet``."""
+    ctx = click.get_current_context(silent=True)
+    return ctx is not None and bool(ctx.meta.get(QUIET))
+
+
+def note(line: object) -> None:
+    """A line for people on stderr (what was used, what to type next), unless ``--quiet``."""
+    if not is_quiet():
+        echo(line, err=True)
+
+
+def echo_done(line: object) -> None:
+    """What a command did (``pinned checkpoint 100 of run R``), on stdout, unless ``--quiet``."""
+    if not is_quiet():
+        echo(line)
+
+
+@contextmanager
+def progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    """``step(done, total)`` to report a task's progress: a progress bar on stderr when
+    stderr is a terminal and not ``--quiet``, drawn from the first step (so a callback
+    that learns the total late can drive it); nothing otherwise (a log or a pipe stays
+    clean)."""
+    if is_quiet() or not sys.stderr.isatty():
+        yield lambda _done, _total: None
+        return
+    with ExitStack() as stack:
+        bars: list[Any] = []
+
+        def step(done: int, total: int) -> None:
+            if not bars:
+                bar = click.progressbar(length=total, label=label, file=sys.stderr)
+                bars.append(stack.enter_context(bar))
+            bars[0].update(done - bars[0].pos)
+
+        yield step
+
+
+def json_alias(fmt: str, as_json: bool) -> str:
+    """``--json`` is ``--format json``; with another --format given it is a contradiction."""
+    ctx = click.get_current_context()
+    given = ctx.get_parameter_source("fmt") is not ParameterSource.DEFAULT
+    if as_json and given and fmt != "json":
+        raise click.UsageError(f"--json and --format {fmt} contradict each other; give one")
+    return "json" if as_json else fmt
+
+
 def catalog_option(fn: F) -> F:
     """``--catalog URL`` (as ``catalog_url``), checked by :func:`check_catalog` when parsed."""
     return click.option(
@@ -176,7 +262,7 @@ def check_catalog(value: str | None) -> str | None:
         return None
     where = locate_catalog(value)
     if where.plain_path is not None:
-        echo(f"using SQLite catalog file {where.plain_path}", err=True)
+        note(f"using SQLite catalog file {where.plain_path}")
     return where.url
 
 
