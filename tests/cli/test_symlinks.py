@@ -122,7 +122,9 @@ def test_symlinked_directories_inside_an_export_root_are_not_followed(catalog, t
         catalog.exports.record(
             r.run_id, fields=["a.b"], start_tick=0, end_tick=10, path=exp, rows=1, bytes=1
         )
-    ok("catalog", "rm", gone.run_id, "--yes", "--catalog", catalog.url)  # gc's: exports of removed runs
+    ok(
+        "catalog", "rm", gone.run_id, "--yes", "--catalog", catalog.url
+    )  # gc's: exports of removed runs
     (exp / f"run_id={run.run_id}").mkdir(parents=True)
     (exp / f"run_id={run.run_id}" / "field=a.b").symlink_to(victim / "field=a.b")
     (exp / f"run_id={run.run_id}" / "ticks").symlink_to(victim / "ticks")
