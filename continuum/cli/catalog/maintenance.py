@@ -23,6 +23,7 @@ from continuum.cli._output import (
     format_bytes,
     format_time,
     json_option,
+    progress,
     quiet_option,
 )
 from continuum.errors import CatalogError
@@ -53,7 +54,8 @@ def scan(directory: Path, as_json: bool, catalog_url: str | None) -> None:
     with Catalog(catalog_url) as cat:
         from continuum import maintenance
 
-        report = maintenance.scan(cat, directory)
+        with progress("scanning run directories") as step:
+            report = maintenance.scan(cat, directory, on_dir=step)
     if as_json:
         echo_json(report.to_dict())
     else:
@@ -103,7 +105,8 @@ def verify(run_id: str | None, repair: bool, as_json: bool, catalog_url: str | N
     with Catalog(catalog_url) as cat:
         from continuum import maintenance
 
-        report = maintenance.verify(cat, run_id, repair=repair)
+        with progress("verifying runs") as step:
+            report = maintenance.verify(cat, run_id, repair=repair, on_run=step)
     if as_json:
         echo_json({**report.to_dict(), "clean": report.clean})
     else:

@@ -408,8 +408,8 @@ def compact(lens_dir: Path, run_id: str | None, as_json: bool) -> None:
     Example:
       continuum lens compact --lens-dir lens --run 20260101_120000_ab12cd34
     """
-    with _store(lens_dir, run_id) as store:
-        info = store.compact()
+    with _store(lens_dir, run_id) as store, progress("reading lens chunks") as step:
+        info = store.compact(on_chunk=step)
     frames = info.header.meta["frames"]
     if as_json:
         echo_json({"path": str(info.path), "frames": frames, "bytes": info.disk_bytes}, indent=None)

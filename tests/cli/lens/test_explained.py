@@ -164,3 +164,34 @@ def test_export_progress_on_a_terminal(lens_dir, tmp_path):
     assert code == 0, terminal
     assert json.loads(stdout)["chunks"] >= 2
     assert "exporting lens chunks" in terminal
+
+
+def test_compact_progress_on_a_terminal(lens_dir, tmp_path):
+    copy = tmp_path / lens_dir.name
+    copy.mkdir()
+    for path in lens_dir.iterdir():
+        (copy / path.name).write_bytes(path.read_bytes())
+    code, stdout, terminal = _stderr_on_a_terminal("lens", "compact", "--lens-dir", copy)
+    assert code == 0 and "frames" in stdout
+    assert "reading lens chunks" in terminal and "100%" in terminal
+
+
+@pytest.mark.parametrize("command", ["scan", "verify"])
+def test_catalog_scan_and_verify_progress_on_a_terminal(tmp_path, command):
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    ck = tmp_path / "ck"
+    summary = subprocess.run(
+        [sys.executable, "-m", "continuum", "run", "terra", "--scenario", "tiny", "--steps", "4"]
+        + ["--checkpoint-dir", str(ck), "--checkpoint-stride", "2", "--catalog", url, "--quiet"],
+        check=True,
+    )
+    assert summary.returncode == 0
+    args = ("catalog", command, *([ck] if command == "scan" else []), "--catalog", url)
+    code, stdout, terminal = _stderr_on_a_terminal(*args)
+    assert code == 0, terminal
+    label = "scanning run directories" if command == "scan" else "verifying runs"
+    assert label in terminal and "100%" in terminal and label not in stdout
+    piped = subprocess.run(
+        [sys.executable, "-m", "continuum", *map(str, args)], capture_output=True, text=True
+    )
+    assert piped.returncode == 0 and label not in piped.stderr
