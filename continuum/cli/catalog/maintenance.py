@@ -63,14 +63,21 @@ def scan(directory: Path, as_json: bool, catalog_url: str | None) -> None:
 
 
 def _print_scan(report: ScanReport) -> None:
+    rows = [
+        [r.action, r.run_id, "checkpoints", r.checkpoints_added, r.checkpoints_updated]
+        + [r.checkpoint_dir]
+        for r in report.runs
+    ]
+    rows += [
+        [lens.action, lens.run_id, "lens chunks", lens.chunks_added, lens.chunks_updated]
+        + [lens.lens_dir]
+        for lens in report.lens_runs
+    ]
+    if rows:
+        echo_table(["ACTION", "RUN_ID", "FILES", "ADDED", "RE-RECORDED", "DIR"], rows, (3, 4))
     for r in report.runs:
-        counts = f"{r.checkpoints_added} added, {r.checkpoints_updated} re-recorded"
-        echo(f"{r.action:<9} {r.run_id}  {counts}  {r.checkpoint_dir}")
         for problem in r.corrupt:
-            echo(f"  corrupt: {message_line(problem)}")
-    for lens in report.lens_runs:
-        counts = f"{lens.chunks_added} lens chunk(s) added, {lens.chunks_updated} re-recorded"
-        echo(f"{lens.action:<9} {lens.run_id}  {counts}  {lens.lens_dir}")
+            echo(f"corrupt ({r.run_id}): {message_line(problem)}")
     for warning in report.warnings:
         echo(f"warning: {message_line(warning)}", err=True)
     lens_dirs = f", {len(report.lens_runs)} lens director(ies)" if report.lens_runs else ""
@@ -152,9 +159,13 @@ def gc(delete: bool, as_json: bool, catalog_url: str | None) -> None:
     if as_json:
         echo_json([s.to_dict() for s in found])
         return
-    for s in found:
-        state = "deleted" if s.deleted else ("NOT deleted" if delete else "stray")
-        echo(f"{state:<12}{s.kind:<12}{format_bytes(s.bytes):>10}  {s.path}")
+    rows = [
+        ["deleted" if s.deleted else ("NOT deleted" if delete else "stray")]
+        + [s.kind, format_bytes(s.bytes), s.path]
+        for s in found
+    ]
+    if rows:
+        echo_table(["STATE", "KIND", "SIZE", "PATH"], rows, right=(2,))
     total = sum(s.bytes for s in found)
     verb = "deleted" if delete else "found (dry run; --delete to remove)"
     echo(f"{len(found)} stray files, {format_bytes(total)} {verb}")

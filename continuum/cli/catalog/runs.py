@@ -28,6 +28,7 @@ from continuum.cli._output import (
     echo,
     echo_json,
     echo_table,
+    format_bytes,
     format_time,
     json_option,
     quiet_option,
@@ -250,10 +251,10 @@ def _print_detail(d: RunDetail) -> None:
     echo(f"checkpoints ({len(d.checkpoints)}):")
     ck_rows = [
         [c.tick, c.sim_time, c.era or "-", c.state + (" pinned" if c.pinned else "")]
-        + [c.bytes_on_disk, c.path]
+        + [format_bytes(c.bytes_on_disk), c.path]
         for c in d.checkpoints
     ]
-    echo_table(["TICK", "SIM_TIME", "ERA", "STATE", "BYTES", "PATH"], ck_rows)
+    echo_table(["TICK", "SIM_TIME", "ERA", "STATE", "SIZE", "PATH"], ck_rows, right=(0, 1, 4))
 
 
 COMMANDS = (list_runs, show, search, tag)

@@ -23,6 +23,7 @@ from continuum.cli._output import (
     catalog_option,
     echo_done,
     echo_json,
+    format_bytes,
     json_option,
     note,
     progress,
@@ -131,17 +132,18 @@ def export(
     finally:
         if cat is not None:
             cat.close()
+    size = sum(d.bytes for d in done)
     info = {
         "run_id": run_dir.name,
         "output": str(output),
         "chunks": len(done),
         "rows": sum(d.rows for d in done),
-        "bytes": sum(d.bytes for d in done),
+        "bytes": size,
     }
     if as_json:
         echo_json(info, indent=None)
     else:
-        echo_done("  ".join(f"{k}={v}" for k, v in info.items()))
+        echo_done("  ".join(f"{k}={v}" for k, v in {**info, "bytes": format_bytes(size)}.items()))
     if not default and not _within(default_root(), output):
         note(f"note: `continuum lens sql` reads {output} only when told: --export-dir {output}")
 
