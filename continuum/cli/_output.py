@@ -1,5 +1,12 @@
-"""What every command's output shares: the ``--json`` and ``--catalog`` options, lines,
-tables, JSON, times and byte sizes, so each is written (and changed) once.
+"""What every command's output shares: the ``--json``, ``--quiet`` and ``--catalog``
+options, group listings, lines, tables, JSON, progress bars, times and byte sizes, so each
+is written (and changed) once.
+
+``--quiet`` is one rule for every command: results and errors stay, the rest goes (progress
+bars, ``note`` lines on stderr such as the catalog file used, ``echo_done`` confirmations
+on stdout). Progress bars (:func:`progress`) are drawn on stderr only when it is a
+terminal, so a log, a pipe or a test sees nothing of them. A group's listing
+(:class:`Group`) gives each command's first docstring line whole, wrapped, never cut.
 
 Text for people goes through :func:`echo` (and :func:`table_lines`), which escape the
 characters a terminal would act on (ESC, BEL, CR, backspace, other C0/C1 controls, bidi

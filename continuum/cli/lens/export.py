@@ -9,6 +9,9 @@ Without ``--output`` the parts go to the default export dir
 other ``--output`` is read by SQL only when named (``lens sql --export-dir DIR``): an
 export to ``--output .`` must not make the current directory readable by every later
 query, so a note on stderr says how to query it.
+
+``--from`` after ``--to`` is refused before anything is opened (it would export nothing
+and exit 0). On a terminal a progress bar on stderr follows the chunks exported.
 """
 
 from __future__ import annotations

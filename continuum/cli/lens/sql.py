@@ -12,6 +12,11 @@ replaced, never a device, a FIFO, a symlink or the catalog, see
 rows (1000 by default) and, when there were more, a one-line note on stderr. A table
 is aligned per batch of rows (a batch is printed before the next is fetched). A table,
 and CSV when stdout is a terminal, shows control characters as escapes.
+
+Refused rather than silently accepted (one line, exit 1, nothing written): an ``--output``
+named as a binary format (``out.parquet`` would get text; ``lens export`` writes Parquet)
+and an ``--export-dir`` that does not exist (it would read as no rows, unexplained).
+``--json`` is ``--format json``.
 """
 
 from __future__ import annotations
