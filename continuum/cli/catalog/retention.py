@@ -39,6 +39,7 @@ from continuum.cli._output import (
     format_time,
     json_option,
     note,
+    progress,
     quiet_option,
 )
 from continuum.errors import InvalidFilterError
@@ -293,8 +294,9 @@ def prune(
         raise InvalidFilterError("give exactly one of --run ID, --world NAME or --all")
     from continuum.maintenance import prune as prune_runs  # lens and exports: imported late
 
-    with Catalog(catalog_url) as cat:
-        report = prune_runs(cat, [run_id] if run_id else None, world, dry_run=dry_run)
+    chosen = [run_id] if run_id else None
+    with Catalog(catalog_url) as cat, progress("deleting files") as step:
+        report = prune_runs(cat, chosen, world, dry_run=dry_run, on_rows=None if dry_run else step)
     if as_json:
         echo_json(report.to_dict())
     else:

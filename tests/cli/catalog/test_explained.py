@@ -3,6 +3,7 @@ silences notes and the line naming a plain catalog file."""
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import subprocess
@@ -12,7 +13,7 @@ import time
 import pytest
 
 from continuum.catalog import Catalog
-from tests.cli.conftest import assert_one_line_error, invoke, ok, ok_json
+from tests.cli.conftest import assert_one_line_error, invoke, ok, ok_json, stderr_on_a_terminal
 
 
 def test_rm_without_yes_and_without_a_terminal_refuses_and_removes_nothing(filled):
@@ -100,3 +101,26 @@ def test_run_quiet_silences_the_plain_catalog_file_line(tmp_path):
     assert "using SQLite catalog file" in invoke(*args).stderr
     silent = invoke(*args, "--quiet")
     assert silent.exit_code == 0 and silent.stderr == "" and silent.stdout == ""
+
+
+def test_prune_draws_progress_on_a_terminal_only(tmp_path):
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    base = [sys.executable, "-m", "continuum"]
+    made = subprocess.run(
+        [*base, "run", "terra", "--scenario", "tiny", "--steps", "6", "--json", "--catalog", url]
+        + ["--checkpoint-dir", str(tmp_path / "ck"), "--checkpoint-stride", "1"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    summary = json.loads(made.stdout)
+    run_id, written = summary["run_id"], summary["checkpoints_written"]
+    ok("catalog", "policy", "set", "--run", run_id, "--keep-last", "1", "--catalog", url)
+    code, stdout, terminal = stderr_on_a_terminal(
+        "catalog", "prune", "--run", run_id, "--catalog", url
+    )
+    assert code == 0, terminal
+    assert f"deleted {written - 1} files" in stdout and written > 2
+    assert "deleting files" in terminal and "100%" in terminal
+    dry = invoke("catalog", "prune", "--run", run_id, "--dry-run", "--catalog", url)
+    assert dry.exit_code == 0 and "deleting files" not in dry.stderr

@@ -4,16 +4,19 @@ width asked for, refusals instead of silently doing nothing, progress only on a 
 from __future__ import annotations
 
 import json
-import os
-import pty
-import select
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import assert_one_line_error, invoke, ok, ok_json
+from tests.cli.conftest import (
+    assert_one_line_error,
+    invoke,
+    ok,
+    ok_json,
+    stderr_on_a_terminal,
+)
 from tests.lens.helpers import run
 
 STEPS, STRIDE = 20, 2
@@ -118,35 +121,12 @@ def test_export_refuses_from_after_to(lens_dir, tmp_path):
     assert not output.exists()
 
 
-def _stderr_on_a_terminal(*args: object) -> tuple[int, str, str]:
-    """``continuum ARGS`` with stderr on a pseudo-terminal: (exit code, stdout, terminal)."""
-    master, slave = pty.openpty()
-    cmd = [sys.executable, "-m", "continuum", *map(str, args)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL)
-    os.close(slave)
-    seen = b""
-    while True:
-        ready, _, _ = select.select([master], [], [], 30)
-        if not ready:
-            break
-        try:
-            data = os.read(master, 4096)
-        except OSError:  # EIO: the child closed its end
-            break
-        if not data:
-            break
-        seen += data
-    os.close(master)
-    stdout = proc.stdout.read().decode() if proc.stdout else ""
-    return proc.wait(timeout=30), stdout, seen.decode(errors="replace")
-
-
 def test_progress_is_drawn_on_a_terminal_only(lens_dir):
-    code, stdout, terminal = _stderr_on_a_terminal("lens", "load", lens_dir, "--verify")
+    code, stdout, terminal = stderr_on_a_terminal("lens", "load", lens_dir, "--verify")
     assert code == 0 and "verified:" in stdout
     assert "verifying lens files" in terminal and "100%" in terminal
     assert "verifying" not in stdout
-    code, stdout, terminal = _stderr_on_a_terminal("lens", "load", lens_dir, "--verify", "-q")
+    code, stdout, terminal = stderr_on_a_terminal("lens", "load", lens_dir, "--verify", "-q")
     assert code == 0 and "verifying" not in terminal
     piped = subprocess.run(
         [sys.executable, "-m", "continuum", "lens", "load", str(lens_dir), "--verify"],
@@ -160,7 +140,7 @@ def test_progress_is_drawn_on_a_terminal_only(lens_dir):
 def test_export_progress_on_a_terminal(lens_dir, tmp_path):
     output = tmp_path / "exports"
     args = ("lens", "export", lens_dir, "--output", output, "--no-catalog", "--json")
-    code, stdout, terminal = _stderr_on_a_terminal(*args)
+    code, stdout, terminal = stderr_on_a_terminal(*args)
     assert code == 0, terminal
     assert json.loads(stdout)["chunks"] >= 2
     assert "exporting lens chunks" in terminal
@@ -171,7 +151,7 @@ def test_compact_progress_on_a_terminal(lens_dir, tmp_path):
     copy.mkdir()
     for path in lens_dir.iterdir():
         (copy / path.name).write_bytes(path.read_bytes())
-    code, stdout, terminal = _stderr_on_a_terminal("lens", "compact", "--lens-dir", copy)
+    code, stdout, terminal = stderr_on_a_terminal("lens", "compact", "--lens-dir", copy)
     assert code == 0 and "frames" in stdout
     assert "reading lens chunks" in terminal and "100%" in terminal
 
@@ -187,7 +167,7 @@ def test_catalog_scan_and_verify_progress_on_a_terminal(tmp_path, command):
     )
     assert summary.returncode == 0
     args = ("catalog", command, *([ck] if command == "scan" else []), "--catalog", url)
-    code, stdout, terminal = _stderr_on_a_terminal(*args)
+    code, stdout, terminal = stderr_on_a_terminal(*args)
     assert code == 0, terminal
     label = "scanning run directories" if command == "scan" else "verifying runs"
     assert label in terminal and "100%" in terminal and label not in stdout
