@@ -1,5 +1,12 @@
-"""What every command's output shares: the ``--json`` and ``--catalog`` options, lines,
-tables, JSON, times and byte sizes, so each is written (and changed) once.
+"""What every command's output shares: the ``--json``, ``--quiet`` and ``--catalog``
+options, group listings, lines, tables, JSON, progress bars, times and byte sizes, so each
+is written (and changed) once.
+
+``--quiet`` is one rule for every command: results and errors stay, the rest goes (progress
+bars, ``note`` lines on stderr such as the catalog file used, ``echo_done`` confirmations
+on stdout). Progress bars (:func:`progress`) are drawn on stderr only when it is a
+terminal, so a log, a pipe or a test sees nothing of them. A group's listing
+(:class:`Group`) gives each command's first docstring line whole, wrapped, never cut.
 
 Text for people goes through :func:`echo` (and :func:`table_lines`), which escape the
 characters a terminal would act on (ESC, BEL, CR, backspace, other C0/C1 controls, bidi
@@ -34,12 +41,15 @@ import math
 import os
 import re
 import stat
-from collections.abc import Callable, Collection, Iterable, Sequence
+import sys
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from continuum.errors import ContinuumError
 from continuum.printable import printable
@@ -51,10 +61,12 @@ __all__ = [
     "NATURAL",
     "POSITIVE",
     "FiniteFloat",
+    "Group",
     "catalog_files",
     "catalog_option",
     "check_catalog",
     "echo",
+    "echo_done",
     "echo_json",
     "echo_table",
     "finite_json",
@@ -62,11 +74,17 @@ __all__ = [
     "format_bytes",
     "format_duration",
     "format_time",
+    "is_quiet",
+    "json_alias",
     "json_option",
     "json_text",
     "log_to_stderr",
+    "note",
     "output_path",
     "printable",
+    "progress",
+    "quiet_option",
+    "short_help",
     "table_lines",
 ]
 
@@ -111,11 +129,117 @@ class ByteSize(click.ParamType):
         return int(number)
 
 
+def short_help(command: click.Command) -> str:
+    """What a group's listing says of ``command``: its ``short_help``, else its docstring's
+    first line, whole (click's default cuts it at the terminal width with ``...``)."""
+    if command.short_help:
+        return command.short_help
+    lines = [line.strip() for line in (command.help or "").strip().splitlines()]
+    return lines[0] if lines else ""
+
+
+class Group(click.Group):
+    """A click group whose listing gives each command's first line whole, wrapped rather
+    than cut (:func:`short_help`)."""
+
+    def command_rows(self, ctx: click.Context) -> list[tuple[str, str]]:
+        """(name, short help) of each listed command."""
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, short_help(command)))
+        return rows
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = self.command_rows(ctx)
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
 def json_option(fn: F) -> F:
     """``--json`` (as ``as_json``): data for scripts instead of text for people."""
     return click.option(
         "--json", "as_json", is_flag=True, help="Print JSON instead of text (NaN/inf as null)."
     )(fn)
+
+
+#: ``ctx.meta`` key of ``--quiet`` (meta is shared by a command's context and its parents').
+QUIET = "continuum.quiet"
+
+
+def quiet_option(fn: F | None = None, *, help: str | None = None, expose: bool = False) -> Any:
+    """``--quiet``/``-q``: no progress bars, notes or confirmations (errors and the data
+    asked for stay). Eager, so it is known before ``--catalog``'s callback would say which
+    file it uses (:func:`check_catalog`); :func:`is_quiet` reads it, and only with
+    ``expose`` is it also the command's ``quiet`` argument."""
+
+    def remember(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+        if value:
+            ctx.meta[QUIET] = True
+        return value
+
+    def decorate(f: F) -> F:
+        return click.option(
+            "--quiet",
+            "-q",
+            is_flag=True,
+            is_eager=True,
+            expose_value=expose,
+            callback=remember,
+            help=help or "Print only the results and errors: no progress, notes or confirmations.",
+        )(f)
+
+    return decorate if fn is None else decorate(fn)
+
+
+def is_quiet() -> bool:
+    """The running command was given ``--quiet``."""
+    ctx = click.get_current_context(silent=True)
+    return ctx is not None and bool(ctx.meta.get(QUIET))
+
+
+def note(line: object) -> None:
+    """A line for people on stderr (what was used, what to type next), unless ``--quiet``."""
+    if not is_quiet():
+        echo(line, err=True)
+
+
+def echo_done(line: object) -> None:
+    """What a command did (``pinned checkpoint 100 of run R``), on stdout, unless ``--quiet``."""
+    if not is_quiet():
+        echo(line)
+
+
+@contextmanager
+def progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    """``step(done, total)`` to report a task's progress: a progress bar on stderr when
+    stderr is a terminal and not ``--quiet``, drawn from the first step (so a callback
+    that learns the total late can drive it); nothing otherwise (a log or a pipe stays
+    clean)."""
+    if is_quiet() or not sys.stderr.isatty():
+        yield lambda _done, _total: None
+        return
+    with ExitStack() as stack:
+        bars: list[Any] = []
+
+        def step(done: int, total: int) -> None:
+            if not bars:
+                bar = click.progressbar(length=total, label=label, file=sys.stderr)
+                bars.append(stack.enter_context(bar))
+            bars[0].update(done - bars[0].pos)
+
+        yield step
+
+
+def json_alias(fmt: str, as_json: bool) -> str:
+    """``--json`` is ``--format json``; with another --format given it is a contradiction."""
+    ctx = click.get_current_context()
+    given = ctx.get_parameter_source("fmt") is not ParameterSource.DEFAULT
+    if as_json and given and fmt != "json":
+        raise click.UsageError(f"--json and --format {fmt} contradict each other; give one")
+    return "json" if as_json else fmt
 
 
 def catalog_option(fn: F) -> F:
@@ -145,7 +269,7 @@ def check_catalog(value: str | None) -> str | None:
         return None
     where = locate_catalog(value)
     if where.plain_path is not None:
-        echo(f"using SQLite catalog file {where.plain_path}", err=True)
+        note(f"using SQLite catalog file {where.plain_path}")
     return where.url
 
 

@@ -42,12 +42,16 @@ from continuum.checkpoint.diff import ArrayDiff, CheckpointDiff
 from continuum.checkpoint.format import age_seconds
 from continuum.cli._output import (
     FiniteFloat,
+    Group,
     echo,
     echo_json,
     echo_table,
     format_age,
     format_bytes,
+    is_quiet,
     json_option,
+    note,
+    quiet_option,
 )
 from continuum.errors import CheckpointError, CheckpointNotFoundError, ContinuumError
 from continuum.printable import message_line, printable
@@ -73,7 +77,7 @@ def _reason(path: Path, exc: Exception) -> str:
     return message_line(exc, REASON_LIMIT).removeprefix(f"{printable(path)}: ")
 
 
-@click.group("checkpoint")
+@click.group("checkpoint", cls=Group)
 def checkpoint() -> None:
     """Inspect, list, verify and compare checkpoint files (.ckpt).
 
@@ -192,6 +196,7 @@ class ListRow:
 @checkpoint.command("list")
 @click.argument("directory", type=click.Path(path_type=Path))
 @json_option
+@quiet_option
 def list_checkpoints(directory: Path, as_json: bool) -> None:
     """List the checkpoints of a run directory, or of every run under DIRECTORY.
 
@@ -214,7 +219,7 @@ def list_checkpoints(directory: Path, as_json: bool) -> None:
     for link in dangling:
         echo(f"warning: {link} points to a missing file", err=True)
     if not rows:
-        echo(f"no checkpoints under {directory}", err=True)
+        note(f"no checkpoints under {directory}")
         return
     _print_table(rows)
 
@@ -298,12 +303,14 @@ class Verdict:
 @checkpoint.command("verify")
 @click.argument("path", type=click.Path(path_type=Path))
 @json_option
+@quiet_option
 def verify(path: Path, as_json: bool) -> None:
     """Decode every checkpoint under PATH and check all its checksums.
 
     PATH is a file or a directory (searched recursively). Prints 'ok PATH'
-    or 'BAD PATH: reason' per file; a 'latest' link to a missing file is
-    BAD too. Exit code 0 if everything is intact, 1 otherwise.
+    or 'BAD PATH: reason' per file (--quiet: only the BAD ones); a 'latest'
+    link to a missing file is BAD too. Exit code 0 if everything is intact,
+    1 otherwise.
 
     \b
     Examples:
@@ -316,7 +323,7 @@ def verify(path: Path, as_json: bool) -> None:
     for check, target in checks:
         verdict = check(target)
         verdicts.append(verdict)
-        if not as_json:
+        if not as_json and not (verdict.ok and is_quiet()):
             echo(f"ok {target}" if verdict.ok else f"BAD {target}: {verdict.error}")
     bad = sum(not v.ok for v in verdicts)
     if as_json:
@@ -325,7 +332,7 @@ def verify(path: Path, as_json: bool) -> None:
     if bad:
         raise CheckpointError(f"{bad} of {len(verdicts)} checkpoint files and links are bad")
     if not as_json:
-        echo(f"{len(files)} checkpoint(s) verified, all intact", err=True)
+        note(f"{len(files)} checkpoint(s) verified, all intact")
 
 
 def verify_targets(path: Path) -> tuple[list[Path], list[Path]]:

@@ -20,7 +20,7 @@ from typing import IO, Any
 
 import click
 
-from continuum.cli._output import log_to_stderr
+from continuum.cli._output import Group, log_to_stderr, short_help
 from continuum.errors import ContinuumError
 from continuum.printable import message_line
 
@@ -34,6 +34,16 @@ _COMMANDS: dict[str, str] = {
     "checkpoint": "continuum.cli.checkpoint:checkpoint",
     "catalog": "continuum.cli.catalog:catalog",
     "lens": "continuum.cli.lens:lens",
+}
+
+# name -> the first line of that command's docstring, so ``continuum --help`` lists the
+# commands without importing them (a test checks each against the command itself). A
+# command missing here is still listed: its module is imported to ask it.
+_SHORT_HELP: dict[str, str] = {
+    "run": "Run WORLD (a directory, or a bundled world's name) for --steps ticks.",
+    "checkpoint": "Inspect, list, verify and compare checkpoint files (.ckpt).",
+    "catalog": "Find runs and checkpoints in the SQL run catalog.",
+    "lens": "Inspect, query and plot lens snapshots (captured field frames).",
 }
 
 
@@ -81,8 +91,9 @@ def one_line_errors() -> Iterator[None]:
         raise UserError(error_line(f"{where}{exc.strerror or exc}")) from exc
 
 
-class LazyGroup(click.Group):
-    """A click group whose subcommands live in modules imported on first use.
+class LazyGroup(Group):
+    """A click group whose subcommands live in modules imported on first use (``--help``
+    lists them from :data:`_SHORT_HELP`, importing none).
 
     It is also the one place where ``ContinuumError`` becomes a CLI error, so
     every subcommand, however deep, fails with one line and no traceback.
@@ -108,6 +119,18 @@ class LazyGroup(click.Group):
             return super().get_command(ctx, cmd_name)
         module_name, attr = target.split(":")
         return getattr(importlib.import_module(module_name), attr)
+
+    def command_rows(self, ctx: click.Context) -> list[tuple[str, str]]:
+        rows = []
+        for name in self.list_commands(ctx):
+            text = _SHORT_HELP.get(name)
+            if text is None:  # not in the table: ask the command (imports its module)
+                command = self.get_command(ctx, name)
+                if command is None or command.hidden:
+                    continue
+                text = short_help(command)
+            rows.append((name, text))
+        return rows
 
     def invoke(self, ctx: click.Context) -> Any:
         with one_line_errors():

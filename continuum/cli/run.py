@@ -18,7 +18,9 @@ from continuum.cli._output import (
     check_catalog,
     echo,
     echo_json,
+    format_bytes,
     log_to_stderr,
+    quiet_option,
 )
 from continuum.cli._run_labels import params_option, tags_option
 
@@ -155,7 +157,7 @@ EXIT_INCOMPLETE = 3
     callback=tags_option,
     help="Record a tag (repeatable).",
 )
-@click.option("--quiet", is_flag=True, help="No progress bar and no summary.")
+@quiet_option(expose=True, help="No progress bar and no summary (nor the catalog file used).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line at the end.")
 def run(world: str, quiet: bool, as_json: bool, **options) -> None:
     """Run WORLD (a directory, or a bundled world's name) for --steps ticks.
@@ -188,17 +190,45 @@ def run(world: str, quiet: bool, as_json: bool, **options) -> None:
     if as_json:
         echo_json(summary, indent=None)
     elif not quiet:
-        checkpointing = summary.get("checkpoint_dir") is not None
-        width = max(map(len, summary))
-        for key, value in summary.items():
-            if key == "failures":
-                value = ", ".join(f"{kind} {n}" for kind, n in failed.items()) or None
-            if value is not None and (checkpointing or not key.startswith("checkpoints_")):
-                echo(f"{key:>{width}}  {value}")
+        _print_summary(summary)
     if failed:
         what = ", ".join(f"{kind} {n}" for kind, n in failed.items())
         echo(f"error: the run completed but not all was written: {what}", err=True)
         click.get_current_context().exit(EXIT_INCOMPLETE)
+
+
+#: What a summary value means, where its name alone does not say.
+STATE_HASH_MEANING = (
+    "(blake2b-256 of the causal state, every signal buffer included: equal hashes = "
+    "bitwise-identical states and continuations)"
+)
+
+
+def _print_summary(summary: dict) -> None:
+    """``key  value`` lines, keys right-aligned; sizes in binary units, the state hash and
+    sim time said what they are (``--json`` keeps the raw values)."""
+    checkpointing = summary.get("checkpoint_dir") is not None
+    shown = {k: v for k, v in summary.items() if k not in ("time_units", "sim_time_units")}
+    width = max(map(len, shown))
+    for key, value in shown.items():
+        if key == "failures":
+            value = ", ".join(f"{kind} {n}" for kind, n in value.items()) or None
+        if value is None or (key.startswith("checkpoints_") and not checkpointing):
+            continue
+        echo(f"{key:>{width}}  {_summary_value(key, value, summary)}")
+
+
+def _summary_value(key: str, value: object, summary: dict) -> str:
+    if key == "state_hash":
+        return f"{value}  {STATE_HASH_MEANING}"
+    if key == "sim_time" and isinstance(value, float):
+        unit = summary.get("time_units") or summary.get("sim_time_units")
+        if unit:
+            return f"{value:.6g} {unit}"
+        return f"{value!r}  (in the world's time unit: the unit of its eras' dt)"
+    if key == "lens_memory" and isinstance(value, int):
+        return format_bytes(value)
+    return str(value)
 
 
 def _progress(steps: int, silent: bool):

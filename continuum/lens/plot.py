@@ -48,9 +48,18 @@ def lat_lon_grid(width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return lat, lon, xyz
 
 
+#: The figure's size in inches; ``width`` pixels are ``width / FIGURE_INCHES[0]`` dots per
+#: inch, so a map looks the same at every width, only sharper.
+FIGURE_INCHES = (12.0, 6.6)
+
+
 def render_map(recon: Reconstruction, output: Path, *, width: int = 1440) -> Path:
-    """Write ``recon`` as a map to ``output`` (format from its extension)."""
-    figure = _figure_class()(figsize=(12, 6.6), dpi=max(width // 12, 50))
+    """Write ``recon`` as a map to ``output`` (format from its extension), ``width`` pixels
+    wide (a PNG exactly; SVG and PDF at that size in pixels at their dpi). The layout is
+    constrained to the figure rather than cropped to its contents (``bbox_inches="tight"``
+    would change the width by however much the labels need)."""
+    dpi = width / FIGURE_INCHES[0]
+    figure = _figure_class()(figsize=FIGURE_INCHES, dpi=dpi, layout="constrained")
     ax = figure.add_subplot(1, 1, 1)
     vector = recon.config.kind == "vec3"
     label = _labelled(f"|{recon.field}|" if vector else recon.field, recon.units)
@@ -70,7 +79,7 @@ def render_map(recon: Reconstruction, output: Path, *, width: int = 1440) -> Pat
     ax.set_ylabel("latitude (deg)")
     ax.set_title(f"{recon.field} at tick {recon.tick} ({sim_time_text(recon)}), {recon.rule} rule")
     try:
-        figure.savefig(output, bbox_inches="tight")
+        figure.savefig(output, dpi=dpi)
     except (OSError, ValueError) as exc:
         raise LensError(f"cannot write plot {output}: {exc}") from None
     return output

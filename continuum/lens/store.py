@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -613,15 +613,20 @@ class LensStore:
         *,
         start: int | None = None,
         stop: int | None = None,
+        on_chunk: Callable[[int, int], None] | None = None,
     ) -> FieldLens:
-        """Frames of ``fields`` (default all) with ticks in [start, stop], merged by tick."""
+        """Frames of ``fields`` (default all) with ticks in [start, stop], merged by tick.
+        ``on_chunk(done, total)``: called before the first chunk is read and after each."""
         for name in fields or []:
             self._check_field(name)
-        datas = [
-            _slice(self._read(ref, fields), start, stop)
-            for ref in self.chunks
-            if span_meets(ref.start, ref.end, start, stop)
-        ]
+        refs = [ref for ref in self.chunks if span_meets(ref.start, ref.end, start, stop)]
+        datas = []
+        for done, ref in enumerate(refs):
+            if on_chunk is not None:
+                on_chunk(done, len(refs))
+            datas.append(_slice(self._read(ref, fields), start, stop))
+        if on_chunk is not None:
+            on_chunk(len(refs), len(refs))
         return FieldLens.from_chunks(datas, self.identity)
 
     def _read(self, ref: ChunkRef, fields: list[str] | None) -> ChunkData:
@@ -636,9 +641,10 @@ class LensStore:
                 )
         return data
 
-    def compact(self) -> ContainerInfo:
-        """Write every frame of the run into the full snapshot (all in memory)."""
-        info = self.load().save_snapshot(layout.lens_full_path(self.run_dir))
+    def compact(self, on_chunk: Callable[[int, int], None] | None = None) -> ContainerInfo:
+        """Write every frame of the run into the full snapshot (all in memory);
+        ``on_chunk(done, total)`` follows the chunks read (:meth:`load`)."""
+        info = self.load(on_chunk=on_chunk).save_snapshot(layout.lens_full_path(self.run_dir))
         if self.manifest is not None:
             manifest = LensManifest(self.run_dir, self.manifest)
             manifest.update(full=chunk_entry(header_of(info)))

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from continuum import layout
@@ -46,15 +46,19 @@ def prune(
     *,
     dry_run: bool = False,
     settle_all: bool = True,
+    on_rows: Callable[[int, int], None] | None = None,
 ) -> PruneReport:
     """Apply the retention policies to the chosen runs (all by default); see the module.
 
     ``settle_all``: afterwards settle every pruned lens chunk of the chosen runs (exports,
     manifest), not only those this prune deleted (the writer thread's per-commit prune
-    passes False: it only settles what it pruned).
+    passes False: it only settles what it pruned). ``on_rows(done, total)``: the files
+    deleted so far of those planned (a progress bar's feed).
     """
     sizes = chunk_sizes(catalog, run_ids)
-    report = catalog.retention.prune(run_ids, world, dry_run=dry_run, chunk_sizes=sizes)
+    report = catalog.retention.prune(
+        run_ids, world, dry_run=dry_run, chunk_sizes=sizes, on_rows=on_rows
+    )
     if dry_run:
         return report
     pruned = {p.run_id for kind, p in report.plans if kind == LENS and p.delete}

@@ -36,6 +36,7 @@ Decisions:
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -269,13 +270,23 @@ def parents_first(scanned: list[ScannedRun]) -> list[ScannedRun]:
     return out
 
 
-def scan(catalog: Catalog, directory: str | Path) -> ScanReport:
+def scan(
+    catalog: Catalog,
+    directory: str | Path,
+    *,
+    on_dir: Callable[[int, int], None] | None = None,
+) -> ScanReport:
     """Index every run under ``directory``: a checkpoint or lens root, or one run's
-    directory. Checkpoint directories first, so a lens directory finds its run."""
+    directory. Checkpoint directories first, so a lens directory finds its run.
+    ``on_dir(done, total)``: called before the first run directory is read and after each
+    (a progress bar's feed)."""
     warnings: list[str] = []
     scanned: list[ScannedRun] = []
     lenses: list[ScannedLens] = []
-    for run_dir in find_run_dirs(Path(directory), warnings):
+    run_dirs = find_run_dirs(Path(directory), warnings)
+    for read, run_dir in enumerate(run_dirs):
+        if on_dir is not None:
+            on_dir(read, len(run_dirs))
         if is_lens_dir(run_dir):
             found = read_lens_dir(run_dir, warnings)
             lenses += [found] if found else []
@@ -284,6 +295,8 @@ def scan(catalog: Catalog, directory: str | Path) -> ScanReport:
             scanned.append(read_run_dir(run_dir))
         except CheckpointError as exc:
             warnings.append(f"skipped {run_dir}: {exc}")
+    if on_dir is not None:
+        on_dir(len(run_dirs), len(run_dirs))
     results = [catalog.imports.run(s, warnings) for s in parents_first(scanned)]
     lens_results = [catalog.imports.lens(s, warnings) for s in lenses]
     for s, done in zip(lenses, lens_results):

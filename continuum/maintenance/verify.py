@@ -39,6 +39,8 @@ one exception, because by the atomic-write protocol a temporary never became a b
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from continuum.catalog import Catalog
 from continuum.maintenance._checkpoint_blobs import CheckpointBlobs
 from continuum.maintenance._lens_blobs import LensBlobs
@@ -46,9 +48,16 @@ from continuum.maintenance._lens_scan import gap_problems
 from continuum.maintenance.walker import BlobAdapter, Problem, VerifyReport, Walker
 
 
-def verify(catalog: Catalog, run_id: str | None = None, *, repair: bool = False) -> VerifyReport:
+def verify(
+    catalog: Catalog,
+    run_id: str | None = None,
+    *,
+    repair: bool = False,
+    on_run: Callable[[int, int], None] | None = None,
+) -> VerifyReport:
     """Check every run (or one) — its checkpoints, then its lens chunks; with ``repair``,
-    settle what was found."""
+    settle what was found. ``on_run(done, total)``: called before the first run and after
+    each (a progress bar's feed)."""
     runs = catalog.runs.directories()
     if run_id is not None:
         catalog.runs.get(run_id)  # RunNotFoundError for an unknown run
@@ -56,7 +65,9 @@ def verify(catalog: Catalog, run_id: str | None = None, *, repair: bool = False)
     kinds: tuple[BlobAdapter, ...] = (CheckpointBlobs(catalog), LensBlobs(catalog))
     problems: list[Problem] = []
     checked = {kind.blob: 0 for kind in kinds}
-    for run in runs:
+    if on_run is not None:
+        on_run(0, len(runs))
+    for done, run in enumerate(runs, 1):
         for kind in kinds:
             count, found = Walker(kind, repair).run(kind.files(run))
             checked[kind.blob] += count
@@ -65,4 +76,6 @@ def verify(catalog: Catalog, run_id: str | None = None, *, repair: bool = False)
             problems += gap_problems(catalog, run.run_id, run.lens_dir, repair, problems)
         if repair and run.status == "crashed":
             catalog.runs.settle_ticks(run.run_id)
+        if on_run is not None:
+            on_run(done, len(runs))
     return VerifyReport(len(runs), checked["checkpoint"], tuple(problems), checked["lens"])

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -63,8 +64,12 @@ def export_run(
     start: int | None = None,
     stop: int | None = None,
     layouts: tuple[str, ...] = ("time",),
+    on_chunk: Callable[[int, int], None] | None = None,
 ) -> list[ChunkExport]:
     """Export every chunk of ``run_dir`` overlapping ticks [start, stop]; record each.
+
+    ``on_chunk(done, total)`` is called before the first chunk and after each chunk is
+    recorded, with the chunks done and to do (a progress bar's feed).
 
     Chunks are exported in parallel, one DuckDB thread per worker: a single ``COPY``
     keeps row order and so barely uses a second core, while two chunks at once were
@@ -117,7 +122,9 @@ def export_run(
 
     cursors: list[duckdb.DuckDBPyConnection] = []
 
-    done = []
+    done: list[ChunkExport] = []
+    if on_chunk is not None:
+        on_chunk(0, len(chunks))
     try:
         with committer, ThreadPoolExecutor(max_workers=min(os.cpu_count() or 1, 4)) as pool:
             for exported, pending in pool.map(one, chunks):  # in chunk order
@@ -126,6 +133,8 @@ def export_run(
                 remove_superseded_parts(exported)
                 record(catalog, exported, root)
                 done.append(exported)
+                if on_chunk is not None:
+                    on_chunk(len(done), len(chunks))
     finally:
         for cursor in cursors:
             cursor.close()

@@ -8,6 +8,11 @@ passed as text.
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -59,3 +64,26 @@ def run_json(*args: object) -> dict[str, Any]:
     """``continuum run terra --scenario tiny --json ARGS...``: the run's summary."""
     summary: dict[str, Any] = ok_json("run", "terra", "--scenario", "tiny", "--json", *args)
     return summary
+
+
+def stderr_on_a_terminal(*args: object) -> tuple[int, str, str]:
+    """``continuum ARGS`` with stderr on a pseudo-terminal: (exit code, stdout, terminal)."""
+    master, slave = pty.openpty()
+    cmd = [sys.executable, "-m", "continuum", *map(str, args)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL)
+    os.close(slave)
+    seen = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 30)
+        if not ready:
+            break
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # EIO: the child closed its end
+            break
+        if not data:
+            break
+        seen += data
+    os.close(master)
+    stdout = proc.stdout.read().decode() if proc.stdout else ""
+    return proc.wait(timeout=30), stdout, seen.decode(errors="replace")

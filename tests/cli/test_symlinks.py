@@ -72,7 +72,7 @@ def test_rm_refuses_a_symlinked_run_directory_and_touches_nothing(catalog, tmp_p
     before = snapshot(victim)
     run_id = linked_run(catalog, tmp_path / "ckpt", victim, [1, 2, 3])
     for force in ([], ["--force"]):
-        result = invoke("catalog", "rm", run_id, *force, "--catalog", catalog.url)
+        result = invoke("catalog", "rm", run_id, "--yes", *force, "--catalog", catalog.url)
         assert_one_line_error(result, "not removed", "symbolic link", run_id)
     assert snapshot(victim) == before
     assert states(catalog, run_id) == {1: "committed", 2: "committed", 3: "committed"}
@@ -122,14 +122,16 @@ def test_symlinked_directories_inside_an_export_root_are_not_followed(catalog, t
         catalog.exports.record(
             r.run_id, fields=["a.b"], start_tick=0, end_tick=10, path=exp, rows=1, bytes=1
         )
-    ok("catalog", "rm", gone.run_id, "--catalog", catalog.url)  # gc's: exports of removed runs
+    ok(
+        "catalog", "rm", gone.run_id, "--yes", "--catalog", catalog.url
+    )  # gc's: exports of removed runs
     (exp / f"run_id={run.run_id}").mkdir(parents=True)
     (exp / f"run_id={run.run_id}" / "field=a.b").symlink_to(victim / "field=a.b")
     (exp / f"run_id={run.run_id}" / "ticks").symlink_to(victim / "ticks")
     (exp / "by_sample").symlink_to(victim, target_is_directory=True)
     (exp / f"run_id={gone.run_id}").symlink_to(victim, target_is_directory=True)
 
-    result = invoke("catalog", "rm", run.run_id, "--catalog", catalog.url)
+    result = invoke("catalog", "rm", run.run_id, "--yes", "--catalog", catalog.url)
     assert_one_line_error(result, "not removed", "symbolic link")
     assert snapshot(victim) == before
 
@@ -188,7 +190,7 @@ def test_crafted_catalog_rows_delete_nothing_outside(
     assert gc.exit_code == 0 and "Traceback" not in gc.output, gc.output
     if ".." not in "".join(paths):
         assert f"skipped run {run_id}" in gc.stderr, gc.output
-    rm = invoke("catalog", "rm", run_id, "--force", "--catalog", catalog.url)
+    rm = invoke("catalog", "rm", run_id, "--force", "--yes", "--catalog", catalog.url)
     assert_one_line_error(rm, "not removed")
     assert snapshot(victim) == before
 

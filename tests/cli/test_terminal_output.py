@@ -162,6 +162,11 @@ JSON_COMMANDS = {
         *("--json", "--catalog", "{cat}"),
     ),
     "catalog policy show": ("catalog", "policy", "show", "--json", "--catalog", "{cat}"),
+    "catalog pin": ("catalog", "pin", "{run}", "10", "--json", "--catalog", "{cat}"),
+    "catalog unpin": ("catalog", "unpin", "{run}", "10", "--json", "--catalog", "{cat}"),
+    "catalog policy clear": (
+        *("catalog", "policy", "clear", "--world", "nowhere", "--json", "--catalog", "{cat}"),
+    ),
     "catalog prune": (
         "catalog",
         "prune",
@@ -204,6 +209,11 @@ JSON_COMMANDS = {
         "json",
     ),
     "lens load": ("lens", "load", "{lens}", "--json"),
+    "lens compact": ("lens", "compact", "--lens-dir", "{lens}", "--json"),
+    "lens plot": (
+        *("lens", "plot", "atmosphere.temperature", "--tick", "10", "--width", "90"),
+        *("--output", "{tmp}/map.png", "--lens-dir", "{lens}", "--json"),
+    ),
     "lens query": (
         "lens",
         "query",
@@ -257,7 +267,7 @@ def test_rm_json_is_strict(made):
         run = cat.runs.register(world="terra", ir_hash="ab", seed=9)
         cat.runs.finish(run.run_id, status="completed", last_tick=0)
     result = CliRunner().invoke(
-        cli, ["catalog", "rm", run.run_id, "--json", "--catalog", made["{cat}"]]
+        cli, ["catalog", "rm", run.run_id, "--yes", "--json", "--catalog", made["{cat}"]]
     )
     assert result.exit_code == 0, result.output
     assert strict(result.stdout)["run_id"] == run.run_id

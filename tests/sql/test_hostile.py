@@ -649,8 +649,8 @@ def test_cli_warns_once_per_kind_and_reads_only_named_roots(site: Site):
 def test_the_root_itself_and_missing_roots(site: Site, tmp_path: Path):
     assert_refused(site.sql("SELECT 1", "--export-dir", "/"), "refusing /")
     assert_refused(site.sql("SELECT 1", "--export-dir", str(site.outside / "secret.txt")))
-    got = site.sql("SELECT 1", "--export-dir", str(tmp_path / "not-yet"))
-    assert got.exit_code == 0 and "does not exist (yet)" in got.stderr
+    got = site.sql("SELECT 1", "--export-dir", str(tmp_path / "not-yet"))  # issue 14: refused
+    assert got.exit_code == 1 and "not-yet does not exist" in got.stderr
 
 
 def test_a_root_named_through_a_symlink_is_its_target(site: Site, tmp_path: Path):

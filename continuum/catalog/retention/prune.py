@@ -25,7 +25,7 @@ one report line and a ``{kind}-refused`` audit entry.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,15 +107,27 @@ class Retention:
         return _tally(report, self._settle_batch(kind, done, failed), failed)
 
     def delete_rows(
-        self, kind: BlobKind, groups: Sequence[Group], report: PruneReport, claim: Claim
+        self,
+        kind: BlobKind,
+        groups: Sequence[Group],
+        report: PruneReport,
+        claim: Claim,
+        on_batch: Callable[[int], None] | None = None,
     ) -> int:
         """Claim, unlink, settle batch by batch; rows pruned. With more than one batch a
         child process unlinks each while this one claims the next and settles the
-        previous (see ``_unlinker.py``)."""
+        previous (see ``_unlinker.py``). ``on_batch(rows)``: after each batch is settled,
+        with the rows it held (a progress bar's feed)."""
         parts = list(batches(groups, BATCH))
+        tick = on_batch or (lambda _rows: None)
         if len(parts) <= 1:  # the common, tiny case (a run's writer thread): in-process
-            done = [unlink_here(self._claim_batch(kind, p, claim)) for p in parts]
-            return sum(self._settled(kind, u, report) for u in done)
+            pruned = 0
+            for p in parts:
+                pruned += self._settled(
+                    kind, unlink_here(self._claim_batch(kind, p, claim)), report
+                )
+                tick(sum(len(g.items) for g in p))
+            return pruned
         pruned = 0
         with Unlinker() as unlinker:
             unlinker.send(self._claim_batch(kind, parts[0], claim))
@@ -126,6 +138,7 @@ class Retention:
                 if claimed is not None:
                     unlinker.send(claimed)
                 pruned += self._settled(kind, unlinked, report)
+                tick(sum(len(g.items) for g in parts[i]))
         return pruned
 
     def rows_in(
@@ -166,11 +179,13 @@ class Retention:
         *,
         dry_run: bool = False,
         chunk_sizes: Mapping[str, int] | None = None,
+        on_rows: Callable[[int, int], None] | None = None,
     ) -> PruneReport:
         """Apply the retention policies to the chosen runs (all by default).
 
         Only rows and files: the lens manifests and Parquet exports of pruned chunks are
-        :func:`continuum.maintenance.prune`'s (the catalog reads neither).
+        :func:`continuum.maintenance.prune`'s (the catalog reads neither). ``on_rows(done,
+        total)``: the planned deletions, before the first and after each batch.
         """
         if run_ids is not None:
             self._db.read(lambda conn: [require_run(conn, r) for r in run_ids])
@@ -180,13 +195,25 @@ class Retention:
         if dry_run:
             report.bytes_freed = sum(p.bytes_freed for _, p in report.plans)
             return report
-        return self.execute(report)
+        return self.execute(report, on_rows)
 
-    def execute(self, report: PruneReport) -> PruneReport:
-        """Delete what ``report.plans`` (from :meth:`plan`) delete, into ``report``."""
-        for kind in KINDS:
-            rows = _targets([p for k, p in report.plans if k == kind.name])
-            self.delete_rows(kind, rows, report, ("committed", True))
+    def execute(
+        self, report: PruneReport, on_rows: Callable[[int, int], None] | None = None
+    ) -> PruneReport:
+        """Delete what ``report.plans`` (from :meth:`plan`) delete, into ``report``;
+        ``on_rows(done, total)`` as in :meth:`prune`."""
+        targets = [(k, _targets([p for n, p in report.plans if n == k.name])) for k in KINDS]
+        total = sum(len(g.items) for _, groups in targets for g in groups)
+        done = [0]
+
+        def step(rows: int) -> None:
+            done[0] += rows
+            if on_rows is not None:
+                on_rows(done[0], total)
+
+        step(0)
+        for kind, rows in targets:
+            self.delete_rows(kind, rows, report, ("committed", True), step)
         return report
 
 

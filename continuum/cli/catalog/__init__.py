@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import click
 
+from continuum.cli._output import Group
 from continuum.cli.catalog import maintenance, migrate, retention, runs
 
 
-@click.group("catalog")
+@click.group("catalog", cls=Group)
 def catalog() -> None:
     """Find runs and checkpoints in the SQL run catalog.
 

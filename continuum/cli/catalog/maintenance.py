@@ -7,6 +7,7 @@ the audit trail all of these leave.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,12 +17,16 @@ from continuum.catalog import Catalog
 from continuum.cli._output import (
     catalog_option,
     echo,
+    echo_done,
     echo_json,
     echo_table,
     format_bytes,
     format_time,
     json_option,
+    progress,
+    quiet_option,
 )
+from continuum.errors import CatalogError
 from continuum.printable import message_line
 
 if TYPE_CHECKING:  # maintenance imports numpy: only the commands that use it load it
@@ -31,6 +36,7 @@ if TYPE_CHECKING:  # maintenance imports numpy: only the commands that use it lo
 @click.command("scan")
 @click.argument("directory", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
 @json_option
+@quiet_option
 @catalog_option
 def scan(directory: Path, as_json: bool, catalog_url: str | None) -> None:
     """Index checkpoint and lens directories (DIR: a root, or one run's directory).
@@ -48,7 +54,8 @@ def scan(directory: Path, as_json: bool, catalog_url: str | None) -> None:
     with Catalog(catalog_url) as cat:
         from continuum import maintenance
 
-        report = maintenance.scan(cat, directory)
+        with progress("scanning run directories") as step:
+            report = maintenance.scan(cat, directory, on_dir=step)
     if as_json:
         echo_json(report.to_dict())
     else:
@@ -56,14 +63,21 @@ def scan(directory: Path, as_json: bool, catalog_url: str | None) -> None:
 
 
 def _print_scan(report: ScanReport) -> None:
+    rows = [
+        [r.action, r.run_id, "checkpoints", r.checkpoints_added, r.checkpoints_updated]
+        + [r.checkpoint_dir]
+        for r in report.runs
+    ]
+    rows += [
+        [lens.action, lens.run_id, "lens chunks", lens.chunks_added, lens.chunks_updated]
+        + [lens.lens_dir]
+        for lens in report.lens_runs
+    ]
+    if rows:
+        echo_table(["ACTION", "RUN_ID", "FILES", "ADDED", "RE-RECORDED", "DIR"], rows, (3, 4))
     for r in report.runs:
-        counts = f"{r.checkpoints_added} added, {r.checkpoints_updated} re-recorded"
-        echo(f"{r.action:<9} {r.run_id}  {counts}  {r.checkpoint_dir}")
         for problem in r.corrupt:
-            echo(f"  corrupt: {message_line(problem)}")
-    for lens in report.lens_runs:
-        counts = f"{lens.chunks_added} lens chunk(s) added, {lens.chunks_updated} re-recorded"
-        echo(f"{lens.action:<9} {lens.run_id}  {counts}  {lens.lens_dir}")
+            echo(f"corrupt ({r.run_id}): {message_line(problem)}")
     for warning in report.warnings:
         echo(f"warning: {message_line(warning)}", err=True)
     lens_dirs = f", {len(report.lens_runs)} lens director(ies)" if report.lens_runs else ""
@@ -76,6 +90,7 @@ def _print_scan(report: ScanReport) -> None:
     "--repair", is_flag=True, help="Settle rows (missing, corrupt, pruned...), record orphans."
 )
 @json_option
+@quiet_option
 @catalog_option
 def verify(run_id: str | None, repair: bool, as_json: bool, catalog_url: str | None) -> None:
     """Check every checkpoint and lens chunk file the catalog lists, and find orphans.
@@ -97,7 +112,8 @@ def verify(run_id: str | None, repair: bool, as_json: bool, catalog_url: str | N
     with Catalog(catalog_url) as cat:
         from continuum import maintenance
 
-        report = maintenance.verify(cat, run_id, repair=repair)
+        with progress("verifying runs") as step:
+            report = maintenance.verify(cat, run_id, repair=repair, on_run=step)
     if as_json:
         echo_json({**report.to_dict(), "clean": report.clean})
     else:
@@ -119,6 +135,7 @@ def _print_verify(report: VerifyReport) -> None:
 @click.command("gc")
 @click.option("--delete", is_flag=True, help="Delete what is found (default: only list it).")
 @json_option
+@quiet_option
 @catalog_option
 def gc(delete: bool, as_json: bool, catalog_url: str | None) -> None:
     """Find files in known run directories that no catalog row accounts for.
@@ -138,13 +155,17 @@ def gc(delete: bool, as_json: bool, catalog_url: str | None) -> None:
         warnings: list[str] = []
         found = maintenance.gc(cat, delete=delete, warnings=warnings)
     for warning in warnings:
-        click.echo(f"warning: {warning}", err=True)
+        echo(f"warning: {warning}", err=True)
     if as_json:
         echo_json([s.to_dict() for s in found])
         return
-    for s in found:
-        state = "deleted" if s.deleted else ("NOT deleted" if delete else "stray")
-        echo(f"{state:<12}{s.kind:<12}{format_bytes(s.bytes):>10}  {s.path}")
+    rows = [
+        ["deleted" if s.deleted else ("NOT deleted" if delete else "stray")]
+        + [s.kind, format_bytes(s.bytes), s.path]
+        for s in found
+    ]
+    if rows:
+        echo_table(["STATE", "KIND", "SIZE", "PATH"], rows, right=(2,))
     total = sum(s.bytes for s in found)
     verb = "deleted" if delete else "found (dry run; --delete to remove)"
     echo(f"{len(found)} stray files, {format_bytes(total)} {verb}")
@@ -153,33 +174,62 @@ def gc(delete: bool, as_json: bool, catalog_url: str | None) -> None:
 @click.command("rm")
 @click.argument("run_id")
 @click.option("--force", is_flag=True, help="Even if live, branched from or pinned.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask (needed when stdin is not a terminal).")
 @json_option
+@quiet_option
 @catalog_option
-def rm(run_id: str, force: bool, as_json: bool, catalog_url: str | None) -> None:
+def rm(run_id: str, force: bool, yes: bool, as_json: bool, catalog_url: str | None) -> None:
     """Delete a run as a whole: its files (crash-safe), then its catalog rows.
 
     Files: checkpoints, lens chunks, and its Parquet exports (so the SQL views
-    stop showing it); files this project did not write stay.
+    stop showing it); files this project did not write stay. Asks first unless
+    --yes; without a terminal to ask on, it refuses without --yes.
 
     \b
     Example:
       continuum catalog rm 20260116_095430_a1b2c3
+      continuum catalog rm 20260116_095430_a1b2c3 --yes --json
     """
     with Catalog(catalog_url) as cat:
         from continuum import maintenance
 
+        if not yes:
+            _confirm_rm(cat, run_id)
         report = maintenance.remove_run(cat, run_id, force=force)
     if as_json:
         out = {"run_id": run_id, "deleted": report.deleted, "bytes_freed": report.bytes_freed}
         echo_json(out, indent=None)
     else:
-        echo(f"removed run {run_id}: {report.deleted} files, {format_bytes(report.bytes_freed)}")
+        echo_done(
+            f"removed run {run_id}: {report.deleted} files, {format_bytes(report.bytes_freed)}"
+        )
+
+
+def _confirm_rm(cat: Catalog, run_id: str) -> None:
+    """Ask on the terminal before ``rm`` deletes ``run_id`` (an unknown run fails first, as
+    it would without asking); refuse when stdin is no terminal: a script must say --yes."""
+    detail = cat.search.show(run_id)
+    what = f"{len(detail.checkpoints)} checkpoint(s), {len(detail.lens_chunks)} lens chunk(s)"
+    if not sys.stdin.isatty():
+        raise CatalogError(
+            f"catalog rm would delete run {run_id} ({what}) and stdin is not a terminal to "
+            "ask on; pass --yes to delete it"
+        )
+    if not click.confirm(f"delete run {run_id}: {what} and its Parquet exports?", err=True):
+        raise CatalogError(f"run {run_id} not removed: not confirmed")
 
 
 @click.command("log")
 @click.option("--run", "run_id", metavar="RUN_ID", help="Only this run's entries.")
-@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 100_000),
+    default=50,
+    show_default=True,
+    help="Newest entries shown.",
+)
 @json_option
+@quiet_option
 @catalog_option
 def log(run_id: str | None, limit: int, as_json: bool, catalog_url: str | None) -> None:
     """The audit log, newest first: every prune, deletion and crash detection.

@@ -5,11 +5,12 @@ from __future__ import annotations
 import click
 
 from continuum.catalog import migrate_catalog
-from continuum.cli._output import catalog_option, echo, echo_json, json_option
+from continuum.cli._output import catalog_option, echo_done, echo_json, json_option, quiet_option
 
 
 @click.command("migrate")
 @json_option
+@quiet_option
 @catalog_option
 def migrate(as_json: bool, catalog_url: str | None) -> None:
     """Create the catalog schema, or upgrade it to this version's newest revision.
@@ -22,9 +23,9 @@ def migrate(as_json: bool, catalog_url: str | None) -> None:
     if as_json:
         echo_json({"catalog": where, "before": before, "after": after}, indent=None)
     elif before == after:
-        echo(f"catalog {where} is at revision {after}; nothing to do")
+        echo_done(f"catalog {where} is at revision {after}; nothing to do")
     else:
-        echo(f"catalog {where} upgraded from {before or 'empty'} to {after}")
+        echo_done(f"catalog {where} upgraded from {before or 'empty'} to {after}")
 
 
 COMMANDS = (migrate,)

@@ -28,14 +28,19 @@ from continuum.cli._output import (
     MAX_INT,
     NATURAL,
     POSITIVE,
+    Group,
     catalog_option,
     echo,
+    echo_done,
     echo_json,
     echo_table,
     format_bytes,
     format_duration,
     format_time,
     json_option,
+    note,
+    progress,
+    quiet_option,
 )
 from continuum.errors import InvalidFilterError
 from continuum.printable import message_line
@@ -83,7 +88,7 @@ def _rules_text(r: RetentionRules) -> str:
     return " ".join(parts)
 
 
-@click.group("policy")
+@click.group("policy", cls=Group)
 def policy() -> None:
     """Retention policies: attach to a run, a world or globally; the most specific wins.
 
@@ -112,6 +117,7 @@ def policy() -> None:
     help="Replace the policy at that scope instead of merging these rules into it.",
 )
 @json_option
+@quiet_option
 @catalog_option
 def policy_set(
     run: str | None,
@@ -151,13 +157,12 @@ def policy_set(
         stored = cat.policies.set(scope, key, rules, merge=not replace)
     if not as_json:
         verb = "set" if old is None else "replaced" if replace else "merged into"
-        echo(f"{verb} the policy of {stored.label}; it is now:")
+        echo_done(f"{verb} the policy of {stored.label}; it is now:")
     _print_policies([stored], as_json)
     if hidden is not None:
-        echo(
+        note(
             f"note: {stored.label}'s own policy now applies instead of {hidden.label}'s "
-            f"({_rules_text(hidden.rules)})",
-            err=True,
+            f"({_rules_text(hidden.rules)})"
         )
 
 
@@ -174,6 +179,7 @@ def _broader(cat: Catalog, scope: str, key: str | None) -> RetentionPolicy | Non
 @policy.command("show")
 @click.option("--run", metavar="RUN_ID", help="The policy that applies to this run.")
 @json_option
+@quiet_option
 @catalog_option
 def policy_show(run: str | None, as_json: bool, catalog_url: str | None) -> None:
     """Show every policy, or the one that applies to a run (and where it comes from).
@@ -191,9 +197,11 @@ def policy_show(run: str | None, as_json: bool, catalog_url: str | None) -> None
 
 @policy.command("clear")
 @scope_options
+@json_option
+@quiet_option
 @catalog_option
 def policy_clear(
-    run: str | None, world: str | None, everywhere: bool, catalog_url: str | None
+    run: str | None, world: str | None, everywhere: bool, as_json: bool, catalog_url: str | None
 ) -> None:
     """Remove the policy at one scope.
 
@@ -204,8 +212,11 @@ def policy_clear(
     scope, key = _scope(run, world, everywhere)
     with Catalog(catalog_url) as cat:
         removed = cat.policies.clear(scope, key)
+    if as_json:
+        echo_json({"scope": scope, "key": key, "cleared": removed}, indent=None)
+        return
     label = scope if key is None else f"{scope} {key}"
-    echo(f"cleared the policy of {label}" if removed else f"no policy at {label}")
+    echo_done(f"cleared the policy of {label}" if removed else f"no policy at {label}")
 
 
 def _print_policies(
@@ -228,11 +239,16 @@ def _pin(pinned: bool) -> click.Command:
     @click.command(verb)
     @click.argument("run_id")
     @click.argument("tick", type=NATURAL)
+    @json_option
+    @quiet_option
     @catalog_option
-    def command(run_id: str, tick: int, catalog_url: str | None) -> None:
+    def command(run_id: str, tick: int, as_json: bool, catalog_url: str | None) -> None:
         with Catalog(catalog_url) as cat:
             cat.checkpoints.pin(run_id, tick, pinned)
-        echo(f"{verb}ned checkpoint {tick} of run {run_id}")
+        if as_json:
+            echo_json({"run_id": run_id, "tick": tick, "pinned": pinned}, indent=None)
+        else:
+            echo_done(f"{verb}ned checkpoint {tick} of run {run_id}")
 
     what = "retention never deletes it" if pinned else "retention may delete it again"
     command.help = (
@@ -250,6 +266,7 @@ def _pin(pinned: bool) -> click.Command:
     "--dry-run", is_flag=True, help="Print what would be kept and deleted; delete nothing."
 )
 @json_option
+@quiet_option
 @catalog_option
 def prune(
     run_id: str | None,
@@ -277,8 +294,9 @@ def prune(
         raise InvalidFilterError("give exactly one of --run ID, --world NAME or --all")
     from continuum.maintenance import prune as prune_runs  # lens and exports: imported late
 
-    with Catalog(catalog_url) as cat:
-        report = prune_runs(cat, [run_id] if run_id else None, world, dry_run=dry_run)
+    chosen = [run_id] if run_id else None
+    with Catalog(catalog_url) as cat, progress("deleting files") as step:
+        report = prune_runs(cat, chosen, world, dry_run=dry_run, on_rows=None if dry_run else step)
     if as_json:
         echo_json(report.to_dict())
     else:

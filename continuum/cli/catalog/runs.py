@@ -28,16 +28,25 @@ from continuum.cli._output import (
     echo,
     echo_json,
     echo_table,
+    format_bytes,
     format_time,
     json_option,
+    quiet_option,
 )
 from continuum.errors import InvalidFilterError
 
 
 @click.command("list")
-@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 10_000),
+    default=50,
+    show_default=True,
+    help="Runs per page (1-10000); the next page's cursor goes to stderr.",
+)
 @click.option("--after", metavar="CURSOR", help="Continue after a page (cursor from stderr).")
 @json_option
+@quiet_option
 @catalog_option
 def list_runs(limit: int, after: str | None, as_json: bool, catalog_url: str | None) -> None:
     """List runs, newest first, one page at a time.
@@ -55,6 +64,7 @@ def list_runs(limit: int, after: str | None, as_json: bool, catalog_url: str | N
 @click.command("show")
 @click.argument("run_id")
 @json_option
+@quiet_option
 @catalog_option
 def show(run_id: str, as_json: bool, catalog_url: str | None) -> None:
     """Show one run: its segments, checkpoints, lens gaps, parent and branches.
@@ -79,9 +89,13 @@ def show(run_id: str, as_json: bool, catalog_url: str | None) -> None:
 @click.command("search")
 @click.option("--world", help="World name.")
 @click.option("--ir-hash", "ir_hash", metavar="PREFIX", help="IR hash or a prefix of it.")
-@click.option("--seed", type=NATURAL)
+@click.option("--seed", type=NATURAL, help="Runs of this seed.")
 @click.option("--scenario", help="Scenario name.")
-@click.option("--status", type=click.Choice(["running", "completed", "failed", "crashed"]))
+@click.option(
+    "--status",
+    type=click.Choice(["running", "completed", "failed", "crashed"]),
+    help="Runs in this state (crashed: its process died without ending it).",
+)
 @click.option("--tag", "tags", multiple=True, metavar="K=V", help="Tag equals (repeatable).")
 @click.option(
     "--param", "params", multiple=True, metavar="EXPR", help="e.g. 'k>3', 'mode=fast' (repeatable)."
@@ -92,12 +106,23 @@ def show(run_id: str, as_json: bool, catalog_url: str | None) -> None:
 )
 @click.option("--started-after", metavar="ISO", help="Started at or after (UTC if no zone).")
 @click.option("--started-before", metavar="ISO", help="Started before (UTC if no zone).")
-@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 10_000),
+    default=50,
+    show_default=True,
+    help="Runs per page (1-10000); the next page's cursor goes to stderr.",
+)
 @click.option("--after", metavar="CURSOR", help="Continue after a page (cursor from stderr).")
 @json_option
+@quiet_option
 @catalog_option
 def search(
-    limit: int, after: str | None, as_json: bool, catalog_url: str | None, **filters: Any
+    limit: int,
+    after: str | None,
+    as_json: bool,
+    catalog_url: str | None,
+    **filters: Any,
 ) -> None:
     """Search runs; all filters must hold. Newest first, paginated.
 
@@ -117,9 +142,14 @@ def search(
 @click.argument("pairs", nargs=-1, metavar="K=V...")
 @click.option("--delete", "remove", multiple=True, metavar="KEY", help="Remove a tag.")
 @json_option
+@quiet_option
 @catalog_option
 def tag(
-    run_id: str, pairs: Sequence[str], remove: Sequence[str], as_json: bool, catalog_url: str | None
+    run_id: str,
+    pairs: Sequence[str],
+    remove: Sequence[str],
+    as_json: bool,
+    catalog_url: str | None,
 ) -> None:
     """Set (or --delete) tags on a run.
 
@@ -221,10 +251,10 @@ def _print_detail(d: RunDetail) -> None:
     echo(f"checkpoints ({len(d.checkpoints)}):")
     ck_rows = [
         [c.tick, c.sim_time, c.era or "-", c.state + (" pinned" if c.pinned else "")]
-        + [c.bytes_on_disk, c.path]
+        + [format_bytes(c.bytes_on_disk), c.path]
         for c in d.checkpoints
     ]
-    echo_table(["TICK", "SIM_TIME", "ERA", "STATE", "BYTES", "PATH"], ck_rows)
+    echo_table(["TICK", "SIM_TIME", "ERA", "STATE", "SIZE", "PATH"], ck_rows, right=(0, 1, 4))
 
 
 COMMANDS = (list_runs, show, search, tag)

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import click
 
+from continuum.cli._output import Group
 from continuum.cli.lens import export, frames, sql
 
 
-@click.group()
+@click.group(cls=Group)
 def lens() -> None:
     """Inspect, query and plot lens snapshots (captured field frames).
 

@@ -9,6 +9,9 @@ Without ``--output`` the parts go to the default export dir
 other ``--output`` is read by SQL only when named (``lens sql --export-dir DIR``): an
 export to ``--output .`` must not make the current directory readable by every later
 query, so a note on stderr says how to query it.
+
+``--from`` after ``--to`` is refused before anything is opened (it would export nothing
+and exit 0). On a terminal a progress bar on stderr follows the chunks exported.
 """
 
 from __future__ import annotations
@@ -18,7 +21,17 @@ from typing import TYPE_CHECKING
 
 import click
 
-from continuum.cli._output import catalog_option, echo_json, json_option
+from continuum.cli._output import (
+    NATURAL,
+    catalog_option,
+    echo_done,
+    echo_json,
+    format_bytes,
+    json_option,
+    note,
+    progress,
+    quiet_option,
+)
 from continuum.cli.lens._runs import lens_dir_of
 from continuum.errors import LensError
 
@@ -42,7 +55,14 @@ def _run_dir(path: Path | None, run_id: str | None, catalog_url: str | None) -> 
 @click.command("export")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 @click.option("--run", "run_id", default=None, help="Run id (PATH: a lens root; else via catalog).")
-@click.option("--format", "fmt", type=click.Choice(["parquet"]), default="parquet")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["parquet"]),
+    default="parquet",
+    show_default=True,
+    help="What to write (Parquet: the files lens sql and any Parquet reader take).",
+)
 @click.option(
     "--output",
     type=click.Path(file_okay=False, path_type=Path),
@@ -50,8 +70,8 @@ def _run_dir(path: Path | None, run_id: str | None, catalog_url: str | None) -> 
     help="Export dir [default: $XDG_DATA_HOME/continuum/exports, read by `lens sql`].",
 )
 @click.option("--fields", default=None, help="Fields to export: 'a.b,c.d' [default: all].")
-@click.option("--from", "start", type=int, default=None, help="First tick (inclusive).")
-@click.option("--to", "stop", type=int, default=None, help="Last tick (inclusive).")
+@click.option("--from", "start", type=NATURAL, default=None, help="First tick (inclusive).")
+@click.option("--to", "stop", type=NATURAL, default=None, help="Last tick (inclusive).")
 @click.option(
     "--layout",
     type=click.Choice(["time", "cell"]),
@@ -61,6 +81,7 @@ def _run_dir(path: Path | None, run_id: str | None, catalog_url: str | None) -> 
 @click.option("--no-catalog", is_flag=True, help="Do not record the export in the catalog.")
 @catalog_option
 @json_option
+@quiet_option
 def export(
     path: Path | None,
     run_id: str | None,
@@ -84,6 +105,8 @@ def export(
       continuum lens export --run RUN_ID --fields surface.elevation --layout cell
       continuum lens export lens/RUN_ID --output exports   # lens sql --export-dir exports
     """
+    if start is not None and stop is not None and start > stop:
+        raise LensError(f"--from {start} is after --to {stop}: no tick is in that range")
     from continuum.catalog import Catalog
     from continuum.lens import parse_fields
     from continuum.sql import default_root, export_run
@@ -98,28 +121,34 @@ def export(
     try:
         if cat is not None:
             _require_run(cat, run_dir.name)  # before writing anything
-        done = export_run(
-            run_dir, output, catalog=cat, fields=names, start=start, stop=stop, layouts=layouts
-        )
+        with progress("exporting lens chunks") as step:
+            done = export_run(
+                run_dir,
+                output,
+                catalog=cat,
+                fields=names,
+                start=start,
+                stop=stop,
+                layouts=layouts,
+                on_chunk=step,
+            )
     finally:
         if cat is not None:
             cat.close()
+    size = sum(d.bytes for d in done)
     info = {
         "run_id": run_dir.name,
         "output": str(output),
         "chunks": len(done),
         "rows": sum(d.rows for d in done),
-        "bytes": sum(d.bytes for d in done),
+        "bytes": size,
     }
     if as_json:
         echo_json(info, indent=None)
     else:
-        click.echo("  ".join(f"{k}={v}" for k, v in info.items()))
+        echo_done("  ".join(f"{k}={v}" for k, v in {**info, "bytes": format_bytes(size)}.items()))
     if not default and not _within(default_root(), output):
-        click.echo(
-            f"note: `continuum lens sql` reads {output} only when told: --export-dir {output}",
-            err=True,
-        )
+        note(f"note: `continuum lens sql` reads {output} only when told: --export-dir {output}")
 
 
 def _within(root: Path, path: Path) -> bool:

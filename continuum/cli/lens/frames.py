@@ -21,9 +21,14 @@ from continuum.cli._output import (
     catalog_files,
     check_catalog,
     echo,
+    echo_done,
     echo_json,
+    format_bytes,
+    json_alias,
     json_option,
     output_path,
+    progress,
+    quiet_option,
 )
 from continuum.cli.lens._runs import lens_dir_of
 from continuum.errors import LensError
@@ -86,29 +91,75 @@ def _catalog_lens_dir(run_id: str) -> Path:
     return Path(lens_dir)
 
 
+#: The summary keys that are byte counts (shown in binary units).
+_BYTES = frozenset({"bytes", "raw_bytes"})
+
+
 def _echo_mapping(data: dict[str, Any]) -> None:
+    """``lens load``'s summary for people: one ``key  value`` line each, a list or a mapping
+    as one line per item under its key, never a Python repr."""
     for key, value in data.items():
-        if key == "gaps" and value:
-            _echo_gaps(value)
-        elif key == "pruned_chunks" and value:
-            for n, c in enumerate(value):  # one line each, like the gaps
-                lo, hi = c["tick_range"]
-                echo(f"{'pruned_chunks' if n == 0 else '':>16}  {c['name']}  ticks [{lo}, {hi})")
-        elif value is not None and value != []:
-            echo(f"{key:>16}  {value}")
+        if value is None or value == [] or value == {} or key == "verified":
+            continue
+        for n, line in enumerate(_value_lines(key, value)):
+            echo(f"{key if n == 0 else '':>16}  {line}")
 
 
-def _echo_gaps(gaps: list[dict[str, Any]]) -> None:
-    """One line per gap: its tick range, how many capture ticks it misses, and why."""
-    for n, g in enumerate(gaps):
-        label = "gaps" if n == 0 else ""
-        echo(f"{label:>16}  [{g['start']}, {g['end']})  {g['ticks']} ticks  {g['cause']}")
+def _value_lines(key: str, value: Any) -> list[str]:
+    if key in _BYTES and isinstance(value, int):
+        return [f"{format_bytes(value)} ({value} bytes)"]
+    if key == "tick_range":
+        return [f"[{value[0]}, {value[1]})"]
+    if key == "gaps":  # its tick range, how many capture ticks it misses, and why
+        return [f"[{g['start']}, {g['end']})  {g['ticks']} ticks  {g['cause']}" for g in value]
+    if key == "pruned_chunks":
+        return [f"{c['name']}  ticks [{c['tick_range'][0]}, {c['tick_range'][1]})" for c in value]
+    if key == "topology" and isinstance(value, dict):
+        rest = {k: v for k, v in value.items() if k != "kind"}
+        return [" ".join([str(value.get("kind", "?")), *_pairs(rest)])]
+    if isinstance(value, dict):  # one aligned line per entry: fields, signals
+        text = _field_text if key == "fields" else _plain
+        width = max(len(str(k)) for k in value)
+        return [f"{k!s:<{width}}  {text(v)}" for k, v in value.items()]
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return [_plain(value)]
+
+
+def _field_text(config: Any) -> str:
+    """``scalar, 384 cells, 10 frames``: a field of one chunk file, then its other settings."""
+    if not isinstance(config, dict):
+        return _plain(config)
+    known = ("kind", "samples", "positions", "frames")
+    head = f"{config.get('kind', '?')}, {config.get('samples', '?')} {config.get('positions', '')}"
+    if "frames" in config:
+        head += f", {config['frames']} frames"
+    return " ".join([head, *_pairs({k: v for k, v in config.items() if k not in known})])
+
+
+def _pairs(mapping: dict[str, Any]) -> list[str]:
+    return [f"{k}={_plain(v)}" for k, v in mapping.items()]
+
+
+def _plain(value: Any) -> str:
+    """A value as text: lists comma-joined, mappings as ``k=v`` pairs, the rest ``str``."""
+    if isinstance(value, list | tuple):
+        return ",".join(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return " ".join(_pairs(value))
+    return str(value)
 
 
 @click.command("load")
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--verify", is_flag=True, help="Also decode every array and check checksums.")
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Also decode every array of every chunk file and check its checksums; ends with a "
+    "verdict line (exit 1 at the first bad file).",
+)
 @json_option
+@quiet_option
 def load(path: Path, verify: bool, as_json: bool) -> None:
     """Describe a .lens file or a lens run dir: fields, tick range, frames, sizes.
 
@@ -118,27 +169,47 @@ def load(path: Path, verify: bool, as_json: bool) -> None:
       continuum lens load lens/RUN_ID/lens_snapshot_0000000000-0000001000.lens --verify
     """
     if path.is_file():
-        info = _file_summary(path, verify)
+        files = [path]
+        info = _file_summary(path)
     elif path.is_dir():
         with _store(path, None) as store:
             info = store.summary()
-            if verify:
-                store.load()
+            files = [ref.path for ref in store.chunks]
+        if info.get("full_file"):
+            files.append(Path(info["full_file"]))
     else:
         raise LensError(f"{path} does not exist (expected a .lens file or a lens run dir)")
+    if verify:
+        _verify_files(files)  # raises at the first bad file: nothing printed but the error
+        info["verified"] = True
     if as_json:
         echo_json(info, indent=None)
-    else:
-        _echo_mapping(info)
+        return
+    _echo_mapping(info)
+    if verify:
+        echo(
+            f"verified: {len(files)} lens file(s) intact (every array decoded, "
+            "every checksum matched)"
+        )
 
 
-def _file_summary(path: Path, verify: bool) -> dict[str, Any]:
+def _verify_files(files: list[Path]) -> None:
+    """Decode each file whole and check its checksums, streamed (memory: one frame)."""
+    from continuum.lens import ChunkFile
+
+    with progress("verifying lens files") as step:
+        step(0, len(files))
+        for done, path in enumerate(files, 1):
+            with ChunkFile(path) as chunk:
+                chunk.verify()
+            step(done, len(files))
+
+
+def _file_summary(path: Path) -> dict[str, Any]:
     from continuum.lens import ChunkFile
 
     with ChunkFile(path) as chunk:
         h = chunk.header
-        if verify:
-            chunk.verify()  # streamed: memory bounded by one frame
     return {
         "path": str(path),
         "run_id": h.identity.run_id,
@@ -159,7 +230,7 @@ def _file_summary(path: Path, verify: bool) -> dict[str, Any]:
         "bytes": h.disk_bytes,
         "raw_bytes": h.raw_bytes,
         "checksum": h.checksum,
-        "verified": verify or None,
+        "verified": None,
     }
 
 
@@ -175,6 +246,7 @@ def _file_summary(path: Path, verify: bool) -> dict[str, Any]:
 @RULE
 @ACROSS_GAPS
 @json_option
+@quiet_option
 def query(
     field: str,
     tick: int | None,
@@ -222,7 +294,16 @@ def query(
 @RUN
 @RULE
 @ACROSS_GAPS
-@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "json"]),
+    default="csv",
+    show_default=True,
+    help="csv: a header and one row per tick; json: one document (same as --json).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (--format json).")
+@quiet_option
 def history(
     field: str,
     position: str,
@@ -233,6 +314,7 @@ def history(
     rule: str | None,
     across_gaps: bool,
     fmt: str,
+    as_json: bool,
 ) -> None:
     """FIELD at one position, one row per captured tick.
 
@@ -243,6 +325,7 @@ def history(
     Example:
       continuum lens history surface.elevation --position 0,0,1 --from 0 --to 1000
     """
+    fmt = json_alias(fmt, as_json)
     point = _position(position)
     with _store(lens_dir, run_id) as store:
         h = store.history(field, point, start=start, stop=stop, rule=rule, across_gaps=across_gaps)
@@ -276,11 +359,24 @@ PLOT_SUFFIXES = frozenset({".png", ".svg", ".pdf"})
 @click.command("plot")
 @click.argument("field")
 @click.option("--tick", type=NATURAL, required=True, help="A captured tick.")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--width", type=click.IntRange(90, 8000), default=1440, show_default=True)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The image to write: FILE.png, FILE.svg or FILE.pdf (the suffix picks the format).",
+)
+@click.option(
+    "--width",
+    type=click.IntRange(90, 8000),
+    default=1440,
+    show_default=True,
+    help="Image width in pixels (90-8000); the map is sampled on WIDTH x WIDTH/2 points.",
+)
 @LENS_DIR
 @RUN
 @RULE
+@json_option
+@quiet_option
 def plot(
     field: str,
     tick: int,
@@ -289,6 +385,7 @@ def plot(
     lens_dir: Path,
     run_id: str | None,
     rule: str | None,
+    as_json: bool,
 ) -> None:
     """Render FIELD at --tick on a lat/lon map (PNG, SVG, PDF by extension).
 
@@ -304,22 +401,32 @@ def plot(
     with _store(lens_dir, run_id) as store:
         recon = store.at(field, tick, rule=rule)
     render_map(recon, output, width=width)
-    echo(str(output))
+    if as_json:
+        doc = {"output": str(output), "field": field, "tick": tick, "rule": recon.rule}
+        echo_json({**doc, "width": width}, indent=None)
+    else:
+        echo_done(str(output))
 
 
 @click.command("compact")
 @LENS_DIR
 @RUN
-def compact(lens_dir: Path, run_id: str | None) -> None:
+@json_option
+@quiet_option
+def compact(lens_dir: Path, run_id: str | None, as_json: bool) -> None:
     """Write every frame of a run into lens_snapshot_full.lens (needs them all in memory).
 
     \b
     Example:
       continuum lens compact --lens-dir lens --run 20260101_120000_ab12cd34
     """
-    with _store(lens_dir, run_id) as store:
-        info = store.compact()
-    echo(f"{info.path}  {info.header.meta['frames']} frames, {info.disk_bytes} bytes")
+    with _store(lens_dir, run_id) as store, progress("reading lens chunks") as step:
+        info = store.compact(on_chunk=step)
+    frames = info.header.meta["frames"]
+    if as_json:
+        echo_json({"path": str(info.path), "frames": frames, "bytes": info.disk_bytes}, indent=None)
+    else:
+        echo_done(f"{info.path}  {frames} frames, {format_bytes(info.disk_bytes)}")
 
 
 COMMANDS = (load, query, history, plot, compact)

@@ -12,6 +12,11 @@ replaced, never a device, a FIFO, a symlink or the catalog, see
 rows (1000 by default) and, when there were more, a one-line note on stderr. A table
 is aligned per batch of rows (a batch is printed before the next is fetched). A table,
 and CSV when stdout is a terminal, shows control characters as escapes.
+
+Refused rather than silently accepted (one line, exit 1, nothing written): an ``--output``
+named as a binary format (``out.parquet`` would get text; ``lens export`` writes Parquet)
+and an ``--export-dir`` that does not exist (it would read as no rows, unexplained).
+``--json`` is ``--format json``.
 """
 
 from __future__ import annotations
@@ -32,8 +37,12 @@ import click
 from continuum.cli._output import (
     catalog_files,
     catalog_option,
+    echo,
+    json_alias,
+    note,
     output_path,
     printable,
+    quiet_option,
     table_lines,
 )
 from continuum.errors import LensError
@@ -43,6 +52,9 @@ if TYPE_CHECKING:
 
 STDOUT_LIMIT = 1000
 BATCH_ROWS = 10_000
+#: Suffixes of files this command does not write (it writes text: a table, CSV or JSON);
+#: ``lens export`` writes Parquet, and ``lens sql`` reads it.
+BINARY_SUFFIXES = frozenset({".parquet", ".pq", ".arrow", ".feather"})
 
 
 #: DuckDB types whose Python values CSV and JSON take as they are.
@@ -171,8 +183,9 @@ class _Cut:
 
 def _check_output(output: Path, roots: tuple[Path, ...], catalog_url: str | None) -> None:
     """--output may not be inside an export dir (SQL sessions read those, never write),
-    and must be a file a result may replace (:func:`output_path`: not a device, a FIFO,
-    a symlink, the catalog's files or a name Continuum writes)."""
+    must be a file a result may replace (:func:`output_path`: not a device, a FIFO,
+    a symlink, the catalog's files or a name Continuum writes), and may not be named as a
+    binary format (:data:`BINARY_SUFFIXES`): the rows are written as text."""
     from continuum import layout
 
     real = output.parent.resolve() / output.name
@@ -182,6 +195,22 @@ def _check_output(output: Path, roots: tuple[Path, ...], catalog_url: str | None
             "write the result elsewhere"
         )
     output_path(output, protected=catalog_files(catalog_url), error=LensError)
+    if output.suffix.lower() in BINARY_SUFFIXES:  # text in a .parquet file: no reader takes it
+        raise LensError(
+            f"--output {output}: lens sql writes text (--format table, csv or json), not "
+            f"{output.suffix} files; name FILE.csv or FILE.json (Parquet: continuum lens export)"
+        )
+
+
+def _check_roots(roots: tuple[Path, ...]) -> None:
+    """Refuse, before DuckDB opens, an --export-dir that is not there: it would be read as
+    empty, and the query answer nothing without saying why."""
+    for root in roots:
+        if not root.exists():
+            raise LensError(
+                f"--export-dir {root} does not exist (a run exporting there makes it with "
+                "its first chunk); pass a directory that `continuum lens export` wrote"
+            )
 
 
 def _save(output: Path, cut: _Cut, fmt: str) -> None:
@@ -199,20 +228,32 @@ def _save(output: Path, cut: _Cut, fmt: str) -> None:
 
 @click.command("sql")
 @click.argument("query")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="table: aligned columns; csv: a header row, then the rows; json: an array of "
+    "objects keyed by column (same as --json).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (--format json).")
 @click.option(
     "--output",
+    metavar="FILE",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Write every row to FILE (replaced only once the query has finished).",
+    help="Write every row to FILE in --format, as text (replaced only once the query has "
+    "finished; a .parquet name is refused: use lens export).",
 )
 @click.option(
     "--export-dir",
     "roots",
+    metavar="DIR",
     multiple=True,
     type=click.Path(path_type=Path),
-    help="Also read the exports under DIR (repeatable). Always read: the default export "
-    "dir, $XDG_DATA_HOME/continuum/exports.",
+    help="Also read the Parquet exports under DIR, which must exist (repeatable). Always "
+    "read: the default export dir, $XDG_DATA_HOME/continuum/exports.",
 )
 @click.option(
     "--limit",
@@ -235,10 +276,12 @@ def _save(output: Path, cut: _Cut, fmt: str) -> None:
     help="DuckDB's memory for the query, e.g. 4G; beyond it, it spills to a private temp "
     "dir [default: 1G or a quarter of RAM if less].",
 )
+@quiet_option
 @catalog_option
 def sql(
     query: str,
     fmt: str,
+    as_json: bool,
     output: Path | None,
     roots: tuple[Path, ...],
     limit: int | None,
@@ -262,8 +305,11 @@ def sql(
     """
     from continuum.sql import connect
 
+    fmt = json_alias(fmt, as_json)
+    _check_roots(roots)
+
     def warn(line: str) -> None:
-        click.echo(f"warning: {line}", err=True)
+        echo(f"warning: {line}", err=True)
 
     cap = (STDOUT_LIMIT if output is None else None) if limit is None else (limit or None)
     with connect(
@@ -280,7 +326,7 @@ def sql(
             _save(output, cut, fmt)
     if cut.more:
         how = "--limit 0 for all" if output else "--limit 0 prints all, --output FILE saves all"
-        click.echo(f"note: showed the first {cut.shown} rows; there are more ({how})", err=True)
+        note(f"note: showed the first {cut.shown} rows; there are more ({how})")
 
 
 COMMANDS = (sql,)

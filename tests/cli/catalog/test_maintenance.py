@@ -24,7 +24,7 @@ def test_rm_removes_exports_and_gc_finds_leftovers(tmp_path: Path):
     kept_files = parts(exp / f"run_id={kept}")
     assert parts(exp / f"run_id={gone}") and parts(exp / "by_sample" / f"run_id={gone}")
 
-    removed = ok_json("catalog", "rm", gone, "--json", "--catalog", url)
+    removed = ok_json("catalog", "rm", gone, "--yes", "--json", "--catalog", url)
     assert removed["deleted"] > 0
 
     assert not parts(exp / f"run_id={gone}") and not (exp / "by_sample" / f"run_id={gone}").exists()

@@ -111,7 +111,7 @@ def test_policy_pin_prune_dry_run_and_rm(tmp_path):
     assert "deleted 2 files" in ok("catalog", "prune", "--world", "terra", "--catalog", url)
     assert "cleared" in ok("catalog", "policy", "clear", "--world", "terra", "--catalog", url)
     assert "0 stray files" in ok("catalog", "gc", "--catalog", url)
-    removed = ok_json("catalog", "rm", rid, "--json", "--catalog", url)
+    removed = ok_json("catalog", "rm", rid, "--yes", "--json", "--catalog", url)
     assert removed["deleted"] == 1 and not (d / rid).exists()
 
 

@@ -87,6 +87,9 @@ def test_live_export_is_queryable_while_the_run_goes(tmp_path: Path):
         deadline = time.monotonic() + 30
         seen = {"ticks": 0}
         while time.monotonic() < deadline and seen["ticks"] == 0:
+            if not (tmp_path / "exp").is_dir():  # made with the first sealed chunk
+                time.sleep(0.1)
+                continue
             out = subprocess.run(query, env=env, capture_output=True, text=True, cwd=tmp_path)
             assert out.returncode == 0, out.stderr
             seen = json.loads(out.stdout)[0]

@@ -34,7 +34,7 @@ def test_load_a_run_dir_and_a_file(lens_root):
     assert info["fields"] == ["atmosphere.temperature", "plates.velocity", "surface.elevation"]
     first = sorted(Path(info["path"]).glob("lens_snapshot_*.lens"))[0]
     text = ok("lens", "load", first, "--verify")
-    assert "tick_range  [0, 8]" in text and "verified  True" in text
+    assert "tick_range  [0, 8)" in text and "verified: 1 lens file(s) intact" in text
 
 
 def test_query_prints_the_value(lens_root, expected):
