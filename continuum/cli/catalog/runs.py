@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from continuum.catalog import (
+    RUN_STATUSES,
     Catalog,
     RunDetail,
     RunPage,
@@ -37,18 +38,22 @@ from continuum.errors import InvalidFilterError
 @click.command("list")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
 @click.option("--after", metavar="CURSOR", help="Continue after a page (cursor from stderr).")
+@click.option("--status", type=click.Choice(RUN_STATUSES), help="Only runs in this status.")
 @json_option
 @catalog_option
-def list_runs(limit: int, after: str | None, as_json: bool, catalog_url: str | None) -> None:
+def list_runs(
+    limit: int, after: str | None, status: str | None, as_json: bool, catalog_url: str | None
+) -> None:
     """List runs, newest first, one page at a time.
 
     \b
     Example:
       continuum catalog list --limit 50
       continuum catalog list --limit 50 --after CURSOR --json
+      continuum catalog list --status stopped
     """
     with Catalog(catalog_url) as cat:
-        page = cat.search.list(limit=limit, after=after)
+        page = cat.search.list(limit=limit, after=after, status=status)
     _print_page(page, as_json)
 
 
@@ -81,7 +86,7 @@ def show(run_id: str, as_json: bool, catalog_url: str | None) -> None:
 @click.option("--ir-hash", "ir_hash", metavar="PREFIX", help="IR hash or a prefix of it.")
 @click.option("--seed", type=NATURAL)
 @click.option("--scenario", help="Scenario name.")
-@click.option("--status", type=click.Choice(["running", "completed", "failed", "crashed"]))
+@click.option("--status", type=click.Choice(RUN_STATUSES))
 @click.option("--tag", "tags", multiple=True, metavar="K=V", help="Tag equals (repeatable).")
 @click.option(
     "--param", "params", multiple=True, metavar="EXPR", help="e.g. 'k>3', 'mode=fast' (repeatable)."
