@@ -170,7 +170,9 @@ def run(world: str, quiet: bool, as_json: bool, **options) -> None:
       continuum run terra --steps 500 --param k=4 --tag team=a
 
     Exit status: 0 done; 1 refused or stopped by an error (one line); 3 the run
-    reached its last tick but not all was written (the summary's failures say what).
+    reached its last tick but not all was written (the summary's failures say what);
+    130/143 stopped by SIGINT (Ctrl-C)/SIGTERM after a whole tick, its final checkpoint
+    written, the command that resumes it on stderr.
     """
     from continuum.runner import RunRequest, execute
 
@@ -185,18 +187,26 @@ def run(world: str, quiet: bool, as_json: bool, **options) -> None:
     with _progress(request.steps, quiet or as_json) as bar:
         summary = execute(request, on_tick=(lambda _s: bar.update(1)) if bar else None)
     failed = summary.get("failures") or {}
+    stopped = summary.get("stopped")  # SIGINT/SIGTERM: see continuum.runner.stop
     if as_json:
         echo_json(summary, indent=None)
     elif not quiet:
         checkpointing = summary.get("checkpoint_dir") is not None
         width = max(map(len, summary))
         for key, value in summary.items():
+            if key == "stopped":
+                continue  # its line goes to stderr, below
             if key == "failures":
                 value = ", ".join(f"{kind} {n}" for kind, n in failed.items()) or None
             if value is not None and (checkpointing or not key.startswith("checkpoints_")):
                 echo(f"{key:>{width}}  {value}")
+    what = ", ".join(f"{kind} {n}" for kind, n in failed.items())
+    if stopped is not None:
+        echo(stopped["message"], err=True)
+        if failed:
+            echo(f"error: the run stopped but not all was written: {what}", err=True)
+        click.get_current_context().exit(stopped["exit_code"])
     if failed:
-        what = ", ".join(f"{kind} {n}" for kind, n in failed.items())
         echo(f"error: the run completed but not all was written: {what}", err=True)
         click.get_current_context().exit(EXIT_INCOMPLETE)
 
