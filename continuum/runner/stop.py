@@ -31,7 +31,8 @@ Decisions where the issue leaves a choice:
   ``--catalog`` is repeated (its password, if any, shown as ``***``); the one the
   environment names is not.
 - Signals are only caught on the main thread (Python delivers them there); ``execute``
-  called from another thread leaves them alone.
+  called from another thread leaves them alone. A signal the process was started with
+  ignored (SIGINT of a job started with ``&`` by a script) stays ignored.
 """
 
 from __future__ import annotations
@@ -72,9 +73,12 @@ class StopSignals:
         return self.signum is not None
 
     def __enter__(self) -> StopSignals:
-        if threading.current_thread() is threading.main_thread():
-            for signum in STOP_SIGNALS:
-                self._previous[signum] = signal.signal(signum, self._handle)
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        for signum in STOP_SIGNALS:
+            if signal.getsignal(signum) is signal.SIG_IGN:
+                continue  # ignored by whoever started us (``cmd &`` in a script): still ignored
+            self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
     def __exit__(

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -53,7 +54,14 @@ def start(*args: object, env: dict[str, str] | None = None) -> subprocess.Popen[
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, **PACE, **(env or {})},
+        preexec_fn=_signals_by_default,
     )
+
+
+def _signals_by_default() -> None:
+    """In the child: SIGINT as at a terminal, even if this test runs as a background job
+    (which starts with it ignored, and a run keeps an ignored signal ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for(path_glob: str, root: Path, proc: subprocess.Popen[str]) -> None:
@@ -248,3 +256,58 @@ def test_a_second_sigint_while_stopping_is_ignored_and_breaks_nothing(tmp_path, 
     assert resumed.returncode == 0, resumed.stderr
     assert final_hash(ckpt, run_id, TOTAL) == straight
     lens_is_whole(url, run_id)
+
+
+def test_without_a_catalog_the_line_names_the_file_and_resume_picks_the_stopped_run(
+    tmp_path, straight
+):
+    """No catalog: the command names the checkpoint file; ``--resume`` on the directory
+    picks the stopped run like any other and continues it in place."""
+    ckpt = tmp_path / "ckpt"
+    proc = start("--checkpoint-dir", ckpt, "--checkpoint-stride", STRIDE, "--no-catalog")
+    wait_for(f"*/{layout.checkpoint_name(SIGNAL_AFTER)}", ckpt, proc)
+    proc.send_signal(signal.SIGTERM)
+    code, _, err = finish(proc)
+    assert code == 143, err
+    match = stop_line(err)
+    run_id, tick = match[1], int(match[2])
+    command = match[4].split("; resume with: ", 1)[1]
+    path = ckpt / run_id / layout.checkpoint_name(tick)
+    assert f"--checkpoint-path {path}" in command and "--no-catalog" in command
+    assert "--resume-run" not in command
+    copy = tmp_path / "copy"
+    shutil.copytree(ckpt, copy, symlinks=True)  # the same stopped run, for --resume below
+
+    resumed = shell(command)
+    assert resumed.returncode == 0, resumed.stderr
+    assert final_hash(ckpt, run_id, TOTAL) == straight
+    assert manifest_segments(ckpt / run_id)[-1] == (tick, TOTAL, "completed")
+
+    picked = shell(
+        f"continuum run terra --resume --checkpoint-dir {shlex.quote(str(copy))} "
+        f"--steps {TOTAL - tick} --checkpoint-stride {STRIDE} --no-catalog --json"
+    )
+    assert picked.returncode == 0, picked.stderr
+    summary = json.loads(picked.stdout)
+    assert summary["run_id"] == run_id and summary["parent_run"] is None  # in place
+    assert Path(summary["resumed_from"]).name == path.name
+    assert summary["state_hash"] == straight and summary["status"] == "completed"
+
+
+def test_a_signal_ignored_at_start_stays_ignored(tmp_path):
+    """Started with SIGINT ignored (a script's ``continuum run ... &``), the run is not
+    stopped by it: it completes."""
+    lens = tmp_path / "lens"
+    argv = [sys.executable, "-m", "continuum.cli", "run", "terra", "--scenario", "tiny"]
+    argv += ["--steps", "300", "--no-catalog", "--quiet", "--lens-dir", str(lens)]
+    proc = subprocess.Popen(
+        argv,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **PACE},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    wait_for("*/manifest.json", lens, proc)  # the loop is running: handlers are in place
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and "stopped run" not in err, err
