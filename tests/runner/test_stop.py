@@ -197,6 +197,12 @@ def test_catalog_list_and_search_take_stopped(tmp_path):
         assert runs(other.stdout) == []
     shown = shell(f"continuum catalog show {run_id} --catalog {url}")
     assert re.search(r"^status:\s+stopped$", shown.stdout, re.M), shown.stdout
+    # a catalog rebuilt from the files says the same: the manifest's segment is stopped
+    rebuilt = f"sqlite:///{tmp_path / 'rebuilt.db'}"
+    scanned = shell(f"continuum catalog scan {shlex.quote(str(ckpt))} --catalog {rebuilt}")
+    assert scanned.returncode == 0, scanned.stderr
+    with Catalog(rebuilt) as cat:
+        assert cat.search.show(run_id).run.status == "stopped"
 
 
 def test_a_stop_without_checkpoints_says_how_to_start_again(tmp_path, straight):
