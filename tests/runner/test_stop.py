@@ -183,12 +183,20 @@ def runs(stdout: str) -> list[dict]:
 
 def test_catalog_list_and_search_take_stopped(tmp_path):
     url, ckpt = f"sqlite:///{tmp_path / 'catalog.db'}", tmp_path / "ckpt"
-    proc = start("--checkpoint-dir", ckpt, "--checkpoint-stride", STRIDE, "--catalog", url)
+    proc = start(
+        "--checkpoint-dir", ckpt, "--checkpoint-stride", STRIDE, "--catalog", url, "--json"
+    )  # fmt: skip
     wait_for(f"*/{layout.checkpoint_name(SIGNAL_AFTER)}", ckpt, proc)
     proc.send_signal(signal.SIGINT)
-    code, _, err = finish(proc)
+    code, out, err = finish(proc)
     assert code == 130, err
-    run_id = stop_line(err)[1]
+    match = stop_line(err)
+    run_id = match[1]
+    summary = json.loads(out)  # --json: the stop is in the one JSON line too
+    assert summary["status"] == "stopped" and summary["tick"] == int(match[2])
+    assert summary["stopped"]["signal"] == "SIGINT" and summary["stopped"]["exit_code"] == 130
+    assert summary["stopped"]["message"] == match[0]
+    assert summary["stopped"]["checkpoint"].endswith(layout.checkpoint_name(int(match[2])))
     for command in ("list", "search"):
         listed = shell(f"continuum catalog {command} --status stopped --json --catalog {url}")
         assert listed.returncode == 0, listed.stderr
