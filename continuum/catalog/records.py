@@ -15,7 +15,9 @@ from typing import Any
 
 from continuum.errors import InvalidFilterError
 
-RUN_STATUSES = ("running", "completed", "failed", "crashed")
+#: ``stopped``: ended on purpose by SIGINT/SIGTERM after a whole tick, its final checkpoint
+#: written (revision 0007); resumable, and its range is settled like a completed run's.
+RUN_STATUSES = ("running", "completed", "failed", "crashed", "stopped")
 SEGMENT_STATUSES = RUN_STATUSES
 BLOB_STATES = ("pending", "committed", "deleting", "pruned", "missing", "corrupt")
 

@@ -205,9 +205,12 @@ class Search:
         self._liveness.mark_crashed_if_stale(run_id)
         return self._db.read(lambda conn: _detail(conn, run_id))
 
-    def list(self, *, limit: int = 50, after: str | None = None) -> RunPage:
-        """Newest runs first; ``after`` is the ``next_cursor`` of the previous page."""
-        return self.find(SearchQuery(), limit=limit, after=after)
+    def list(
+        self, *, limit: int = 50, after: str | None = None, status: str | None = None
+    ) -> RunPage:
+        """Newest runs first (only those in ``status``, if given); ``after`` is the
+        ``next_cursor`` of the previous page."""
+        return self.find(SearchQuery(status=status), limit=limit, after=after)
 
     def find(self, query: SearchQuery, *, limit: int = 50, after: str | None = None) -> RunPage:
         """Runs matching every filter of ``query``, newest first, one page."""

@@ -172,7 +172,9 @@ def run(world: str, quiet: bool, as_json: bool, **options) -> None:
       continuum run terra --steps 500 --param k=4 --tag team=a
 
     Exit status: 0 done; 1 refused or stopped by an error (one line); 3 the run
-    reached its last tick but not all was written (the summary's failures say what).
+    reached its last tick but not all was written (the summary's failures say what);
+    130/143 stopped by SIGINT (Ctrl-C)/SIGTERM after a whole tick, its final checkpoint
+    written, the command that resumes it on stderr.
     """
     from continuum.runner import RunRequest, execute
 
@@ -187,12 +189,18 @@ def run(world: str, quiet: bool, as_json: bool, **options) -> None:
     with _progress(request.steps, quiet or as_json) as bar:
         summary = execute(request, on_tick=(lambda _s: bar.update(1)) if bar else None)
     failed = summary.get("failures") or {}
+    stopped = summary.get("stopped")  # SIGINT/SIGTERM: see continuum.runner.stop
     if as_json:
         echo_json(summary, indent=None)
     elif not quiet:
         _print_summary(summary)
+    what = ", ".join(f"{kind} {n}" for kind, n in failed.items())
+    if stopped is not None:
+        echo(stopped["message"], err=True)
+        if failed:
+            echo(f"error: the run stopped but not all was written: {what}", err=True)
+        click.get_current_context().exit(stopped["exit_code"])
     if failed:
-        what = ", ".join(f"{kind} {n}" for kind, n in failed.items())
         echo(f"error: the run completed but not all was written: {what}", err=True)
         click.get_current_context().exit(EXIT_INCOMPLETE)
 
@@ -208,7 +216,8 @@ def _print_summary(summary: dict) -> None:
     """``key  value`` lines, keys right-aligned; sizes in binary units, the state hash and
     sim time said what they are (``--json`` keeps the raw values)."""
     checkpointing = summary.get("checkpoint_dir") is not None
-    shown = {k: v for k, v in summary.items() if k not in ("time_units", "sim_time_units")}
+    hidden = ("time_units", "sim_time_units", "stopped")  # a stop's line goes to stderr
+    shown = {k: v for k, v in summary.items() if k not in hidden}
     width = max(map(len, shown))
     for key, value in shown.items():
         if key == "failures":

@@ -5,8 +5,10 @@ resumed: fresh, in place or a branch, and from which checkpoint), ``prepare``
 (world + decision -> the state the run starts from), ``outputs`` (the checkpoint
 writer, lens capture, Parquet exporter and catalog recorder a run feeds),
 ``recorder`` (the catalog side of a run), ``reconcile`` (settling what a resumed
-run's dead segment left pending), ``execute`` (the order of it all, the loop and its
-teardown, and the summary's ``failures``: what the writers could not write). It must
+run's dead segment left pending), ``stop`` (SIGINT/SIGTERM: the loop ends between two
+ticks, the run ends ``stopped`` and says how to resume it), ``execute`` (the order of it
+all, the loop and its teardown, and the summary's ``failures``: what the writers could
+not write). It must
 not hold format, geometry, path or SQL logic of its own: those belong to
 ``checkpoint``, ``lens``, ``layout``, ``sql`` and ``catalog``, called through their
 public APIs, and nothing here runs inside a tick except snapshot hand-off. It may

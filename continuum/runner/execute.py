@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from continuum.blobs import now_iso
@@ -21,19 +22,21 @@ from continuum.runner.outputs import (
 )
 from continuum.runner.prepare import Prepared, prepare
 from continuum.runner.request import RunRequest
+from continuum.runner.stop import StopSignals, step, stopped
 from continuum.runtime import State
 
 log = logging.getLogger("continuum.run")
 
 if TYPE_CHECKING:
-    from continuum.checkpoint import CheckpointWriter, Manifest
+    from continuum.checkpoint import CheckpointWriter, Committed, Manifest
     from continuum.lens import GapCallback, LensCapture, SealCallback
     from continuum.runner.recorder import RunRecorder
     from continuum.sql import LiveExporter
 
 
 def execute(req: RunRequest, on_tick: Callable[[State], None] | None = None) -> dict[str, Any]:
-    """Run the request to completion and return the summary ``continuum run`` prints.
+    """Run the request to its last tick, or until SIGINT/SIGTERM stops it, and return the
+    summary ``continuum run`` prints.
 
     Everything that can refuse the run does so before anything is written: ``prepare``
     decides what is resumed and only reads, the lens checks its fields, and the catalog
@@ -44,8 +47,20 @@ def execute(req: RunRequest, on_tick: Callable[[State], None] | None = None) -> 
     each step of the teardown runs whatever the one before it did. The summary's
     ``failures`` (kind -> count, empty when all went well) says what failed; the
     catalog gets the same as a ``run-failures`` audit entry.
+
+    A stop (:mod:`continuum.runner.stop`) ends the loop between two ticks and closes
+    everything as the end of the run does, with status ``stopped``; the summary's
+    ``stopped`` says where, the checkpoint and the command that resumes the run.
     """
+    with StopSignals() as stop:
+        return _execute(req, on_tick, stop)
+
+
+def _execute(
+    req: RunRequest, on_tick: Callable[[State], None] | None, stop: StopSignals
+) -> dict[str, Any]:
     p = prepare(req)
+    stop.tick_of = lambda: p.state.tick
     start_tick = p.state.tick
     on_seal: list[SealCallback] = []  # filled before lens.start(), which hands it to the writer
     on_gap: list[GapCallback] = []
@@ -57,18 +72,22 @@ def execute(req: RunRequest, on_tick: Callable[[State], None] | None = None) -> 
         on_gap.append(recorder.lens_gap)
     exporter, checkpointing = _open_outputs(p, req, lens, recorder, on_seal)
     writer = checkpointing[1] if checkpointing else None
+    newest = _Newest(p)
+    if writer is not None:
+        writer.on_commit.append(newest)
     trigger = Trigger(writer, req.checkpoint_stride, req.checkpoint_interval) if writer else None
     observers = [o for o in (trigger, lens, on_tick) if o is not None]
     if recorder is not None:
         recorder.start_heartbeat(lambda: p.state.tick)
     started, status, elapsed = time.perf_counter(), "failed", 0.0
     try:
-        p.sim.run(p.state, req.steps, observer=_fan_out(observers))
+        finished = step(p, req.steps, _fan_out(observers), stop)
+        stop.ending = True
         elapsed = time.perf_counter() - started
-        if writer is not None and writer.last_tick != p.state.tick:
-            writer.submit(p.state.snapshot(), wait=True)
-        status = "completed"
+        _final_checkpoint(p, writer, newest)
+        status = "completed" if finished else "stopped"
     finally:
+        stop.ending = True
         teardown = Failures(log)
         tick = p.state.tick
 
@@ -87,11 +106,44 @@ def execute(req: RunRequest, on_tick: Callable[[State], None] | None = None) -> 
             failed = failures(writer, lens, exporter, recorder, teardown)
             dropped = writer.dropped if writer else 0
             _step(teardown, "catalog", lambda: recorder.finish(status, tick, dropped, failed))
-    return {
-        **_summary(p, req, elapsed, writer),
+    summary = {
+        **_summary(p, elapsed, writer, p.state.tick - start_tick),
+        "status": status,
         **(lens.summary(p.state.tick - start_tick) if lens else {}),
         "failures": failures(writer, lens, exporter, recorder, teardown),
     }
+    if status == "stopped":
+        assert stop.signum is not None
+        recorded = recorder is not None and not recorder.failures["catalog"]
+        end = start_tick + req.steps
+        info = stopped(p, req, stop.signum, newest.checkpoint, recorded, end)
+        summary["stopped"] = info.to_dict()
+    return summary
+
+
+class _Newest:
+    """The newest checkpoint of the run on disk: committed by this process (a writer
+    callback, read once the writer is closed) or, resumed in place, the one resumed from."""
+
+    def __init__(self, p: Prepared) -> None:
+        self.checkpoint: tuple[int, Path] | None = None
+        if p.loaded is not None and not p.is_new:
+            self.checkpoint = (p.loaded.header.tick, p.loaded.header.path)
+
+    def __call__(self, committed: Committed) -> None:
+        self.checkpoint = (committed.tick, committed.path)
+
+
+def _final_checkpoint(p: Prepared, writer: CheckpointWriter | None, newest: _Newest) -> None:
+    """The run's last checkpoint, unless one at its tick is already queued or on disk (the
+    stride's, or the one a resume in place started from: it is not written twice)."""
+    if writer is None:
+        return
+    done = writer.last_tick
+    if done is None and newest.checkpoint is not None:
+        done = newest.checkpoint[0]
+    if done != p.state.tick:
+        writer.submit(p.state.snapshot(), wait=True)
 
 
 def _step(teardown: Failures, what: str, close: Callable[[], None]) -> None:
@@ -163,15 +215,16 @@ def _fan_out(observers: list[Callable[[State], None]]) -> Callable[[State], None
 
 
 def _summary(
-    p: Prepared, req: RunRequest, elapsed: float, writer: CheckpointWriter | None
+    p: Prepared, elapsed: float, writer: CheckpointWriter | None, ticks: int
 ) -> dict[str, Any]:
     return {
         **run_identity(p),
         "tick": p.state.tick,
         "sim_time": p.state.sim_time,
+        "time_units": p.ir.time_units,  # the unit of sim_time (None: the world says none)
         "era": p.state.era,
         "state_hash": p.state.state_hash(),
-        "ticks_per_s": round(req.steps / elapsed, 3) if elapsed > 0 else None,
+        "ticks_per_s": round(ticks / elapsed, 3) if elapsed > 0 else None,
         "checkpoint_dir": str(p.run_dir) if p.run_dir else None,
         "checkpoints_written": writer.written if writer else 0,
         "checkpoints_dropped": writer.dropped if writer else 0,

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from continuum.catalog import (
+    RUN_STATUSES,
     Catalog,
     RunDetail,
     RunPage,
@@ -45,19 +46,23 @@ from continuum.errors import InvalidFilterError
     help="Runs per page (1-10000); the next page's cursor goes to stderr.",
 )
 @click.option("--after", metavar="CURSOR", help="Continue after a page (cursor from stderr).")
+@click.option("--status", type=click.Choice(RUN_STATUSES), help="Only runs in this state.")
 @json_option
 @quiet_option
 @catalog_option
-def list_runs(limit: int, after: str | None, as_json: bool, catalog_url: str | None) -> None:
+def list_runs(
+    limit: int, after: str | None, status: str | None, as_json: bool, catalog_url: str | None
+) -> None:
     """List runs, newest first, one page at a time.
 
     \b
     Example:
       continuum catalog list --limit 50
       continuum catalog list --limit 50 --after CURSOR --json
+      continuum catalog list --status stopped
     """
     with Catalog(catalog_url) as cat:
-        page = cat.search.list(limit=limit, after=after)
+        page = cat.search.list(limit=limit, after=after, status=status)
     _print_page(page, as_json)
 
 
@@ -93,8 +98,9 @@ def show(run_id: str, as_json: bool, catalog_url: str | None) -> None:
 @click.option("--scenario", help="Scenario name.")
 @click.option(
     "--status",
-    type=click.Choice(["running", "completed", "failed", "crashed"]),
-    help="Runs in this state (crashed: its process died without ending it).",
+    type=click.Choice(RUN_STATUSES),
+    help="Runs in this state (crashed: its process died without ending it; stopped: "
+    "SIGINT/SIGTERM ended it after a whole tick, resumable).",
 )
 @click.option("--tag", "tags", multiple=True, metavar="K=V", help="Tag equals (repeatable).")
 @click.option(
