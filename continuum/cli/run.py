@@ -216,7 +216,7 @@ def _print_summary(summary: dict) -> None:
     """``key  value`` lines, keys right-aligned; sizes in binary units, the state hash and
     sim time said what they are (``--json`` keeps the raw values)."""
     checkpointing = summary.get("checkpoint_dir") is not None
-    hidden = ("time_units", "sim_time_units", "stopped")  # a stop's line goes to stderr
+    hidden = ("time_units", "stopped")  # a stop's line goes to stderr
     shown = {k: v for k, v in summary.items() if k not in hidden}
     width = max(map(len, shown))
     for key, value in shown.items():
@@ -231,9 +231,9 @@ def _summary_value(key: str, value: object, summary: dict) -> str:
     if key == "state_hash":
         return f"{value}  {STATE_HASH_MEANING}"
     if key == "sim_time" and isinstance(value, float):
-        unit = summary.get("time_units") or summary.get("sim_time_units")
+        unit = summary.get("time_units")
         if unit:
-            return f"{value:.6g} {unit}"
+            return f"{value!r} {unit}"  # exact: a user compares it with other runs
         return f"{value!r}  (in the world's time unit: the unit of its eras' dt)"
     if key == "lens_memory" and isinstance(value, int):
         return format_bytes(value)
