@@ -34,6 +34,7 @@ _COMMANDS: dict[str, str] = {
     "checkpoint": "continuum.cli.checkpoint:checkpoint",
     "catalog": "continuum.cli.catalog:catalog",
     "lens": "continuum.cli.lens:lens",
+    "world": "continuum.cli.world:world",
 }
 
 
