@@ -1,8 +1,10 @@
 """``continuum lens load|query|history|plot|compact``: captured field frames, read back.
 
 Every command reads a lens run dir (``--lens-dir D``, either a run's lens dir or the
-lens root with ``--run ID``) through :class:`continuum.lens.LensStore`, which opens only
-the chunk files a question needs; numpy and the lens package load only when one runs.
+lens root with ``--run ID``; without either, the newest run with lens data: how each is
+found is :mod:`continuum.cli.lens._runs`) through :class:`continuum.lens.LensStore`, which
+opens only the chunk files a question needs; numpy and the lens package load only when
+one runs.
 User errors are ``LensError``s: one line, exit 1.
 """
 
@@ -19,13 +21,12 @@ from continuum.cli._output import (
     NATURAL,
     FiniteFloat,
     catalog_files,
-    check_catalog,
     echo,
     echo_json,
     json_option,
     output_path,
 )
-from continuum.cli.lens._runs import lens_dir_of
+from continuum.cli.lens._runs import lens_run_dir, lens_source
 from continuum.errors import LensError
 
 if TYPE_CHECKING:
@@ -35,7 +36,8 @@ LENS_DIR = click.option(
     "--lens-dir",
     type=click.Path(path_type=Path),
     default=None,
-    help="A run's lens dir, or the lens root (then --run picks the run) [default: ./lens].",
+    help="A run's lens dir, or a lens root (its newest run; --run picks another) [default: "
+    "the newest run with lens data in the catalog, else ./lens].",
 )
 RUN = click.option(
     "--run",
@@ -71,19 +73,9 @@ def _position(text: str) -> list[float]:
 
 
 def _store(lens_dir: Path | None, run_id: str | None) -> LensStore:
-    from continuum.lens import LensStore, resolve_run_dir
+    from continuum.lens import LensStore
 
-    if lens_dir is None and run_id is not None:
-        return LensStore(resolve_run_dir(_catalog_lens_dir(run_id)))
-    return LensStore(resolve_run_dir(lens_dir or Path("lens"), run_id))
-
-
-def _catalog_lens_dir(run_id: str) -> Path:
-    """``--run ID`` alone: the run's lens dir as the catalog ($CONTINUUM_CATALOG) recorded it."""
-    lens_dir = lens_dir_of(run_id, check_catalog(None))
-    if lens_dir is None:
-        raise LensError(f"run {run_id} captured no lens data (it ran without --lens-dir)")
-    return Path(lens_dir)
+    return LensStore(lens_run_dir(lens_dir, run_id))
 
 
 def _echo_mapping(data: dict[str, Any]) -> None:
@@ -106,26 +98,32 @@ def _echo_gaps(gaps: list[dict[str, Any]]) -> None:
 
 
 @click.command("load")
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", required=False, type=click.Path(path_type=Path))
 @click.option("--verify", is_flag=True, help="Also decode every array and check checksums.")
 @json_option
-def load(path: Path, verify: bool, as_json: bool) -> None:
-    """Describe a .lens file or a lens run dir: fields, tick range, frames, sizes.
+def load(path: Path | None, verify: bool, as_json: bool) -> None:
+    """Describe a .lens file or a lens run: fields, tick range, frames, sizes.
+
+    PATH: a .lens file, a lens run dir, a lens root (its newest run) or a run id
+    [default: the newest run with lens data in the catalog, else ./lens]. A missing
+    ROOT/lens_snapshot_full.lens reads the root's newest run (said on stderr).
 
     \b
     Examples:
       continuum lens load lens/RUN_ID
       continuum lens load lens/RUN_ID/lens_snapshot_0000000000-0000001000.lens --verify
+      continuum lens load ./terra-lens/lens_snapshot_full.lens
     """
-    if path.is_file():
-        info = _file_summary(path, verify)
-    elif path.is_dir():
-        with _store(path, None) as store:
+    from continuum.lens import LensStore
+
+    source = lens_source(path, None)
+    if source.file is not None:
+        info = _file_summary(source.file, verify)
+    else:
+        with LensStore(source.run_dir) as store:
             info = store.summary()
             if verify:
                 store.load()
-    else:
-        raise LensError(f"{path} does not exist (expected a .lens file or a lens run dir)")
     if as_json:
         echo_json(info, indent=None)
     else:
