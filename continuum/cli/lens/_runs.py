@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from continuum.cli._output import catalog_files, check_catalog, echo
-from continuum.errors import LensError, RunNotFoundError
+from continuum.errors import LensError
 
 #: Where lens data is looked for last (``continuum run``'s default ``--lens-dir``).
 DEFAULT_LENS_DIR = Path("lens")
@@ -163,13 +163,9 @@ def _catalog_lens_dir(run_id: str, url: str | None) -> Path:
     """``--run ID`` alone: the run's lens dir as the catalog recorded it."""
     if not _catalog_exists(url):
         raise LensError(f"no catalog to find run {run_id} in; pass --lens-dir DIR")
-    try:
-        lens_dir = lens_dir_of(run_id, url)
-    except RunNotFoundError:
-        raise LensError(f"run {run_id} is not in the catalog; pass --lens-dir DIR") from None
+    lens_dir = lens_dir_of(run_id, url)  # an unknown run: the catalog's own error
     if lens_dir is None:
         raise LensError(f"run {run_id} captured no lens data (it ran without --lens-dir)")
-    note(f"reading run {run_id}'s lens in {lens_dir} (from the catalog)")
     return Path(lens_dir)
 
 
