@@ -16,6 +16,7 @@ from continuum.checkpoint.choice import (
     choose_run,
     find_run,
     newest_run_dir,
+    skipped_note,
 )
 from continuum.checkpoint.diff import (
     ArrayDiff,
@@ -69,6 +70,7 @@ __all__ = [
     "load_newest_intact",
     "newest_run_dir",
     "read_checkpoint",
+    "skipped_note",
     "validate",
     "verify_checkpoint",
     "write_checkpoint",

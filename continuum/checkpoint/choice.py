@@ -104,9 +104,8 @@ def choose_run(checkpoint_dir: Path | Sequence[Path], world: str) -> RunChoice:
     if choice is None:
         directories = _directories(checkpoint_dir)
         shown = ", ".join(map(str, directories))
-        skipped = "".join(_skipped_note(d) for d in directories)
         raise CheckpointNotFoundError(
-            f"no checkpoints of world {world!r} under {shown}{skipped}; "
+            f"no checkpoints of world {world!r} under {shown}{skipped_note(directories)}; "
             "pass --checkpoint-dir where an earlier run wrote them, or --checkpoint-path FILE"
         )
     return choice
@@ -182,10 +181,10 @@ def _runs_of(directory: Path, world: str) -> list[_Run]:
     return found
 
 
-def _skipped_note(directory: Path) -> str:
+def skipped_note(directories: Path | Sequence[Path]) -> str:
     """A run hidden by a bad manifest is named: "no checkpoints" alone would mislead."""
     skipped = []
-    for manifest in _manifests(directory):
+    for manifest in (m for d in _directories(directories) for m in _manifests(d)):
         try:
             read_run_manifest(manifest)
         except (OSError, CheckpointError) as exc:

@@ -197,17 +197,19 @@ def run(world: str, quiet: bool, as_json: bool, **options) -> None:
     from continuum.errors import WorldNotFoundError
     from continuum.runner import RunRequest, execute, with_default_dirs
 
-    hint = copy_hint(world)
-    if hint is not None:
-        raise WorldNotFoundError(hint)
-    if options["lens_export_dir"] is not None and options["lens_dir"] is None:
+    given = _given(options)
+    defaulted = with_default_dirs(RunRequest(world=world, **options), given)
+    if options["lens_export_dir"] is not None and defaulted.lens_dir is None:
         raise click.UsageError("--lens-export-dir exports lens chunks: it needs --lens-dir")
     if options["no_catalog"] and (options["params"] or options["tags"]):
         raise click.UsageError("--param and --tag are recorded in the catalog: drop --no-catalog")
+    hint = copy_hint(world)
+    if hint is not None:
+        raise WorldNotFoundError(hint)
     if not options["no_catalog"]:
         options["catalog"] = check_catalog(options["catalog"])
     log_to_stderr(logging.ERROR if quiet else logging.WARNING)
-    request = with_default_dirs(RunRequest(world=world, **options), _given(options))
+    request = with_default_dirs(RunRequest(world=world, **options), given)
     with _progress(request.steps, quiet or as_json) as bar:
         summary = execute(request, on_tick=(lambda _s: bar.update(1)) if bar else None)
     failed = summary.get("failures") or {}

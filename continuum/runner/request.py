@@ -80,9 +80,9 @@ def with_default_dirs(req: RunRequest, given: Collection[str]) -> RunRequest:
     ``--checkpoint-dir`` looks through the catalog before ``./checkpoints``
     (:mod:`continuum.runner.resolve`); a default here would narrow that search.
     """
-    changes: dict[str, Path] = {}
-    if req.checkpoint_dir is None and not resumes(req) and set(given) & set(CHECKPOINT_OPTIONS):
-        changes["checkpoint_dir"] = DEFAULT_CHECKPOINT_DIR
-    if req.lens_dir is None and set(given) & set(LENS_OPTIONS):
-        changes["lens_dir"] = DEFAULT_LENS_DIR
-    return replace(req, **changes) if changes else req
+    checkpoint_dir, lens_dir = req.checkpoint_dir, req.lens_dir
+    if checkpoint_dir is None and not resumes(req) and set(given) & set(CHECKPOINT_OPTIONS):
+        checkpoint_dir = DEFAULT_CHECKPOINT_DIR
+    if lens_dir is None and set(given) & set(LENS_OPTIONS):
+        lens_dir = DEFAULT_LENS_DIR
+    return replace(req, checkpoint_dir=checkpoint_dir, lens_dir=lens_dir)

@@ -51,6 +51,7 @@ from continuum.checkpoint import (
     RunIdentity,
     find_run,
     load_file,
+    skipped_note,
     validate,
 )
 from continuum.errors import (
@@ -172,8 +173,8 @@ def _choose(req: RunRequest, world: str) -> RunChoice:
             f"nor under ./{DEFAULT_CHECKPOINT_DIR}"
         )
     raise CheckpointNotFoundError(
-        f"no checkpoints of world {world!r} {where}; pass --checkpoint-dir where an earlier "
-        "run wrote them, or --checkpoint-path FILE"
+        f"no checkpoints of world {world!r} {where}{skipped_note(places)}; pass "
+        "--checkpoint-dir where an earlier run wrote them, or --checkpoint-path FILE"
     )
 
 
