@@ -172,3 +172,25 @@ def test_resume_in_the_catalog_ignores_other_worlds_roots(here, tmp_path):
     assert (
         json.loads(ok("run", str(other / "world"), "--resume", "--steps", 1, "--json"))["tick"] == 3
     )
+
+
+def test_resume_chooses_among_the_catalogs_directories_by_the_choice_rule(here, tmp_path):
+    """Runs in two recorded roots are candidates together: the most recently advanced wins."""
+    every = ("run", "terra", *TINY, "--json", "--checkpoint-stride", 5)
+    a = ok_json(*every, "--steps", 10, "--checkpoint-dir", tmp_path / "one")["run_id"]
+    b = ok_json(*every, "--steps", 10, "--checkpoint-dir", tmp_path / "two")["run_id"]
+    assert ok_json("run", "terra", "--resume", "--steps", 1, "--json")["run_id"] == b
+    assert ok_json("run", "terra", "--resume-run", a, "--steps", 1, "--json")["run_id"] == a
+    resumed = ok_json("run", "terra", "--resume", "--steps", 1, "--json")
+    assert resumed["run_id"] == a and resumed["tick"] == 12
+
+
+def test_lens_export_dir_with_a_lens_option_defaults_the_lens_dir(here):
+    summary = ok_json(
+        *("run", "terra", *TINY, "--steps", 10, "--json", "--lens-stride", 5),
+        *("--lens-export-dir", "exports"),
+    )
+    assert (here / "lens" / summary["run_id"]).is_dir()
+    assert list((here / "exports").rglob("part-*.parquet"))
+    got = invoke("run", "terra", *TINY, "--steps", 1, "--lens-export-dir", "exports")
+    assert got.exit_code == 2 and "--lens-dir" in got.stderr
