@@ -46,7 +46,9 @@ def copy_hint(spec: str) -> str | None:
     bundled world) whose last part names a bundled world.
     """
     path = Path(spec)
-    if path.exists() or path.name not in bundled_worlds() or spec == path.name:
+    if os.sep not in spec.rstrip(os.sep):  # a name (``terra``, ``terra/``): the loader's
+        return None
+    if path.exists() or path.name not in bundled_worlds():
         return None
     return (
         f"no world directory {spec}; to get the bundled world {path.name!r} there: "

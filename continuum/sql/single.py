@@ -123,8 +123,12 @@ def _quote(text: str) -> str:
 
 
 def _combine(scratch: Path, parts: list[Path], target: Path) -> tuple[int, int]:
-    """One COPY of every field part (with sim_time joined in) into ``target``."""
-    con = duckdb.connect()
+    """One COPY of every field part (with sim_time joined in) into ``target``.
+
+    The ORDER BY is needed (a join does not keep its input's order) and may spill: DuckDB's
+    temporary files go into the scratch directory, removed with it, never into the cwd.
+    """
+    con = duckdb.connect(config={"temp_directory": str(scratch / "duckdb.tmp")})
     tmp = layout.temp_path(target)
     try:
         with translate(f"export to {target}"):
