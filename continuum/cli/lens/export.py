@@ -117,7 +117,7 @@ def export(
         assert output is not None
         if layout != "time":
             raise click.UsageError("--layout cell writes a second part tree: use a directory")
-        info = _export_single(source, output, names, start, stop)
+        info = _export_single(source, output, names, start, stop, catalog_url)
     else:
         output = default_root() if output is None else output
         if output.exists() and not output.is_dir():
@@ -139,7 +139,12 @@ def export(
 
 
 def _export_single(
-    source: LensSource, output: Path, names: list[str] | None, start: int | None, stop: int | None
+    source: LensSource,
+    output: Path,
+    names: list[str] | None,
+    start: int | None,
+    stop: int | None,
+    catalog_url: str | None,
 ) -> dict[str, object]:
     """``--output X.parquet``: one file (:mod:`continuum.sql.single`)."""
     from continuum.blobs import make_dirs
@@ -147,7 +152,7 @@ def _export_single(
 
     if not output.parent.is_dir() and not output.parent.exists():
         make_dirs(output.parent)  # as a parts export makes its directory
-    output_path(output, protected=catalog_files(None), error=LensError)
+    output_path(output, protected=catalog_files(catalog_url), error=LensError)
     done = export_single(
         source.file or source.run_dir, output, fields=names, start=start, stop=stop
     )

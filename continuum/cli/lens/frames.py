@@ -78,6 +78,12 @@ def _store(lens_dir: Path | None, run_id: str | None) -> LensStore:
     return LensStore(lens_run_dir(lens_dir, run_id))
 
 
+def _load_target(path: Path | None) -> Path:
+    """``lens load [PATH]``: the ``.lens`` file or the lens run dir it reads (``_runs``)."""
+    source = lens_source(path, None)
+    return source.file or source.run_dir
+
+
 def _echo_mapping(data: dict[str, Any]) -> None:
     for key, value in data.items():
         if key == "gaps" and value:
@@ -114,16 +120,16 @@ def load(path: Path | None, verify: bool, as_json: bool) -> None:
       continuum lens load lens/RUN_ID/lens_snapshot_0000000000-0000001000.lens --verify
       continuum lens load ./terra-lens/lens_snapshot_full.lens
     """
-    from continuum.lens import LensStore
-
-    source = lens_source(path, None)
-    if source.file is not None:
-        info = _file_summary(source.file, verify)
-    else:
-        with LensStore(source.run_dir) as store:
+    path = _load_target(path)
+    if path.is_file():
+        info = _file_summary(path, verify)
+    elif path.is_dir():
+        with _store(path, None) as store:
             info = store.summary()
             if verify:
                 store.load()
+    else:
+        raise LensError(f"{path} does not exist (expected a .lens file or a lens run dir)")
     if as_json:
         echo_json(info, indent=None)
     else:
