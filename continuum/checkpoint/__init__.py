@@ -10,7 +10,14 @@ given). It may import runtime, world, blobs, layout and errors; never catalog, l
 sql or runner. Importing it loads neither sqlalchemy nor duckdb.
 """
 
-from continuum.checkpoint.choice import RunChoice, RunSeen, choose_run, newest_run_dir
+from continuum.checkpoint.choice import (
+    RunChoice,
+    RunSeen,
+    choose_run,
+    find_run,
+    newest_run_dir,
+    skipped_note,
+)
 from continuum.checkpoint.diff import (
     ArrayDiff,
     CheckpointDiff,
@@ -56,12 +63,14 @@ __all__ = [
     "diff_checkpoints",
     "diff_headers",
     "diff_states",
+    "find_run",
     "inspect_checkpoint",
     "latest_target",
     "load_file",
     "load_newest_intact",
     "newest_run_dir",
     "read_checkpoint",
+    "skipped_note",
     "validate",
     "verify_checkpoint",
     "write_checkpoint",

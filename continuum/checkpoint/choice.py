@@ -4,8 +4,10 @@ A checkpoint directory holds several runs — the main run, branches made from i
 of the same world, runs of other worlds — and ``--resume`` names none of them. It takes
 the run the user most plausibly means, by this rule:
 
-- **Candidates**: every run directory under the checkpoint directory whose manifest names
-  the world and that holds a checkpoint. A manifest that cannot be read is skipped with
+- **Candidates**: every run directory under the checkpoint directory (or directories:
+  ``--resume`` without ``--checkpoint-dir`` passes the ones the catalog recorded for the
+  world's runs, each run directory counted once) whose manifest names the world and that
+  holds a checkpoint. A manifest that cannot be read is skipped with
   a warning; a run whose newest file is damaged counts with its newest intact one.
 - **Chosen**: the run whose newest intact checkpoint was written most recently, by the
   ``created_at`` its header records (the run's own clock when it wrote the state). Equal
@@ -16,10 +18,12 @@ Only what the runs themselves record decides. File times never do: ``cp -r`` and
 change them and nothing else. Nor does the manifest's ``updated_at``: a killed run's
 manifest stops at its segment's start while its checkpoints go on (a branch made from it
 meanwhile looked newer, issue 13), and commands that only rewrite the manifest do not
-advance a run. Nor does the catalog: it need not know every run of the directory (one
-written with ``--no-catalog``, into another catalog, or copied in), and ``--resume`` must
-choose the same with ``--catalog`` and without. Hosts whose clocks disagree are ordered
-by those clocks; ``--resume-run`` or ``--checkpoint-path`` then name the run.
+advance a run. Nor does the catalog rank them: it need not know every run of the directory
+(one written with ``--no-catalog``, into another catalog, or copied in), and ``--resume
+--checkpoint-dir D`` must choose the same with ``--catalog`` and without. The catalog only
+says *where* to look when no directory is given (which directories hold the world's runs).
+Hosts whose clocks disagree are ordered by those clocks; ``--resume-run`` or
+``--checkpoint-path`` then name the run.
 
 Cost: one header read (a few KB) per run, and a full verification only of the checkpoint
 about to be chosen; a damaged one gives way to its run's next newest and the ranking is
@@ -31,7 +35,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -89,13 +93,32 @@ class _Run:
     header: CheckpointHeader | None = None  # that checkpoint's header
 
 
-def choose_run(checkpoint_dir: Path, world: str) -> RunChoice:
+def choose_run(checkpoint_dir: Path | Sequence[Path], world: str) -> RunChoice:
     """The most recently advanced run of ``world`` under ``checkpoint_dir`` (module doc).
 
+    ``checkpoint_dir`` may be several directories (the ones the catalog recorded for the
+    world's runs): their runs are candidates together, by the same rule.
     CheckpointNotFoundError when no run of the world has an intact checkpoint there.
     """
-    directory = Path(checkpoint_dir)
-    runs = _runs_of(directory, world)
+    choice = find_run(checkpoint_dir, world)
+    if choice is None:
+        directories = _directories(checkpoint_dir)
+        shown = ", ".join(map(str, directories))
+        raise CheckpointNotFoundError(
+            f"no checkpoints of world {world!r} under {shown}{skipped_note(directories)}; "
+            "pass --checkpoint-dir where an earlier run wrote them, or --checkpoint-path FILE"
+        )
+    return choice
+
+
+def find_run(checkpoint_dir: Path | Sequence[Path], world: str) -> RunChoice | None:
+    """:func:`choose_run`, or None when no run of ``world`` holds a checkpoint file there
+    (so a caller can look elsewhere); CheckpointNotFoundError when runs of it are there
+    but every checkpoint of theirs is damaged (looking elsewhere would hide them)."""
+    directories = _directories(checkpoint_dir)
+    runs = _dedupe(run for directory in directories for run in _runs_of(directory, world))
+    if not runs:
+        return None
     live = [run for run in runs if _step_back(run, len(run.files))]
     while live:
         best = max(live, key=_rank)
@@ -113,15 +136,29 @@ def choose_run(checkpoint_dir: Path, world: str) -> RunChoice:
         best.header = header
         others = sorted((run for run in live if run is not best), key=_rank, reverse=True)
         seen = tuple(_seen(run) for run in (best, *others))
+        directory = directories[0] if len(directories) == 1 else best.run_dir.parent
         return RunChoice(directory, world, loaded, seen)
+    shown = ", ".join(map(str, directories))
     raise CheckpointNotFoundError(
-        f"no intact checkpoint of world {world!r} under {directory} "
+        f"no intact checkpoint of world {world!r} under {shown} "
         f"({len(runs)} run(s) of it there, every checkpoint damaged); "
         "see `continuum checkpoint verify`"
-        if runs
-        else f"no checkpoints of world {world!r} under {directory}{_skipped_note(directory)}; "
-        "pass --checkpoint-dir where an earlier run wrote them, or --checkpoint-path FILE"
     )
+
+
+def _directories(checkpoint_dir: Path | Sequence[Path]) -> list[Path]:
+    if isinstance(checkpoint_dir, str | os.PathLike):
+        return [Path(checkpoint_dir)]
+    return [Path(d) for d in checkpoint_dir]
+
+
+def _dedupe(runs: Iterable[_Run]) -> list[_Run]:
+    """One candidate per run directory, however many of the given directories reach it
+    (``./checkpoints`` and its absolute path, a directory and a link to it)."""
+    seen: dict[str, _Run] = {}
+    for run in runs:
+        seen.setdefault(os.path.realpath(run.run_dir), run)
+    return list(seen.values())
 
 
 def newest_run_dir(checkpoint_dir: Path, world: str) -> Path:
@@ -144,10 +181,10 @@ def _runs_of(directory: Path, world: str) -> list[_Run]:
     return found
 
 
-def _skipped_note(directory: Path) -> str:
+def skipped_note(directories: Path | Sequence[Path]) -> str:
     """A run hidden by a bad manifest is named: "no checkpoints" alone would mislead."""
     skipped = []
-    for manifest in _manifests(directory):
+    for manifest in (m for d in _directories(directories) for m in _manifests(d)):
         try:
             read_run_manifest(manifest)
         except (OSError, CheckpointError) as exc:

@@ -34,6 +34,7 @@ _COMMANDS: dict[str, str] = {
     "checkpoint": "continuum.cli.checkpoint:checkpoint",
     "catalog": "continuum.cli.catalog:catalog",
     "lens": "continuum.cli.lens:lens",
+    "world": "continuum.cli.world:world",
 }
 
 # name -> the first line of that command's docstring, so ``continuum --help`` lists the
@@ -44,6 +45,7 @@ _SHORT_HELP: dict[str, str] = {
     "checkpoint": "Inspect, list, verify and compare checkpoint files (.ckpt).",
     "catalog": "Find runs and checkpoints in the SQL run catalog.",
     "lens": "Inspect, query and plot lens snapshots (captured field frames).",
+    "world": "The bundled example worlds: list them, copy one to a directory to edit.",
 }
 
 

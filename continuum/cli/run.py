@@ -50,32 +50,37 @@ EXIT_INCOMPLETE = 3
 @click.option(
     "--checkpoint-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Write checkpoints under DIR/RUN_ID/ (on --resume: where to look).",
+    help="Write checkpoints under DIR/RUN_ID/ [default: ./checkpoints when a checkpoint "
+    "option is given, else none]. On --resume: where to look [default: the directories the "
+    "catalog recorded for the world's runs, then ./checkpoints].",
 )
 @click.option(
     "--checkpoint-stride",
     type=POSITIVE,
     default=1000,
     show_default=True,
-    help="Checkpoint every N ticks.",
+    help="Checkpoint every N ticks (without --checkpoint-dir: into ./checkpoints).",
 )
 @click.option(
     "--checkpoint-interval",
     type=FiniteFloat(min=0, min_open=True),
     default=None,
-    help="Also checkpoint every S wall-clock seconds.",
+    help="Also checkpoint every S wall-clock seconds (without --checkpoint-dir: into "
+    "./checkpoints).",
 )
 @click.option(
     "--keep-checkpoints",
     type=POSITIVE,
     default=None,
-    help="Keep only the newest N checkpoints of this run.",
+    help="Keep only the newest N checkpoints of this run (without --checkpoint-dir: in "
+    "./checkpoints).",
 )
 @click.option(
     "--resume",
     is_flag=True,
-    help="Resume the world's most recently advanced run under --checkpoint-dir, from its "
-    "newest intact checkpoint.",
+    help="Resume the world's most recently advanced run, from its newest intact checkpoint: "
+    "under --checkpoint-dir, else where the catalog recorded the world's runs, else under "
+    "./checkpoints.",
 )
 @click.option(
     "--checkpoint-path",
@@ -90,31 +95,36 @@ EXIT_INCOMPLETE = 3
 @click.option(
     "--lens-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Capture field frames under DIR/RUN_ID/ (lens off without it).",
+    help="Capture field frames under DIR/RUN_ID/ [default: ./lens when a lens option is "
+    "given, else no capture].",
 )
 @click.option(
     "--lens-stride",
     type=POSITIVE,
     default=1,
     show_default=True,
-    help="Capture fields every N ticks.",
+    help="Capture fields every N ticks (without --lens-dir: into ./lens).",
 )
 @click.option(
-    "--lens-fields", default="all", show_default=True, help="Fields to capture: 'a.b,c.d' or all."
+    "--lens-fields",
+    default="all",
+    show_default=True,
+    help="Fields to capture: 'a.b,c.d' or all (without --lens-dir: into ./lens).",
 )
 @click.option(
     "--lens-chunk-size",
     type=POSITIVE,
     default=None,
     help="Ticks per lens chunk file (one file per window [kC, (k+1)C)) [default: 1000, "
-    "fewer when a window of frames would not fit --lens-memory; a resumed run keeps its own].",
+    "fewer when a window of frames would not fit --lens-memory; a resumed run keeps its own] "
+    "(without --lens-dir: into ./lens).",
 )
 @click.option(
     "--lens-memory",
     type=ByteSize(),
     default=None,
     help="Memory the lens writer may hold (frames waiting, windows being encoded), e.g. "
-    "512M or 2G [default: 1G, or an eighth of RAM when less].",
+    "512M or 2G [default: 1G, or an eighth of RAM when less] (without --lens-dir: ./lens).",
 )
 @click.option(
     "--lens-on-full",
@@ -122,9 +132,14 @@ EXIT_INCOMPLETE = 3
     default="wait",
     show_default=True,
     help="When the lens memory is full: the tick loop waits for the writer (nothing lost; "
-    "the wait is reported), or frames are dropped (recorded as gaps).",
+    "the wait is reported), or frames are dropped (recorded as gaps) (without --lens-dir: "
+    "./lens).",
 )
-@click.option("--lens-full", is_flag=True, help="Also write lens_snapshot_full.lens at the end.")
+@click.option(
+    "--lens-full",
+    is_flag=True,
+    help="Also write lens_snapshot_full.lens at the end (without --lens-dir: into ./lens).",
+)
 @click.option(
     "--lens-export-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -162,11 +177,17 @@ EXIT_INCOMPLETE = 3
 def run(world: str, quiet: bool, as_json: bool, **options) -> None:
     """Run WORLD (a directory, or a bundled world's name) for --steps ticks.
 
+    A checkpoint option (--checkpoint-stride, --checkpoint-interval, --keep-checkpoints)
+    without --checkpoint-dir writes under ./checkpoints/RUN_ID/; a lens option (--lens-*)
+    without --lens-dir captures under ./lens/RUN_ID/. To edit a world, copy a bundled one:
+    continuum world copy terra ./terra.
+
     \b
     Examples:
       continuum run terra --steps 1000 --seed 7
       continuum run terra --steps 5000 --checkpoint-dir ./ckpt --checkpoint-stride 500
       continuum run terra --resume --checkpoint-dir ./ckpt --steps 5000
+      continuum run terra --resume --steps 5000   # the catalog knows where
       continuum run ./my-world --scenario tiny --json
       continuum run terra --steps 500 --lens-dir ./lens --lens-stride 10
       continuum run terra --steps 500 --param k=4 --tag team=a
@@ -176,16 +197,23 @@ def run(world: str, quiet: bool, as_json: bool, **options) -> None:
     130/143 stopped by SIGINT (Ctrl-C)/SIGTERM after a whole tick, its final checkpoint
     written, the command that resumes it on stderr.
     """
-    from continuum.runner import RunRequest, execute
+    from continuum.cli.world import copy_hint
+    from continuum.errors import WorldNotFoundError
+    from continuum.runner import RunRequest, execute, with_default_dirs
 
-    if options["lens_export_dir"] is not None and options["lens_dir"] is None:
+    given = _given(options)
+    defaulted = with_default_dirs(RunRequest(world=world, **options), given)
+    if options["lens_export_dir"] is not None and defaulted.lens_dir is None:
         raise click.UsageError("--lens-export-dir exports lens chunks: it needs --lens-dir")
     if options["no_catalog"] and (options["params"] or options["tags"]):
         raise click.UsageError("--param and --tag are recorded in the catalog: drop --no-catalog")
+    hint = copy_hint(world)
+    if hint is not None:
+        raise WorldNotFoundError(hint)
     if not options["no_catalog"]:
         options["catalog"] = check_catalog(options["catalog"])
     log_to_stderr(logging.ERROR if quiet else logging.WARNING)
-    request = RunRequest(world=world, **options)
+    request = with_default_dirs(RunRequest(world=world, **options), given)
     with _progress(request.steps, quiet or as_json) as bar:
         summary = execute(request, on_tick=(lambda _s: bar.update(1)) if bar else None)
     failed = summary.get("failures") or {}
@@ -238,6 +266,13 @@ def _summary_value(key: str, value: object, summary: dict) -> str:
     if key == "lens_memory" and isinstance(value, int):
         return format_bytes(value)
     return str(value)
+
+
+def _given(options: dict) -> set[str]:
+    """The options typed on the command line (or set in the environment), not defaulted."""
+    ctx = click.get_current_context()
+    defaults = (click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP)
+    return {name for name in options if ctx.get_parameter_source(name) not in defaults}
 
 
 def _progress(steps: int, silent: bool):

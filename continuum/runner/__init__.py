@@ -23,8 +23,11 @@ the run directory, the manifests and the writers.
 Decisions written down here because DESIGN.md leaves them open:
 
 - Checkpoints are written when ``checkpoint_dir`` is given, and always when
-  resuming (into the run directory the run continues in). ``--resume`` without
-  ``--checkpoint-dir`` looks under ``./checkpoints``, as in the seed document.
+  resuming (into the run directory the run continues in). The CLI fills in
+  ``./checkpoints`` (``./lens``) when a checkpoint (lens) option is given without its
+  directory (``request.with_default_dirs``). ``--resume`` without ``--checkpoint-dir``
+  looks where the catalog recorded the world's runs, then under ``./checkpoints``, as
+  in the seed document (``resolve``).
 - Triggers: tick divisible by the stride (so files land on round ticks across
   resumes) or ``interval`` wall seconds since the last one; plus a final one.
 - Resuming continues *in place* (same run_id, a new segment in the manifest)
@@ -39,10 +42,17 @@ Decisions written down here because DESIGN.md leaves them open:
 from continuum.runner.execute import execute
 from continuum.runner.outputs import Trigger, open_manifest
 from continuum.runner.prepare import Prepared, prepare
-from continuum.runner.request import RunRequest
+from continuum.runner.request import (
+    DEFAULT_CHECKPOINT_DIR,
+    DEFAULT_LENS_DIR,
+    RunRequest,
+    with_default_dirs,
+)
 from continuum.runner.resolve import Mode, Resume, find_checkpoint, resolve
 
 __all__ = [
+    "DEFAULT_CHECKPOINT_DIR",
+    "DEFAULT_LENS_DIR",
     "Mode",
     "Prepared",
     "Resume",
@@ -53,4 +63,5 @@ __all__ = [
     "open_manifest",
     "prepare",
     "resolve",
+    "with_default_dirs",
 ]

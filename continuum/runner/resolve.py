@@ -3,8 +3,14 @@
 :func:`find_checkpoint` turns the request's resume options into the checkpoint they
 name: ``--checkpoint-path FILE``; ``--resume-run RUN_ID``, the newest committed
 checkpoint the catalog knows for that run; ``--resume``, the newest intact checkpoint
-of the world's most recently advanced run under ``--checkpoint-dir`` (``./checkpoints``
-without one; the rule: :mod:`continuum.checkpoint.choice`). :func:`resolve` then
+of the world's most recently advanced run under ``--checkpoint-dir`` (the rule:
+:mod:`continuum.checkpoint.choice`). Without ``--checkpoint-dir``, ``--resume`` looks in
+the directories the catalog recorded for the world's runs (their roots: a run's
+``checkpoint_dir`` is ``{root}/{run_id}``; every run under those roots is a candidate,
+ranked by the same rule), and only when no run of the world is there, under
+``./checkpoints``; with ``--no-catalog``, under ``./checkpoints`` alone. A root recorded
+by another host that does not exist here is skipped. When nothing is found the error
+names every place it looked. :func:`resolve` then
 decides what resuming from it means under the
 program the run will execute, and refuses what cannot be resumed. Both only read
 (checkpoint files, manifests, the catalog): nothing here writes to disk, so every
@@ -43,12 +49,18 @@ from continuum.checkpoint import (
     Loaded,
     RunChoice,
     RunIdentity,
-    choose_run,
+    find_run,
     load_file,
+    skipped_note,
     validate,
 )
-from continuum.errors import CheckpointNotFoundError, ResumeMismatchError, WorldError
-from continuum.runner.request import RunRequest
+from continuum.errors import (
+    CheckpointNotFoundError,
+    LayoutError,
+    ResumeMismatchError,
+    WorldError,
+)
+from continuum.runner.request import DEFAULT_CHECKPOINT_DIR, RunRequest
 from continuum.world import (
     DEFAULT_SCENARIO,
     Program,
@@ -60,8 +72,6 @@ from continuum.world import (
 )
 
 log = logging.getLogger("continuum.run")
-
-DEFAULT_CHECKPOINT_DIR = Path("checkpoints")
 
 
 class Mode(StrEnum):
@@ -129,9 +139,71 @@ def _find(req: RunRequest, world: str) -> tuple[Loaded | None, RunChoice | None]
     if req.resume_run is not None:
         return load_file(checkpoint_of_run(req.catalog, req.resume_run)), None
     if req.resume:
-        choice = choose_run(req.checkpoint_dir or DEFAULT_CHECKPOINT_DIR, world)
+        choice = _choose(req, world)
         return choice.loaded, choice
     return None, None
+
+
+def _choose(req: RunRequest, world: str) -> RunChoice:
+    """``--resume``: the run to continue, looked for as the module doc says."""
+    if req.checkpoint_dir is not None:
+        places = [Path(req.checkpoint_dir)]
+        choice = find_run(places, world)
+    else:
+        roots = [] if req.no_catalog else catalog_roots(req.catalog, world)
+        places = [*roots, DEFAULT_CHECKPOINT_DIR]
+        choice = (find_run(roots, world) if roots else None) or find_run(
+            DEFAULT_CHECKPOINT_DIR, world
+        )
+    if choice is not None:
+        return choice
+    if req.checkpoint_dir is not None:
+        where = f"under {req.checkpoint_dir}"
+    elif req.no_catalog:
+        where = f"under ./{DEFAULT_CHECKPOINT_DIR} (--no-catalog: the catalog was not asked)"
+    elif len(places) == 1:
+        where = (
+            f"under ./{DEFAULT_CHECKPOINT_DIR} (the catalog records no checkpoint directory of it)"
+        )
+    else:
+        shown = ", ".join(map(str, places[:-1][:LISTED_RUNS]))
+        more = f" and {len(places) - 1 - LISTED_RUNS} more" if len(places) - 1 > LISTED_RUNS else ""
+        where = (
+            f"in the directories the catalog recorded for its runs ({shown}{more}) "
+            f"nor under ./{DEFAULT_CHECKPOINT_DIR}"
+        )
+    raise CheckpointNotFoundError(
+        f"no checkpoints of world {world!r} {where}{skipped_note(places)}; pass "
+        "--checkpoint-dir where an earlier run wrote them, or --checkpoint-path FILE"
+    )
+
+
+#: runs of a world read from the catalog per query when collecting their directories
+ROOTS_PAGE = 1000
+
+
+def catalog_roots(url: str | None, world: str) -> list[Path]:
+    """The checkpoint roots the catalog recorded for ``world``'s runs, newest run's first,
+    each once; roots missing on this host are left out."""
+    from continuum.catalog import Catalog, SearchQuery  # sqlalchemy: only when asked
+
+    roots: dict[str, Path] = {}
+    with Catalog(url) as catalog:
+        after = None
+        while True:
+            page = catalog.search.find(SearchQuery(world=world), limit=ROOTS_PAGE, after=after)
+            for run in page.runs:
+                if run.checkpoint_dir is None:
+                    continue
+                try:
+                    root, _ = layout.split_run_dir(run.checkpoint_dir, run.run_id)
+                except LayoutError:  # a row not in the layout: no root to look in
+                    continue
+                roots.setdefault(root, Path(root))
+            if page.next_cursor is None:
+                break
+            after = page.next_cursor
+    return [path for path in roots.values() if path.is_dir()]
 
 
 #: how many of the other runs the ``--resume`` line lists (the rest are counted)

@@ -186,6 +186,11 @@ def cases() -> list[tuple[str, ...]]:
             ["not a url", ESC, NUL, "x.sqlite"],
         )
     )
+    # world
+    names = [ESC, BIDI, NUL, LONG, UNKNOWN, UNDECODABLE, "../../etc", "/etc", ""]
+    add(_each(("world", "copy", "@", "{tmp}/world-copy"), names))
+    add(_each(("world", "copy", "terra", "@"), ["{ck}", "{ckfile}"]))  # not empty; a file
+    out.append(("world", "list", "--bogus" + ESC))
     return out
 
 

@@ -236,6 +236,8 @@ JSON_COMMANDS = {
         "{cat}",
     ),
     "run": ("run", "terra", "--scenario", "tiny", "--steps", "5", "--json", "--no-catalog"),
+    "world copy": ("world", "copy", "terra", "{tmp}/world-copy", "--json"),
+    "world list": ("world", "list", "--json"),
 }
 
 

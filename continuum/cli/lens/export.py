@@ -1,8 +1,18 @@
-"""``continuum lens export``: a lens run's chunks as Hive-partitioned Parquet.
+"""``continuum lens export``: a lens run's chunks as Hive-partitioned Parquet, or one file.
 
-Imports duckdb and the lens package only when the command runs; the export is recorded
-in the catalog unless ``--no-catalog``, and the run must be there before anything is
-written. Errors (an unknown run or field) are one line, ``error: ...``, exit 1.
+What is exported: ``PATH`` is a ``.lens`` file (that file alone: a chunk, or the full
+snapshot, whose parts replace the chunk parts they cover), a lens run dir, a lens root
+(its newest run) or a run id; without it (or with ``--run ID``) the run is found as for
+every lens command (:mod:`continuum.cli.lens._runs`, which also says what a missing
+``ROOT/lens_snapshot_full.lens`` means), and a line on stderr names it.
+
+Where: an ``--output`` ending in ``.parquet`` is one Parquet file, written atomically
+(its directory made if missing; :mod:`continuum.sql.single`), not recorded in the
+catalog; any other ``--output`` is a directory of Hive-partitioned parts.
+
+Imports duckdb and the lens package only when the command runs; a parts export is
+recorded in the catalog unless ``--no-catalog``, and the run must be there before
+anything is written. Errors (an unknown run or field) are one line, ``error: ...``, exit 1.
 
 Without ``--output`` the parts go to the default export dir
 (``$XDG_DATA_HOME/continuum/exports``), which ``continuum lens sql`` always reads. Any
@@ -23,51 +33,56 @@ import click
 
 from continuum.cli._output import (
     NATURAL,
+    catalog_files,
     catalog_option,
     echo_done,
     echo_json,
     format_bytes,
     json_option,
     note,
+    output_path,
     progress,
     quiet_option,
 )
-from continuum.cli.lens._runs import lens_dir_of
+from continuum.cli.lens._runs import LensSource, lens_source
 from continuum.errors import LensError
 
 if TYPE_CHECKING:
     from continuum.catalog import Catalog
 
+#: What ``--format`` can write.
+FORMATS = ("parquet",)
+#: An ``--output`` with this suffix (any case) is one file; anything else a directory.
+SINGLE_SUFFIX = ".parquet"
 
-def _run_dir(path: Path | None, run_id: str | None, catalog_url: str | None) -> Path:
-    from continuum.lens import resolve_run_dir
 
-    if path is not None:
-        return resolve_run_dir(path, run_id)
-    if run_id is None:
-        raise LensError("Expected a lens run dir PATH or --run ID")
-    lens_dir = lens_dir_of(run_id, catalog_url)
-    if not lens_dir:
-        raise LensError(f"run {run_id} has no lens dir in the catalog; pass its PATH")
-    return resolve_run_dir(lens_dir)
+def is_single(output: Path | None) -> bool:
+    return output is not None and output.suffix.lower() == SINGLE_SUFFIX
 
 
 @click.command("export")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
-@click.option("--run", "run_id", default=None, help="Run id (PATH: a lens root; else via catalog).")
+@click.option(
+    "--run",
+    "run_id",
+    default=None,
+    help="Run id (with PATH: a run under the lens root PATH; else found via the catalog).",
+)
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["parquet"]),
+    type=click.Choice(FORMATS),
     default="parquet",
     show_default=True,
-    help="What to write (Parquet: the files lens sql and any Parquet reader take).",
+    help="File format written (Parquet: one file, or Hive-partitioned parts).",
 )
 @click.option(
     "--output",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     default=None,
-    help="Export dir [default: $XDG_DATA_HOME/continuum/exports, read by `lens sql`].",
+    help="X.parquet: one Parquet file (made atomically, not read by `lens sql`); else a "
+    "directory of Hive-partitioned parts [default: $XDG_DATA_HOME/continuum/exports, read "
+    "by `lens sql`].",
 )
 @click.option("--fields", default=None, help="Fields to export: 'a.b,c.d' [default: all].")
 @click.option("--from", "start", type=NATURAL, default=None, help="First tick (inclusive).")
@@ -95,8 +110,10 @@ def export(
     catalog_url: str | None,
     as_json: bool,
 ) -> None:
-    """Export a lens run's chunks to Hive-partitioned Parquet under --output.
+    """Export a lens run (or one .lens file) to Parquet: parts under --output, or one file.
 
+    PATH: a .lens file, a lens run dir, a lens root (its newest run) or a run id
+    [default: the newest run with lens data in the catalog, else ./lens].
     Re-exporting replaces a chunk's files, never duplicates rows.
 
     \b
@@ -104,51 +121,117 @@ def export(
       continuum lens export lens/RUN_ID
       continuum lens export --run RUN_ID --fields surface.elevation --layout cell
       continuum lens export lens/RUN_ID --output exports   # lens sql --export-dir exports
+      continuum lens export lens/RUN_ID/lens_snapshot_full.lens --output ./data/run.parquet
     """
     if start is not None and stop is not None and start > stop:
         raise LensError(f"--from {start} is after --to {stop}: no tick is in that range")
-    from continuum.catalog import Catalog
     from continuum.lens import parse_fields
-    from continuum.sql import default_root, export_run
+    from continuum.sql import default_root
 
-    default = output is None
-    output = default_root() if output is None else output
-
-    run_dir = _run_dir(path, run_id, catalog_url)
+    source = lens_source(path, run_id, catalog_url)
     names = list(parse_fields(fields) or ()) or None
-    layouts = ("time", "sample") if layout == "cell" else ("time",)
+    default = output is None
+    if is_single(output):
+        assert output is not None
+        if layout != "time":
+            raise click.UsageError("--layout cell writes a second part tree: use a directory")
+        info = _export_single(source, output, names, start, stop, catalog_url)
+    else:
+        output = default_root() if output is None else output
+        if output.exists() and not output.is_dir():
+            raise LensError(
+                f"--output {output} is a file: name a directory for parts, or X{SINGLE_SUFFIX} "
+                "for one file"
+            )
+        layouts = ("time", "sample") if layout == "cell" else ("time",)
+        info = _export_parts(source, output, names, start, stop, layouts, no_catalog, catalog_url)
+    if as_json:
+        echo_json(info, indent=None)
+    else:
+        shown = {**info, "bytes": format_bytes(int(info["bytes"]))}  # type: ignore[call-overload]
+        echo_done("  ".join(f"{k}={v}" for k, v in shown.items()))
+    if not default and not is_single(output) and not _within(default_root(), output):
+        note(f"note: `continuum lens sql` reads {output} only when told: --export-dir {output}")
+
+
+def _export_single(
+    source: LensSource,
+    output: Path,
+    names: list[str] | None,
+    start: int | None,
+    stop: int | None,
+    catalog_url: str | None,
+) -> dict[str, object]:
+    """``--output X.parquet``: one file (:mod:`continuum.sql.single`)."""
+    from continuum.blobs import make_dirs
+    from continuum.sql.single import export_single
+
+    if not output.parent.is_dir() and not output.parent.exists():
+        make_dirs(output.parent)  # as a parts export makes its directory
+    output_path(output, protected=catalog_files(catalog_url), error=LensError)
+    done = export_single(
+        source.file or source.run_dir, output, fields=names, start=start, stop=stop
+    )
+    return {
+        "run_id": done.run_id,
+        "output": str(output),
+        "chunks": done.chunks,
+        "rows": done.rows,
+        "bytes": done.bytes,
+    }
+
+
+def _export_parts(
+    source: LensSource,
+    output: Path,
+    names: list[str] | None,
+    start: int | None,
+    stop: int | None,
+    layouts: tuple[str, ...],
+    no_catalog: bool,
+    catalog_url: str | None,
+) -> dict[str, object]:
+    """A directory of Hive-partitioned parts, recorded in the catalog unless told not."""
+    from continuum.catalog import Catalog
+    from continuum.sql import export_run
+    from continuum.sql.single import export_file
+
     cat = None if no_catalog else Catalog(catalog_url)
     try:
         if cat is not None:
-            _require_run(cat, run_dir.name)  # before writing anything
-        with progress("exporting lens chunks") as step:
-            done = export_run(
-                run_dir,
+            _require_run(cat, source.run_dir.name)  # before writing anything
+        if source.file is not None:
+            done = export_file(
+                source.file,
                 output,
                 catalog=cat,
                 fields=names,
                 start=start,
                 stop=stop,
                 layouts=layouts,
-                on_chunk=step,
             )
+        else:
+            with progress("exporting lens chunks") as step:
+                done = export_run(
+                    source.run_dir,
+                    output,
+                    catalog=cat,
+                    fields=names,
+                    start=start,
+                    stop=stop,
+                    layouts=layouts,
+                    on_chunk=step,
+                )
     finally:
         if cat is not None:
             cat.close()
-    size = sum(d.bytes for d in done)
-    info = {
-        "run_id": run_dir.name,
+    return {
+        "run_id": source.run_dir.name,
         "output": str(output),
         "chunks": len(done),
         "rows": sum(d.rows for d in done),
-        "bytes": size,
+        "bytes": sum(d.bytes for d in done),
     }
-    if as_json:
-        echo_json(info, indent=None)
-    else:
-        echo_done("  ".join(f"{k}={v}" for k, v in {**info, "bytes": format_bytes(size)}.items()))
-    if not default and not _within(default_root(), output):
-        note(f"note: `continuum lens sql` reads {output} only when told: --export-dir {output}")
 
 
 def _within(root: Path, path: Path) -> bool:

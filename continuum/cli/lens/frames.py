@@ -1,8 +1,10 @@
 """``continuum lens load|query|history|plot|compact``: captured field frames, read back.
 
 Every command reads a lens run dir (``--lens-dir D``, either a run's lens dir or the
-lens root with ``--run ID``) through :class:`continuum.lens.LensStore`, which opens only
-the chunk files a question needs; numpy and the lens package load only when one runs.
+lens root with ``--run ID``; without either, the newest run with lens data: how each is
+found is :mod:`continuum.cli.lens._runs`) through :class:`continuum.lens.LensStore`, which
+opens only the chunk files a question needs; numpy and the lens package load only when
+one runs.
 User errors are ``LensError``s: one line, exit 1.
 """
 
@@ -19,7 +21,6 @@ from continuum.cli._output import (
     NATURAL,
     FiniteFloat,
     catalog_files,
-    check_catalog,
     echo,
     echo_done,
     echo_json,
@@ -30,7 +31,7 @@ from continuum.cli._output import (
     progress,
     quiet_option,
 )
-from continuum.cli.lens._runs import lens_dir_of
+from continuum.cli.lens._runs import lens_run_dir, lens_source
 from continuum.errors import LensError
 
 if TYPE_CHECKING:
@@ -40,7 +41,8 @@ LENS_DIR = click.option(
     "--lens-dir",
     type=click.Path(path_type=Path),
     default=None,
-    help="A run's lens dir, or the lens root (then --run picks the run) [default: ./lens].",
+    help="A run's lens dir, or a lens root (its newest run; --run picks another) [default: "
+    "the newest run with lens data in the catalog, else ./lens].",
 )
 RUN = click.option(
     "--run",
@@ -76,19 +78,15 @@ def _position(text: str) -> list[float]:
 
 
 def _store(lens_dir: Path | None, run_id: str | None) -> LensStore:
-    from continuum.lens import LensStore, resolve_run_dir
+    from continuum.lens import LensStore
 
-    if lens_dir is None and run_id is not None:
-        return LensStore(resolve_run_dir(_catalog_lens_dir(run_id)))
-    return LensStore(resolve_run_dir(lens_dir or Path("lens"), run_id))
+    return LensStore(lens_run_dir(lens_dir, run_id))
 
 
-def _catalog_lens_dir(run_id: str) -> Path:
-    """``--run ID`` alone: the run's lens dir as the catalog ($CONTINUUM_CATALOG) recorded it."""
-    lens_dir = lens_dir_of(run_id, check_catalog(None))
-    if lens_dir is None:
-        raise LensError(f"run {run_id} captured no lens data (it ran without --lens-dir)")
-    return Path(lens_dir)
+def _load_target(path: Path | None) -> Path:
+    """``lens load [PATH]``: the ``.lens`` file or the lens run dir it reads (``_runs``)."""
+    source = lens_source(path, None)
+    return source.file or source.run_dir
 
 
 #: The summary keys that are byte counts (shown in binary units).
@@ -151,7 +149,7 @@ def _plain(value: Any) -> str:
 
 
 @click.command("load")
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", required=False, type=click.Path(path_type=Path))
 @click.option(
     "--verify",
     is_flag=True,
@@ -160,14 +158,20 @@ def _plain(value: Any) -> str:
 )
 @json_option
 @quiet_option
-def load(path: Path, verify: bool, as_json: bool) -> None:
-    """Describe a .lens file or a lens run dir: fields, tick range, frames, sizes.
+def load(path: Path | None, verify: bool, as_json: bool) -> None:
+    """Describe a .lens file or a lens run: fields, tick range, frames, sizes.
+
+    PATH: a .lens file, a lens run dir, a lens root (its newest run) or a run id
+    [default: the newest run with lens data in the catalog, else ./lens]. A missing
+    ROOT/lens_snapshot_full.lens reads the root's newest run (said on stderr).
 
     \b
     Examples:
       continuum lens load lens/RUN_ID
       continuum lens load lens/RUN_ID/lens_snapshot_0000000000-0000001000.lens --verify
+      continuum lens load ./terra-lens/lens_snapshot_full.lens
     """
+    path = _load_target(path)
     if path.is_file():
         files = [path]
         info = _file_summary(path)
