@@ -27,7 +27,7 @@ from pathlib import Path
 
 import click
 
-from continuum.cli._output import echo, echo_json, echo_table, json_option
+from continuum.cli._output import echo_done, echo_json, echo_table, json_option, quiet_option
 from continuum.errors import WorldNotFoundError
 
 WORLD_FILE = "world.toml"
@@ -128,6 +128,7 @@ def world() -> None:
 
 @world.command("list")
 @json_option
+@quiet_option
 def list_worlds(as_json: bool) -> None:
     """List the bundled worlds (run one by name, or copy it with `world copy`).
 
@@ -146,6 +147,7 @@ def list_worlds(as_json: bool) -> None:
 @click.argument("name")
 @click.argument("dest", type=click.Path())
 @json_option
+@quiet_option
 def copy(name: str, dest: str, as_json: bool) -> None:
     """Copy the bundled world NAME to the directory DEST (new or empty).
 
@@ -157,7 +159,7 @@ def copy(name: str, dest: str, as_json: bool) -> None:
     if as_json:
         echo_json({"world": name, "path": dest, "files": [str(f) for f in files]}, indent=None)
         return
-    echo(f"copied world {name} to {dest} ({len(files)} files); run it: continuum run {dest}")
+    echo_done(f"copied world {name} to {dest} ({len(files)} files); run it: continuum run {dest}")
 
 
 __all__ = ["bundled_worlds", "copy_hint", "copy_world", "world"]
