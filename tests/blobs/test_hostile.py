@@ -131,7 +131,12 @@ HEADER_PATHS = [p for p in _leaves(split(GOOD)[1]) if p]
 def test_any_header_field_rewritten_with_a_valid_checksum(path, value):
     mutated = rewrite(GOOD, lambda header: _set(header, path, value))
     arrays = _read(mutated)
-    assert arrays is None or _same_bytes(arrays)
+    if path[-1] == "shuffle":  # a forged interpretation of valid bytes: sizes still hold
+        assert arrays is None or {n: a.nbytes for n, a in arrays.items()} == {
+            n: np.asarray(a).nbytes for n, a in ARRAYS.items()
+        }
+    else:
+        assert arrays is None or _same_bytes(arrays)
 
 
 def test_nesting_100000_deep_is_one_line(tmp_path):
