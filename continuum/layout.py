@@ -476,9 +476,37 @@ def parse_lens_chunk_name(name: str) -> tuple[int, int] | None:
     return (start, end) if start < end else None
 
 
+LENS_BY_SAMPLE_RE = re.compile(r"^lens_by_sample_(?P<start>[0-9]{10,})-(?P<end>[0-9]{10,})\.lens$")
+
+
+def lens_by_sample_name(start: int, end: int) -> str:
+    """``lens_by_sample_0000000000-0000004096.lens``: the point-major copy of the chunks
+    covering ticks ``[start, end)`` (:mod:`continuum.lens.by_sample`)."""
+    start, end = _check_span(start, end, "lens by-sample file")
+    return f"lens_by_sample_{start:010d}-{end:010d}{LENS_SUFFIX}"
+
+
+def lens_by_sample_path(run_dir: StrPath, start: int, end: int) -> Path:
+    return child(run_dir, lens_by_sample_name(start, end))
+
+
+def parse_lens_by_sample_name(name: str) -> tuple[int, int] | None:
+    """The ``[start, end)`` of a by-sample file name, or None if ``name`` is not one."""
+    match = LENS_BY_SAMPLE_RE.match(name)
+    if match is None:
+        return None
+    start, end = int(match["start"]), int(match["end"])
+    return (start, end) if start < end else None
+
+
 def is_lens_file_name(name: str) -> bool:
-    """A chunk or the full snapshot: the ``.lens`` files a lens run directory holds."""
-    return name == LENS_FULL_NAME or parse_lens_chunk_name(name) is not None
+    """A chunk, the full snapshot or a by-sample copy: the ``.lens`` files a lens run
+    directory holds."""
+    return (
+        name == LENS_FULL_NAME
+        or parse_lens_chunk_name(name) is not None
+        or parse_lens_by_sample_name(name) is not None
+    )
 
 
 def is_blob_file_name(name: str) -> bool:

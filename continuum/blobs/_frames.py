@@ -123,6 +123,15 @@ def compress_block(raw: np.ndarray, itemsize: int, shuffle: bool, level: int) ->
     return _compressor(level).compress(data.data)
 
 
+def has_checksum(frame: memoryview) -> bool:
+    """Whether a zstd frame carries its content checksum (False for a malformed one:
+    the decode that follows reports it)."""
+    try:
+        return bool(zstandard.get_frame_parameters(frame).has_checksum)
+    except zstandard.ZstdError:
+        return True
+
+
 def decompress_block(frame: memoryview, itemsize: int, shuffle: bool, out: np.ndarray) -> None:
     """Decode one frame into the flat uint8 ``out``, whose size the frame must match.
 

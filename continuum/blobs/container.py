@@ -65,6 +65,7 @@ __all__ = [
     "ContainerHeader",
     "ContainerInfo",
     "ContainerReader",
+    "FrameRows",
     "ShufflePolicy",
     "Stacked",
     "encode_container",
@@ -74,6 +75,10 @@ __all__ = [
 ]
 
 ShufflePolicy = bool | Literal["auto"] | Callable[[str, "np.ndarray | Stacked"], bool]
+#: ``(array name) -> rows of its first axis per zstd frame``, or None for byte blocks: an
+#: array cut at row boundaries can be read a few rows at a time
+#: (:meth:`ContainerReader.read_rows` decodes only the frames holding them)
+FrameRows = Callable[[str], "int | None"]
 
 
 @dataclass(frozen=True)
@@ -161,7 +166,22 @@ def _sorted_names(arrays: Mapping[str, Any]) -> list[str]:
     return sorted(arrays)
 
 
-def _plan(name: str, value: Any, policy: ShufflePolicy, block_bytes: int) -> _Plan:
+def _spans(
+    nbytes: int, shape: tuple[int, ...], block: int, rows: int | None
+) -> list[tuple[int, int]]:
+    """Byte blocks of an array: ``block`` bytes each, or ``rows`` whole rows each."""
+    if rows is None or len(shape) == 0 or nbytes == 0:
+        return _frames.block_spans(nbytes, block)
+    row_bytes = nbytes // shape[0]
+    step = max(int(rows), 1) * row_bytes
+    if step > MAX_FRAME_BYTES:
+        raise BlobError(f"{rows} rows of {row_bytes} bytes exceed a frame ({MAX_FRAME_BYTES})")
+    return _frames.block_spans(nbytes, step)
+
+
+def _plan(
+    name: str, value: Any, policy: ShufflePolicy, block_bytes: int, rows: int | None = None
+) -> _Plan:
     if isinstance(value, Stacked):
         dtype = storable_dtype(value.dtype, name)
         if dtype != value.dtype:  # stacking into scratch does not swap bytes
@@ -177,7 +197,8 @@ def _plan(name: str, value: Any, policy: ShufflePolicy, block_bytes: int) -> _Pl
         shape, source = array.shape, np.ascontiguousarray(array.reshape(-1)).view(np.uint8)
         nbytes = source.size
         wants = _wants_shuffle(policy, name, array)
-    return _Plan(name, dtype, shape, source, wants, _frames.block_spans(nbytes, block_bytes))
+    spans = _spans(nbytes, shape, block_bytes, rows)
+    return _Plan(name, dtype, shape, source, wants, spans)
 
 
 def _compress(plans: list[_Plan], level: int, threads: int) -> list[list[bytes]]:
@@ -239,6 +260,7 @@ def _encode(
     shuffle: ShufflePolicy,
     threads: int,
     block_bytes: int,
+    frame_rows: FrameRows | None = None,
 ) -> tuple[list[bytes], ContainerHeader]:
     """All chunks of the file, in order, and the header a reader will see."""
     check_kind(kind)
@@ -248,7 +270,10 @@ def _encode(
             f"got {block_bytes}"
         )
     _header_json({"meta": dict(meta)})  # refuse bad meta before spending time compressing
-    plans = [_plan(name, arrays[name], shuffle, block_bytes) for name in _sorted_names(arrays)]
+    plans = [
+        _plan(name, arrays[name], shuffle, block_bytes, frame_rows(name) if frame_rows else None)
+        for name in _sorted_names(arrays)
+    ]
     grouped = _compress(plans, level, threads)
     layout, payload_hash, offset = [], xxhash.xxh3_128(), 0
     for plan, frames in zip(plans, grouped):
@@ -311,13 +336,21 @@ def encode_container_with_header(
     shuffle: ShufflePolicy = "auto",
     threads: int = 0,
     block_bytes: int = _frames.DEFAULT_BLOCK_BYTES,
+    frame_rows: FrameRows | None = None,
 ) -> tuple[list[bytes], ContainerHeader]:
     """The file's bytes, as the parts to write in order, and the header a reader will
     parse from them, so a writer that encodes and commits apart never reads back the
     file it just wrote. The parts are not joined: a copy of a whole chunk, made beside
     the tick loop, would fault in fresh pages for nothing (``atomic_write`` takes them)."""
     return _encode(
-        kind, meta, arrays, level=level, shuffle=shuffle, threads=threads, block_bytes=block_bytes
+        kind,
+        meta,
+        arrays,
+        level=level,
+        shuffle=shuffle,
+        threads=threads,
+        block_bytes=block_bytes,
+        frame_rows=frame_rows,
     )
 
 
@@ -331,6 +364,7 @@ def write_container(
     shuffle: ShufflePolicy = "auto",
     threads: int = 0,
     block_bytes: int = _frames.DEFAULT_BLOCK_BYTES,
+    frame_rows: FrameRows | None = None,
 ) -> ContainerInfo:
     """Atomically write ``arrays`` and ``meta`` (JSON data) as a ``kind`` container.
 
@@ -340,12 +374,20 @@ def write_container(
     ``threads``: compression workers; 0 compresses in the calling thread, the
     default, because writers run beside the tick loop and must not take its
     cores; -1 uses every CPU. Output bytes do not depend on it.
-    ``block_bytes``: raw bytes per zstd frame (see :mod:`continuum.blobs._frames`).
+    ``block_bytes``: raw bytes per zstd frame (see :mod:`continuum.blobs._frames`);
+    ``frame_rows``: for the arrays it names, whole rows per frame instead.
     Invalid input (unsupported dtype, non-JSON meta) raises ``BlobError``;
     ``OSError`` from the filesystem propagates and leaves ``path`` untouched.
     """
     chunks, header = _encode(
-        kind, meta, arrays, level=level, shuffle=shuffle, threads=threads, block_bytes=block_bytes
+        kind,
+        meta,
+        arrays,
+        level=level,
+        shuffle=shuffle,
+        threads=threads,
+        block_bytes=block_bytes,
+        frame_rows=frame_rows,
     )
     atomic_write(path, chunks)
     return ContainerInfo(

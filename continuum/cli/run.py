@@ -141,6 +141,13 @@ EXIT_INCOMPLETE = 3
     help="Also write lens_snapshot_full.lens at the end (without --lens-dir: into ./lens).",
 )
 @click.option(
+    "--lens-by-sample/--no-lens-by-sample",
+    default=True,
+    show_default=True,
+    help="Keep a by-sample copy of the field history, written in the background, so one "
+    "position's history or a region over every tick reads only its samples.",
+)
+@click.option(
     "--lens-export-dir",
     type=click.Path(file_okay=False, path_type=Path),
     help="Export each sealed lens chunk to Parquet under DIR (for continuum lens sql).",

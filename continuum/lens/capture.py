@@ -44,6 +44,7 @@ from continuum import layout
 from continuum.blobs import now_iso
 from continuum.blobs.worker import describe, start_failure
 from continuum.errors import LensError
+from continuum.lens.compaction import Compactor
 from continuum.lens.format import (
     DEFAULT_LEVEL,
     ChunkData,
@@ -95,6 +96,8 @@ class CaptureConfig:
     level: int = DEFAULT_LEVEL
     shuffle: bool = True  # byte-shuffle float arrays before zstd (see scripts/bench_lens.py)
     signals: bool = True
+    #: write the run's by-sample copies (continuum.lens.compaction) on a thread of their own
+    by_sample: bool = True
 
     def __post_init__(self) -> None:
         if self.stride < 1 or (self.chunk_size is not None and self.chunk_size < 1):
@@ -236,7 +239,8 @@ class LensCapture:
         self.floor = 0
         self.writer: ChunkWriter | None = None
         self._open = False
-        self._on_seal = on_seal
+        self._on_seal = on_seal if on_seal is not None else []
+        self.compactor: Compactor | None = None
         self._on_gap = on_gap if on_gap is not None else []  # filled until start()
         self._first: tuple[int, list[FieldFrame]] | None = None
 
@@ -284,6 +288,9 @@ class LensCapture:
             raise start_failure(
                 LensError, "lens", self.run_dir, layout.manifest_path(self.run_dir), exc
             ) from None
+        if self.config.by_sample:
+            self.compactor = Compactor(self.run_dir)
+            self._on_seal.append(self.compactor.notify)
         self.writer = ChunkWriter(
             self.manifest,
             self.identity,
@@ -473,6 +480,10 @@ class LensCapture:
             )
         if self.config.full:
             self._write_full()
+        if self.compactor is not None:
+            self.compactor.close()
+            for line in self.compactor.failures:
+                writer.failures.add("lens_by_sample", line)
 
     def _write_full(self) -> None:
         try:
@@ -510,6 +521,7 @@ class LensCapture:
             "lens_wait_ms_per_tick": round(wait_ms / ticks, 3) if ticks else 0.0,
             "lens_fast_chunks": writer.fast_chunks if writer else 0,
             "lens_memory": self.memory,
+            "lens_by_sample_files": len(self.compactor.written) if self.compactor else 0,
         }
 
 

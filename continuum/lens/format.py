@@ -26,8 +26,12 @@ decompressing the rest (``ContainerReader.read`` reads one array's frames only):
     sim_times                   (F,) float64
     field/NAME/rows             (F_f,) int64: which of the F frames hold the field
     field/NAME/positions        (F_f, m, 3) for point samples (they move every frame)
-    field/NAME/values/KKKKKK    (F_f, t) or (F_f, t, 3): samples [K*t, K*t + t) of every
-                                frame, t = the field's ``tile``
+    field/NAME/stored           (F_f,) int64 (v2): which stored row holds each frame's
+                                values: 0, then +0 (the frame repeats the one before,
+                                bit for bit) or +1; D_f = its last + 1 rows are stored
+    field/NAME/values/KKKKKK    (D_f, t) or (D_f, t, 3): samples [K*t, K*t + t) of every
+                                stored frame, t = the field's ``tile``; one zstd frame
+                                per row (v2), so one tick decodes alone
     signal/NAME                 (F, 1) or (F, 3) global signal values (NaN: not recorded)
 
 Positions of cell-centred fields are not stored: the positions rule ``cells`` and the
@@ -35,10 +39,21 @@ header's topology spec name them exactly (``CubedSphere.from_spec(topology).cent
 cell order), and at 256x256 per face they are 9.4 MB per chunk that compress 1.1x —
 a fifth of the bytes of a 10-frame chunk, for no information.
 
-Why tiles of samples: the history of one position across 10,000 frames then decodes one
-tile per chunk instead of every sample of every frame (at 64x64 per face, ~20 MB instead
-of ~2 GB). The tile is a power of two sized for about 1 MiB per array, at least 256
-samples, so a whole-frame read is still a few large arrays.
+Why tiles of samples, one zstd frame per row (format version 2): a time slice decodes
+one row of each tile — the frame asked for, not its window (at 256x256 per face, 3 MB
+instead of 300 MB for a 100-frame window) — and the history of one position decodes one
+tile per chunk. The tile is a power of two near :data:`TARGET_ROW_BYTES` per row (64 KiB:
+a slice is a few dozen frames decoded on every core; smaller frames compress worse and
+cost more calls), at least 256 samples. A point's long history is served faster still by
+the run's by-sample files (:mod:`continuum.lens.by_sample`).
+
+Why ``stored``: rows cut into their own zstd frames no longer share a compression window,
+so a frame that repeats the one before (a field of a stratum that runs every other tick,
+a field at rest) would cost its full size again — measured on terra ``large``, rows
+framed alone took 2.0x the bytes of version 1's multi-row frames, all of it repeats. A
+repeat is detected bit for bit when the chunk is encoded and stored once; reading maps it
+back, so every reader sees every frame. Version 1 files (1 MiB byte frames, no
+``stored``) are read as before: a slice of one decodes its window.
 """
 
 from __future__ import annotations
@@ -73,11 +88,11 @@ from continuum.world.units import MAX_UNITS_CHARS, check_units
 
 KIND = b"LENS"
 FORMAT = "continuum.lens"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 #: zstd level: measured on terra fields, level 1 gives the ratio of level 3 (2.69 vs 2.70
 #: with shuffle) at 1.4x the speed, and the writer must keep up with a tick loop.
 DEFAULT_LEVEL = 1
-TARGET_TILE_BYTES = 1 << 20
+TARGET_ROW_BYTES = 64 << 10
 MIN_TILE = 256
 
 
@@ -146,6 +161,9 @@ class ChunkHeader:
     fields: dict[str, FieldConfig]
     field_frames: dict[str, int]
     tiles: dict[str, int]
+    #: distinct frames stored per field (version 2); = field_frames in version 1
+    field_stored: dict[str, int]
+    format_version: int
     signals: dict[str, str]
     disk_bytes: int
     raw_bytes: int
@@ -160,11 +178,30 @@ class ChunkHeader:
         return int(self.tick_range[0]), int(self.tick_range[1])
 
 
-def tile_size(frames: int, config: FieldConfig) -> int:
-    """Samples per values array: a power of two near 1 MiB per array, >= MIN_TILE."""
-    per_sample = max(frames, 1) * 8 * (3 if config.kind == "vec3" else 1)
-    tile = 1 << max((TARGET_TILE_BYTES // per_sample).bit_length() - 1, 0)
+def tile_size(config: FieldConfig) -> int:
+    """Samples per values array: a power of two near TARGET_ROW_BYTES a row, >= MIN_TILE."""
+    per_sample = 8 * (3 if config.kind == "vec3" else 1)
+    tile = 1 << max((TARGET_ROW_BYTES // per_sample).bit_length() - 1, 0)
     return min(max(tile, MIN_TILE), config.samples)
+
+
+def _row_frames(name: str) -> int | None:
+    """One zstd frame per row of a values tile (one tick decodes alone)."""
+    return 1 if "/values/" in name else None
+
+
+def stored_rows(values: np.ndarray | list[np.ndarray]) -> np.ndarray:
+    """(F,) the stored row of each frame: a frame equal bit for bit to the one before
+    shares its row (NaN payloads included: compared as bytes, not as floats)."""
+    out = np.zeros(len(values), np.int64)
+    for i in range(1, len(values)):
+        same = np.array_equal(_bits(values[i]), _bits(values[i - 1]))
+        out[i] = out[i - 1] + (0 if same else 1)
+    return out
+
+
+def _bits(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a).reshape(-1).view(np.uint8)
 
 
 def values_name(name: str, k: int) -> str:
@@ -182,7 +219,9 @@ def write_chunk(
 ) -> ContainerInfo:
     """Atomically write ``data`` as a ``.lens`` file; ``tick_range`` defaults to its ticks."""
     meta, arrays = _container_parts(data, identity, tick_range)
-    return write_container(path, KIND, meta, arrays, level=level, shuffle=shuffle)
+    return write_container(
+        path, KIND, meta, arrays, level=level, shuffle=shuffle, frame_rows=_row_frames
+    )
 
 
 @dataclass(frozen=True)
@@ -212,7 +251,7 @@ def encode_chunk(
     (``threads``: zstd frames compressed on that many threads; the bytes do not change)."""
     meta, arrays = _container_parts(data, identity, tick_range)
     parts, container = encode_container_with_header(
-        KIND, meta, arrays, level=level, shuffle=shuffle, threads=threads
+        KIND, meta, arrays, level=level, shuffle=shuffle, threads=threads, frame_rows=_row_frames
     )
     return EncodedChunk(parts, parse_header(path, container))
 
@@ -233,18 +272,25 @@ def _container_parts(
     if ticks.size and not tick_range[0] <= ticks[0] <= ticks[-1] < tick_range[1]:
         raise LensError(f"chunk ticks {ticks[0]}..{ticks[-1]} fall outside {tick_range}")
     arrays: dict[str, np.ndarray | Stacked] = {"ticks": ticks, "sim_times": data.sim_times}
-    tiles = {}
+    tiles, stored = {}, {}
     for name, series in sorted(data.fields.items()):
-        tiles[name] = tile_size(len(series.rows), series.config)
-        arrays.update(_field_arrays(name, series, tiles[name]))
+        tiles[name] = tile_size(series.config)
+        field_arrays, stored[name] = _field_arrays(name, series, tiles[name])
+        arrays.update(field_arrays)
     for name, values in data.signals.items():
         arrays[f"signal/{name}"] = values
-    return _meta(data, identity, tick_range, tiles), arrays
+    return _meta(data, identity, tick_range, tiles, stored), arrays
 
 
-def _field_arrays(name: str, series: FieldSeries, tile: int) -> dict[str, np.ndarray | Stacked]:
+def _field_arrays(
+    name: str, series: FieldSeries, tile: int
+) -> tuple[dict[str, np.ndarray | Stacked], int]:
+    """The arrays of one field, and how many distinct frames they store."""
+    stored = stored_rows(series.values)
+    keep = np.flatnonzero(np.r_[True, np.diff(stored) > 0]) if len(stored) else stored
     out: dict[str, np.ndarray | Stacked] = {
-        f"field/{name}/rows": np.asarray(series.rows, dtype=np.int64)
+        f"field/{name}/rows": np.asarray(series.rows, dtype=np.int64),
+        f"field/{name}/stored": stored,
     }
     if series.config.positions == POINTS:
         if series.positions is None:
@@ -254,16 +300,20 @@ def _field_arrays(name: str, series: FieldSeries, tile: int) -> dict[str, np.nda
         cut = slice(k * tile, (k + 1) * tile)
         if isinstance(series.values, list):
             shape = (0, *series.config.sample_shape)
-            stacked = [v[cut] for v in series.values]
+            stacked = [series.values[i][cut] for i in keep]
             # stacked block by block as it is compressed: never a stacked copy of a window
             out[values_name(name, k)] = Stacked(stacked) if stacked else np.empty(shape)[:, cut]
         else:
-            out[values_name(name, k)] = series.values[:, cut]
-    return out
+            out[values_name(name, k)] = series.values[keep, cut]
+    return out, len(keep)
 
 
 def _meta(
-    data: ChunkData, identity: LensIdentity, tick_range: tuple[int, int], tiles: dict[str, int]
+    data: ChunkData,
+    identity: LensIdentity,
+    tick_range: tuple[int, int],
+    tiles: dict[str, int],
+    stored: dict[str, int],
 ) -> dict[str, Any]:
     ticks, times = data.ticks, data.sim_times
     units = identity.field_units
@@ -271,6 +321,7 @@ def _meta(
         name: {
             **s.config.to_json(),
             "frames": len(s.rows),
+            "stored": stored[name],
             "tile": tiles[name],
             **({"units": units[name]} if units.get(name) else {}),
         }
@@ -326,6 +377,7 @@ class _FieldDoc(msgspec.Struct):
     frames: _Frames
     tile: Annotated[int, Meta(ge=1, le=1 << 62)]
     units: _Units | None = None
+    stored: _Frames | None = None  # version 2; version 1 stores every frame
 
 
 class _TopologyDoc(msgspec.Struct):
@@ -428,12 +480,25 @@ def _parse_units(doc: _LensMetaDoc) -> tuple[dict[str, str], dict[str, str], str
     return fields, signals, _units("$.time_units", doc.time_units)
 
 
+def _stored_count(name: str, raw: _FieldDoc, version: int) -> int:
+    """Distinct frames a field stores: version 2 says (at most its frames, at least one
+    if it has any), version 1 stores every frame."""
+    if version < 2:
+        if raw.stored is not None:
+            raise LensError(f"$.field_configs[{name!r}].stored in a version 1 file")
+        return raw.frames
+    if raw.stored is None or raw.stored > raw.frames or (raw.frames and not raw.stored):
+        raise LensError(f"$.field_configs[{name!r}].stored: {raw.stored} for {raw.frames} frames")
+    return raw.stored
+
+
 def _parse_meta(path: Path, doc: _LensMetaDoc, header: ContainerHeader) -> ChunkHeader:
-    fields, frames, tiles = {}, {}, {}
+    fields, frames, tiles, stored = {}, {}, {}, {}
     for name in sorted(doc.field_configs):
         raw = doc.field_configs[name]
         fields[name] = FieldConfig(raw.kind, raw.positions, raw.samples)
         frames[name], tiles[name] = raw.frames, raw.tile
+        stored[name] = _stored_count(name, raw, doc.format_version)
     _check_topology(path, doc)
     field_units, signal_units, time_units = _parse_units(doc)
     lo, hi = doc.tick_range
@@ -463,6 +528,8 @@ def _parse_meta(path: Path, doc: _LensMetaDoc, header: ContainerHeader) -> Chunk
         fields=fields,
         field_frames=frames,
         tiles=tiles,
+        field_stored=stored,
+        format_version=doc.format_version,
         signals=dict(doc.signals),
         disk_bytes=header.file_size,
         raw_bytes=header.raw_bytes,
@@ -479,12 +546,14 @@ def expected_layout(h: ChunkHeader) -> dict[str, tuple[str, tuple[int, ...]]]:
     for name, config in h.fields.items():
         f, tile, m = h.field_frames[name], h.tiles[name], config.samples
         out[f"field/{name}/rows"] = ("i", (f,))
+        if h.format_version >= 2:
+            out[f"field/{name}/stored"] = ("i", (f,))
         if config.positions == POINTS:
             out[f"field/{name}/positions"] = ("f", (f, m, 3))
         tail = (3,) if config.kind == "vec3" else ()
         for k in range(math.ceil(m / tile)):
             width = min(tile, m - k * tile)
-            out[values_name(name, k)] = ("f", (f, width, *tail))
+            out[values_name(name, k)] = ("f", (h.field_stored[name], width, *tail))
     for name, kind in h.signals.items():
         out[f"signal/{name}"] = ("f", (h.frames, 3 if kind == "vec3" else 1))
     return out
@@ -514,6 +583,7 @@ class ChunkFile:
         topo = self.header.identity.topology
         self.topology = topology_from_spec(topo) if topo else None
         self._ticks: np.ndarray | None = None
+        self._stored: dict[str, np.ndarray] = {}
         self._decoded: dict[str, np.ndarray] | None = None
 
     def __enter__(self) -> ChunkFile:
@@ -604,20 +674,78 @@ class ChunkFile:
             return self.topology.centres  # type: ignore[union-attr]  # checked at open
         return self._read(f"field/{name}/positions")
 
-    def values(self, name: str, samples: np.ndarray | None = None) -> np.ndarray:
-        """(F_f, m[, 3]) values, or only the columns ``samples`` (reading only their tiles)."""
+    def stored(self, name: str) -> np.ndarray:
+        """(F_f,) the stored values row of each frame of ``name`` (checked: it starts at 0
+        and steps by 0 or 1 up to the header's count); identity in version 1 files."""
+        self.config(name)
+        count = self.header.field_stored[name]
+        if self.header.format_version < 2:
+            return np.arange(count, dtype=np.int64)
+        cached = self._stored.get(name)
+        if cached is None:
+            cached = self._read(f"field/{name}/stored")
+            steps = np.diff(cached)
+            if cached.size and (
+                cached[0] != 0 or np.any((steps < 0) | (steps > 1)) or cached[-1] != count - 1
+            ):
+                raise self._corrupt(f"field {name!r}: stored rows are not 0, +0/+1 to {count}")
+            self._stored[name] = cached
+        return cached
+
+    def values(
+        self, name: str, samples: np.ndarray | None = None, *, expand: bool = True
+    ) -> np.ndarray:
+        """(F_f, m[, 3]) values, or only the columns ``samples`` (reading only their tiles);
+        with ``expand=False`` the D_f stored rows only (:meth:`stored` maps frames to them)."""
         config, tile = self.config(name), self.header.tiles[name]
         n_tiles = math.ceil(config.samples / tile)
+        stored = self.stored(name)
+        expand = expand and self.header.field_stored[name] != len(stored)
         if samples is None:
             parts = [self._read(values_name(name, k)) for k in range(n_tiles)]
-            return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+            whole = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+            return whole[stored] if expand else whole
         samples = np.asarray(samples, dtype=np.int64)
         wanted = np.unique(samples // tile)
-        out = np.empty((self.header.field_frames[name], *samples.shape, *config.sample_shape[1:]))
+        out = np.empty((self.header.field_stored[name], *samples.shape, *config.sample_shape[1:]))
         for k in wanted:
             block = self._read(values_name(name, int(k)))
             hit = samples // tile == k
             out[:, hit] = block[:, samples[hit] - k * tile]
+        return out[stored] if expand else out
+
+    def sums(self, name: str, spans: list[tuple[int, int]]) -> np.ndarray:
+        """(F_f[, 3]) the sum over the samples of ``spans`` (sorted half-open runs) at each
+        frame, decoding only the tiles they touch, each once."""
+        config, tile = self.config(name), self.header.tiles[name]
+        pieces: dict[int, list[tuple[int, int]]] = {}
+        for a, b in spans:
+            for k in range(a // tile, (b - 1) // tile + 1):
+                lo, hi = max(a, k * tile), min(b, (k + 1) * tile)
+                pieces.setdefault(k, []).append((lo - k * tile, hi - k * tile))
+        total = np.zeros((self.header.field_stored[name], *config.sample_shape[1:]))
+        for k, cuts in sorted(pieces.items()):
+            block = self._read(values_name(name, k))
+            for lo, hi in cuts:
+                total += block[:, lo:hi].sum(axis=1)
+        return total[self.stored(name)]
+
+    def frame(self, name: str, index: int) -> np.ndarray:
+        """(m[, 3]) values of frame ``index`` of ``name``: one row of each tile decoded
+        (in a version 1 file, each tile's frames holding that row)."""
+        config, tile = self.config(name), self.header.tiles[name]
+        if self._decoded is not None:
+            return self.values(name)[index]
+        row = int(self.stored(name)[index])
+        out = np.empty(config.sample_shape)
+        requests = [
+            (values_name(name, k), row, out[k * tile : (k + 1) * tile][None])
+            for k in range(math.ceil(config.samples / tile))
+        ]
+        try:
+            self._reader.read_rows_into(requests)
+        except ValueError as exc:  # a layout the header check let through: not ours
+            raise self._corrupt(str(exc)) from None
         return out
 
     def signal(self, name: str) -> np.ndarray:

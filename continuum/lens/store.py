@@ -31,6 +31,8 @@ import numpy as np
 from continuum import layout
 from continuum.blobs import ContainerInfo
 from continuum.errors import LayoutError, LensError
+from continuum.lens import by_sample
+from continuum.lens.by_sample import BySampleFile
 from continuum.lens.format import (
     ChunkData,
     ChunkFile,
@@ -54,6 +56,7 @@ from continuum.lens.reconstruct import (
     topology_from_spec,
     unit_points,
 )
+from continuum.lens.region import Region, runs
 from continuum.lens.source import (
     FieldHistory,
     PointValue,
@@ -156,6 +159,7 @@ class LensStore:
         self._keys: dict[tuple[str, str], _Keys | None] = {}
         self._gaps: list[LensGap] | None = None
         self._unit_cache: dict[str, Any] | None = None
+        self._copies: list[BySampleFile] | None = None
 
     def __enter__(self) -> LensStore:
         return self
@@ -167,6 +171,9 @@ class LensStore:
         for chunk in self._files.values():
             chunk.close()
         self._files.clear()
+        for copy in self._copies or []:
+            copy.close()
+        self._copies = None
 
     # -- discovery ------------------------------------------------------------------------
 
@@ -318,6 +325,36 @@ class LensStore:
     def fields(self) -> list[str]:
         return sorted({f for r in self.chunks for f in r.fields})
 
+    @property
+    def by_sample(self) -> list[BySampleFile]:
+        """The run's current by-sample copies (:mod:`continuum.lens.by_sample`), opened
+        on first use; a stale or unreadable one is skipped (the chunks answer instead)."""
+        if self._copies is None:
+            self._copies = []
+            chunks = [(r.name, r.start, r.end, self._checksum(r)) for r in self.chunks]
+            for path, span in by_sample.listed(self.run_dir):
+                try:
+                    copy = BySampleFile(path)
+                except LensError as exc:
+                    self.unreadable.append(f"{path.name}: {str(exc).splitlines()[0]}")
+                    continue
+                if by_sample.current(copy, span, chunks):
+                    self._copies.append(copy)
+                else:
+                    copy.close()
+        return self._copies
+
+    def _checksum(self, ref: ChunkRef) -> str | None:
+        return ref.checksum or self._file(ref).header.checksum
+
+    def _copy_of(self, ref: ChunkRef, name: str) -> BySampleFile | None:
+        """The current by-sample copy holding ``ref``'s frames of field ``name``."""
+        for copy in self.by_sample:
+            lo, hi = copy.tick_range
+            if lo <= ref.start and ref.end <= hi and name in copy.doc.field_configs:
+                return copy
+        return None
+
     def _file(self, ref: ChunkRef) -> ChunkFile:
         chunk = self._files.get(ref.name)
         if chunk is None:
@@ -449,7 +486,7 @@ class LensStore:
         """Field ``name`` at captured ``tick``, reading only the chunk that holds it."""
         self._check_field(name)
         chunk, keys, i = self._located(name, tick)
-        values = chunk.values(name)[i]
+        values = chunk.frame(name, i)
         positions = chunk.positions(name)
         if keys.config.positions == POINTS and positions is not None:
             positions = positions[i]
@@ -573,13 +610,20 @@ class LensStore:
         if gaps and not across_gaps:
             raise LensError(_window_text(name, start, stop, gaps))
         point = unit_points(position)[0]
-        parts, used_rule = [], None
+        parts, used_rule, copied = [], None, set()
         for ref in self.chunks:
             meets = span_meets(ref.start, ref.end, start, stop)
             keys = self._field_keys(ref, name) if meets else None
             if keys is None:
                 continue
             used_rule = check_rule(name, keys.config, rule)
+            copy = None if keys.config.positions == POINTS else self._copy_of(ref, name)
+            if copy is not None:  # one decoded frame of the copy serves all its chunks
+                if copy.path not in copied:
+                    copied.add(copy.path)
+                    j = self._sample_index(name, keys.config, used_rule, point)
+                    parts.append(_copy_part(copy, name, start, stop, copy.history(name, j)))
+                continue
             sel = np.flatnonzero(tick_mask(keys.ticks, start, stop))
             if len(sel):
                 values = self._history_values(ref, name, keys.config, used_rule, point)[sel]
@@ -589,10 +633,7 @@ class LensStore:
                 f"field {name!r} has no frames in [{start}, {stop}]; "
                 f"{self._extent_text(name, False)}"
             )
-        ticks = np.concatenate([p[0] for p in parts])
-        order = np.argsort(ticks, kind="stable")  # equal ticks keep chunk order: first wins
-        keep = order[np.r_[True, np.diff(ticks[order]) > 0]]
-        ticks, times, values = (np.concatenate([p[k] for p in parts])[keep] for k in range(3))
+        ticks, times, values = _merged(parts)
         return FieldHistory(name, str(used_rule), ticks, times, values, tuple(gaps))
 
     def _history_values(
@@ -604,6 +645,74 @@ class LensStore:
             return np.take_along_axis(chunk.values(name), _expand(idx, config), axis=1)[:, 0]
         j = self._sample_index(name, config, rule, point)
         return chunk.values(name, np.array([j]))[:, 0]
+
+    # -- regions --------------------------------------------------------------------------
+
+    def reduce(
+        self,
+        name: str,
+        how: str = "mean",
+        region: Region | None = None,
+        *,
+        start: int | None = None,
+        stop: int | None = None,
+        across_gaps: bool = False,
+    ) -> FieldHistory:
+        """The ``mean`` or ``sum`` of field ``name`` over ``region`` (default: every
+        sample) at each captured tick in ``[start, stop]``: one value per tick (vectors
+        component-wise), as ``FieldHistory`` with rule ``mean``/``sum``.
+
+        The region becomes sample runs before anything is read (:mod:`.region`); spans a
+        current by-sample copy covers decode only the sample groups of those runs, others
+        only the tiles they touch. NaN propagates (a NaN sample makes that tick's mean
+        NaN), as the values are, unlike SQL's ``AVG``, which skips NULL. Cell-centred and
+        global fields only; a window holding a lens gap is refused unless ``across_gaps``.
+        """
+        if how not in ("mean", "sum"):
+            raise LensError(f"reduce: how must be 'mean' or 'sum', not {how!r}")
+        self._check_field(name)
+        gaps = in_window(self.gaps, start, stop)
+        if gaps and not across_gaps:
+            raise LensError(_window_text(name, start, stop, gaps))
+        config = self.config(name)
+        cells = self._region_cells(name, config, region or Region())
+        spans = runs(cells)
+        parts, copied = [], set()
+        for ref in self.chunks:
+            keys = (
+                self._field_keys(ref, name) if span_meets(ref.start, ref.end, start, stop) else None
+            )
+            if keys is None:
+                continue
+            copy = self._copy_of(ref, name)
+            if copy is not None:
+                if copy.path not in copied:
+                    copied.add(copy.path)
+                    parts.append(_copy_part(copy, name, start, stop, copy.sums(name, spans)))
+                continue
+            sel = np.flatnonzero(tick_mask(keys.ticks, start, stop))
+            if len(sel):
+                sums = self._file(ref).sums(name, spans)[sel]
+                parts.append((keys.ticks[sel], keys.times[sel], sums))
+        if not parts:
+            raise LensError(
+                f"field {name!r} has no frames in [{start}, {stop}]; "
+                f"{self._extent_text(name, False)}"
+            )
+        ticks, times, values = _merged(parts)
+        if how == "mean":
+            values = values / max(len(cells), 1)
+        return FieldHistory(name, how, ticks, times, values, tuple(gaps))
+
+    def _region_cells(self, name: str, config: FieldConfig, region: Region) -> np.ndarray:
+        if config.positions == POINTS:
+            raise LensError(f"field {name!r} has point samples: reduce over cells or globals")
+        if config.positions == GLOBAL:
+            return np.zeros(1, np.int64)
+        cells = region.cells(self._topology_for(name))
+        if not len(cells):
+            raise LensError(f"the region {region} holds no cell of field {name!r}")
+        return cells
 
     # -- whole frames ---------------------------------------------------------------------
 
@@ -683,6 +792,9 @@ class LensStore:
             "superseded_chunks": self.superseded,
             "dropped_frames": (self.manifest or {}).get("dropped_frames"),
             "full_file": str(full) if full.is_file() else None,
+            # the current by-sample copies (stale ones are not listed: they answer nothing)
+            "by_sample_files": [c.path.name for c in self.by_sample],
+            "by_sample_bytes": sum(c.path.stat().st_size for c in self.by_sample),
         }
 
 
@@ -716,6 +828,28 @@ def _window_text(name: str, start: int | None, stop: int | None, gaps: list[Lens
         f"({missing} capture ticks missing); pass --across-gaps (Python: across_gaps=True) "
         "for the captured ticks around them, or choose --from/--to outside them"
     )
+
+
+def _merged(
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ticks, times, values) of several parts in tick order, a tick held twice once
+    (equal ticks keep part order: the first chunk wins)."""
+    ticks = np.concatenate([p[0] for p in parts])
+    order = np.argsort(ticks, kind="stable")
+    keep = order[np.r_[True, np.diff(ticks[order]) > 0]]
+    ticks, times, values = (np.concatenate([p[k] for p in parts])[keep] for k in range(3))
+    return ticks, times, values
+
+
+def _copy_part(
+    copy: BySampleFile, name: str, start: int | None, stop: int | None, values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ticks, times, values) of a by-sample copy's frames of ``name`` in the window."""
+    rows = copy.rows(name)
+    ticks, times = copy.ticks()[rows], copy.sim_times()[rows]
+    sel = tick_mask(ticks, start, stop)
+    return ticks[sel], times[sel], values[sel]
 
 
 def _known(values: Iterable[int | None]) -> list[int]:

@@ -263,6 +263,7 @@ def open_lens(
         req.lens_full,
         memory=req.lens_memory,
         on_full=OnFull(req.lens_on_full),
+        by_sample=req.lens_by_sample,
     )
     lens = LensCapture(p.sim, config, p.run_id, ir_hash=p.ir_hash, on_seal=on_seal, on_gap=on_gap)
     lens.check(p.state)  # windows that cannot fit the budget: refused before any record

@@ -38,6 +38,7 @@ class RunRequest:
     lens_memory: int | None = None  # bytes; None: continuum.lens.default_memory()
     lens_on_full: str = "wait"  # "wait" | "drop" (continuum.lens.OnFull)
     lens_full: bool = False
+    lens_by_sample: bool = True  # by-sample copies of the history (continuum.lens.compaction)
     lens_export_dir: Path | None = None  # export each sealed chunk to Parquet here
     catalog: str | None = None  # URL; None: CONTINUUM_CATALOG or the default SQLite file
     no_catalog: bool = False
@@ -60,6 +61,7 @@ LENS_OPTIONS = (
     "lens_fields",
     "lens_chunk_size",
     "lens_full",
+    "lens_by_sample",
     "lens_memory",
     "lens_on_full",
 )

@@ -227,6 +227,8 @@ def _shared(req: RunRequest) -> list[str]:
             args += ["--lens-on-full", req.lens_on_full]
         if req.lens_full:
             args.append("--lens-full")
+        if not req.lens_by_sample:
+            args.append("--no-lens-by-sample")
         if req.lens_export_dir is not None:
             args += ["--lens-export-dir", str(req.lens_export_dir)]
     if req.no_catalog:

@@ -13,7 +13,8 @@ from continuum.lens import ChunkData, ChunkFile, FieldConfig, FieldSeries, LensI
 from continuum.lens.format import KIND, MIN_TILE, read_chunk_header, tile_size
 from continuum.topology import CubedSphere
 
-TOPOLOGY = CubedSphere(12)  # 864 cells: several tiles at MIN_TILE = 256 and many frames
+TOPOLOGY = CubedSphere(12)  # 864 cells: several tiles at MIN_TILE = 256 (rows of 2 KiB)
+SMALL_ROWS = 2048
 IDENTITY = LensIdentity("run-1", "terra", 7, "ab" * 32, 2, TOPOLOGY.spec())
 
 
@@ -22,11 +23,10 @@ def sample_chunk(frames: int = 600) -> ChunkData:
     ticks = np.arange(100, 100 + 2 * frames, 2, dtype=np.int64)
     data = ChunkData(ticks, ticks * 1.0e5)
     n = TOPOLOGY.n_cells
+    cells = rng.normal(280.0, 5.0, (frames, n))
+    cells[1::4] = cells[::4]  # every fourth frame repeats the one before: stored once
     data.fields["cells.scalar"] = FieldSeries(
-        FieldConfig("scalar", "cells", n),
-        np.arange(frames),
-        TOPOLOGY.centres,
-        rng.normal(280.0, 5.0, (frames, n)),
+        FieldConfig("scalar", "cells", n), np.arange(frames), TOPOLOGY.centres, cells
     )
     rows = np.arange(0, frames, 3)  # a field captured on every third frame only
     pos = rng.normal(size=(len(rows), 12, 3))
@@ -46,7 +46,9 @@ def sample_chunk(frames: int = 600) -> ChunkData:
 def chunk_file(tmp_path_factory) -> tuple[Path, ChunkData]:
     path = tmp_path_factory.mktemp("fmt") / "c.lens"
     data = sample_chunk()
-    write_chunk(path, data, IDENTITY, tick_range=(100, 1400))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("continuum.lens.format.TARGET_ROW_BYTES", SMALL_ROWS)
+        write_chunk(path, data, IDENTITY, tick_range=(100, 1400))
     return path, data
 
 
@@ -88,16 +90,70 @@ def test_one_position_reads_one_tile(chunk_file, monkeypatch):
         real = chunk._reader.read
         monkeypatch.setattr(chunk._reader, "read", lambda name: seen.append(name) or real(name))
         got = chunk.values("cells.scalar", np.array([700, 3]))
-    assert seen == ["field/cells.scalar/values/000000", "field/cells.scalar/values/000002"]
+    values = [name for name in seen if "/values/" in name]
+    assert values == ["field/cells.scalar/values/000000", "field/cells.scalar/values/000002"]
     np.testing.assert_array_equal(got, data.fields["cells.scalar"].values[:, [700, 3]])
 
 
-def test_tile_size_targets_a_mebibyte_per_array():
+def test_tile_size_targets_a_row_of_64_kib():
     cells = FieldConfig("scalar", "cells", 6 * 256 * 256)
-    assert tile_size(1, cells) == 131072
-    assert tile_size(10, cells) == 8192
-    assert tile_size(100_000, cells) == MIN_TILE
-    assert tile_size(5, FieldConfig("vec3", "points", 12)) == 12
+    assert tile_size(cells) == 8192
+    assert tile_size(FieldConfig("vec3", "cells", 6 * 256 * 256)) == 2048
+    assert tile_size(FieldConfig("vec3", "points", 12)) == 12
+
+
+def test_a_frame_decodes_one_row_of_each_tile(chunk_file):
+    path, data = chunk_file
+    with ChunkFile(path) as chunk:
+        layout = {e.name: e for e in chunk._reader.header.layout}
+        tile = layout["field/cells.scalar/values/000000"]
+        assert len(tile.frames) == tile.shape[0]  # one zstd frame per stored row
+        for i in (0, 1, 5, 599):
+            got = chunk.frame("cells.scalar", i)
+            assert got.tobytes() == data.fields["cells.scalar"].values[i].tobytes()
+        assert chunk.frame("plates.v", 3).tobytes() == data.fields["plates.v"].values[3].tobytes()
+
+
+def test_a_repeated_frame_is_stored_once(chunk_file):
+    path, data = chunk_file
+    header = read_chunk_header(path)
+    assert header.field_frames["cells.scalar"] == 600
+    assert header.field_stored["cells.scalar"] == 450  # 150 repeats
+    assert header.field_stored["plates.v"] == 200  # random: nothing repeats
+    with ChunkFile(path) as chunk:
+        assert (
+            chunk.values("cells.scalar").tobytes() == data.fields["cells.scalar"].values.tobytes()
+        )
+        part = chunk.values("cells.scalar", np.array([5, 700]))
+        np.testing.assert_array_equal(part, data.fields["cells.scalar"].values[:, [5, 700]])
+
+
+def test_a_version_1_file_still_reads(tmp_path):
+    """Files written before version 2 (no ``stored``, 1 MiB byte frames) read the same."""
+    from continuum.lens.format import _container_parts
+
+    data = sample_chunk(40)
+    meta, arrays = _container_parts(data, IDENTITY, None)
+    meta["format_version"] = 1
+    for name, config in meta["field_configs"].items():
+        config.pop("stored")
+        arrays.pop(f"field/{name}/stored")
+        if name == "cells.scalar":
+            tiles = [k for k in arrays if k.startswith("field/cells.scalar/values/")]
+            for k in tiles:  # version 1 stored every frame
+                arrays[k] = data.fields[name].values[:, int(k[-6:]) * config["tile"] :][
+                    :, : config["tile"]
+                ]
+    write_container(tmp_path / "v1.lens", KIND, meta, arrays, level=1)
+    with ChunkFile(tmp_path / "v1.lens") as chunk:
+        assert chunk.header.format_version == 1
+        got = chunk.read_all()
+        assert got.fields["cells.scalar"].values.tobytes() == (
+            data.fields["cells.scalar"].values.tobytes()
+        )
+        assert chunk.frame("cells.scalar", 7).tobytes() == (
+            data.fields["cells.scalar"].values[7].tobytes()
+        )
 
 
 def test_identical_ticks_or_ranges_are_refused(tmp_path):
@@ -158,7 +214,7 @@ def test_foreign_files_are_clean_errors(tmp_path):
 
 def test_newer_format_asks_for_an_upgrade(tmp_path):
     path = tmp_path / "new.lens"
-    write_container(path, KIND, {"format": "continuum.lens", "format_version": 2}, {})
+    write_container(path, KIND, {"format": "continuum.lens", "format_version": 3}, {})
     with pytest.raises(LensError, match="upgrade Continuum"):
         read_everything(path)
 

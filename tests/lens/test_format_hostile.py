@@ -92,8 +92,10 @@ def test_a_damaged_shuffle_flag_is_caught(reference, tmp_path):
     at = blob.index(b'"shuffle":') + len(b'"shuffle":')
     damaged = blob[:at] + bytes([blob[at] ^ 0x20]) + blob[at + 1 :]  # true -> True
     assert read(tmp_path / NAME, damaged) is None
-    was = split(blob)[1]["layout"][1]["shuffle"]
-    forged = rewrite(blob, lambda header: _set(header, ("layout", 1, "shuffle"), not was))
+    entries = split(blob)[1]["layout"]
+    k = next(i for i, e in enumerate(entries) if "/values/" in e["name"])  # a float tile
+    was = entries[k]["shuffle"]
+    forged = rewrite(blob, lambda header: _set(header, ("layout", k, "shuffle"), not was))
     (tmp_path / "forged").mkdir()
     result = read(tmp_path / "forged" / NAME, forged)  # a forgery reads other valid bytes
     assert result is not None and _same_shapes(result, reference[1])

@@ -42,6 +42,7 @@ FAILURE_KINDS = {
     "checkpoint_latest",
     "lens_chunks",
     "lens_manifest",
+    "lens_by_sample",  # the background copy, on the same full disk
 }
 
 

@@ -61,7 +61,7 @@ def test_default_lens_under_a_second_load_loses_no_tick(tmp_path, second_load):
     assert summary["lens_frames"] == 121 and summary["lens_wait_ms"] >= 0
     assert "lens_wait_ms_per_tick" in summary and summary["lens_chunk_size"] == 50
     run_dir = only_run_dir(lens)
-    assert sorted(p.name for p in run_dir.glob("*.lens")) == [
+    assert sorted(p.name for p in run_dir.glob("lens_snapshot_*.lens")) == [
         "lens_snapshot_0000000000-0000000050.lens",
         "lens_snapshot_0000000050-0000000100.lens",
         "lens_snapshot_0000000100-0000000150.lens",

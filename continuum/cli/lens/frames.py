@@ -90,7 +90,7 @@ def _load_target(path: Path | None) -> Path:
 
 
 #: The summary keys that are byte counts (shown in binary units).
-_BYTES = frozenset({"bytes", "raw_bytes"})
+_BYTES = frozenset({"bytes", "raw_bytes", "by_sample_bytes"})
 
 
 def _echo_mapping(data: dict[str, Any]) -> None:
@@ -415,15 +415,26 @@ def plot(
 @click.command("compact")
 @LENS_DIR
 @RUN
+@click.option(
+    "--by-sample",
+    is_flag=True,
+    help="Write the run's by-sample copies instead (what a capture does in the background; "
+    "for runs captured with --no-lens-by-sample or before copies existed).",
+)
 @json_option
 @quiet_option
-def compact(lens_dir: Path, run_id: str | None, as_json: bool) -> None:
-    """Write every frame of a run into lens_snapshot_full.lens (needs them all in memory).
+def compact(lens_dir: Path, run_id: str | None, by_sample: bool, as_json: bool) -> None:
+    """Write every frame of a run into lens_snapshot_full.lens (needs them all in memory),
+    or with --by-sample its point-major copies (streamed, any size).
 
     \b
-    Example:
+    Examples:
       continuum lens compact --lens-dir lens --run 20260101_120000_ab12cd34
+      continuum lens compact --lens-dir lens --run 20260101_120000_ab12cd34 --by-sample
     """
+    if by_sample:
+        _compact_by_sample(lens_dir, run_id, as_json)
+        return
     with _store(lens_dir, run_id) as store, progress("reading lens chunks") as step:
         info = store.compact(on_chunk=step)
     frames = info.header.meta["frames"]
@@ -431,6 +442,22 @@ def compact(lens_dir: Path, run_id: str | None, as_json: bool) -> None:
         echo_json({"path": str(info.path), "frames": frames, "bytes": info.disk_bytes}, indent=None)
     else:
         echo_done(f"{info.path}  {frames} frames, {format_bytes(info.disk_bytes)}")
+
+
+def _compact_by_sample(lens_dir: Path, run_id: str | None, as_json: bool) -> None:
+    from continuum.lens.compaction import compact_history
+
+    with _store(lens_dir, run_id) as store:
+        run_dir = store.run_dir
+    written = compact_history(run_dir)
+    sizes = {str(p): p.stat().st_size for p in written}
+    if as_json:
+        echo_json({"run_dir": str(run_dir), "written": sizes}, indent=None)
+    elif not written:
+        echo_done(f"{run_dir}: its by-sample copies are current")
+    else:
+        for path, size in sizes.items():
+            echo_done(f"{path}  {format_bytes(size)}")
 
 
 COMMANDS = (load, query, history, plot, compact)

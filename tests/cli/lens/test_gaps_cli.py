@@ -29,7 +29,7 @@ def test_load_lists_every_gap_and_the_missing_ticks(tmp_path):
 
 def test_load_of_a_run_without_gaps_says_zero(tmp_path):
     run_dir = gappy_run(tmp_path)
-    for name in sorted(run_dir.glob("*.lens"))[1:]:
+    for name in sorted(run_dir.glob("lens_snapshot_*.lens"))[1:]:
         name.unlink()
     (run_dir / "manifest.json").unlink()
     info = ok_json("lens", "load", run_dir, "--json")

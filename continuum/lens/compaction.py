@@ -1,0 +1,138 @@
+"""Building a run's by-sample copies from its sealed chunks, in the background.
+
+The chunks of a run are grouped, in tick order, into spans of at most
+:data:`~continuum.lens.by_sample.MAX_SEGMENT_FRAMES` frames (greedily from the first
+chunk, so appending chunks never regroups earlier ones). A span's copy is written when the
+span is full, or when ``final`` (the run ended: its last span, however short); a copy
+already current for its span is kept. Copies that answer for no span any more (stale: a
+chunk rewritten, pruned or merged; or the shorter copy of a span that has since grown) are
+removed once the new ones are committed — only files named as by-sample copies, inside the
+run directory, never through a link.
+
+Who runs it: the lens capture, on a thread of its own beside the chunk writer (never the
+tick loop's, never the writer's: a span of 4,096 frames at 256x256 per face is ~12 GB to
+transpose), and ``continuum lens compact --by-sample``. Building reads chunks that are
+sealed and never rewritten, so it needs no lock against the writer; two compactions of one
+run at once would write the same bytes to the same names through atomic renames.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from continuum import layout
+from continuum.blobs.worker import describe
+from continuum.errors import LensError
+from continuum.lens import by_sample
+from continuum.lens.by_sample import BySampleFile, span_frames
+from continuum.lens.format import ChunkFile
+from continuum.lens.store import ChunkRef, LensStore
+
+
+def _planned(refs: list[ChunkRef], final: bool) -> list[list[ChunkRef]]:
+    groups = [refs[a:b] for a, b in span_frames([r.frames for r in refs])]
+    full = [g for g in groups if sum(r.frames for r in g) >= by_sample.MAX_SEGMENT_FRAMES]
+    return groups if final else full
+
+
+def compact_history(
+    run_dir: Path | str,
+    *,
+    final: bool = True,
+    on_file: Callable[[Path], None] | None = None,
+) -> list[Path]:
+    """Write the by-sample copies the run's chunks call for; return the paths written.
+
+    ``final``: also the last, partly filled span (the run has ended). Copies of point
+    fields are not made (see :mod:`continuum.lens.by_sample`); a run without cell or
+    global fields gets none.
+    """
+    written: list[Path] = []
+    with LensStore(run_dir) as store:
+        refs = [r for r in store.chunks if r.frames]
+        keep = {c.path.name for c in store.by_sample}
+        identity = store.identity
+        wanted = set()
+        for group in _planned(refs, final):
+            path = layout.lens_by_sample_path(store.run_dir, group[0].start, group[-1].end)
+            wanted.add(path.name)
+            if path.name in keep or not _copies_any(store, group):
+                continue
+            chunks = [ChunkFile(r.path) for r in group]
+            try:
+                by_sample.write_by_sample(path, chunks, identity, (group[0].start, group[-1].end))
+            finally:
+                for chunk in chunks:
+                    chunk.close()
+            written.append(path)
+            if on_file is not None:
+                on_file(path)
+        stale = [p for p, _ in by_sample.listed(store.run_dir) if p.name not in wanted]
+    for path in stale:
+        _remove(path)
+    return written
+
+
+def _copies_any(store: LensStore, group: list[ChunkRef]) -> bool:
+    return any(by_sample.copies(store.config(f)) for r in group for f in r.fields)
+
+
+def _remove(path: Path) -> None:
+    """Unlink a copy no span wants (the name itself: a link is never followed)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def open_copy(path: Path | str) -> BySampleFile:
+    """Open one by-sample file (for ``lens load`` and verify)."""
+    try:
+        return BySampleFile(path)
+    except OSError as exc:
+        raise LensError(f"{path}: {exc.strerror or exc}") from None
+
+
+class Compactor:
+    """``compact_history`` on a thread of its own for a capturing run.
+
+    :meth:`notify` (the chunk writer's seal callback: it only sets a flag) wakes the
+    thread, which writes the copies of spans that have filled; :meth:`close` (after the
+    writer has sealed its last chunk, the tick loop done) writes the last span's and
+    waits. A failure is logged and counted, never raised into the run: the chunks are the
+    record, a missing copy only makes histories slower (the capture reports them at close).
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.written: list[Path] = []
+        self.failures: list[str] = []
+        self._wake = threading.Event()
+        self._stop = False
+        self._thread = threading.Thread(target=self._loop, name="lens-by-sample", daemon=True)
+        self._thread.start()
+
+    def notify(self, _sealed: object = None) -> None:
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stop:
+            self._wake.wait()
+            self._wake.clear()
+            if not self._stop:
+                self._pass(final=False)
+
+    def _pass(self, *, final: bool) -> None:
+        try:
+            self.written += compact_history(self.run_dir, final=final)
+        except Exception as exc:  # the run goes on: counted in the summary, logged
+            self.failures.append(f"{self.run_dir}: by-sample copy not written: {describe(exc)}")
+
+    def close(self) -> None:
+        """Stop the thread (after the pass it is in) and write the final span's copy."""
+        self._stop = True
+        self._wake.set()
+        self._thread.join()
+        self._pass(final=True)
