@@ -34,6 +34,7 @@ from continuum.catalog.imports import (
     ScannedLens,
     ScannedRun,
 )
+from continuum.catalog.lens_copies import LensCopyRecord
 from continuum.catalog.lens_gaps import LensGapRecord
 from continuum.catalog.liveness import DEFAULT_STALE_AFTER, pid_alive
 from continuum.catalog.records import (
@@ -70,6 +71,7 @@ __all__ = [
     "CatalogLocation",
     "CheckpointRecord",
     "LensChunkRecord",
+    "LensCopyRecord",
     "LensGapRecord",
     "LensScan",
     "ParamFilter",

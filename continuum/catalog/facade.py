@@ -8,6 +8,7 @@ Each part owns one concern and holds the same :class:`~continuum.catalog.db.Data
     catalog.checkpoints   checkpoint rows: record, mark (the blob state machine), pin, list
     catalog.lens_chunks   lens chunk rows: the same state machine
     catalog.lens_gaps     lens gap rows: ticks the lens meant to capture and no file holds
+    catalog.lens_copies   a run's current by-sample copies of its lens chunks
     catalog.exports       Parquet export rows, and the tables ``lens sql`` reads
     catalog.policies      retention policies per run, world or globally
     catalog.retention     plan and prune (crash-safe), and the deletes ``catalog rm`` uses
@@ -28,6 +29,7 @@ from continuum.catalog.db import Database, create_catalog_engine, describe_url, 
 from continuum.catalog.db.errors import retry_if_locked, translate_errors
 from continuum.catalog.exports import Exports
 from continuum.catalog.imports import Imports
+from continuum.catalog.lens_copies import LensCopies
 from continuum.catalog.lens_gaps import LensGapRecord, LensGaps
 from continuum.catalog.liveness import DEFAULT_STALE_AFTER, Liveness
 from continuum.catalog.retention import Policies, Retention
@@ -66,6 +68,7 @@ class Catalog:
         self.checkpoints = Checkpoints(db)
         self.lens_chunks = LensChunks(db)
         self.lens_gaps = LensGaps(db)
+        self.lens_copies = LensCopies(db)
         self.exports = Exports(db)
         self.policies = Policies(db)
         self.retention = Retention(db)

@@ -44,7 +44,7 @@ from continuum import layout
 from continuum.blobs import now_iso
 from continuum.blobs.worker import describe, start_failure
 from continuum.errors import LensError
-from continuum.lens.compaction import Compactor
+from continuum.lens.compaction import Compactor, CopyCallback
 from continuum.lens.format import (
     DEFAULT_LEVEL,
     ChunkData,
@@ -218,6 +218,7 @@ class LensCapture:
         ir_hash: str | None = None,
         on_seal: list[SealCallback] | None = None,
         on_gap: list[GapCallback] | None = None,
+        on_copy: list[CopyCallback] | None = None,
     ) -> None:
         self.sim, self.config = sim, config
         self.names = _field_names(sim, config.fields)
@@ -241,6 +242,7 @@ class LensCapture:
         self._open = False
         self._on_seal = on_seal if on_seal is not None else []
         self.compactor: Compactor | None = None
+        self._on_copy = on_copy if on_copy is not None else []
         self._on_gap = on_gap if on_gap is not None else []  # filled until start()
         self._first: tuple[int, list[FieldFrame]] | None = None
 
@@ -289,7 +291,7 @@ class LensCapture:
                 LensError, "lens", self.run_dir, layout.manifest_path(self.run_dir), exc
             ) from None
         if self.config.by_sample:
-            self.compactor = Compactor(self.run_dir)
+            self.compactor = Compactor(self.run_dir, self._on_copy)
             self._on_seal.append(self.compactor.notify)
         self.writer = ChunkWriter(
             self.manifest,

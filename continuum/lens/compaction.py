@@ -22,6 +22,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from continuum import layout
@@ -39,42 +40,65 @@ def _planned(refs: list[ChunkRef], final: bool) -> list[list[ChunkRef]]:
     return groups if final else full
 
 
-def compact_history(
-    run_dir: Path | str,
-    *,
-    final: bool = True,
-    on_file: Callable[[Path], None] | None = None,
-) -> list[Path]:
-    """Write the by-sample copies the run's chunks call for; return the paths written.
+@dataclass(frozen=True)
+class CopyWritten:
+    """A by-sample copy just committed: what the catalog records of it."""
+
+    path: Path
+    start: int
+    end: int
+    frames: int
+    bytes: int
+    checksum: str
+
+
+@dataclass
+class Compacted:
+    """What one compaction did: copies written, and copies removed (stale or outgrown)."""
+
+    written: list[CopyWritten] = field(default_factory=list)
+    removed: list[Path] = field(default_factory=list)
+
+
+#: told what each compaction pass of a capture did (the runner records it in the catalog)
+CopyCallback = Callable[[Compacted], None]
+
+
+def compact_history(run_dir: Path | str, *, final: bool = True) -> Compacted:
+    """Write the by-sample copies the run's chunks call for, and remove those no span
+    wants.
 
     ``final``: also the last, partly filled span (the run has ended). Copies of point
     fields are not made (see :mod:`continuum.lens.by_sample`); a run without cell or
     global fields gets none.
     """
-    written: list[Path] = []
+    done = Compacted()
     with LensStore(run_dir) as store:
         refs = [r for r in store.chunks if r.frames]
         keep = {c.path.name for c in store.by_sample}
         identity = store.identity
         wanted = set()
         for group in _planned(refs, final):
-            path = layout.lens_by_sample_path(store.run_dir, group[0].start, group[-1].end)
+            span = (group[0].start, group[-1].end)
+            path = layout.lens_by_sample_path(store.run_dir, *span)
             wanted.add(path.name)
             if path.name in keep or not _copies_any(store, group):
                 continue
             chunks = [ChunkFile(r.path) for r in group]
             try:
-                by_sample.write_by_sample(path, chunks, identity, (group[0].start, group[-1].end))
+                info = by_sample.write_by_sample(path, chunks, identity, span)
             finally:
                 for chunk in chunks:
                     chunk.close()
-            written.append(path)
-            if on_file is not None:
-                on_file(path)
+            frames = int(info.header.meta["frames"])
+            done.written.append(
+                CopyWritten(path, *span, frames, info.disk_bytes, info.payload_checksum)
+            )
         stale = [p for p, _ in by_sample.listed(store.run_dir) if p.name not in wanted]
     for path in stale:
         _remove(path)
-    return written
+        done.removed.append(path)
+    return done
 
 
 def _copies_any(store: LensStore, group: list[ChunkRef]) -> bool:
@@ -101,14 +125,16 @@ class Compactor:
     :meth:`notify` (the chunk writer's seal callback: it only sets a flag) wakes the
     thread, which writes the copies of spans that have filled; :meth:`close` (after the
     writer has sealed its last chunk, the tick loop done) writes the last span's and
-    waits. A failure is logged and counted, never raised into the run: the chunks are the
-    record, a missing copy only makes histories slower (the capture reports them at close).
+    waits. ``on_pass`` callbacks hear what each pass did (on this thread). A failure is
+    counted, never raised into the run: the chunks are the record, a missing copy only
+    makes histories slower (the capture reports failures at close).
     """
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, on_pass: list[CopyCallback] | None = None) -> None:
         self.run_dir = run_dir
-        self.written: list[Path] = []
+        self.written: list[CopyWritten] = []
         self.failures: list[str] = []
+        self._on_pass = on_pass if on_pass is not None else []
         self._wake = threading.Event()
         self._stop = False
         self._thread = threading.Thread(target=self._loop, name="lens-by-sample", daemon=True)
@@ -126,9 +152,18 @@ class Compactor:
 
     def _pass(self, *, final: bool) -> None:
         try:
-            self.written += compact_history(self.run_dir, final=final)
-        except Exception as exc:  # the run goes on: counted in the summary, logged
+            done = compact_history(self.run_dir, final=final)
+        except Exception as exc:  # the run goes on: counted in the summary
             self.failures.append(f"{self.run_dir}: by-sample copy not written: {describe(exc)}")
+            return
+        self.written += done.written
+        for callback in self._on_pass:
+            try:
+                callback(done)
+            except Exception as exc:  # a catalog down: the files are written all the same
+                self.failures.append(
+                    f"{self.run_dir}: by-sample copy not recorded: {describe(exc)}"
+                )
 
     def close(self) -> None:
         """Stop the thread (after the pass it is in) and write the final span's copy."""

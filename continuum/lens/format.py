@@ -730,6 +730,21 @@ class ChunkFile:
                 total += block[:, lo:hi].sum(axis=1)
         return total[self.stored(name)]
 
+    def value(self, name: str, index: int, sample: int) -> np.ndarray:
+        """The value of one sample in frame ``index``: one row of one tile decoded."""
+        tile = self.header.tiles[name]
+        if self._decoded is not None or self.config(name).positions == POINTS:
+            return np.asarray(self.values(name)[index, sample])
+        k, row = sample // tile, int(self.stored(name)[index])
+        got = self._rows(values_name(name, k), row)
+        return np.asarray(got[sample - k * tile])
+
+    def _rows(self, array: str, row: int) -> np.ndarray:
+        try:
+            return self._reader.read_rows(array, row, row + 1)[0]
+        except ValueError as exc:  # a layout the header check let through: not ours
+            raise self._corrupt(str(exc)) from None
+
     def frame(self, name: str, index: int) -> np.ndarray:
         """(m[, 3]) values of frame ``index`` of ``name``: one row of each tile decoded
         (in a version 1 file, each tile's frames holding that row)."""

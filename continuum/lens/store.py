@@ -579,7 +579,7 @@ class LensStore:
             j = int(nearest_brute(_points(chunk, name)[i], point[0]))
             return np.asarray(chunk.values(name)[i, j])
         j = self._sample_index(name, config, rule, point)
-        return np.asarray(chunk.values(name, np.array([j]))[i, 0])
+        return chunk.value(name, i, j)
 
     def _sample_index(self, name: str, config: FieldConfig, rule: str, point: np.ndarray) -> int:
         if config.positions == GLOBAL:

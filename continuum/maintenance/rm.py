@@ -78,10 +78,12 @@ def _check_dirs(run: RunRecord) -> None:
 
 
 def _remove_dirs(run: RunRecord) -> None:
-    """The run's manifests and ``latest`` link, then its directories if now empty."""
+    """The run's manifests, ``latest`` link and by-sample copies (derived from its chunks,
+    gone with them), then its directories if now empty."""
     for root, name in _dirs(run):
         with contextlib.suppress(OSError, LayoutError), layout.ConfinedDir(root, name) as folder:
-            for file in (layout.MANIFEST, layout.LATEST):
+            copies = [n for n, _ in folder.entries() if layout.parse_lens_by_sample_name(n)]
+            for file in (layout.MANIFEST, layout.LATEST, *copies):
                 with contextlib.suppress(OSError):
                     folder.unlink(file)
         with contextlib.suppress(OSError, LayoutError), layout.ConfinedDir(root) as parent:

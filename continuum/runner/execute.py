@@ -30,6 +30,7 @@ log = logging.getLogger("continuum.run")
 if TYPE_CHECKING:
     from continuum.checkpoint import CheckpointWriter, Committed, Manifest
     from continuum.lens import GapCallback, LensCapture, SealCallback
+    from continuum.lens.compaction import CopyCallback
     from continuum.runner.recorder import RunRecorder
     from continuum.sql import LiveExporter
 
@@ -64,12 +65,14 @@ def _execute(
     start_tick = p.state.tick
     on_seal: list[SealCallback] = []  # filled before lens.start(), which hands it to the writer
     on_gap: list[GapCallback] = []
+    on_copy: list[CopyCallback] = []
     # a bad --lens-fields fails here; the lens writes at start()
-    lens = open_lens(p, req, on_seal, on_gap)
+    lens = open_lens(p, req, on_seal, on_gap, on_copy)
     recorder = None if req.no_catalog else open_recorder(p, req)
     if recorder is not None:
         on_seal.append(recorder.lens_chunk)
         on_gap.append(recorder.lens_gap)
+        on_copy.append(recorder.lens_copies)
     exporter, checkpointing = _open_outputs(p, req, lens, recorder, on_seal)
     writer = checkpointing[1] if checkpointing else None
     newest = _Newest(p)

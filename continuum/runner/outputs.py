@@ -38,6 +38,7 @@ log = logging.getLogger("continuum.checkpoint")
 
 if TYPE_CHECKING:  # imported lazily below: scipy (lens) and sqlalchemy (catalog) are slow
     from continuum.lens import GapCallback, LensCapture, SealCallback
+    from continuum.lens.compaction import CopyCallback
     from continuum.runner.recorder import RunRecorder
     from continuum.sql import LiveExporter
 
@@ -244,6 +245,7 @@ def open_lens(
     req: RunRequest,
     on_seal: list[SealCallback] | None = None,
     on_gap: list[GapCallback] | None = None,
+    on_copy: list[CopyCallback] | None = None,
 ) -> LensCapture | None:
     """Lens capture into ``{lens_dir}/{run_id}`` (a resume in place appends to it).
 
@@ -265,7 +267,9 @@ def open_lens(
         on_full=OnFull(req.lens_on_full),
         by_sample=req.lens_by_sample,
     )
-    lens = LensCapture(p.sim, config, p.run_id, ir_hash=p.ir_hash, on_seal=on_seal, on_gap=on_gap)
+    lens = LensCapture(
+        p.sim, config, p.run_id, ir_hash=p.ir_hash, on_seal=on_seal, on_gap=on_gap, on_copy=on_copy
+    )
     lens.check(p.state)  # windows that cannot fit the budget: refused before any record
     return lens
 

@@ -45,6 +45,7 @@ from continuum.runner.request import RunRequest
 
 if TYPE_CHECKING:
     from continuum.lens import RecordedGap, SealedChunk
+    from continuum.lens.compaction import Compacted, CopyWritten
     from continuum.world import Scenario, WorldIR
 
 log = logging.getLogger("continuum.catalog")
@@ -198,6 +199,27 @@ class RunRecorder:
                 checksum=chunk.checksum,
             ),
         )
+
+    def lens_copies(self, done: Compacted) -> None:
+        """The by-sample compactor's thread: copies written and removed by one pass."""
+        copies = self.catalog.lens_copies
+        for c in done.written:
+
+            def record(c: CopyWritten = c) -> object:
+                return copies.record(
+                    self.run_id,
+                    start_tick=c.start,
+                    end_tick=c.end,
+                    frames=c.frames,
+                    path=str(c.path.resolve()),
+                    bytes=c.bytes,
+                    checksum=c.checksum,
+                )
+
+            self._safely(f"lens copy {c.path.name}", record)
+        if done.removed:
+            gone = [str(p.resolve()) for p in done.removed]
+            self._safely("lens copies removed", lambda: copies.forget(self.run_id, gone))
 
     def lens_gap(self, gap: RecordedGap) -> None:
         """Lens writer thread (or its start): ticks the lens should hold and does not."""

@@ -144,8 +144,8 @@ def test_a_rewritten_chunk_makes_its_copy_stale(spans, tmp_path):
         history = store.history(FIELD, store.topology.centres[3])
         later = history.values[(history.ticks >= 10) & (history.ticks < 20)]
         assert np.all(later > 900)
-    written = compact_history(run_copy)
-    assert [p.name for p in written] == ["lens_by_sample_0000000000-0000000020.lens"]
+    done = compact_history(run_copy)
+    assert [c.path.name for c in done.written] == ["lens_by_sample_0000000000-0000000020.lens"]
     with LensStore(run_copy) as store:
         assert len(store.by_sample) == 3
 

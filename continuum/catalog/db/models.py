@@ -256,6 +256,22 @@ lens_gaps = Table(
     CheckConstraint("start_tick < end_tick", name="range"),
 )
 
+# a run's current by-sample copies of its lens chunks (continuum.lens.by_sample): derived
+# files, one per span [start_tick, end_tick) of chunks; a row goes when its copy does
+lens_copies = Table(
+    "lens_copies",
+    metadata,
+    _col("run_id", RUN_ID, ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True),
+    _col("start_tick", BigInteger, primary_key=True, comment=START_TICK),
+    _col("end_tick", BigInteger, comment=END_TICK),
+    _col("frames", Integer),
+    _col("path", Text),
+    _col("bytes", BigInteger),
+    _col("checksum", HASH),
+    _ts("created_at"),
+    CheckConstraint("start_tick < end_tick", name="range"),
+)
+
 parquet_exports = Table(
     "parquet_exports",
     metadata,

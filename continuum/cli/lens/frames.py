@@ -449,11 +449,11 @@ def _compact_by_sample(lens_dir: Path, run_id: str | None, as_json: bool) -> Non
 
     with _store(lens_dir, run_id) as store:
         run_dir = store.run_dir
-    written = compact_history(run_dir)
-    sizes = {str(p): p.stat().st_size for p in written}
+    done = compact_history(run_dir)
+    sizes = {str(c.path): c.bytes for c in done.written}
     if as_json:
         echo_json({"run_dir": str(run_dir), "written": sizes}, indent=None)
-    elif not written:
+    elif not sizes:
         echo_done(f"{run_dir}: its by-sample copies are current")
     else:
         for path, size in sizes.items():
