@@ -10,8 +10,10 @@ reconstruction rules (``reconstruct``: containing cell, nearest sample), bracket
 temporal interpolation, written once for both (``interpolate``), the ``.lens`` chunk
 format (``format``: encoding returns the header it computed), a lens run directory's
 chunk windows and manifest (``manifest``), capture on ``continuum run`` (``capture``:
-the tick observer; ``writer``: the background stages that seal and write chunks), and
-maps of a frame (``plot``, with the optional ``continuum[plot]`` extra).
+the tick observer; ``writer``: the background stages that seal and write chunks), the
+point-major copies of the history (``by_sample``: the format; ``compaction``: building
+them on a thread of their own), regions as sample runs (``region``), and maps of a frame
+(``plot``, with the optional ``continuum[plot]`` extra).
 
 Imports: ``continuum.layout`` (every file name and path: chunk names, the full snapshot,
 ``manifest.json``, run dirs), ``continuum.blobs`` (the container, atomic writes),
@@ -63,6 +65,7 @@ from continuum.lens.reconstruct import (
     Reconstruction,
 )
 from continuum.lens.source import FieldHistory, FieldSource, PointValue, PointValues
+from continuum.lens.region import Region
 from continuum.lens.store import ChunkRef, LensStore, resolve_run_dir
 from continuum.lens.writer import (
     ChunkWriter,
@@ -102,6 +105,7 @@ __all__ = [
     "LensIdentity",
     "LensManifest",
     "LensStore",
+    "Region",
     "OnFull",
     "PointValue",
     "PointValues",
