@@ -119,6 +119,19 @@ def open_copy(path: Path | str) -> BySampleFile:
         raise LensError(f"{path}: {exc.strerror or exc}") from None
 
 
+#: niceness of the compactor thread: the tick loop and the chunk writer go first
+NICE = 10
+
+
+def _lower_priority() -> None:
+    """Lower this thread's CPU priority (Linux schedules threads apart): a span of 4,096
+    frames is seconds to minutes of transposing and compressing, which must not take a
+    core the tick loop or the chunk writer wants. Elsewhere, a no-op."""
+    if hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
+
+
 class Compactor:
     """``compact_history`` on a thread of its own for a capturing run.
 
@@ -144,6 +157,7 @@ class Compactor:
         self._wake.set()
 
     def _loop(self) -> None:
+        _lower_priority()
         while not self._stop:
             self._wake.wait()
             self._wake.clear()
