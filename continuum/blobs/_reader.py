@@ -40,11 +40,12 @@ from continuum.blobs.limits import MAX_HEADER_BYTES, open_regular
 from continuum.errors import BlobError
 from continuum.layout import StrPath
 
-#: Readers decode frames on every usable CPU by default: resume and analysis
-#: wait on them (writers, beside the tick loop, default to one thread). On the
-#: 2-CPU benchmark guest this loads 1.0-1.45x faster than one thread (median
-#: of interleaved runs); it does not double because first-touch page faults of
-#: the output do not parallelise well.
+#: Readers offer frames to every usable CPU by default: resume and analysis wait
+#: on them (writers, beside the tick loop, default to one thread). The calling
+#: thread decodes too and helpers take only what they get to first
+#: (:class:`~continuum.blobs._frames.Feed`), so a CPU another job holds costs a
+#: wake-up, not a wait: the thread count adapts to the cores actually free as the
+#: load runs, where the load average would be a minute late and count our own.
 DEFAULT_READ_THREADS = -1
 #: One frame decodes beside the reading of the next (see ``ContainerReader.read_all``)
 _READ_CHUNK = 1 << 20

@@ -36,3 +36,40 @@ def test_resolve_threads() -> None:
     assert _frames.resolve_threads(-1) == _frames.usable_cpus()
     with pytest.raises(ValueError, match="threads"):
         _frames.resolve_threads(-2)
+
+
+def test_a_feed_runs_every_job_once_on_caller_and_helpers() -> None:
+    done: list[int] = []
+    feed = _frames.Feed(done.append, list(range(50)))
+    feed.start_helpers(3)
+    for k in range(0, 51, 10):  # released as their input "arrives"
+        feed.release(k)
+    feed.finish()
+    assert sorted(done) == list(range(50))
+
+
+def test_a_feed_reraises_the_first_error_once_nothing_runs() -> None:
+    """No job still writes into the outputs when the caller sees the error."""
+    running: list[int] = []
+
+    def job(k: int) -> None:
+        running.append(k)
+        if k == 3:
+            raise BlobError("frame 3 is corrupt")
+        running.remove(k)
+
+    feed = _frames.Feed(job, list(range(20)))
+    feed.start_helpers(2)
+    with pytest.raises(BlobError, match="frame 3"):
+        feed.finish()
+    assert running == [3]
+
+
+def test_an_abandoned_feed_starts_nothing_more() -> None:
+    done: list[int] = []
+    feed = _frames.Feed(done.append, list(range(10)))
+    feed.start_helpers(2)
+    feed.release(2)
+    feed.abandon()
+    feed.finish()  # nothing left to run, no error
+    assert set(done) <= {0, 1}
