@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import zstandard
 
 from continuum.blobs import _frames
 from continuum.errors import BlobError, ContinuumError
@@ -73,3 +74,21 @@ def test_an_abandoned_feed_starts_nothing_more() -> None:
     feed.abandon()
     feed.finish()  # nothing left to run, no error
     assert set(done) <= {0, 1}
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_a_frame_with_bytes_after_it_or_a_bad_checksum_is_refused(shuffle: bool) -> None:
+    """Decoding into a reused buffer still reads the frame to its very end."""
+    raw = np.arange(4096, dtype=np.float64).view(np.uint8)
+    frame = _frames.compress_block(raw, 8, shuffle, 3)
+    out = np.empty_like(raw)
+    with pytest.raises(_frames.FrameSizeError, match="more than"):
+        _frames.decompress_block(memoryview(frame + frame), 8, shuffle, out)
+    with pytest.raises(zstandard.ZstdError):
+        _frames.decompress_block(memoryview(frame + b"junk"), 8, shuffle, out)
+    bad = bytearray(frame)
+    bad[-1] ^= 1  # the content checksum zstd wrote last
+    with pytest.raises(zstandard.ZstdError):
+        _frames.decompress_block(memoryview(bytes(bad)), 8, shuffle, out)
+    with pytest.raises(_frames.FrameSizeError, match="bytes,"):
+        _frames.decompress_block(memoryview(frame[:-40]), 8, shuffle, out)
