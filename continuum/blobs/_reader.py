@@ -247,7 +247,10 @@ class ContainerReader:
         decoded from corrupt bytes is decoded into the buffer about to be dropped.
         """
         header = self.header
-        buf = np.empty(header.payload_len + FOOTER.size, np.uint8)
+        # the compressed bytes are dropped on return: this thread's reused block (up to
+        # 16 MiB) spares faulting in fresh pages for them on every load
+        buf = _frames.scratch(header.payload_len + FOOTER.size, slot="payload")
+        buf = buf[: header.payload_len + FOOTER.size]
         payload = buf.data[: header.payload_len]
         pairs = [
             (entry, payload[entry.offset : entry.offset + entry.nbytes_compressed])
