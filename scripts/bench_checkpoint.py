@@ -221,7 +221,14 @@ def write_and_load(
         data = memoryview(path.read_bytes())
         return [dctx.decompress(data[start:stop]) for start, stop in spans]
 
-    loads = {"ours": lambda: read_checkpoint(path), "plain_frames": plain_frames}
+    loads = {
+        "ours": lambda: read_checkpoint(path),
+        "plain_frames": plain_frames,
+        # the container alone, on one thread and offered to every CPU: with the other CPU
+        # busy, helpers must not make it slower than the caller alone
+        "read_all_1_thread": lambda: read_all(path, 0),
+        "read_all_all_cpus": lambda: read_all(path, -1),
+    }
     peer = h5py_peer(state, workdir)
     if peer is not None:
         loads["h5py"] = peer
@@ -246,6 +253,8 @@ def write_and_load(
         "load_vs_h5py": ratio(idle, "h5py", "ours"),
         "load_vs_h5py_busy": ratio(busy, "h5py", "ours"),
         "load_ratio_busy": ratio(busy, "plain_frames", "ours"),
+        "threads_gain": ratio(idle, "read_all_1_thread", "read_all_all_cpus"),
+        "threads_gain_busy": ratio(busy, "read_all_1_thread", "read_all_all_cpus"),
         "load_ms": {"idle": ms_of(idle), "busy_other_cpu": ms_of(busy)},
         "unshuffle_compiled": COMPILED,
         "load_ratio_vs_one_call": round(one_call_s / load_s, 3),
