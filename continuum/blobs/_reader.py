@@ -8,6 +8,7 @@ because a missing file is not a corrupt one.
 
 from __future__ import annotations
 
+import bisect
 import os
 import threading
 from dataclasses import dataclass
@@ -40,14 +41,20 @@ from continuum.blobs.limits import MAX_HEADER_BYTES, open_regular
 from continuum.errors import BlobError
 from continuum.layout import StrPath
 
-#: Readers decode frames on every usable CPU by default: resume and analysis
-#: wait on them (writers, beside the tick loop, default to one thread). On the
-#: 2-CPU benchmark guest this loads 1.0-1.45x faster than one thread (median
-#: of interleaved runs); it does not double because first-touch page faults of
-#: the output do not parallelise well.
+#: Readers offer frames to every usable CPU by default: resume and analysis wait
+#: on them (writers, beside the tick loop, default to one thread). The calling
+#: thread decodes too and helpers take only what they get to first
+#: (:class:`~continuum.blobs._frames.Feed`), so a CPU another job holds costs a
+#: wake-up, not a wait: the thread count adapts to the cores actually free as the
+#: load runs, where the load average would be a minute late and count our own.
 DEFAULT_READ_THREADS = -1
+#: One frame decodes beside the reading of the next (see ``ContainerReader.read_all``)
+_READ_CHUNK = 1 << 20
+_PREADV = hasattr(os, "preadv")
 _HEAD_READ = 8192  # one read covers the prefix and any ordinary header
 _CUT_SHORT = "the file was cut short, e.g. by a crash or a full disk"
+#: one frame to decode: array, frame index, compressed bytes, raw output bytes
+_Job = tuple[ArrayEntry, int, memoryview, np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -316,14 +323,50 @@ class ContainerReader:
         The arrays are writeable views into one buffer (see :meth:`_decode`),
         so keeping any one of them keeps the whole buffer alive; copy an array
         you keep alone for long.
+
+        The payload is read in :data:`_READ_CHUNK` pieces, each hashed as it arrives,
+        and every frame whose bytes are in is handed to the decoders at once
+        (:class:`~continuum.blobs._frames.Feed`), so decoding overlaps the read and
+        the checksum. Nothing is returned before the checksum matched: a frame
+        decoded from corrupt bytes is decoded into the buffer about to be dropped.
         """
-        payload = self._read_payload()
+        header = self.header
+        # the compressed bytes are dropped on return: this thread's reused block (up to
+        # 16 MiB) spares faulting in fresh pages for them on every load
+        buf = _frames.scratch(header.payload_len + FOOTER.size, slot="payload")
+        buf = buf[: header.payload_len + FOOTER.size]
+        payload = buf.data[: header.payload_len]
         pairs = [
             (entry, payload[entry.offset : entry.offset + entry.nbytes_compressed])
-            for entry in self.header.layout
+            for entry in header.layout
         ]
+        outputs, jobs, ends = self._jobs(pairs)
+        feed = _frames.Feed(self._decode_frame, jobs)
+        feed.start_helpers(self._threads)
+        try:
+            self._stream_payload(buf, ends, feed)
+        except BaseException:
+            feed.abandon()
+            raise
         # the whole-payload checksum just covered every array's bytes: no second pass
-        return dict(zip(self.header.names, self._decode(pairs, verified=True)))
+        feed.finish()
+        return dict(zip(header.names, outputs))
+
+    def _stream_payload(self, buf: np.ndarray, ends: list[int], feed: _frames.Feed[_Job]) -> None:
+        """Read payload and footer into ``buf``, hashing and releasing frames as they come."""
+        header = self.header
+        payload_hash, got, view = xxhash.xxh3_128(), 0, buf.data
+        while got < buf.size:
+            n = self._read_into(header.payload_offset + got, view[got : got + _READ_CHUNK])
+            if not n:
+                raise self._error(f"truncated: the file shrank while being read ({_CUT_SHORT})")
+            payload_hash.update(view[got : min(got + n, header.payload_len)])
+            got += n
+            feed.release(bisect.bisect_right(ends, got))
+        self._check_footer(view[header.payload_len :])
+        computed = payload_hash.hexdigest()
+        if computed != header.payload_checksum:
+            raise self._payload_mismatch(computed)
 
     def verify(self) -> None:
         """Check everything: footer, payload checksum, and that each frame decodes.
@@ -376,6 +419,14 @@ class ContainerReader:
             f"computed {computed}): the payload is corrupt"
         )
 
+    def _read_into(self, offset: int, view: memoryview) -> int:
+        """Bytes read into ``view`` from ``offset`` (fewer only at end of file)."""
+        if _PREADV:  # no shared file position: threads of this reader do not queue
+            return os.preadv(self._file.fileno(), [view], offset)
+        with self._seek_lock:
+            self._file.seek(offset)
+            return self._file.readinto(view) or 0
+
     def _read_at(self, offset: int, nbytes: int) -> np.ndarray:
         with self._seek_lock:  # one file position, shared by every thread using this reader
             return _read_at(self._file, offset, nbytes)
@@ -390,28 +441,10 @@ class ContainerReader:
             names = ", ".join(sorted(self._entries)) or "none"
             raise self._error(f"no array named {name!r}; the file holds: {names}") from None
 
-    def _read_payload(self) -> memoryview:
-        header = self.header
-        data = self._read_at(header.payload_offset, header.payload_len + FOOTER.size)
-        if data.size < header.payload_len + FOOTER.size:
-            raise self._error(f"truncated: the file shrank while being read ({_CUT_SHORT})")
-        self._check_footer(data.data[header.payload_len :])
-        payload = data.data[: header.payload_len]
-        computed = xxhash.xxh3_128_hexdigest(payload)
-        if computed != header.payload_checksum:
-            raise self._payload_mismatch(computed)
-        return payload
-
     def _decode(
         self, pairs: list[tuple[ArrayEntry, memoryview]], verified: bool = False
     ) -> list[np.ndarray]:
-        """Verify each array's checksum, then decode all their frames (in parallel).
-
-        The arrays are views into one freshly allocated slab: numpy backs large
-        allocations with transparent huge pages, and first-touch page faults are
-        otherwise the largest single cost of a load (measured 1.3 vs 4.5 GB/s
-        for 3 MB arrays vs one 50 MB slab on a KVM guest).
-        """
+        """Verify each array's checksum, then decode all their frames (in parallel)."""
         for entry, blob in [] if verified else pairs:
             computed = xxhash.xxh3_64_hexdigest(blob)
             if computed != entry.checksum:
@@ -419,9 +452,29 @@ class ContainerReader:
                     f"array {entry.name!r}: checksum mismatch (stored {entry.checksum}, "
                     f"computed {computed}): the file is corrupt"
                 )
+        outputs, jobs, _ = self._jobs(pairs)
+        feed = _frames.Feed(self._decode_frame, jobs)
+        feed.start_helpers(self._threads)
+        feed.finish()
+        return outputs
+
+    def _jobs(
+        self, pairs: list[tuple[ArrayEntry, memoryview]]
+    ) -> tuple[list[np.ndarray], list[_Job], list[int]]:
+        """The output arrays, one decode job per frame, and where each frame's bytes end
+        (counted from the first pair's start, for pairs that are consecutive).
+
+        The arrays are views into one freshly allocated slab: numpy backs large
+        allocations with transparent huge pages, and first-touch page faults are
+        otherwise the largest single cost of a load (measured 1.3 vs 4.5 GB/s
+        for 3 MB arrays vs one 50 MB slab on a KVM guest).
+        """
         starts = _aligned_starts([entry.nbytes_raw for entry, _ in pairs])
         slab = np.empty(starts[-1], np.uint8)
-        outputs, jobs = [], []
+        outputs: list[np.ndarray] = []
+        jobs: list[_Job] = []
+        ends: list[int] = []
+        end = 0
         for (entry, blob), start in zip(pairs, starts):
             flat = slab[start : start + entry.nbytes_raw]
             outputs.append(flat.view(np.dtype(entry.dtype)).reshape(entry.shape))
@@ -429,10 +482,11 @@ class ContainerReader:
             for index, (compressed, raw) in enumerate(entry.frames):
                 jobs.append((entry, index, blob[src : src + compressed], flat[dst : dst + raw]))
                 src, dst = src + compressed, dst + raw
-        _frames.run(self._decode_frame, jobs, self._threads)
-        return outputs
+                ends.append(end + src)
+            end += entry.nbytes_compressed
+        return outputs, jobs, ends
 
-    def _decode_frame(self, job: tuple[ArrayEntry, int, memoryview, np.ndarray]) -> None:
+    def _decode_frame(self, job: _Job) -> None:
         entry, index, frame, out = job
         itemsize = np.dtype(entry.dtype).itemsize
         try:

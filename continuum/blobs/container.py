@@ -19,10 +19,10 @@ Defaults, from ``scripts/bench_blobs.py`` on 50 MB of smooth float64 state:
 zstd level 3; float arrays byte-shuffled (ratio 1.14 -> 1.50, and faster, see
 :mod:`~continuum.blobs._shuffle`); 1 MiB frames (see :mod:`~continuum.blobs._frames`);
 writers compress in the calling thread (they run beside the tick loop), readers
-on every usable CPU. Measured there (2-CPU guest shared with other jobs, so
-ranges over runs): write 1.1-1.6x the speed of one-call zstd of the raw bytes
-+ write + fsync; load 0.85-1.6x reading the file and zstd-decompressing the
-same frames one plain call each (1.07-1.24x single-threaded); header < 1 ms.
+on every usable CPU that is free (decoding while they read, unshuffling in C).
+Measured there (2-CPU guest shared with other jobs, so ranges over runs): write
+1.1-1.6x the speed of one-call zstd of the raw bytes + write + fsync; header < 1 ms.
+Load figures against plain zstd and h5py: ``scripts/bench_checkpoint.py``.
 """
 
 from __future__ import annotations

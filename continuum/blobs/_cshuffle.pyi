@@ -1,0 +1,3 @@
+import numpy as np
+
+def unshuffle_into(src: np.ndarray, itemsize: int, out: np.ndarray, /) -> None: ...
