@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from continuum.checkpoint import checkpoint_files, read_checkpoint
 from continuum.checkpoint.resume import load_newest_intact
+from continuum.runner.stop import TICK_SLEEP_ENV
 
 from .conftest import run
 
@@ -41,7 +43,10 @@ def start(ckpt_dir: Path, steps: int, resume: bool) -> subprocess.Popen:
     if resume:
         args = [*args[:-1], "--resume", "--quiet"]
         args.remove("--seed"), args.remove("3")
-    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # ticks of terra tiny take microseconds: paced, so that a kill after up to 0.4 s lands
+    # mid-run however fast the machine is (at most ~1,300 ticks a round: >= 3 kills)
+    env = {**os.environ, TICK_SLEEP_ENV: "0.0003"}
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
 
 
 def current_tick(ckpt_dir: Path) -> int:
