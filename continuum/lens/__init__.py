@@ -64,8 +64,8 @@ from continuum.lens.reconstruct import (
     FieldConfig,
     Reconstruction,
 )
-from continuum.lens.source import FieldHistory, FieldSource, PointValue, PointValues
 from continuum.lens.region import Region
+from continuum.lens.source import FieldHistory, FieldSource, PointValue, PointValues
 from continuum.lens.store import ChunkRef, LensStore, resolve_run_dir
 from continuum.lens.writer import (
     ChunkWriter,
