@@ -72,7 +72,7 @@ FIELD = "atmosphere.temperature"
 FACE = 2
 BAND = (10.0, 20.0)
 QUESTIONS = ("one_value", "point_history", "time_slice", "face_mean", "band_mean", "tick_mean")
-PEERS = ("zarr_time", "zarr_point", "polars", "h5py")
+PEERS = ("zarr_time", "zarr_point", "xarray", "polars", "h5py")
 OURS = ("ours_api", "ours_sql")
 UNRANKED = ("ours_sql_by_sample",)
 PARQUET_FRAMES = 50  # frames per polars Parquet file (~20 M rows at 256x256)
@@ -161,11 +161,13 @@ def point_group(frames: int, cells: int) -> int:
 
 
 def write_zarr(path: Path, values: np.ndarray, chunks: tuple[int, int], codec: str) -> None:
+    """A zarr v3 group holding array ``values`` (tick, sample): what xarray opens too."""
     import zarr
 
     shutil.rmtree(path, ignore_errors=True)
-    arr = zarr.create_array(
-        str(path),
+    group = zarr.open_group(str(path), mode="w", zarr_format=3)
+    arr = group.create_array(
+        "values",
         shape=values.shape,
         chunks=chunks,
         dtype="f8",
@@ -173,6 +175,12 @@ def write_zarr(path: Path, values: np.ndarray, chunks: tuple[int, int], codec: s
         dimension_names=("tick", "sample"),
     )
     arr[:] = values
+
+
+def open_zarr(path: Path) -> Any:
+    import zarr
+
+    return zarr.open_array(str(path / "values"), mode="r")
 
 
 def write_parquet(path: Path, ticks: np.ndarray, values: np.ndarray) -> None:
@@ -320,6 +328,24 @@ def array_contender(arr: Any, grid: Grid) -> dict[str, Asker]:
         "face_mean": region(np.arange(*grid.face)),
         "band_mean": region(grid.band),
         "tick_mean": region(everything),
+    }
+
+
+def xarray_contender(data: Path, grid: Grid) -> dict[str, Asker]:
+    """The point questions as an xarray user asks them (no dask: lazy zarr-backed arrays),
+    each on the zarr store chunked for it; region means are left to ``zarr_*`` (without
+    dask, xarray's ``mean`` would load the whole array into memory)."""
+    import xarray as xr
+
+    def var(name: str) -> Any:
+        ds = xr.open_zarr(str(data / name), consolidated=False, chunks=None, zarr_format=3)
+        return ds["values"]
+
+    by_time, by_point = var("zarr_time.zarr"), var("zarr_point.zarr")
+    return {
+        "one_value": lambda: float(by_time.isel(tick=grid.frame, sample=grid.sample).values),
+        "point_history": lambda: by_point.isel(sample=grid.sample).values,
+        "time_slice": lambda: by_time.isel(tick=grid.frame).values,
     }
 
 
@@ -672,7 +698,6 @@ def long_history(data: Path, n: int, frames: int, codec: str, repeats: int) -> d
 
 
 def run(args: argparse.Namespace, data: Path) -> tuple[dict[str, Any], bool]:
-    import zarr
 
     from continuum.sql import open_session
 
@@ -686,12 +711,9 @@ def run(args: argparse.Namespace, data: Path) -> tuple[dict[str, Any], bool]:
     grid = Grid(n, ticks)
     h5 = has_h5py() and (data / f"h5py.{args.zarr_codec}.done").exists()
     contenders: dict[str, dict[str, Asker]] = {}
-    contenders["zarr_time"] = array_contender(
-        zarr.open_array(str(data / "zarr_time.zarr"), mode="r"), grid
-    )
-    contenders["zarr_point"] = array_contender(
-        zarr.open_array(str(data / "zarr_point.zarr"), mode="r"), grid
-    )
+    contenders["zarr_time"] = array_contender(open_zarr(data / "zarr_time.zarr"), grid)
+    contenders["zarr_point"] = array_contender(open_zarr(data / "zarr_point.zarr"), grid)
+    contenders["xarray"] = xarray_contender(data, grid)
     contenders["polars"] = polars_contender(data / "polars", grid)
     h5file = None
     if h5:
