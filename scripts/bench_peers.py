@@ -745,6 +745,8 @@ def run(args: argparse.Namespace, data: Path) -> tuple[dict[str, Any], bool]:
         "tick": grid.tick,
         "sample": grid.sample,
         "band_cells": len(grid.band),
+        "lens_chunks": len(store.chunks),
+        "lens_chunk_frames": max(r.frames for r in store.chunks),
         "repeats": args.repeats,
         "zarr_codec": "blosc-lz4-shuffle" if args.zarr_codec == "blosc" else "zarr3-default-zstd0",
         "zarr_point_chunks": [len(ticks), point_group(len(ticks), grid.cells)],
