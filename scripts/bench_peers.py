@@ -398,8 +398,10 @@ def api_contender(store: LensStore, grid: Grid) -> tuple[dict[str, Asker], bool]
         "time_slice": lambda: store.at(FIELD, grid.tick).values,
     }
     if reduce is not None:
-        askers["face_mean"] = lambda: reduce(FIELD, "mean", face=FACE).values
-        askers["band_mean"] = lambda: reduce(FIELD, "mean", lat=BAND).values
+        from continuum.lens import Region
+
+        askers["face_mean"] = lambda: reduce(FIELD, "mean", Region(face=FACE)).values
+        askers["band_mean"] = lambda: reduce(FIELD, "mean", Region(lat=BAND)).values
         askers["tick_mean"] = lambda: reduce(FIELD, "mean").values
         return askers, False
     refs = [r for r in store.chunks if FIELD in r.fields]

@@ -189,16 +189,36 @@ def _decode(data: bytes | msgspec.Raw, decoder: msgspec.json.Decoder[Any]) -> An
 
 def _check_frames(doc: _EntryDoc, itemsize: int, where: str) -> None:
     """Each frame's declared raw size: whole elements, under the frame ceiling, and no
-    more than zstd could produce from its compressed bytes (see ``limits``)."""
-    for index, (compressed, raw) in enumerate(doc.frames):
-        at = f"{where}.frames[{index}]"
-        _expect(raw % itemsize == 0, f"{at}: {raw} bytes is not whole elements")
-        _expect(raw <= MAX_FRAME_BYTES, f"{at}: declares {raw} bytes, over {MAX_FRAME_BYTES}")
-        _expect(
-            raw <= compressed * ZSTD_MAX_RATIO,
-            f"{at}: declares {raw} bytes from {compressed} compressed, beyond what zstd "
-            "can produce",
-        )
+    more than zstd could produce from its compressed bytes (see ``limits``). Checked on
+    all frames at once (an array written a row per frame has tens of thousands); the
+    first bad one is then named by the per-frame check."""
+    if len(doc.frames) > 16:
+        sizes = np.array(doc.frames, dtype=np.int64).reshape(-1, 2)  # each <= 2**62
+        compressed, raw = sizes[:, 0], sizes[:, 1]
+        bad = (raw % itemsize != 0) | (raw > MAX_FRAME_BYTES)
+        bad |= (raw + ZSTD_MAX_RATIO - 1) // ZSTD_MAX_RATIO > compressed  # raw > c * ratio
+        if not bad.any():
+            return
+        first = int(np.argmax(bad))
+        _check_frame(doc.frames[first], first, itemsize, where)
+    for index, frame in enumerate(doc.frames):
+        _check_frame(frame, index, itemsize, where)
+
+
+def _check_frame(frame: tuple[int, int], index: int, itemsize: int, where: str) -> None:
+    compressed, raw = frame
+    at = f"{where}.frames[{index}]"
+    _expect(raw % itemsize == 0, f"{at}: {raw} bytes is not whole elements")
+    _expect(raw <= MAX_FRAME_BYTES, f"{at}: declares {raw} bytes, over {MAX_FRAME_BYTES}")
+    _expect(
+        raw <= compressed * ZSTD_MAX_RATIO,
+        f"{at}: declares {raw} bytes from {compressed} compressed, beyond what zstd can produce",
+    )
+
+
+def _total(values: list[int]) -> int:
+    """Exact sum of counts (each <= 2**62: a numpy sum could overflow)."""
+    return sum(values)
 
 
 def _parse_entry(doc: _EntryDoc, index: int, offset: int) -> ArrayEntry:
@@ -211,12 +231,13 @@ def _parse_entry(doc: _EntryDoc, index: int, offset: int) -> ArrayEntry:
         f"{where}.nbytes_raw: {doc.nbytes_raw} does not match shape and dtype",
     )
     _check_frames(doc, dtype.itemsize, where)
+    compressed, raw = zip(*doc.frames) if doc.frames else ((), ())
     _expect(
-        sum(c for c, _ in doc.frames) == doc.nbytes_compressed,
+        _total(list(compressed)) == doc.nbytes_compressed,
         f"{where}.frames: compressed sizes do not add up to nbytes_compressed",
     )
     _expect(
-        sum(r for _, r in doc.frames) == doc.nbytes_raw,
+        _total(list(raw)) == doc.nbytes_raw,
         f"{where}.frames: raw sizes do not add up to nbytes_raw",
     )
     return ArrayEntry(
@@ -228,7 +249,7 @@ def _parse_entry(doc: _EntryDoc, index: int, offset: int) -> ArrayEntry:
         nbytes_compressed=doc.nbytes_compressed,
         nbytes_raw=doc.nbytes_raw,
         checksum=doc.checksum,
-        frames=tuple((int(c), int(r)) for c, r in doc.frames),
+        frames=tuple(doc.frames),  # msgspec gave (int, int) tuples
     )
 
 

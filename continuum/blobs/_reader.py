@@ -221,6 +221,7 @@ class ContainerReader:
             self._file.close()
             raise
         self._entries = {entry.name: entry for entry in self.header.layout}
+        self._starts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._seek_lock = threading.Lock()
 
     def __enter__(self) -> ContainerReader:
@@ -286,11 +287,14 @@ class ContainerReader:
             return []
         row_bytes = entry.nbytes_raw // rows
         lo, hi = start * row_bytes, (start + len(out)) * row_bytes
-        picked, src, dst = [], self.header.payload_offset + entry.offset, 0
-        for index, (compressed, raw) in enumerate(entry.frames):
-            if dst < hi and dst + raw > lo:
-                picked.append((index, src, compressed, dst, raw))
-            src, dst = src + compressed, dst + raw
+        srcs, dsts = self._frame_starts(entry)
+        first = int(np.searchsorted(dsts, lo, side="right")) - 1
+        last = int(np.searchsorted(dsts, hi, side="left"))  # frames [first, last) hold them
+        base = self.header.payload_offset + entry.offset
+        picked = [
+            (i, base + int(srcs[i]), entry.frames[i][0], int(dsts[i]), entry.frames[i][1])
+            for i in range(first, last)
+        ]
         begin, end = picked[0][1], picked[-1][1] + picked[-1][2]
         blob = self._read_at(begin, end - begin)
         if blob.size < end - begin:
@@ -304,6 +308,17 @@ class ContainerReader:
                 return []
             jobs.append(_RowJob(entry, index, frame, first - lo, raw, flat))
         return jobs
+
+    def _frame_starts(self, entry: ArrayEntry) -> tuple[np.ndarray, np.ndarray]:
+        """(compressed, raw) offsets of each frame's start within the array, and of its
+        end as a last element (cached: an array a row per frame has many)."""
+        got = self._starts.get(entry.name)
+        if got is None:
+            sizes = np.array(entry.frames, dtype=np.int64).reshape(-1, 2)
+            zero = np.zeros((1, 2), np.int64)
+            starts = np.concatenate([zero, np.cumsum(sizes, axis=0)])
+            got = self._starts[entry.name] = (starts[:, 0], starts[:, 1])
+        return got
 
     def _decode_rows(self, job: _RowJob) -> None:
         """One frame into its place in ``out`` (through a scratch buffer when the frame

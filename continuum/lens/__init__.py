@@ -40,6 +40,7 @@ from continuum.lens.capture import (
     default_memory,
     parse_fields,
 )
+from continuum.lens.compaction import compact_history
 from continuum.lens.format import (
     FORMAT_VERSION,
     KIND,
@@ -116,6 +117,7 @@ __all__ = [
     "blend",
     "bracket",
     "choose_chunk_size",
+    "compact_history",
     "covered_end",
     "default_memory",
     "encode_chunk",

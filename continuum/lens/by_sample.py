@@ -315,8 +315,11 @@ class BySampleFile:
             check_topology_spec(doc.topology, self.path, "by-sample header topology")
         expected = {"ticks": ("i", (doc.frames,)), "sim_times": ("f", (doc.frames,))}
         for name, c in doc.field_configs.items():
-            if c.stored > c.frames or (c.frames and not c.stored):
-                raise self._corrupt(f"malformed by-sample header: {name!r} stored {c.stored}")
+            if c.stored > c.frames or (c.frames and not c.stored) or c.group > c.samples:
+                raise self._corrupt(
+                    f"malformed by-sample header: {name!r} stored {c.stored} of {c.frames} "
+                    f"frames, groups of {c.group} of {c.samples} samples"
+                )
             tail = (3,) if c.kind == "vec3" else ()
             expected[f"field/{name}/by_sample"] = ("f", (c.samples, c.stored, *tail))
             expected[f"field/{name}/rows"] = ("i", (c.frames,))

@@ -612,18 +612,20 @@ class LensStore:
         point = unit_points(position)[0]
         parts, used_rule, copied = [], None, set()
         for ref in self.chunks:
-            meets = span_meets(ref.start, ref.end, start, stop)
-            keys = self._field_keys(ref, name) if meets else None
+            if name not in ref.fields or not span_meets(ref.start, ref.end, start, stop):
+                continue
+            copy = self._copy_of(ref, name)  # the chunk is not even opened
+            if copy is not None:  # one decoded frame of the copy serves all its chunks
+                used_rule = check_rule(name, copy.config(name), rule)
+                if copy.path not in copied:
+                    copied.add(copy.path)
+                    j = self._sample_index(name, copy.config(name), used_rule, point)
+                    parts.append(_copy_part(copy, name, start, stop, copy.history(name, j)))
+                continue
+            keys = self._field_keys(ref, name)
             if keys is None:
                 continue
             used_rule = check_rule(name, keys.config, rule)
-            copy = None if keys.config.positions == POINTS else self._copy_of(ref, name)
-            if copy is not None:  # one decoded frame of the copy serves all its chunks
-                if copy.path not in copied:
-                    copied.add(copy.path)
-                    j = self._sample_index(name, keys.config, used_rule, point)
-                    parts.append(_copy_part(copy, name, start, stop, copy.history(name, j)))
-                continue
             sel = np.flatnonzero(tick_mask(keys.ticks, start, stop))
             if len(sel):
                 values = self._history_values(ref, name, keys.config, used_rule, point)[sel]
@@ -679,16 +681,16 @@ class LensStore:
         spans = runs(cells)
         parts, copied = [], set()
         for ref in self.chunks:
-            keys = (
-                self._field_keys(ref, name) if span_meets(ref.start, ref.end, start, stop) else None
-            )
-            if keys is None:
+            if name not in ref.fields or not span_meets(ref.start, ref.end, start, stop):
                 continue
             copy = self._copy_of(ref, name)
             if copy is not None:
                 if copy.path not in copied:
                     copied.add(copy.path)
                     parts.append(_copy_part(copy, name, start, stop, copy.sums(name, spans)))
+                continue
+            keys = self._field_keys(ref, name)
+            if keys is None:
                 continue
             sel = np.flatnonzero(tick_mask(keys.ticks, start, stop))
             if len(sel):
