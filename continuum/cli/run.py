@@ -272,6 +272,9 @@ def _summary_value(key: str, value: object, summary: dict) -> str:
         return f"{value!r}  (in the world's time unit: the unit of its eras' dt)"
     if key == "lens_memory" and isinstance(value, int):
         return format_bytes(value)
+    if key == "lens_by_sample_pending" and value:
+        how = f"continuum lens compact --lens-dir {summary.get('lens_dir')} --by-sample"
+        return f"{value}  (frames only the chunks hold: {how})"
     return str(value)
 
 

@@ -41,6 +41,7 @@ tried got the second copy under half of them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -79,6 +80,11 @@ def group_size(stored: int, config: FieldConfig) -> int:
     per_sample = max(stored, 1) * 8 * (3 if config.kind == "vec3" else 1)
     group = 1 << max((TARGET_BLOCK_BYTES // per_sample).bit_length() - 1, 0)
     return min(group, config.samples)
+
+
+def raw_bytes(frames: int, config: FieldConfig) -> int:
+    """Bytes a field's copy of ``frames`` frames transposes (before compression)."""
+    return frames * config.samples * 8 * (3 if config.kind == "vec3" else 1)
 
 
 def copies(config: FieldConfig) -> bool:
@@ -175,10 +181,21 @@ def _specs(plans: dict[str, _FieldPlan], frames: int) -> list[ArraySpec]:
     return sorted(specs, key=lambda s: s.name)
 
 
+class Cancelled(LensError):
+    """A copy's build was called off (its run is stopping); nothing of it is left."""
+
+
 def write_by_sample(
-    path: Path, chunks: list[ChunkFile], identity: LensIdentity, tick_range: tuple[int, int]
+    path: Path,
+    chunks: list[ChunkFile],
+    identity: LensIdentity,
+    tick_range: tuple[int, int],
+    cancelled: Callable[[], bool] | None = None,
 ) -> ContainerInfo:
-    """Atomically write the by-sample copy of ``chunks`` (in tick order, no tick twice)."""
+    """Atomically write the by-sample copy of ``chunks`` (in tick order, no tick twice).
+
+    ``cancelled`` is asked before each band of samples is transposed; once it says yes,
+    :class:`Cancelled` is raised and the temporary file removed."""
     ticks = np.concatenate([c.ticks() for c in chunks]) if chunks else np.empty(0, np.int64)
     if ticks.size and np.any(np.diff(ticks) <= 0):
         raise LensError("by-sample sources overlap or are out of order")
@@ -192,6 +209,8 @@ def write_by_sample(
     def fill(array: str, start: int, stop: int) -> np.ndarray:
         if array in heads:
             return heads[array][start:stop]
+        if cancelled is not None and cancelled():
+            raise Cancelled(f"{path}: by-sample copy called off")
         return builder.fill(array, start, stop)
 
     meta = _meta(chunks, plans, identity, tick_range, ticks)

@@ -524,6 +524,8 @@ class LensCapture:
             "lens_fast_chunks": writer.fast_chunks if writer else 0,
             "lens_memory": self.memory,
             "lens_by_sample_files": len(self.compactor.written) if self.compactor else 0,
+            # frames only the chunks hold yet (continuum lens compact --by-sample copies them)
+            "lens_by_sample_pending": self.compactor.pending if self.compactor else 0,
         }
 
 

@@ -30,14 +30,14 @@ from continuum.blobs.worker import describe
 from continuum.errors import LensError
 from continuum.lens import by_sample
 from continuum.lens.by_sample import BySampleFile, span_frames
-from continuum.lens.format import ChunkFile
+from continuum.lens.format import ChunkFile, LensIdentity
 from continuum.lens.store import ChunkRef, LensStore
 
 
-def _planned(refs: list[ChunkRef], final: bool) -> list[list[ChunkRef]]:
+def _planned(refs: list[ChunkRef]) -> list[tuple[list[ChunkRef], bool]]:
+    """The spans of ``refs``, each with whether it is full (its frames reach the span)."""
     groups = [refs[a:b] for a, b in span_frames([r.frames for r in refs])]
-    full = [g for g in groups if sum(r.frames for r in g) >= by_sample.MAX_SEGMENT_FRAMES]
-    return groups if final else full
+    return [(g, sum(r.frames for r in g) >= by_sample.MAX_SEGMENT_FRAMES) for g in groups]
 
 
 @dataclass(frozen=True)
@@ -54,51 +54,90 @@ class CopyWritten:
 
 @dataclass
 class Compacted:
-    """What one compaction did: copies written, and copies removed (stale or outgrown)."""
+    """What one compaction did: copies written, copies removed (stale or outgrown), and
+    the frames still served only by chunks (a last span left for later)."""
 
     written: list[CopyWritten] = field(default_factory=list)
     removed: list[Path] = field(default_factory=list)
+    pending: int = 0
 
 
 #: told what each compaction pass of a capture did (the runner records it in the catalog)
 CopyCallback = Callable[[Compacted], None]
 
 
-def compact_history(run_dir: Path | str, *, final: bool = True) -> Compacted:
+def compact_history(
+    run_dir: Path | str,
+    *,
+    final: bool = True,
+    budget: int | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> Compacted:
     """Write the by-sample copies the run's chunks call for, and remove those no span
     wants.
 
-    ``final``: also the last, partly filled span (the run has ended). Copies of point
-    fields are not made (see :mod:`continuum.lens.by_sample`); a run without cell or
-    global fields gets none.
+    Full spans always get theirs. The last span, partly filled, gets one only when
+    ``final`` (the run has ended, or a user asked) and its copy would transpose at most
+    ``budget`` bytes (None: any); otherwise its frames are counted ``pending``. A copy
+    that is current for the first chunks of the last span is kept until a longer one is
+    written. ``cancelled`` calls a build off (see ``write_by_sample``). Copies of point
+    fields are not made (see :mod:`continuum.lens.by_sample`).
     """
     done = Compacted()
     with LensStore(run_dir) as store:
         refs = [r for r in store.chunks if r.frames]
-        keep = {c.path.name for c in store.by_sample}
+        current = {c.path.name: c for c in store.by_sample}
         identity = store.identity
         wanted = set()
-        for group in _planned(refs, final):
+        for group, full in _planned(refs):
             span = (group[0].start, group[-1].end)
             path = layout.lens_by_sample_path(store.run_dir, *span)
-            wanted.add(path.name)
-            if path.name in keep or not _copies_any(store, group):
+            if path.name in current or not _copies_any(store, group):
+                wanted.add(path.name)
                 continue
-            chunks = [ChunkFile(r.path) for r in group]
-            try:
-                info = by_sample.write_by_sample(path, chunks, identity, span)
-            finally:
-                for chunk in chunks:
-                    chunk.close()
-            frames = int(info.header.meta["frames"])
-            done.written.append(
-                CopyWritten(path, *span, frames, info.disk_bytes, info.payload_checksum)
-            )
+            if not full and not (final and _bytes(store, group) <= (budget or 1 << 62)):
+                partial = [n for n, c in current.items() if span[0] == c.tick_range[0]]
+                wanted.update(partial)
+                covered = sum(current[n].doc.frames for n in partial)
+                done.pending += sum(r.frames for r in group) - covered
+                continue
+            wanted.add(path.name)
+            done.written.append(_write(store, group, identity, span, path, cancelled))
         stale = [p for p, _ in by_sample.listed(store.run_dir) if p.name not in wanted]
     for path in stale:
         _remove(path)
         done.removed.append(path)
     return done
+
+
+def _write(
+    store: LensStore,
+    group: list[ChunkRef],
+    identity: LensIdentity,
+    span: tuple[int, int],
+    path: Path,
+    cancelled: Callable[[], bool] | None,
+) -> CopyWritten:
+    chunks = [ChunkFile(r.path) for r in group]
+    try:
+        info = by_sample.write_by_sample(path, chunks, identity, span, cancelled)
+    finally:
+        for chunk in chunks:
+            chunk.close()
+    frames = int(info.header.meta["frames"])
+    return CopyWritten(path, *span, frames, info.disk_bytes, info.payload_checksum)
+
+
+def _bytes(store: LensStore, group: list[ChunkRef]) -> int:
+    """What a copy of ``group`` transposes: every copied field's frames x samples."""
+    names = {f for r in group for f in r.fields}
+    configs = {f: store.config(f) for f in names}
+    return sum(
+        by_sample.raw_bytes(r.frames, configs[f])
+        for r in group
+        for f in r.fields
+        if by_sample.copies(configs[f])
+    )
 
 
 def _copies_any(store: LensStore, group: list[ChunkRef]) -> bool:
@@ -132,24 +171,32 @@ def _lower_priority() -> None:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
 
 
+#: bytes the last span's copy may transpose when a run ends (~0.5-1 s of work): a run's
+#: end, a graceful stop included, never waits minutes for a copy; a larger last span is
+#: left ``pending`` for ``continuum lens compact --by-sample`` or the run's next segment
+CLOSE_BUDGET = 128 << 20
+
+
 class Compactor:
     """``compact_history`` on a thread of its own for a capturing run.
 
     :meth:`notify` (the chunk writer's seal callback: it only sets a flag) wakes the
-    thread, which writes the copies of spans that have filled; :meth:`close` (after the
-    writer has sealed its last chunk, the tick loop done) writes the last span's and
-    waits. ``on_pass`` callbacks hear what each pass did (on this thread). A failure is
-    counted, never raised into the run: the chunks are the record, a missing copy only
-    makes histories slower (the capture reports failures at close).
+    thread, which writes the copies of spans that have filled. :meth:`close` (after the
+    writer has sealed its last chunk, the tick loop done) calls off a build in progress
+    (it is redone by the next pass, of this run or a later one), then gives the last span
+    its copy if that fits :data:`CLOSE_BUDGET`. ``on_pass`` callbacks hear what each pass
+    did. A failure is counted, never raised into the run: the chunks are the record, a
+    missing copy only makes histories slower (the capture reports failures at close).
     """
 
     def __init__(self, run_dir: Path, on_pass: list[CopyCallback] | None = None) -> None:
         self.run_dir = run_dir
         self.written: list[CopyWritten] = []
         self.failures: list[str] = []
+        self.pending = 0
         self._on_pass = on_pass if on_pass is not None else []
         self._wake = threading.Event()
-        self._stop = False
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="lens-by-sample", daemon=True)
         self._thread.start()
 
@@ -158,19 +205,24 @@ class Compactor:
 
     def _loop(self) -> None:
         _lower_priority()
-        while not self._stop:
+        while not self._stop.is_set():
             self._wake.wait()
             self._wake.clear()
-            if not self._stop:
-                self._pass(final=False)
+            if not self._stop.is_set():
+                self._pass(final=False, cancelled=self._stop.is_set)
 
-    def _pass(self, *, final: bool) -> None:
+    def _pass(self, *, final: bool, cancelled: Callable[[], bool] | None = None) -> None:
         try:
-            done = compact_history(self.run_dir, final=final)
+            done = compact_history(
+                self.run_dir, final=final, budget=CLOSE_BUDGET, cancelled=cancelled
+            )
+        except by_sample.Cancelled:
+            return
         except Exception as exc:  # the run goes on: counted in the summary
             self.failures.append(f"{self.run_dir}: by-sample copy not written: {describe(exc)}")
             return
         self.written += done.written
+        self.pending = done.pending
         for callback in self._on_pass:
             try:
                 callback(done)
@@ -180,8 +232,8 @@ class Compactor:
                 )
 
     def close(self) -> None:
-        """Stop the thread (after the pass it is in) and write the final span's copy."""
-        self._stop = True
+        """Call off the thread's build, then give the last span its copy if cheap."""
+        self._stop.set()
         self._wake.set()
         self._thread.join()
         self._pass(final=True)
