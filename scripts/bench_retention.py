@@ -3,24 +3,34 @@
 Seeds a catalog (SQLite by default, ``--pg URL`` for PostgreSQL, in a private
 schema) with ``--runs`` runs of ``--per-run`` committed checkpoints each, rows
 bulk-inserted with SQLAlchemy Core, and writes a real 1 KB file per row (plus
-each run's ``latest`` link) under ``--dir``. Then, with a global keep-last-10
-policy:
+each run's ``latest`` link) under ``--dir`` (default: ``build/bench_retention`` in
+this repository, a real disk, not the temp dir). Beside it, as many 1 KB files as
+the prune deletes, in 1,000 directories, for the floors. Then every file is flushed
+(``os.sync()``): a prune deletes checkpoints written long before, whose blocks are on
+disk, and on a real disk unlinking those costs ~100x more than unlinking files the
+kernel has not written back yet (no blocks allocated, nothing to free or discard).
+With a global keep-last-10 policy:
 
 - ``plan_s``: ``Catalog.plan_retention()`` over every run (target < 1 s);
-- ``unlink_s``: unlinking as many separate 1 KB files as the prune deletes,
-  one ``os.unlink`` each: the floor any prune pays;
+- ``unlink_s``: unlinking those files one ``os.unlink`` each, in one thread: the
+  baseline ``prune_vs_unlink`` = prune_s / unlink_s is measured against (target <= 1.5);
+- ``unlink_threads_s``: the same with the prune helper's thread count
+  (``prune_vs_unlink_threads``: what the prune costs over the fastest unlinks here);
 - ``prune_s``: executing that plan (``Catalog.execute_plans``: claim, unlink,
   mark pruned, audit entries), what ``catalog prune`` does after planning;
-  ``prune_vs_unlink`` = prune_s / unlink_s (target <= 1.5);
 - ``unlink_cpu_s``, ``prune_cpu_s``: CPU time for each, of this process and of the
-  prune's unlink helper process (``prune_child_cpu_s`` of it; the two overlap only
-  when a second core is free, so on a busy machine wall time tends to the sum).
+  prune's unlink helper process (``prune_child_cpu_s`` of it).
 
 Each figure is the median of ``--repeat`` trials (default 3), each on a fresh catalog
-and file tree with its own unlink floor; ``prune_vs_unlink_trials`` lists every ratio.
+and file tree; in each trial the three timings run in turn (their order rotated from
+trial to trial, ``os.sync()`` before each), so each ratio is against a floor measured
+beside it; ``*_trials`` list every ratio. ``tmpfs`` repeats the trials on a tmpfs
+(``/tmp`` if it is one, else ``/dev/shm``), interleaved with the disk's trial by trial
+(``--no-tmpfs`` skips it). ``load_avg`` is ``/proc/loadavg``'s three figures before
+and after.
 
     python scripts/bench_retention.py                       # 1,000 runs x 100
-    python scripts/bench_retention.py --dir /dev/shm --pg postgresql+psycopg://postgres@127.0.0.1/test
+    python scripts/bench_retention.py --dir /some/disk --pg postgresql+psycopg://postgres@127.0.0.1/test
 """
 
 from __future__ import annotations
@@ -33,8 +43,10 @@ import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -44,10 +56,12 @@ from sqlalchemy.engine import make_url
 
 from continuum.catalog import Catalog, PruneReport, RetentionRules
 from continuum.catalog.db.models import checkpoints, run_segments, runs, worlds
+from continuum.catalog.retention._unlink_worker import THREADS
 
 KEEP = 10
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 DATA = b"x" * 1024
+DEFAULT_DIR = Path(__file__).resolve().parent.parent / "build" / "bench_retention"
 
 
 def write_files(directory: Path, ticks: range) -> None:
@@ -93,19 +107,41 @@ def seed(cat: Catalog, root: Path, n_runs: int, per_run: int) -> None:
         cat.db.write(insert)
 
 
-def unlink_floor(root: Path, count: int) -> tuple[float, float]:
-    """Seconds (wall, CPU) to unlink ``count`` fresh 1 KB files (in 1,000 directories)."""
+def floor_files(root: Path, count: int) -> list[str]:
+    """``count`` fresh 1 KB files in 1,000 directories (as the runs' are): their paths."""
     dirs = [root / f"d{i}" for i in range(1000)]
     each = -(-count // len(dirs))
     names = []
     for d in dirs:
         write_files(d, range(each))
         names += [str(d / f"checkpoint_{t:010d}.ckpt") for t in range(each)]
-    names = names[:count]
-    started, cpu = time.perf_counter(), time.process_time()
+    for extra in names[count:]:
+        os.unlink(extra)
+    return names[:count]
+
+
+def unlink_plain(names: list[str]) -> float:
+    """Unlink ``names`` one ``os.unlink`` each, in this thread: CPU seconds."""
+    cpu = time.process_time()
     for name in names:
         os.unlink(name)
-    return time.perf_counter() - started, time.process_time() - cpu
+    return time.process_time() - cpu
+
+
+def unlink_threaded(names: list[str]) -> float:
+    """Unlink ``names`` on the prune helper's thread count (each a share): CPU seconds."""
+
+    def share(part: list[str]) -> None:
+        for name in part:
+            os.unlink(name)
+
+    cpu = time.process_time()
+    threads = [threading.Thread(target=share, args=(names[i::THREADS],)) for i in range(THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.process_time() - cpu
 
 
 def children_cpu() -> float:
@@ -133,58 +169,120 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=1000)
     ap.add_argument("--per-run", type=int, default=100)
-    ap.add_argument("--dir", default=None, help="where the files go (default: the temp dir)")
+    ap.add_argument("--dir", default=str(DEFAULT_DIR), help="where the files go (a real disk)")
     ap.add_argument("--pg", metavar="URL", help="PostgreSQL server to use instead of SQLite")
     ap.add_argument("--repeat", type=int, default=3, help="trials, each on a fresh catalog")
+    ap.add_argument("--no-tmpfs", action="store_true", help="skip the tmpfs trials")
     args = ap.parse_args()
-    trials = [trial(args) for _ in range(args.repeat)]
-    print(json.dumps(summary(trials), indent=2))
+    Path(args.dir).mkdir(parents=True, exist_ok=True)
+    shm = None if args.no_tmpfs else tmpfs_dir()
+    load_before = load_avg()
+    disk, ram = [], []
+    for i in range(args.repeat):  # interleaved: a disk trial, then a tmpfs trial
+        disk.append(trial(args, args.dir, i))
+        if shm is not None:
+            ram.append(trial(args, shm, i))
+    out = summary(disk) | {"dir": args.dir, "fs_type": fs_type(args.dir)}
+    out["tmpfs"] = (summary(ram) | {"dir": shm}) if ram else None
+    out["load_avg"] = {"before": load_before, "after": load_avg()}
+    print(json.dumps(out, indent=2))
 
 
-def trial(args: argparse.Namespace) -> dict[str, Any]:
-    """One fresh catalog and file tree, seeded, planned, pruned, removed."""
-    root = Path(tempfile.mkdtemp(prefix="bench_retention_", dir=args.dir))
+def load_avg() -> list[float]:
+    with open("/proc/loadavg") as f:
+        return [float(x) for x in f.read().split()[:3]]
+
+
+def mounts() -> list[tuple[str, str]]:
+    """(mount point, filesystem type) of each mount (Linux), longest mount point first."""
+    try:
+        with open("/proc/mounts") as f:
+            rows = [line.split()[1:3] for line in f]
+    except OSError:
+        return []
+    return sorted(((p, t) for p, t in rows), key=lambda r: len(r[0]), reverse=True)
+
+
+def fs_type(path: str) -> str:
+    """The filesystem type ``path`` is on (``unknown`` off Linux)."""
+    where = os.path.realpath(path)
+    for point, kind in mounts():
+        if where == point or where.startswith(point.rstrip("/") + "/"):
+            return kind
+    return "unknown"
+
+
+def tmpfs_dir() -> str | None:
+    """``/tmp`` if it is a tmpfs, else ``/dev/shm`` if that is one, else None."""
+    for d in (tempfile.gettempdir(), "/dev/shm"):
+        if os.path.isdir(d) and fs_type(d) == "tmpfs":
+            return d
+    return None
+
+
+def trial(args: argparse.Namespace, where: str, index: int) -> dict[str, Any]:
+    """One fresh catalog and file tree under ``where``, seeded, planned, pruned, removed."""
+    root = Path(tempfile.mkdtemp(prefix="bench_retention_", dir=where))
     url, cleanup = (f"sqlite:///{root / 'catalog.db'}", None)
     if args.pg:
         url, cleanup = pg_schema_url(args.pg)
     try:
-        return bench(url, root, args)
+        return bench(url, root, args, index)
     finally:
         shutil.rmtree(root, ignore_errors=True)
         if cleanup:
             cleanup()
 
 
+KEYS = ("plan_s", "unlink_s", "unlink_threads_s", "prune_s", "prune_vs_unlink")
+KEYS += ("prune_vs_unlink_threads", "unlink_cpu_s", "prune_cpu_s", "prune_child_cpu_s")
+
+
 def summary(trials: list[dict[str, Any]]) -> dict[str, Any]:
     """Medians over the trials (each trial's ratio against its own floor), plus them all."""
-    keys = ("plan_s", "unlink_s", "prune_s", "prune_vs_unlink", "unlink_cpu_s", "prune_cpu_s")
-    keys += ("prune_child_cpu_s",)
     out = {k: trials[0][k] for k in ("dialect", "runs", "checkpoints", "deleted", "files_left")}
-    out |= {k: round(statistics.median(t[k] for t in trials), 3) for k in keys}
+    out |= {k: round(statistics.median(t[k] for t in trials), 3) for k in KEYS}
     out["prune_vs_unlink_trials"] = [t["prune_vs_unlink"] for t in trials]
+    out["prune_vs_unlink_threads_trials"] = [t["prune_vs_unlink_threads"] for t in trials]
+    out["order_trials"] = [",".join(t["order"]) for t in trials]
     out["targets"] = trials[0]["targets"]
     met = out["plan_s"] < 1.0 and out["prune_vs_unlink"] <= 1.5
     out["ok"] = met and all(t["ok"] for t in trials)
-    out["load_avg_1m"] = round(os.getloadavg()[0], 2)
     return out
 
 
-def bench(url: str, root: Path, args: argparse.Namespace) -> dict[str, Any]:
+def timed(step: Callable[[], Any]) -> tuple[float, Any]:
+    """Wall seconds of ``step()`` after flushing what the steps before left to write."""
+    os.sync()  # a step's deletions committed (and discarded) before the next starts
+    started = time.perf_counter()
+    got = step()
+    return time.perf_counter() - started, got
+
+
+def bench(url: str, root: Path, args: argparse.Namespace, index: int) -> dict[str, Any]:
     with Catalog(url) as cat:
-        started = time.perf_counter()
         seed(cat, root / "runs", args.runs, args.per_run)
-        setup_s = time.perf_counter() - started
         cat.policies.set("global", None, RetentionRules(keep_last=KEEP))
         started = time.perf_counter()
         plans = cat.retention.plan()
         plan_s = time.perf_counter() - started
         doomed = sum(len(p.delete) for _, p in plans)
-        unlink_s, unlink_cpu_s = unlink_floor(root / "floor", doomed)
-        started, cpu, child = time.perf_counter(), time.process_time(), children_cpu()
-        report = cat.retention.execute(PruneReport(plans))
-        prune_s, prune_cpu_s = time.perf_counter() - started, time.process_time() - cpu
-        child_cpu_s = children_cpu() - child
+        plain, threaded = floor_files(root / "floor", doomed), floor_files(root / "floor2", doomed)
+
+        def prune() -> tuple[PruneReport, float, float]:
+            cpu, child = time.process_time(), children_cpu()
+            report = cat.retention.execute(PruneReport(plans))
+            return report, time.process_time() - cpu, children_cpu() - child
+
+        steps: dict[str, Callable[[], Any]] = {
+            "unlink": lambda: unlink_plain(plain),
+            "unlink_threads": lambda: unlink_threaded(threaded),
+            "prune": prune,
+        }
+        order = list(steps)[index % 3 :] + list(steps)[: index % 3]
+        got = {name: timed(steps[name]) for name in order}
         left = sum(1 for _ in (root / "runs").rglob("checkpoint_*.ckpt"))
+    prune_s, (report, prune_cpu_s, child_cpu_s) = got["prune"]
     return {
         "dialect": "postgresql" if url.startswith("postgresql") else "sqlite",
         "runs": args.runs,
@@ -192,13 +290,15 @@ def bench(url: str, root: Path, args: argparse.Namespace) -> dict[str, Any]:
         "deleted": report.deleted,
         "files_left": left,
         "errors": len(report.errors),
-        "setup_s": round(setup_s, 2),
+        "order": order,
         "plan_s": round(plan_s, 3),
-        "unlink_s": round(unlink_s, 3),
+        "unlink_s": round(got["unlink"][0], 3),
+        "unlink_threads_s": round(got["unlink_threads"][0], 3),
         "prune_s": round(prune_s, 3),
-        "prune_vs_unlink": round(prune_s / unlink_s, 3),
+        "prune_vs_unlink": round(prune_s / got["unlink"][0], 3),
+        "prune_vs_unlink_threads": round(prune_s / got["unlink_threads"][0], 3),
         # not the PostgreSQL server's
-        "unlink_cpu_s": round(unlink_cpu_s, 3),
+        "unlink_cpu_s": round(got["unlink"][1], 3),
         "prune_cpu_s": round(prune_cpu_s + child_cpu_s, 3),
         "prune_child_cpu_s": round(child_cpu_s, 3),
         "targets": {"plan_s": 1.0, "prune_vs_unlink": 1.5},

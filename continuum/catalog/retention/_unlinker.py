@@ -1,13 +1,15 @@
 """Unlinking a prune's files: in this process, or in a helper process beside it.
 
-A large prune claims a batch of rows, unlinks their files, settles the rows, batch
-after batch. Overlapping the database work with the unlinks on a second thread
-gained little: the GIL serialises the two (every unlink returns to Python and
-waits for the other thread's Python), and a 90,000-file prune took ~1.6x its
-unlinks alone (measured, SQLite, 2 cores). So a large prune starts one child
-process (``python -I -S`` running ``_unlink_worker.py``: standard library only,
-~15 ms to start) that unlinks each batch while this process claims the next
-batch and settles the previous one, single-threaded.
+A prune claims a batch of rows, unlinks their files, settles the rows, batch after
+batch. Overlapping the database work with the unlinks on a second thread gained
+little: the GIL serialises the two (every unlink returns to Python and waits for the
+other thread's Python), and a 90,000-file prune took ~1.6x its unlinks alone
+(measured, SQLite, 2 cores). So a prune of more than a handful of files
+(``prune.HELPER_ROWS``) starts one child process (``python -I -S`` running
+``_unlink_worker.py``: standard library only, ~15 ms to start) that unlinks each
+batch, on several threads (on a real disk each unlink mostly waits on the
+filesystem: see the worker), while this process claims the next batch and settles
+the previous one, single-threaded.
 
 Only this project's files directly in a run's own directory are ever unlinked: the
 directory must be ``{root}/{run_id}`` as the run's row names it, it is opened without

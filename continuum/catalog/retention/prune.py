@@ -41,6 +41,10 @@ from continuum.catalog.retention.planning import plan_runs
 from continuum.catalog.retention.rules import Item, Plan
 
 BATCH = 5_000  # rows per transaction: a crash leaves at most a few batches to finish
+#: from this many rows on, the helper process unlinks (with threads: on a disk an unlink
+#: waits ~2 ms on the filesystem, see ``_unlink_worker.py``); fewer (a run's writer
+#: thread, a handful of files) are unlinked here, without a process to start
+HELPER_ROWS = 256
 
 
 @dataclass
@@ -114,13 +118,14 @@ class Retention:
         claim: Claim,
         on_batch: Callable[[int], None] | None = None,
     ) -> int:
-        """Claim, unlink, settle batch by batch; rows pruned. With more than one batch a
-        child process unlinks each while this one claims the next and settles the
-        previous (see ``_unlinker.py``). ``on_batch(rows)``: after each batch is settled,
+        """Claim, unlink, settle batch by batch; rows pruned. A child process unlinks each
+        batch (its threads in parallel) while this one claims the next and settles the
+        previous (see ``_unlinker.py``), from two batches or :data:`HELPER_ROWS` rows on.
+        ``on_batch(rows)``: after each batch is settled,
         with the rows it held (a progress bar's feed)."""
         parts = list(batches(groups, BATCH))
         tick = on_batch or (lambda _rows: None)
-        if len(parts) <= 1:  # the common, tiny case (a run's writer thread): in-process
+        if len(parts) <= 1 and sum(len(g.items) for g in groups) < HELPER_ROWS:  # tiny: here
             pruned = 0
             for p in parts:
                 pruned += self._settled(

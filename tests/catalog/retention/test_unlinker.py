@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
 
 import pytest
@@ -72,3 +73,41 @@ def test_a_killed_helper_batch_is_unlinked_here(tmp_path, caplog):
     assert failed == [] and [len(g.items) for g in done] == [20]
     assert not any(p.exists() for p in paths)
     assert "unlinking in this process" in caplog.text
+
+
+def test_one_large_batch_unlinked_on_threads_stays_in_the_run_directories(tmp_path):
+    """A batch large enough for every helper thread, over several run directories: each
+    file deleted once and only in its own directory; a run directory replaced by a link
+    is refused whole (its target untouched), a file that cannot go is reported alone."""
+    from continuum.catalog.retention import _unlink_worker
+
+    per_run = _unlink_worker.THREADS * _unlink_worker.PER_THREAD // 2
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    groups, dirs = [], []
+    for r in range(3):
+        d = tmp_path / "root" / f"r{r}"
+        d.mkdir(parents=True)
+        for t in range(per_run):
+            (d / name(t)).write_bytes(b"x")
+        items = [Item(str(t), t, None, 1, path=name(t)) for t in range(per_run)]
+        groups.append(Group(f"r{r}", f"{d}/", items))
+        dirs.append(d)
+    for t in range(per_run):  # r1 swapped for a link to a directory of the same files
+        (outside / name(t)).write_bytes(b"x")
+    shutil.rmtree(dirs[1])
+    dirs[1].symlink_to(outside, target_is_directory=True)
+    (dirs[2] / name(7)).unlink()
+    (dirs[2] / name(7)).mkdir()  # not unlinkable, even as root
+    (dirs[2] / name(7) / "x").write_text("")
+
+    with Unlinker() as unlinker:
+        unlinker.send(groups)
+        done, failed = unlinker.receive()
+
+    assert files(dirs[0]) == set() and files(dirs[2]) == {7}
+    assert files(outside) == set(range(per_run))  # the link was not followed
+    assert [len(g.items) for g in done] == [per_run, 0, per_run - 1]
+    reasons = {why for _, why in failed}
+    assert len(failed) == per_run + 1 and len(reasons) == 2
+    assert any("symbolic link" in why for why in reasons)
