@@ -115,20 +115,19 @@ def _create(con: duckdb.DuckDBPyConnection, d: TableDump) -> None:
     con.execute(f"CREATE OR REPLACE TEMP TABLE {rows_table(d.name)} ({cols})")
 
 
-def _column(values: list[Any], kind: str) -> np.ndarray:
-    if kind == "time":  # naive UTC: DuckDB TIMESTAMP, no time-zone library needed
+def _column(values: Sequence[Any], kind: str) -> np.ndarray:
+    if kind == "time" and any(isinstance(v, dt.datetime) and v.tzinfo for v in values):
         values = [v.astimezone(dt.UTC).replace(tzinfo=None) if v else None for v in values]
     return np.array(values, dtype=object)
 
 
 def _fill(con: duckdb.DuckDBPyConnection, d: TableDump) -> None:
-    """A (new) temporary table of ``d``'s rows on ``con``, filled in one insert."""
+    """A (new) temporary table of ``d``'s rows on ``con``, filled in one insert (ISO
+    text of a ``time`` column cast by DuckDB, vectorized)."""
     _create(con, d)
     if not d.rows:
         return
-    data = {
-        c: _column([r[n] for r in d.rows], k) for n, (c, k) in enumerate(zip(d.columns, d.kinds))
-    }
+    data = {c: _column(v, k) for c, k, v in zip(d.columns, d.kinds, zip(*d.rows))}
     con.register("_catalog_rows", data)
     try:
         con.execute(f"INSERT INTO {rows_table(d.name)} SELECT * FROM _catalog_rows")
