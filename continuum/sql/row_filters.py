@@ -17,11 +17,16 @@ A session reads the catalog's tables only for the statements that name them
   ``column = constant`` or ``column IN (constants)`` on that table's own column (named
   through the table's alias, or bare when the table is the only one in that ``FROM``):
   a null-rejecting predicate on the table's row, so a pre-filtered scan gives the same
-  joined, grouped, windowed result. Only text columns compared with strings and integer
-  columns compared with integers, where the catalog's database (SQLite, PostgreSQL)
-  and DuckDB agree on equality exactly. Anything else — parameters, casts, ``OR``,
-  ``query_table`` anywhere (it could reach a table by a computed name), more than
-  :data:`MAX_VALUES` values — reads the whole table.
+  joined, grouped, windowed result. Through inner ``JOIN ... USING (column)`` the
+  column equals the other side's in every joined row, so ``r.run_id = 'x'`` (and a bare
+  ``run_id = 'x'`` when such joins reach the top of the ``FROM``) narrows
+  ``checkpoints`` too in ``runs AS r JOIN checkpoints USING (run_id)``; an ``ON``
+  equality or an outer join does not (not inferred: the whole table is read). Only
+  text columns compared with strings and integer columns compared with integers, where
+  the catalog's database (SQLite, PostgreSQL) and DuckDB agree on equality exactly.
+  Anything else — parameters, casts, ``OR``, ``query_table`` anywhere (it could reach
+  a table by a computed name), more than :data:`MAX_VALUES` values — reads the whole
+  table.
 """
 
 from __future__ import annotations
@@ -115,31 +120,61 @@ def _plain(ref: dict[str, Any]) -> bool:
     )
 
 
-def _joined(source: Any, ref: dict[str, Any]) -> bool:
-    """Whether ``ref`` is ``source`` or inside it through regular joins only."""
+def _path(source: Any, ref: dict[str, Any]) -> list[tuple[dict[str, Any], Any]] | None:
+    """The joins from ``source`` down to ``ref``, each with its side not holding ``ref``,
+    if ``ref`` is ``source`` or inside it through regular joins only; else None."""
     if source is ref:
-        return True
+        return []
     if not isinstance(source, dict) or source.get("type") != "JOIN":
-        return False
+        return None
     if source.get("ref_type") not in ("REGULAR", "NATURAL", "CROSS"):
-        return False
+        return None
     if source.get("ref_type") != "CROSS" and source.get("join_type") not in REGULAR_JOINS:
-        return False
-    return _joined(source.get("left"), ref) or _joined(source.get("right"), ref)
+        return None
+    for side, other in (("left", "right"), ("right", "left")):
+        below = _path(source.get(side), ref)
+        if below is not None:
+            return [(source, source.get(other)), *below]
+    return None
+
+
+def _equal_names(path: list[tuple[dict[str, Any], Any]], qualifier: str) -> dict[str, set[Any]]:
+    """{column: names whose value equals the table's ``column`` in every row the WHERE
+    sees}: its own ``qualifier`` for every column (``None``, the bare name, when the table
+    is the FROM's only one) and, through inner ``USING (column)`` joins from the table
+    up, the other sides' aliases — and the bare name, when those joins reach the top."""
+    names: dict[str, set[Any]] = {"*": {qualifier} | ({None} if not path else set())}
+    using = _using(path[-1][0]) if path else set()
+    for column in using:
+        found: set[Any] = set()
+        for depth in range(len(path) - 1, -1, -1):
+            join, other = path[depth]
+            if column not in _using(join):
+                break
+            if isinstance(other, dict) and other.get("type") != "JOIN":
+                found.add(str(other.get("alias") or other.get("table_name") or "").lower())
+            if depth == 0:
+                found.add(None)
+        names[column] = found - {""}
+    return names
+
+
+def _using(join: dict[str, Any]) -> set[str]:
+    """The ``USING`` columns of an inner join (none for any other join)."""
+    if join.get("join_type") != "INNER" or join.get("ref_type") != "REGULAR":
+        return set()
+    return {str(c).lower() for c in join.get("using_columns") or ()}
 
 
 def _filter(nodes: list[dict[str, Any]], ref: dict[str, Any], kinds: Mapping[str, str]) -> Filter:
-    select = next(
-        (n for n in nodes if n.get("type") == "SELECT_NODE" and _joined(n.get("from_table"), ref)),
-        None,
-    )
-    if select is None or select.get("sample"):
+    paths = ((n, _path(n.get("from_table"), ref)) for n in nodes if n.get("type") == "SELECT_NODE")
+    select, path = next(((n, p) for n, p in paths if p is not None), (None, None))
+    if select is None or path is None or select.get("sample"):
         return None
-    qualifier = str(ref.get("alias") or ref.get("table_name")).lower()
-    alone = select.get("from_table") is ref
+    names = _equal_names(path, str(ref.get("alias") or ref.get("table_name")).lower())
     found: dict[str, set[Any]] = {}
     for term in _conjuncts(select.get("where_clause")):
-        matched = _term(term, qualifier, alone, kinds)
+        matched = _term(term, names, kinds)
         if matched is not None:
             column, values = matched
             found[column] = found[column] & values if column in found else values
@@ -158,7 +193,7 @@ def _conjuncts(expr: Any) -> Iterator[dict[str, Any]]:
 
 
 def _term(
-    term: dict[str, Any], qualifier: str, alone: bool, kinds: Mapping[str, str]
+    term: dict[str, Any], names: Mapping[str, set[Any]], kinds: Mapping[str, str]
 ) -> tuple[str, set[Any]] | None:
     """(column, values) of ``column = constant`` or ``column IN (constants)``, else None."""
     if term.get("type") == "COMPARE_EQUAL":
@@ -170,7 +205,7 @@ def _term(
         column, constants = term["children"][0], term["children"][1:]
     else:
         return None
-    name = _column(column, qualifier, alone)
+    name = _column(column, names)
     kind = kinds.get(name or "")
     if name is None or kind not in LITERAL_KINDS:
         return None
@@ -178,12 +213,16 @@ def _term(
     return None if None in values else (name, values)
 
 
-def _column(node: Any, qualifier: str, alone: bool) -> str | None:
+def _column(node: Any, names: Mapping[str, set[Any]]) -> str | None:
+    """The table's column ``node`` names, directly or through an equal column."""
     if not isinstance(node, dict) or node.get("class") != "COLUMN_REF":
         return None
-    names = [str(n).lower() for n in node.get("column_names") or ()]
-    if len(names) == 2 and names[0] == qualifier or len(names) == 1 and alone:
-        return names[-1]
+    parts = [str(n).lower() for n in node.get("column_names") or ()]
+    if len(parts) not in (1, 2):
+        return None
+    qualifier = parts[0] if len(parts) == 2 else None
+    if qualifier in names["*"] or qualifier in names.get(parts[-1], ()):
+        return parts[-1]
     return None
 
 

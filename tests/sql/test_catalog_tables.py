@@ -165,6 +165,14 @@ def queries(ids: list[str]) -> list[str]:
         f"WHERE r.run_id = '{a}' ORDER BY ALL",
         f"SELECT r.seed, c.tick FROM runs r LEFT JOIN checkpoints c "
         f"ON c.run_id = r.run_id AND c.tick > 100 WHERE c.run_id = '{b}' ORDER BY ALL",
+        f"SELECT r.seed, c.tick FROM runs r JOIN checkpoints c USING (run_id) "
+        f"WHERE run_id = '{b}' ORDER BY ALL",
+        f"SELECT count(*) FROM runs JOIN checkpoints USING (run_id) JOIN run_tags "
+        f"USING (run_id) WHERE run_id IN ('{a}', '{b}')",
+        f"SELECT r.seed, c.tick FROM runs r LEFT JOIN checkpoints c USING (run_id) "
+        f"WHERE run_id = '{b}' ORDER BY ALL",
+        f"SELECT r.seed, t.key FROM runs r JOIN checkpoints c USING (run_id) "
+        f"LEFT JOIN run_tags t ON t.run_id = c.run_id WHERE r.run_id = '{a}' ORDER BY ALL",
         f"SELECT seed FROM main.runs WHERE run_id = '{a}'",
         f"SELECT seed FROM memory.main.runs WHERE \"RUN_ID\" = '{a}'",
         f"SELECT count(*) FROM query_table('runs') WHERE run_id = '{a}'",
@@ -250,12 +258,28 @@ def test_a_closed_session_closes_its_catalog(catalog: Catalog, tmp_path: Path) -
         ),
         (
             "SELECT * FROM runs r JOIN checkpoints c USING (run_id) WHERE r.run_id = 'a'",
-            {"runs": {"run_id": ("a",)}, "checkpoints": None},
+            {"runs": {"run_id": ("a",)}, "checkpoints": {"run_id": ("a",)}},
         ),
-        # a bare column with a join: which table's it is, the tree does not say
         (
             "SELECT * FROM runs r JOIN checkpoints c USING (run_id) WHERE run_id = 'a'",
+            {"runs": {"run_id": ("a",)}, "checkpoints": {"run_id": ("a",)}},
+        ),
+        # an outer join's USING column is one side's: not inferred for the other
+        (
+            "SELECT * FROM runs r LEFT JOIN checkpoints c USING (run_id) WHERE run_id = 'a'",
             {"runs": None, "checkpoints": None},
+        ),
+        (
+            "SELECT * FROM runs r LEFT JOIN checkpoints c USING (run_id) WHERE r.run_id = 'a'",
+            {"runs": {"run_id": ("a",)}, "checkpoints": None},
+        ),
+        (
+            "SELECT * FROM runs r JOIN checkpoints c ON r.run_id = c.run_id WHERE r.run_id = 'a'",
+            {"runs": {"run_id": ("a",)}, "checkpoints": None},
+        ),
+        (
+            "SELECT * FROM fields f JOIN runs r USING (run_id) WHERE f.run_id = 'a'",
+            {"runs": {"run_id": ("a",)}},
         ),
         ("SELECT * FROM runs WHERE run_id = 'a' OR seed = 1", {"runs": None}),
         ("SELECT * FROM runs WHERE run_id = $1", {"runs": None}),
