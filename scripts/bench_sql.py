@@ -252,7 +252,9 @@ def session_start(
                 cmd += ["--export-dir", str(root), "--format", "csv", sql]
                 run_env = env | ({"PYTHONPATH": str(src)} if src else {})
                 start = time.perf_counter()
-                done = subprocess.run(cmd, env=run_env, check=True, capture_output=True, text=True)
+                done = subprocess.run(cmd, env=run_env, capture_output=True, text=True)
+                if done.returncode:
+                    raise SystemExit(f"{name}{suffix} failed: {done.stderr.strip()}")
                 times.setdefault(name + suffix, []).append(time.perf_counter() - start)
                 answers.setdefault(name, set()).add(done.stdout)
     out: dict[str, Any] = {k + "_s": round(statistics.median(v), 3) for k, v in times.items()}
