@@ -20,19 +20,35 @@ Synthetic data written through the real lens format (64x64 per face, 24,576 cell
   takes a map in (``fetchnumpy()``; target < 20 ms), beside ``time_slice_fetchall_ms``,
   the same rows as Python tuples: converting 24,576 rows to objects costs ~7 ms more,
   nothing the storage can change;
-- bytes per sample of the Parquet files and of the lens chunks.
+- bytes per sample of the Parquet files and of the lens chunks;
+- ``session_start_s``: the wall time of a whole ``continuum lens sql "SELECT 1"`` process
+  on a SQLite catalog seeded as ``scripts/bench_catalog.py`` seeds it (``--runs``,
+  default 100,000 runs and 1,000,000 checkpoints; target <= 0.4 s), beside
+  ``session_start_empty_s`` (an empty catalog) and ``import_floor_s`` (a process that
+  only imports ``continuum.sql``); ``join_runs_s``: a whole process joining ``fields``
+  (one time slice) with ``runs`` on that catalog (every run read), and
+  ``join_one_run_s`` the same query for one ``run_id`` (its row read alone). With
+  ``--baseline-src DIR`` (a checkout of an older ``continuum``), each of these also runs
+  from DIR, repeat by repeat interleaved with ours: ``*_baseline_s`` and ``*_ratio``
+  (ours over the baseline). Medians of ``--repeat``.
 
 Prints one JSON object. Usage: python scripts/bench_sql.py [--frames 4100] [--keep DIR]
+[--runs 100000] [--repeat 5] [--baseline-src /path/to/old/checkout] [--session-only]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -112,12 +128,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=4100)
     parser.add_argument("--keep", type=Path, default=None, help="Work here and keep the files.")
+    parser.add_argument("--runs", type=int, default=100_000, help="Runs in the big catalog.")
+    parser.add_argument("--repeat", type=int, default=5, help="Whole-process repeats.")
+    parser.add_argument("--baseline-src", type=Path, default=None, help="An older checkout.")
+    parser.add_argument(
+        "--session-only", action="store_true", help="Only the session timings (few frames)."
+    )
     args = parser.parse_args()
     base = args.keep or Path(tempfile.mkdtemp(prefix="bench_sql_"))
     run_dir, root = base / "lens" / RUN, base / "exports"
     run_dir.mkdir(parents=True, exist_ok=True)
     try:
-        out = run(run_dir, root, args.frames)
+        if args.session_only:
+            write_lens(run_dir, min(args.frames, 2 * CHUNK_FRAMES))
+            export_run(run_dir, root)
+            out: dict[str, Any] = {}
+        else:
+            out = run(run_dir, root, args.frames)
+        out |= session_start(base, root, args.runs, args.repeat, args.baseline_src)
     finally:
         if args.keep is None:
             shutil.rmtree(base, ignore_errors=True)
@@ -171,6 +199,81 @@ def run(run_dir: Path, root: Path, frames: int) -> dict:
         "parquet_cell_layout_bytes_per_sample": round(by_sample / samples, 3),
         "lens_bytes_per_sample": round(lens_bytes / samples, 3),
     }
+
+
+def seeded_catalog(path: Path, n_runs: int) -> str:
+    """A SQLite catalog seeded as ``scripts/bench_catalog.py`` seeds it, plus this
+    benchmark's exported run (so a join of ``fields`` and ``runs`` finds it); with no
+    runs, an empty (migrated) catalog."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_catalog import run_rows, seed
+
+    from continuum.catalog import Catalog
+    from continuum.catalog.db.models import runs
+
+    url = f"sqlite:///{path}"
+    cat = Catalog(url)
+    try:
+        if n_runs:
+            seed(cat, 0, n_runs)
+            row = run_rows(n_runs + 1, n_runs + 2)[0] | {"run_id": RUN}
+            with cat.db.engine.begin() as conn:
+                conn.execute(runs.insert(), [row])
+    finally:
+        cat.close()
+    return url
+
+
+def session_start(
+    base: Path, root: Path, n_runs: int, repeat: int, baseline: Path | None
+) -> dict[str, Any]:
+    """Whole-process ``lens sql`` timings on an empty and a seeded catalog (see above)."""
+    big = seeded_catalog(base / "big.db", n_runs)
+    empty = seeded_catalog(base / "empty.db", 0)
+    tick = 3 * TICK_STEP
+    join = (
+        "SELECT r.seed, count(*) AS n, avg(f.value) AS mean FROM fields AS f JOIN runs AS r "
+        f"USING (run_id) WHERE f.field = '{FIELD}' AND f.tick = {tick}"
+    )
+    cases = {
+        "session_start_empty": (empty, "SELECT 1"),
+        "session_start": (big, "SELECT 1"),
+        "join_runs": (big, join + " GROUP BY r.seed"),
+        "join_one_run": (big, join + f" AND r.run_id = '{RUN}' GROUP BY r.seed"),
+    }
+    env = {**os.environ, "XDG_DATA_HOME": str(base / "xdg")}  # an empty default root
+    sources = {"": None} | ({"_baseline": baseline} if baseline else {})
+    times: dict[str, list[float]] = {}
+    answers: dict[str, set[str]] = {}
+    for name, (url, sql) in cases.items():
+        for _ in range(repeat):
+            for suffix, src in sources.items():
+                cmd = [sys.executable, "-m", "continuum.cli", "lens", "sql", "--catalog", url]
+                cmd += ["--export-dir", str(root), "--format", "csv", sql]
+                run_env = env | ({"PYTHONPATH": str(src)} if src else {})
+                start = time.perf_counter()
+                done = subprocess.run(cmd, env=run_env, capture_output=True, text=True)
+                if done.returncode:
+                    raise SystemExit(f"{name}{suffix} failed: {done.stderr.strip()}")
+                times.setdefault(name + suffix, []).append(time.perf_counter() - start)
+                answers.setdefault(name, set()).add(done.stdout)
+    out: dict[str, Any] = {k + "_s": round(statistics.median(v), 3) for k, v in times.items()}
+    out["same_answers"] = all(len(a) == 1 for a in answers.values())
+    out["session_start_runs"] = n_runs
+    out["session_start_target_s"] = 0.4
+    floor = [sys.executable, "-c", "import continuum.sql"]
+    out["import_floor_s"] = round(statistics.median(_wall(floor, env) for _ in range(repeat)), 3)
+    if baseline:
+        for name in cases:
+            out[name + "_ratio"] = round(out[name + "_s"] / out[name + "_baseline_s"], 3)
+    out["loadavg"] = Path("/proc/loadavg").read_text().split()[:3]
+    return out
+
+
+def _wall(cmd: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, env=env, check=True, capture_output=True)
+    return time.perf_counter() - start
 
 
 if __name__ == "__main__":

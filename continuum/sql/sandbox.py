@@ -27,7 +27,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +43,8 @@ from continuum.sql.limits import Deadline, Limits
 from continuum.sql.statements import check_read
 
 BATCH_ROWS = 10_000
+#: Runs on a statement's cursor before the statement (see :class:`Session`).
+Prepare = Callable[[duckdb.DuckDBPyConnection, duckdb.Statement], None]
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,8 @@ class Cursor:
         self._cur = session._con.cursor()
         self._deadline = Deadline(session.limits.timeout, self._cur.interrupt)
         with self._guard():
+            if session._prepare is not None:  # the catalog rows it reads, on its cursor
+                session._prepare(self._cur, statement)
             self._cur.execute(statement, parameters)
 
     @contextmanager
@@ -172,10 +176,14 @@ class Cursor:
         self._cur.close()
 
 
-def _close(con: duckdb.DuckDBPyConnection, temp_dir: str) -> None:
+def _close(
+    con: duckdb.DuckDBPyConnection, temp_dir: str, cleanup: Callable[[], object] | None
+) -> None:
     con.close()
     if temp_dir:
         shutil.rmtree(temp_dir, ignore_errors=True)
+    if cleanup is not None:
+        cleanup()
 
 
 class Session:
@@ -183,6 +191,9 @@ class Session:
 
     ``execute(sql, parameters)`` (alias ``sql``) checks the statement, then runs it on
     its own cursor under the timeout; the DuckDB connection is never handed out.
+    ``prepare(cursor, statement)``, if given, runs on the statement's cursor after the
+    check and before the statement (it loads the catalog rows the statement reads,
+    :mod:`continuum.sql.catalog_tables`); ``cleanup`` runs when the session closes.
     """
 
     def __init__(
@@ -192,10 +203,14 @@ class Session:
         limits: Limits,
         temp_dir: str,
         warnings: Sequence[str] = (),
+        *,
+        prepare: Prepare | None = None,
+        cleanup: Callable[[], object] | None = None,
     ) -> None:
         self._con, self.roots, self.limits = con, tuple(roots), limits
         self.temp_dir, self.warnings = temp_dir, tuple(warnings)
-        self._closer = weakref.finalize(self, _close, con, temp_dir)
+        self._prepare = prepare
+        self._closer = weakref.finalize(self, _close, con, temp_dir, cleanup)
 
     def execute(self, sql: str, parameters: Any = None) -> Cursor:
         """Run one read-only statement; its rows stream from the returned cursor."""

@@ -43,28 +43,28 @@ world declares none. Join them ``USING (run_id, field)`` (``USING (run_id, signa
 Tables rather than a column of the views: the views stay scans of the files, and a
 unit is one value per field, not per row.
 
-Tables, copied from the catalog when the session opens (so a query can join field
-history with seeds, scenarios, params and statuses): ``runs``, ``run_params``,
-``run_tags``, ``checkpoints``, ``lens_chunks``, ``lens_gaps``, ``parquet_exports``.
-Timestamps are UTC.
+Views of the catalog's tables (so a query can join field history with seeds, scenarios,
+params and statuses): ``runs``, ``run_params``, ``run_tags``, ``checkpoints``,
+``lens_chunks``, ``lens_gaps``, ``parquet_exports``, read where they live when a
+statement names them, never copied at open (:mod:`continuum.sql.catalog_tables`): each
+statement sees the catalog as committed when it runs. Timestamps are UTC.
 The file lists are fixed when the session opens; open a new one to see newer chunks.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import duckdb
-import numpy as np
 
 from continuum import layout
+from continuum.sql.catalog_tables import CatalogTables, gap_filter
 from continuum.sql.columns import SCHEMA, cell_position_sql, cell_tangent_sql
 from continuum.sql.errors import translate
 from continuum.sql.limits import DEFAULT_TIMEOUT_S, Limits
@@ -79,7 +79,6 @@ SIGNAL_SCHEMA = {"tick": "BIGINT", "sim_time": "DOUBLE", "signal": "VARCHAR"} | 
     k: "DOUBLE" for k in ("value", "vx", "vy", "vz")
 }
 log = logging.getLogger("continuum.sql")
-_TYPES = {"int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN", "time": "TIMESTAMP"}
 
 
 def _listed(files: list[Path]) -> str:
@@ -305,30 +304,8 @@ def _signal_units(meta: dict[str, str]) -> dict[str, str]:
     return {str(k): u for k, v in doc.items() if (u := _units(v)) is not None}
 
 
-def _column(values: list[Any], kind: str) -> np.ndarray:
-    if kind == "time":  # naive UTC: DuckDB TIMESTAMP, no time-zone library needed
-        values = [v.astimezone(dt.UTC).replace(tzinfo=None) if v else None for v in values]
-    return np.array(values, dtype=object)
-
-
-def load_tables(con: duckdb.DuckDBPyConnection, dumps: Sequence[TableDump]) -> None:
-    """Create one DuckDB table per catalog table dump and fill it in one insert."""
-    for d in dumps:
-        cols = ", ".join(f'"{c}" {_TYPES.get(k, "VARCHAR")}' for c, k in zip(d.columns, d.kinds))
-        con.execute(f"CREATE OR REPLACE TABLE {d.name} ({cols})")
-        if not d.rows:
-            continue
-        data = {
-            c: _column([r[n] for r in d.rows], k)
-            for n, (c, k) in enumerate(zip(d.columns, d.kinds))
-        }
-        con.register("_catalog_rows", data)
-        con.execute(f"INSERT INTO {d.name} SELECT * FROM _catalog_rows")
-        con.unregister("_catalog_rows")
-
-
 def open_session(
-    dumps: Sequence[TableDump],
+    tables: CatalogTables | Sequence[TableDump],
     roots: Sequence[str | os.PathLike[str]],
     *,
     search: Sequence[str] = (),
@@ -339,8 +316,12 @@ def open_session(
 
     ``roots``: the readable directories (each must be one; see :mod:`continuum.sql.roots`);
     ``search``: more directories to look for parts in (catalog rows), used only when
-    inside a root. The connection is locked before any file is read.
+    inside a root; ``tables``: the catalog's tables (:class:`CatalogTables`, closed with
+    the session once it is open), or rows given whole. The connection is locked
+    before any file is read.
     """
+    if not isinstance(tables, CatalogTables):
+        tables = CatalogTables.fixed(tables)
     warn = warn or log.warning
     notes: list[str] = []
 
@@ -356,8 +337,7 @@ def open_session(
     try:
         con = sandboxed(readable, limits, temp_dir)
         with translate("opening the SQL session"):
-            load_tables(con, dumps)
-            load_ticks(con, files.ticks, gaps=any(d.name == "lens_gaps" for d in dumps))
+            _load_ticks(con, files.ticks, tables)
             footers = _footers(con, files.by_time)
             con.execute(f"CREATE VIEW fields AS {_fields_view(con, files.by_time, footers)}")
             load_units(con, footers, _footers(con, files.signals))
@@ -370,7 +350,25 @@ def open_session(
         if temp_dir:
             shutil.rmtree(temp_dir, ignore_errors=True)
         raise
-    return Session(con, readable, limits, temp_dir, notes)
+    return Session(
+        con, readable, limits, temp_dir, notes, prepare=tables.prepare, cleanup=tables.close
+    )
+
+
+def _load_ticks(con: duckdb.DuckDBPyConnection, files: list[Path], tables: CatalogTables) -> None:
+    """The catalog views, then the ``ticks`` table with the gaps of the exported runs
+    (their ``lens_gaps`` rows alone are read, then dropped from the session's connection)."""
+    tables.create(con)
+    gaps = "lens_gaps" in tables.names
+    if gaps and files:
+        tables.fill(con, gap_filter(_exported_runs(files)))
+    load_ticks(con, files, gaps=gaps)
+    if gaps and files:
+        tables.clear(con, ["lens_gaps"])
+
+
+def _exported_runs(files: list[Path]) -> set[str]:
+    return {r for f in files if (r := layout.parse_run_partition(f.parent.parent.name))}
 
 
 def connect(
@@ -400,7 +398,15 @@ def connect(
 
     limits = Limits.of(memory_limit, timeout)
     readable = configured_roots(roots, default=True, warn=warn or log.warning)
-    with Catalog(catalog) as cat:
-        dumps = cat.exports.sql_tables()
+    cat = Catalog(catalog)
+    try:
         recorded = cat.exports.roots()
-    return open_session(dumps, readable, search=recorded, limits=limits, warn=warn)
+    except BaseException:
+        cat.close()
+        raise
+    try:  # the session closes the catalog
+        tables = CatalogTables.of_catalog(cat)
+        return open_session(tables, readable, search=recorded, limits=limits, warn=warn)
+    except BaseException:
+        cat.close()
+        raise
