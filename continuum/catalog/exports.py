@@ -48,6 +48,7 @@ from continuum.catalog.db.models import (
     as_dicts,
     checkpoints,
     lens_chunks,
+    lens_copies,
     lens_gaps,
     parquet_exports,
     run_params,
@@ -65,6 +66,7 @@ SQL_TABLES: dict[str, Table] = {
     "checkpoints": checkpoints,
     "lens_chunks": lens_chunks,
     "lens_gaps": lens_gaps,
+    "lens_copies": lens_copies,
     "parquet_exports": parquet_exports,
 }
 

@@ -45,7 +45,7 @@ unit is one value per field, not per row.
 
 Views of the catalog's tables (so a query can join field history with seeds, scenarios,
 params and statuses): ``runs``, ``run_params``, ``run_tags``, ``checkpoints``,
-``lens_chunks``, ``lens_gaps``, ``parquet_exports``, read where they live when a
+``lens_chunks``, ``lens_gaps``, ``lens_copies``, ``parquet_exports``, read where they live when a
 statement names them, never copied at open (:mod:`continuum.sql.catalog_tables`): each
 statement sees the catalog as committed when it runs. Timestamps are UTC.
 The file lists are fixed when the session opens; open a new one to see newer chunks.

@@ -63,3 +63,14 @@ def test_revision_0008_adds_and_removes_the_table(catalog_url):
         engine.dispose()
     with Catalog(catalog_url) as cat:
         assert cat.lens_copies.list(rid) == []
+
+
+def test_lens_sql_joins_the_copies(catalog, tmp_path):
+    from continuum.sql import connect
+
+    summary = run(steps=25, lens_dir=tmp_path / "lens", lens_chunk_size=10, catalog=catalog.url)
+    with connect(catalog.url, roots=[tmp_path]) as session:
+        rows = session.execute(
+            "SELECT run_id, start_tick, end_tick, frames FROM lens_copies JOIN runs USING (run_id)"
+        ).fetchall()
+    assert rows == [(summary["run_id"], 0, 26, 26)]
