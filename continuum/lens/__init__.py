@@ -32,54 +32,122 @@ is :class:`continuum.topology.CubedSphere`, re-exported here as
 scipy is imported only when a point-sample field is reconstructed.
 """
 
-from continuum.lens.capture import (
-    CaptureConfig,
-    LensCapture,
-    choose_chunk_size,
-    covered_end,
-    default_memory,
-    parse_fields,
-)
-from continuum.lens.compaction import compact_history
-from continuum.lens.format import (
-    FORMAT_VERSION,
-    KIND,
-    ChunkData,
-    ChunkFile,
-    ChunkHeader,
-    EncodedChunk,
-    FieldSeries,
-    LensIdentity,
-    encode_chunk,
-    read_chunk_header,
-    write_chunk,
-)
-from continuum.lens.gaps import LensGap
-from continuum.lens.history import FieldLens
-from continuum.lens.interpolate import blend, bracket
-from continuum.lens.manifest import LensManifest
-from continuum.lens.reconstruct import (
-    CONTAINING,
-    NEAREST,
-    RULES,
-    FieldConfig,
-    Reconstruction,
-)
-from continuum.lens.region import Region
-from continuum.lens.source import FieldHistory, FieldSource, PointValue, PointValues
-from continuum.lens.store import ChunkRef, LensStore, resolve_run_dir
-from continuum.lens.writer import (
-    ChunkWriter,
-    GapCallback,
-    OnFull,
-    RecordedGap,
-    SealCallback,
-    SealedChunk,
-)
-from continuum.topology import CubedSphere
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what the names are, for type checkers; at run time, loaded on first use
+    from continuum.lens.capture import (
+        CaptureConfig,
+        LensCapture,
+        choose_chunk_size,
+        covered_end,
+        default_memory,
+        parse_fields,
+    )
+    from continuum.lens.compaction import compact_history
+    from continuum.lens.format import (
+        FORMAT_VERSION,
+        KIND,
+        ChunkData,
+        ChunkFile,
+        ChunkHeader,
+        EncodedChunk,
+        FieldSeries,
+        LensIdentity,
+        encode_chunk,
+        read_chunk_header,
+        write_chunk,
+    )
+    from continuum.lens.gaps import LensGap
+    from continuum.lens.history import FieldLens
+    from continuum.lens.interpolate import blend, bracket
+    from continuum.lens.manifest import LensManifest
+    from continuum.lens.reconstruct import (
+        CONTAINING,
+        NEAREST,
+        RULES,
+        FieldConfig,
+        Reconstruction,
+    )
+    from continuum.lens.region import Region
+    from continuum.lens.source import FieldHistory, FieldSource, PointValue, PointValues
+    from continuum.lens.store import ChunkRef, LensStore, resolve_run_dir
+    from continuum.lens.writer import (
+        ChunkWriter,
+        GapCallback,
+        OnFull,
+        RecordedGap,
+        SealCallback,
+        SealedChunk,
+    )
+    from continuum.topology import CubedSphere
+
+#: each public name -> the module defining it: importing the package loads none of them,
+#: so a command that needs one submodule pays for that one (``lens sql`` starts without
+#: the capture, the writer and the formats)
+_WHERE = {
+    "CaptureConfig": "continuum.lens.capture",
+    "LensCapture": "continuum.lens.capture",
+    "choose_chunk_size": "continuum.lens.capture",
+    "covered_end": "continuum.lens.capture",
+    "default_memory": "continuum.lens.capture",
+    "parse_fields": "continuum.lens.capture",
+    "compact_history": "continuum.lens.compaction",
+    "FORMAT_VERSION": "continuum.lens.format",
+    "KIND": "continuum.lens.format",
+    "ChunkData": "continuum.lens.format",
+    "ChunkFile": "continuum.lens.format",
+    "ChunkHeader": "continuum.lens.format",
+    "EncodedChunk": "continuum.lens.format",
+    "FieldSeries": "continuum.lens.format",
+    "LensIdentity": "continuum.lens.format",
+    "encode_chunk": "continuum.lens.format",
+    "read_chunk_header": "continuum.lens.format",
+    "write_chunk": "continuum.lens.format",
+    "LensGap": "continuum.lens.gaps",
+    "FieldLens": "continuum.lens.history",
+    "blend": "continuum.lens.interpolate",
+    "bracket": "continuum.lens.interpolate",
+    "LensManifest": "continuum.lens.manifest",
+    "CONTAINING": "continuum.lens.reconstruct",
+    "NEAREST": "continuum.lens.reconstruct",
+    "RULES": "continuum.lens.reconstruct",
+    "FieldConfig": "continuum.lens.reconstruct",
+    "Reconstruction": "continuum.lens.reconstruct",
+    "Region": "continuum.lens.region",
+    "FieldHistory": "continuum.lens.source",
+    "FieldSource": "continuum.lens.source",
+    "PointValue": "continuum.lens.source",
+    "PointValues": "continuum.lens.source",
+    "ChunkRef": "continuum.lens.store",
+    "LensStore": "continuum.lens.store",
+    "resolve_run_dir": "continuum.lens.store",
+    "ChunkWriter": "continuum.lens.writer",
+    "GapCallback": "continuum.lens.writer",
+    "OnFull": "continuum.lens.writer",
+    "RecordedGap": "continuum.lens.writer",
+    "SealCallback": "continuum.lens.writer",
+    "SealedChunk": "continuum.lens.writer",
+    "CubedSphere": "continuum.topology",
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _WHERE[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # looked up once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 #: The lens's topology is the runtime's: one grid, owned by :mod:`continuum.topology`.
-CubedSphereTopology = CubedSphere
+CubedSphereTopology = importlib.import_module("continuum.topology").CubedSphere  # the old name
 
 __all__ = [
     "CONTAINING",

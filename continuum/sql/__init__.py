@@ -18,13 +18,54 @@ or be imported by ``continuum.lens``/``continuum.checkpoint``/``continuum catalo
 (it loads duckdb).
 """
 
-from continuum.sql.export import LAYOUTS, ChunkExport, export_chunk
-from continuum.sql.exporter import LiveExporter, export_run
-from continuum.sql.limits import DEFAULT_TIMEOUT_S, Limits, default_memory_limit
-from continuum.sql.roots import default_root
-from continuum.sql.sandbox import Cursor, Result, Session, run_query
-from continuum.sql.session import connect, open_session
-from continuum.sql.statements import check_read
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what the names are, for type checkers; at run time, loaded on first use
+    from continuum.sql.export import LAYOUTS, ChunkExport, export_chunk
+    from continuum.sql.exporter import LiveExporter, export_run
+    from continuum.sql.limits import DEFAULT_TIMEOUT_S, Limits, default_memory_limit
+    from continuum.sql.roots import default_root
+    from continuum.sql.sandbox import Cursor, Result, Session, run_query
+    from continuum.sql.session import connect, open_session
+    from continuum.sql.statements import check_read
+
+#: each public name -> the module defining it: importing the package loads none of them,
+#: so a command that needs one submodule pays for that one (``lens sql`` starts without
+#: the capture, the writer and the formats)
+_WHERE = {
+    "LAYOUTS": "continuum.sql.export",
+    "ChunkExport": "continuum.sql.export",
+    "export_chunk": "continuum.sql.export",
+    "LiveExporter": "continuum.sql.exporter",
+    "export_run": "continuum.sql.exporter",
+    "DEFAULT_TIMEOUT_S": "continuum.sql.limits",
+    "Limits": "continuum.sql.limits",
+    "default_memory_limit": "continuum.sql.limits",
+    "default_root": "continuum.sql.roots",
+    "Cursor": "continuum.sql.sandbox",
+    "Result": "continuum.sql.sandbox",
+    "Session": "continuum.sql.sandbox",
+    "run_query": "continuum.sql.sandbox",
+    "connect": "continuum.sql.session",
+    "open_session": "continuum.sql.session",
+    "check_read": "continuum.sql.statements",
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _WHERE[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # looked up once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",
