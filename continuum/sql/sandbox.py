@@ -27,7 +27,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,6 +178,10 @@ def _close(con: duckdb.DuckDBPyConnection, temp_dir: str) -> None:
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
+#: Rewrites a statement already checked to read only (view names only).
+Route = Callable[[duckdb.DuckDBPyConnection, duckdb.Statement], duckdb.Statement]
+
+
 class Session:
     """User SQL over field history: one read at a time, locked to ``roots``, bounded.
 
@@ -192,8 +196,10 @@ class Session:
         limits: Limits,
         temp_dir: str,
         warnings: Sequence[str] = (),
+        route: Route | None = None,
     ) -> None:
         self._con, self.roots, self.limits = con, tuple(roots), limits
+        self._route = route  # picks the views a checked statement reads (sql.routing)
         self.temp_dir, self.warnings = temp_dir, tuple(warnings)
         self._closer = weakref.finalize(self, _close, con, temp_dir)
 
@@ -204,6 +210,8 @@ class Session:
         if not isinstance(sql, str):
             raise QueryError(f"SQL must be text, got {type(sql).__name__}")
         statement = check_read(self._con, sql)
+        if self._route is not None:
+            statement = self._route(self._con, statement)
         return Cursor(self, statement, parameters)
 
     sql = execute
