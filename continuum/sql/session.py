@@ -399,8 +399,12 @@ def open_session(
     search: Sequence[str] = (),
     limits: Limits | None = None,
     warn: Warn | None = None,
+    routed: bool = True,
 ) -> Session:
     """A sandboxed session with the views and tables above over exactly ``roots``.
+
+    ``routed``: statements routed to the fastest views (:mod:`continuum.sql.routing`);
+    False runs them on the views they name (a benchmark's baseline).
 
     ``roots``: the readable directories (each must be one; see :mod:`continuum.sql.roots`);
     ``search``: more directories to look for parts in (catalog rows), used only when
@@ -438,7 +442,7 @@ def open_session(
         if temp_dir:
             shutil.rmtree(temp_dir, ignore_errors=True)
         raise
-    return Session(con, readable, limits, temp_dir, notes, route=route)
+    return Session(con, readable, limits, temp_dir, notes, route=route if routed else None)
 
 
 def connect(
