@@ -71,13 +71,14 @@ def route(con: duckdb.DuckDBPyConnection, statement: duckdb.Statement) -> duckdb
         return statement
     try:
         row = con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
-        doc = json.loads(row[0]) if row else {"error": True}
+        doc: dict[str, Any] = json.loads(row[0]) if row else {"error": True}
     except (duckdb.Error, ValueError):
         return statement
-    if doc.get("error") or len(doc.get("statements", ())) != 1:
+    statements = doc.get("statements")
+    if doc.get("error") or not isinstance(statements, list) or len(statements) != 1:
         return statement
     scan = _Scan()
-    _walk(doc["statements"][0]["node"], scan, None)
+    _walk(statements[0].get("node"), scan, None)
     routed = _rewrite(sql, scan)
     if routed is None or routed == sql:
         return statement
