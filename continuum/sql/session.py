@@ -22,6 +22,16 @@ listed, realpath-checked and read only after the connection is locked
   reads one row group per file) and from the time-major files elsewhere;
 - ``signals``: (tick, sim_time, signal, value, vx, vy, vz, run_id).
 
+The user writes SQL on ``fields`` (or ``fields_by_sample``) and never picks a layout: each
+statement is routed (:mod:`continuum.sql.routing`) — a ``sample``/position filter without
+a ``tick =`` reads the sample-major copy, and a statement reading positions gets the
+views ``_fields_time_cells`` / ``_fields_sample_cells``, whose cell positions come from a
+per-resolution cells table joined on ``sample`` (:mod:`continuum.sql.cells`), so a
+``face``/``lat`` predicate is a predicate on that small table whose sample range DuckDB
+pushes into the scan — never trigonometry per row. Each layout group lists its parts as
+one branch per part bounded by its named tick range (:func:`_pruned`; few parts only), so a
+time slice opens only the part that holds its tick.
+
 Tables: ``ticks`` (run_id, tick, sim_time, captured, gap_cause), one row per exported
 frame (``captured`` true, ``gap_cause`` NULL), read from the chunks' ``ticks`` files when
 the session opens — a table, not a view over the files, so each query's join reads no
@@ -199,8 +209,11 @@ def _strides(con: duckdb.DuckDBPyConnection, files: list[Path]) -> dict[str, int
 
 
 #: Above this many files in one layout group, one ``read_parquet`` of the list instead of
-#: one pruned branch per file: each branch costs planning time (a few dozen microseconds).
-MAX_PRUNED_BRANCHES = 256
+#: one pruned branch per file. Each branch is bound (its file's schema read) at every
+#: query's planning: measured, a slice over 5 terra ``large`` parts (100 row groups each)
+#: took 19 ms pruned vs 30 ms listed, but over 10 / 50 / 200 one-row-group parts 15 / 43
+#: / 162 ms pruned vs 12 / 31 / 74 ms listed — pruning pays for few large parts only.
+MAX_PRUNED_BRANCHES = 8
 
 
 def _pruned(files: list[Path]) -> str:
@@ -209,8 +222,9 @@ def _pruned(files: list[Path]) -> str:
     One branch per part, ``WHERE tick >= S AND tick < E`` from its name (the half-open
     tick range every part is named by): DuckDB's filter combiner finds a query's
     ``tick = T`` unsatisfiable in every branch but one and drops them at plan time, so a
-    time slice opens one file (measured on terra ``large``: 12.6 ms vs 18-30 ms for the
-    list). Files whose names do not parse, or too many, are read as a list.
+    time slice opens one file. Files whose names do not parse, or more than
+    :data:`MAX_PRUNED_BRANCHES`, are read as a list (whose row groups DuckDB prunes by
+    their tick statistics instead).
     """
     spans = [layout.PART_NAME_RE.match(f.name) for f in files]
     if len(files) > MAX_PRUNED_BRANCHES or len(files) < 2 or not all(spans):
