@@ -32,8 +32,23 @@ Synthetic data written through the real lens format (64x64 per face, 24,576 cell
   from DIR, repeat by repeat interleaved with ours: ``*_baseline_s`` and ``*_ratio``
   (ours over the baseline). Medians of ``--repeat``.
 
+With ``--questions``, the analyst's four questions of issue 15 instead (:func:`questions`), on
+a real terra ``large`` run (256x256 per face, 393,216 cells; ``--question-frames`` frames,
+500 by default, ``atmosphere.temperature`` only), each before/after in the same run,
+interleaved repeat by repeat, medians: the *before* is the plain query on the old view
+(``fields_by_sample`` for the spatial questions, ``fields`` for the slice: the best SQL of
+the issue's table), unrouted, over parts exported in the old format; the *after* is the
+plain query on ``fields``, routed, over parts in the current format:
+
+- ``sql_point_ms``: one sample's whole history; ``sql_slice_ms``: one tick, every sample
+  (``fetchnumpy``); ``sql_face_mean_ms``: ``avg(value) ... WHERE face = 2 GROUP BY tick``;
+  ``sql_band_mean_ms``: the same ``WHERE lat BETWEEN 10 AND 20``;
+- ``parquet_bytes`` (both layouts), ``lens_bytes``; ``export_rate`` (samples/s, both
+  layouts) — each with a ``_before`` twin — and ``loadavg``.
+
 Prints one JSON object. Usage: python scripts/bench_sql.py [--frames 4100] [--keep DIR]
 [--runs 100000] [--repeat 5] [--baseline-src /path/to/old/checkout] [--session-only]
+[--questions [--question-frames 500] [--lens RUN_DIR]]
 """
 
 from __future__ import annotations
@@ -129,23 +144,29 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=4100)
     parser.add_argument("--keep", type=Path, default=None, help="Work here and keep the files.")
     parser.add_argument("--runs", type=int, default=100_000, help="Runs in the big catalog.")
-    parser.add_argument("--repeat", type=int, default=5, help="Whole-process repeats.")
+    parser.add_argument("--repeat", type=int, default=5, help="Repeats (medians taken).")
     parser.add_argument("--baseline-src", type=Path, default=None, help="An older checkout.")
     parser.add_argument(
         "--session-only", action="store_true", help="Only the session timings (few frames)."
     )
+    parser.add_argument("--questions", action="store_true", help="Issue 15's four questions.")
+    parser.add_argument("--question-frames", type=int, default=500)
+    parser.add_argument("--lens", type=Path, default=None, help="A lens run dir to use.")
     args = parser.parse_args()
     base = args.keep or Path(tempfile.mkdtemp(prefix="bench_sql_"))
     run_dir, root = base / "lens" / RUN, base / "exports"
     run_dir.mkdir(parents=True, exist_ok=True)
     try:
-        if args.session_only:
+        out: dict[str, Any]
+        if args.questions:
+            out = questions(base, args.question_frames, args.repeat, args.lens)
+        elif args.session_only:
             write_lens(run_dir, min(args.frames, 2 * CHUNK_FRAMES))
             export_run(run_dir, root)
-            out: dict[str, Any] = {}
+            out = session_start(base, root, args.runs, args.repeat, args.baseline_src)
         else:
             out = run(run_dir, root, args.frames)
-        out |= session_start(base, root, args.runs, args.repeat, args.baseline_src)
+            out |= session_start(base, root, args.runs, args.repeat, args.baseline_src)
     finally:
         if args.keep is None:
             shutil.rmtree(base, ignore_errors=True)
@@ -274,6 +295,143 @@ def _wall(cmd: list[str], env: dict[str, str]) -> float:
     start = time.perf_counter()
     subprocess.run(cmd, env=env, check=True, capture_output=True)
     return time.perf_counter() - start
+
+
+QUESTION_FIELD = "atmosphere.temperature"
+
+
+def terra_large(base: Path, frames: int) -> Path:
+    """A real terra ``large`` run of ``frames`` steps, one field captured; its lens dir."""
+    from continuum.runner import RunRequest, execute
+
+    request = RunRequest(
+        "terra",
+        steps=frames,
+        seed=1,
+        scenario="large",
+        lens_dir=base / "terra_lens",
+        lens_fields=QUESTION_FIELD,
+        lens_chunk_size=100,
+        no_catalog=True,
+    )
+    return base / "terra_lens" / execute(request)["run_id"]
+
+
+def _old_format():
+    """The export format before issue 15 (sample-major: v2, ~500k-row groups), as a
+    context manager: the *before* parts are written by the same code, so the bytes and
+    the export rate compare formats, not code paths."""
+    import contextlib
+
+    from continuum.sql import export, session
+
+    @contextlib.contextmanager
+    def old():
+        saved = dict(export.FORMATS), export.REPEATS_FOR_PLAIN, session.MAX_PRUNED_BRANCHES
+        export.FORMATS["sample"] = ("V2", export.ROW_GROUP_TARGET)
+        export.REPEATS_FOR_PLAIN, session.MAX_PRUNED_BRANCHES = 2.0, 0
+        try:
+            yield
+        finally:
+            export.FORMATS.update(saved[0])
+            export.REPEATS_FOR_PLAIN, session.MAX_PRUNED_BRANCHES = saved[1], saved[2]
+
+    return old()
+
+
+def _size(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*.parquet"))
+
+
+def questions(base: Path, frames: int, repeat: int, lens: Path | None) -> dict:
+    """Issue 15's four SQL questions and the bytes, before/after (see the docstring)."""
+    import os
+    import statistics
+
+    run_dir = lens or terra_large(base, frames)
+    lens_bytes = sum(p.stat().st_size for p in run_dir.glob("*.lens"))
+    roots = {"before": base / "q_before", "after": base / "q_after"}
+    export_s = {}
+    for side, root in roots.items():
+        shutil.rmtree(root, ignore_errors=True)
+        start = time.perf_counter()
+        if side == "before":
+            with _old_format():
+                export_run(run_dir, root, layouts=("time", "sample"))
+        else:
+            export_run(run_dir, root, layouts=("time", "sample"))
+        export_s[side] = time.perf_counter() - start
+    with _old_format():
+        before = open_session([], [roots["before"]], routed=False)
+    after = open_session([], [roots["after"]])
+    (n_frames, cells), (mid,) = (
+        after.execute("SELECT count(DISTINCT tick), count(DISTINCT sample) FROM fields").fetchone(),
+        after.execute(
+            "SELECT tick FROM ticks ORDER BY tick LIMIT 1 OFFSET (SELECT count(*) // 2 FROM ticks)"
+        ).fetchone(),
+    )
+    f = f"field = '{QUESTION_FIELD}'"
+    sql = {
+        "point": (
+            "SELECT tick, value FROM {} WHERE " + f + " AND sample = 123457 ORDER BY tick",
+            "fields_by_sample",
+            False,
+        ),
+        "slice": (
+            "SELECT sample, value FROM {} WHERE " + f + f" AND tick = {mid}",
+            "fields",
+            False,
+        ),
+        "face_mean": (
+            "SELECT tick, avg(value) FROM {} WHERE "
+            + f
+            + " AND face = 2 GROUP BY tick ORDER BY tick",
+            "fields_by_sample",
+            True,
+        ),
+        "band_mean": (
+            "SELECT tick, avg(value) FROM {} WHERE "
+            + f
+            + " AND lat BETWEEN 10 AND 20 GROUP BY tick ORDER BY tick",
+            "fields_by_sample",
+            True,
+        ),
+    }
+    times: dict[str, list[float]] = {}
+    answers: dict[str, dict] = {}
+    for _ in range(repeat):
+        for q, (text, old_view, _agg) in sql.items():
+            for side, session, view in (("before", before, old_view), ("after", after, "fields")):
+                start = time.perf_counter()
+                got = session.execute(text.format(view)).fetchnumpy()
+                times.setdefault(f"{q}_{side}", []).append(time.perf_counter() - start)
+                answers.setdefault(q, {})[side] = got
+    for got in answers.values():  # the same answers, or the timing means nothing
+        for col in got["before"]:
+            np.testing.assert_allclose(got["after"][col], got["before"][col], rtol=1e-12)
+    before.close()
+    after.close()
+    samples = n_frames * cells
+    out: dict = {
+        "frames": int(n_frames),
+        "cells": int(cells),
+        "repeat": repeat,
+        "data": str(lens) if lens else "terra large (a real run, made here)",
+    }
+    for q in sql:
+        for side in ("after", "before"):
+            key = f"sql_{q}_ms" + ("_before" if side == "before" else "")
+            out[key] = round(statistics.median(times[f"{q}_{side}"]) * 1e3, 2)
+        out[f"sql_{q}_speedup"] = round(out[f"sql_{q}_ms_before"] / out[f"sql_{q}_ms"], 2)
+    out["parquet_bytes"] = _size(roots["after"])
+    out["parquet_bytes_before"] = _size(roots["before"])
+    out["lens_bytes"] = out["lens_bytes_before"] = lens_bytes
+    out["parquet_over_lens"] = round(out["parquet_bytes"] / lens_bytes, 2)
+    out["parquet_over_lens_before"] = round(out["parquet_bytes_before"] / lens_bytes, 2)
+    out["export_rate"] = round(samples / export_s["after"])
+    out["export_rate_before"] = round(samples / export_s["before"])
+    out["loadavg"] = os.getloadavg()
+    return out
 
 
 if __name__ == "__main__":

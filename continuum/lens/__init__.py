@@ -80,7 +80,6 @@ if TYPE_CHECKING:  # what the names are, for type checkers; at run time, loaded 
         SealCallback,
         SealedChunk,
     )
-    from continuum.topology import CubedSphere
 
 #: each public name -> the module defining it: importing the package loads none of them,
 #: so a command that needs one submodule pays for that one (``lens sql`` starts without
@@ -128,7 +127,6 @@ _WHERE = {
     "RecordedGap": "continuum.lens.writer",
     "SealCallback": "continuum.lens.writer",
     "SealedChunk": "continuum.lens.writer",
-    "CubedSphere": "continuum.topology",
 }
 
 

@@ -24,17 +24,33 @@ metadata states (``positions``, ``resolution``, ``derived_columns``) — so a fi
 self-describing without the catalog. ``sim_time`` is one value per frame: the chunk's
 ``ticks`` file holds it (metadata ``sim_time`` names that file), and the views join it in.
 
-Every file is Parquet v2 (byte-stream-split floats: ~2x smaller values than v1), zstd
-level 1, row groups of whole ticks (or whole samples) near 500k rows, and key-value
-metadata naming the run, field, layout and topology (resolution, face order, cell order,
-vector frame) and the world's units (``units`` of a field's values, ``time_units`` of
-``sim_time``, ``signal_units`` a JSON object in a signals file; empty where the world
-declares none), so a file is readable without the catalog. Dictionaries only where a row
-group repeats a handful of values (:func:`dictionary_limit`): the time-major ``tick``
-column (~20 ticks per row group) is RLE-dictionary encoded, which DuckDB's hash
-aggregate groups per dictionary entry instead of per row (a ``GROUP BY tick`` scan ~20 %
-less CPU, measured); the limit is too small for sample and value columns, whose
-dictionaries would be large and slower to write (measured 1.5x) for no smaller file.
+Every file is zstd level 1, with row groups of whole ticks (or whole samples) and
+key-value metadata naming the run, field, layout and topology (resolution, face order,
+cell order, vector frame) and the world's units (``units`` of a field's values,
+``time_units`` of ``sim_time``, ``signal_units`` a JSON object in a signals file; empty
+where the world declares none), so a file is readable without the catalog. Where the
+bytes go (terra ``large``, 100 frames x 393,216 cells a chunk): all but ~0.1 % in the
+value column; tick and sample are runs that DELTA/RLE-dictionary store in < 1 MB.
+
+- **time-major** (``part-*`` under ``run_id=``): Parquet v2, byte-stream-split floats
+  (~2x smaller values than v1's plain here), row groups near 500k rows. zstd levels 3
+  and 9 were measured 1.4 % and 2.5 % smaller at 1.3-1.5x the COPY time: not worth it.
+  Dictionaries only where a row group repeats a handful of values
+  (:func:`dictionary_limit`): the ``tick`` column (~1-20 ticks per row group) is
+  RLE-dictionary encoded, which DuckDB's hash aggregate groups per dictionary entry
+  instead of per row (a ``GROUP BY tick`` scan ~20 % less CPU, measured);
+- **sample-major** (``by_sample/``): row groups near 100k rows
+  (:data:`SAMPLE_ROW_GROUP_TARGET`); Parquet v2 (byte-stream-split), except for a chunk
+  whose frames repeat (:func:`repeated_frames` >= :data:`REPEATS_FOR_PLAIN`): Parquet v1,
+  *plain* doubles. Along time a field's value often repeats (terra's atmosphere advances
+  every other tick: half of its frames equal the one before); plain 8-byte values side
+  by side are a match zstd finds, byte-stream-split scatters them into 1-byte runs it
+  cannot: 1,016 MB -> 563 MB for terra ``large``'s 500 frames, about the lens chunks'
+  own size (554 MB). Values that change every frame compress better split (5.2 vs 7.1
+  bytes a value on a random walk, measured), hence the choice per chunk. Groups of
+  ~100k rows answered a point history fastest (measured 15.8 ms vs 30 ms at 51k and
+  56 ms at 26k: more groups cost more than they save; 17 ms at 500k). Only ``tick``
+  gets a dictionary.
 """
 
 from __future__ import annotations
@@ -71,6 +87,22 @@ Commit = Callable[[Path, Path], object]
 LAYOUTS = ("time", "sample")
 AXES = ("vx", "vy", "vz")
 ROW_GROUP_TARGET = 500_000
+#: Rows per sample-major row group (see the module docstring).
+SAMPLE_ROW_GROUP_TARGET = 100_000
+#: Parquet format per layout: (version, row group target).
+FORMATS = {"time": ("V2", ROW_GROUP_TARGET), "sample": ("V2", SAMPLE_ROW_GROUP_TARGET)}
+#: Share of frames equal to the one before from which sample-major values are stored plain.
+REPEATS_FOR_PLAIN = 0.25
+
+
+def repeated_frames(values: np.ndarray) -> float:
+    """The share of frames (rows of ``values``) equal to the frame before them."""
+    if len(values) < 2:
+        return 0.0
+    same = [np.array_equal(values[k], values[k - 1]) for k in range(1, len(values))]
+    return sum(same) / len(same)
+
+
 VECTOR_FRAME = "cartesian unit-sphere axes: vx along +X, vy along +Y, vz along +Z"
 
 
@@ -86,10 +118,11 @@ class ChunkExport:
     files: tuple[Path, ...]
 
 
-def row_group_rows(span: int, count: int) -> int:
-    """Rows per group: whole ticks (or samples) of ``span`` rows, ~500k, within [100k, 1M]."""
-    whole = max(1, ROW_GROUP_TARGET // max(span, 1)) * max(span, 1)
-    return min(max(whole, 100_000), 1_000_000, max(span * count, 1))
+def row_group_rows(span: int, count: int, target: int = ROW_GROUP_TARGET) -> int:
+    """Rows per group: whole ticks (or samples) of ``span`` rows, ~``target``, within
+    [target / 5, 1M]."""
+    whole = max(1, target // max(span, 1)) * max(span, 1)
+    return min(max(whole, target // 5), 1_000_000, max(span * count, 1))
 
 
 def dictionary_limit(rows_per_group: int, span: int, file_layout: str) -> int:
@@ -98,11 +131,12 @@ def dictionary_limit(rows_per_group: int, span: int, file_layout: str) -> int:
     A time-major row group holds ``rows_per_group / span`` distinct ticks (8 bytes each);
     the limit admits those and stops every other column's dictionary after a few dozen
     values (DuckDB gives up on a column once its dictionary passes the limit). Above
-    512 ticks a group (fields of few samples) the gain is gone: no dictionaries, as for
-    the sample-major layout, whose point-history reads do not group by tick.
+    512 ticks a group (fields of few samples) the gain is gone: no dictionaries. A
+    sample-major group holds ``span`` ticks (all of the chunk's), repeated per sample:
+    v1 has no delta encoding, so without its dictionary the column is 40 MB a chunk.
     """
-    ticks = -(-rows_per_group // max(span, 1))
-    if file_layout != "time" or ticks > 512:
+    ticks = -(-rows_per_group // max(span, 1)) if file_layout == "time" else span
+    if ticks > 512:
         return 1
     return 8 * ticks + 64
 
@@ -139,10 +173,12 @@ def _copy(
     return size
 
 
-def _options(rows_per_group: int, meta: dict[str, Any], dictionary: int = 1) -> str:
+def _options(
+    rows_per_group: int, meta: dict[str, Any], dictionary: int = 1, version: str = "V2"
+) -> str:
     kv = ", ".join(f"{k}: {_quote(str(v))}" for k, v in meta.items())
     return (
-        "PARQUET_VERSION V2, COMPRESSION zstd, COMPRESSION_LEVEL 1, "
+        f"PARQUET_VERSION {version}, COMPRESSION zstd, COMPRESSION_LEVEL 1, "
         f"DICTIONARY_SIZE_LIMIT {dictionary}, ROW_GROUP_SIZE {rows_per_group}, "
         f"KV_METADATA {{{kv}}}"
     )
@@ -233,8 +269,12 @@ def _export_field(
     )
     partition = layout.field_partition(root, c.h.identity.run_id, name, file_layout)
     target = layout.confine(root, layout.child(partition, c.part()))
-    group = row_group_rows(span, count)
-    opts = _options(group, c.meta(name, file_layout), dictionary_limit(group, span, file_layout))
+    version, rows_target = FORMATS[file_layout]
+    if file_layout == "sample" and repeated_frames(values) >= REPEATS_FOR_PLAIN:
+        version = "V1"  # plain doubles: zstd matches a value repeated along time
+    group = row_group_rows(span, count, rows_target)
+    limit = dictionary_limit(group, span, file_layout)
+    opts = _options(group, c.meta(name, file_layout), limit, version)
     size = _copy(con, cols, select_list(cols, "SRC", file_schema(config)), target, opts, c.commit)
     return len(cols["tick"]), size, target
 

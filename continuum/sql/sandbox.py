@@ -186,6 +186,10 @@ def _close(
         cleanup()
 
 
+#: Rewrites a statement already checked to read only (view names only).
+Route = Callable[[duckdb.DuckDBPyConnection, duckdb.Statement], duckdb.Statement]
+
+
 class Session:
     """User SQL over field history: one read at a time, locked to ``roots``, bounded.
 
@@ -206,8 +210,10 @@ class Session:
         *,
         prepare: Prepare | None = None,
         cleanup: Callable[[], object] | None = None,
+        route: Route | None = None,
     ) -> None:
         self._con, self.roots, self.limits = con, tuple(roots), limits
+        self._route = route  # picks the views a checked statement reads (sql.routing)
         self.temp_dir, self.warnings = temp_dir, tuple(warnings)
         self._prepare = prepare
         self._closer = weakref.finalize(self, _close, con, temp_dir, cleanup)
@@ -219,6 +225,8 @@ class Session:
         if not isinstance(sql, str):
             raise QueryError(f"SQL must be text, got {type(sql).__name__}")
         statement = check_read(self._con, sql)
+        if self._route is not None:
+            statement = self._route(self._con, statement)
         return Cursor(self, statement, parameters)
 
     sql = execute

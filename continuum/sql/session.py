@@ -22,6 +22,16 @@ listed, realpath-checked and read only after the connection is locked
   reads one row group per file) and from the time-major files elsewhere;
 - ``signals``: (tick, sim_time, signal, value, vx, vy, vz, run_id).
 
+The user writes SQL on ``fields`` (or ``fields_by_sample``) and never picks a layout: each
+statement is routed (:mod:`continuum.sql.routing`) — a ``sample``/position filter without
+a ``tick =`` reads the sample-major copy, and a statement reading positions gets the
+views ``_fields_time_cells`` / ``_fields_sample_cells``, whose cell positions come from a
+per-resolution cells table joined on ``sample`` (:mod:`continuum.sql.cells`), so a
+``face``/``lat`` predicate is a predicate on that small table whose sample range DuckDB
+pushes into the scan — never trigonometry per row. Each layout group lists its parts as
+one branch per part bounded by its named tick range (:func:`_pruned`; few parts only), so a
+time slice opens only the part that holds its tick.
+
 Tables: ``ticks`` (run_id, tick, sim_time, captured, gap_cause), one row per exported
 frame (``captured`` true, ``gap_cause`` NULL), read from the chunks' ``ticks`` files when
 the session opens — a table, not a view over the files, so each query's join reads no
@@ -65,10 +75,12 @@ import duckdb
 
 from continuum import layout
 from continuum.sql.catalog_tables import CatalogTables, gap_filter
-from continuum.sql.columns import SCHEMA, cell_position_sql, cell_tangent_sql
+from continuum.sql.cells import load_cells
+from continuum.sql.columns import POSITIONS, SCHEMA, cell_position_sql, cell_tangent_sql
 from continuum.sql.errors import translate
 from continuum.sql.limits import DEFAULT_TIMEOUT_S, Limits
 from continuum.sql.roots import Warn, configured_roots, list_files, search_dirs
+from continuum.sql.routing import route
 from continuum.sql.sandbox import Session, private_temp_dir, sandboxed
 from continuum.world.units import units_problem
 
@@ -195,13 +207,50 @@ def _strides(con: duckdb.DuckDBPyConnection, files: list[Path]) -> dict[str, int
     return out
 
 
+#: Above this many files in one layout group, one ``read_parquet`` of the list instead of
+#: one pruned branch per file. Each branch is bound (its file's schema read) at every
+#: query's planning: measured, a slice over 5 terra ``large`` parts (100 row groups each)
+#: took 19 ms pruned vs 30 ms listed, but over 10 / 50 / 200 one-row-group parts 15 / 43
+#: / 162 ms pruned vs 12 / 31 / 74 ms listed — pruning pays for few large parts only.
+MAX_PRUNED_BRANCHES = 8
+
+
+def _pruned(files: list[Path]) -> str:
+    """The files as one source whose parts a tick predicate prunes before opening them.
+
+    One branch per part, ``WHERE tick >= S AND tick < E`` from its name (the half-open
+    tick range every part is named by): DuckDB's filter combiner finds a query's
+    ``tick = T`` unsatisfiable in every branch but one and drops them at plan time, so a
+    time slice opens one file. Files whose names do not parse, or more than
+    :data:`MAX_PRUNED_BRANCHES`, are read as a list (whose row groups DuckDB prunes by
+    their tick statistics instead).
+    """
+    spans = [layout.PART_NAME_RE.match(f.name) for f in files]
+    if len(files) > MAX_PRUNED_BRANCHES or len(files) < 2 or not all(spans):
+        return _parquet(files)
+    branches = [
+        f"SELECT * FROM {_parquet([f])} WHERE tick >= {int(m['start'])} AND tick < {int(m['end'])}"
+        for f, m in zip(files, spans)
+        if m is not None
+    ]
+    return "(" + " UNION ALL ".join(branches) + ")"
+
+
 def _fields_view(
     con: duckdb.DuckDBPyConnection,
     files: list[Path],
     footers: dict[Path, dict[str, str]] | None = None,
+    *,
+    cells: bool = False,
 ) -> str:
     """One SELECT per file layout (derived positions' resolution, stored columns);
-    ``footers``: :func:`_footers` of ``files``, if read already."""
+    ``footers``: :func:`_footers` of ``files``, if read already.
+
+    ``cells``: a cell field's positions come from a join with its resolution's cells
+    table (:mod:`continuum.sql.cells`) — for statements that read or filter positions —
+    instead of expressions per row (for statements that do not, where DuckDB evaluates
+    none of them and a join would be kept for nothing).
+    """
     if not files:
         return _read(files, SCHEMA, ("run_id", "field"))
     groups: dict[tuple[int | None, tuple], list[Path]] = {}
@@ -214,16 +263,8 @@ def _fields_view(
         groups.setdefault(known[f.parent], []).append(f)
     parts, joined = [], False
     for (n, stored), group in sorted(groups.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1])):
-        derived = {} if n is None else cell_position_sql(n)
         joined |= "sim_time" not in stored  # files since sim_time moved to the ticks files
-        items = [
-            c if c in stored else f"{derived[c]} AS {c}" if c in derived else f"NULL::{t} AS {c}"
-            for c, t in SCHEMA.items()
-        ]
-        source = _parquet(group)
-        if n is not None:
-            source = f"(SELECT *, {cell_tangent_sql(n)} FROM {source})"
-        parts.append(f"SELECT {', '.join(items)}, run_id, field FROM {source}")
+        parts.append(_layout_select(con, n, stored, _pruned(sorted(group)), cells))
     union = " UNION ALL ".join(parts)
     if not joined:
         return union
@@ -238,6 +279,30 @@ def _fields_view(
         f"SELECT {', '.join(cols)}, _u.run_id, _u.field FROM ({union}) AS _u "
         f"LEFT JOIN ({SIM_TIMES}) AS _t ON _t.run_id = _u.run_id AND _t.tick = _u.tick"
     )
+
+
+def _layout_select(
+    con: duckdb.DuckDBPyConnection, n: int | None, stored: tuple, source: str, cells: bool
+) -> str:
+    """The view's columns over one layout group's ``source`` (see :func:`_fields_view`)."""
+    if n is not None and cells:
+        table = load_cells(con, n)
+        items = [
+            f"_s.{c}" if c in stored else f"_c.{c}" if c in POSITIONS else f"NULL::{t} AS {c}"
+            for c, t in SCHEMA.items()
+        ]
+        return (
+            f"SELECT {', '.join(items)}, _s.run_id, _s.field FROM {source} AS _s "
+            f"LEFT JOIN {table} AS _c ON _c.sample = _s.sample"
+        )
+    derived = {} if n is None else cell_position_sql(n)
+    items = [
+        c if c in stored else f"{derived[c]} AS {c}" if c in derived else f"NULL::{t} AS {c}"
+        for c, t in SCHEMA.items()
+    ]
+    if n is not None:
+        source = f"(SELECT *, {cell_tangent_sql(n)} FROM {source})"
+    return f"SELECT {', '.join(items)}, run_id, field FROM {source}"
 
 
 def _footers(con: duckdb.DuckDBPyConnection, files: list[Path]) -> dict[Path, dict[str, str]]:
@@ -304,6 +369,20 @@ def _signal_units(meta: dict[str, str]) -> dict[str, str]:
     return {str(k): u for k, v in doc.items() if (u := _units(v)) is not None}
 
 
+Listed = tuple[list[Path], dict[Path, dict[str, str]]]  # files and their dirs' footers
+
+
+def _routed_views(con: duckdb.DuckDBPyConnection, by_time: Listed, by_sample: Listed) -> None:
+    """The views :mod:`continuum.sql.routing` sends statements reading positions to:
+    the same rows as ``fields`` / ``fields_by_sample``, positions joined from the cells
+    tables."""
+    for name, (files, footers) in (
+        ("_fields_time_cells", by_time),
+        ("_fields_sample_cells", by_sample),
+    ):
+        con.execute(f"CREATE VIEW {name} AS {_fields_view(con, files, footers, cells=True)}")
+
+
 def open_session(
     tables: CatalogTables | Sequence[TableDump],
     roots: Sequence[str | os.PathLike[str]],
@@ -311,8 +390,12 @@ def open_session(
     search: Sequence[str] = (),
     limits: Limits | None = None,
     warn: Warn | None = None,
+    routed: bool = True,
 ) -> Session:
     """A sandboxed session with the views and tables above over exactly ``roots``.
+
+    ``routed``: statements routed to the fastest views (:mod:`continuum.sql.routing`);
+    False runs them on the views they name (a benchmark's baseline).
 
     ``roots``: the readable directories (each must be one; see :mod:`continuum.sql.roots`);
     ``search``: more directories to look for parts in (catalog rows), used only when
@@ -341,7 +424,10 @@ def open_session(
             footers = _footers(con, files.by_time)
             con.execute(f"CREATE VIEW fields AS {_fields_view(con, files.by_time, footers)}")
             load_units(con, footers, _footers(con, files.signals))
-            con.execute(f"CREATE VIEW fields_by_sample AS {_fields_view(con, files.by_sample)}")
+            by_sample = _footers(con, files.by_sample)
+            view = _fields_view(con, files.by_sample, by_sample)
+            con.execute(f"CREATE VIEW fields_by_sample AS {view}")
+            _routed_views(con, (files.by_time, footers), (files.by_sample, by_sample))
             signals = _read(files.signals, SIGNAL_SCHEMA, ("run_id",))
             con.execute(f"CREATE VIEW signals AS {signals}")
     except BaseException:
@@ -351,7 +437,14 @@ def open_session(
             shutil.rmtree(temp_dir, ignore_errors=True)
         raise
     return Session(
-        con, readable, limits, temp_dir, notes, prepare=tables.prepare, cleanup=tables.close
+        con,
+        readable,
+        limits,
+        temp_dir,
+        notes,
+        prepare=tables.prepare,
+        cleanup=tables.close,
+        route=route if routed else None,
     )
 
 
