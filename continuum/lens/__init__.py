@@ -32,8 +32,10 @@ is :class:`continuum.topology.CubedSphere`, re-exported here as
 scipy is imported only when a point-sample field is reconstructed.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from continuum import lazy
+from continuum.topology import CubedSphere as _CubedSphere
 
 if TYPE_CHECKING:  # what the names are, for type checkers; at run time, loaded on first use
     from continuum.lens.capture import (
@@ -130,22 +132,8 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module = _WHERE[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # looked up once
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
-
-
 #: The lens's topology is the runtime's: one grid, owned by :mod:`continuum.topology`.
-CubedSphereTopology = importlib.import_module("continuum.topology").CubedSphere  # the old name
+CubedSphereTopology = _CubedSphere  # the old name
 
 __all__ = [
     "CONTAINING",
@@ -192,3 +180,5 @@ __all__ = [
     "resolve_run_dir",
     "write_chunk",
 ]
+
+__getattr__, __dir__ = lazy.exports(__name__, _WHERE, __all__)

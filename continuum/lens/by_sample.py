@@ -52,10 +52,16 @@ import numpy as np
 from msgspec import Meta
 
 from continuum import layout
-from continuum.blobs import ContainerInfo, ContainerReader, decode_json
+from continuum.blobs import ContainerInfo, decode_json
 from continuum.blobs.stream import ArraySpec, write_streamed
 from continuum.errors import LensCorruptError, LensError
-from continuum.lens.format import KIND, ChunkFile, LensIdentity, check_topology_spec
+from continuum.lens.format import (
+    KIND,
+    ChunkFile,
+    LensIdentity,
+    check_topology_spec,
+    open_lens_container,
+)
 from continuum.lens.reconstruct import CELLS, GLOBAL, FieldConfig
 
 FORMAT = "continuum.lens.by_sample"
@@ -296,12 +302,7 @@ class BySampleFile:
 
     def __init__(self, path: Path | str, *, threads: int = -1) -> None:
         self.path = Path(path)
-        try:
-            self._reader = ContainerReader(
-                self.path, KIND, error_cls=LensCorruptError, threads=threads
-            )
-        except OSError as exc:
-            raise LensError(f"{self.path}: cannot read lens file: {exc.strerror or exc}") from None
+        self._reader = open_lens_container(self.path, threads)
         try:
             self.doc = self._parse()
         except BaseException:

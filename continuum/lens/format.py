@@ -559,6 +559,15 @@ def expected_layout(h: ChunkHeader) -> dict[str, tuple[str, tuple[int, ...]]]:
     return out
 
 
+def open_lens_container(path: Path, threads: int) -> ContainerReader:
+    """A ``LENS`` container open for reading (a chunk or a by-sample copy): content
+    problems are LensCorruptError, a file that cannot be opened one LensError line."""
+    try:
+        return ContainerReader(path, KIND, error_cls=LensCorruptError, threads=threads)
+    except OSError as exc:
+        raise LensError(f"{path}: cannot read lens file: {exc.strerror or exc}") from None
+
+
 class ChunkFile:
     """An open ``.lens`` file: its header, and arrays decoded on demand, one at a time.
 
@@ -568,12 +577,7 @@ class ChunkFile:
 
     def __init__(self, path: Path | str, *, threads: int = -1) -> None:
         self.path = Path(path)
-        try:
-            self._reader = ContainerReader(
-                self.path, KIND, error_cls=LensCorruptError, threads=threads
-            )
-        except OSError as exc:
-            raise LensError(f"{self.path}: cannot read lens file: {exc.strerror or exc}") from None
+        self._reader = open_lens_container(self.path, threads)
         try:
             self.header = parse_header(self.path, self._reader.header)
             self._check_layout()

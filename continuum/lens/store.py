@@ -630,12 +630,7 @@ class LensStore:
             if len(sel):
                 values = self._history_values(ref, name, keys.config, used_rule, point)[sel]
                 parts.append((keys.ticks[sel], keys.times[sel], values))
-        if not parts:
-            raise LensError(
-                f"field {name!r} has no frames in [{start}, {stop}]; "
-                f"{self._extent_text(name, False)}"
-            )
-        ticks, times, values = _merged(parts)
+        ticks, times, values = self._merged(name, parts, start, stop)
         return FieldHistory(name, str(used_rule), ticks, times, values, tuple(gaps))
 
     def _history_values(
@@ -696,15 +691,25 @@ class LensStore:
             if len(sel):
                 sums = self._file(ref).sums(name, spans)[sel]
                 parts.append((keys.ticks[sel], keys.times[sel], sums))
+        ticks, times, values = self._merged(name, parts, start, stop)
+        if how == "mean":
+            values = values / max(len(cells), 1)
+        return FieldHistory(name, how, ticks, times, values, tuple(gaps))
+
+    def _merged(
+        self,
+        name: str,
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+        start: int | None,
+        stop: int | None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The parts of a window's answer merged (:func:`_merged`), or why there are none."""
         if not parts:
             raise LensError(
                 f"field {name!r} has no frames in [{start}, {stop}]; "
                 f"{self._extent_text(name, False)}"
             )
-        ticks, times, values = _merged(parts)
-        if how == "mean":
-            values = values / max(len(cells), 1)
-        return FieldHistory(name, how, ticks, times, values, tuple(gaps))
+        return _merged(parts)
 
     def _region_cells(self, name: str, config: FieldConfig, region: Region) -> np.ndarray:
         if config.positions == POINTS:

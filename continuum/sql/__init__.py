@@ -18,8 +18,9 @@ or be imported by ``continuum.lens``/``continuum.checkpoint``/``continuum catalo
 (it loads duckdb).
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from continuum import lazy
 
 if TYPE_CHECKING:  # what the names are, for type checkers; at run time, loaded on first use
     from continuum.sql.export import LAYOUTS, ChunkExport, export_chunk
@@ -53,20 +54,6 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module = _WHERE[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # looked up once
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
-
-
 __all__ = [
     "DEFAULT_TIMEOUT_S",
     "LAYOUTS",
@@ -85,3 +72,5 @@ __all__ = [
     "open_session",
     "run_query",
 ]
+
+__getattr__, __dir__ = lazy.exports(__name__, _WHERE, __all__)
