@@ -274,7 +274,9 @@ class ContainerReader:
         jobs: list[_RowJob] = []
         for name, start, out in requests:
             jobs += self._row_jobs(name, int(start), out)
-        _frames.run(self._decode_rows, jobs, self._threads if len(jobs) > 1 else 0)
+        feed = _frames.Feed(self._decode_rows, jobs)  # the caller decodes too (see Feed)
+        feed.start_helpers(self._threads)
+        feed.finish()
 
     def _row_jobs(self, name: str, start: int, out: np.ndarray) -> list[_RowJob]:
         entry = self._entry(name)
