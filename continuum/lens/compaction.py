@@ -87,22 +87,16 @@ def compact_history(
     with LensStore(run_dir) as store:
         refs = [r for r in store.chunks if r.frames]
         current = {c.path.name: c for c in store.by_sample}
-        identity = store.identity
-        wanted = set()
+        wanted: set[str] = set()
         for group, full in _planned(refs):
-            span = (group[0].start, group[-1].end)
-            path = layout.lens_by_sample_path(store.run_dir, *span)
-            if path.name in current or not _copies_any(store, group):
-                wanted.add(path.name)
-                continue
-            if not full and not (final and _bytes(store, group) <= (budget or 1 << 62)):
-                partial = [n for n, c in current.items() if span[0] == c.tick_range[0]]
-                wanted.update(partial)
-                covered = sum(current[n].doc.frames for n in partial)
-                done.pending += sum(r.frames for r in group) - covered
-                continue
-            wanted.add(path.name)
-            done.written.append(_write(store, group, identity, span, path, cancelled))
+            try:
+                _compact_group(store, group, full, current, wanted, done, final, budget, cancelled)
+            except LensError:
+                if all(r.path.exists() for r in group):
+                    raise
+                # a chunk went (retention pruned it) since the pass listed them: nothing to
+                # copy now, and a copy of that span is stale; the next pass plans anew
+                wanted.update(n for n, c in current.items() if c.tick_range[0] == group[0].start)
         stale = [p for p, _ in by_sample.listed(store.run_dir) if p.name not in wanted]
     for path in stale:
         _remove(path)
@@ -110,15 +104,55 @@ def compact_history(
     return done
 
 
-def _write(
+def _compact_group(
     store: LensStore,
+    group: list[ChunkRef],
+    full: bool,
+    current: dict[str, BySampleFile],
+    wanted: set[str],
+    done: Compacted,
+    final: bool,
+    budget: int | None,
+    cancelled: Callable[[], bool] | None,
+) -> None:
+    """One span: kept if its copy is current, copied if due, else counted pending."""
+    span = (group[0].start, group[-1].end)
+    path = layout.lens_by_sample_path(store.run_dir, *span)
+    if path.name in current or not _copies_any(store, group):
+        wanted.add(path.name)
+        return
+    if not full and not (final and _bytes(store, group) <= (budget or 1 << 62)):
+        partial = [n for n, c in current.items() if span[0] == c.tick_range[0]]
+        wanted.update(partial)
+        covered = sum(current[n].doc.frames for n in partial)
+        done.pending += sum(r.frames for r in group) - covered
+        return
+    wanted.add(path.name)
+    written = _write(group, store.identity, span, path, cancelled)
+    if written is not None:
+        done.written.append(written)
+
+
+def _write(
     group: list[ChunkRef],
     identity: LensIdentity,
     span: tuple[int, int],
     path: Path,
     cancelled: Callable[[], bool] | None,
-) -> CopyWritten:
-    chunks = [ChunkFile(r.path) for r in group]
+) -> CopyWritten | None:
+    """The copy of ``group``, or None when one of its chunks has gone since the pass
+    listed them (retention pruned it): nothing to copy, the next pass plans anew. Once
+    open, a chunk pruned mid-build is still read whole (its file lives while open)."""
+    chunks: list[ChunkFile] = []
+    try:
+        for ref in group:
+            chunks.append(ChunkFile(ref.path))
+    except LensError:
+        for chunk in chunks:
+            chunk.close()
+        if all(r.path.exists() for r in group):
+            raise
+        return None
     try:
         info = by_sample.write_by_sample(path, chunks, identity, span, cancelled)
     finally:

@@ -345,7 +345,14 @@ class LensStore:
         return self._copies
 
     def _checksum(self, ref: ChunkRef) -> str | None:
-        return ref.checksum or self._file(ref).header.checksum
+        """A chunk's payload checksum (None if it cannot be read now: gone, say, pruned
+        since the directory was listed — no copy matches it then)."""
+        if ref.checksum:
+            return ref.checksum
+        try:
+            return self._file(ref).header.checksum
+        except LensError:
+            return None
 
     def _copy_of(self, ref: ChunkRef, name: str) -> BySampleFile | None:
         """The current by-sample copy holding ``ref``'s frames of field ``name``."""
