@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ import numpy as np
 
 from continuum import layout
 from continuum.blobs import ContainerInfo
-from continuum.errors import LayoutError, LensError
+from continuum.errors import LayoutError, LensCorruptError, LensError
 from continuum.lens import by_sample
 from continuum.lens.by_sample import BySampleFile
 from continuum.lens.format import (
@@ -66,6 +67,7 @@ from continuum.lens.source import (
 )
 from continuum.topology import CubedSphere
 
+log = logging.getLogger("continuum.lens")
 _OPEN_FILES = 8  # chunk files kept open between queries of one store
 
 
@@ -354,6 +356,18 @@ class LensStore:
         except LensError:
             return None
 
+    def _past_damage(self, answer: Callable[[], FieldHistory]) -> FieldHistory:
+        """``answer()``, again without any copy that turned out damaged: a copy is
+        derived data, so its damage costs speed and one warning, never the answer."""
+        while True:
+            try:
+                return answer()
+            except _DamagedCopy as damaged:
+                log.warning("%s; answering from the chunks (rebuild it: %s)", damaged, _REBUILD)
+                if self._copies is not None:
+                    self._copies = [c for c in self._copies if c is not damaged.copy]
+                damaged.copy.close()
+
     def _copy_of(self, ref: ChunkRef, name: str) -> BySampleFile | None:
         """The current by-sample copy holding ``ref``'s frames of field ``name``."""
         for copy in self.by_sample:
@@ -611,7 +625,22 @@ class LensStore:
         skip ticks the lens was meant to capture without a word, and whoever plots or
         differentiates them interpolates across the hole. With ``across_gaps`` the
         history's ``gaps`` lists the gaps in the window.
+
+        A by-sample copy found damaged is dropped (one warning) and its chunks answer.
         """
+        return self._past_damage(
+            lambda: self._history(name, position, start, stop, rule, across_gaps)
+        )
+
+    def _history(
+        self,
+        name: str,
+        position: object,
+        start: int | None,
+        stop: int | None,
+        rule: str | None,
+        across_gaps: bool,
+    ) -> FieldHistory:
         self._check_field(name)
         gaps = in_window(self.gaps, start, stop)
         if gaps and not across_gaps:
@@ -627,7 +656,11 @@ class LensStore:
                 if copy.path not in copied:
                     copied.add(copy.path)
                     j = self._sample_index(name, copy.config(name), used_rule, point)
-                    parts.append(_copy_part(copy, name, start, stop, copy.history(name, j)))
+
+                    def part(c: BySampleFile, j: int = j) -> _Part:
+                        return _copy_part(c, name, start, stop, c.history(name, j))
+
+                    parts.append(_read_copy(copy, part))
                 continue
             keys = self._field_keys(ref, name)
             if keys is None:
@@ -671,7 +704,19 @@ class LensStore:
         only the tiles they touch. NaN propagates (a NaN sample makes that tick's mean
         NaN), as the values are, unlike SQL's ``AVG``, which skips NULL. Cell-centred and
         global fields only; a window holding a lens gap is refused unless ``across_gaps``.
+        A by-sample copy found damaged is dropped (one warning) and its chunks answer.
         """
+        return self._past_damage(lambda: self._reduce(name, how, region, start, stop, across_gaps))
+
+    def _reduce(
+        self,
+        name: str,
+        how: str,
+        region: Region | None,
+        start: int | None,
+        stop: int | None,
+        across_gaps: bool,
+    ) -> FieldHistory:
         if how not in ("mean", "sum"):
             raise LensError(f"reduce: how must be 'mean' or 'sum', not {how!r}")
         self._check_field(name)
@@ -689,7 +734,11 @@ class LensStore:
             if copy is not None:
                 if copy.path not in copied:
                     copied.add(copy.path)
-                    parts.append(_copy_part(copy, name, start, stop, copy.sums(name, spans)))
+                    parts.append(
+                        _read_copy(
+                            copy, lambda c: _copy_part(c, name, start, stop, c.sums(name, spans))
+                        )
+                    )
                 continue
             keys = self._field_keys(ref, name)
             if keys is None:
@@ -854,6 +903,27 @@ def _merged(
     keep = order[np.r_[True, np.diff(ticks[order]) > 0]]
     ticks, times, values = (np.concatenate([p[k] for p in parts])[keep] for k in range(3))
     return ticks, times, values
+
+
+_Part = tuple[np.ndarray, np.ndarray, np.ndarray]  # ticks, sim times, values
+
+
+class _DamagedCopy(Exception):
+    """Internal: a by-sample copy failed its checks while being read."""
+
+    def __init__(self, copy: BySampleFile, error: LensCorruptError) -> None:
+        super().__init__(str(error).splitlines()[0])
+        self.copy = copy
+
+
+_REBUILD = "continuum lens compact --by-sample"
+
+
+def _read_copy(copy: BySampleFile, read: Callable[[BySampleFile], _Part]) -> _Part:
+    try:
+        return read(copy)
+    except LensCorruptError as exc:
+        raise _DamagedCopy(copy, exc) from None
 
 
 def _copy_part(

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from continuum import layout
-from continuum.errors import LensCorruptError, LensError
+from continuum.errors import LensError
 from continuum.lens import LensStore
 from continuum.lens import by_sample as by_sample_module
 from continuum.lens.by_sample import BySampleFile
@@ -173,7 +173,9 @@ def test_compaction_never_follows_a_link(spans, tmp_path):
         assert len(store.by_sample) == 3
 
 
-def test_a_damaged_copy_is_a_clear_error(spans, tmp_path):
+def test_a_damaged_copy_costs_a_warning_not_the_answer(spans, tmp_path, caplog):
+    """A copy is derived data: found damaged while read, it is dropped with one warning
+    naming it, and the chunks give the answer."""
     run_copy = tmp_path / spans.name
     run_copy.mkdir()
     for p in spans.iterdir():
@@ -182,9 +184,17 @@ def test_a_damaged_copy_is_a_clear_error(spans, tmp_path):
     blob = bytearray(victim.read_bytes())
     blob[-200] ^= 0xFF  # inside the last frames
     victim.write_bytes(bytes(blob))
-    with LensStore(run_copy) as store, pytest.raises(LensCorruptError, match=victim.name):
+    plain = without_copies(spans, tmp_path)
+    with LensStore(run_copy) as store, LensStore(plain) as truth:
         for cell in range(store.topology.n_cells):
-            store.history(FIELD, store.topology.centres[cell])
+            pos = store.topology.centres[cell]
+            got, want = store.history(FIELD, pos), truth.history(FIELD, pos)
+            assert got.values.tobytes() == want.values.tobytes()
+        mean = store.reduce(FIELD, "mean").values
+        np.testing.assert_allclose(mean, truth.reduce(FIELD, "mean").values)
+        assert len(store.by_sample) == 2
+    damaged = [r for r in caplog.records if victim.name in r.getMessage()]
+    assert len(damaged) == 1 and "answering from the chunks" in damaged[0].getMessage()
 
 
 def test_no_copies_when_asked_not_to(tmp_path):
