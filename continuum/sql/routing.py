@@ -24,7 +24,6 @@ every query correctly, only slower.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from typing import Any
 import duckdb
 
 from continuum.sql.columns import POSITIONS
+from continuum.sql.statements import parse_tree
 
 #: (user view, layout, cells joined) -> the view a reference is routed to.
 VIEWS = {
@@ -70,9 +70,8 @@ def route(con: duckdb.DuckDBPyConnection, statement: duckdb.Statement) -> duckdb
     if "fields" not in sql.lower():
         return statement
     try:
-        row = con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
-        doc: dict[str, Any] = json.loads(row[0]) if row else {"error": True}
-    except (duckdb.Error, ValueError):
+        doc: dict[str, Any] = parse_tree(con, sql)
+    except (duckdb.Error, RecursionError, ValueError):
         return statement
     statements = doc.get("statements")
     if doc.get("error") or not isinstance(statements, list) or len(statements) != 1:

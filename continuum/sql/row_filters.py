@@ -31,12 +31,13 @@ A session reads the catalog's tables only for the statements that name them
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import duckdb
+
+from continuum.sql.statements import dicts, parse_tree
 
 #: Beyond this many values a filter reads the whole table (bind-parameter limits).
 MAX_VALUES = 1000
@@ -55,21 +56,9 @@ def named(text: str, names: Sequence[str]) -> dict[str, int]:
     }
 
 
-def _dicts(tree: Any) -> Iterator[dict[str, Any]]:
-    stack = [tree]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            yield node
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-
-
 def _tree(con: duckdb.DuckDBPyConnection, text: str) -> Any:
     try:
-        doc = con.execute("SELECT json_serialize_sql(?)", [text]).fetchone()
-        tree = json.loads(doc[0]) if doc else None
+        tree = parse_tree(con, text)
     except (duckdb.Error, RecursionError, ValueError):
         return None
     return None if not isinstance(tree, dict) or tree.get("error") else tree
@@ -90,7 +79,7 @@ def filters(
     tree = _tree(con, text) if wanted else None
     if tree is None:
         return out
-    nodes = list(_dicts(tree))
+    nodes = list(dicts(tree))
     if any(_function(n) == "query_table" for n in nodes):
         return out
     for name in wanted:

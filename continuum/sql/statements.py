@@ -163,7 +163,28 @@ def _words(text: str) -> list[tuple[str, Any, int]]:
     ]
 
 
-def _dicts(tree: Any) -> Iterator[dict[str, Any]]:
+#: parse trees of recent statement texts: the read check, the routing of views and the
+#: catalog-row filters each walk the tree of the same statement, and serializing it costs
+#: 0.5-1 ms a time (the tree depends on the text alone: DuckDB's parser, no catalog)
+_TREES: dict[str, Any] = {}
+_TREES_KEPT = 32
+
+
+def parse_tree(con: duckdb.DuckDBPyConnection, text: str) -> Any:
+    """DuckDB's parse tree of ``text`` (``json_serialize_sql``, decoded), shared by every
+    reader of one statement; ``{"error": True}`` when DuckDB gives none. Raises
+    ``duckdb.Error``, and ``RecursionError`` for a tree nested beyond ``json``'s depth."""
+    tree = _TREES.get(text)
+    if tree is None:
+        doc = con.execute("SELECT json_serialize_sql(?)", [text]).fetchone()
+        tree = json.loads(doc[0]) if doc else {"error": True}
+        if len(_TREES) >= _TREES_KEPT:
+            _TREES.clear()
+        _TREES[text] = tree
+    return tree
+
+
+def dicts(tree: Any) -> Iterator[dict[str, Any]]:
     """Every object in a decoded JSON tree, without recursion (a tree can be deep)."""
     stack = [tree]
     while stack:
@@ -181,7 +202,7 @@ def _identifiers(call: Any) -> set[str]:
     could take a named parameter from, and more (the whole call, not only ``arguments``,
     so a DuckDB that moves them is still seen)."""
     names: set[str] = set()
-    for node in _dicts(call):
+    for node in dicts(call):
         for key in ("name", "alias"):
             if isinstance(node.get(key), str):
                 names.add(node[key].lower())
@@ -192,7 +213,7 @@ def _identifiers(call: Any) -> set[str]:
 
 def _not_reads(tree: Any) -> Iterator[str]:
     """What in a serialized parse tree is not a read, in words."""
-    for node in _dicts(tree):
+    for node in dicts(tree):
         kind = str(node.get("type"))
         if ("cte_map" in node or kind.endswith("_NODE")) and kind not in READ_NODES:
             yield kind.removesuffix("_NODE").replace("_QUERY", "") + " inside"
@@ -207,10 +228,9 @@ def _not_reads(tree: Any) -> Iterator[str]:
 
 def _check_select(con: duckdb.DuckDBPyConnection, text: str) -> None:
     """Refuse ``text`` unless its serialized parse tree only reads."""
-    with translate("checking the query"):
-        doc = con.execute("SELECT json_serialize_sql(?)", [text]).fetchone()
     try:
-        tree = json.loads(doc[0]) if doc else {"error": True}
+        with translate("checking the query"):
+            tree = parse_tree(con, text)
     except RecursionError:  # DuckDB takes ~1000 levels of expressions, json ~300
         raise QueryError(
             "query nested too deeply to check that it only reads; split the expression"
