@@ -30,13 +30,15 @@ Arrays::
 Point-sample fields are not copied: their samples move every frame, so "one sample's
 history" is not a position's (their history is served from the chunks).
 
-Why no byte shuffle: along time, a sample's consecutive values repeat or differ in their
-low bytes, and zstd finds those repeats in the plain 8-byte words; shuffled, the repeats
-scatter over eight planes. Measured on terra ``large`` (500 frames x 393,216 cells):
-585 MB plain against 1,066 MB shuffled, 672 MB XOR-delta-coded and 566 MB with repeated
-frames dropped first — about the size of the chunks themselves (580 MB), which hold the
-same information. So the two shapes together take ~2x the chunks; no lossless coding
-tried got the second copy under half of them.
+Why repeats dropped, then byte shuffle: along time, a sample's consecutive values repeat
+(a stratum that runs every other tick) or differ in their low bytes. With every frame
+kept, zstd finds the repeats in plain 8-byte words and shuffling scatters them over eight
+planes; with repeated frames stored once (``stored``), shuffling wins. Measured on terra
+``large`` (500 frames x 393,216 cells): 585 MB plain, 1,066 MB shuffled, 672 MB
+XOR-delta-coded, 695 MB repeats dropped plain, 558-566 MB repeats dropped and shuffled —
+about the size of the chunks themselves (570-594 MB), which hold the same information.
+So the two shapes together take ~2x the chunks; no lossless coding tried got the second
+copy under half of them.
 """
 
 from __future__ import annotations

@@ -184,14 +184,6 @@ def _remove(path: Path) -> None:
         os.unlink(path)
 
 
-def open_copy(path: Path | str) -> BySampleFile:
-    """Open one by-sample file (for ``lens load`` and verify)."""
-    try:
-        return BySampleFile(path)
-    except OSError as exc:
-        raise LensError(f"{path}: {exc.strerror or exc}") from None
-
-
 #: niceness of the compactor thread: the tick loop and the chunk writer go first
 NICE = 10
 

@@ -61,14 +61,16 @@ class Region:
 
 
 def _bounds(value: int | float | tuple[float, float]) -> tuple[float, float]:
-    if isinstance(value, tuple):
-        if len(value) != 2:
-            raise LensError(f"a range is (lo, hi), got {value!r}")
-        lo, hi = float(value[0]), float(value[1])
-        if lo > hi:
-            raise LensError(f"range {value!r}: lo after hi")
-        return lo, hi
-    return float(value), float(value)
+    pair = value if isinstance(value, tuple) else (value, value)
+    if len(pair) != 2:
+        raise LensError(f"a range is (lo, hi), got {value!r}")
+    try:
+        lo, hi = float(pair[0]), float(pair[1])
+    except (TypeError, ValueError):
+        raise LensError(f"a region bound is a number or (lo, hi), got {value!r}") from None
+    if not lo <= hi:
+        raise LensError(f"range {value!r}: lo after hi (or not a number)")
+    return lo, hi
 
 
 def runs(cells: np.ndarray) -> list[tuple[int, int]]:

@@ -122,6 +122,9 @@ def test_a_region_is_cells_by_position(spans):
         np.testing.assert_array_equal(band, np.flatnonzero((lat >= 10) & (lat <= 20)))
         with pytest.raises(LensError, match="holds no cell"):
             store.reduce(FIELD, "mean", Region(lat=(91, 95)))
+        for bad in (Region(face="two"), Region(lat=(20, 10)), Region(i=(1, 2, 3))):
+            with pytest.raises(LensError, match="range|region bound"):
+                store.reduce(FIELD, "mean", bad)
         with pytest.raises(LensError, match="'mean' or 'sum'"):
             store.reduce(FIELD, "median")
 
