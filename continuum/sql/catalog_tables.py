@@ -41,11 +41,12 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import duckdb
-import numpy as np
 
 from continuum.sql.row_filters import MAX_VALUES, Filter, filters, named
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from continuum.catalog import Catalog
     from continuum.catalog.exports import TableDump
 
@@ -116,6 +117,8 @@ def _create(con: duckdb.DuckDBPyConnection, d: TableDump) -> None:
 
 
 def _column(values: Sequence[Any], kind: str) -> np.ndarray:
+    import numpy as np  # only once a statement reads catalog rows: a session starts without
+
     if kind == "time" and any(isinstance(v, dt.datetime) and v.tzinfo for v in values):
         values = [v.astimezone(dt.UTC).replace(tzinfo=None) if v else None for v in values]
     return np.array(values, dtype=object)

@@ -16,8 +16,8 @@ views' join is dropped by DuckDB's optimizer for every query that does not read 
 Positions (face, i, j, lat, lon — degrees, ``asin(z)`` and ``atan2(y, x)``):
 
 - cell fields: *not stored*. They are a function of ``sample`` and the resolution, so
-  the views compute them (:func:`cell_position_sql`, exact for face/i/j, within an ulp or
-  two of numpy for lat/lon) and the file's key-value metadata says so
+  the views compute them (:func:`continuum.sql.schema.cell_position_sql`, exact for
+  face/i/j, within an ulp or two of numpy for lat/lon) and the file's key-value metadata says so
   (``positions = cells``, ``resolution``, ``derived_columns``). Measured with
   ``scripts/bench_sql.py``: DuckDB's Parquet writer encodes ~25-30 M double rows/s per
   column per core, so the five per-row position columns cost more than half of an
@@ -38,25 +38,8 @@ from __future__ import annotations
 import numpy as np
 
 from continuum.lens.reconstruct import CELLS, GLOBAL, FieldConfig
+from continuum.sql.schema import POSITIONS, SCHEMA, VECTOR
 from continuum.topology import CubedSphere
-
-#: Column order and DuckDB types of the field views (``fields``, ``fields_by_sample``).
-SCHEMA = {
-    "tick": "BIGINT",
-    "sim_time": "DOUBLE",
-    "sample": "INTEGER",
-    "face": "TINYINT",
-    "i": "SMALLINT",
-    "j": "SMALLINT",
-    "lat": "DOUBLE",
-    "lon": "DOUBLE",
-    "value": "DOUBLE",
-    "vx": "DOUBLE",
-    "vy": "DOUBLE",
-    "vz": "DOUBLE",
-}
-POSITIONS = ("face", "i", "j", "lat", "lon")
-VECTOR = ("vx", "vy", "vz")
 
 
 def _latlon(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -172,47 +155,3 @@ def select_list(cols: dict[str, np.ndarray], source: str, schema: dict[str, str]
         for name, kind in schema.items()
     ]
     return ", ".join(items)
-
-
-def cell_position_sql(n: int) -> dict[str, str]:
-    """SQL expressions of face, i, j, lat, lon of cell ``sample`` at resolution ``n``.
-
-    The cubed-sphere centre of cell ``f*n*n + i*n + j``: ``a = tan(-pi/4 + (i + 0.5) *
-    (pi/2) / n)``, ``b`` likewise from ``j``, point ``normal + a e1 + b e2`` in the face
-    frames of ``continuum.topology._faces`` (+X: (1, a, b); -X: (-1, -a, b); +Y: (b, 1, a);
-    -Y: (b, -1, -a); +Z: (a, b, 1); -Z: (-a, b, -1)), then lat = asin(z / |p|) and
-    lon = atan2(y, x) in degrees. DuckDB evaluates them only for queries that read them.
-    """
-    face = f"(sample // {n * n})"
-    i, j = f"(sample // {n} % {n})", f"(sample % {n})"
-    a, b = "_cell_a", "_cell_b"  # tangents, computed once below (see cell_tangent_sql)
-
-    def pick(*options: str) -> str:
-        arms = " ".join(f"WHEN {f} THEN {o}" for f, o in enumerate(options))
-        return f"(CASE {face} {arms} END)"
-
-    x = pick("1.0", "-1.0", b, b, a, f"-{a}")
-    y = pick(a, f"-{a}", "1.0", "-1.0", b, b)
-    z = pick(b, b, a, f"-{a}", "1.0", "-1.0")
-    norm = f"sqrt(1.0 + {a} * {a} + {b} * {b})"
-    return {
-        "face": f"{face}::TINYINT",
-        "i": f"{i}::SMALLINT",
-        "j": f"{j}::SMALLINT",
-        "lat": f"degrees(asin(least(greatest({z} / {norm}, -1.0), 1.0)))",
-        "lon": f"degrees(atan2({y}, {x}))",
-    }
-
-
-def cell_tangent_sql(n: int) -> str:
-    """``SELECT`` items ``_cell_a, _cell_b`` that :func:`cell_position_sql` reads.
-
-    Named once in an inner query rather than repeated in every CASE arm: the repeated
-    expression tree cost ~10 ms of planning per query on the view (measured).
-    """
-    step = f"(pi() / 2 / {n})"
-    a, b = (
-        f"tan(-pi() / 4 + ({k} + 0.5) * {step})"
-        for k in (f"(sample // {n} % {n})", f"(sample % {n})")
-    )
-    return f"{a} AS _cell_a, {b} AS _cell_b"

@@ -19,7 +19,7 @@ committer thread, so one part's fsync (the disk flushing it) overlaps the next p
 Field files hold (tick, sample) and ``value`` (scalar fields) or ``vx, vy, vz`` (vector
 fields), plus, for point fields only, the per-row positions (face, i, j, lat, lon); the
 ``columns`` metadata lists them. A cell field's positions are a function of sample and
-resolution, which the views compute (``columns.cell_position_sql``) and the key-value
+resolution, which the views compute (``schema.cell_position_sql``) and the key-value
 metadata states (``positions``, ``resolution``, ``derived_columns``) — so a file stays
 self-describing without the catalog. ``sim_time`` is one value per frame: the chunk's
 ``ticks`` file holds it (metadata ``sim_time`` names that file), and the views join it in.
@@ -73,7 +73,6 @@ from continuum.errors import LensError
 from continuum.lens import ChunkFile
 from continuum.lens.reconstruct import CELLS
 from continuum.sql.columns import (
-    POSITIONS,
     Scratch,
     field_columns,
     file_schema,
@@ -81,6 +80,7 @@ from continuum.sql.columns import (
     ticks_columns,
 )
 from continuum.sql.errors import translate
+from continuum.sql.schema import POSITIONS
 
 #: Makes a finished temporary its final file (fsync, rename, fsync dir), now or later.
 Commit = Callable[[Path, Path], object]

@@ -31,7 +31,7 @@ from typing import Any
 
 import duckdb
 
-from continuum.sql.columns import POSITIONS
+from continuum.sql.schema import POSITIONS
 from continuum.sql.statements import parse_tree
 
 #: (user view, layout, cells joined) -> the view a reference is routed to.

@@ -31,16 +31,18 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import numpy as np
 
 from continuum import layout
 from continuum.errors import QueryError
 from continuum.sql.errors import limit_error, translate
 from continuum.sql.limits import Deadline, Limits
 from continuum.sql.statements import check_read
+
+if TYPE_CHECKING:
+    import numpy as np
 
 BATCH_ROWS = 10_000
 #: Runs on a statement's cursor before the statement (see :class:`Session`).

@@ -75,14 +75,12 @@ import duckdb
 
 from continuum import layout
 from continuum.sql.catalog_tables import CatalogTables, gap_filter
-from continuum.sql.cells import load_cells
-from continuum.sql.columns import POSITIONS, SCHEMA, cell_position_sql, cell_tangent_sql
 from continuum.sql.errors import translate
 from continuum.sql.limits import DEFAULT_TIMEOUT_S, Limits
 from continuum.sql.roots import Warn, configured_roots, list_files, search_dirs
 from continuum.sql.routing import route
 from continuum.sql.sandbox import Session, private_temp_dir, sandboxed
-from continuum.world.units import units_problem
+from continuum.sql.schema import POSITIONS, SCHEMA, cell_position_sql, cell_tangent_sql
 
 if TYPE_CHECKING:
     from continuum.catalog.exports import TableDump
@@ -286,6 +284,8 @@ def _layout_select(
 ) -> str:
     """The view's columns over one layout group's ``source`` (see :func:`_fields_view`)."""
     if n is not None and cells:
+        from continuum.sql.cells import load_cells  # numpy and the topology: only when read
+
         table = load_cells(con, n)
         items = [
             f"_s.{c}" if c in stored else f"_c.{c}" if c in POSITIONS else f"NULL::{t} AS {c}"
@@ -350,6 +350,8 @@ def load_units(
 def _units(value: object) -> str | None:
     """A unit a file's metadata claims, if the world's rule accepts it, else NULL: a file
     under the roots may be hand-made, and a unit is printed as it is."""
+    from continuum.world.units import units_problem  # the world package: only when read
+
     return value if isinstance(value, str) and units_problem(value) is None else None
 
 
