@@ -57,13 +57,14 @@ from continuum.catalog.retention import (
     parse_size,
 )
 from continuum.catalog.runs import RunDirs
-from continuum.catalog.search import ParamFilter, SearchQuery, parse_param_filter
+from continuum.catalog.search import SORTS, ParamFilter, SearchQuery, parse_param_filter
 
 __all__ = [
     "BLOB_STATES",
     "DEFAULT_STALE_AFTER",
     "KINDS",
     "RUN_STATUSES",
+    "SORTS",
     "TRANSITIONS",
     "AuditRecord",
     "BlobKind",

@@ -1,10 +1,11 @@
 """Finding runs: get, show, list and search, newest first, with keyset pages.
 
-Pages are ordered by ``(started_at, run_id)`` descending and continue *after*
-the last row of the previous page (an opaque cursor), so a deep page costs the
-same as the first and concurrent inserts never shift rows between pages.
-Every filter maps to an indexed predicate; filters on tags, params and
-checkpoints are ``EXISTS`` subqueries so they combine freely.
+Pages are ordered by ``(started_at, run_id)`` descending (or by one of :data:`SORTS`:
+start time, last tick or run id, either way, ``run_id`` breaking ties in the same
+direction) and continue *after* the last row of the previous page (an opaque cursor
+naming its order), so a deep page costs the same as the first and concurrent inserts
+never shift rows between pages. Every filter maps to an indexed predicate; filters on
+tags, params and checkpoints are ``EXISTS`` subqueries so they combine freely.
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ import re
 import string
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, select, tuple_
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, func, select, tuple_
 
 from continuum.catalog.blob_rows import checkpoints_of, lens_chunks_of
 from continuum.catalog.db import Database, require_run
 from continuum.catalog.db.models import (
     RUN_ID,
-    UTCDateTime,
     checkpoints,
     run_params,
     run_segments,
@@ -93,24 +94,87 @@ class SearchQuery:
     started_before: datetime | None = None  # exclusive
 
 
+#: The orders a page may take: a column name, ``-`` for descending. The default is the
+#: newest first; ``run_id`` breaks ties in the same direction, so every order is total.
+SORTS = ("-started_at", "started_at", "-last_tick", "last_tick", "-run_id", "run_id")
+DEFAULT_SORT = "-started_at"
+_SORT_COLUMNS = {"started_at": runs.c.started_at, "last_tick": runs.c.last_tick}
+
+
+def check_sort(sort: str) -> str:
+    """``sort`` if it is one of :data:`SORTS`, else one ``InvalidFilterError`` line."""
+    if sort not in SORTS:
+        raise InvalidFilterError(f"unknown sort {sort!r}; expected one of {', '.join(SORTS)}")
+    return sort
+
+
+def _b64(raw: str) -> str:
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
 def encode_cursor(started_at: datetime, run_id: str) -> str:
-    raw = f"{started_at.isoformat()}|{run_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    """The cursor after a row in the default order (``-started_at``)."""
+    return _b64(f"{started_at.isoformat()}|{run_id}")
+
+
+def encode_sort_cursor(sort: str, row: Any) -> str:
+    """The cursor after ``row`` (a runs row) in order ``sort``; it names its order, so a
+    cursor of one order passed with another is refused instead of skipping rows."""
+    if sort == DEFAULT_SORT:
+        return encode_cursor(row.started_at, row.run_id)
+    key = sort.lstrip("-")
+    value = "" if key == "run_id" else getattr(row, key)
+    text = value.isoformat() if isinstance(value, datetime) else str(value)
+    return _b64(f"{sort}|{text}|{row.run_id}")
+
+
+def _malformed(cursor: str) -> InvalidFilterError:
+    return InvalidFilterError(
+        f"malformed page cursor {cursor[:80]!r}: pass the value printed after the previous page"
+    )
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """The (started_at, run_id) a cursor continues after; raises on anything else."""
+    """The (started_at, run_id) a default-order cursor continues after; raises on anything else."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, run_id = raw.split("|", 1)
         at = datetime.fromisoformat(stamp)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidFilterError(
-            f"malformed page cursor {cursor!r}: pass the value printed after the previous page"
-        ) from exc
+        raise _malformed(cursor) from exc
     if at.tzinfo is None or not run_id:
-        raise InvalidFilterError(f"malformed page cursor {cursor!r}")
+        raise _malformed(cursor)
     return at, run_id
+
+
+def decode_sort_cursor(sort: str, cursor: str) -> tuple[Any, str]:
+    """The (sort value, run_id) a cursor of order ``sort`` continues after."""
+    if sort == DEFAULT_SORT:
+        return decode_cursor(cursor)
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        named, text, run_id = raw.split("|", 2)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise _malformed(cursor) from exc
+    if named != sort:
+        raise InvalidFilterError(
+            f"page cursor of order {named[:20]!r} passed with sort {sort!r}: "
+            "start again from the first page of this order"
+        )
+    key = sort.lstrip("-")
+    try:
+        value: Any = None
+        if key == "started_at":
+            value = datetime.fromisoformat(text)
+            if value.tzinfo is None:
+                raise ValueError(text)
+        elif key == "last_tick":
+            value = int(text)
+    except ValueError as exc:
+        raise _malformed(cursor) from exc
+    if not run_id:
+        raise _malformed(cursor)
+    return value, run_id
 
 
 def _param_condition(p: ParamFilter) -> ColumnElement[bool]:
@@ -176,21 +240,32 @@ def conditions(q: SearchQuery) -> list[ColumnElement[bool]]:
     return c
 
 
-def _page(conn: Connection, q: SearchQuery, limit: int, after: str | None) -> RunPage:
+def _page(conn: Connection, q: SearchQuery, limit: int, after: str | None, sort: str) -> RunPage:
+    key = sort.lstrip("-")
+    descending = sort.startswith("-")
+    column = _SORT_COLUMNS.get(key)
     stmt = select(runs).where(*conditions(q))
     if after is not None:
-        at, run_id = decode_cursor(after)
-        keyset = tuple_(
-            bindparam("after_at", at, type_=UTCDateTime()),
-            bindparam("after_id", run_id, type_=RUN_ID),
-        )
-        stmt = stmt.where(tuple_(runs.c.started_at, runs.c.run_id) < keyset)
-    stmt = stmt.order_by(runs.c.started_at.desc(), runs.c.run_id.desc()).limit(limit + 1)
-    rows = conn.execute(stmt).all()
+        value, run_id = decode_sort_cursor(sort, after)
+        after_id = bindparam("after_id", run_id, type_=RUN_ID)
+        if column is None:  # by run id alone
+            stmt = stmt.where(runs.c.run_id < after_id if descending else runs.c.run_id > after_id)
+        else:
+            keyset = tuple_(bindparam("after_key", value, type_=column.type), after_id)
+            mine = tuple_(column, runs.c.run_id)
+            stmt = stmt.where(mine < keyset if descending else mine > keyset)
+    order = [c.desc() if descending else c.asc() for c in (column, runs.c.run_id) if c is not None]
+    rows = conn.execute(stmt.order_by(*order).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    cursor = encode_cursor(rows[-1].started_at, rows[-1].run_id) if more else None
+    cursor = encode_sort_cursor(sort, rows[-1]) if more else None
     return RunPage(tuple(load_run_records(conn, rows)), cursor)
+
+
+def _count(conn: Connection, q: SearchQuery) -> int:
+    return int(
+        conn.execute(select(func.count()).select_from(runs).where(*conditions(q))).scalar_one()
+    )
 
 
 class Search:
@@ -212,15 +287,29 @@ class Search:
         ``next_cursor`` of the previous page."""
         return self.find(SearchQuery(status=status), limit=limit, after=after)
 
-    def find(self, query: SearchQuery, *, limit: int = 50, after: str | None = None) -> RunPage:
-        """Runs matching every filter of ``query``, newest first, one page."""
+    def find(
+        self,
+        query: SearchQuery,
+        *,
+        limit: int = 50,
+        after: str | None = None,
+        sort: str = DEFAULT_SORT,
+    ) -> RunPage:
+        """Runs matching every filter of ``query``, one page in order ``sort`` (one of
+        :data:`SORTS`; newest first by default)."""
         if not 1 <= limit <= MAX_LIMIT:
             raise InvalidFilterError(f"page limit must be between 1 and {MAX_LIMIT}, got {limit}")
+        check_sort(sort)
         conditions(query)  # validate before touching the database
         if after is not None:
-            decode_cursor(after)
+            decode_sort_cursor(sort, after)
         self._liveness.mark_stale_crashed()
-        return self._db.read(lambda conn: _page(conn, query, limit, after))
+        return self._db.read(lambda conn: _page(conn, query, limit, after, sort))
+
+    def count(self, query: SearchQuery) -> int:
+        """How many runs match every filter of ``query`` (one COUNT over the same predicates)."""
+        conditions(query)
+        return self._db.read(lambda conn: _count(conn, query))
 
 
 def _detail(conn: Connection, run_id: str) -> RunDetail:

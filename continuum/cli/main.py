@@ -35,6 +35,7 @@ _COMMANDS: dict[str, str] = {
     "catalog": "continuum.cli.catalog:catalog",
     "lens": "continuum.cli.lens:lens",
     "world": "continuum.cli.world:world",
+    "serve": "continuum.cli.serve:serve",
 }
 
 # name -> the first line of that command's docstring, so ``continuum --help`` lists the
@@ -46,6 +47,7 @@ _SHORT_HELP: dict[str, str] = {
     "catalog": "Find runs and checkpoints in the SQL run catalog.",
     "lens": "Inspect, query and plot lens snapshots (captured field frames).",
     "world": "The bundled example worlds: list them, copy one to a directory to edit.",
+    "serve": "Serve the inspector: runs, fields, signals, SQL and live runs in a browser.",
 }
 
 

@@ -425,6 +425,41 @@ class LensStore:
         ticks, first = np.unique(np.concatenate([k.ticks for k in parts]), return_index=True)
         return ticks, np.concatenate([k.times for k in parts])[first]
 
+    @property
+    def signals(self) -> dict[str, str]:
+        """Global signals the chunks record: name -> ``scalar`` or ``vec3`` (every chunk's
+        header is read; a chunk that cannot be read is listed in :attr:`unreadable`)."""
+        found: dict[str, str] = {}
+        for ref in self.chunks:
+            try:
+                found.update(self._file(ref).header.signals)
+            except LensError as exc:
+                self.unreadable.append(f"{ref.name}: {str(exc).splitlines()[0]}")
+        return dict(sorted(found.items()))
+
+    def signal_history(
+        self, name: str, *, start: int | None = None, stop: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(ticks, values) of global signal ``name`` at every captured tick in ``[start,
+        stop]`` that recorded it: values (n,) for a scalar, (n, 3) for a vec3. Each chunk's
+        small signal array is read whole; a tick two chunks hold is taken from the first."""
+        parts: list[tuple[np.ndarray, np.ndarray]] = []
+        for ref in self.chunks:
+            if not span_meets(ref.start, ref.end, start, stop):
+                continue
+            chunk = self._file(ref)
+            if name not in chunk.header.signals:
+                continue
+            ticks, values = chunk.ticks(), chunk.signal(name)
+            keep = tick_mask(ticks, start, stop) & ~np.isnan(values).all(axis=1)
+            parts.append((ticks[keep], values[keep]))
+        if not parts:
+            have = ", ".join(self.signals) or "none"
+            raise LensError(f"no signal {name!r} in {self.run_dir}; recorded signals: {have}")
+        ticks, first = np.unique(np.concatenate([t for t, _ in parts]), return_index=True)
+        values = np.concatenate([v for _, v in parts])[first]
+        return ticks, values[:, 0] if values.shape[1] == 1 else values
+
     # -- locating frames ------------------------------------------------------------------
 
     def _frame(self, name: str, tick: int) -> tuple[ChunkRef, int] | None:

@@ -154,3 +154,47 @@ def test_bad_cursor_limit_and_status_are_refused(catalog):
         catalog.search.list(limit=0)
     with pytest.raises(InvalidFilterError, match="unknown status"):
         catalog.search.find(SearchQuery(status="done"))
+
+
+def _all_pages(catalog, sort, limit=2, query=None):
+    seen, after = [], None
+    while True:
+        page = catalog.search.find(query or SearchQuery(), limit=limit, after=after, sort=sort)
+        seen += page.runs
+        if page.next_cursor is None:
+            return seen
+        after = page.next_cursor
+
+
+@pytest.mark.parametrize(
+    "sort", ["-started_at", "started_at", "-last_tick", "last_tick", "run_id", "-run_id"]
+)
+def test_every_sort_pages_through_every_run_once_in_order(runs, sort):
+    got = _all_pages(runs, sort)
+    key = sort.lstrip("-")
+    expected = sorted(got, key=lambda r: (getattr(r, key), r.run_id), reverse=sort[0] == "-")
+    assert [r.run_id for r in got] == [r.run_id for r in expected]
+    assert sorted(r.run_id for r in got) == [f"r{i}" for i in range(6)]
+
+
+def test_sort_ties_break_on_run_id(catalog):
+    for rid in ("t1", "t2", "t3"):
+        catalog.runs.register(run_id=rid, world="terra", ir_hash="ab", seed=1, started_at=T0)
+        catalog.runs.finish(rid, status="completed", last_tick=7)
+    for sort, order in (("last_tick", ["t1", "t2", "t3"]), ("-last_tick", ["t3", "t2", "t1"])):
+        assert [r.run_id for r in _all_pages(catalog, sort, limit=1)] == order
+
+
+def test_a_cursor_of_another_order_or_an_unknown_sort_is_refused(runs):
+    cursor = runs.search.find(SearchQuery(), limit=1, sort="last_tick").next_cursor
+    with pytest.raises(InvalidFilterError, match="start again"):
+        runs.search.find(SearchQuery(), limit=1, after=cursor, sort="-last_tick")
+    with pytest.raises(InvalidFilterError, match="cursor"):
+        runs.search.find(SearchQuery(), limit=1, after=cursor)  # the default order
+    with pytest.raises(InvalidFilterError, match="unknown sort"):
+        runs.search.find(SearchQuery(), sort="seed")
+
+
+def test_count_matches_the_filters(runs):
+    assert runs.search.count(SearchQuery()) == 6
+    assert runs.search.count(q(world="terra", tags=[("owner", "ana")])) == 4

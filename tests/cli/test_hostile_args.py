@@ -191,6 +191,12 @@ def cases() -> list[tuple[str, ...]]:
     add(_each(("world", "copy", "@", "{tmp}/world-copy"), names))
     add(_each(("world", "copy", "terra", "@"), ["{ck}", "{ckfile}"]))  # not empty; a file
     out.append(("world", "list", "--bogus" + ESC))
+    # serve: every case is refused before anything listens (none may start a server)
+    add(_each(("serve", "--port", "@", *cat), [*NUMBERS, "65536"]))
+    hosts = [ESC, BIDI, LONG, UNDECODABLE, "", "no-such-host.invalid", "256.1.1.1"]
+    add(_each(("serve", "--port", "0", "--host", "@", *cat), hosts))
+    add(_each(("serve", "--port", "0", "--export-dir", "@", *cat), [*PATHS, "{ckfile}"]))
+    add(_each(("serve", "--port", "0", "--catalog", "@"), ["not a url", ESC, "x.sqlite"]))
     return out
 
 
@@ -299,7 +305,8 @@ def test_every_command_is_swept():
                 commands.append(" ".join((*path, name)))
 
     walk(cli, ())
-    swept = {" ".join(c[:2]) if c[0] != "run" else "run" for c in cases()}
+    leaves = ("run", "serve")  # commands without subcommands: their first word names them
+    swept = {" ".join(c[:2]) if c[0] not in leaves else c[0] for c in cases()}
     swept |= {" ".join(c[:3]) for c in cases() if c[:2] == ("catalog", "policy")}
     assert set(commands) <= swept, set(commands) - swept
 

@@ -236,6 +236,7 @@ JSON_COMMANDS = {
         "{cat}",
     ),
     "run": ("run", "terra", "--scenario", "tiny", "--steps", "5", "--json", "--no-catalog"),
+    "serve": None,  # it serves until stopped: tests/serve/test_serve_cli.py reads its JSON line
     "world copy": ("world", "copy", "terra", "{tmp}/world-copy", "--json"),
     "world list": ("world", "list", "--json"),
 }
