@@ -287,12 +287,15 @@ function heartbeatAge(status) {
 // Charts on canvas: axes with round ticks, one line per series.
 
 function niceTicks(lo, hi, count = 5) {
-  if (!(hi > lo)) return [lo];
-  const raw = (hi - lo) / count;
+  if (!(hi > lo) || !Number.isFinite(lo) || !Number.isFinite(hi)) return [lo];
+  const raw = (hi - lo) / Math.max(1, count);
   const mag = Math.pow(10, Math.floor(Math.log10(raw)));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((st) => st >= raw) || raw;
+  // Integer steps: adding a tiny step to a large value would never move it.
+  const first = Math.ceil(lo / step - 1e-9);
+  const last = Math.floor(hi / step + 1e-9);
   const ticks = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.push(+v.toPrecision(12));
+  for (let k = first; k <= last && ticks.length < 50; k++) ticks.push(+(k * step).toPrecision(12));
   return ticks;
 }
 
@@ -346,12 +349,24 @@ function lineChart(canvas, series, opts = {}) {
   ctx.lineWidth = 1;
   ctx.textAlign = "right";
   ctx.textBaseline = "middle";
-  for (const t of niceTicks(y0, y1, 5)) {
+  const yTicks = niceTicks(y0, y1, 5);
+  const yStep = yTicks.length > 1 ? yTicks[1] - yTicks[0] : 0;
+  // Values that barely move (1 ± 1e-9): label the offset from a round base, named on the axis.
+  const mid = (y0 + y1) / 2;
+  const base = yStep && yStep < Math.abs(mid) * 1e-4 ? yTicks[Math.floor(yTicks.length / 2)] : 0;
+  const digits = yStep ? Math.max(0, Math.min(12, -Math.floor(Math.log10(yStep) + 1e-9) + (/^25/.test(String(yStep).replace(/[0.]/g, "")) ? 1 : 0))) : 0;
+  for (const t of yTicks) {
     ctx.beginPath();
     ctx.moveTo(pad.l, Y(t));
     ctx.lineTo(width - pad.r, Y(t));
     ctx.stroke();
-    ctx.fillText(fmtNum(t, 4), pad.l - 6, Y(t));
+    const v = t - base;
+    const label = base ? `${v >= 0 ? "+" : ""}${v.toExponential(1)}` : Math.abs(v) >= 1e6 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(2) : v.toFixed(Math.min(digits, 6));
+    ctx.fillText(label, pad.l - 6, Y(t));
+  }
+  if (base) {
+    ctx.textAlign = "left";
+    ctx.fillText(`offset from ${base}`, pad.l + 4, pad.t + 8);
   }
   ctx.textAlign = "center";
   ctx.textBaseline = "top";
@@ -568,6 +583,7 @@ function runsView(root, query) {
       more.hidden = !next;
       count.textContent = `${loaded} of ${total ?? (next ? "more" : loaded)} runs`;
       table.dataset.loaded = String(loaded);
+      table.dataset.query = params().toString(); // what the rows answer (tests wait on it)
     } catch (err) {
       if (mine === generation) {
         count.textContent = "";
@@ -684,8 +700,13 @@ const CKPT_COLOURS = {
   corrupt: "#900",
 };
 
+/** The API names a committed pinned checkpoint "pinned" (its row state is row_state). */
 function checkpointState(c) {
   return c.pinned && c.state === "committed" ? "pinned" : c.state;
+}
+
+function isPinnable(c) {
+  return c.state === "committed" || c.state === "pinned";
 }
 
 function runView(root, runId) {
@@ -748,7 +769,7 @@ function runView(root, runId) {
   }
 
   function renderLive() {
-    const status = live.get(runId) || (detail && typeof detail.live === "object" ? detail.live : null);
+    const status = live.get(runId) || (detail && (detail.live_status || (typeof detail.live === "object" ? detail.live : null)));
     const on = isLive() && (!detail || detail.status === "running" || live.has(runId));
     if (status && status.tick !== undefined) {
       liveTick.textContent = String(status.tick);
@@ -945,7 +966,7 @@ function checkpointsSection(d, runId, reload) {
       h("td", { class: "num", text: fmtBytes(c.size) }),
       h("td", { class: "mono", text: c.path_name || c.path || "" }),
       h("td", { text: wouldPrune.has(c.tick) ? "a prune would remove it" : "" }),
-      h("td", null, c.state === "committed" ? pinBtn : null),
+      h("td", null, isPinnable(c) ? pinBtn : null),
     );
   });
   return section(
@@ -962,17 +983,14 @@ function checkpointsSection(d, runId, reload) {
 function lineageSection(d, runId) {
   const lin = d.lineage || {};
   const link = (id, tick, current) =>
-    h("a", { href: `#/runs/${encodeURIComponent(id)}`, class: current ? "current" : null, text: tick !== undefined && tick !== null ? `${id} (from tick ${tick})` : id });
-  // Ancestors root first, then this run, then its branches: nested lists draw the tree.
-  const ancestors = [...(lin.ancestors || [])];
-  if (!ancestors.length && lin.parent) ancestors.push(lin.parent);
-  const chain = ancestors[0] && ancestors.length > 1 && ancestors[0].run_id === (lin.parent && lin.parent.run_id) ? ancestors.reverse() : ancestors;
+    h("a", { href: `#/runs/${encodeURIComponent(id)}`, class: current ? "current" : null, "data-run-id": id, text: tick !== undefined && tick !== null ? `${id} (from tick ${tick})` : id });
+  // The API lists ancestors nearest first, each with the tick its child branched at:
+  // drawn root first as nested lists, then this run, then its branches.
+  const chain = [...(lin.ancestors || [])];
+  if (!chain.length && lin.parent) chain.push(lin.parent);
   const children = (lin.children || []).map((c) => h("li", null, link(c.run_id, c.tick)));
   let node = h("li", { class: "self" }, link(runId, null, true), children.length ? h("ul", null, children) : null);
-  for (let i = chain.length - 1; i >= 0; i--) {
-    const a = typeof chain[i] === "string" ? { run_id: chain[i] } : chain[i];
-    node = h("li", null, link(a.run_id, a.tick), h("ul", null, node));
-  }
+  for (const a of chain) node = h("li", null, link(a.run_id), h("span", { class: "muted", text: a.tick !== undefined && a.tick !== null ? ` branched at tick ${a.tick}` : "" }), h("ul", null, node));
   return section("Lineage", h("ul", { id: "lineage", class: "tree" }, node));
 }
 
@@ -1138,7 +1156,7 @@ class FrameStore {
         height,
         min: parseFloat(hd.get("X-Field-Min")),
         max: parseFloat(hd.get("X-Field-Max")),
-        units: hd.get("X-Field-Units") || "",
+        units: decodeUnits(hd.get("X-Field-Units")),
         values,
       };
     } finally {
@@ -1162,6 +1180,16 @@ function paintFrame(image, frame, lo, hi) {
     if (k < 0) k = 0;
     else if (k > 255) k = 255;
     px[i] = LUT[k];
+  }
+}
+
+/** X-Field-Units is percent-encoded UTF-8 (header values are Latin-1). */
+function decodeUnits(raw) {
+  if (!raw) return "";
+  try {
+    return decodeURIComponent(raw);
+  } catch (_) {
+    return raw;
   }
 }
 
@@ -1203,7 +1231,7 @@ function fieldView(root, runId, name, query) {
   const widthSel = h("select", { id: "frame-width", "aria-label": "map width" }, [256, 512, 1024, 2048].map((w) => h("option", { value: w, text: `${w} px`, selected: w === widthChoice })));
   const fpsOut = h("span", { id: "fps" });
   const hover = h("div", { id: "hover-value", role: "status", text: "Hover the map for a value; click for its history." });
-  const historyCanvas = h("canvas", { class: "chart", id: "point-history-chart" });
+  const historyCanvas = h("canvas", { class: "chart", id: "point-history-chart", hidden: true });
   const historyInfo = h("p", { id: "point-history-info", class: "empty", text: "Click a point on the map to see its history." });
   const historyLegend = h("div", { class: "legend-wrap" });
   const historySection = h("section", { id: "point-history", class: "card" }, h("h2", { text: "Point history" }), historyInfo, historyCanvas, historyLegend);
@@ -1393,7 +1421,8 @@ function fieldView(root, runId, name, query) {
   });
 
   function drawHistory() {
-    const series = (historyData.series || []).map((sr, i) => ({ label: sr.run_id, colour: seriesColour(i), xs: sr.ticks, ys: sr.values }));
+    const series = (historyData.series || []).filter((sr) => sr.ticks).map((sr, i) => ({ label: sr.run_id, colour: seriesColour(i), xs: sr.ticks, ys: sr.values }));
+    historyCanvas.hidden = false;
     lineChart(historyCanvas, series, { height: 220, yLabel: historyData.units || units, marker: shown ? shown.tick : null });
     clear(historyLegend);
     if (series.length > 1) {
