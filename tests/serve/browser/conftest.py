@@ -11,6 +11,7 @@ Screenshots go to ``test-artifacts/`` (gitignored; CI keeps them).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -88,15 +89,42 @@ class Server:
 def make_runs(catalog: str, root: Path) -> tuple[str, str, str]:
     """A parent (120 ticks, lens every 2 ticks), a branch of it at 60, a run with seed 7."""
     lens, ck = root / "lens", root / "ck"
-    common: tuple[object, ...] = ("--lens-dir", lens, "--lens-stride", "2", "--lens-chunk-size", "40")
+    common: tuple[object, ...] = (
+        "--lens-dir",
+        lens,
+        "--lens-stride",
+        "2",
+        "--lens-chunk-size",
+        "40",
+    )
     common += ("--checkpoint-dir", ck, "--checkpoint-stride", "30", "--catalog", catalog, "--json")
     parent = ok_json(
-        "run", "terra", "--scenario", "tiny", "--steps", "120", "--param", "k=4", "--tag", "team=a", *common
+        "run",
+        "terra",
+        "--scenario",
+        "tiny",
+        "--steps",
+        "120",
+        "--param",
+        "k=4",
+        "--tag",
+        "team=a",
+        *common,
     )
     start = ck / parent["run_id"] / "checkpoint_0000000060.ckpt"
     branch = ok_json("run", "terra", "--checkpoint-path", start, "--steps", "20", *common)
     other = ok_json(
-        "run", "terra", "--scenario", "tiny", "--steps", "60", "--seed", "7", "--param", "k=9", *common
+        "run",
+        "terra",
+        "--scenario",
+        "tiny",
+        "--steps",
+        "60",
+        "--seed",
+        "7",
+        "--param",
+        "k=9",
+        *common,
     )
     return parent["run_id"], branch["run_id"], other["run_id"]
 
@@ -159,7 +187,5 @@ def page(browser: Any, site: Site, request: pytest.FixtureRequest) -> Iterator[A
 def shot(page: Any, name: str) -> None:
     """A full-page screenshot kept as a test artefact."""
     ARTIFACTS.mkdir(exist_ok=True)
-    try:
+    with contextlib.suppress(Exception):  # a closed page must not hide the test's own failure
         page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-    except Exception:  # a closed page must not hide the test's own failure
-        pass

@@ -7,6 +7,7 @@ checks that the page raised no script error and that the CSP refused nothing.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +21,10 @@ CANVAS_DIGEST = """() => {
   const c = document.querySelector('#field-canvas');
   const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
   let sum = 0, distinct = new Set();
-  for (let i = 0; i < d.length; i += 4) { sum += d[i] * 3 + d[i + 1] * 5 + d[i + 2] * 7; if (i % 64 === 0) distinct.add(d[i] << 16 | d[i + 1] << 8 | d[i + 2]); }
+  for (let i = 0; i < d.length; i += 4) {
+    sum += d[i] * 3 + d[i + 1] * 5 + d[i + 2] * 7;
+    if (i % 64 === 0) distinct.add(d[i] << 16 | d[i + 1] << 8 | d[i + 2]);
+  }
   return {w: c.width, h: c.height, sum, colours: distinct.size, tick: c.dataset.tick};
 }"""
 
@@ -74,15 +78,21 @@ def test_bad_filter_is_one_line_not_a_broken_page(page: Any) -> None:
 def test_run_view_shows_checkpoints_lineage_and_lens(page: Any, site: Site) -> None:
     page.click(f"#runs-table a[href='#/runs/{site.parent}']")
     page.wait_for_selector("#run-view #checkpoints tbody tr[data-tick]")
-    ticks = page.eval_on_selector_all("#checkpoints tbody tr[data-tick]", "rs => rs.map(r => +r.dataset.tick)")
+    ticks = page.eval_on_selector_all(
+        "#checkpoints tbody tr[data-tick]", "rs => rs.map(r => +r.dataset.tick)"
+    )
     assert ticks == [30, 60, 90, 120]
-    states = page.eval_on_selector_all("#checkpoints tbody tr", "rs => rs.map(r => r.dataset.state)")
+    states = page.eval_on_selector_all(
+        "#checkpoints tbody tr", "rs => rs.map(r => r.dataset.state)"
+    )
     assert set(states) == {"committed"}
     assert page.locator("#timeline circle.ck-committed").count() == 4
     assert "k" in page.text_content("#params") and "team=a" in page.text_content("#tags")
     # lineage: the branch hangs below this run, and the link opens it
     page.click(f"#lineage a[data-run-id='{site.branch}']")
-    page.wait_for_selector(f"#run-view[data-run-id='{site.branch}'] #checkpoints tbody tr[data-tick]")
+    page.wait_for_selector(
+        f"#run-view[data-run-id='{site.branch}'] #checkpoints tbody tr[data-tick]"
+    )
     assert page.locator(f"#lineage a[data-run-id='{site.parent}']").count() == 1
     assert page.locator(f"#fields a[data-field='{FIELD}']").count() == 1
     # actions are there, and off for a run that is not live
@@ -163,11 +173,13 @@ def test_sql_console_rows_and_csv(page: Any, site: Site) -> None:
     page.fill("#sql-input", "SELECT run_id, seed FROM runs ORDER BY seed DESC, run_id")
     page.click("#sql-run")
     page.wait_for_selector("#sql-results table tbody tr")
-    cells = page.eval_on_selector_all("#sql-results tbody tr", "rs => rs.map(r => r.cells[0].textContent)")
+    cells = page.eval_on_selector_all(
+        "#sql-results tbody tr", "rs => rs.map(r => r.cells[0].textContent)"
+    )
     assert cells[0] == site.other and len(cells) == 3
     with page.expect_download() as download:
         page.click("#sql-csv")
-    text = open(download.value.path()).read()
+    text = Path(download.value.path()).read_text()
     assert text.splitlines()[0] == "run_id,seed" and site.other in text
 
     page.click("#sql-examples button.example >> nth=0")  # an example from the README runs
