@@ -561,6 +561,14 @@ class LensStore:
             time_units=chunk.time_units,
         )
 
+    def frame_values(self, name: str, tick: int) -> np.ndarray:
+        """The samples of ``name`` at captured ``tick`` alone, (m,) or (m, 3): what :meth:`at`
+        holds, without building positions (a cell-centred field drawn by cell index needs
+        none, and the centres of a 256-cell face cost more than the frame)."""
+        self._check_field(name)
+        chunk, _, i = self._located(name, tick)
+        return chunk.frame(name, i)
+
     def _near_text(self, name: str, tick: int) -> str:
         near = [
             str(k[0])
