@@ -1,4 +1,4 @@
-"""The control channel of a live run: a private Unix socket answering status, checkpoint, flush, stop.
+"""The control channel of a live run: a private socket for status, checkpoint, flush, stop.
 
 Owns: the socket's protocol, its server (threads beside the tick loop, which only takes
 queued commands between ticks) and the client used by ``continuum ctl`` and the inspector.
