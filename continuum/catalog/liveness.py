@@ -99,7 +99,7 @@ def _mark_crashed(conn: Connection, seen: Seen) -> list[str]:
         result = conn.execute(
             update(runs)
             .where(runs.c.run_id == rid, runs.c.status == "running", same_beat)
-            .values(status="crashed", ended_at=beat or now, control_path=None)
+            .values(status="crashed", ended_at=beat or now)
         )
         if result.rowcount != 1:
             continue  # it sent a heartbeat or ended meanwhile

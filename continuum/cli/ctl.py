@@ -31,6 +31,8 @@ from continuum.cli._output import (
 )
 from continuum.control import (
     COMMANDS,
+    ControlPermissionError,
+    ControlTimeoutError,
     NotLiveError,
     StaleSocketError,
     control_path_for,
@@ -81,8 +83,11 @@ def ctl(run_id: str, command: str, timeout: float, as_json: bool, catalog_url: s
             f"run {run_id} is not live (its control socket was left by a process that "
             f"ended; {what})"
         ) from None
-    except NotLiveError as exc:
+    except NotLiveError as exc:  # no socket file: nothing can reach the run there
+        forget()
         raise NotLiveError(f"run {run_id} is not live ({exc})") from None
+    except (ControlPermissionError, ControlTimeoutError) as exc:
+        raise type(exc)(f"run {run_id}: {exc}") from None
     if as_json:
         echo_json(reply, indent=None)
     if not reply["ok"]:
@@ -100,6 +105,9 @@ def _locate(run_id: str, catalog_url: str | None) -> tuple[Path, Any]:
     with Catalog(catalog_url) as cat:
         try:
             run = cat.runs.get(run_id)
+            if run.control_path is None:  # a killed run without a socket reads as crashed
+                cat.liveness.mark_crashed_if_stale(run_id)
+                run = cat.runs.get(run_id)
         except RunNotFoundError:
             run = None
         where = cat.where

@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from continuum.control.directory import check_private, private_dir
+from continuum import layout
+from continuum.control.directory import check_private
 from continuum.control.protocol import MAX_REPLY, parse_reply, request_line
 from continuum.errors import (
     ControlError,
@@ -27,7 +28,7 @@ from continuum.errors import (
     NotLiveError,
     StaleSocketError,
 )
-from continuum.layout import StrPath, is_control_socket_name
+from continuum.layout import StrPath
 
 
 def request(path: StrPath, command: str, *, timeout: float = 5.0) -> dict[str, Any]:
@@ -95,8 +96,9 @@ def _connect_error(path: Path, exc: OSError) -> ControlError:
 
 
 def _owner(path: Path) -> str:
-    """The uid owning the socket, or its directory when the socket cannot be seen."""
-    for candidate in (path, path.parent):
+    """The uid owning the socket, else its private directory, else the directory that
+    holds that one (``/run/user/UID``): the nearest that this user may look at."""
+    for candidate in (path, path.parent, path.parent.parent):
         try:
             return str(os.lstat(candidate).st_uid)
         except OSError:
@@ -118,24 +120,23 @@ def probe(path: StrPath) -> bool:
 def remove_stale_socket(path: StrPath) -> bool:
     """Remove the socket file at ``path`` if nobody listens on it; True if it was removed.
 
-    Only a socket (never a link: ``lstat``) with a control socket's name, directly in this
-    user's private directory (:func:`~continuum.control.directory.check_private`), is
-    removed, and by name in that directory opened without following links. A socket a
-    process answers is left alone (False), as is anything else.
+    Only a socket (never a link: ``lstat``) of this user with a control socket's name,
+    directly in a private control directory of this user (named as
+    :func:`continuum.layout.control_dirs` names them, and passing
+    :func:`~continuum.control.directory.check_private`: a run started under another
+    ``$XDG_RUNTIME_DIR`` of the same user is cleaned up too), is removed, by name in that
+    directory opened without following links. A socket a process answers is left alone
+    (False), as is anything else.
     """
     target = Path(os.path.abspath(os.fspath(path)))
-    if not is_control_socket_name(target.name):
+    directory = target.parent
+    names = {layout.CONTROL_DIR, f"{layout.CONTROL_DIR}-{os.geteuid()}"}
+    if not layout.is_control_socket_name(target.name) or directory.name not in names:
         return False
     try:
-        mine = private_dir(create=False)
-    except (ControlError, FileNotFoundError):
-        mine = None
-    directory = target.parent
-    if mine is None or os.path.abspath(mine) != str(directory):
-        try:  # a socket recorded under another $XDG_RUNTIME_DIR of ours is fine too
-            check_private(directory)
-        except (ControlError, OSError):
-            return False
+        check_private(directory)
+    except (ControlError, OSError):
+        return False
     flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
     try:
         fd = os.open(directory, flags)

@@ -60,11 +60,13 @@ def check_private(path: layout.StrPath) -> os.stat_result:
     return st
 
 
-def private_dir(*, create: bool = True) -> Path:
+def private_dir(*, create: bool = True, run_id: str | None = None) -> Path:
     """This user's private directory of control sockets, made (mode 0700) if ``create``.
 
-    ``ControlError``/``ControlPermissionError`` if the directory found is not private;
-    ``FileNotFoundError`` if it does not exist and ``create`` is off.
+    With ``run_id``, the first candidate whose socket path for it fits (a long
+    ``$XDG_RUNTIME_DIR`` falls back to the temp directory). ``ControlError`` or
+    ``ControlPermissionError`` if the directory found is not private; ``FileNotFoundError``
+    if it does not exist and ``create`` is off.
     """
     candidates = candidate_dirs()
     if not create:
@@ -74,6 +76,14 @@ def private_dir(*, create: bool = True) -> Path:
                 return path
         raise FileNotFoundError(errno.ENOENT, "no private control directory", str(candidates[-1]))
     path = candidates[0]
+    if run_id is not None:
+        for candidate in candidates:
+            try:
+                layout.control_socket_path(candidate, run_id)
+            except layout.LayoutError:
+                continue
+            path = candidate
+            break
     try:
         os.mkdir(path, 0o700)
     except FileExistsError:
@@ -97,7 +107,7 @@ def control_path_for(run_id: str, *, create: bool = False) -> Path:
     """
     layout.check_run_id(run_id)
     if create:
-        return layout.control_socket_path(private_dir(create=True), run_id)
+        return layout.control_socket_path(private_dir(create=True, run_id=run_id), run_id)
     for directory in candidate_dirs():
         path = layout.control_socket_path(directory, run_id)
         if os.path.lexists(path):

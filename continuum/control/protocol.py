@@ -10,6 +10,7 @@ has to look, and cannot smuggle anything but data: JSON only, never pickle.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from continuum.errors import ControlError
@@ -25,8 +26,20 @@ MAX_REPLY = 64 * 1024
 
 
 def encode(doc: dict[str, Any]) -> bytes:
-    """One JSON line (strict: NaN and the infinities are refused, never written)."""
-    return json.dumps(doc, allow_nan=False, separators=(",", ":")).encode() + b"\n"
+    """One strict JSON line: NaN and the infinities as null (never the non-JSON tokens),
+    anything JSON has no type for as its text."""
+    text = json.dumps(_finite(doc), allow_nan=False, separators=(",", ":"), default=str)
+    return text.encode() + b"\n"
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def request_line(command: str) -> bytes:

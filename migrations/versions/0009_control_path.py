@@ -8,7 +8,7 @@ Create Date: 2026-12-03
 ``status``, ``checkpoint``, ``flush`` and ``stop`` on (:mod:`continuum.control`), recorded
 once the socket is up and cleared when the run ends, whatever the ending; a run killed
 before it could clear it keeps the path until ``continuum ctl`` finds the socket dead or
-the run is marked crashed. A new nullable column: every existing run is not live (NULL),
+the run is resumed. A new nullable column: every existing run is not live (NULL),
 and both dialects add (and, downgrading, drop) it with one ALTER, no table copy.
 """
 
