@@ -115,6 +115,7 @@ class LiveControl:
         """Counters for ``status``, read on the server's thread (reads only)."""
         writer, lens = self.writer, self.lens
         return {
+            "status": "stopping" if self.stop.requested else "running",
             "world": self.p.ir.name,
             "queues": {
                 "checkpoint": writer.queued if writer else 0,
