@@ -33,6 +33,7 @@ _COMMANDS: dict[str, str] = {
     "run": "continuum.cli.run:run",
     "checkpoint": "continuum.cli.checkpoint:checkpoint",
     "catalog": "continuum.cli.catalog:catalog",
+    "ctl": "continuum.cli.ctl:ctl",
     "lens": "continuum.cli.lens:lens",
     "world": "continuum.cli.world:world",
 }
@@ -44,6 +45,7 @@ _SHORT_HELP: dict[str, str] = {
     "run": "Run WORLD (a directory, or a bundled world's name) for --steps ticks.",
     "checkpoint": "Inspect, list, verify and compare checkpoint files (.ckpt).",
     "catalog": "Find runs and checkpoints in the SQL run catalog.",
+    "ctl": "Ask a live run for its status, a checkpoint now, a lens flush, or a graceful stop.",
     "lens": "Inspect, query and plot lens snapshots (captured field frames).",
     "world": "The bundled example worlds: list them, copy one to a directory to edit.",
 }
