@@ -24,7 +24,12 @@ was found and, where there is one, what to type next.
     │   ├── RunNotFoundError      no run with that id (also LookupError)
     │   ├── BlobStateError        a checkpoint or lens-chunk row move the state machine forbids
     │   └── InvalidFilterError    a malformed search filter or page cursor (also ValueError)
-    └── QueryError                SQL over field history failed or was refused
+    ├── QueryError                SQL over field history failed or was refused
+    └── ControlError              the control channel of a live run refused or failed
+        ├── NotLiveError          nothing answers at the run's control socket: it is not live
+        │   └── StaleSocketError  a socket file left by a process that ended (killed)
+        ├── ControlPermissionError  the socket or its dir is another user's (also PermissionError)
+        └── ControlTimeoutError   the run did not answer in time (also TimeoutError)
 
 Driver errors become these in one place per backend: ``continuum.catalog.db.errors``
 (SQLAlchemy) and ``continuum.sql.errors`` (DuckDB).
@@ -115,3 +120,23 @@ class InvalidFilterError(CatalogError, ValueError):
 
 class QueryError(ContinuumError):
     """SQL over field history failed or was refused."""
+
+
+class ControlError(ContinuumError):
+    """The control channel of a live run (``continuum ctl``) refused or failed a request."""
+
+
+class NotLiveError(ControlError):
+    """No process answers at the run's control socket: the run is not live (here)."""
+
+
+class StaleSocketError(NotLiveError):
+    """The control socket file exists but nobody listens: left by a process that ended."""
+
+
+class ControlPermissionError(ControlError, PermissionError):
+    """The control socket or its private directory belongs to another user."""
+
+
+class ControlTimeoutError(ControlError, TimeoutError):
+    """The run accepted the connection but did not answer in time."""

@@ -18,6 +18,9 @@ functions, so a rule changes here, once, and path confinement has exactly one ho
     {export_root}/run_id={run_id}/ticks/part-....parquet       tick -> sim_time
     {export_root}/run_id={run_id}/signals/part-....parquet     global signals
     {export_root}/by_sample/run_id={run_id}/field={field}/part-....parquet
+    $XDG_RUNTIME_DIR/continuum/{run_id}.sock   a live run's control socket (mode 0600), in a
+    {tmp}/continuum-{uid}/{run_id}.sock        private directory (0700); names past the 103
+                                               bytes of a socket path: ``{16 hex}.sock``
 
 Temporaries of the atomic-write protocol are ``.{final}.tmp-{pid}-{8 hex}`` in the
 final file's directory. Tick ranges in names are half-open ``[start, end)``.
@@ -41,6 +44,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import re
 import secrets
@@ -623,3 +627,54 @@ def is_part_directory_name(name: str) -> bool:
     return name in (TICKS, SIGNALS) or (
         name.startswith("field=") and DOTTED_NAME_RE.match(name[len("field=") :]) is not None
     )
+
+
+# --- control sockets of live runs ------------------------------------------------------------
+
+#: The private directory's name under ``$XDG_RUNTIME_DIR``, and its prefix under the temp dir.
+CONTROL_DIR = "continuum"
+CONTROL_SUFFIX = ".sock"
+#: The longest Unix socket path that binds everywhere: ``sun_path`` is 104 bytes on macOS
+#: and the BSDs (108 on Linux), the terminating NUL included.
+MAX_SOCKET_PATH = 103
+_HASHED_SOCKET_RE = re.compile(r"^[0-9a-f]{16}\.sock$")
+
+
+def control_dirs(runtime_dir: str | None, temp_dir: StrPath, uid: int) -> list[Path]:
+    """Where a user's private directory of control sockets may be, in order of preference:
+    ``$XDG_RUNTIME_DIR/continuum`` (when that is an absolute path), then
+    ``{temp_dir}/continuum-{uid}``. Lexical: :mod:`continuum.control` checks and makes them."""
+    found = []
+    if runtime_dir and os.path.isabs(runtime_dir) and "\0" not in runtime_dir:
+        found.append(child(runtime_dir, CONTROL_DIR))
+    found.append(child(temp_dir, f"{CONTROL_DIR}-{int(uid)}"))
+    return found
+
+
+def control_socket_name(run_id: str) -> str:
+    """``{run_id}.sock``: the control socket of a live run."""
+    return f"{check_run_id(run_id)}{CONTROL_SUFFIX}"
+
+
+def control_socket_path(directory: StrPath, run_id: str) -> Path:
+    """``{directory}/{run_id}.sock``, or ``{directory}/{16 hex}.sock`` (blake2b of the run
+    id: deterministic, so client and server agree) when the first is longer than
+    :data:`MAX_SOCKET_PATH` bytes; ``LayoutError`` when even that does not fit."""
+    path = child(directory, control_socket_name(run_id))
+    if len(os.fsencode(path)) <= MAX_SOCKET_PATH:
+        return path
+    digest = hashlib.blake2b(run_id.encode(), digest_size=8).hexdigest()
+    short = child(directory, f"{digest}{CONTROL_SUFFIX}")
+    if len(os.fsencode(short)) > MAX_SOCKET_PATH:
+        raise LayoutError(
+            f"{directory} is too long for a control socket (a Unix socket path holds at most "
+            f"{MAX_SOCKET_PATH} bytes); set XDG_RUNTIME_DIR or TMPDIR to a shorter directory"
+        )
+    return short
+
+
+def is_control_socket_name(name: str) -> bool:
+    """A name :func:`control_socket_path` gives (the only files removed from the private dir)."""
+    if _HASHED_SOCKET_RE.match(name):
+        return True
+    return name.endswith(CONTROL_SUFFIX) and is_run_id(name[: -len(CONTROL_SUFFIX)])

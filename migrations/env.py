@@ -23,7 +23,8 @@ from alembic import context
 from sqlalchemy import Connection
 
 from continuum.catalog.db import schema
-from continuum.catalog.db.engine import create_catalog_engine, resolve_url
+from continuum.catalog.db.engine import create_catalog_engine
+from continuum.catalog.db.location import resolve_url
 from continuum.catalog.db.models import UTCDateTime, metadata
 
 config = context.config

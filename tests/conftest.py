@@ -47,11 +47,13 @@ def private_catalog(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Every test (and every subprocess it starts) uses a private SQLite catalog.
 
     Without this, runs under test would land in the user's own catalog under
-    ~/.local/share/continuum. Tests that need their own catalog pass --catalog.
+    ~/.local/share/continuum. Tests that need their own catalog pass --catalog. Their
+    control sockets (continuum.control) go to a private ``$XDG_RUNTIME_DIR`` too.
     """
     home = tmp_path_factory.mktemp("xdg")
     url = f"sqlite:///{home / 'catalog.db'}"
     os.environ["XDG_DATA_HOME"] = str(home)
+    os.environ["XDG_RUNTIME_DIR"] = str(tmp_path_factory.mktemp("rt"))
     os.environ["CONTINUUM_CATALOG"] = url
     return url
 

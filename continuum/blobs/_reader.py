@@ -274,6 +274,9 @@ class ContainerReader:
         jobs: list[_RowJob] = []
         for name, start, out in requests:
             jobs += self._row_jobs(name, int(start), out)
+        if len(jobs) == 1:  # one tile of one frame (a value): no feed, lock or helper to pay
+            self._decode_rows(jobs[0])
+            return
         feed = _frames.Feed(self._decode_rows, jobs)  # the caller decodes too (see Feed)
         feed.start_helpers(self._threads)
         feed.finish()

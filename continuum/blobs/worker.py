@@ -170,6 +170,11 @@ class Worker(Generic[T]):
     def alive(self) -> bool:
         return self._thread.is_alive()
 
+    @property
+    def pending(self) -> int:
+        """Items queued and not yet taken (approximate: read from any thread)."""
+        return self._queue.qsize()
+
     def offer(self, item: T) -> bool:
         """Queue ``item`` if there is room now; False (nothing queued) if not."""
         if not self.alive:

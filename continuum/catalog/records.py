@@ -119,6 +119,8 @@ class RunRecord(_Record):
     parent_run_id: str | None
     parent_checkpoint_tick: int | None
     dropped_checkpoints: int
+    #: the live run's control socket (revision 0009), None when it is not live
+    control_path: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     params: dict[str, ParamValue] = field(default_factory=dict)
 

@@ -88,6 +88,21 @@ class Runs:
         """One run, or ``RunNotFoundError``."""
         return self._db.read(lambda conn: _reload(conn, run_id))
 
+    def get_many(self, run_ids: Sequence[str]) -> list[RunRecord]:
+        """The runs ``run_ids``, in that order, in three queries for the lot (an overlay of
+        100 runs); ``RunNotFoundError`` naming the first unknown one."""
+
+        def op(conn: Connection) -> list[RunRecord]:
+            wanted = list(dict.fromkeys(run_ids))
+            rows = conn.execute(select(runs).where(runs.c.run_id.in_(wanted))).all()
+            found = {r.run_id: r for r in load_run_records(conn, rows)}
+            for run_id in wanted:
+                if run_id not in found:
+                    require_run(conn, run_id)  # raises, naming it
+            return [found[r] for r in run_ids]
+
+        return self._db.read(op)
+
     def register(
         self,
         *,
@@ -202,7 +217,9 @@ class Runs:
             conn.execute(
                 update(runs)
                 .where(runs.c.run_id == run_id)
-                .values(status="running", ended_at=None, heartbeat_at=now, **proc)
+                .values(
+                    status="running", ended_at=None, heartbeat_at=now, control_path=None, **proc
+                )
             )
             return _new_segment(
                 conn,
@@ -287,6 +304,7 @@ class Runs:
                     heartbeat_at=now,
                     last_tick=max(run.last_tick, last_tick),
                     dropped_checkpoints=runs.c.dropped_checkpoints + dropped_checkpoints,
+                    control_path=None,  # not live any more, whatever the ending
                 )
             )
             conn.execute(
@@ -297,6 +315,26 @@ class Runs:
             return _reload(conn, run_id)
 
         return self._db.write(op)
+
+    def set_control_path(
+        self, run_id: str, path: str | Path | None, *, only_if: str | Path | None = None
+    ) -> None:
+        """Record where the live run's control socket is (None: it is not live).
+
+        Set by the run once its socket is up; :meth:`finish` clears it, whatever the
+        ending. ``only_if``: clear or change it only while it is still that path (``continuum
+        ctl`` clearing a dead socket must not clear a socket a resumed process just recorded).
+        """
+        value = None if path is None else str(path)
+        mine = [runs.c.run_id == run_id]
+        if only_if is not None:
+            mine.append(runs.c.control_path == str(only_if))
+
+        def op(conn: Connection) -> None:
+            require_run(conn, run_id)
+            conn.execute(update(runs).where(*mine).values(control_path=value))
+
+        self._db.write(op)
 
     def set_tags(
         self, run_id: str, tags: Mapping[str, str], *, remove: Iterable[str] = ()

@@ -100,6 +100,11 @@ class CheckpointWriter:
         """Checkpoints of this segment that were not written."""
         return self.failures[WRITE]
 
+    @property
+    def queued(self) -> int:
+        """Snapshots waiting for the writer thread (read from any thread: ``continuum ctl``)."""
+        return self._worker.pending
+
     def submit(self, snapshot: State, wait: bool = False) -> bool:
         """Hand a snapshot over without waiting; False (and counted) if the queue is full.
 

@@ -263,10 +263,10 @@ def check_catalog(value: str | None) -> str | None:
     created); a plain path is said on stderr, once. None (neither given) leaves the
     default file to the catalog, which names the flag to use if it cannot be made.
     """
-    from continuum.catalog import locate_catalog  # sqlalchemy: only for commands that use it
-
     if value is None and not os.environ.get("CONTINUUM_CATALOG"):
         return None
+    from continuum.catalog import locate_catalog  # standard library (catalog.db.location)
+
     where = locate_catalog(value)
     if where.plain_path is not None:
         note(f"using SQLite catalog file {where.plain_path}")

@@ -9,6 +9,7 @@ The printed line carries the token: whoever holds it may pin, prune, checkpoint 
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import socket
 from pathlib import Path
@@ -41,6 +42,20 @@ def _bind(host: str, port: int) -> socket.socket:
         raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     sock.listen(128)
     return sock
+
+
+def _more_open_files(wanted: int = 4096) -> None:
+    """Raise the soft open-file limit toward ``wanted`` (within the hard limit): the
+    inspector keeps lens stores open, each with a few chunk files."""
+    try:
+        import resource
+    except ImportError:  # not on this platform: the default stands
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        with contextlib.suppress(ValueError, OSError):  # refused: the default stands
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 def _url(host: str, port: int, token: str) -> str:
@@ -97,6 +112,7 @@ def serve(
     if not host or not host.isprintable() or len(host) > 255:
         raise ServeError(f"--host {host[:80]!r}: not an address or a host name")
     sock = _bind(host, port)
+    _more_open_files()
     try:
         real_port = sock.getsockname()[1]
         config = ServeConfig(catalog_url=catalog_url, host=host, port=real_port, export_roots=roots)

@@ -445,6 +445,20 @@ class LensCapture:
         frames, signals = self._observe(state), self._signals(state)
         writer.submit(self._captured(tick, state.sim_time, frames, signals))
 
+    def flush(self, tick: int) -> tuple[int, int] | None:
+        """Seal the window holding ``tick`` now, as a partial chunk (``continuum ctl
+        flush``): the window ``[start, end)`` it belongs to, or None when the lens is not
+        capturing (closed, its writer gone). Never waits (:meth:`ChunkWriter.flush`)."""
+        writer = self.writer
+        if writer is None or not self._open or not writer.flush(tick):
+            return None
+        return window_of(tick, self.chunk_size)
+
+    @property
+    def queued(self) -> int:
+        """Frames waiting for the lens writer's buffer stage."""
+        return self.writer.queued if self.writer else 0
+
     def close(self, final_tick: int, status: str = "completed") -> None:
         """Seal what is buffered, record the segment, and write the full file if asked.
 

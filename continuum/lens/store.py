@@ -159,6 +159,7 @@ class LensStore:
         self.missing = [n for n in self.missing if n not in {e["name"] for e in self.pruned}]
         self._files: dict[str, ChunkFile] = {}
         self._keys: dict[tuple[str, str], _Keys | None] = {}
+        self._grid: tuple[object, CubedSphere] | None = None
         self._gaps: list[LensGap] | None = None
         self._unit_cache: dict[str, Any] | None = None
         self._copies: list[BySampleFile] | None = None
@@ -321,7 +322,11 @@ class LensStore:
     @property
     def topology(self) -> CubedSphere | None:
         spec = self._identity().topology
-        return topology_from_spec(spec) if spec else None
+        if not spec:
+            return None
+        if self._grid is None or self._grid[0] is not spec:  # parsed once per identity
+            self._grid = (spec, topology_from_spec(spec))
+        return self._grid[1]
 
     @property
     def fields(self) -> list[str]:
@@ -560,6 +565,14 @@ class LensStore:
             units=chunk.units(name),
             time_units=chunk.time_units,
         )
+
+    def frame_values(self, name: str, tick: int) -> np.ndarray:
+        """The samples of ``name`` at captured ``tick`` alone, (m,) or (m, 3): what :meth:`at`
+        holds, without building positions (a cell-centred field drawn by cell index needs
+        none, and the centres of a 256-cell face cost more than the frame)."""
+        self._check_field(name)
+        chunk, _, i = self._located(name, tick)
+        return chunk.frame(name, i)
 
     def _near_text(self, name: str, tick: int) -> str:
         near = [

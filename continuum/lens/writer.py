@@ -226,6 +226,13 @@ class _End:
 
 
 @dataclass
+class _Flush:
+    """Seal what the current window holds up to ``tick`` now; the window goes on filling."""
+
+    tick: int
+
+
+@dataclass
 class _Window:
     """The frames of one chunk window being filled, and what they cost the budget."""
 
@@ -293,7 +300,7 @@ class ChunkWriter:
             "lens-encode", self._encode_window, depth=1, on_error=self._encode_failed
         )
         # unbounded in count: the budget bounds what it holds in bytes
-        self._buffer: Worker[Captured | _Dropped | _End] = Worker(
+        self._buffer: Worker[Captured | _Dropped | _End | _Flush] = Worker(
             "lens-buffer", self._take, depth=0, on_error=self._take_failed
         )
 
@@ -365,7 +372,24 @@ class ChunkWriter:
         if span is not None and span[0] < span[1]:
             self._record_gaps([[span[0], span[1], FAILED]])
 
-    def _take_failed(self, item: Captured | _Dropped | _End, exc: Exception) -> None:
+    @property
+    def queued(self) -> int:
+        """Frames handed over and not yet buffered (read from any thread: ``continuum ctl``)."""
+        return self._buffer.pending
+
+    def flush(self, tick: int) -> bool:
+        """Seal the window holding ``tick`` now, as a partial chunk ``[start, tick + 1)``.
+
+        Never waits (the buffer stage's queue is bounded by the budget, not in count);
+        False if the writer is gone. The window keeps its frames and goes on filling:
+        when it ends (or the run does) its file is rewritten whole under the same name,
+        as a resumed segment rewrites the window its run ended in. So a flush never makes
+        a tail piece or moves a window: one file per window ``[kC, (k+1)C)``, each
+        rename atomic, readers see the partial file until the whole one replaces it.
+        """
+        return self._buffer.offer(_Flush(tick))
+
+    def _take_failed(self, item: Captured | _Dropped | _End | _Flush, exc: Exception) -> None:
         window, self._window = self._window, None
         tick = item.final_tick if isinstance(item, _End) else item.tick
         span = None
@@ -388,10 +412,13 @@ class ChunkWriter:
 
     # -- stage 1: buffer ------------------------------------------------------------------
 
-    def _take(self, item: Captured | _Dropped | _End) -> None:
+    def _take(self, item: Captured | _Dropped | _End | _Flush) -> None:
         """Buffer stage: any failure drops the current window (``_take_failed``)."""
         if isinstance(item, _End):
             self._seal(item.final_tick + 1)
+            return
+        if isinstance(item, _Flush):
+            self._flush(item.tick + 1)
             return
         window = self._window_for(item.tick)
         if isinstance(item, _Dropped):
@@ -413,6 +440,21 @@ class ChunkWriter:
             lens = FieldLens(self.topology, max_frames=None, identity=self.identity)
             window = self._window = _Window(max(span[0], self.next_start), span, lens)
         return window
+
+    def _flush(self, end: int) -> None:
+        """Seal the current window up to ``end`` and keep filling it (:meth:`flush`)."""
+        window = self._window
+        if window is None or end <= window.start:
+            return
+        if end >= window.window[1]:  # the window is over already: sealed whole
+            self._seal(window.window[1])
+            return
+        held = window.lens.to_chunk(frame_lists=True)  # references to the frames: no copy
+        self._seal(end)
+        again = FieldLens(self.topology, max_frames=None, identity=self.identity)
+        again.merge([held])
+        self._window = _Window(window.start, window.window, again, held=again.nbytes)
+        self.budget.force(again.nbytes)  # held twice until the partial file is encoded
 
     def _seal(self, end: int) -> None:
         """Hand the current window, authoritative for [start, min(end, window end)), on."""

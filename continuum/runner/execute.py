@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from continuum.blobs import now_iso
 from continuum.blobs.worker import Failures, describe
+from continuum.runner.live import open_control
 from continuum.runner.outputs import (
     Trigger,
     abandon_checkpointing,
@@ -52,6 +53,10 @@ def execute(req: RunRequest, on_tick: Callable[[State], None] | None = None) -> 
     A stop (:mod:`continuum.runner.stop`) ends the loop between two ticks and closes
     everything as the end of the run does, with status ``stopped``; the summary's
     ``stopped`` says where, the checkpoint and the command that resumes the run.
+
+    While the loop runs, the run answers on its control channel
+    (:mod:`continuum.runner.live`): opened once the writers run, its commands taken
+    between ticks, closed (socket removed) as soon as the loop ends.
     """
     with StopSignals() as stop:
         return _execute(req, on_tick, stop)
@@ -82,10 +87,21 @@ def _execute(
     observers = [o for o in (trigger, lens, on_tick) if o is not None]
     if recorder is not None:
         recorder.start_heartbeat(lambda: p.state.tick)
+    control = open_control(
+        p,
+        end_tick=start_tick + req.steps,
+        writer=writer,
+        lens=lens,
+        stop=stop,
+        recorder=recorder,
+        last_checkpoint=lambda: newest.checkpoint[0] if newest.checkpoint else None,
+    )
     started, status, elapsed = time.perf_counter(), "failed", 0.0
     try:
-        finished = step(p, req.steps, _fan_out(observers), stop)
+        finished = step(p, req.steps, _fan_out(observers), stop, control)
         stop.ending = True
+        if control is not None:  # no tick boundary is left to take a command at
+            control.close("completed its last tick" if finished else "stopping")
         elapsed = time.perf_counter() - started
         _final_checkpoint(p, writer, newest)
         status = "completed" if finished else "stopped"
@@ -93,10 +109,14 @@ def _execute(
         stop.ending = True
         teardown = Failures(log)
         tick = p.state.tick
+        if control is not None:
+            _step(teardown, "control channel", lambda: control.close(status))
+        reason = stop.reason if status == "stopped" else None
 
         def close_checkpoints(w: CheckpointWriter) -> None:
             w.close()
-            w.end_segment(end_tick=tick, ended_at=now_iso(), status=status)
+            why = {"stopped_by": reason} if reason else {}
+            w.end_segment(end_tick=tick, ended_at=now_iso(), status=status, **why)
 
         # in this order: the last lens chunk is exported, then the catalog hears of it all
         if lens is not None:
@@ -108,6 +128,8 @@ def _execute(
         if recorder is not None:
             failed = failures(writer, lens, exporter, recorder, teardown)
             dropped = writer.dropped if writer else 0
+            if reason is not None:
+                _step(teardown, "catalog", lambda: recorder.stopped_by(reason, tick))
             _step(teardown, "catalog", lambda: recorder.finish(status, tick, dropped, failed))
     summary = {
         **_summary(p, elapsed, writer, p.state.tick - start_tick),
@@ -119,7 +141,7 @@ def _execute(
         assert stop.signum is not None
         recorded = recorder is not None and not recorder.failures["catalog"]
         end = start_tick + req.steps
-        info = stopped(p, req, stop.signum, newest.checkpoint, recorded, end)
+        info = stopped(p, req, stop.signum, newest.checkpoint, recorded, end, stop.reason)
         summary["stopped"] = info.to_dict()
     return summary
 

@@ -228,6 +228,20 @@ class RunRecorder:
             lambda: self.catalog.record_lens_gap(gap.run_id, gap.start, gap.end, gap.cause),
         )
 
+    def control_path(self, path: Path) -> None:
+        """Main thread, before the loop: where the run's control socket is (``runs.finish``
+        clears it at the end, whatever the ending)."""
+        self._safely("control path", lambda: self.catalog.runs.set_control_path(self.run_id, path))
+
+    def stopped_by(self, reason: str, tick: int) -> None:
+        """Main thread, after the loop: why the run stopped (SIGINT, SIGTERM or ctl)."""
+        self._safely(
+            "stop reason",
+            lambda: self.catalog.audit.record(
+                "run-stopped", run_id=self.run_id, tick=tick, detail=reason
+            ),
+        )
+
     def start_heartbeat(self, tick_of: Callable[[], int]) -> None:
         def beat() -> None:
             while not self._stop.wait(HEARTBEAT_S):

@@ -30,6 +30,12 @@ Decisions where the issue leaves a choice:
   ends where the uninterrupted run would have, bitwise. A catalog URL given with
   ``--catalog`` is repeated (its password, if any, shown as ``***``); the one the
   environment names is not.
+- **A stop asked on the control channel** (``continuum ctl RUN_ID stop``,
+  :mod:`continuum.runner.live`) is this same stop, taken between two ticks: status
+  ``stopped``, resumable bitwise, exit 143 as for SIGTERM. Its reason is ``ctl`` (the
+  summary's ``stopped.reason``, the line's ``(ctl)``, the manifest segment's
+  ``stopped_by`` and the catalog's ``run-stopped`` audit entry; a signal's reason is
+  its name there).
 - Signals are only caught on the main thread (Python delivers them there); ``execute``
   called from another thread leaves them alone. A signal the process was started with
   ignored (SIGINT of a job started with ``&`` by a script) stays ignored.
@@ -64,6 +70,7 @@ class StopSignals:
 
     def __init__(self, tick_of: Callable[[], int | None] = lambda: None) -> None:
         self.signum: int | None = None
+        self.reason: str | None = None  # SIGINT, SIGTERM or ctl
         self.ending = False  # set once the loop is over: a signal then changes nothing
         self.tick_of = tick_of
         self._previous: dict[int, Any] = {}
@@ -71,6 +78,15 @@ class StopSignals:
     @property
     def requested(self) -> bool:
         return self.signum is not None
+
+    def ask(self, reason: str) -> bool:
+        """Stop as SIGTERM does, for ``reason`` (``ctl``: the control channel); False if a
+        stop is already under way or the loop is over (nothing changes then)."""
+        if self.signum is not None or self.ending:
+            return False
+        self.reason = reason
+        self.signum = signal.SIGTERM
+        return True
 
     def __enter__(self) -> StopSignals:
         if threading.current_thread() is not threading.main_thread():
@@ -95,6 +111,7 @@ class StopSignals:
         """The handler: record the first signal; say what is going on for any other."""
         if self.signum is None and not self.ending:
             self.signum = signum
+            self.reason = signal.Signals(signum).name
             return
         tick = self.tick_of()
         at = f" at tick {tick}" if tick is not None else ""
@@ -119,11 +136,20 @@ def tick_sleep() -> float:
 
 
 def step(
-    p: Prepared, steps: int, observer: Callable[[Any], None] | None, stop: StopSignals
+    p: Prepared,
+    steps: int,
+    observer: Callable[[Any], None] | None,
+    stop: StopSignals,
+    between: Callable[[], None] | None = None,
 ) -> bool:
-    """Run up to ``steps`` ticks, checking for a stop before each; True if all ran."""
+    """Run up to ``steps`` ticks, checking for a stop before each; True if all ran.
+
+    ``between`` is called before each tick's stop check (the control channel takes its
+    commands there, so a ``stop`` it takes is seen before the next tick)."""
     pause = tick_sleep()
     for _ in range(steps):
+        if between is not None:
+            between()
         if stop.requested:
             return False
         p.sim.step(p.state)
@@ -138,12 +164,13 @@ def step(
 class Stopped:
     """What the summary says about a stopped run (``summary["stopped"]``)."""
 
-    signal: str  # SIGINT, SIGTERM
+    signal: str | None  # SIGINT, SIGTERM; None for a stop asked on the control channel
     tick: int
     checkpoint: str | None  # the checkpoint a resume continues from, None without one
     resume: str | None  # the command that resumes the run, None without a checkpoint
     exit_code: int  # 128 + the signal's number
     message: str  # the line ``continuum run`` prints on stderr
+    reason: str  # SIGINT, SIGTERM, or ctl (``continuum ctl RUN_ID stop``)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -156,13 +183,17 @@ def stopped(
     checkpoint: tuple[int, Path] | None,
     recorded: bool,
     last_tick: int,
+    reason: str | None = None,
 ) -> Stopped:
     """The stop's record and line. ``checkpoint`` (tick, path): the run's newest one on
     disk; ``recorded``: whether the catalog holds the run and its checkpoints (so that
-    ``--resume-run`` finds that one); ``last_tick``: where the run was to end."""
+    ``--resume-run`` finds that one); ``last_tick``: where the run was to end;
+    ``reason``: ``ctl`` for a stop asked on the control channel (default: the signal)."""
     name = signal.Signals(signum).name
+    cause = reason or name
+    shown_signal = name if cause == name else None
     tick = p.state.tick
-    head = f"stopped run {p.run_id} at tick {tick} ({name})"
+    head = f"stopped run {p.run_id} at tick {tick} ({cause})"
     if checkpoint is None:
         why = "it writes none" if p.run_dir is None else "its final one was not written"
         again = start_command(p, req)
@@ -171,14 +202,14 @@ def stopped(
             f"{head}; no checkpoint of it exists ({why}), so it cannot be resumed; "
             f"to start it again{hint}: {again}"
         )
-        return Stopped(name, tick, None, None, 128 + signum, message)
+        return Stopped(shown_signal, tick, None, None, 128 + signum, message, cause)
     at, path = checkpoint
     command = resume_command(p, req, (at, path), recorded, last_tick - at)
     where = f"checkpoint: {path}"
     if at != tick:
         where = f"its final checkpoint was not written; the newest is tick {at}: {path}"
     message = f"{head}; {where}; resume with: {command}"
-    return Stopped(name, tick, str(path), command, 128 + signum, message)
+    return Stopped(shown_signal, tick, str(path), command, 128 + signum, message, cause)
 
 
 def resume_command(

@@ -13,13 +13,14 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from continuum.maintenance import prune
 from continuum.serve import params
 from continuum.serve.detail import plan_json
 from continuum.serve.errors import ApiError, answers, answers_body
 from continuum.serve.live import control, control_path
+from continuum.serve.responses import JSONResponse
 from continuum.serve.rows import checkpoint_row
 from continuum.serve.runs import run_id_of
 from continuum.serve.state import Inspector

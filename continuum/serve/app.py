@@ -16,12 +16,13 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from continuum import __version__
 from continuum.serve import actions, detail, fields, live, pages, runs, signals, sql
 from continuum.serve.errors import answers
+from continuum.serve.responses import JSONResponse
 from continuum.serve.security import Security
 from continuum.serve.state import Inspector, ServeConfig
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from continuum.catalog import Catalog, PruneReport, RunDetail
 from continuum.errors import ContinuumError, RunNotFoundError
 from continuum.maintenance import prune
 from continuum.serve.errors import answers
 from continuum.serve.live import control_path, live_row
+from continuum.serve.responses import JSONResponse
 from continuum.serve.rows import checkpoint_row, iso, run_row
 from continuum.serve.runs import run_id_of
 from continuum.serve.state import Inspector

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from continuum.errors import (
     BlobStateError,
@@ -28,6 +28,7 @@ from continuum.errors import (
     RunNotFoundError,
 )
 from continuum.printable import message_line
+from continuum.serve.responses import JSONResponse
 
 log = logging.getLogger("continuum.serve")
 

@@ -16,13 +16,21 @@ from urllib.parse import quote
 
 import numpy as np
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from continuum.errors import ContinuumError
 from continuum.lens import LensStore
 from continuum.serve import params
 from continuum.serve.errors import ApiError, answers
-from continuum.serve.frames import DEFAULT_WIDTH, MAX_JSON_WIDTH, MAX_WIDTH, draw
+from continuum.serve.frames import (
+    DEFAULT_WIDTH,
+    MAX_JSON_WIDTH,
+    MAX_WIDTH,
+    Frame,
+    draw,
+    draw_cells,
+)
+from continuum.serve.responses import JSONResponse
 from continuum.serve.rows import finite
 from continuum.serve.runs import run_id_of
 from continuum.serve.state import Inspector
@@ -85,6 +93,14 @@ def captured(store: LensStore, name: str, tick: int) -> None:
     raise ApiError(404, f"field {name!r} was not captured at tick {tick}{around}")
 
 
+def _draw(store: LensStore, name: str, tick: int, width: int, inspector: Inspector) -> Frame:
+    topology = store.topology
+    if store.config(name).positions == "cells" and topology is not None:
+        values = store.frame_values(name, tick)  # no positions built: the map is by cell
+        return draw_cells(values, topology, tick, store.units(name), width, inspector.maps)
+    return draw(store.at(name, tick), width, inspector.maps)
+
+
 def _header_number(value: float | None) -> str:
     return "nan" if value is None else repr(value)
 
@@ -110,7 +126,7 @@ def frame(request: Request) -> Response:
         drawn = inspector.frames.get(key)
         if drawn is None:
             captured(store, name, tick)
-            drawn = draw(store.at(name, tick), width, inspector.maps)
+            drawn = _draw(store, name, tick, width, inspector)
             inspector.frames.put(key, drawn)
     if fmt == "json":
         return JSONResponse(drawn.to_json())

@@ -18,7 +18,7 @@ import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -96,16 +96,30 @@ def _range(values: np.ndarray) -> tuple[float | None, float | None]:
     return float(finite.min()), float(finite.max())
 
 
+def draw_cells(
+    values: np.ndarray,
+    topology: CubedSphere,
+    tick: int,
+    units: str | None,
+    width: int,
+    maps: SampleMaps,
+) -> Frame:
+    """A cell-centred frame's ``values`` by the containing cell of each pixel."""
+    cells = maps.cells(topology, width)
+    grid = _magnitude(values.take(cells, axis=0))
+    low, high = _range(_magnitude(values))
+    pixels = np.ascontiguousarray(grid, dtype="<f4").tobytes()
+    return Frame(tick, width, width // 2, pixels, low, high, units)
+
+
 def draw(recon: Reconstruction, width: int, maps: SampleMaps) -> Frame:
     """``recon`` on the ``width x width/2`` grid (see the module docstring)."""
     height = width // 2
     positions = recon.config.positions
     if positions == "cells":
         assert recon.topology is not None
-        cells = maps.cells(recon.topology, width)
-        grid = _magnitude(recon.values.take(cells, axis=0))
-        low, high = _range(_magnitude(recon.values))
-    elif positions == "global":
+        return draw_cells(recon.values, recon.topology, recon.tick, recon.units, width, maps)
+    if positions == "global":
         arr = np.asarray(recon.values, dtype=np.float64)
         one = _magnitude(arr.reshape(1, 3)) if recon.config.kind == "vec3" else arr.reshape(1)
         grid = np.full(height * width, one[0])
@@ -116,6 +130,33 @@ def draw(recon: Reconstruction, width: int, maps: SampleMaps) -> Frame:
         low, high = _range(_magnitude(recon.values))
     pixels = np.ascontiguousarray(grid, dtype="<f4").tobytes()
     return Frame(recon.tick, width, height, pixels, low, high, recon.units)
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class LRU(Generic[K, V]):
+    """A small thread-safe mapping that forgets its least recently used entries."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def __setitem__(self, key: K, value: V) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
 
 
 class FrameCache:

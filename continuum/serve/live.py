@@ -22,11 +22,12 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from continuum.catalog import Catalog, RunRecord, SearchQuery
 from continuum.serve import params
 from continuum.serve.errors import answers
+from continuum.serve.responses import JSONResponse
 from continuum.serve.rows import finite
 from continuum.serve.state import Inspector
 

@@ -123,8 +123,8 @@ def when(params: QueryParams, name: str) -> datetime | None:
 
 def run_ids(params: QueryParams, name: str, *, limit: int) -> list[str]:
     """A comma-separated list of run ids (repeats dropped, order kept), at most ``limit``."""
-    raw = ",".join(texts(params, name))
-    ids = list(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+    parts = [p.strip() for value in params.getlist(name) for p in value.split(",")]
+    ids = list(dict.fromkeys(check_text(name, p) for p in parts if p))
     if len(ids) > limit:
         raise ApiError(400, f"{name}: at most {limit} runs, got {len(ids)}")
     return ids

@@ -11,13 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from continuum.catalog import SORTS, SearchQuery, parse_param_filter
 from continuum.catalog.records import parse_label
 from continuum.serve import params
 from continuum.serve.errors import ApiError, answers
 from continuum.serve.live import live_row
+from continuum.serve.responses import JSONResponse
 from continuum.serve.rows import run_row
 from continuum.serve.state import Inspector
 

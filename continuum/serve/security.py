@@ -18,7 +18,8 @@ One pure ASGI middleware (:class:`Security`), outermost, so nothing answers befo
   token needs neither: no browser attaches it on its own.
 - **Headers**: every response carries the content security policy (no inline script or
   style, nothing from elsewhere, no framing), ``nosniff``, ``no-referrer`` and
-  ``X-Frame-Options: DENY``.
+  ``X-Frame-Options: DENY``; those the app answers also ``Server-Timing: app;dur=MS``
+  (the time until the response started: what ``scripts/bench_serve.py`` reports).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import ipaddress
 import json
 import secrets
 import socket
+import time
 from collections.abc import Iterable
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qsl, urlencode
@@ -167,9 +169,13 @@ class Security:
             )
             return
 
+        start = time.perf_counter()
+
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), *HEADERS]}
+                spent = f"app;dur={(time.perf_counter() - start) * 1000:.3f}".encode()
+                extra = [*HEADERS, (b"server-timing", spent)]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
         await self.app(scope, receive, with_headers)

@@ -13,12 +13,14 @@ from typing import Any
 
 import numpy as np
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
+from continuum.catalog import RunRecord
 from continuum.errors import ContinuumError
 from continuum.printable import message_line
 from continuum.serve import params
 from continuum.serve.errors import ERROR_LIMIT, ApiError, answers
+from continuum.serve.responses import JSONResponse
 from continuum.serve.runs import run_id_of
 from continuum.serve.state import Inspector
 
@@ -48,10 +50,6 @@ def thin(ticks: np.ndarray, values: np.ndarray, most: int) -> tuple[np.ndarray, 
     return ticks[idx], values[idx]
 
 
-def _plain(values: np.ndarray) -> list[float | None]:
-    return [None if v != v or v in (float("inf"), float("-inf")) else v for v in values.tolist()]
-
-
 @answers
 def run_signals(request: Request) -> Response:
     inspector: Inspector = request.app.state.inspector
@@ -68,28 +66,28 @@ def run_signals(request: Request) -> Response:
     return JSONResponse({"signals": found})
 
 
-def series(inspector: Inspector, run_id: str, name: str, most: int) -> dict[str, Any]:
+def series(inspector: Inspector, run: RunRecord, name: str, most: int) -> dict[str, Any]:
     try:
-        with inspector.stores.open(run_id) as (store, _):
-            ticks, values = store.signal_history(name)
-            units = store.signal_units(name)
+        with inspector.stores.open(run.run_id, run) as (store, generation):
+            key = (run.run_id, name, generation)
+            found = inspector.signals.get(key)
+            if found is None:
+                ticks, values = store.signal_history(name)
+                if values.ndim > 1:
+                    values = np.linalg.norm(values, axis=1)
+                found = (ticks, values.astype(np.float64), store.signal_units(name))
+                inspector.signals[key] = found
     except ContinuumError as exc:  # one run without it does not spoil the overlay
-        return {
-            "run_id": run_id,
-            "ticks": [],
-            "values": [],
-            "error": message_line(exc, ERROR_LIMIT),
-        }
-    if values.ndim > 1:
-        values = np.linalg.norm(values, axis=1)
-    total = len(ticks)
-    ticks, values = thin(ticks, values.astype(np.float64), most)
+        error = message_line(exc, ERROR_LIMIT)
+        return {"run_id": run.run_id, "ticks": [], "values": [], "error": error}
+    ticks, values, units = found
+    shown_ticks, shown = thin(ticks, values, most)
     return {
-        "run_id": run_id,
+        "run_id": run.run_id,
         "units": units,
-        "ticks": ticks.tolist(),
-        "values": _plain(values),
-        "points": total,
+        "ticks": shown_ticks.tolist(),
+        "values": shown.tolist(),
+        "points": len(ticks),
     }
 
 
@@ -105,6 +103,7 @@ def overlay(request: Request) -> Response:
         raise ApiError(400, "missing parameter name (a signal, e.g. core.temp)")
     most = params.integer(q, "max_points", DEFAULT_POINTS, lo=2, hi=MAX_POINTS)
     assert most is not None
-    for run_id in ids:
-        inspector.catalog.runs.get(run_id)  # an unknown run is a 404, not an empty series
-    return JSONResponse({"name": name, "series": [series(inspector, r, name, most) for r in ids]})
+    records = inspector.catalog.runs.get_many(ids)  # an unknown run: 404
+    return JSONResponse(
+        {"name": name, "series": [series(inspector, r, name, most) for r in records]}
+    )

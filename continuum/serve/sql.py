@@ -22,11 +22,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from continuum.serve import params
 from continuum.serve.errors import ApiError, answers, answers_body
 from continuum.serve.examples import EXAMPLES
+from continuum.serve.responses import JSONResponse
 from continuum.serve.state import Inspector
 
 MAX_ROWS = 10_000

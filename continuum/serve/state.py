@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from continuum.catalog import Catalog
-from continuum.serve.frames import FrameCache, SampleMaps
+from continuum.serve.frames import LRU, FrameCache, SampleMaps
 from continuum.serve.security import new_token
 from continuum.serve.stores import Stores
 
@@ -44,6 +45,8 @@ class Inspector:
         self.stores = Stores(self.catalog)
         self.maps = SampleMaps()
         self.frames = FrameCache()
+        #: (run_id, signal, store generation) -> (ticks, values, units): a few KB a run
+        self.signals: LRU[tuple[str, str, int], tuple[Any, Any, str | None]] = LRU(1024)
 
     def close(self) -> None:
         self.stores.close()

@@ -5,7 +5,8 @@ a frame then opens one chunk and keeps it open, so playback pays the opening onc
 store is not thread-safe (open files, caches), and handlers run on a thread pool: each
 store is used under its own lock. A live run adds chunks: the directory's modification
 time (a chunk or a manifest renamed into place changes it) is checked on each use, and
-a changed directory is opened again.
+a changed directory is opened again. A run's lens directory is asked of the catalog once
+(it never changes; a run removed since takes its directory with it: a 404).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from continuum.errors import LensError
 from continuum.lens import LensStore
 from continuum.serve.errors import ApiError
 
-#: Stores kept open (each holds a few open chunk files).
-OPEN_STORES = 64
+#: Stores kept open (each holds up to 8 open chunk files: ``continuum serve`` raises its
+#: open-file limit to fit); more than the 100 runs a signal overlay reads at once.
+OPEN_STORES = 128
 
 
 @dataclass
@@ -54,13 +56,18 @@ class Stores:
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()
         self._generation = 0
+        self._dirs: dict[str, Path] = {}  # run_id -> its lens directory, as the catalog said
 
     @contextmanager
-    def open(self, run_id: str) -> Iterator[tuple[LensStore, int]]:
-        """(store, generation) of ``run_id``'s lens data, used under the store's lock; the
-        generation changes whenever the store is opened again (a cache key part)."""
-        run = self.catalog.runs.get(run_id)
-        entry = self._entry(run_id, lens_dir_of(run))
+    def open(self, run_id: str, run: RunRecord | None = None) -> Iterator[tuple[LensStore, int]]:
+        """(store, generation) of ``run_id``'s lens data (``run``: its record, if already
+        read), used under the store's lock; the generation changes whenever the store is
+        opened again (a cache key part)."""
+        path = self._dirs.get(run_id) if run is None else None
+        if path is None:  # a run's lens directory never changes: asked once
+            path = lens_dir_of(run if run is not None else self.catalog.runs.get(run_id))
+            self._dirs[run_id] = path
+        entry = self._entry(run_id, path)
         with entry.lock:
             yield entry.store, entry.generation
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -39,7 +40,7 @@ from continuum import layout
 from continuum.errors import QueryError
 from continuum.sql.errors import limit_error, translate
 from continuum.sql.limits import Deadline, Limits
-from continuum.sql.statements import check_read
+from continuum.sql.statements import check_read, reads_relations
 
 if TYPE_CHECKING:
     import numpy as np
@@ -179,13 +180,27 @@ class Cursor:
 
 
 def _close(
-    con: duckdb.DuckDBPyConnection, temp_dir: str, cleanup: Callable[[], object] | None
+    con: duckdb.DuckDBPyConnection, temp_dir: str, cleanups: list[Callable[[], object]]
 ) -> None:
     con.close()
     if temp_dir:
         shutil.rmtree(temp_dir, ignore_errors=True)
-    if cleanup is not None:
+    for cleanup in cleanups:
         cleanup()
+
+
+@dataclass(frozen=True)
+class Furnished:
+    """What building a session's views gave: the per-statement preparation (catalog
+    rows), what to release at close (the catalog), and the warnings seen on the way."""
+
+    prepare: Prepare | None = None
+    cleanup: Callable[[], object] | None = None
+    warnings: Sequence[str] = ()
+
+
+#: Builds a session's views and tables on its (locked) connection, once, on first need.
+Furnish = Callable[[duckdb.DuckDBPyConnection], Furnished]
 
 
 #: Rewrites a statement already checked to read only (view names only).
@@ -197,9 +212,11 @@ class Session:
 
     ``execute(sql, parameters)`` (alias ``sql``) checks the statement, then runs it on
     its own cursor under the timeout; the DuckDB connection is never handed out.
-    ``prepare(cursor, statement)``, if given, runs on the statement's cursor after the
-    check and before the statement (it loads the catalog rows the statement reads,
-    :mod:`continuum.sql.catalog_tables`); ``cleanup`` runs when the session closes.
+    ``furnish(connection)``, if given, builds the views and tables the first time a
+    statement reads a relation (:meth:`furnish`); the preparation it returns runs on
+    each statement's cursor after the check and before the statement (it loads the
+    catalog rows the statement reads, :mod:`continuum.sql.catalog_tables`), and its
+    cleanup when the session closes.
     """
 
     def __init__(
@@ -208,17 +225,41 @@ class Session:
         roots: Sequence[Path],
         limits: Limits,
         temp_dir: str,
-        warnings: Sequence[str] = (),
         *,
-        prepare: Prepare | None = None,
-        cleanup: Callable[[], object] | None = None,
+        furnish: Furnish | None = None,
         route: Route | None = None,
     ) -> None:
         self._con, self.roots, self.limits = con, tuple(roots), limits
         self._route = route  # picks the views a checked statement reads (sql.routing)
-        self.temp_dir, self.warnings = temp_dir, tuple(warnings)
-        self._prepare = prepare
-        self._closer = weakref.finalize(self, _close, con, temp_dir, cleanup)
+        self.temp_dir, self.warnings = temp_dir, tuple[str, ...]()
+        self._prepare: Prepare | None = None
+        self._furnish, self._furnished = furnish, threading.Lock()
+        self._failed: BaseException | None = None
+        self._cleanups: list[Callable[[], object]] = []
+        self._closer = weakref.finalize(self, _close, con, temp_dir, self._cleanups)
+
+    def furnish(self) -> None:
+        """Build the views now (else the first statement that reads a relation does).
+
+        Why lazily: a statement reading no relation (``SELECT 1``, ``SELECT now()``)
+        then costs neither the catalog (SQLAlchemy's import alone is ~0.17 s) nor a
+        listing of the export roots. A failure (an unreachable catalog, a damaged
+        file) is raised by the statement that needed the views, and by every later
+        one: the session is then unusable, never half-built and silently partial."""
+        with self._furnished:
+            if self._failed is not None:
+                raise self._failed
+            if self._furnish is None:
+                return
+            try:
+                done = self._furnish(self._con)
+            except BaseException as e:
+                self._failed = e
+                raise
+            self._furnish = None
+            self._prepare, self.warnings = done.prepare, tuple(done.warnings)
+            if done.cleanup is not None:
+                self._cleanups.append(done.cleanup)
 
     def execute(self, sql: str, parameters: Any = None) -> Cursor:
         """Run one read-only statement; its rows stream from the returned cursor."""
@@ -227,6 +268,9 @@ class Session:
         if not isinstance(sql, str):
             raise QueryError(f"SQL must be text, got {type(sql).__name__}")
         statement = check_read(self._con, sql)
+        unbuilt = self._furnish is not None or self._failed is not None
+        if unbuilt and reads_relations(self._con, statement.query):
+            self.furnish()
         if self._route is not None:
             statement = self._route(self._con, statement)
         return Cursor(self, statement, parameters)

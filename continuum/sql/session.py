@@ -67,7 +67,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -79,7 +79,7 @@ from continuum.sql.errors import translate
 from continuum.sql.limits import DEFAULT_TIMEOUT_S, Limits
 from continuum.sql.roots import Warn, configured_roots, list_files, search_dirs
 from continuum.sql.routing import route
-from continuum.sql.sandbox import Session, private_temp_dir, sandboxed
+from continuum.sql.sandbox import Furnished, Session, private_temp_dir, sandboxed
 from continuum.sql.schema import POSITIONS, SCHEMA, cell_position_sql, cell_tangent_sql
 
 if TYPE_CHECKING:
@@ -403,51 +403,86 @@ def open_session(
     ``search``: more directories to look for parts in (catalog rows), used only when
     inside a root; ``tables``: the catalog's tables (:class:`CatalogTables`, closed with
     the session once it is open), or rows given whole. The connection is locked
-    before any file is read.
+    before any file is read. The views are built before this returns.
     """
-    if not isinstance(tables, CatalogTables):
-        tables = CatalogTables.fixed(tables)
-    warn = warn or log.warning
+    given = tables if isinstance(tables, CatalogTables) else CatalogTables.fixed(tables)
+    try:
+        session = _locked(roots, lambda: (given, search), limits, warn, routed)
+    except BaseException:
+        given.close()
+        raise
+    try:
+        session.furnish()
+    except BaseException:
+        session.close()
+        raise
+    return session
+
+
+#: The catalog's tables and the directories its export rows name, read on first need.
+CatalogSource = Callable[[], tuple[CatalogTables, Sequence[str]]]
+
+
+def _locked(
+    roots: Sequence[str | os.PathLike[str]],
+    source: CatalogSource,
+    limits: Limits | None,
+    warn: Warn | None,
+    routed: bool,
+) -> Session:
+    """A session on a locked connection over ``roots`` whose views are built, from
+    ``source`` and the files under the roots, by its first statement that reads one."""
+    readable = configured_roots(roots, default=False)
+    limits = limits or Limits.of()
+    temp_dir = private_temp_dir(readable)
+    try:
+        con = sandboxed(readable, limits, temp_dir)
+    except BaseException:
+        if temp_dir:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+        raise
+
+    def furnish(con: duckdb.DuckDBPyConnection) -> Furnished:
+        tables, search = source()
+        try:
+            notes = _views(con, readable, search, tables, warn or log.warning)
+        except BaseException:
+            tables.close()
+            raise
+        return Furnished(prepare=tables.prepare, cleanup=tables.close, warnings=notes)
+
+    return Session(
+        con, readable, limits, temp_dir, furnish=furnish, route=route if routed else None
+    )
+
+
+def _views(
+    con: duckdb.DuckDBPyConnection,
+    readable: Sequence[Path],
+    search: Sequence[str],
+    tables: CatalogTables,
+    warn: Warn,
+) -> list[str]:
+    """The views and tables of the module docstring on ``con``; the warnings given."""
     notes: list[str] = []
 
     def note(line: str) -> None:
         notes.append(line)
         warn(line)
 
-    readable = configured_roots(roots, default=False)
     files = list_files(readable, search_dirs(readable, search, note), note)
-    limits = limits or Limits.of()
-    temp_dir = private_temp_dir(readable)
-    con = None
-    try:
-        con = sandboxed(readable, limits, temp_dir)
-        with translate("opening the SQL session"):
-            _load_ticks(con, files.ticks, tables)
-            footers = _footers(con, files.by_time)
-            con.execute(f"CREATE VIEW fields AS {_fields_view(con, files.by_time, footers)}")
-            load_units(con, footers, _footers(con, files.signals))
-            by_sample = _footers(con, files.by_sample)
-            view = _fields_view(con, files.by_sample, by_sample)
-            con.execute(f"CREATE VIEW fields_by_sample AS {view}")
-            _routed_views(con, (files.by_time, footers), (files.by_sample, by_sample))
-            signals = _read(files.signals, SIGNAL_SCHEMA, ("run_id",))
-            con.execute(f"CREATE VIEW signals AS {signals}")
-    except BaseException:
-        if con is not None:
-            con.close()
-        if temp_dir:
-            shutil.rmtree(temp_dir, ignore_errors=True)
-        raise
-    return Session(
-        con,
-        readable,
-        limits,
-        temp_dir,
-        notes,
-        prepare=tables.prepare,
-        cleanup=tables.close,
-        route=route if routed else None,
-    )
+    with translate("opening the SQL session"):
+        _load_ticks(con, files.ticks, tables)
+        footers = _footers(con, files.by_time)
+        con.execute(f"CREATE VIEW fields AS {_fields_view(con, files.by_time, footers)}")
+        load_units(con, footers, _footers(con, files.signals))
+        by_sample = _footers(con, files.by_sample)
+        view = _fields_view(con, files.by_sample, by_sample)
+        con.execute(f"CREATE VIEW fields_by_sample AS {view}")
+        _routed_views(con, (files.by_time, footers), (files.by_sample, by_sample))
+        signals = _read(files.signals, SIGNAL_SCHEMA, ("run_id",))
+        con.execute(f"CREATE VIEW signals AS {signals}")
+    return notes
 
 
 def _load_ticks(con: duckdb.DuckDBPyConnection, files: list[Path], tables: CatalogTables) -> None:
@@ -483,25 +518,27 @@ def connect(
     ``memory_limit`` (bytes or ``"2G"``; default ``min(1 GiB, 25% of RAM)``) and
     ``timeout`` seconds per statement, fetching included (None or 0: none).
 
+    The catalog is opened, and the exports listed, by the first statement that reads a
+    relation (:meth:`Session.furnish` builds them at once): a session starts in constant
+    time, without SQLAlchemy, and an unreachable catalog is reported by that statement.
+
     Example::
 
         with continuum.sql.connect(roots=["exports"]) as s:
             s.execute("SELECT seed, avg(value) FROM fields JOIN runs USING (run_id) "
                       "GROUP BY seed").fetchall()
     """
-    from continuum.catalog import Catalog
-
     limits = Limits.of(memory_limit, timeout)
     readable = configured_roots(roots, default=True, warn=warn or log.warning)
-    cat = Catalog(catalog)
-    try:
-        recorded = cat.exports.roots()
-    except BaseException:
-        cat.close()
-        raise
-    try:  # the session closes the catalog
-        tables = CatalogTables.of_catalog(cat)
-        return open_session(tables, readable, search=recorded, limits=limits, warn=warn)
-    except BaseException:
-        cat.close()
-        raise
+
+    def source() -> tuple[CatalogTables, Sequence[str]]:
+        from continuum.catalog import Catalog  # on first need: SQLAlchemy costs ~0.17 s
+
+        cat = Catalog(catalog)
+        try:
+            return CatalogTables.of_catalog(cat), cat.exports.roots()
+        except BaseException:
+            cat.close()
+            raise
+
+    return _locked(readable, source, limits, warn, routed=True)

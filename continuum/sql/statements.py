@@ -184,6 +184,20 @@ def parse_tree(con: duckdb.DuckDBPyConnection, text: str) -> Any:
     return tree
 
 
+def reads_relations(con: duckdb.DuckDBPyConnection, text: str) -> bool:
+    """Whether a checked statement may read a table, view or table function: False
+    only for a SELECT whose every ``FROM`` is empty (``SELECT 1``, ``SELECT now()``),
+    subqueries included; True for anything DuckDB does not serialize (EXPLAIN)."""
+    try:
+        tree = parse_tree(con, text)
+    except (duckdb.Error, RecursionError):
+        return True
+    if tree.get("error", True):
+        return True
+    froms = [n["from_table"] for n in dicts(tree) if "from_table" in n]
+    return not froms or any(not isinstance(f, dict) or f.get("type") != "EMPTY" for f in froms)
+
+
 def dicts(tree: Any) -> Iterator[dict[str, Any]]:
     """Every object in a decoded JSON tree, without recursion (a tree can be deep)."""
     stack = [tree]

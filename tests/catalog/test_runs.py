@@ -136,3 +136,14 @@ def test_failed_write_leaves_nothing_behind(catalog):
     with pytest.raises(RunNotFoundError):
         catalog.runs.set_tags("nope", {"a": "1"})
     assert catalog.search.list().runs == ()
+
+
+def test_get_many_keeps_the_order_and_names_an_unknown_run(catalog):
+    from continuum.errors import RunNotFoundError
+
+    ids = [catalog.runs.register(world="terra", ir_hash="ab", seed=s).run_id for s in range(3)]
+    got = catalog.runs.get_many([ids[2], ids[0], ids[2]])
+    assert [r.run_id for r in got] == [ids[2], ids[0], ids[2]]
+    assert got[0].seed == 2
+    with pytest.raises(RunNotFoundError, match="nope"):
+        catalog.runs.get_many([ids[0], "nope"])

@@ -186,6 +186,12 @@ def cases() -> list[tuple[str, ...]]:
             ["not a url", ESC, NUL, "x.sqlite"],
         )
     )
+    # ctl: a run that is not live, bad commands, timeouts that are no number of seconds
+    add(_each(("ctl", "@", "status", *cat), RUN_IDS))
+    add(_each(("ctl", "{run}", "@", *cat), [ESC, NUL, "reboot", "", LONG]))
+    add(_each(("ctl", "{run}", "status", "--timeout", "@", *cat), [*FLOATS, "0", "1e9"]))
+    add(_each(("ctl", "{run}", "stop", "--catalog", "@"), ["not a url", ESC, NUL, "x.sqlite"]))
+    out.append(("ctl", "{run}", "checkpoint", *cat))  # completed: not live
     # world
     names = [ESC, BIDI, NUL, LONG, UNKNOWN, UNDECODABLE, "../../etc", "/etc", ""]
     add(_each(("world", "copy", "@", "{tmp}/world-copy"), names))
@@ -305,7 +311,7 @@ def test_every_command_is_swept():
                 commands.append(" ".join((*path, name)))
 
     walk(cli, ())
-    leaves = ("run", "serve")  # commands without subcommands: their first word names them
+    leaves = ("run", "ctl", "serve")  # commands named by their first word alone
     swept = {" ".join(c[:2]) if c[0] not in leaves else c[0] for c in cases()}
     swept |= {" ".join(c[:3]) for c in cases() if c[:2] == ("catalog", "policy")}
     assert set(commands) <= swept, set(commands) - swept
@@ -320,6 +326,7 @@ SUBPROCESS_CASES = [
     ("checkpoint", "inspect", "{foreign}"),
     ("run", "terra", "--scenario", "tiny", "--steps", "inf", "--no-catalog"),
     ("lens", "sql", "SELECT " + ESC, "--catalog", "{cat}"),
+    ("ctl", "{run}", "status", "--catalog", "{cat}"),
 ]
 
 

@@ -178,6 +178,7 @@ JSON_COMMANDS = {
         "{cat}",
     ),
     "catalog rm": None,  # below: it needs a run of its own
+    "ctl": None,  # below: it needs a live run
     "catalog scan": ("catalog", "scan", "{ck}", "--json", "--catalog", "{cat}"),
     "catalog search": ("catalog", "search", "--seed", "3", "--json", "--catalog", "{cat}"),
     "catalog show": ("catalog", "show", "{odd}", "--json", "--catalog", "{cat}"),
@@ -312,3 +313,25 @@ def test_a_foreign_file_among_checkpoints_is_reported_without_its_bytes(made, tm
         assert isinstance(result.exception, SystemExit | None), result.exception
         assert "root:*:" not in result.output, (args, result.output)
         assert_no_raw_unsafe(result.stdout, result.stderr)
+
+
+def test_ctl_prints_strict_json_and_escaped_text(made):
+    """A live run's reply may carry anything its counters hold: NaN is null in JSON, a
+    control character is an escape in text."""
+    from continuum.control import ControlServer
+
+    with Catalog(made["{cat}"]) as cat:
+        live = cat.runs.register(world="terra", ir_hash="cd" * 32, seed=4)
+        odd = {"status": ESC_TAG, "queues": {"checkpoint": float("nan"), "lens": BEL_TAG}}
+        server = ControlServer.open(live.run_id, start_tick=0, end_tick=9, status=lambda: odd)
+        try:
+            cat.runs.set_control_path(live.run_id, server.path)
+            as_json, _ = run_ok(made, "ctl", live.run_id, "status", "--json", "--catalog", "{cat}")
+            reply = strict(as_json)
+            assert reply["queues"]["checkpoint"] is None and reply["status"] == ESC_TAG
+            text, err = run_ok(made, "ctl", live.run_id, "status", "--catalog", "{cat}")
+            assert_no_raw_unsafe(text, err)
+            assert "\\x1b" in text
+        finally:
+            server.close()
+            cat.runs.finish(live.run_id, status="completed", last_tick=0)

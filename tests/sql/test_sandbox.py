@@ -60,9 +60,8 @@ def test_no_duckdb_connection_is_handed_out(session: Session) -> None:
     cursor = session.execute("SELECT 1")
     assert isinstance(cursor, Cursor) and not isinstance(cursor, duckdb.DuckDBPyConnection)
     public = {n for n in dir(session) if not n.startswith("_")}
-    assert public == {"close", "execute", "limits", "query", "roots", "sql", "temp_dir"} | {
-        "warnings"
-    }
+    expected = {"close", "execute", "furnish", "limits", "query", "roots", "sql", "temp_dir"}
+    assert public == expected | {"warnings"}
     with pytest.raises(QueryError, match="only reads"):
         session.sql("INSTALL httpfs")
 
@@ -125,3 +124,21 @@ def test_statements_share_the_parquet_footer_cache(session) -> None:
     footers: time slices ~25 % slower, measured)."""
     got = session.execute("SELECT current_setting('parquet_metadata_cache')").fetchone()
     assert got == (True,)
+
+
+def test_a_session_reads_the_catalog_only_when_a_statement_reads_a_relation(tmp_path: Path) -> None:
+    """SELECT 1 needs no catalog; the first statement over a view reports one that is
+    unreachable, and so does every later one (the session is never half-built)."""
+    from continuum.errors import CatalogError
+    from continuum.sql import connect
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    url = f"sqlite:///{blocker}/catalog.db"  # a catalog that cannot be opened
+    with connect(url, roots=[tmp_path]) as s:
+        assert s.query("SELECT 1 + (SELECT 2)").rows == [(3,)]
+        for _ in range(2):
+            with pytest.raises(CatalogError):
+                s.query("SELECT count(*) FROM runs")
+        with pytest.raises(CatalogError):
+            s.query("SELECT count(*) FROM range(3)")  # any relation builds the views

@@ -163,6 +163,21 @@ def test_locate_accepts_one_point_and_batches_of_any_length() -> None:
     np.testing.assert_array_equal(grid.cell_of(pts.astype(np.float32)), grid.cell_of(pts))
 
 
+@pytest.mark.parametrize("n", [1, 7, 256, 1000])
+def test_one_point_locates_exactly_as_in_a_batch(n: int) -> None:
+    """A single position takes a scalar path (a value at a position); it must land in the
+    cell a batch puts it in, edges, corners and ties included."""
+    rng = np.random.default_rng(n)
+    pts = rng.normal(size=(3000, 3))
+    pts[:600] = rng.choice([-1.0, 1.0, 0.5, -0.5, 0.0, 1e-300], size=(600, 3))
+    pts[600:900, 1] = pts[600:900, 0]  # |x| = |y| ties off the corners
+    pts = pts[np.abs(pts).max(axis=1) > 0]
+    grid = CubedSphere(n)
+    batch = grid.locate(pts)
+    one = np.array([[int(a) for a in grid.locate(p)] for p in pts])
+    np.testing.assert_array_equal(one, np.stack(batch, axis=1))
+
+
 @pytest.mark.parametrize(
     "bad", [np.zeros(3), [[1.0, 0, 0], [0, 0, 0]], [np.nan, 1, 0], [np.inf, 0, 0], np.ones(2)]
 )

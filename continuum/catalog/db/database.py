@@ -18,13 +18,9 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, Row, Table, select
 
 from continuum.catalog.db import schema
-from continuum.catalog.db.engine import (
-    WRITE_OPTION,
-    create_catalog_engine,
-    describe_url,
-    resolve_url,
-)
+from continuum.catalog.db.engine import WRITE_OPTION, create_catalog_engine
 from continuum.catalog.db.errors import retry_if_locked, translate_errors
+from continuum.catalog.db.location import describe_url, resolve_url
 from continuum.catalog.db.models import runs
 from continuum.errors import CatalogSchemaError, RunNotFoundError
 

@@ -143,6 +143,7 @@ runs = Table(
     _col("parent_run_id", RUN_ID, ForeignKey("runs.run_id", ondelete="SET NULL"), null=True),
     _col("parent_checkpoint_tick", BigInteger, null=True),
     _col("dropped_checkpoints", Integer, server_default="0"),
+    _col("control_path", Text, null=True),
     ForeignKeyConstraint(["world", "ir_hash"], ["worlds.name", "worlds.ir_hash"]),
     CheckConstraint(_in("status", records.RUN_STATUSES), name="status"),
     Index("ix_runs_started_at_run_id", "started_at", "run_id"),

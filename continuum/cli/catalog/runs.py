@@ -238,6 +238,8 @@ def _print_detail(d: RunDetail) -> None:
     echo(f"{'ticks:':<16}{r.first_tick}-{r.last_tick}")
     echo(f"{'started:':<16}{format_time(r.started_at)}  ended: {format_time(r.ended_at)}")
     echo(f"{'checkpoints in:':<16}{r.checkpoint_dir or '-'}")
+    if r.control_path:  # live: continuum ctl RUN_ID status|checkpoint|flush|stop
+        echo(f"{'control:':<16}{r.control_path}  (continuum ctl {r.run_id} status)")
     if r.parent_run_id:
         echo(f"{'branched from:':<16}{r.parent_run_id} @ tick {r.parent_checkpoint_tick}")
     for child in d.children:
