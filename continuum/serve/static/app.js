@@ -774,7 +774,8 @@ function runView(root, runId) {
     if (status && status.tick !== undefined) {
       liveTick.textContent = String(status.tick);
       liveTick.dataset.tick = String(status.tick);
-      liveRate.textContent = status.ticks_per_s !== undefined ? `(${fmtNum(status.ticks_per_s, 3)} ticks/s, heartbeat ${fmtAge(heartbeatAge(status))} ago)` : "";
+      const age = fmtAge(heartbeatAge(status));
+      liveRate.textContent = status.ticks_per_s !== undefined ? `(${fmtNum(status.ticks_per_s, 3)} ticks/s, heartbeat ${age === "now" ? "just now" : `${age} ago`})` : "";
     } else if (detail) {
       liveTick.textContent = String(detail.last_tick);
       liveTick.dataset.tick = String(detail.last_tick);
@@ -794,6 +795,7 @@ function runView(root, runId) {
       if (reply.stopping) bits.push("(stopping)");
       actionResult.textContent = bits.join(" ");
       actionResult.dataset.command = cmd;
+      if (reply.tick !== undefined) actionResult.dataset.tick = String(reply.tick);
       // The write is asynchronous: look again while the row goes pending -> committed.
       for (const ms of [300, 1000, 2000, 4000]) setTimeout(() => !closed && load(), ms);
     } catch (err) {
