@@ -776,6 +776,10 @@ function runView(root, runId) {
       liveTick.dataset.tick = String(status.tick);
       const age = fmtAge(heartbeatAge(status));
       liveRate.textContent = status.ticks_per_s !== undefined ? `(${fmtNum(status.ticks_per_s, 3)} ticks/s, heartbeat ${age === "now" ? "just now" : `${age} ago`})` : "";
+      if (detail && detail.last_tick > status.tick) {
+        liveTick.textContent = String(detail.last_tick); // the detail was read after the event
+        liveTick.dataset.tick = String(detail.last_tick);
+      }
     } else if (detail) {
       liveTick.textContent = String(detail.last_tick);
       liveTick.dataset.tick = String(detail.last_tick);
@@ -1049,10 +1053,18 @@ function lensSection(d, runId) {
   );
 }
 
+const signalLists = new Map(); // run id -> Promise of its /signals answer (they never change)
+
 function signalsSection(runId) {
   const list = h("ul", { class: "inline", id: "run-signals" });
   const el = section("Signals", list);
-  api(runPath(runId, "/signals"))
+  if (!signalLists.has(runId)) {
+    const asked = api(runPath(runId, "/signals"));
+    signalLists.set(runId, asked);
+    asked.then((r) => !(r.signals || []).length && signalLists.delete(runId), () => signalLists.delete(runId));
+  }
+  signalLists
+    .get(runId)
     .then((r) => {
       const others = [...selection].filter((id) => id !== runId);
       const runs = [runId, ...others].join(",");
@@ -1209,7 +1221,7 @@ function fmtLon(lon) {
 }
 
 /** Page-wide playback statistics, read by scripts/bench_serve_page.py. */
-const stats = { draws: [], playing: false, signalsPaintMs: null, fieldFirstPaintMs: null };
+const stats = { draws: [], playing: false, signalsPaintMs: null, signalsPaintedAt: null, fieldFirstPaintMs: null };
 
 function fieldView(root, runId, name, query) {
   const widthChoice = parseInt(query.get("width") || "512", 10);
@@ -1292,7 +1304,7 @@ function fieldView(root, runId, name, query) {
     if (stats.fieldFirstPaintMs === null) stats.fieldFirstPaintMs = now - t0;
     if (playing) {
       stats.draws.push(now);
-      if (stats.draws.length > 600) stats.draws.splice(0, stats.draws.length - 600);
+      if (stats.draws.length > 5000) stats.draws.splice(0, stats.draws.length - 5000);
       const recent = stats.draws.filter((t) => t > now - 2000);
       if (recent.length > 1) fpsOut.textContent = `${((recent.length - 1) / ((recent[recent.length - 1] - recent[0]) / 1000)).toFixed(1)} fps drawn`;
     }
@@ -1410,8 +1422,10 @@ function fieldView(root, runId, name, query) {
       if (closed) return;
       historyData = r;
       const where = `${fmtLat(r.lat ?? at.lat)} ${fmtLon(r.lon ?? at.lon)}${r.sample !== undefined ? ` (sample ${r.sample})` : ""}`;
-      const n = (r.series || []).reduce((a, sr) => a + sr.ticks.length, 0);
-      historyInfo.textContent = `${name} at ${where}: ${r.series.length} run(s), ${n} values${others.length ? "" : " — tick more runs in the runs table to compare the same point"}`;
+      const n = (r.series || []).reduce((a, sr) => a + (sr.ticks ? sr.ticks.length : 0), 0);
+      const failed = (r.series || []).filter((sr) => sr.error).map((sr) => `${sr.run_id}: ${sr.error}`);
+      const drawn = (r.series || []).length - failed.length;
+      historyInfo.textContent = `${name} at ${where}: ${drawn} run(s), ${n} values${others.length ? "" : " — tick more runs in the runs table to compare the same point"}${failed.length ? `; not drawn: ${failed.join("; ")}` : ""}`;
       historyInfo.className = "";
       historySection.dataset.points = String(n);
       historySection.dataset.sample = String(r.sample ?? "");
@@ -1506,7 +1520,10 @@ function signalsView(root, query) {
       if (closed) return;
       paint();
       const ms = performance.now() - t0;
-      if (first) stats.signalsPaintMs = ms;
+      if (first) {
+        stats.signalsPaintMs = ms; // since the view opened
+        stats.signalsPaintedAt = performance.now(); // since navigation start (timeOrigin)
+      }
       canvas.dataset.series = String((data.series || []).length);
       info.textContent = `${nameSel.value}: ${(data.series || []).length} run(s)${ids.length > MAX_OVERLAY ? ` (the first ${MAX_OVERLAY} of ${ids.length})` : ""}; drawn ${Math.round(ms)} ms after opening`;
     } catch (err) {
