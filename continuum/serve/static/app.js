@@ -1024,7 +1024,11 @@ function retentionSection(d, runId, reload) {
       showError(err);
     }
   });
-  const policyView = policy ? dl(Object.entries(policy).map(([k, v]) => [k, typeof v === "object" ? JSON.stringify(v) : v])) : h("p", { class: "empty", text: "no retention policy applies" });
+  // The rules that are set (a policy lists every rule, unset ones as null), then where it comes from.
+  const rules = policy ? Object.entries(policy).filter(([k, v]) => v !== null && !/^(created_at|updated_at)$/.test(k)) : [];
+  const policyView = policy
+    ? dl(rules.map(([k, v]) => [k.replace(/_/g, " "), typeof v === "object" ? JSON.stringify(v) : v]))
+    : h("p", { class: "empty", text: "no retention policy applies" });
   return section(
     "Retention",
     policyView,

@@ -157,16 +157,18 @@ def browser() -> Iterator[Any]:
             launched.close()
 
 
+def refused(text: str) -> bool:
+    """A console line saying the content security policy refused something."""
+    return "Content Security Policy" in text or text.startswith("Refused to")
+
+
 def open_page(browser: Any, base: str, token: str) -> Any:
     """A new page logged in: /?token=T sets the HttpOnly cookie and redirects to /."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on(
-        "console",
-        lambda msg: errors.append(msg.text) if msg.type == "error" and "CSP" in msg.text else None,
-    )
+    page.on("console", lambda msg: refused(msg.text) and errors.append(msg.text))
     page.js_errors = errors
     page.goto(f"{base}/?token={token}")
     page.wait_for_selector("#runs-table tbody tr[data-run-id]")

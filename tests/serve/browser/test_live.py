@@ -2,7 +2,8 @@
 
 A real terra run paced by ``CONTINUUM_TEST_TICK_SLEEP`` so it is still running while the
 page watches it: its tick advances in the runs table (server-sent events), the run view's
-Checkpoint button makes a new committed checkpoint row appear, and Stop ends the run
+Checkpoint button makes a new committed checkpoint row appear, Flush seals a lens window
+(it appears on the timeline, and its fields with it), and Stop ends the run
 ``stopped`` (exit 143) with a final checkpoint that ``--resume-run`` continues from.
 """
 
@@ -90,6 +91,12 @@ def test_watch_checkpoint_and_stop_a_live_run(browser: Any, live: Any) -> None:
             f"#checkpoints tr[data-tick='{tick}'][data-state='committed']", timeout=15000
         )
         shot(page, "live_run_checkpointed")
+
+        assert page.locator("#timeline rect.win").count() == 0  # no lens window sealed yet
+        page.click("#action-flush")  # seal the current lens window now
+        page.wait_for_selector("#action-result[data-command='flush']")
+        page.wait_for_selector("#timeline rect.win", timeout=15000)
+        page.wait_for_selector("#fields a[data-field='atmosphere.temperature']")
 
         page.click("#action-stop")
         page.wait_for_selector("#run-view[data-status='stopped']", timeout=20000)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.cli.conftest import ok
 from tests.serve.browser.conftest import FIELD, Site, requires_chromium
 
 pytestmark = [requires_chromium, pytest.mark.slow]
@@ -189,3 +190,34 @@ def test_sql_console_rows_and_csv(page: Any, site: Site) -> None:
     page.fill("#sql-input", "DELETE FROM runs")
     page.click("#sql-run")
     page.wait_for_selector("#sql-results .sql-error")
+
+
+def test_retention_dry_run_then_prune(page: Any, site: Site) -> None:
+    """Last in this module: it deletes checkpoints of the parent run."""
+    ok(
+        "catalog",
+        "policy",
+        "set",
+        "--run",
+        site.parent,
+        "--keep-last",
+        "1",
+        "--catalog",
+        site.catalog,
+    )
+    page.goto(f"{site.url}/#/runs/{site.parent}")
+    page.wait_for_selector("#checkpoints tbody tr[data-tick]")
+    assert "keep last1" in page.text_content("#run-view .card:has(#would-prune)")
+    would = page.eval_on_selector_all(
+        "#checkpoints tbody tr",
+        "rs => rs.filter(r => r.cells[4].textContent).map(r => +r.dataset.tick)",
+    )
+    assert would and 120 not in would  # the newest is kept
+    assert f"{', '.join(map(str, would))}" in page.text_content("#would-prune")
+    page.click("#action-prune")  # arms it: a second click deletes
+    assert "Confirm" in page.text_content("#action-prune")
+    page.click("#action-prune")
+    for tick in would:
+        page.wait_for_selector(f"#checkpoints tr[data-tick='{tick}'][data-state='pruned']")
+    assert page.get_attribute("#checkpoints tr[data-tick='120']", "data-state") == "committed"
+    assert "would remove nothing" in page.text_content("#would-prune")
