@@ -1425,7 +1425,7 @@ function fieldView(root, runId, name, query) {
       const r = await api(`${runPath(runId, `/fields/${encodeURIComponent(name)}/history`)}?${qs}`);
       if (closed) return;
       historyData = r;
-      const where = `${fmtLat(r.lat ?? at.lat)} ${fmtLon(r.lon ?? at.lon)}${r.sample !== undefined ? ` (sample ${r.sample})` : ""}`;
+      const where = `${fmtLat(r.lat ?? at.lat)} ${fmtLon(r.lon ?? at.lon)}${r.sample !== undefined && r.sample !== null ? ` (sample ${r.sample})` : ""}`;
       const n = (r.series || []).reduce((a, sr) => a + (sr.ticks ? sr.ticks.length : 0), 0);
       const failed = (r.series || []).filter((sr) => sr.error).map((sr) => `${sr.run_id}: ${sr.error}`);
       const drawn = (r.series || []).length - failed.length;
@@ -1460,7 +1460,8 @@ function fieldView(root, runId, name, query) {
       if (!field) throw new Error(`run ${runId} has no captured field ${name}; its fields: ${(r.fields || []).map((f) => f.name).join(", ") || "none"}`);
       units = field.units || "";
       unitsLabel.textContent = units;
-      title.append(h("span", { class: "muted", text: ` (${field.kind || "scalar"}${units ? `, ${units}` : ""})` }));
+      const kind = field.kind === "vector" ? "vector, drawn as its magnitude" : field.kind || "scalar";
+      title.append(h("span", { class: "muted", text: ` (${kind}${units ? `, ${units}` : ""})` }));
       ticks = tickIndex(field.ticks);
       if (!ticks.count) throw new Error(`field ${name} of run ${runId} has no captured frames`);
       store = new FrameStore(runId, name, widthChoice);
@@ -1624,7 +1625,7 @@ function sqlView(root) {
       const r = await post("/api/sql", { sql: input.value });
       if (closed) return;
       const rows = r.rows || [];
-      info.textContent = `${rows.length} row(s)${r.truncated ? " (truncated: the first 10,000; download the CSV for all)" : ""} in ${fmtNum(r.elapsed_ms, 3)} ms`;
+      info.textContent = `${rows.length} row(s)${r.truncated ? " (truncated: the first 10,000; download the CSV for all)" : ""} in ${Math.round(r.elapsed_ms)} ms`;
       results.append(resultTable(r.columns || [], rows));
       results.dataset.rows = String(rows.length);
     } catch (err) {
