@@ -34,7 +34,8 @@ def test_a_live_run_seen_and_driven_through_the_api(catalog_of_module, tmp_path)
             assert mine["pid"] == proc.pid and mine["end_tick"] == 100_000
             row = c.get("/api/runs?status=running").json()["runs"][0]
             assert row["run_id"] == run_id and row["live"]["reachable"] is True
-            assert c.get(f"/api/runs/{run_id}").json()["live"] is True
+            detail = c.get(f"/api/runs/{run_id}").json()
+            assert detail["live"] is True and detail["live_status"]["reachable"] is True
 
             first = c.post(f"/api/runs/{run_id}/ctl/status", headers=AUTH).json()
             later = until(
