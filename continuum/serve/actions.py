@@ -2,62 +2,93 @@
 
 The token and the cross-site check are :mod:`continuum.serve.security`'s, applied to
 every POST before a handler runs. ``ctl`` sends one command to the run's control socket
-(:func:`continuum.control.request`, the contract's client) and returns its reply; a
-socket left by a killed run is removed and the catalog's record of it cleared, as
-``continuum ctl`` does. ``pin``/``unpin`` are the catalog's; ``prune`` is
-:func:`continuum.maintenance.prune` for that run (its dry run is ``GET prune-plan``).
+(:func:`continuum.control.request`) and returns its reply, found and handled as
+``continuum ctl`` does: a socket left by a killed run is removed and the catalog's record
+of it cleared; a run on another host, ended or without a channel is a 409; no access 403;
+no answer in time 504; a refusal (a checkpoint without a checkpoint dir) 409.
+``pin``/``unpin`` are the catalog's; ``prune`` is :func:`continuum.maintenance.prune` for
+that run (its dry run is ``GET prune-plan``).
 """
 
 from __future__ import annotations
 
+import os
+import socket
+from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from continuum.control import (
+    COMMANDS,
+    ControlPermissionError,
+    ControlTimeoutError,
+    NotLiveError,
+    StaleSocketError,
+    control_path_for,
+    remove_stale_socket,
+    request,
+)
 from continuum.maintenance import prune
 from continuum.serve import params
 from continuum.serve.detail import plan_json
 from continuum.serve.errors import ApiError, answers, answers_body
-from continuum.serve.live import control, control_path
 from continuum.serve.responses import JSONResponse
 from continuum.serve.rows import checkpoint_row
 from continuum.serve.runs import run_id_of
 from continuum.serve.state import Inspector
 
-COMMANDS = ("status", "checkpoint", "flush", "stop")
 
-
-def _clear_control_path(inspector: Inspector, run_id: str) -> None:
-    setter = getattr(inspector.catalog.runs, "set_control_path", None)
-    if setter is not None:
-        setter(run_id, None)
+def _socket_of(inspector: Inspector, run_id: str) -> Path:
+    """Where ``run_id``'s control socket is, or the one line saying why it is not live."""
+    catalog = inspector.catalog
+    run = catalog.runs.get(run_id)
+    if run.control_path is None and run.status == "running":
+        catalog.liveness.mark_crashed_if_stale(run_id)  # a killed run: crashed, not live
+        run = catalog.runs.get(run_id)
+    if run.status != "running":
+        raise NotLiveError(
+            f"run {run_id} is not live: it is {run.status} (last tick {run.last_tick})"
+        )
+    here = socket.gethostname()
+    if run.host and run.host != here:
+        raise NotLiveError(
+            f"run {run_id} runs on host {run.host}; its control socket is reachable there "
+            f"only (this is {here})"
+        )
+    if run.control_path is not None:
+        return Path(run.control_path)
+    fallback = control_path_for(run_id)
+    if not os.path.lexists(fallback):
+        raise NotLiveError(
+            f"run {run_id} is running (pid {run.pid} on {run.host}) but has no control "
+            "channel (started by an older Continuum, or its socket could not be opened)"
+        )
+    return fallback
 
 
 def send(inspector: Inspector, run_id: str, command: str) -> dict[str, Any]:
-    """``command``'s reply from the run's control socket (see the module docstring)."""
-    run = inspector.catalog.runs.get(run_id)
-    module = control()
-    if module is None:
-        raise ApiError(501, "this installation has no control channel (continuum.control)")
-    path = control_path(run)
-    if path is None or run.status != "running":
-        raise ApiError(409, f"run {run_id} is not live (status {run.status}, no control socket)")
+    """``command``'s reply from the run's control socket (what ``continuum ctl`` does: a
+    socket left by a killed run is removed and the catalog's record of it cleared)."""
+    path = _socket_of(inspector, run_id)
     try:
-        reply = module.request(path, command, timeout=inspector.config.control_timeout)
-    except module.StaleSocketError:
-        module.remove_stale_socket(path)
-        _clear_control_path(inspector, run_id)
-        raise ApiError(
-            409,
-            f"run {run_id} is not live (its control socket was left by a process that ended; "
-            "removed)",
+        reply = request(path, command, timeout=inspector.config.control_timeout)
+    except StaleSocketError:
+        removed = remove_stale_socket(path)
+        inspector.catalog.runs.set_control_path(run_id, None, only_if=path)
+        what = "removed" if removed else "it could not be removed"
+        raise NotLiveError(
+            f"run {run_id} is not live (its control socket was left by a process that "
+            f"ended; {what})"
         ) from None
-    if not isinstance(reply, dict):
-        raise ApiError(502, f"run {run_id} answered {command} with no JSON object")
+    except NotLiveError as exc:
+        inspector.catalog.runs.set_control_path(run_id, None, only_if=path)
+        raise NotLiveError(f"run {run_id} is not live ({exc})") from None
+    except (ControlPermissionError, ControlTimeoutError) as exc:
+        raise type(exc)(f"run {run_id}: {exc}") from None
     if not reply.get("ok", False):
-        error = reply.get("error") or f"run {run_id} refused {command}"
-        raise ApiError(409, str(error))
+        raise ApiError(409, f"run {run_id} refused {command}: {reply.get('error')}")
     return reply
 
 

@@ -122,8 +122,9 @@ def run_detail(request: Request) -> Response:
     parent = None
     if run.parent_run_id is not None:
         parent = {"run_id": run.parent_run_id, "tick": run.parent_checkpoint_tick}
+    live_status = live_row(run)
     body = {
-        **run_row(run, live_row(run)),
+        **run_row(run, live_status),
         "params": run.params,
         "host": run.host,
         "pid": run.pid,
@@ -145,5 +146,6 @@ def run_detail(request: Request) -> Response:
         "lens": lens(inspector, detail),
         "control_path": control_path(run),
         "live": run.status == "running" and control_path(run) is not None,
+        "live_status": live_status,  # the run row's ``live``: tick, rate, heartbeat age
     }
     return JSONResponse(body)

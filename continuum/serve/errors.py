@@ -23,7 +23,11 @@ from continuum.errors import (
     CatalogConflictError,
     CatalogUnavailableError,
     ContinuumError,
+    ControlError,
+    ControlPermissionError,
+    ControlTimeoutError,
     InvalidFilterError,
+    NotLiveError,
     QueryError,
     RunNotFoundError,
 )
@@ -44,18 +48,14 @@ class ApiError(ContinuumError):
         self.status = status
 
 
-def _control_status(exc: Exception) -> int | None:
-    """The status of a :mod:`continuum.control` error (imported only if one was raised)."""
-    module = type(exc).__module__
-    if not module.startswith("continuum.control"):
-        return None
-    names = {c.__name__ for c in type(exc).__mro__}
-    if "ControlPermissionError" in names:
-        return 403
-    if "ControlTimeoutError" in names:
-        return 504
-    if "NotLiveError" in names:
+def _control_status(exc: ControlError) -> int:
+    """A live run's control channel: not live 409, no access 403, no answer in time 504."""
+    if isinstance(exc, NotLiveError):
         return 409
+    if isinstance(exc, ControlPermissionError):
+        return 403
+    if isinstance(exc, ControlTimeoutError):
+        return 504
     return 502
 
 
@@ -63,8 +63,8 @@ def status_of(exc: Exception) -> int:
     """The HTTP status for an error raised while answering a request."""
     if isinstance(exc, ApiError):
         return exc.status
-    if (control := _control_status(exc)) is not None:
-        return control
+    if isinstance(exc, ControlError):
+        return _control_status(exc)
     if isinstance(exc, RunNotFoundError):
         return 404
     if isinstance(exc, InvalidFilterError | QueryError):

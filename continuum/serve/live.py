@@ -6,18 +6,15 @@ one that does not, or cannot be reached, is described from the catalog alone (it
 recorded tick and heartbeat age, ``reachable: false``). ``/api/events`` sends ``event:
 live`` (the JSON of ``/api/live``) every ``live_interval`` seconds and ``event: run``
 when a run seen live changes status (it ended, crashed or was stopped).
-
-:mod:`continuum.control` is imported on first use, so the inspector starts (and answers
-everything else) where it is missing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from types import ModuleType
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -25,6 +22,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from continuum.catalog import Catalog, RunRecord, SearchQuery
+from continuum.control import request
+from continuum.errors import ControlError
 from continuum.serve import params
 from continuum.serve.errors import answers
 from continuum.serve.responses import JSONResponse
@@ -36,17 +35,8 @@ LIST_TIMEOUT = 0.5
 MAX_LIVE = 500
 
 
-def control() -> ModuleType | None:
-    """:mod:`continuum.control` with its client, or None where it is not installed."""
-    try:
-        import continuum.control as module
-    except ImportError:
-        return None
-    return module if hasattr(module, "request") else None
-
-
 def control_path(run: RunRecord) -> str | None:
-    return getattr(run, "control_path", None)
+    return run.control_path
 
 
 def heartbeat_age(run: RunRecord) -> float | None:
@@ -56,15 +46,14 @@ def heartbeat_age(run: RunRecord) -> float | None:
 
 
 def ask_status(run: RunRecord, timeout: float) -> dict[str, Any] | None:
-    """The run's ``status`` reply, or None (no socket recorded, no client, no answer)."""
-    path, module = control_path(run), control()
-    if path is None or module is None:
+    """The run's ``status`` reply, or None (no socket recorded, another host, no answer)."""
+    if run.control_path is None or (run.host and run.host != socket.gethostname()):
         return None
     try:
-        reply = module.request(path, "status", timeout=timeout)
-    except module.ControlError:
+        reply = request(run.control_path, "status", timeout=timeout)
+    except ControlError:
         return None
-    return reply if isinstance(reply, dict) and reply.get("ok") else None
+    return reply if reply.get("ok") else None
 
 
 def live_row(run: RunRecord, timeout: float = LIST_TIMEOUT) -> dict[str, Any] | None:

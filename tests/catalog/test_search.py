@@ -198,3 +198,26 @@ def test_a_cursor_of_another_order_or_an_unknown_sort_is_refused(runs):
 def test_count_matches_the_filters(runs):
     assert runs.search.count(SearchQuery()) == 6
     assert runs.search.count(q(world="terra", tags=[("owner", "ana")])) == 4
+
+
+def test_revision_0010_adds_and_removes_the_last_tick_index(catalog_url):
+    from sqlalchemy import inspect
+
+    from continuum.catalog import Catalog
+    from continuum.catalog.db import create_catalog_engine, schema
+
+    def indexes(engine) -> set[str]:
+        with engine.connect() as conn:
+            return {i["name"] for i in inspect(conn).get_indexes("runs")}
+
+    with Catalog(catalog_url):
+        pass
+    engine = create_catalog_engine(catalog_url)
+    try:
+        assert "ix_runs_last_tick_run_id" in indexes(engine)
+        assert schema.downgrade(engine, "test", "0009") == (schema.HEAD, "0009")
+        assert "ix_runs_last_tick_run_id" not in indexes(engine)
+        assert schema.upgrade(engine, "test") == ("0009", "0010")
+        assert "ix_runs_last_tick_run_id" in indexes(engine)
+    finally:
+        engine.dispose()

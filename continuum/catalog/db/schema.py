@@ -27,7 +27,7 @@ from continuum.catalog.db.errors import is_missing_table
 from continuum.errors import CatalogSchemaError
 
 # every revision this code knows, oldest first; a test checks it against migrations/
-REVISIONS: tuple[str, ...] = tuple(f"{n:04d}" for n in range(1, 10))
+REVISIONS: tuple[str, ...] = tuple(f"{n:04d}" for n in range(1, 11))
 HEAD = REVISIONS[-1]
 _PG_LOCK_KEY = 0x436F6E74696E7575  # "Continuu": one lock id for catalog migrations
 
