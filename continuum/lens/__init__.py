@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers; at run time, loaded 
         parse_fields,
     )
     from continuum.lens.compaction import compact_history
+    from continuum.lens.dataset import open_dataset
     from continuum.lens.format import (
         FORMAT_VERSION,
         KIND,
@@ -56,6 +57,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers; at run time, loaded 
         EncodedChunk,
         FieldSeries,
         LensIdentity,
+        ValueReads,
         encode_chunk,
         read_chunk_header,
         write_chunk,
@@ -94,6 +96,7 @@ _WHERE = {
     "default_memory": "continuum.lens.capture",
     "parse_fields": "continuum.lens.capture",
     "compact_history": "continuum.lens.compaction",
+    "open_dataset": "continuum.lens.dataset",
     "FORMAT_VERSION": "continuum.lens.format",
     "KIND": "continuum.lens.format",
     "ChunkData": "continuum.lens.format",
@@ -102,6 +105,7 @@ _WHERE = {
     "EncodedChunk": "continuum.lens.format",
     "FieldSeries": "continuum.lens.format",
     "LensIdentity": "continuum.lens.format",
+    "ValueReads": "continuum.lens.format",
     "encode_chunk": "continuum.lens.format",
     "read_chunk_header": "continuum.lens.format",
     "write_chunk": "continuum.lens.format",
@@ -168,6 +172,7 @@ __all__ = [
     "Region",
     "SealCallback",
     "SealedChunk",
+    "ValueReads",
     "blend",
     "bracket",
     "choose_chunk_size",
@@ -175,6 +180,7 @@ __all__ = [
     "covered_end",
     "default_memory",
     "encode_chunk",
+    "open_dataset",
     "parse_fields",
     "read_chunk_header",
     "resolve_run_dir",
