@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,21 +163,36 @@ def _write_zarr(
     tmp = layout.temp_path(output)
     encoding = {name: {"chunks": chunks} for name, chunks in _chunking(ds, windows).items()}
     try:
-        on_window(0, len(windows))
-        if not windows:
-            _clean(ds).load().to_zarr(tmp, mode="w-", encoding=encoding, consolidated=True)
-        for done, (a, b) in enumerate(windows, 1):
-            part = _clean(ds.isel(tick=slice(a, b))).load()
-            if done == 1:
-                part.to_zarr(tmp, mode="w-", encoding=encoding, consolidated=True)
-            else:
-                part.to_zarr(tmp, append_dim="tick", consolidated=True)
-            on_window(done, len(windows))
+        with warnings.catch_warnings():
+            # consolidated metadata (what xarray reads first) is outside the Zarr 3 spec;
+            # every array's own zarr.json is written too, so other readers need none of it
+            warnings.filterwarnings("ignore", "Consolidated metadata", UserWarning)
+            _append_windows(ds, tmp, windows, encoding, on_window)
         _sync_tree(tmp)
         _replace_dir(tmp, output)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _append_windows(
+    ds: xr.Dataset,
+    tmp: Path,
+    windows: list[tuple[int, int]],
+    encoding: dict[str, dict[str, Any]],
+    on_window: Callable[[int, int], None],
+) -> None:
+    """The first window makes the store, each next one is appended along ``tick``."""
+    on_window(0, len(windows))
+    if not windows:
+        _clean(ds).load().to_zarr(tmp, mode="w-", encoding=encoding, consolidated=True)
+    for done, (a, b) in enumerate(windows, 1):
+        part = _clean(ds.isel(tick=slice(a, b))).load()
+        if done == 1:
+            part.to_zarr(tmp, mode="w-", encoding=encoding, consolidated=True)
+        else:
+            part.to_zarr(tmp, append_dim="tick", consolidated=True)
+        on_window(done, len(windows))
 
 
 def _clean(ds: xr.Dataset) -> xr.Dataset:

@@ -129,7 +129,7 @@ class LensBackend(BackendEntrypoint):
     ) -> xr.Dataset:
         store = open_store(_path_of(filename_or_obj), run)
         try:
-            ds = build(store, fields)
+            ds = dataset_of(store, fields)
         except BaseException:
             store.close()
             raise
@@ -216,7 +216,7 @@ def _identity(order: np.ndarray) -> bool:
     )
 
 
-def build(store: LensStore, fields: Iterable[str] | None = None) -> xr.Dataset:
+def dataset_of(store: LensStore, fields: Iterable[str] | None = None) -> xr.Dataset:
     """The dataset of ``store``: structure and coordinates now, values lazily."""
     names = store.fields if fields is None else list(fields)
     for name in names:
