@@ -15,7 +15,9 @@ Decisions, since the design names only the formats:
   rows are written into it through h5netcdf; Zarr: the first window makes the store
   (``mode="w-"``), the others are appended along ``tick``.
 - **Compression**: netCDF zlib level 1 with byte shuffle (what every netCDF-4 reader can
-  decode; level 1 for the writer's speed, as the chunks use zstd level 1); Zarr its
+  decode; level 1 for the writer's speed, as the chunks use zstd level 1), compressed
+  here on every core and written as finished chunks where a window fills whole chunks
+  (HDF5 would deflate on one thread: measured 1.2 s of a 2.0 s export); Zarr its
   default codecs (zstd). Chunked on disk by window along ``tick`` and by values tile
   along ``sample``, as the lens reads them.
 - **Atomic**: written under a temporary name beside ``PATH`` and renamed over it when
@@ -31,10 +33,14 @@ from __future__ import annotations
 import os
 import shutil
 import warnings
+import zlib
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from continuum import layout
 from continuum.blobs import commit_file, fsync_dir, fsync_file
@@ -46,6 +52,7 @@ if TYPE_CHECKING:
 FORMATS = ("netcdf", "zarr")
 #: netCDF compression: zlib level 1, byte-shuffled (readable by every netCDF-4 library)
 NETCDF_LEVEL = 1
+_SHUFFLE, _DEFLATE = 2, 1  # HDF5's filter ids (H5Z_FILTER_SHUFFLE, H5Z_FILTER_DEFLATE)
 
 
 @dataclass(frozen=True)
@@ -134,19 +141,88 @@ def _write_netcdf(
         _clean(ds.isel(tick=slice(0, 0))).to_netcdf(
             tmp, engine="h5netcdf", unlimited_dims=["tick"], encoding=encoding
         )
-        on_window(0, len(windows))
-        with h5netcdf.File(tmp, "a") as f:
+        with h5netcdf.File(tmp, "a") as f:  # the dimension, and every variable along it
             f.resize_dimension("tick", int(ds.sizes.get("tick", 0)))
-            for done, (a, b) in enumerate(windows, 1):
-                part = ds.isel(tick=slice(a, b)).load()
-                for key, var in part.variables.items():
-                    if var.dims and var.dims[0] == "tick":
-                        f.variables[str(key)][a:b, ...] = var.values
-                on_window(done, len(windows))
+        _fill_netcdf(ds, tmp, windows, on_window)
         commit_file(tmp, output)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _fill_netcdf(
+    ds: xr.Dataset,
+    path: Path,
+    windows: list[tuple[int, int]],
+    on_window: Callable[[int, int], None],
+) -> None:
+    """Write each window's rows into the file xarray made. A window that fills whole
+    on-disk chunks is compressed here, on a thread per core (zlib and numpy release the
+    GIL), and written as finished chunks (``write_direct_chunk``: the bytes HDF5's own
+    shuffle + deflate pipeline would make, which every reader decodes); anything else is
+    written through h5py, which compresses on one thread."""
+    import h5py
+
+    on_window(0, len(windows))
+    with h5py.File(path, "a") as f, ThreadPoolExecutor(max(os.cpu_count() or 1, 1)) as pool:
+        pending: list[tuple[Any, tuple[int, ...], Future[bytes]]] = []
+        for done, (a, b) in enumerate(windows, 1):
+            part = ds.isel(tick=slice(a, b)).load()
+            queued = []
+            for key, var in part.variables.items():
+                if not var.dims or var.dims[0] != "tick":
+                    continue
+                target = f[str(key)]
+                if _direct(target, a, b, int(ds.sizes["tick"])):
+                    queued += _compress(pool, target, a, np.asarray(var.values))
+                else:
+                    target[a:b, ...] = var.values
+            _flush(pending)  # the previous window's chunks, compressed meanwhile
+            pending = queued
+            on_window(done, len(windows))
+        _flush(pending)
+
+
+def _direct(target: Any, a: int, b: int, n: int) -> bool:
+    """Whether rows [a, b) of ``target`` are whole chunks along ``tick`` of a float64
+    variable filtered shuffle then deflate (the pipeline :func:`_deflate` reproduces)."""
+    chunks = target.chunks
+    if chunks is None or target.dtype != np.dtype("<f8") or a % chunks[0]:
+        return False
+    if b - a != chunks[0] and b != n:
+        return False
+    plist = target.id.get_create_plist()
+    filters = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
+    return filters == [_SHUFFLE, _DEFLATE]
+
+
+def _compress(
+    pool: ThreadPoolExecutor, target: Any, a: int, values: np.ndarray
+) -> list[tuple[Any, tuple[int, ...], Future[bytes]]]:
+    """Queue every chunk of ``values`` (rows from ``a``) for compression."""
+    chunks = target.chunks
+    out = []
+    for index in np.ndindex(*[-(-size // c) for size, c in zip(values.shape[1:], chunks[1:])]):
+        lo = [k * c for k, c in zip(index, chunks[1:])]
+        cut = (slice(None), *(slice(x, x + c) for x, c in zip(lo, chunks[1:])))
+        out.append((target, (a, *lo), pool.submit(_deflate, values[cut], chunks)))
+    return out
+
+
+def _deflate(block: np.ndarray, chunks: tuple[int, ...]) -> bytes:
+    """One HDF5 chunk: padded to the chunk shape (HDF5 ignores what lies past the
+    dataset's extent), byte-shuffled by element, zlib-compressed."""
+    if block.shape != chunks:
+        full = np.zeros(chunks, np.float64)
+        full[tuple(slice(0, s) for s in block.shape)] = block
+        block = full
+    raw = np.ascontiguousarray(block, "<f8").view(np.uint8).reshape(-1, 8)
+    return zlib.compress(np.ascontiguousarray(raw.T).tobytes(), NETCDF_LEVEL)
+
+
+def _flush(pending: list[tuple[Any, tuple[int, ...], Future[bytes]]]) -> None:
+    for target, offset, job in pending:  # h5py on this thread only
+        target.id.write_direct_chunk(offset, job.result())
 
 
 def _write_zarr(

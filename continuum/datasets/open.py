@@ -68,10 +68,11 @@ def open_dataset(
     catalog: str | None = None,
     run: str | None = None,
     fields: Iterable[str] | None = None,
-    chunks: Any = "aligned",
+    chunks: Any = None,
 ) -> xr.Dataset:
     """The lens run ``source`` names (a run id or a lens path) as a lazily read Dataset
-    (:func:`continuum.lens.open_dataset`: no value is read until indexed)."""
+    (:func:`continuum.lens.open_dataset`: no value is read until indexed; ``chunks={}``
+    for dask chunks aligned with the chunk windows and tiles)."""
     from continuum.lens import open_dataset as open_lens
 
     return open_lens(lens_dir_of(source, catalog), run=run, fields=fields, chunks=chunks)

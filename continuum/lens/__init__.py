@@ -12,8 +12,12 @@ format (``format``: encoding returns the header it computed), a lens run directo
 chunk windows and manifest (``manifest``), capture on ``continuum run`` (``capture``:
 the tick observer; ``writer``: the background stages that seal and write chunks), the
 point-major copies of the history (``by_sample``: the format; ``compaction``: building
-them on a thread of their own), regions as sample runs (``region``), and maps of a frame
-(``plot``, with the optional ``continuum[plot]`` extra).
+them on a thread of their own), regions as sample runs (``region``), maps of a frame
+(``plot``, with the optional ``continuum[plot]`` extra), and the run as a lazily read
+xarray Dataset (``blocks``: a field's values at any ticks and samples, reading only the
+tiles and rows they need; ``dataset``: :func:`open_dataset` and its ``BackendArray``,
+with the optional ``continuum[xarray]`` extra; run ids are resolved above the catalog,
+in :mod:`continuum.datasets`).
 
 Imports: ``continuum.layout`` (every file name and path: chunk names, the full snapshot,
 ``manifest.json``, run dirs), ``continuum.blobs`` (the container, atomic writes),
@@ -29,7 +33,8 @@ the wait is measured), the catalog (sealed chunks go to ``on_seal``
 callbacks; it never writes catalog rows itself), or geometry of its own: the topology
 is :class:`continuum.topology.CubedSphere`, re-exported here as
 :data:`CubedSphereTopology`. Importing it loads neither sqlalchemy, duckdb nor click;
-scipy is imported only when a point-sample field is reconstructed.
+scipy is imported only when a point-sample field is reconstructed, xarray only when
+:func:`open_dataset` is first looked up.
 """
 
 from typing import TYPE_CHECKING

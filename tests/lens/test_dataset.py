@@ -102,7 +102,8 @@ def test_a_vector_field_at_moving_points_equals_the_store(gappy_lens_run, store,
 
 def test_dask_chunks_follow_the_chunk_windows_and_tiles(gappy_lens_run):
     pytest.importorskip("dask")
-    ds = open_dataset(gappy_lens_run)
+    assert open_dataset(gappy_lens_run)["atmosphere.temperature"].chunks is None  # default
+    ds = open_dataset(gappy_lens_run, chunks={})
     # windows [0, 10), [10, 20), [20, 30) holds 25..29 (the gap before), [30, 40), [40, 50)
     assert ds["atmosphere.temperature"].chunks == ((10, 10, 5, 10, 1), (384,))
     assert ds[VECTOR].chunks == ((10, 10, 5, 10, 1), (12,), (3,))
