@@ -10,6 +10,7 @@ and values tiles.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -35,6 +36,6 @@ class ContinuumBackend(LensBackend):
         catalog: str | None = None,
     ) -> xr.Dataset:
         path = filename_or_obj
-        if isinstance(path, str):
-            path = str(lens_dir_of(path, catalog))
+        if isinstance(path, str | os.PathLike):
+            path = str(lens_dir_of(os.fspath(path), catalog))
         return super().open_dataset(path, drop_variables=drop_variables, run=run, fields=fields)

@@ -145,3 +145,36 @@ def test_importing_the_lens_loads_no_xarray():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = {name.split(".")[0] for name in json.loads(out.stdout)}
     assert not loaded & {"xarray", "dask", "h5netcdf", "zarr", "pandas"}
+
+
+def test_global_fields_and_a_field_missing_from_some_frames(tmp_path):
+    """A global scalar is (tick,), a global vector (tick, component); a field a frame does
+    not hold is NaN there, and the ticks past the last frame of the chunk's range are a gap."""
+    from continuum import layout
+    from continuum.lens import FieldLens, write_chunk
+
+    from .gap_dirs import RUN_ID, TOPOLOGY, identity
+
+    run_dir = tmp_path / RUN_ID
+    run_dir.mkdir()
+    frames = FieldLens(TOPOLOGY, max_frames=None)
+    for t in range(6):
+        fields: dict = {"core.temp": float(t), "t.temp": [float(t)] * TOPOLOGY.n_cells}
+        if t % 2 == 0:
+            fields["core.dipole"] = [float(t), 0.0, 1.0]
+        frames.record_many(t, fields, sim_time=10.0 * t)
+    path = layout.lens_chunk_path(run_dir, 0, 10)
+    write_chunk(path, frames.to_chunk(), identity(1), tick_range=(0, 10))
+    ds = open_dataset(run_dir)
+    assert ds["tick"].values.tolist() == [0, 1, 2, 3, 4, 5]
+    assert json.loads(ds.attrs["lens_gaps"]) == [[6, 10, "missing"]]
+    assert ds["core.temp"].dims == ("tick",)
+    assert ds["core.temp"].values.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    assert ds["core.dipole"].dims == ("tick", "component")
+    dipole = ds["core.dipole"].values
+    assert np.isnan(dipole[1::2]).all()
+    assert ds["core.dipole"].isel(component=0).values[::2].tolist() == [0.0, 2.0, 4.0]
+    with LensStore(run_dir) as store:
+        np.testing.assert_array_equal(dipole[4], store.at("core.dipole", 4).values[0])
+        np.testing.assert_array_equal(ds["t.temp"].sel(tick=3).values, store.at("t.temp", 3).values)
+    assert ds["sim_time"].values.tolist() == [0.0, 10.0, 20.0, 30.0, 40.0, 50.0]
