@@ -106,7 +106,6 @@ class LensBackend(BackendEntrypoint):
     """xarray's door to lens run dirs and ``.lens`` files (run ids: ``continuum.datasets``)."""
 
     description = "Continuum lens runs (field history) as lazily read datasets"
-    url = "https://continuum.invalid/docs/lens"  # no public docs site; the docstrings are it
     open_dataset_parameters: ClassVar[tuple[str, ...] | None] = (
         "filename_or_obj",
         "drop_variables",
