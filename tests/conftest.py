@@ -226,3 +226,18 @@ def chunks(url: str, run_id: str) -> list[LensChunkRecord]:
 
 def file_of(lens_dir: Path, c: LensChunkRecord) -> Path:
     return lens_dir / c.path
+
+
+@pytest.fixture(scope="session")
+def gappy_lens_run(tmp_path_factory) -> Path:
+    """A real terra run with a lens gap and a vector field: 25 ticks captured every tick
+    in chunks of 10, the chunk [20, 30) lost, then resumed for 15 more (ticks 20..24 are
+    the gap ``lost``; ``plates.velocity`` is a vec3 field at moving points)."""
+    from tests.lens.helpers import run, run_dir
+
+    root = tmp_path_factory.mktemp("gappy")
+    lens = {"lens_dir": root / "lens", "lens_stride": 1, "lens_chunk_size": 10}
+    first = run(steps=25, checkpoint_dir=root / "ckpt", **lens)
+    (run_dir(first) / "lens_snapshot_0000000020-0000000030.lens").unlink()  # as if lost
+    second = run(steps=15, checkpoint_dir=root / "ckpt", resume=True, **lens)
+    return run_dir(second)

@@ -12,8 +12,12 @@ format (``format``: encoding returns the header it computed), a lens run directo
 chunk windows and manifest (``manifest``), capture on ``continuum run`` (``capture``:
 the tick observer; ``writer``: the background stages that seal and write chunks), the
 point-major copies of the history (``by_sample``: the format; ``compaction``: building
-them on a thread of their own), regions as sample runs (``region``), and maps of a frame
-(``plot``, with the optional ``continuum[plot]`` extra).
+them on a thread of their own), regions as sample runs (``region``), maps of a frame
+(``plot``, with the optional ``continuum[plot]`` extra), and the run as a lazily read
+xarray Dataset (``blocks``: a field's values at any ticks and samples, reading only the
+tiles and rows they need; ``dataset``: :func:`open_dataset` and its ``BackendArray``,
+with the optional ``continuum[xarray]`` extra; run ids are resolved above the catalog,
+in :mod:`continuum.datasets`).
 
 Imports: ``continuum.layout`` (every file name and path: chunk names, the full snapshot,
 ``manifest.json``, run dirs), ``continuum.blobs`` (the container, atomic writes),
@@ -29,7 +33,8 @@ the wait is measured), the catalog (sealed chunks go to ``on_seal``
 callbacks; it never writes catalog rows itself), or geometry of its own: the topology
 is :class:`continuum.topology.CubedSphere`, re-exported here as
 :data:`CubedSphereTopology`. Importing it loads neither sqlalchemy, duckdb nor click;
-scipy is imported only when a point-sample field is reconstructed.
+scipy is imported only when a point-sample field is reconstructed, xarray only when
+:func:`open_dataset` is first looked up.
 """
 
 from typing import TYPE_CHECKING
@@ -47,6 +52,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers; at run time, loaded 
         parse_fields,
     )
     from continuum.lens.compaction import compact_history
+    from continuum.lens.dataset import open_dataset
     from continuum.lens.format import (
         FORMAT_VERSION,
         KIND,
@@ -56,6 +62,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers; at run time, loaded 
         EncodedChunk,
         FieldSeries,
         LensIdentity,
+        ValueReads,
         encode_chunk,
         read_chunk_header,
         write_chunk,
@@ -94,6 +101,7 @@ _WHERE = {
     "default_memory": "continuum.lens.capture",
     "parse_fields": "continuum.lens.capture",
     "compact_history": "continuum.lens.compaction",
+    "open_dataset": "continuum.lens.dataset",
     "FORMAT_VERSION": "continuum.lens.format",
     "KIND": "continuum.lens.format",
     "ChunkData": "continuum.lens.format",
@@ -102,6 +110,7 @@ _WHERE = {
     "EncodedChunk": "continuum.lens.format",
     "FieldSeries": "continuum.lens.format",
     "LensIdentity": "continuum.lens.format",
+    "ValueReads": "continuum.lens.format",
     "encode_chunk": "continuum.lens.format",
     "read_chunk_header": "continuum.lens.format",
     "write_chunk": "continuum.lens.format",
@@ -168,6 +177,7 @@ __all__ = [
     "Region",
     "SealCallback",
     "SealedChunk",
+    "ValueReads",
     "blend",
     "bracket",
     "choose_chunk_size",
@@ -175,6 +185,7 @@ __all__ = [
     "covered_end",
     "default_memory",
     "encode_chunk",
+    "open_dataset",
     "parse_fields",
     "read_chunk_header",
     "resolve_run_dir",

@@ -61,6 +61,7 @@ from continuum.lens.format import (
     KIND,
     ChunkFile,
     LensIdentity,
+    ValueReads,
     check_topology_spec,
     open_lens_container,
 )
@@ -302,8 +303,11 @@ class BySampleFile:
     """An open by-sample file: header checked, then one position's history or a sum over
     sample ranges, decoding only the frames that hold them."""
 
-    def __init__(self, path: Path | str, *, threads: int = -1) -> None:
+    def __init__(
+        self, path: Path | str, *, threads: int = -1, reads: ValueReads | None = None
+    ) -> None:
         self.path = Path(path)
+        self.reads = ValueReads() if reads is None else reads  # sample groups decoded
         self._reader = open_lens_container(self.path, threads)
         try:
             self.doc = self._parse()
@@ -405,6 +409,7 @@ class BySampleFile:
 
     def history(self, name: str, sample: int) -> np.ndarray:
         """(F_f[, 3]) values of one sample at every frame of the field: one zstd frame."""
+        self.reads.tiles += 1
         row = self._reader.read_rows(f"field/{name}/by_sample", sample, sample + 1)[0]
         return row[self.stored(name)]
 
@@ -422,6 +427,7 @@ class BySampleFile:
         array = f"field/{name}/by_sample"
         for at in range(0, len(groups), per):
             batch = groups[at : at + per]
+            self.reads.tiles += len(batch)
             parts = [buf[n][: min(c.group, c.samples - k * c.group)] for n, k in enumerate(batch)]
             self._reader.read_rows_into(
                 [(array, k * c.group, part) for k, part in zip(batch, parts)]

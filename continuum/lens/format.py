@@ -568,15 +568,28 @@ def open_lens_container(path: Path, threads: int) -> ContainerReader:
         raise LensError(f"{path}: cannot read lens file: {exc.strerror or exc}") from None
 
 
+@dataclass
+class ValueReads:
+    """Values arrays decoded (a whole tile, or rows of one, counts one): the reader seam's
+    counter, so a caller can prove what it read (``open_dataset`` reads none) and a store
+    can share one between its files."""
+
+    tiles: int = 0
+
+
 class ChunkFile:
     """An open ``.lens`` file: its header, and arrays decoded on demand, one at a time.
 
     Reads are verified (checksums) and checked against the header (dtypes, shapes,
     increasing ticks), so what it returns is what was written or a LensCorruptError.
+    Every values tile decoded is counted in ``reads`` (shared when passed in).
     """
 
-    def __init__(self, path: Path | str, *, threads: int = -1) -> None:
+    def __init__(
+        self, path: Path | str, *, threads: int = -1, reads: ValueReads | None = None
+    ) -> None:
         self.path = Path(path)
+        self.reads = ValueReads() if reads is None else reads
         self._reader = open_lens_container(self.path, threads)
         try:
             self.header = parse_header(self.path, self._reader.header)
@@ -620,6 +633,8 @@ class ChunkFile:
     def _read(self, name: str) -> np.ndarray:
         if self._decoded is not None:
             return self._decoded[name]
+        if "/values/" in name:
+            self.reads.tiles += 1
         return self._reader.read(name)
 
     def ticks(self) -> np.ndarray:
@@ -744,10 +759,51 @@ class ChunkFile:
         return np.asarray(got[sample - k * tile])
 
     def _rows(self, array: str, row: int) -> np.ndarray:
+        self.reads.tiles += 1
         try:
             return self._reader.read_rows(array, row, row + 1)[0]
         except ValueError as exc:  # a layout the header check let through: not ours
             raise self._corrupt(str(exc)) from None
+
+    def block(self, name: str, frames: np.ndarray, samples: np.ndarray) -> np.ndarray:
+        """(len(frames), len(samples)[, 3]) values of frames ``frames`` (increasing indices
+        among the field's frames) at ``samples`` (increasing, unique): only the tiles
+        holding those samples are read, and of each only the stored rows from the first
+        frame's to the last's (one row for a time slice, every row for a history), all
+        tiles' rows on the reader's threads."""
+        config, tile = self.config(name), self.header.tiles[name]
+        frames, samples = np.asarray(frames, np.int64), np.asarray(samples, np.int64)
+        tail = config.sample_shape[1:]
+        if not len(frames) or not len(samples):
+            return np.empty((len(frames), len(samples), *tail))
+        if self._decoded is not None:
+            return self.values(name, samples)[frames]
+        rows = self.stored(name)[frames]
+        lo, hi = int(rows.min()), int(rows.max()) + 1
+        wanted = [int(k) for k in np.unique(samples // tile)]
+        bufs = [np.empty((hi - lo, min(tile, config.samples - k * tile), *tail)) for k in wanted]
+        self.reads.tiles += len(wanted)
+        try:
+            self._reader.read_rows_into(
+                [(values_name(name, k), lo, buf) for k, buf in zip(wanted, bufs)]
+            )
+        except ValueError as exc:  # a layout the header check let through: not ours
+            raise self._corrupt(str(exc)) from None
+        if len(wanted) == 1 and _is_run(samples) and _is_run(rows):  # no gather: a view
+            a = int(samples[0]) - wanted[0] * tile
+            return bufs[0][int(rows[0]) - lo :][: len(frames), a : a + len(samples)]
+        out = np.empty((len(frames), len(samples), *tail))
+        at = 0  # samples increase, so each tile's are one block of them
+        for k, buf in zip(wanted, bufs):
+            count = int(np.count_nonzero(samples // tile == k))
+            cols = samples[at : at + count] - k * tile
+            got = buf if _is_run(rows) and len(rows) == len(buf) else buf[rows - lo]
+            if _is_run(cols):
+                out[:, at : at + count] = got[:, int(cols[0]) : int(cols[0]) + count]
+            else:
+                out[:, at : at + count] = got[:, cols]
+            at += count
+        return out
 
     def frame(self, name: str, index: int) -> np.ndarray:
         """(m[, 3]) values of frame ``index`` of ``name``: one row of each tile decoded
@@ -761,6 +817,7 @@ class ChunkFile:
             (values_name(name, k), row, out[k * tile : (k + 1) * tile][None])
             for k in range(math.ceil(config.samples / tile))
         ]
+        self.reads.tiles += len(requests)
         try:
             self._reader.read_rows_into(requests)
         except ValueError as exc:  # a layout the header check let through: not ours
@@ -785,6 +842,7 @@ class ChunkFile:
     def read_all(self) -> ChunkData:
         """Every frame, after verifying the whole payload (footer and checksum)."""
         self._decoded = self._reader.read_all()  # serve the reads below from memory
+        self.reads.tiles += sum("/values/" in n for n in self._decoded)
         data = ChunkData(self.ticks(), self.sim_times())
         for name, config in self.header.fields.items():
             data.fields[name] = FieldSeries(
@@ -792,6 +850,15 @@ class ChunkFile:
             )
         data.signals = {name: self.signal(name) for name in self.header.signals}
         return data
+
+
+def _is_run(idx: np.ndarray) -> bool:
+    """Whether ``idx`` is consecutive increasing integers (a slice's worth)."""
+    return (
+        len(idx) > 0
+        and int(idx[-1]) - int(idx[0]) == len(idx) - 1
+        and bool(np.all(np.diff(idx) == 1))
+    )
 
 
 def read_chunk_header(path: Path | str) -> ChunkHeader:

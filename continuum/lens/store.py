@@ -25,7 +25,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -39,6 +39,7 @@ from continuum.lens.format import (
     ChunkFile,
     FieldSeries,
     LensIdentity,
+    ValueReads,
     header_of,
 )
 from continuum.lens.gaps import LensGap, derive_gaps, in_window, manifest_gaps, without
@@ -68,6 +69,7 @@ from continuum.lens.source import (
 from continuum.topology import CubedSphere
 
 log = logging.getLogger("continuum.lens")
+_T = TypeVar("_T")
 _OPEN_FILES = 8  # chunk files kept open between queries of one store
 
 
@@ -143,11 +145,14 @@ def _runs_text(root: Path) -> str:
 class LensStore:
     """A lens run directory, opened for queries (files opened lazily, a few kept open)."""
 
-    def __init__(self, run_dir: Path | str) -> None:
+    def __init__(self, run_dir: Path | str, *, only: Path | str | None = None) -> None:
         self.run_dir = Path(run_dir)
         if not self.run_dir.is_dir():
             raise LensError(f"lens directory {self.run_dir} does not exist")
-        self.manifest = LensManifest.read(self.run_dir)
+        #: one ``.lens`` file read alone (:meth:`of_file`): the run's other files and its
+        #: manifest are not consulted
+        self.only = None if only is None else Path(only)
+        self.manifest = None if self.only is not None else LensManifest.read(self.run_dir)
         self.missing: list[str] = []
         self.unreadable: list[str] = []
         #: files whose tick range another file's range contains (a crash between writing
@@ -158,11 +163,23 @@ class LensStore:
         self.pruned = _pruned(self.manifest, {r.name for r in self.chunks})
         self.missing = [n for n in self.missing if n not in {e["name"] for e in self.pruned}]
         self._files: dict[str, ChunkFile] = {}
+        #: values tiles (and by-sample groups) decoded by this store's files: the reader
+        #: seam's counter (what an open that must read no values is checked by)
+        self.reads = ValueReads()
         self._keys: dict[tuple[str, str], _Keys | None] = {}
         self._grid: tuple[object, CubedSphere] | None = None
         self._gaps: list[LensGap] | None = None
         self._unit_cache: dict[str, Any] | None = None
         self._copies: list[BySampleFile] | None = None
+
+    @classmethod
+    def of_file(cls, path: Path | str) -> LensStore:
+        """One ``.lens`` file (a chunk, or the full snapshot) as a store of its own: its
+        frames alone, its gaps those inside its tick range, identity from its header."""
+        path = Path(path)
+        if not path.is_file():
+            raise LensError(f"{path} is not a file (expected a .lens chunk or full snapshot)")
+        return cls(path.parent, only=path)
 
     def __enter__(self) -> LensStore:
         return self
@@ -181,6 +198,8 @@ class LensStore:
     # -- discovery ------------------------------------------------------------------------
 
     def _discover(self) -> list[ChunkRef]:
+        if self.only is not None:  # its own header: any LensError is the caller's answer
+            return [_ref_from_header(self.only)]
         chunks = (self.manifest or {}).get("chunks", [])
         listed = {str(c.get("name")): c for c in chunks if isinstance(c, dict)}
         refs = []
@@ -339,9 +358,10 @@ class LensStore:
         if self._copies is None:
             self._copies = []
             chunks = [(r.name, r.start, r.end, self._checksum(r)) for r in self.chunks]
-            for path, span in by_sample.listed(self.run_dir):
+            listed = [] if self.only is not None else by_sample.listed(self.run_dir)
+            for path, span in listed:
                 try:
-                    copy = BySampleFile(path)
+                    copy = BySampleFile(path, reads=self.reads)
                 except LensError as exc:
                     self.unreadable.append(f"{path.name}: {str(exc).splitlines()[0]}")
                     continue
@@ -361,7 +381,7 @@ class LensStore:
         except LensError:
             return None
 
-    def _past_damage(self, answer: Callable[[], FieldHistory]) -> FieldHistory:
+    def _past_damage(self, answer: Callable[[], _T]) -> _T:
         """``answer()``, again without any copy that turned out damaged: a copy is
         derived data, so its damage costs speed and one warning, never the answer."""
         while True:
@@ -386,7 +406,7 @@ class LensStore:
         if chunk is None:
             if len(self._files) >= _OPEN_FILES:
                 self._files.pop(next(iter(self._files))).close()
-            chunk = self._files[ref.name] = ChunkFile(ref.path)
+            chunk = self._files[ref.name] = ChunkFile(ref.path, reads=self.reads)
         return chunk
 
     def _check_field(self, name: str) -> None:

@@ -150,6 +150,11 @@ def cases() -> list[tuple[str, ...]]:
     add(_each(("lens", "compact", "--lens-dir", "{lensroot}", "--run", "@"), RUN_IDS))
     add(_each(("lens", "export", "@", "--output", "{tmp}/export"), [*PATHS, "{foreign}"]))
     add(_each(("lens", "export", "{lens}", "--output", "{tmp}/export", "--from", "@"), NUMBERS))
+    for fmt, name in (("netcdf", "x.nc"), ("zarr", "x.zarr")):  # through xarray (issue 18)
+        xarray_out = ("--format", fmt, "--output", "{tmp}/" + name)
+        add(_each(("lens", "export", "@", *xarray_out), [*PATHS, "{foreign}"]))
+        add(_each(("lens", "export", "{lens}", *xarray_out, "--to", "@"), NUMBERS))
+        add(_each(("lens", "export", "{lens}", *xarray_out, "--fields", "@"), [ESC, BIDI, LONG]))
     add(_each(("lens", "sql", "@", *cat), ["SELECT " + ESC, "SELECT " + NUL, "SELECT " + LONG]))
     # run
     run = ("run", "terra", "--scenario", "tiny", "--no-catalog")

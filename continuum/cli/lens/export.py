@@ -20,6 +20,11 @@ other ``--output`` is read by SQL only when named (``lens sql --export-dir DIR``
 export to ``--output .`` must not make the current directory readable by every later
 query, so a note on stderr says how to query it.
 
+``--format netcdf|zarr --output PATH`` writes one netCDF-4 file or one Zarr store through
+xarray (the ``[xarray]`` extra; :mod:`continuum.datasets.export`: window by window,
+atomically, the topology in the global attributes), not recorded in the catalog;
+``--fields``, ``--from`` and ``--to`` select as for Parquet. Parquet stays the default.
+
 ``--from`` after ``--to`` is refused before anything is opened (it would export nothing
 and exit 0). On a terminal a progress bar on stderr follows the chunks exported.
 """
@@ -50,8 +55,10 @@ from continuum.errors import LensError
 if TYPE_CHECKING:
     from continuum.catalog import Catalog
 
-#: What ``--format`` can write.
-FORMATS = ("parquet",)
+#: What ``--format`` can write (netCDF and Zarr: :mod:`continuum.datasets.export`).
+FORMATS = ("parquet", "netcdf", "zarr")
+#: The formats written through xarray (the ``[xarray]`` extra), to one path.
+XARRAY_FORMATS = ("netcdf", "zarr")
 #: An ``--output`` with this suffix (any case) is one file; anything else a directory.
 SINGLE_SUFFIX = ".parquet"
 
@@ -74,7 +81,8 @@ def is_single(output: Path | None) -> bool:
     type=click.Choice(FORMATS),
     default="parquet",
     show_default=True,
-    help="File format written (Parquet: one file, or Hive-partitioned parts).",
+    help="File format written (Parquet: one file, or Hive-partitioned parts; netcdf: one "
+    "netCDF-4 file; zarr: one Zarr store; both need --output and the [xarray] extra).",
 )
 @click.option(
     "--output",
@@ -110,7 +118,8 @@ def export(
     catalog_url: str | None,
     as_json: bool,
 ) -> None:
-    """Export a lens run (or one .lens file) to Parquet: parts under --output, or one file.
+    """Export a lens run (or one .lens file) to Parquet (parts under --output, or one
+    file), or to one netCDF file or Zarr store (--format netcdf|zarr --output PATH).
 
     PATH: a .lens file, a lens run dir, a lens root (its newest run) or a run id
     [default: the newest run with lens data in the catalog, else ./lens].
@@ -122,6 +131,8 @@ def export(
       continuum lens export --run RUN_ID --fields surface.elevation --layout cell
       continuum lens export lens/RUN_ID --output exports   # lens sql --export-dir exports
       continuum lens export lens/RUN_ID/lens_snapshot_full.lens --output ./data/run.parquet
+      continuum lens export lens/RUN_ID --format netcdf --output run.nc
+      continuum lens export --run RUN_ID --format zarr --output run.zarr --from 0 --to 500
     """
     if start is not None and stop is not None and start > stop:
         raise LensError(f"--from {start} is after --to {stop}: no tick is in that range")
@@ -131,6 +142,16 @@ def export(
     source = lens_source(path, run_id, catalog_url)
     names = list(parse_fields(fields) or ()) or None
     default = output is None
+    if fmt in XARRAY_FORMATS:
+        if layout != "time":
+            raise click.UsageError(f"--layout cell is a Parquet layout; --format {fmt} has one")
+        info = _export_xarray(source, fmt, output, names, start, stop, catalog_url)
+        if as_json:
+            echo_json(info, indent=None)
+        else:
+            shown = {**info, "bytes": format_bytes(int(info["bytes"]))}  # type: ignore[call-overload]
+            echo_done("  ".join(f"{k}={v}" for k, v in shown.items()))
+        return
     if is_single(output):
         assert output is not None
         if layout != "time":
@@ -177,6 +198,55 @@ def _export_single(
         "output": str(output),
         "chunks": done.chunks,
         "rows": done.rows,
+        "bytes": done.bytes,
+    }
+
+
+def _export_xarray(
+    source: LensSource,
+    fmt: str,
+    output: Path | None,
+    names: list[str] | None,
+    start: int | None,
+    stop: int | None,
+    catalog_url: str | None,
+) -> dict[str, object]:
+    """``--format netcdf|zarr``: one file or store (:mod:`continuum.datasets.export`)."""
+    from continuum.blobs import make_dirs
+
+    what = "a netCDF file (X.nc)" if fmt == "netcdf" else "a Zarr store directory (X.zarr)"
+    if output is None:
+        raise LensError(f"--format {fmt} writes one path: pass --output PATH, {what}")
+    if not output.parent.is_dir() and not output.parent.exists():
+        make_dirs(output.parent)  # as the other exports make their directory
+    if fmt == "netcdf":
+        output_path(output, protected=catalog_files(catalog_url), error=LensError)
+    elif output.is_symlink() or (output.exists() and not output.is_dir()):
+        raise LensError(f"--output {output} is not a directory: name a new path for the store")
+    try:
+        from continuum.datasets import export_dataset
+        from continuum.lens import open_dataset
+    except ImportError as exc:
+        raise LensError(
+            f"--format {fmt} needs the xarray extra ({exc.name} is missing): "
+            "pip install 'continuum[xarray]'"
+        ) from None
+    ds = open_dataset(source.file or source.run_dir, fields=names, chunks=None)
+    try:
+        if start is not None or stop is not None:
+            ds = ds.sel(tick=slice(start, stop))  # --to is inclusive, as a label slice is
+        if not ds.sizes.get("tick", 0):
+            raise LensError(f"no captured tick in [{start}, {stop}]: nothing to export")
+        with progress(f"exporting lens windows to {fmt}") as step:
+            done = export_dataset(ds, output, fmt, on_window=step)
+    finally:
+        ds.close()
+    return {
+        "run_id": str(ds.attrs.get("run_id", source.run_dir.name)),
+        "output": str(output),
+        "format": fmt,
+        "frames": done.frames,
+        "fields": ",".join(done.fields),
         "bytes": done.bytes,
     }
 

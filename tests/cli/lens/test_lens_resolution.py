@@ -148,6 +148,7 @@ def test_export_of_the_documents_full_snapshot_path_to_one_file(here):
 
 
 def test_export_format_lists_what_it_writes():
-    assert "[parquet]" in ok("lens", "export", "--help").replace("\n", " ").replace("  ", " ")
+    shown = ok("lens", "export", "--help").replace("\n", " ").replace("  ", " ")
+    assert "[parquet|netcdf|zarr]" in shown
     got = invoke("lens", "export", "--format", "hdf5")
     assert got.exit_code == 2 and "parquet" in got.stderr
