@@ -145,6 +145,8 @@ def test_status_checkpoint_flush_and_stop_of_a_live_run(url, tmp_path):
     stop_tick = int(line.split(" at tick ")[1].split()[0])
     assert stop_tick >= stopping["tick"]
     assert not path.exists()  # the socket goes with the run
+    segments = json.loads(layout.manifest_path(ck / run_id).read_text())["segments"]
+    assert [(s["status"], s.get("stopped_by")) for s in segments] == [("stopped", "ctl")]
     with Catalog(url) as cat:
         record = cat.runs.get(run_id)
         assert record.status == "stopped" and record.control_path is None
