@@ -46,6 +46,7 @@ class _SegmentDoc(msgspec.Struct):
     started_at: _Text | None = None
     ended_at: _Text | None = None
     resumed_from: _CheckpointName | None = None
+    stopped_by: _Text | None = None  # a stopped segment's reason: SIGINT, SIGTERM or ctl
 
 
 class RunManifestDoc(msgspec.Struct):

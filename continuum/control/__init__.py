@@ -6,7 +6,7 @@ Must not import: anything but the standard library, :mod:`continuum.layout` and
 :mod:`continuum.errors` (a live run's socket loads nothing heavy).
 """
 
-from continuum.control.client import probe, remove_stale_socket, request
+from continuum.control.client import live_status, probe, remove_stale_socket, request
 from continuum.control.directory import check_private, control_path_for, private_dir
 from continuum.control.protocol import COMMANDS, LOOP_COMMANDS
 from continuum.control.server import PENDING_AFTER, Command, ControlServer
@@ -31,6 +31,7 @@ __all__ = [
     "StaleSocketError",
     "check_private",
     "control_path_for",
+    "live_status",
     "private_dir",
     "probe",
     "remove_stale_socket",

@@ -60,6 +60,19 @@ def request(path: StrPath, command: str, *, timeout: float = 5.0) -> dict[str, A
             raise NotLiveError(f"the run at {where} closed the connection (it is ending)") from None
 
 
+def live_status(path: StrPath | None, *, timeout: float = 1.0) -> dict[str, Any] | None:
+    """The ``status`` reply of the run at ``path``, or None when there is none to be had
+    (no path, not live, a stale socket, another user's, no answer within ``timeout``):
+    for listings that show whichever runs answer (the inspector's live view)."""
+    if path is None:
+        return None
+    try:
+        reply = request(path, "status", timeout=timeout)
+    except (ControlError, OSError):
+        return None
+    return reply if reply.get("ok") else None
+
+
 def _read_reply(sock: socket.socket, deadline: float, where: str) -> bytes:
     data = b""
     while b"\n" not in data:
@@ -80,7 +93,7 @@ def _read_reply(sock: socket.socket, deadline: float, where: str) -> bytes:
 
 def _connect_error(path: Path, exc: OSError) -> ControlError:
     if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-        return NotLiveError(f"no control socket at {path}: the run is not live")
+        return NotLiveError(f"no control socket at {path}")
     if exc.errno == errno.ECONNREFUSED:
         return StaleSocketError(
             f"{path} is a control socket nobody answers: left by a process that ended"

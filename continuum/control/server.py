@@ -240,9 +240,13 @@ class ControlServer:
             ).start()
 
     def _refuse(self, conn: socket.socket, why: str) -> None:
+        """Reply ``why`` and close, without the reset a close with the client's request
+        unread would send (the client would lose the reply): its line is drained briefly."""
         with contextlib.suppress(OSError):
-            conn.settimeout(IDLE_S)
+            conn.settimeout(0.2)
             conn.sendall(encode(error_reply(why)))
+            conn.shutdown(socket.SHUT_WR)
+            conn.recv(MAX_REQUEST + 1)
         conn.close()
 
     def _serve(self, conn: socket.socket) -> None:
@@ -250,6 +254,7 @@ class ControlServer:
             with conn:
                 conn.settimeout(IDLE_S)
                 if not self._peer_allowed(conn):
+                    _read_line(conn)  # read first: closing on an unread request resets it
                     conn.sendall(encode(error_reply("refused: not the run's user")))
                     return
                 reply = self._answer(conn)

@@ -145,6 +145,8 @@ def test_status_checkpoint_flush_and_stop_of_a_live_run(url, tmp_path):
     stop_tick = int(line.split(" at tick ")[1].split()[0])
     assert stop_tick >= stopping["tick"]
     assert not path.exists()  # the socket goes with the run
+    segments = json.loads(layout.manifest_path(ck / run_id).read_text())["segments"]
+    assert [(s["status"], s.get("stopped_by")) for s in segments] == [("stopped", "ctl")]
     with Catalog(url) as cat:
         record = cat.runs.get(run_id)
         assert record.status == "stopped" and record.control_path is None
@@ -204,10 +206,13 @@ def test_a_busy_run_answers_pending_and_a_killed_run_is_cleaned_up(url, tmp_path
     assert_one_line_error(again, f"run {run_id} is not live: it is crashed")
 
 
-def test_a_run_without_a_catalog_is_reached_in_the_private_dir(tmp_path):
+def test_a_run_without_a_catalog_is_reached_in_the_private_dir(tmp_path, monkeypatch):
+    # its own (killed runs of other tests leave sockets behind), short (names stay whole)
+    runtime = Path(tempfile.mkdtemp(prefix="ctl-", dir="/tmp"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     proc = start(None, 5000, pace=0.01)
     try:
-        directory = Path(os.environ["XDG_RUNTIME_DIR"]) / "continuum"
+        directory = runtime / "continuum"
         socket = until(lambda: list(directory.glob("*.sock")), "the control socket")[0]
         run_id = socket.name.removesuffix(".sock")
         assert ctl(run_id, None, "status")["run_id"] == run_id
@@ -220,6 +225,7 @@ def test_a_run_without_a_catalog_is_reached_in_the_private_dir(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+        shutil.rmtree(runtime, ignore_errors=True)
     assert code == 143 and "cannot be resumed" in err and " (ctl); " in err
 
 

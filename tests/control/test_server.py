@@ -47,7 +47,7 @@ def test_the_socket_is_private_and_gone_after_close(server, runtime_dir):
     assert stat.S_IMODE(os.lstat(path.parent).st_mode) == 0o700
     server.close()
     assert not path.exists()
-    with pytest.raises(NotLiveError, match="not live"):
+    with pytest.raises(NotLiveError, match="no control socket at"):
         request(path, "status")
 
 
