@@ -3,6 +3,8 @@ check, the Host check, strict headers on every response, and a non-loopback bind
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from continuum.serve.security import CSP
@@ -88,7 +90,7 @@ def test_every_response_carries_the_strict_headers(served: Served, path):
 def test_the_page_is_served_and_names_its_script(served: Served):
     response = served.client.get("/")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
-    assert '<script src="/static/app.js"' in response.text
+    assert re.search(r'<script (type="module" )?src="/static/app\.js"', response.text)
     assert "<script>" not in response.text and "style=" not in response.text  # CSP: none inline
 
 

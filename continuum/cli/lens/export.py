@@ -226,6 +226,9 @@ def _export_xarray(
     try:
         from continuum.datasets import export_dataset
         from continuum.lens import open_dataset
+
+        if fmt == "netcdf":  # h5netcdf finds its h5py only when a file is opened
+            import h5py  # noqa: F401
     except ImportError as exc:
         raise LensError(
             f"--format {fmt} needs the xarray extra ({exc.name} is missing): "

@@ -770,7 +770,9 @@ function runView(root, runId) {
 
   function renderLive() {
     const status = live.get(runId) || (detail && (detail.live_status || (typeof detail.live === "object" ? detail.live : null)));
-    const on = isLive() && (!detail || detail.status === "running" || live.has(runId));
+    // The detail's status wins once read: a run that ended is not steerable even while the
+    // live stream still lists it (the stream drops it only at its next event).
+    const on = isLive() && (detail ? detail.status === "running" : live.has(runId));
     if (status && status.tick !== undefined) {
       liveTick.textContent = String(status.tick);
       liveTick.dataset.tick = String(status.tick);
