@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import socket
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +124,8 @@ def serve(
             echo_json(doc, indent=None)  # one line: a script reads it as soon as it is there
         else:
             echo(f"Continuum inspector: {url}")
-        server = uvicorn.Server(
+        server = _server_class(uvicorn.Server)(
+            app.state.inspector.stopping,
             uvicorn.Config(
                 app,
                 log_level="error" if is_quiet() else "warning",
@@ -134,6 +136,23 @@ def serve(
         _run(server, sock)
     finally:
         sock.close()
+
+
+def _server_class(base: type[Any]) -> type[Any]:
+    """uvicorn's server, telling the app when a signal starts the shutdown: the live event
+    streams then end by themselves within their 0.1 s poll instead of being cancelled after
+    the grace period (which uvicorn reports with a traceback)."""
+
+    class Server(base):  # type: ignore[misc, valid-type]
+        def __init__(self, stopping: threading.Event, config: Any) -> None:
+            super().__init__(config)
+            self._stopping = stopping
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            self._stopping.set()
+            super().handle_exit(sig, frame)
+
+    return Server
 
 
 class _Stopped(Exception):

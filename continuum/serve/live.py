@@ -126,7 +126,7 @@ async def _events(request: Request, inspector: Inspector, limit: int | None) -> 
         if limit is not None and sent >= limit:
             return
         for _ in range(max(1, round(inspector.config.live_interval / 0.1))):
-            if await request.is_disconnected():
+            if inspector.stopping.is_set() or await request.is_disconnected():
                 return
             await asyncio.sleep(0.1)
 

@@ -7,6 +7,8 @@ and reached by handlers as ``request.app.state.inspector``.
 
 from __future__ import annotations
 
+import threading
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +49,9 @@ class Inspector:
         self.frames = FrameCache()
         #: (run_id, signal, store generation) -> (ticks, values, units): a few KB a run
         self.signals: LRU[tuple[str, str, int], tuple[Any, Any, str | None]] = LRU(1024)
+        #: set when the server begins to shut down: open event streams end at once, so the
+        #: graceful shutdown is not cut short with a cancelled task's traceback
+        self.stopping = threading.Event()
 
     def close(self) -> None:
         self.stores.close()

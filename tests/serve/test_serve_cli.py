@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -70,3 +71,34 @@ def test_serve_json_is_one_strict_line(tmp_path):
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=30)
     assert proc.returncode in (0, 130)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_open_event_stream_does_not_hold_up_or_garble_the_shutdown(tmp_path, sig):
+    """A page left open keeps its live stream: a signal still ends the server quickly,
+    with nothing but its own lines on stderr (no cancelled task's traceback)."""
+    proc = _start(tmp_path, "--json", "--quiet")
+    try:
+        assert proc.stdout is not None
+        doc = json.loads(proc.stdout.readline())
+        base = doc["url"].split("/?")[0]
+        request = urllib.request.Request(
+            base + "/api/events", headers={"Authorization": f"Bearer {doc['token']}"}
+        )
+        stream = urllib.request.urlopen(request, timeout=10)
+        assert stream.readline().startswith(b": continuum live events")
+        started = time.monotonic()
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=30)
+        took = time.monotonic() - started
+        rest = stream.read()  # the stream ended cleanly: whole events, then EOF
+        stream.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode in (0, 130, 143), (proc.returncode, err)
+    assert b"Traceback" not in err and b"graceful shutdown exceeded" not in err, err
+    assert took < 2.5, took  # not the 3 s grace period
+    assert not rest or rest.endswith(b"\n\n")
