@@ -143,7 +143,7 @@ def _server_class(base: type[Any]) -> type[Any]:
     streams then end by themselves within their 0.1 s poll instead of being cancelled after
     the grace period (which uvicorn reports with a traceback)."""
 
-    class Server(base):  # type: ignore[misc, valid-type]
+    class Server(base):
         def __init__(self, stopping: threading.Event, config: Any) -> None:
             super().__init__(config)
             self._stopping = stopping

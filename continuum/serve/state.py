@@ -8,7 +8,6 @@ and reached by handlers as ``request.app.state.inspector``.
 from __future__ import annotations
 
 import threading
-
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
