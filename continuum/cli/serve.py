@@ -131,7 +131,7 @@ def serve(
                 log_level="error" if is_quiet() else "warning",
                 timeout_graceful_shutdown=GRACE_S,
                 lifespan="on",
-            )
+            ),
         )
         _run(server, sock)
     finally:
