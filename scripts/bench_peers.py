@@ -772,6 +772,10 @@ def _h5_chunks(data: Path) -> tuple[int, ...]:
 
 
 def main() -> int:
+    # h5py (and hdf5plugin's filters) before anything that may load netCDF4: netCDF4's wheel
+    # carries its own HDF5, and once it is loaded first h5py cannot register the filters
+    # ("error during user callback" creating a Blosc dataset)
+    has_h5py()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=None, help="Build/reuse the data here.")
     parser.add_argument("--frames", type=int, default=500)
