@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import stat
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -175,12 +179,25 @@ def test_a_second_live_server_for_the_same_run_is_refused(server):
 
 
 def test_a_socket_left_by_a_dead_process_of_the_run_is_replaced(runtime_dir):
-    first = ControlServer.open("run_2", start_tick=0, end_tick=10)
-    first._sock.close()  # as a SIGKILL leaves it: the file stays, nobody listens
-    first._closing = True
-    assert first.path.exists()
+    """A real process opens the run's socket and is SIGKILLed: the file stays, nobody
+    listens, and the next process of the run takes the path over."""
+    code = (
+        "import sys, time; from continuum.control import ControlServer; "
+        "s = ControlServer.open('run_2', start_tick=0, end_tick=10); "
+        "print(s.path, flush=True); time.sleep(120)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        path = Path(proc.stdout.readline().strip())
+        assert request(path, "status")["start_tick"] == 0
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert path.exists()  # as a SIGKILL leaves it
     second = ControlServer.open("run_2", start_tick=5, end_tick=10)
     try:
+        assert second.path == path
         assert request(second.path, "status")["start_tick"] == 5
     finally:
         second.close()
