@@ -59,6 +59,7 @@ back, so every reader sees every frame. Version 1 files (1 MiB byte frames, no
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -577,6 +578,11 @@ class ValueReads:
     tiles: int = 0
 
 
+#: bytes of decoded tile rows a :class:`ChunkFile` keeps for single values (HDF5 keeps 1 MiB
+#: of chunks per dataset for the same reason); a row is ~64 KiB, so about 16 of them
+ROW_CACHE_BYTES = 1 << 20
+
+
 class ChunkFile:
     """An open ``.lens`` file: its header, and arrays decoded on demand, one at a time.
 
@@ -602,6 +608,11 @@ class ChunkFile:
         self._ticks: np.ndarray | None = None
         self._stored: dict[str, np.ndarray] = {}
         self._decoded: dict[str, np.ndarray] | None = None
+        #: the last tile rows decoded for single values, newest last, at most
+        #: ROW_CACHE_BYTES: values near one another (a hover, a probe, a sweep of one
+        #: tick) share a row, and decoding it again is most of a value's cost
+        self._row_cache: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
+        self._row_cache_bytes = 0
 
     def __enter__(self) -> ChunkFile:
         return self
@@ -756,14 +767,28 @@ class ChunkFile:
             return np.asarray(self.values(name)[index, sample])
         k, row = sample // tile, int(self.stored(name)[index])
         got = self._rows(values_name(name, k), row)
-        return np.asarray(got[sample - k * tile])
+        return np.array(got[sample - k * tile])  # a copy: the cached row stays as decoded
 
     def _rows(self, array: str, row: int) -> np.ndarray:
+        """One decoded tile row (read-only), from the small cache when it was the subject of
+        a recent value; only a decode counts as a tile read."""
+        key = (array, row)
+        cache = self._row_cache
+        got = cache.get(key)
+        if got is not None:
+            cache.move_to_end(key)
+            return got
         self.reads.tiles += 1
         try:
-            return self._reader.read_rows(array, row, row + 1)[0]
+            got = self._reader.read_rows(array, row, row + 1)[0]
         except ValueError as exc:  # a layout the header check let through: not ours
             raise self._corrupt(str(exc)) from None
+        got.flags.writeable = False  # shared by later values: nobody may change it
+        cache[key] = got
+        self._row_cache_bytes += got.nbytes
+        while self._row_cache_bytes > ROW_CACHE_BYTES and len(cache) > 1:
+            self._row_cache_bytes -= cache.popitem(last=False)[1].nbytes
+        return got
 
     def block(self, name: str, frames: np.ndarray, samples: np.ndarray) -> np.ndarray:
         """(len(frames), len(samples)[, 3]) values of frames ``frames`` (increasing indices

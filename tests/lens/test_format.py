@@ -95,6 +95,28 @@ def test_one_position_reads_one_tile(chunk_file, monkeypatch):
     np.testing.assert_array_equal(got, data.fields["cells.scalar"].values[:, [700, 3]])
 
 
+def test_values_near_one_another_decode_their_row_once(chunk_file, monkeypatch):
+    """A hover or a probe asks value after value at one tick: the tile row is decoded
+    once, the values are the written ones, and the kept rows stay within their budget."""
+    path, data = chunk_file
+    written = data.fields["cells.scalar"].values
+    with ChunkFile(path) as chunk:
+        got = [float(chunk.value("cells.scalar", 8, s)) for s in range(0, 256, 17)]
+        assert chunk.reads.tiles == 1  # one row of tile 0, decoded once
+        assert got == [float(written[8, s]) for s in range(0, 256, 17)]
+        one = chunk.value("cells.scalar", 8, 3)
+        one[...] = -1.0  # the caller's copy: the kept row is not changed through it
+        assert float(chunk.value("cells.scalar", 8, 3)) == float(written[8, 3])
+
+        monkeypatch.setattr("continuum.lens.format.ROW_CACHE_BYTES", 3 * MIN_TILE * 8)
+        for i in range(40):  # more rows than the budget holds: the oldest go
+            assert float(chunk.value("cells.scalar", i, 700)) == float(written[i, 700])
+        assert len(chunk._row_cache) <= 3
+        before = chunk.reads.tiles
+        chunk.value("cells.scalar", 0, 700)  # long gone from the kept rows: decoded again
+        assert chunk.reads.tiles == before + 1
+
+
 def test_tile_size_targets_a_row_of_64_kib():
     cells = FieldConfig("scalar", "cells", 6 * 256 * 256)
     assert tile_size(cells) == 8192
