@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from continuum import layout
+from continuum.errors import QueryError
+from continuum.sql.roots import shown
 from continuum.sql.schema import SCHEMA, cell_position_sql, cell_tangents
 from continuum.sql.session import SIGNAL_SCHEMA
 from continuum.sql.spark.metadata import Layout
@@ -61,7 +63,14 @@ _GLOB = "\\*?[]{}"
 
 
 def hadoop_path(path: Path) -> str:
-    """``path`` as ``spark.read`` takes it literally (glob characters escaped)."""
+    """``path`` as ``spark.read.parquet`` takes it literally (glob characters escaped;
+    the ``basePath`` option is not globbed, and is given as it is). Hadoop cannot name a
+    file with ``:`` in its path (it reads a scheme there): QueryError saying so."""
+    if ":" in str(path):
+        raise QueryError(
+            f"Spark cannot read {shown(path)}: Hadoop paths cannot hold ':'; move or "
+            "rename the export dir"
+        )
     return "".join("\\" + c if c in _GLOB else c for c in str(path))
 
 
@@ -80,7 +89,7 @@ def scan(
         by_base.setdefault(layout.partition_base(f), []).append(f)
     reader = spark.read.schema(_ddl(columns, partitions))
     frames = [
-        reader.option("basePath", hadoop_path(base)).parquet(*map(hadoop_path, sorted(group)))
+        reader.option("basePath", str(base)).parquet(*map(hadoop_path, sorted(group)))
         for base, group in sorted(by_base.items())
     ]
     return reduce(lambda a, b: a.unionByName(b), frames)
