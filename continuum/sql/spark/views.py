@@ -80,7 +80,10 @@ def _ddl(columns: Mapping[str, str], partitions: Sequence[str]) -> str:
 
 
 def scan(
-    spark: SparkSession, files: Sequence[Path], columns: Mapping[str, str], partitions: Sequence[str]
+    spark: SparkSession,
+    files: Sequence[Path],
+    columns: Mapping[str, str],
+    partitions: Sequence[str],
 ) -> DataFrame:
     """``columns`` of ``files`` plus their Hive ``partitions`` (strings, from the path):
     one read per partition base (:func:`continuum.layout.partition_base`), unioned."""
@@ -145,7 +148,9 @@ def _layout_frame(
     derived: dict[str, str] = {}
     if n is not None:
         derived = cell_position_sql(n, "spark")
-        frame = frame.selectExpr("*", *(f"{e} AS {k}" for k, e in cell_tangents(n, "spark").items()))
+        frame = frame.selectExpr(
+            "*", *(f"{e} AS {k}" for k, e in cell_tangents(n, "spark").items())
+        )
     items = [
         f"`{c}`"
         if c in stored
