@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,14 +34,10 @@ from .test_readme_queries import QUERIES
 pytest.importorskip("pyspark", reason="PySpark is not installed: pip install 'continuum[spark]'")
 
 from continuum.sql.spark import local_session, register_views  # noqa: E402
-from continuum.sql.spark._runtime import java_command, require_java  # noqa: E402
+from continuum.sql.spark._runtime import java_command  # noqa: E402
 
 pytestmark = [
     pytest.mark.slow,  # a JVM starts (~5-10 s) and each query is a Spark job
-    pytest.mark.skipif(
-        java_command() is None,
-        reason="no Java runtime for Spark: apt-get install default-jre-headless",
-    ),
     pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
 ]
 
@@ -75,12 +70,15 @@ CATALOG_TABLES = (
 
 @pytest.fixture(scope="session", name="spark")
 def _spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    if java_command() is None:
+        pytest.skip("no Java runtime for Spark: apt-get install default-jre-headless")
     warehouse = tmp_path_factory.mktemp("spark_warehouse")
     session = local_session(
         "local[2]",
         conf={
             "spark.sql.shuffle.partitions": "2",
             "spark.sql.warehouse.dir": str(warehouse),
+            "spark.local.dir": str(warehouse),  # shuffle and block files
             "spark.driver.extraJavaOptions": f"-Djava.io.tmpdir={warehouse}",
         },
     )
@@ -193,32 +191,41 @@ def test_gap_rows_of_ticks_agree(spark: Any, tmp_path: Path):
     assert_same(columns, got, want)
 
 
-def test_export_dirs_whose_names_look_like_globs(spark: Any, runs: Runs, tmp_path: Path):
-    """Hadoop reads ``*?[]{}`` in a path as a pattern; a root named so is still one dir."""
+def test_two_roots_one_named_like_a_glob(spark: Any, runs: Runs, tmp_path: Path):
+    """Two export roots (one read per Hive base, unioned); Hadoop reads ``*?[]{}`` in a
+    path as a pattern, yet a root named so is still one directory."""
     odd = tmp_path / "exp [1]{a,b}*?%41"
     shutil.copytree(runs.exports, odd)
     own = spark.newSession()
-    register_views(own, odd, catalog=runs.url)
-    sql = "SELECT run_id, field, count(*) FROM fields GROUP BY run_id, field ORDER BY ALL"
-    want = run_query(runs.session(), sql).rows
-    assert spark_rows(own, sql)[1] == want
+    register_views(own, [runs.exports, odd], catalog=runs.url)
+    sql = (
+        "SELECT run_id, field, count(*), sum(value), count(sim_time) FROM fields "
+        "GROUP BY run_id, field ORDER BY ALL"
+    )
+    with connect(runs.url, roots=[runs.exports, odd]) as s:
+        want = s.execute(sql).fetchall()
+    assert want[0][2] == 2 * run_query(runs.session(), sql).rows[0][2]  # both copies read
+    columns, got = spark_rows(own, sql)
+    assert [g[:3] + g[4:] for g in got] == [w[:3] + w[4:] for w in want]
+    for g, w in zip(got, want):
+        assert g[3] is None and w[3] is None or math.isclose(g[3], w[3], rel_tol=1e-12)
 
 
 def test_a_path_hadoop_cannot_name_is_one_line(spark: Any, runs: Runs, tmp_path: Path):
+    """A ':' in a path: Hadoop would read a URI scheme there; one line instead."""
     shutil.copytree(runs.exports, tmp_path / "exp:1")
     with pytest.raises(QueryError, match="Hadoop paths cannot hold ':'"):
         register_views(spark.newSession(), tmp_path / "exp:1", catalog=runs.url)
 
 
-def test_missing_java_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    monkeypatch.setenv("JAVA_HOME", str(tmp_path))  # a JAVA_HOME without bin/java
-    with pytest.raises(QueryError, match="apt-get install default-jre-headless"):
-        require_java()
-    with pytest.raises(QueryError, match="set JAVA_HOME"):
-        local_session()
-
-
-def test_missing_pyspark_is_one_line(monkeypatch: pytest.MonkeyPatch, spark: Any, runs: Runs):
-    monkeypatch.setitem(sys.modules, "pyspark.sql", None)  # what an absent package raises
-    with pytest.raises(QueryError, match=r"pip install 'continuum\[spark\]'"):
-        register_views(spark, runs.exports, catalog=runs.url)
+def test_no_exports_means_empty_views_of_the_same_columns(
+    spark: Any, views: tuple[str, ...], runs: Runs, tmp_path: Path
+):
+    own = spark.newSession()
+    assert register_views(own, tmp_path, catalog=runs.url) == views
+    for name in ("fields", "fields_by_sample", "signals", "ticks", "field_units"):
+        assert own.table(name).schema == spark.table(name).schema, name
+        assert own.table(name).count() == 0
+    with connect(runs.url, roots=[tmp_path]) as s:
+        for sql in QUERIES[2:4]:  # a query over fields_by_sample, one joining runs
+            assert spark_rows(own, sql)[1] == s.execute(sql).fetchall() == []
