@@ -229,3 +229,13 @@ def test_no_exports_means_empty_views_of_the_same_columns(
     with connect(runs.url, roots=[tmp_path]) as s:
         for sql in QUERIES[2:4]:  # a query over fields_by_sample, one joining runs
             assert spark_rows(own, sql)[1] == s.execute(sql).fetchall() == []
+
+
+def test_only_the_catalog_tables_named(spark: Any, views: tuple[str, ...], runs: Runs):
+    own = spark.newSession()
+    names = register_views(own, runs.exports, catalog=runs.url, tables=["runs"])
+    assert names == (*VIEWS, "runs")
+    assert not own.catalog.tableExists("checkpoints")
+    assert spark_rows(own, QUERIES[3]) == spark_rows(spark, QUERIES[3])
+    with pytest.raises(QueryError, match="no catalog table rnus to register; the tables are runs"):
+        register_views(own, runs.exports, catalog=runs.url, tables=["rnus"])
