@@ -129,7 +129,7 @@ def test_every_view_and_table_has_duckdb_s_columns_and_types(
     with runs.session() as s:
         for name in views:
             described = s.execute(f"DESCRIBE {name}").fetchall()
-            want = [(r[0], TYPES.get(r[1], "string")) for r in described]
+            want = [(r[0], TYPES[r[1]]) for r in described]
             got = [(f.name, f.dataType.simpleString()) for f in spark.table(name).schema]
             assert got == want, name
 
@@ -189,6 +189,11 @@ def test_gap_rows_of_ticks_agree(spark: Any, tmp_path: Path):
     columns, got = spark_rows(own, sql)
     assert [r for r in got if not r[3]]  # gap rows there: the check is not vacuous
     assert_same(columns, got, want)
+    joined = (  # a gap row joins no field row (as in tests/sql/test_ticks_gaps.py)
+        "SELECT count(*) FROM ticks t LEFT JOIN fields f USING (run_id, tick) "
+        "WHERE NOT t.captured AND f.tick IS NOT NULL"
+    )
+    assert spark_rows(own, joined)[1] == [(0,)]
 
 
 def test_two_roots_one_named_like_a_glob(spark: Any, runs: Runs, tmp_path: Path):

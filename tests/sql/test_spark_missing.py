@@ -12,7 +12,7 @@ import pytest
 
 from continuum.errors import QueryError
 from continuum.sql.spark import local_session, register_views
-from continuum.sql.spark._runtime import require_java
+from continuum.sql.spark._runtime import require_java, version_problem
 
 
 def test_missing_java_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
@@ -30,3 +30,19 @@ def test_missing_pyspark_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: 
         local_session()
     with pytest.raises(QueryError, match=r"pip install 'continuum\[spark\]'"):
         register_views(object(), tmp_path)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("version", "vectorized", "says"),
+    [
+        ("4.3.0", True, None),
+        ("5.0.0-preview1", True, None),
+        ("4.2.1", True, "use Spark 4.3 or newer"),  # measured: BYTE_STREAM_SPLIT unsupported
+        ("3.5.9", True, "enableVectorizedReader=false"),
+        ("4.2.1", False, None),  # its row-by-row reader decodes them (measured with 3.5.9)
+        ("3.4.4", False, "need Spark 3.5 or newer"),
+    ],
+)
+def test_spark_versions_that_cannot_read_the_exports_are_named(version, vectorized, says):
+    problem = version_problem(version, vectorized)
+    assert problem is None if says is None else says in problem

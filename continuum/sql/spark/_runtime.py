@@ -68,6 +68,40 @@ def require_java() -> str:
     return found
 
 
+#: The vectorized Parquet reader of Spark before 4.3 cannot decode BYTE_STREAM_SPLIT, the
+#: encoding of the exports' doubles (measured: 3.5.9, 4.0.5 and 4.2.1 fail with
+#: "Unsupported encoding: BYTE_STREAM_SPLIT"; 4.3.0 reads them); its row-by-row reader
+#: can, slower. The views use ``any_value``, new in 3.5.
+VECTORIZED = "spark.sql.parquet.enableVectorizedReader"
+VECTORIZED_BSS = (4, 3)
+OLDEST = (3, 5)
+
+
+def version_problem(version: str, vectorized: bool) -> str | None:
+    """Why Spark ``version`` (with its vectorized Parquet reader on or off) cannot read
+    the exports, or None when it can."""
+    numbers = tuple(int(p) for p in version.split("-")[0].split(".")[:2] if p.isdigit())
+    if numbers >= VECTORIZED_BSS:
+        return None
+    if numbers < OLDEST:
+        return f"the Spark views need Spark 3.5 or newer, found {version}: {INSTALL_PYSPARK}"
+    if vectorized:
+        return (
+            f"Spark {version} cannot read the exports' BYTE_STREAM_SPLIT doubles with its "
+            f"vectorized Parquet reader: use Spark 4.3 or newer ({INSTALL_PYSPARK}), or "
+            f"set {VECTORIZED}=false on the session (slower)"
+        )
+    return None
+
+
+def require_version(spark: SparkSession) -> None:
+    """QueryError unless ``spark`` reads the exports (:func:`version_problem`)."""
+    vectorized = str(spark.conf.get(VECTORIZED, "true")).lower() != "false"
+    problem = version_problem(spark.version, vectorized)
+    if problem:
+        raise QueryError(problem)
+
+
 @contextmanager
 def translate(what: str) -> Iterator[None]:
     """Turn a PySpark or Py4J error raised inside into a one-line QueryError about ``what``."""

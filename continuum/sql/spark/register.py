@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from continuum.errors import QueryError
 from continuum.sql.roots import Warn, configured_roots, list_files, search_dirs, shown
-from continuum.sql.spark._runtime import pyspark_sql, translate
+from continuum.sql.spark._runtime import pyspark_sql, require_version, translate
 from continuum.sql.spark.metadata import read_metadata
 from continuum.sql.spark.tables import catalog_frame, units_frame
 from continuum.sql.spark.views import fields_frame, signals_frame, sim_times_frame, ticks_frame
@@ -62,6 +62,7 @@ def register_views(
                   "GROUP BY seed").show()
     """
     pyspark_sql()  # a missing PySpark is one line, before the catalog is opened
+    require_version(spark)
     say = warn or log.warning
     readable = configured_roots(_as_list(roots), default=True, warn=say)
     recorded, dumps = _catalog(catalog, tables)
