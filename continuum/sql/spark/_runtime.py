@@ -128,7 +128,8 @@ def local_session(
     """A Spark session on this machine (``master``, e.g. ``local[4]``) with
     :data:`LOCAL_CONF` and ``conf`` set; PySpark and Java checked first.
 
-    For a cluster, build the session as the cluster wants (``SparkSession.builder``) and
+    An active session is returned as it is (``getOrCreate``: ``master`` and ``conf``
+    apply to a new one only). For a cluster, build the session as the cluster wants (``SparkSession.builder``) and
     pass it to :func:`continuum.sql.spark.register_views`: the views need nothing of it
     but ``spark.read`` reaching the export dirs.
     """

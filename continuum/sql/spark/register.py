@@ -53,8 +53,11 @@ def register_views(
     machine — name fewer for a large catalog; without ``lens_gaps``, ``ticks`` has no gap
     rows). ``warn``: where warning lines go (default the ``continuum.sql`` logger).
 
-    Unlike ``lens sql``, nothing here confines what SQL may read: the session is the
-    caller's own, and ``spark.sql`` reads any file its user can. Example::
+    On a cluster, every executor must see the export dirs at the same paths (a shared
+    file system): the views name local files. Registering replaces views of the same
+    names and leaves others as they were. Unlike ``lens sql``, nothing here confines what
+    SQL may read: the session is the caller's own, and ``spark.sql`` reads any file its
+    user can. Example::
 
         spark = continuum.sql.spark.local_session()
         continuum.sql.spark.register_views(spark, "exports")
