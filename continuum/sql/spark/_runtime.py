@@ -129,9 +129,9 @@ def local_session(
     :data:`LOCAL_CONF` and ``conf`` set; PySpark and Java checked first.
 
     An active session is returned as it is (``getOrCreate``: ``master`` and ``conf``
-    apply to a new one only). For a cluster, build the session as the cluster wants (``SparkSession.builder``) and
-    pass it to :func:`continuum.sql.spark.register_views`: the views need nothing of it
-    but ``spark.read`` reaching the export dirs.
+    apply to a new one only). For a cluster, build the session as the cluster wants
+    (``SparkSession.builder``) and pass it to :func:`continuum.sql.spark.register_views`:
+    the views need nothing of it but ``spark.read`` reaching the export dirs.
     """
     sql = pyspark_sql()
     require_java()

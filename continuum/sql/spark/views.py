@@ -174,13 +174,39 @@ def signals_frame(spark: SparkSession, files: Sequence[Path]) -> DataFrame:
 
 def sim_times_frame(spark: SparkSession, files: Sequence[Path]) -> DataFrame:
     """(run_id, tick, sim_time), one row per exported frame: a tick two files hold (a
-    window file exported after a piece it merged) is one row, as in DuckDB's ``ticks``."""
+    window file exported after a piece it merged) is one row, as in DuckDB's ``ticks``.
+
+    Grouped on (run_id, tick) only when two of a run's parts overlap by their names'
+    tick ranges: otherwise each tick is in one file once already, and the group — a
+    shuffle under every query reading ``fields`` — would change nothing.
+    """
     from pyspark.sql import functions as F  # noqa: N812
 
     if not files:
         return empty(spark, {k: TICKS_SCHEMA[k] for k in ("run_id", "tick", "sim_time")})
     frame = scan(spark, files, {"tick": "BIGINT", "sim_time": "DOUBLE"}, ("run_id",))
+    if _disjoint(files):
+        return frame.select("run_id", "tick", "sim_time")
     return frame.groupBy("run_id", "tick").agg(F.any_value("sim_time", True).alias("sim_time"))
+
+
+def _disjoint(files: Sequence[Path]) -> bool:
+    """Whether every run's parts (by their names' half-open tick ranges) are disjoint —
+    across roots too: a run exported under two roots has each tick twice."""
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for f in files:
+        match, run = (
+            layout.PART_NAME_RE.match(f.name),
+            layout.parse_run_partition(f.parent.parent.name),
+        )
+        if match is None or run is None:
+            return False
+        spans.setdefault(run, []).append((int(match["start"]), int(match["end"])))
+    for ranges in spans.values():
+        ranges.sort()
+        if any(b[0] < a[1] for a, b in zip(ranges, ranges[1:])):
+            return False
+    return True
 
 
 def ticks_frame(

@@ -1,6 +1,6 @@
-"""Without PySpark or Java, the Spark views refuse in one line saying what to install.
-
-Apart from ``test_spark.py``: these need neither (and run where it skips).
+"""What of ``continuum.sql.spark`` runs without a JVM: without PySpark or Java the views
+refuse in one line saying what to install; the Spark versions refused; when the ticks
+need grouping. Apart from ``test_spark.py``: these need neither (and run where it skips).
 """
 
 from __future__ import annotations
@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from continuum import layout
 from continuum.errors import QueryError
 from continuum.sql.spark import local_session, register_views
 from continuum.sql.spark._runtime import require_java, version_problem
+from continuum.sql.spark.views import _disjoint
 
 
 def test_missing_java_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
@@ -46,3 +48,15 @@ def test_missing_pyspark_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: 
 def test_spark_versions_that_cannot_read_the_exports_are_named(version, vectorized, says):
     problem = version_problem(version, vectorized)
     assert problem is None if says is None else says in problem
+
+
+def test_ticks_are_grouped_only_where_parts_overlap(tmp_path: Path):
+    def part(root: Path, run: str, start: int, end: int) -> Path:
+        return layout.ticks_part_path(root, run, start, end)
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    chunks = [part(a, "r1", 0, 10), part(a, "r1", 10, 20), part(a, "r2", 0, 10)]
+    assert _disjoint(chunks)
+    assert not _disjoint([*chunks, part(a, "r1", 10, 13)])  # a piece and its window
+    assert not _disjoint([*chunks, part(b, "r1", 0, 10)])  # one run under two roots
+    assert _disjoint([*chunks, part(b, "r3", 0, 10)])
