@@ -10,7 +10,7 @@ The same rows and columns as :mod:`continuum.sql.session`'s views, built the sam
   j, lat, lon`` are the DuckDB session's expressions of ``sample``
   (:func:`continuum.sql.schema.cell_position_sql` with ``dialect="spark"``), computed only
   for queries that read them (Spark prunes unread projections). ``sim_time`` is joined
-  from the ticks files on (run_id, tick), grouped to one row per key, as in DuckDB;
+  from the ticks files on (run_id, tick), one row per key (:func:`sim_times_frame`);
 - ``signals``: the signals files, (tick, sim_time, signal, value, vx, vy, vz, run_id);
 - ``ticks``: (run_id, tick, sim_time, captured, gap_cause): one row per exported frame,
   plus one per capture tick of a lens gap no frame holds (the catalog's ``lens_gaps``,
@@ -19,8 +19,9 @@ The same rows and columns as :mod:`continuum.sql.session`'s views, built the sam
 
 No routing: DuckDB's session sends a statement reading positions to views joined with a
 cells table computed in numpy (:mod:`continuum.sql.cells`); Spark evaluates the SQL
-expressions, whose ``lat``/``lon`` may differ from numpy's in the last bit or two (Java's
-``Math.tan``/``asin``/``atan2`` against the C library's; ``face, i, j`` are exact).
+expressions, with Java's ``Math.tan``/``asin``/``atan2``. Measured on terra's 6,144
+cells: ``lat``/``lon`` within 9 ulps (1.3e-13 degrees) of numpy's, and within 2 ulps of
+DuckDB's own evaluation of the same expressions; ``face, i, j`` are exact.
 """
 
 from __future__ import annotations
@@ -115,8 +116,8 @@ def fields_frame(
     sim_times: DataFrame,
 ) -> DataFrame:
     """The ``fields`` (or ``fields_by_sample``) rows of ``files``; ``layouts``: each
-    directory's (:class:`~continuum.sql.spark.metadata.Metadata`), ``sim_times``: one
-    (run_id, tick, sim_time) row per exported frame."""
+    directory's file layout (:class:`~continuum.sql.spark.metadata.Metadata`);
+    ``sim_times``: one (run_id, tick, sim_time) row per exported frame."""
     from pyspark.sql import functions as F  # noqa: N812 - PySpark's own spelling
 
     if not files:
