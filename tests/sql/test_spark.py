@@ -244,3 +244,24 @@ def test_only_the_catalog_tables_named(spark: Any, views: tuple[str, ...], runs:
     assert spark_rows(own, QUERIES[3]) == spark_rows(spark, QUERIES[3])
     with pytest.raises(QueryError, match="no catalog table rnus to register; the tables are runs"):
         register_views(own, runs.exports, catalog=runs.url, tables=["rnus"])
+
+
+def test_catalog_tables_agree_on_both_dialects(spark: Any, catalog_url: str, tmp_path: Path):
+    """Timestamps (ISO text on SQLite, datetimes on PostgreSQL), JSON params, booleans and
+    NULLs come out of Spark as DuckDB's session gives them."""
+    from tests.conftest import make_run
+
+    with Catalog(catalog_url) as cat:
+        run, _ = make_run(
+            cat, tmp_path / "ckpt", [0, 5], tags={"team": "ice"}, params={"k": 1.5, "n": 3}
+        )
+        cat.runs.register(world="terra", ir_hash="cd", seed=2, parent_run_id=run.run_id)
+    own = spark.newSession()
+    register_views(own, tmp_path, catalog=catalog_url)
+    with connect(catalog_url, roots=[tmp_path]) as s:
+        for table in ("runs", "run_params", "run_tags", "checkpoints"):
+            sql = f"SELECT * FROM {table} ORDER BY ALL"
+            columns, got = spark_rows(own, sql)
+            want = s.execute(sql).fetchall()
+            assert got, table
+            assert_same(columns, got, want)
