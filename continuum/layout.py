@@ -622,6 +622,20 @@ def parse_run_partition(name: str) -> str | None:
     return match["run"] if match and is_run_id(match["run"]) else None
 
 
+def partition_base(part: StrPath) -> Path:
+    """The directory holding a part's ``run_id=R`` partition: its Hive base path.
+
+    Every part lies two levels below its run's partition (``run_id=R/field=F/part-*``,
+    ``run_id=R/ticks/part-*``, ``run_id=R/signals/part-*``); a reader discovering the
+    partition columns from the path (Spark's ``basePath``) starts there. A path not so
+    shaped: LayoutError.
+    """
+    path = Path(part)
+    if len(path.parents) < 3 or parse_run_partition(path.parents[1].name) is None:
+        raise LayoutError(f"{repr(os.fspath(part))[:200]} is not a part under run_id=R/DIR/")
+    return path.parents[2]
+
+
 def is_part_directory_name(name: str) -> bool:
     """A directory under ``run_id=R`` that holds parts: ``field=F``, ticks, signals."""
     return name in (TICKS, SIGNALS) or (

@@ -49,3 +49,9 @@ def test_public_all_is_complete(module):
         if not n.startswith("_") and getattr(v, "__module__", "").startswith(module)
     }
     assert public <= set(exported), f"missing from __all__: {public - set(exported)}"
+
+
+@pytest.mark.parametrize("statement", ["import continuum.sql", "import continuum.sql.spark"])
+def test_pyspark_loads_only_when_the_spark_views_are_used(statement):
+    """PySpark (an extra, with a JVM behind it) is imported by the functions that need it."""
+    assert not loaded_after(statement) & {"pyspark", "py4j"}

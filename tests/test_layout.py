@@ -311,3 +311,13 @@ def test_property_confine_raises_or_resolves_inside_the_root(tmp_path_factory, p
         return
     real = os.path.realpath(got)
     assert os.path.commonpath([os.path.realpath(root), real]) == os.path.realpath(root)
+
+
+def test_partition_base_is_the_directory_above_a_part_s_run_partition(tmp_path):
+    """The Hive base path a reader discovers ``run_id`` (and ``field``) below."""
+    assert layout.partition_base(layout.ticks_part_path(tmp_path, "r1", 0, 10)) == tmp_path
+    part = layout.field_partition(tmp_path, "r1", "a.b", "sample") / layout.part_name(0, 10)
+    assert layout.partition_base(part) == layout.child(tmp_path, layout.BY_SAMPLE)
+    for bad in (tmp_path / "part-0000000000-0000000010.parquet", tmp_path / "x" / "y" / "z"):
+        with pytest.raises(LayoutError):
+            layout.partition_base(bad)

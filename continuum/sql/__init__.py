@@ -8,7 +8,8 @@ of ``continuum run --lens-export-dir``), the user-SQL sandbox (``sandbox``: only
 run, on a :class:`Session` that never hands out its DuckDB connection), what counts as a
 read (``statements``), what may be read (``roots``), its bounds (``limits``: memory,
 timeout), and the one seam where DuckDB errors become :class:`continuum.errors.QueryError`
-(``errors``).
+(``errors``). The subpackage :mod:`continuum.sql.spark` registers the same views on a
+SparkSession (PySpark, an extra, is imported there alone).
 Every file name, partition directory and glob is :mod:`continuum.layout`'s; every
 file is committed by the atomic-write protocol of :mod:`continuum.blobs`.
 
