@@ -163,8 +163,12 @@ def is_within(root: StrPath, path: StrPath) -> bool:
 
 
 def relative_to(path: StrPath, directory: str | None) -> str:
-    """``path`` relative to ``directory`` when it lies under it, else as given."""
+    """``path`` relative to ``directory`` when it lies under it, else as given (object
+    URLs too: ``s3://b/p/RUN/x.ckpt`` under ``s3://b/p/RUN`` is ``x.ckpt``)."""
     text = os.fspath(path)
+    if is_object_url(text) or is_object_url(directory):
+        base = (directory or "").rstrip("/") + "/"
+        return text[len(base) :] if directory and text.startswith(base) else text
     if not directory or not os.path.isabs(text) or not is_within(directory, text):
         return text
     return os.path.relpath(os.path.abspath(text), os.path.abspath(directory))
@@ -180,7 +184,9 @@ def resolve_under(directory: str | None, stored: str) -> str:
     """
     if not isinstance(stored, str) or "\0" in stored:
         raise LayoutError(f"{repr(stored)[:80]} is not a stored file path")
-    if os.path.isabs(stored) or not directory:
+    if is_object_url(directory) and not is_object_url(stored):
+        return object_child(directory or "", *stored.split("/"))  # a key below the run's prefix
+    if os.path.isabs(stored) or is_object_url(stored) or not directory:
         return stored
     return str(child(directory, *stored.split("/")))
 
@@ -447,6 +453,12 @@ def split_run_dir(run_dir: StrPath, run_id: str) -> tuple[str, str]:
     ``LayoutError`` unless it is absolute, normalised and named for its run."""
     text = os.fspath(run_dir)
     check_run_id(run_id)
+    if is_object_url(text):  # s3://bucket/prefix/{run_id}: the root is the URL above it
+        scheme, bucket, prefix = split_object_url(text)
+        root, _, name = prefix.rpartition("/")
+        if name != run_id:
+            raise LayoutError(f"{text[:200]} is not named for its run {run_id}")
+        return object_url(scheme, bucket, root), name
     if not os.path.isabs(text) or os.path.normpath(text) != text.rstrip(os.sep) or "\0" in text:
         raise LayoutError(f"{text[:200]!r} is not an absolute run directory of run {run_id}")
     root, name = os.path.split(text.rstrip(os.sep))

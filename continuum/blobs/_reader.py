@@ -208,13 +208,18 @@ class ContainerReader:
         *,
         error_cls: type[BlobError] = BlobError,
         threads: int = DEFAULT_READ_THREADS,
+        fd: int | None = None,
     ) -> None:
         check_kind(kind)
         self.path = Path(path)
         self._where = os.fspath(path)
         self._error_cls = error_cls
         self._threads = _frames.resolve_threads(threads)
-        self._file: FileIO = _open(path, kind, error_cls)
+        # ``fd``: bytes fetched from elsewhere (object storage, in an anonymous file made by
+        # :func:`continuum.blobs.storage.anonymous_file`); ``path`` then only names them
+        self._file: FileIO = (
+            _open(path, kind, error_cls) if fd is None else FileIO(os.dup(fd), "rb", closefd=True)
+        )
         try:
             self.header = _read_header(self._file, self._where, kind, error_cls)
         except BaseException:

@@ -23,6 +23,7 @@ from continuum.checkpoint.format import (
     read_checkpoint,
     verify_checkpoint,
 )
+from continuum.checkpoint.remote import RemoteRun
 from continuum.errors import (
     CheckpointCorruptError,
     CheckpointNotFoundError,
@@ -45,10 +46,15 @@ class Loaded:
     """
 
     def __init__(
-        self, header: CheckpointHeader, state: State | None = None, newest_in_run: bool = True
+        self,
+        header: CheckpointHeader,
+        state: State | None = None,
+        newest_in_run: bool = True,
+        remote: RemoteRun | None = None,
     ) -> None:
         self.header = header
         self.newest_in_run = newest_in_run  # no newer intact checkpoint in its directory
+        self.remote = remote  # the run's prefix on object storage it was fetched from
         self._state = state
 
     @property

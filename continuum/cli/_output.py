@@ -51,15 +51,18 @@ from typing import Any, TypeVar
 import click
 from click.core import ParameterSource
 
+from continuum import layout
 from continuum.errors import ContinuumError
 from continuum.printable import printable
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = [
+    "BLOB_ROOT",
     "MAX_INT",
     "NATURAL",
     "POSITIVE",
+    "BlobRoot",
     "FiniteFloat",
     "Group",
     "catalog_files",
@@ -108,6 +111,29 @@ class FiniteFloat(click.FloatRange):
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number", param, ctx)
         return number
+
+
+class BlobRoot(click.ParamType):
+    """A blob root: a local directory (a ``Path``, as ``click.Path(file_okay=False)``) or
+    object storage, ``s3://bucket/prefix`` (kept a ``str``: a ``Path`` would fold ``//``)."""
+
+    name = "dir|s3://bucket/prefix"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, Path):
+            return value
+        text = str(value)
+        if layout.is_object_url(text):
+            try:
+                layout.split_object_url(text)
+            except ContinuumError as exc:
+                self.fail(str(exc), param, ctx)
+            return text.rstrip("/")
+        return click.Path(file_okay=False, path_type=Path).convert(text, param, ctx)
+
+
+#: ``--checkpoint-dir``, ``--lens-dir``, ``--lens-export-dir``: a directory or s3:// URL
+BLOB_ROOT = BlobRoot()
 
 
 class ByteSize(click.ParamType):

@@ -26,11 +26,16 @@ row (``pending`` -> ``committed``), never a rename or a ``latest`` link.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+
 from continuum import layout
 from continuum.blobs.storage._base import BytesLike, Store
 from continuum.blobs.storage._local import LocalStore
 
-__all__ = ["BytesLike", "LocalStore", "Store", "is_remote", "open_store"]
+__all__ = ["BytesLike", "LocalStore", "Store", "anonymous_file", "is_remote", "open_store"]
 
 
 def is_remote(location: layout.StrPath) -> bool:
@@ -50,3 +55,26 @@ def open_store(location: layout.StrPath) -> Store:
 
         return S3Store(str(location))
     return LocalStore(location)
+
+
+@contextlib.contextmanager
+def anonymous_file(data: BytesLike) -> Iterator[int]:
+    """A read-write descriptor of a file with no name holding ``data``, closed on exit.
+
+    How a blob fetched from object storage is read by the same readers as a local file
+    (``ContainerReader(..., fd=)``: positioned reads, ``fstat`` for its size) without
+    leaving anything on disk, even if the process is killed: a ``memfd`` on Linux (RAM,
+    one copy), else an unlinked temporary file.
+    """
+    if hasattr(os, "memfd_create"):
+        fd = os.memfd_create("continuum-blob", getattr(os, "MFD_CLOEXEC", 0))
+    else:  # pragma: no cover - not Linux
+        fd = os.dup(tempfile.TemporaryFile().fileno())
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.lseek(fd, 0, os.SEEK_SET)  # readers that share the offset start at the top
+        yield fd
+    finally:
+        os.close(fd)
