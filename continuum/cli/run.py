@@ -52,9 +52,9 @@ EXIT_INCOMPLETE = 3
     "--checkpoint-dir",
     type=BLOB_ROOT,
     help="Write checkpoints under DIR/RUN_ID/, or s3://BUCKET/PREFIX/RUN_ID/ (AWS_* variables "
-    "and ~/.aws say where and as whom; needs the catalog) [default: ./checkpoints when a checkpoint "
-    "option is given, else none]. On --resume: where to look [default: the directories the "
-    "catalog recorded for the world's runs, then ./checkpoints].",
+    "and ~/.aws say where and as whom; needs the catalog) [default: ./checkpoints when a "
+    "checkpoint option is given, else none]. On --resume: where to look [default: the "
+    "directories the catalog recorded for the world's runs, then ./checkpoints].",
 )
 @click.option(
     "--checkpoint-stride",

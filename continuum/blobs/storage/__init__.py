@@ -69,7 +69,8 @@ def anonymous_file(data: BytesLike) -> Iterator[int]:
     if hasattr(os, "memfd_create"):
         fd = os.memfd_create("continuum-blob", getattr(os, "MFD_CLOEXEC", 0))
     else:  # pragma: no cover - not Linux
-        fd = os.dup(tempfile.TemporaryFile().fileno())
+        with tempfile.TemporaryFile() as scratch:
+            fd = os.dup(scratch.fileno())
     try:
         view = memoryview(data)
         while view:
