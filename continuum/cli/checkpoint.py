@@ -110,10 +110,8 @@ def inspect(path: Path | str, as_json: bool) -> None:
       continuum checkpoint inspect checkpoint_0000001000.ckpt --json
       continuum checkpoint inspect s3://bucket/runs/RUN_ID/checkpoint_0000001000.ckpt
     """
-    if isinstance(path, str):  # an object: its header from a ranged GET
-        header = inspect_object(path)
-    else:
-        header = _read_header(path)
+    # an object: its header from a ranged GET
+    header = inspect_object(path) if isinstance(path, str) else _read_header(path)
     record = inspect_record(header)
     if as_json:
         echo_json(record)
