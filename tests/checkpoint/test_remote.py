@@ -85,3 +85,14 @@ def test_checkpoint_inspect_and_verify_read_objects(
     assert bad.exit_code == 1 and f"BAD {url}:" in bad.stdout, bad.output
     missing = runner.invoke(cli, ["checkpoint", "inspect", url[:-6] + "9.ckpt"])
     assert missing.exit_code != 0 and "no such checkpoint object" in missing.output
+
+
+def test_resume_under_an_s3_root_chooses_from_the_catalog(s3_root: str, sqlite_url: str) -> None:
+    older = run(s3_root, steps=10, checkpoint_stride=10, catalog=sqlite_url)
+    newer = run(s3_root, steps=20, checkpoint_stride=10, catalog=sqlite_url, seed=5)
+    went_on = run(steps=10, resume=True, checkpoint_dir=s3_root, catalog=sqlite_url, seed=None)
+    assert went_on["run_id"] == newer["run_id"] != older["run_id"]  # the newest committed
+    assert went_on["tick"] == 30 and went_on["parent_run"] is None
+    assert went_on["state_hash"] == run(steps=30, seed=5)["state_hash"]
+    with pytest.raises(CheckpointNotFoundError, match="no committed checkpoint of world"):
+        run(steps=10, resume=True, checkpoint_dir=s3_root + "/elsewhere", catalog=sqlite_url)
