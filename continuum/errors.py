@@ -24,6 +24,12 @@ was found and, where there is one, what to type next.
     │   ├── RunNotFoundError      no run with that id (also LookupError)
     │   ├── BlobStateError        a checkpoint or lens-chunk row move the state machine forbids
     │   └── InvalidFilterError    a malformed search filter or page cursor (also ValueError)
+    ├── StorageError              a blob root (directory or s3://...) failed (also OSError)
+    │   ├── StorageUnreachableError  no answer from the endpoint (also ConnectionError)
+    │   ├── BucketMissingError    the bucket named in the URL does not exist
+    │   ├── StorageDeniedError    no, wrong or insufficient credentials (also PermissionError)
+    │   ├── ObjectNotFoundError   no object (or file) at that key (also FileNotFoundError)
+    │   └── StorageIntegrityError an object read back is not what was written
     ├── QueryError                SQL over field history failed or was refused
     └── ControlError              the control channel of a live run refused or failed
         ├── NotLiveError          nothing answers at the run's control socket: it is not live
@@ -32,7 +38,8 @@ was found and, where there is one, what to type next.
         └── ControlTimeoutError   the run did not answer in time (also TimeoutError)
 
 Driver errors become these in one place per backend: ``continuum.catalog.db.errors``
-(SQLAlchemy) and ``continuum.sql.errors`` (DuckDB).
+(SQLAlchemy), ``continuum.sql.errors`` (DuckDB) and ``continuum.blobs.storage._s3``
+(s3fs / botocore / aiohttp).
 """
 
 from __future__ import annotations
@@ -116,6 +123,34 @@ class BlobStateError(CatalogError):
 
 class InvalidFilterError(CatalogError, ValueError):
     """A search filter, parameter expression or page cursor that cannot be parsed."""
+
+
+class StorageError(ContinuumError, OSError):
+    """A blob store (a local directory or ``s3://bucket/prefix``) refused or failed an operation.
+
+    Also an ``OSError``: code that already survives a failing disk (the writer threads,
+    resume skipping an unreadable file) survives a failing object store the same way.
+    """
+
+
+class StorageUnreachableError(StorageError, ConnectionError):
+    """Nothing answers at the object-storage endpoint (AWS_ENDPOINT_URL, network, DNS)."""
+
+
+class BucketMissingError(StorageError, FileNotFoundError):
+    """The bucket of an ``s3://bucket/prefix`` location does not exist."""
+
+
+class StorageDeniedError(StorageError, PermissionError):
+    """Credentials are missing, wrong, expired or not allowed to do this."""
+
+
+class ObjectNotFoundError(StorageError, FileNotFoundError):
+    """No object (or file) at that key of a blob store."""
+
+
+class StorageIntegrityError(StorageError):
+    """An object's size or checksum, read back after a write, is not what was written."""
 
 
 class QueryError(ContinuumError):

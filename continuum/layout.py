@@ -22,6 +22,11 @@ functions, so a rule changes here, once, and path confinement has exactly one ho
     {tmp}/continuum-{uid}/{run_id}.sock        private directory (0700); names past the 103
                                                bytes of a socket path: ``{16 hex}.sock``
 
+Any of those roots may instead be ``s3://bucket/prefix`` (:func:`is_object_url`,
+:func:`split_object_url`, :func:`object_child`): the same names below it, as object keys
+of plain segments confined to their prefix (:func:`check_key`); ``latest`` and the
+manifests there are derived from the catalog, never trusted over it.
+
 Temporaries of the atomic-write protocol are ``.{final}.tmp-{pid}-{8 hex}`` in the
 final file's directory. Tick ranges in names are half-open ``[start, end)``.
 
@@ -158,8 +163,12 @@ def is_within(root: StrPath, path: StrPath) -> bool:
 
 
 def relative_to(path: StrPath, directory: str | None) -> str:
-    """``path`` relative to ``directory`` when it lies under it, else as given."""
+    """``path`` relative to ``directory`` when it lies under it, else as given (object
+    URLs too: ``s3://b/p/RUN/x.ckpt`` under ``s3://b/p/RUN`` is ``x.ckpt``)."""
     text = os.fspath(path)
+    if is_object_url(text) or is_object_url(directory):
+        base = (directory or "").rstrip("/") + "/"
+        return text[len(base) :] if directory and text.startswith(base) else text
     if not directory or not os.path.isabs(text) or not is_within(directory, text):
         return text
     return os.path.relpath(os.path.abspath(text), os.path.abspath(directory))
@@ -175,7 +184,9 @@ def resolve_under(directory: str | None, stored: str) -> str:
     """
     if not isinstance(stored, str) or "\0" in stored:
         raise LayoutError(f"{repr(stored)[:80]} is not a stored file path")
-    if os.path.isabs(stored) or not directory:
+    if is_object_url(directory) and not is_object_url(stored):
+        return object_child(directory or "", *stored.split("/"))  # a key below the run's prefix
+    if os.path.isabs(stored) or is_object_url(stored) or not directory:
         return stored
     return str(child(directory, *stored.split("/")))
 
@@ -317,6 +328,96 @@ class ConfinedDir:
         self.close()
 
 
+# --- object storage locations ---------------------------------------------------------------
+#
+# A blob root may be ``s3://bucket/prefix`` instead of a directory. Keys below a root are
+# relative, ``/``-separated, each segment a plain component (:func:`check_component`): no
+# ``..`` or ``.``, no empty segment (``a//b``), no leading ``/``. Lexical rules only, like
+# :func:`child`; object stores have no links, so lexical confinement is the whole proof.
+
+OBJECT_SCHEMES = ("s3",)
+# S3 bucket names (the rules AWS enforces for new buckets; MinIO and moto follow them)
+BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+KEY_MAX = 1024  # bytes in one S3 object key
+
+
+def is_object_url(location: object) -> bool:
+    """Whether ``location`` names object storage (``s3://...``) rather than a local path."""
+    if not isinstance(location, str):
+        return False
+    scheme, sep, _ = location.partition("://")
+    return bool(sep) and scheme.lower() in OBJECT_SCHEMES
+
+
+def check_key(key: object, prefix: str | None = None) -> str:
+    """``key`` if it is a relative object key of plain segments, else ``LayoutError``.
+
+    With ``prefix`` (a run's prefix, itself a checked key), ``key`` must also lie under
+    it: equal to it or ``prefix/...``. The one confinement test of every object key
+    that is written, listed or deleted.
+    """
+    if not isinstance(key, str) or not key or key.startswith("/"):
+        raise LayoutError(f"{repr(key)[:80]} is not a relative object key")
+    for segment in key.split("/"):
+        check_component(segment, prefix)
+    if len(key.encode()) > KEY_MAX:
+        raise LayoutError(f"object key {key[:80]}... is longer than {KEY_MAX} bytes")
+    if prefix is not None and not key_within(prefix, key):
+        raise LayoutError(f"object key {key[:200]} is outside prefix {prefix[:200]}")
+    return key
+
+
+def key_within(prefix: str, key: str) -> bool:
+    """Whether ``key`` is ``prefix`` itself or below it (``prefix/...``); ``""`` holds all."""
+    return not prefix or key == prefix or key.startswith(prefix.rstrip("/") + "/")
+
+
+def join_key(prefix: str, *names: str) -> str:
+    """``prefix/name/...`` with each name one plain segment (the object-key :func:`child`)."""
+    parts = [prefix] if prefix else []
+    parts.extend(check_component(name, prefix or None) for name in names)
+    return "/".join(parts)
+
+
+def split_object_url(url: str) -> tuple[str, str, str]:
+    """``(scheme, bucket, prefix)`` of ``s3://bucket[/prefix]`` (no trailing ``/``).
+
+    ``LayoutError`` for another scheme, a bucket name S3 would refuse, or a prefix that
+    is not plain segments (``..``, ``//``): a root that could alias another.
+    """
+    if not is_object_url(url):
+        raise LayoutError(f"{url[:200]!r} is not an object storage URL (s3://bucket/prefix)")
+    scheme, _, rest = url.partition("://")
+    bucket, _, prefix = rest.partition("/")
+    if not BUCKET_RE.match(bucket) or ".." in bucket:
+        raise LayoutError(
+            f"{url[:200]}: {bucket[:80]!r} is not a bucket name (3-63 lower-case letters, "
+            "digits, '.' or '-'); write s3://bucket/prefix"
+        )
+    prefix = prefix.rstrip("/")
+    if prefix:
+        check_key(prefix)
+    return scheme.lower(), bucket, prefix
+
+
+def object_url(scheme: str, bucket: str, key: str) -> str:
+    """The URL of ``key`` in ``bucket`` (what messages, catalog rows and other tools read)."""
+    return f"{scheme}://{bucket}/{key}" if key else f"{scheme}://{bucket}"
+
+
+def object_child(url: str, *names: str) -> str:
+    """``url/name/...`` for an object-storage root: a run's prefix under a blob root."""
+    scheme, bucket, prefix = split_object_url(url)
+    return object_url(scheme, bucket, join_key(prefix, *names))
+
+
+def location_child(root: StrPath, *names: str) -> str:
+    """A child of a blob root, local directory or object URL alike (as a string)."""
+    if is_object_url(root):
+        return object_child(os.fspath(root), *names)
+    return str(child(root, *names))
+
+
 # --- the default catalog -------------------------------------------------------------------
 
 CATALOG_DIR, CATALOG_FILE = "continuum", "catalog.db"
@@ -352,6 +453,12 @@ def split_run_dir(run_dir: StrPath, run_id: str) -> tuple[str, str]:
     ``LayoutError`` unless it is absolute, normalised and named for its run."""
     text = os.fspath(run_dir)
     check_run_id(run_id)
+    if is_object_url(text):  # s3://bucket/prefix/{run_id}: the root is the URL above it
+        scheme, bucket, prefix = split_object_url(text)
+        root, _, name = prefix.rpartition("/")
+        if name != run_id:
+            raise LayoutError(f"{text[:200]} is not named for its run {run_id}")
+        return object_url(scheme, bucket, root), name
     if not os.path.isabs(text) or os.path.normpath(text) != text.rstrip(os.sep) or "\0" in text:
         raise LayoutError(f"{text[:200]!r} is not an absolute run directory of run {run_id}")
     root, name = os.path.split(text.rstrip(os.sep))

@@ -5,11 +5,18 @@ PostgreSQL: ``CONTINUUM_TEST_PG_URL`` (default: postgres on 127.0.0.1:5432, db
 ``test``); each test gets a fresh schema with a random name, selected through
 ``search_path`` in its URL and dropped afterwards, so tests never see each
 other and reruns start clean. Tests skip, saying why, when no server answers.
+
+Object storage: ``s3_endpoint`` is a real S3 server for the session — moto's
+``ThreadedMotoServer`` on 127.0.0.1 (a free port), or any endpoint given in
+``CONTINUUM_TEST_S3_URL`` (MinIO, ...; credentials from the usual AWS variables). The
+AWS variables it sets are inherited by the CLI subprocesses tests start. Each test gets
+its own bucket (``s3_bucket``) and a fresh prefix in it (``s3_root``).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import uuid
@@ -147,6 +154,117 @@ def shared_catalog(
         Catalog(url, stale_after=keep) as cat,
     ):
         yield cat
+
+
+# --- object storage: a real S3 server on 127.0.0.1 ------------------------------------------
+
+S3_URL = os.environ.get("CONTINUUM_TEST_S3_URL")
+AWS_TEST_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    # never the developer's own ~/.aws files, nor the EC2 metadata service, under moto
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """The S3 endpoint URL every s3:// test talks to (``AWS_ENDPOINT_URL`` is set to it)."""
+    if S3_URL:
+        os.environ["AWS_ENDPOINT_URL"] = S3_URL
+        yield S3_URL
+        return
+    moto_server = pytest.importorskip("moto.server", reason="moto[server] is not installed")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    saved = {k: os.environ.get(k) for k in [*AWS_TEST_ENV, "AWS_ENDPOINT_URL"]}
+    os.environ.update(AWS_TEST_ENV, AWS_ENDPOINT_URL=url)
+    try:
+        yield url
+    finally:
+        server.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def s3_denying_endpoint(s3_endpoint: str) -> Iterator[str]:
+    """An S3 endpoint that checks signatures, so made-up credentials are refused.
+
+    The shared moto server accepts any key (as moto does by default); this one is a moto
+    server in a subprocess with ``INITIAL_NO_AUTH_ACTION_COUNT=0`` (authentication from
+    the first request). With ``CONTINUUM_TEST_S3_URL``, that server itself.
+    """
+    if S3_URL:
+        yield S3_URL
+        return
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "0"}
+    cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def s3_client():
+    """A boto3 client for test set-up and inspection (the code under test uses s3fs)."""
+    import boto3
+
+    return boto3.client("s3")
+
+
+def s3_keys(bucket: str, prefix: str = "") -> list[str]:
+    """Every key in ``bucket`` under ``prefix``, straight from the server."""
+    pages = s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str) -> Iterator[str]:
+    """A fresh, empty bucket, emptied and removed afterwards."""
+    client = s3_client()
+    bucket = f"ct-{uuid.uuid4().hex[:16]}"
+    client.create_bucket(Bucket=bucket)
+    try:
+        yield bucket
+    finally:
+        for key in s3_keys(bucket):
+            client.delete_object(Bucket=bucket, Key=key)
+        uploads = client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+        for up in uploads:
+            client.abort_multipart_upload(Bucket=bucket, Key=up["Key"], UploadId=up["UploadId"])
+        client.delete_bucket(Bucket=bucket)
+
+
+@pytest.fixture
+def s3_root(s3_bucket: str) -> str:
+    """``s3://{bucket}/{fresh prefix}``: a blob root on object storage for one test."""
+    return f"s3://{s3_bucket}/t-{uuid.uuid4().hex[:8]}"
 
 
 # --- blob rows and files, for catalog and maintenance tests ----------------------------------

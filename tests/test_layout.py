@@ -321,3 +321,53 @@ def test_partition_base_is_the_directory_above_a_part_s_run_partition(tmp_path):
     for bad in (tmp_path / "part-0000000000-0000000010.parquet", tmp_path / "x" / "y" / "z"):
         with pytest.raises(LayoutError):
             layout.partition_base(bad)
+
+
+# --- object storage locations ---------------------------------------------------------------
+
+
+def test_object_urls_split_and_join() -> None:
+    assert layout.is_object_url("s3://bucket/x") and layout.is_object_url("S3://bucket")
+    assert not layout.is_object_url("/data/s3://x") and not layout.is_object_url(Path("s3:"))
+    assert layout.split_object_url("s3://my.bucket-1/runs/a/") == ("s3", "my.bucket-1", "runs/a")
+    assert layout.split_object_url("s3://bucket") == ("s3", "bucket", "")
+    assert layout.object_child("s3://bucket/runs", "RUN", "x.ckpt") == "s3://bucket/runs/RUN/x.ckpt"
+    assert layout.object_child("s3://bucket", "RUN") == "s3://bucket/RUN"
+    assert layout.location_child("s3://bucket/p", "RUN") == "s3://bucket/p/RUN"
+    assert layout.location_child("/data", "RUN") == "/data/RUN"
+    assert layout.join_key("", "a", "b") == "a/b" and layout.join_key("p/q", "a") == "p/q/a"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "gs://bucket/x",
+        "s3://",
+        "s3://UPPER/x",
+        "s3://ab/x",
+        "s3://a..b/x",
+        "s3://b/../x",
+        "s3://bucket/a//b",
+        "s3://bucket/./x",
+        "s3://bucket/a\0b",
+    ],
+)
+def test_bad_object_urls_are_refused(url: str) -> None:
+    with pytest.raises(LayoutError):
+        layout.split_object_url(url)
+
+
+def test_keys_are_confined_to_their_prefix() -> None:
+    assert layout.check_key("runs/RUN/x", "runs/RUN") == "runs/RUN/x"
+    assert layout.key_within("runs/RUN", "runs/RUN") and layout.key_within("", "any/key")
+    assert not layout.key_within("runs/RUN", "runs/RUN2/x")
+    for key in ["runs/RUN2/x", "runs/x", "other"]:
+        with pytest.raises(LayoutError, match="outside prefix"):
+            layout.check_key(key, "runs/RUN")
+    for key in ["", "/abs", "a/../b", "..", "a//b", "a/", "./a", "a/\0"]:
+        with pytest.raises(LayoutError):
+            layout.check_key(key)
+    with pytest.raises(LayoutError):
+        layout.join_key("p", "../x")
+    with pytest.raises(LayoutError):
+        layout.check_key("a/" * 600)

@@ -1,4 +1,4 @@
-"""Bytes on disk: atomic commits and the checksummed array container.
+"""Bytes on disk: atomic commits, the checksummed array container, the storage seam.
 
 Owns: the atomic commit protocol (temp file, fsync, rename, fsync directory;
 ``commit_file`` for files another library wrote, e.g. DuckDB's Parquet parts;
@@ -10,7 +10,8 @@ Must not touch: simulation State, checkpoint or lens semantics (callers give
 a 4-byte kind tag, a JSON ``meta`` dict and named numpy arrays, and map
 ``BlobError`` to their own subclass through ``error_cls``), nor the catalog.
 It imports only numpy, zstandard, xxhash, msgspec, the standard library,
-``continuum.errors`` and ``continuum.layout``.
+``continuum.errors`` and ``continuum.layout`` — and s3fs, lazily, in
+``continuum.blobs.storage._s3`` when an ``s3://`` root is opened (:mod:`continuum.blobs.storage`).
 """
 
 from continuum.blobs._frames import usable_cpus
@@ -33,6 +34,7 @@ from continuum.blobs.container import (
     Stacked,
     encode_container,
     encode_container_with_header,
+    header_bytes_needed,
     read_header,
     write_container,
 )
@@ -64,6 +66,7 @@ __all__ = [
     "encode_container_with_header",
     "fsync_dir",
     "fsync_file",
+    "header_bytes_needed",
     "make_dirs",
     "max_raw_bytes",
     "now_iso",

@@ -173,8 +173,18 @@ def _read_header(f: FileIO, where: str, kind: bytes, error_cls: type[BlobError])
     return header
 
 
+def header_bytes_needed(head: bytes) -> int | None:
+    """How many bytes from the start of a container its header ends at, from its first
+    bytes (None while ``head`` is shorter than the fixed prefix): what a ranged read of
+    an object must cover for :func:`read_header`."""
+    if len(head) < PREFIX.size:
+        return None
+    _magic, _version, header_len = PREFIX.unpack_from(head)
+    return int(PREFIX.size + header_len + HEADER_CHECKSUM.size)
+
+
 def read_header(
-    path: StrPath, kind: bytes, error_cls: type[BlobError] = BlobError
+    path: StrPath, kind: bytes, error_cls: type[BlobError] = BlobError, fd: int | None = None
 ) -> ContainerHeader:
     """The header of the ``kind`` container at ``path``, validated, without the payload.
 
@@ -183,6 +193,9 @@ def read_header(
     is caught here, not when an array is read).
     """
     check_kind(kind)
+    if fd is not None:  # bytes from elsewhere (an object's head in a sparse anonymous file)
+        with FileIO(os.dup(fd), "rb", closefd=True) as f:
+            return _read_header(f, os.fspath(path), kind, error_cls)
     with _open(path, kind, error_cls) as f:
         return _read_header(f, os.fspath(path), kind, error_cls)
 
@@ -208,13 +221,18 @@ class ContainerReader:
         *,
         error_cls: type[BlobError] = BlobError,
         threads: int = DEFAULT_READ_THREADS,
+        fd: int | None = None,
     ) -> None:
         check_kind(kind)
         self.path = Path(path)
         self._where = os.fspath(path)
         self._error_cls = error_cls
         self._threads = _frames.resolve_threads(threads)
-        self._file: FileIO = _open(path, kind, error_cls)
+        # ``fd``: bytes fetched from elsewhere (object storage, in an anonymous file made by
+        # :func:`continuum.blobs.storage.anonymous_file`); ``path`` then only names them
+        self._file: FileIO = (
+            _open(path, kind, error_cls) if fd is None else FileIO(os.dup(fd), "rb", closefd=True)
+        )
         try:
             self.header = _read_header(self._file, self._where, kind, error_cls)
         except BaseException:

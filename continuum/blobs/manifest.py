@@ -52,9 +52,13 @@ class JsonManifest:
         write_manifest(self.run_dir, self.data)
 
 
-def write_manifest(run_dir: Path, data: dict[str, Any]) -> None:
-    """Stamp ``updated_at`` and rewrite ``run_dir``'s manifest atomically (the one format:
-    sorted keys, two-space indent), for a caller already holding what serialises it."""
+def manifest_bytes(data: dict[str, Any]) -> bytes:
+    """Stamp ``updated_at`` and serialise ``data`` the one way (sorted keys, two-space indent)."""
     data["updated_at"] = now_iso()
-    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
-    atomic_write(manifest_path(run_dir), text.encode("utf-8"))
+    return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def write_manifest(run_dir: Path, data: dict[str, Any]) -> None:
+    """Stamp ``updated_at`` and rewrite ``run_dir``'s manifest atomically, for a caller
+    already holding what serialises it."""
+    atomic_write(manifest_path(run_dir), manifest_bytes(data))

@@ -35,6 +35,7 @@ from continuum.checkpoint.format import (
     verify_checkpoint,
     write_checkpoint,
 )
+from continuum.checkpoint.remote import RemoteManifest, RemoteRun, read_remote_manifest
 from continuum.checkpoint.resume import (
     Loaded,
     check_shapes,
@@ -54,6 +55,8 @@ __all__ = [
     "FieldDiff",
     "Loaded",
     "Manifest",
+    "RemoteManifest",
+    "RemoteRun",
     "RunChoice",
     "RunIdentity",
     "RunSeen",
@@ -70,6 +73,7 @@ __all__ = [
     "load_newest_intact",
     "newest_run_dir",
     "read_checkpoint",
+    "read_remote_manifest",
     "skipped_note",
     "validate",
     "verify_checkpoint",

@@ -78,7 +78,12 @@ def read_run_manifest(path: Path) -> tuple[RunManifestDoc, dict[str, Any]]:
     is not a regular file of bounded size, not JSON, or malformed (naming the field).
     ``FileNotFoundError`` propagates."""
     data = read_small_file(path, "checkpoint manifest", CheckpointError)
-    where, what = str(path), "checkpoint manifest"
+    return parse_run_manifest(data, str(path))
+
+
+def parse_run_manifest(data: bytes, where: str) -> tuple[RunManifestDoc, dict[str, Any]]:
+    """:func:`read_run_manifest` of bytes read elsewhere (an object) named ``where``."""
+    what = "checkpoint manifest"
     doc = decode_json(data, _DOC_DECODER, where, what, CheckpointError)
     return doc, decode_json(data, _DICT_DECODER, where, what, CheckpointError)
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
+import numpy as np
 from msgspec import Meta
 
 from continuum import layout
@@ -97,6 +98,14 @@ class CheckpointHeader:
     disk_bytes: int
     payload_checksum: str
     array_shapes: dict[str, tuple[int, ...]]
+    #: the object (``s3://...``) the bytes were fetched from; ``path`` is then only its
+    #: name (``checkpoint_0000001000.ckpt``, under ``{run_id}``): nothing local to open
+    url: str | None = None
+
+    @property
+    def where(self) -> str:
+        """What messages name: the object URL, or the file."""
+        return self.url or str(self.path)
 
     @property
     def compression_ratio(self) -> float:
@@ -112,6 +121,14 @@ def write_checkpoint(
     such arrays are stored once and listed under ``aliases``, which halves
     the payload of ticks where the big per-cell strata were idle.
     """
+    meta, arrays = checkpoint_meta(state, identity)
+    return write_container(path, KIND, meta, arrays, level=level)
+
+
+def checkpoint_meta(
+    state: State, identity: RunIdentity
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The header meta and the arrays of a checkpoint of ``state`` (whatever it is written to)."""
     arrays = state.arrays()
     aliases = {}
     for name, array in state.previous.items():
@@ -125,7 +142,7 @@ def write_checkpoint(
         "state": state.meta(),
         "aliases": aliases,
     }
-    return write_container(path, KIND, meta, arrays, level=level)
+    return meta, arrays
 
 
 def inspect_checkpoint(path: Path) -> CheckpointHeader:
@@ -152,14 +169,61 @@ def read_checkpoint(path: Path) -> tuple[CheckpointHeader, State]:
     with _readable(path), ContainerReader(path, KIND, error_cls=CheckpointCorruptError) as reader:
         parsed = _parse_header(path, reader.header)
         arrays = reader.read_all()
-    meta = reader.header.meta  # already typed and checked by _parse_header
+    return parsed, _rebuild(path, parsed, reader.header.meta, arrays)
+
+
+def _rebuild(
+    where: Path | str, parsed: CheckpointHeader, meta: dict[str, Any], arrays: dict[str, Any]
+) -> State:
+    """The State of checked arrays (``meta`` already typed and checked by _parse_header)."""
     for alias, target in meta.get("aliases", {}).items():
         arrays[alias] = arrays[target]
     for array in arrays.values():
         array.flags.writeable = False  # State arrays are immutable: no copy needed
     state = State.from_parts(meta["state"], arrays)
-    _check_complete(path, parsed, state)
-    return parsed, state
+    _check_complete(where, parsed, state)
+    return state
+
+
+def inspect_checkpoint_head(head: bytes, size: int, url: str) -> CheckpointHeader:
+    """:func:`inspect_checkpoint` of an object of ``size`` bytes from its first bytes
+    ``head`` (a ranged GET covering the header): nothing else is fetched."""
+    from continuum.blobs.storage import anonymous_file
+
+    with anonymous_file(head, size) as fd:
+        header = read_header(url, KIND, error_cls=CheckpointCorruptError, fd=fd)
+    return _parse_header(_object_path(url), header, url)
+
+
+def verify_checkpoint_bytes(data: bytes, url: str) -> CheckpointHeader:
+    """:func:`verify_checkpoint` of a checkpoint fetched whole from object storage."""
+    from continuum.blobs.storage import anonymous_file
+
+    with anonymous_file(data) as fd:
+        reader = ContainerReader(url, KIND, error_cls=CheckpointCorruptError, fd=fd)
+        with reader:
+            parsed = _parse_header(_object_path(url), reader.header, url)
+            reader.verify()
+    return parsed
+
+
+def _object_path(url: str) -> Path:
+    """``{run_id}/{name}`` of an object URL: the ``path`` of a header read from it."""
+    name = url.rsplit("/", 2)
+    return Path(name[-2], name[-1]) if len(name) == 3 else Path(name[-1])
+
+
+def read_checkpoint_bytes(data: bytes, url: str) -> tuple[CheckpointHeader, State]:
+    """:func:`read_checkpoint` of a checkpoint fetched whole from object storage (``url``):
+    the same checks (every checksum, every array against the header), in memory."""
+    from continuum.blobs.storage import anonymous_file
+
+    with anonymous_file(data) as fd:
+        reader = ContainerReader(url, KIND, error_cls=CheckpointCorruptError, fd=fd)
+        with reader:
+            parsed = _parse_header(_object_path(url), reader.header, url)
+            arrays = reader.read_all()
+    return parsed, _rebuild(url, parsed, reader.header.meta, arrays)
 
 
 def _must_exist(path: Path) -> None:
@@ -234,7 +298,7 @@ class _MetaDoc(msgspec.Struct):
 _META_DECODER = msgspec.json.Decoder(_MetaDoc)
 
 
-def _decode_meta(path: Path, header: ContainerHeader) -> _MetaDoc:
+def _decode_meta(path: Path | str, header: ContainerHeader) -> _MetaDoc:
     """The checkpoint meta, typed; a newer format is named as such, not as corruption."""
     version = header.meta.get("format_version")
     if type(version) is int and version > FORMAT_VERSION:
@@ -253,10 +317,11 @@ def _decode_meta(path: Path, header: ContainerHeader) -> _MetaDoc:
     return doc
 
 
-def _parse_header(path: Path, header: ContainerHeader) -> CheckpointHeader:
-    doc = _decode_meta(path, header)
-    _check_meta(path, doc)
-    _check_layout(path, doc, header)
+def _parse_header(path: Path, header: ContainerHeader, url: str | None = None) -> CheckpointHeader:
+    where = url or path  # what messages name: the file, or the object it was fetched from
+    doc = _decode_meta(where, header)
+    _check_meta(where, doc)
+    _check_layout(where, doc, header)
     identity = RunIdentity(
         run_id=doc.run_id,
         world=doc.world,
@@ -271,6 +336,7 @@ def _parse_header(path: Path, header: ContainerHeader) -> CheckpointHeader:
     st = doc.state
     return CheckpointHeader(
         path=Path(path),
+        url=url,
         identity=identity,
         tick=st.tick,
         sim_time=st.sim_time,
@@ -285,11 +351,11 @@ def _parse_header(path: Path, header: ContainerHeader) -> CheckpointHeader:
     )
 
 
-def _corrupt(path: Path, what: str) -> CheckpointCorruptError:
+def _corrupt(path: Path | str, what: str) -> CheckpointCorruptError:
     return CheckpointCorruptError(f"{path}: inconsistent checkpoint header: {what}")
 
 
-def _check_meta(path: Path, doc: _MetaDoc) -> None:
+def _check_meta(path: Path | str, doc: _MetaDoc) -> None:
     """The state section agrees with the header's own eras, strata and entities."""
     st = doc.state
     if st.era not in doc.eras:
@@ -323,7 +389,7 @@ def expected_arrays(schema: dict[str, Any], counts: dict[str, int]) -> dict[str,
     return out
 
 
-def _check_layout(path: Path, doc: _MetaDoc, header: ContainerHeader) -> None:
+def _check_layout(path: Path | str, doc: _MetaDoc, header: ContainerHeader) -> None:
     """Before any payload is read: every array is one the schema implies, stored as the
     writer stores it (``<f8``, byte-shuffled), with the shape the counts imply; every
     array of the schema is there once, directly or as an alias of its current value."""
@@ -349,7 +415,7 @@ def _check_layout(path: Path, doc: _MetaDoc, header: ContainerHeader) -> None:
             )
 
 
-def _check_complete(path: Path, header: CheckpointHeader, state: State) -> None:
+def _check_complete(path: Path | str, header: CheckpointHeader, state: State) -> None:
     names = set(header.identity.schema)
     if set(state.current) != names or set(state.previous) != names:
         raise CheckpointCorruptError(f"{path}: arrays do not match the header's schema")

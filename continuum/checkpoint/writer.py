@@ -7,7 +7,11 @@ is dropped, a warning is logged and the drop is counted in the manifest.
 
 Per checkpoint, on the writer thread: compress + write to a temp file, fsync,
 rename, fsync the directory (``continuum.blobs``), then move ``latest``, then
-tell the ``on_commit`` callbacks (catalog record, retention). A failed write
+tell the ``on_commit`` callbacks (catalog record, retention). On object storage
+(``remote``, :mod:`continuum.checkpoint.remote`) the checkpoint is encoded in memory,
+PUT whole and checked instead, and there is no ``latest`` to move: the ``on_commit``
+callback that marks the catalog row ``committed`` is the commit. Uploads run on this
+thread like disk writes, so the tick loop never waits on the network. A failed write
 (ENOSPC, EROFS, permissions... or a bug) leaves no partial file, is logged and
 counted, and the run goes on; so does a failed ``latest`` move (resume finds the
 newest file without it), a manifest that cannot be rewritten (its counts stay in
@@ -21,7 +25,8 @@ Test-only fault injection (:data:`continuum.blobs.worker.KILL_AFTER_ENV`): with
 own process right after the checkpoint of TICK is renamed into place, before
 ``latest`` moves and before any ``on_commit`` callback (the catalog row is still
 ``pending``): the crash window that resume must reconcile (issue 12, class 10;
-``tests/runner/test_kill_resume.py``). Never set it outside tests.
+``tests/runner/test_kill_resume.py``); on object storage ``rename`` is right after the
+object is PUT and checked, and ``put:TICK`` right before the PUT. Never set it outside tests.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from continuum.blobs import replace_symlink
 from continuum.blobs.worker import Failures, Worker, describe, kill_point
 from continuum.checkpoint.directory import Manifest
 from continuum.checkpoint.format import RunIdentity, write_checkpoint
+from continuum.checkpoint.remote import RemoteRun
 from continuum.runtime import State
 
 log = logging.getLogger("continuum.checkpoint")
@@ -49,9 +55,10 @@ MANIFEST, LATEST, CALLBACK = "checkpoint_manifest", "checkpoint_latest", "checkp
 
 @dataclass(frozen=True)
 class Committed:
-    """A checkpoint that is durable on disk and pointed to by ``latest``."""
+    """A checkpoint that is durable on disk and pointed to by ``latest`` (or, on object
+    storage, whole and checked: ``path`` is then its ``s3://`` URL)."""
 
-    path: Path
+    path: Path | str
     tick: int
     sim_time: float
     era: str
@@ -61,7 +68,8 @@ class Committed:
 
 
 CommitCallback = Callable[[Committed], None]
-BeginCallback = Callable[[int, Path], None]  # (tick, final path), before the file is written
+# (tick, final path or object URL), before the file is written
+BeginCallback = Callable[[int, Path | str], None]
 
 
 class CheckpointWriter:
@@ -77,9 +85,11 @@ class CheckpointWriter:
         on_commit: list[CommitCallback] | None = None,
         on_begin: list[BeginCallback] | None = None,
         on_fail: list[BeginCallback] | None = None,
+        remote: RemoteRun | None = None,
     ) -> None:
         self.manifest = manifest
         self.run_dir = manifest.run_dir
+        self.remote = remote
         self.identity = identity
         self.level = level
         self.on_commit = list(on_commit or [])
@@ -147,7 +157,7 @@ class CheckpointWriter:
         try:
             self.manifest.end_segment(**changes)
         except Exception as exc:
-            where = layout.manifest_path(self.run_dir)
+            where = self._manifest_where()
             self.failures.add(MANIFEST, f"{where}: segment not recorded: {describe(exc)}")
 
     def _gone(self, tick: int) -> None:
@@ -165,15 +175,29 @@ class CheckpointWriter:
         try:
             self.manifest.update(**counts)
         except Exception as exc:  # a full or read-only disk: the counts still reach the summary
-            where = layout.manifest_path(self.run_dir)
+            where = self._manifest_where()
             self.failures.add(MANIFEST, f"{where} was not updated: {describe(exc)}")
+
+    def _manifest_where(self) -> str:
+        where = getattr(self.manifest, "where", None)
+        return where if isinstance(where, str) else str(layout.manifest_path(self.run_dir))
 
     def _write(self, snapshot: State) -> None:
         tick = snapshot.tick
-        path = layout.checkpoint_path(self.run_dir, tick)
+        remote = self.remote
+        path: Path | str
+        path = (
+            layout.checkpoint_path(self.run_dir, tick)
+            if remote is None
+            else (remote.checkpoint_url(tick))
+        )
         self._notify(self.on_begin, tick, path)
         try:
-            info = write_checkpoint(path, snapshot, self.identity, level=self.level)
+            if remote is None:
+                info = write_checkpoint(Path(path), snapshot, self.identity, level=self.level)
+            else:
+                kill_point("put", tick)  # test-only: see the module docstring
+                info = remote.write_checkpoint(tick, snapshot, self.identity, level=self.level)
         except Exception as exc:  # ENOSPC, EROFS... or a bug: no partial file either way
             message = f"checkpoint at tick {tick} failed and was not written: {describe(exc)}"
             self.failures.add(WRITE, message)
@@ -182,7 +206,8 @@ class CheckpointWriter:
             return
         kill_point("rename", tick)  # test-only: see the module docstring
         self.written += 1
-        self._move_latest(path)
+        if remote is None:
+            self._move_latest(Path(path))
         self._record_counts()
         committed = Committed(
             path,

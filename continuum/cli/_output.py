@@ -51,15 +51,19 @@ from typing import Any, TypeVar
 import click
 from click.core import ParameterSource
 
+from continuum import layout
 from continuum.errors import ContinuumError
 from continuum.printable import printable
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = [
+    "BLOB_PATH",
+    "BLOB_ROOT",
     "MAX_INT",
     "NATURAL",
     "POSITIVE",
+    "BlobRoot",
     "FiniteFloat",
     "Group",
     "catalog_files",
@@ -108,6 +112,36 @@ class FiniteFloat(click.FloatRange):
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number", param, ctx)
         return number
+
+
+class BlobRoot(click.ParamType):
+    """A blob root: a local directory (a ``Path``, as ``click.Path(file_okay=False)``) or
+    object storage, ``s3://bucket/prefix`` (kept a ``str``: a ``Path`` would fold ``//``)."""
+
+    name = "dir|s3://bucket/prefix"
+
+    def __init__(self, file_okay: bool = False) -> None:
+        self.file_okay = file_okay
+        if file_okay:
+            self.name = "path|s3://bucket/key"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, Path):
+            return value
+        text = str(value)
+        if layout.is_object_url(text):
+            try:
+                layout.split_object_url(text)
+            except ContinuumError as exc:
+                self.fail(str(exc), param, ctx)
+            return text.rstrip("/")
+        return click.Path(file_okay=self.file_okay, path_type=Path).convert(text, param, ctx)
+
+
+#: ``--checkpoint-dir``, ``--lens-dir``, ``--lens-export-dir``: a directory or s3:// URL
+BLOB_ROOT = BlobRoot()
+#: a blob or a directory of them, or an object or prefix on object storage
+BLOB_PATH = BlobRoot(file_okay=True)
 
 
 class ByteSize(click.ParamType):

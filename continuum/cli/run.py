@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from continuum.cli._output import (
+    BLOB_ROOT,
     MAX_INT,
     NATURAL,
     POSITIVE,
@@ -49,10 +50,11 @@ EXIT_INCOMPLETE = 3
 @click.option("--scenario", default=None, help="Scenario name (scenarios/NAME.toml) or file.")
 @click.option(
     "--checkpoint-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Write checkpoints under DIR/RUN_ID/ [default: ./checkpoints when a checkpoint "
-    "option is given, else none]. On --resume: where to look [default: the directories the "
-    "catalog recorded for the world's runs, then ./checkpoints].",
+    type=BLOB_ROOT,
+    help="Write checkpoints under DIR/RUN_ID/, or s3://BUCKET/PREFIX/RUN_ID/ (AWS_* variables "
+    "and ~/.aws say where and as whom; needs the catalog) [default: ./checkpoints when a "
+    "checkpoint option is given, else none]. On --resume: where to look [default: the "
+    "directories the catalog recorded for the world's runs, then ./checkpoints].",
 )
 @click.option(
     "--checkpoint-stride",

@@ -151,9 +151,10 @@ class _Newest:
     callback, read once the writer is closed) or, resumed in place, the one resumed from."""
 
     def __init__(self, p: Prepared) -> None:
-        self.checkpoint: tuple[int, Path] | None = None
+        self.checkpoint: tuple[int, Path | str] | None = None
         if p.loaded is not None and not p.is_new:
-            self.checkpoint = (p.loaded.header.tick, p.loaded.header.path)
+            header = p.loaded.header
+            self.checkpoint = (header.tick, header.url or header.path)
 
     def __call__(self, committed: Committed) -> None:
         self.checkpoint = (committed.tick, committed.path)
@@ -250,10 +251,10 @@ def _summary(
         "era": p.state.era,
         "state_hash": p.state.state_hash(),
         "ticks_per_s": round(ticks / elapsed, 3) if elapsed > 0 else None,
-        "checkpoint_dir": str(p.run_dir) if p.run_dir else None,
+        "checkpoint_dir": p.checkpoints_at,
         "checkpoints_written": writer.written if writer else 0,
         "checkpoints_dropped": writer.dropped if writer else 0,
         "checkpoints_failed": writer.failed if writer else 0,
-        "resumed_from": str(p.resume.checkpoint) if p.resume.checkpoint else None,
+        "resumed_from": p.resume.checkpoint_where,
         "parent_run": p.branch_of[0] if p.branch_of else None,
     }

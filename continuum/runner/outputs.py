@@ -25,10 +25,13 @@ from continuum.checkpoint import (
     CheckpointWriter,
     Committed,
     Manifest,
+    RemoteManifest,
     RunIdentity,
     checkpoint_files,
     latest_target,
+    read_remote_manifest,
 )
+from continuum.checkpoint.directory import MANIFEST_VERSION
 from continuum.errors import CheckpointError, LayoutError
 from continuum.runner.prepare import Prepared
 from continuum.runner.request import RunRequest
@@ -53,6 +56,8 @@ def open_manifest(p: Prepared, req: RunRequest, segment: dict[str, Any] | None =
     With ``segment``, it is started in the same rewrite as the run's settings: a resumed
     run's manifest is rewritten once, or (if anything fails) not at all.
     """
+    if p.remote is not None:
+        return _remote_manifest(p, req, segment)
     run_dir = p.run_dir
     assert run_dir is not None
     if p.is_new:
@@ -75,6 +80,51 @@ def open_manifest(p: Prepared, req: RunRequest, segment: dict[str, Any] | None =
             discard_run_dir(run_dir)  # made just now: nothing else is in it
         raise start_failure(
             CheckpointError, "checkpoint", run_dir, layout.manifest_path(run_dir), exc
+        ) from None
+    return manifest
+
+
+def _settings(req: RunRequest) -> dict[str, Any]:
+    settings: dict[str, Any] = {
+        "checkpoint_stride": req.checkpoint_stride,
+        "checkpoint_interval": req.checkpoint_interval,
+    }
+    if req.keep_checkpoints:  # a property of the run: later segments apply it too
+        settings[KEEP_CHECKPOINTS] = req.keep_checkpoints
+    return settings
+
+
+def _remote_manifest(
+    p: Prepared, req: RunRequest, segment: dict[str, Any] | None
+) -> RemoteManifest:
+    """The run's manifest object on object storage: derived, for people and other tools.
+
+    A run continued in place takes its segments and counts from the object as the last
+    segment left it, when it is there and readable; nothing decides by it (the catalog
+    does), so a missing or unreadable one starts over from the run's identity.
+    """
+    assert p.remote is not None
+    data: dict[str, Any] | None = None
+    if not p.is_new:
+        data = read_remote_manifest(p.remote)
+    if data is None:
+        data = {
+            "manifest_version": MANIFEST_VERSION,
+            **_identity(p),
+            "segments": [],
+            "dropped_checkpoints": 0,
+            "failed_checkpoints": 0,
+        }
+    manifest = RemoteManifest(p.remote, data)
+    manifest.data.update(_settings(req))
+    try:
+        if segment is None:
+            manifest.save()
+        else:
+            manifest.start_segment(segment)
+    except Exception as exc:
+        raise start_failure(
+            CheckpointError, "checkpoint", p.remote.url, manifest.where, exc
         ) from None
     return manifest
 
@@ -173,7 +223,7 @@ def open_checkpointing(
     p: Prepared, req: RunRequest, recorder: RunRecorder | None
 ) -> tuple[Manifest, CheckpointWriter] | None:
     """The run's manifest (with a new segment) and its background writer, if it checkpoints."""
-    if p.run_dir is None:
+    if p.run_dir is None and p.remote is None:
         return None
     segment = {
         "started_at": now_iso(),
@@ -191,6 +241,7 @@ def open_checkpointing(
         on_commit=_after_commit(p, req, manifest, recorder),
         on_begin=[recorder.pending] if recorder else [],
         on_fail=[recorder.failed] if recorder else [],
+        remote=p.remote,
     )
     return manifest, writer
 
@@ -206,7 +257,10 @@ def abandon_checkpointing(p: Prepared, manifest: Manifest, writer: CheckpointWri
     """The run stopped before its loop: stop the writer, close the segment, take back a new dir."""
     writer.close()
     writer.end_segment(end_tick=p.state.tick, ended_at=now_iso(), status="failed")
-    if p.is_new:
+    if p.is_new and p.remote is not None:
+        with contextlib.suppress(OSError):  # best effort, as for a directory
+            p.remote.store.delete(p.remote.key(layout.MANIFEST))
+    elif p.is_new:
         discard_run_dir(manifest.run_dir)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from continuum import layout
 from continuum.checkpoint import Loaded, check_shapes
+from continuum.checkpoint.remote import RemoteRun
 from continuum.errors import CheckpointError, ContinuumError, LensError
 from continuum.runner.request import RunRequest
 from continuum.runner.resolve import Mode, Resume, resolve
@@ -34,7 +35,15 @@ class Prepared:
     sim: Simulation
     state: State
     run_id: str
-    run_dir: Path | None  # None: no checkpoints; made only when the run opens its outputs
+    run_dir: Path | None  # None: no checkpoints here; made only when the run opens its outputs
+    remote: RemoteRun | None = None  # checkpoints on object storage: the run's prefix
+
+    @property
+    def checkpoints_at(self) -> str | None:
+        """Where the run's checkpoints go: its directory or its ``s3://`` prefix, or None."""
+        if self.remote is not None:
+            return self.remote.url
+        return str(self.run_dir) if self.run_dir is not None else None
 
     @property
     def program(self) -> Program:
@@ -73,15 +82,24 @@ def prepare(req: RunRequest) -> Prepared:
         state = resume.loaded.state
         sim.check_resumed(state)
     run_dir: Path | None
-    if resume.mode is Mode.IN_PLACE:
+    remote: RemoteRun | None = None
+    if resume.mode is Mode.IN_PLACE and resume.remote is not None:
+        assert resume.run_id is not None
+        run_id, run_dir, remote = resume.run_id, None, resume.remote
+        remote.store.check()  # endpoint, bucket, credentials: one line now, not at tick N
+    elif resume.mode is Mode.IN_PLACE:
         assert resume.run_id is not None and resume.run_dir is not None
         _check_writable(resume.run_dir, "checkpoint", CheckpointError)
         run_id, run_dir = resume.run_id, resume.run_dir
+    elif layout.is_object_url(resume.root):
+        run_id, run_dir = layout.new_run_id(), None
+        remote = RemoteRun(str(resume.root), run_id)
+        remote.store.check()
     else:
-        run_id, run_dir = _new_run(resume.root)
+        run_id, run_dir = _new_run(None if resume.root is None else Path(resume.root))
     if req.lens_dir is not None:
         _check_lens_dir(layout.run_dir(Path(req.lens_dir), run_id))
-    return Prepared(ir, resume, sim, state, run_id, run_dir)
+    return Prepared(ir, resume, sim, state, run_id, run_dir, remote)
 
 
 def _check_lens_dir(run_dir: Path) -> None:

@@ -86,7 +86,7 @@ class RunRecorder:
                     self.run_id,
                     start_tick=p.state.tick,
                     resumed_from_tick=resumed.tick,
-                    resumed_from_path=str(resumed.path),
+                    resumed_from_path=resumed.where,
                     params=req.params,
                     tags=req.tags,
                 )
@@ -109,7 +109,9 @@ class RunRecorder:
             scenario_hash=p.program.scenario.hash,
             first_tick=p.state.tick,
             steps=req.steps,
-            checkpoint_dir=p.run_dir.resolve() if p.run_dir else None,
+            checkpoint_dir=(
+                p.remote.url if p.remote else p.run_dir.resolve() if p.run_dir else None
+            ),
             lens_dir=layout.run_dir(req.lens_dir, self.run_id).resolve() if req.lens_dir else None,
             parent_run_id=parent[0] if parent else None,
             parent_checkpoint_tick=parent[1] if parent else None,
@@ -136,7 +138,7 @@ class RunRecorder:
             return False
         return True
 
-    def pending(self, tick: int, path: Path) -> None:
+    def pending(self, tick: int, path: Path | str) -> None:
         """Writer thread, before the file exists: a row retention will never delete."""
         self._safely(
             f"checkpoint {tick}",
@@ -144,13 +146,13 @@ class RunRecorder:
                 self.run_id,
                 tick=tick,
                 sim_time=0.0,
-                path=path.resolve(),
+                path=_stored(path),
                 bytes_on_disk=0,
                 state="pending",
             ),
         )
 
-    def failed(self, tick: int, path: Path) -> None:
+    def failed(self, tick: int, path: Path | str) -> None:
         """Writer thread: the write failed and left no file; the row must not claim one."""
         self.mark(tick, "missing")
 
@@ -174,7 +176,7 @@ class RunRecorder:
                 tick=c.tick,
                 sim_time=c.sim_time,
                 era=c.era,
-                path=c.path.resolve(),
+                path=_stored(c.path),
                 bytes_on_disk=c.disk_bytes,
                 raw_bytes=c.raw_bytes,
                 checksum=c.checksum,
@@ -282,6 +284,11 @@ class RunRecorder:
             op()
         except Exception as exc:
             self.failures.add("catalog", f"catalog: could not record {what}: {describe(exc)}")
+
+
+def _stored(path: Path | str) -> Path | str:
+    """What a blob row records: an object URL as it is, a file by its resolved path."""
+    return path if isinstance(path, str) else path.resolve()
 
 
 def scenario_params(scenario: Scenario) -> dict[str, ParamValue]:

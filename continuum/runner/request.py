@@ -23,7 +23,7 @@ class RunRequest:
     steps: int = 1000
     seed: int | None = None
     scenario: str | None = None
-    checkpoint_dir: Path | None = None
+    checkpoint_dir: Path | str | None = None  # a str only for object storage (s3://...)
     checkpoint_stride: int = 1000
     checkpoint_interval: float | None = None
     keep_checkpoints: int | None = None

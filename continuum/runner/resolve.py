@@ -40,6 +40,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
@@ -54,7 +55,9 @@ from continuum.checkpoint import (
     skipped_note,
     validate,
 )
+from continuum.checkpoint.remote import RemoteRun
 from continuum.errors import (
+    CheckpointError,
     CheckpointNotFoundError,
     LayoutError,
     ResumeMismatchError,
@@ -91,18 +94,25 @@ class Resume:
     loaded: Loaded | None = None  # the checkpoint resumed from, verified
     run_id: str | None = None  # IN_PLACE: the run continued
     run_dir: Path | None = None  # IN_PLACE: its directory (the checkpoint's)
-    root: Path | None = None  # FRESH, BRANCH: where the new run's directory goes, if anywhere
+    root: Path | str | None = None  # FRESH, BRANCH: where the new run goes (a dir or s3:// URL)
     parent: tuple[str, int] | None = None  # BRANCH: (run id, tick) of the checkpoint
     problems: tuple[str, ...] = ()  # differences --force-resume let through
+    remote: RemoteRun | None = None  # IN_PLACE on object storage: the run's prefix
 
     @property
     def checkpoint(self) -> Path | None:
-        """The file resumed from, or None for a fresh run."""
+        """The file resumed from (on object storage: its name), or None for a fresh run."""
         return self.loaded.header.path if self.loaded is not None else None
+
+    @property
+    def checkpoint_where(self) -> str | None:
+        """The file or object URL resumed from, or None for a fresh run."""
+        return self.loaded.header.where if self.loaded is not None else None
 
 
 def resolve(req: RunRequest, ir: WorldIR) -> Resume:
     """Decide what ``req`` resumes under world ``ir``; refuse a checkpoint that does not fit."""
+    _check_remote(req)
     loaded, choice = _find(req, ir.name)
     if loaded is None:
         program = compile_world(ir, load_scenario(ir, req.scenario))
@@ -114,6 +124,8 @@ def resolve(req: RunRequest, ir: WorldIR) -> Resume:
     problems = tuple(validate(header, identity, req.force_resume))
     for problem in problems:
         log.warning("resuming despite: %s", problem)
+    if loaded.remote is not None:
+        return _resolve_remote(req, loaded, loaded.remote, program, problems)
     if _continues(loaded, program, problems):
         run_id, run_dir = header.identity.run_id, header.path.parent
         _check_run_dir(run_dir, run_id)
@@ -137,7 +149,9 @@ def _find(req: RunRequest, world: str) -> tuple[Loaded | None, RunChoice | None]
     if req.checkpoint_path is not None:
         return load_file(Path(req.checkpoint_path)), None
     if req.resume_run is not None:
-        return load_file(checkpoint_of_run(req.catalog, req.resume_run)), None
+        return _load_of_run(req.catalog, req.resume_run), None
+    if req.resume and layout.is_object_url(req.checkpoint_dir):
+        return _choose_remote(req, world), None
     if req.resume:
         choice = _choose(req, world)
         return choice.loaded, choice
@@ -242,9 +256,8 @@ def _report(choice: RunChoice, mode: Mode, req: RunRequest) -> None:
     )
 
 
-def checkpoint_of_run(url: str | None, run_id: str) -> Path:
-    """``--resume-run``: the newest committed checkpoint the catalog knows for a run,
-    once the rows a dead segment left pending are settled against their files."""
+def _load_of_run(url: str | None, run_id: str) -> Loaded:
+    """``--resume-run``: the newest committed checkpoint of a run, local or on object storage."""
     from continuum.catalog import Catalog  # sqlalchemy: only when the catalog is asked
     from continuum.runner.reconcile import settle_dead_run
 
@@ -253,9 +266,30 @@ def checkpoint_of_run(url: str | None, run_id: str) -> Path:
         record = catalog.checkpoints.latest_committed(run_id)
     if record is None or run.checkpoint_dir is None:
         raise CheckpointNotFoundError(f"run {run_id} has no committed checkpoint in the catalog")
-    root, _ = layout.split_run_dir(run.checkpoint_dir, run_id)
+    if layout.is_object_url(run.checkpoint_dir):
+        return load_remote(RemoteRun.of_url(run.checkpoint_dir, run_id), record.path)
+    return load_file(checkpoint_of_run(run.checkpoint_dir, run_id, record.path))
+
+
+def load_remote(remote: RemoteRun, stored: str, newest_in_run: bool = True) -> Loaded:
+    """A committed checkpoint object, fetched and verified whole (there is nothing local to
+    read its header from first); ``newest_in_run``: the catalog has no newer committed one."""
+    name = layout.run_file_name(remote.url, stored)
+    try:
+        header, state = remote.read(name)
+    except CheckpointNotFoundError:
+        raise CheckpointNotFoundError(
+            f"the catalog's newest checkpoint of run {remote.run_id} is missing in object "
+            f"storage ({remote.location(name)}); run `continuum catalog verify --repair`"
+        ) from None
+    return Loaded(header, state, newest_in_run=newest_in_run, remote=remote)
+
+
+def checkpoint_of_run(checkpoint_dir: str, run_id: str, stored: str) -> Path:
+    """The file of a run's committed row ``stored`` under its ``checkpoint_dir``, proved on disk."""
+    root, _ = layout.split_run_dir(checkpoint_dir, run_id)
     # proved on disk: a run directory swapped for a link is refused, never resumed through
-    path = layout.confine(root, layout.resolve_under(run.checkpoint_dir, record.path))
+    path = layout.confine(root, layout.resolve_under(checkpoint_dir, stored))
     if not path.is_file():
         raise CheckpointNotFoundError(
             f"the catalog's newest checkpoint of run {run_id} is missing on disk ({path}); "
@@ -292,7 +326,7 @@ def _check_run_dir(run_dir: Path, run_id: str) -> None:
 def _check_seed(req: RunRequest, header: CheckpointHeader) -> None:
     if req.seed is not None and req.seed != header.seed:
         raise ResumeMismatchError(
-            f"{header.path}: the checkpoint's seed is {header.seed}; a "
+            f"{header.where}: the checkpoint's seed is {header.seed}; a "
             f"resume keeps it (drop --seed {req.seed})"
         )
 
@@ -321,3 +355,73 @@ def _continues(loaded: Loaded, program: Program, problems: tuple[str, ...]) -> b
         and program.scenario.hash == header.identity.scenario_hash
         and layout.manifest_path(header.path.parent).is_file()
     )
+
+
+# --- object storage (s3://): the catalog decides, the objects are only read -----------------
+
+
+def _check_remote(req: RunRequest) -> None:
+    """An ``s3://`` checkpoint directory needs the catalog: its rows are the commit points."""
+    if req.no_catalog and layout.is_object_url(req.checkpoint_dir):
+        raise CheckpointError(
+            f"--checkpoint-dir {req.checkpoint_dir} is object storage, where the catalog row "
+            "is what commits a checkpoint: drop --no-catalog (and pass --catalog URL)"
+        )
+
+
+def _choose_remote(req: RunRequest, world: str) -> Loaded:
+    """``--resume --checkpoint-dir s3://...``: the world's run under that root whose newest
+    committed checkpoint is the most recent, read from the catalog (never from a listing)."""
+    from continuum.catalog import Catalog, SearchQuery  # sqlalchemy: only when asked
+    from continuum.runner.reconcile import settle_dead_run
+
+    root = str(req.checkpoint_dir).rstrip("/")
+    best: tuple[datetime, str] | None = None
+    with Catalog(req.catalog) as catalog:
+        after = None
+        while True:
+            page = catalog.search.find(SearchQuery(world=world), limit=ROOTS_PAGE, after=after)
+            for run in page.runs:
+                if run.checkpoint_dir is None or not layout.is_object_url(run.checkpoint_dir):
+                    continue
+                if layout.split_run_dir(run.checkpoint_dir, run.run_id)[0] != root:
+                    continue
+                record = catalog.checkpoints.latest_committed(run.run_id)
+                if record is not None and (best is None or record.created_at > best[0]):
+                    best = (record.created_at, run.run_id)
+            if page.next_cursor is None:
+                break
+            after = page.next_cursor
+        if best is None:
+            raise CheckpointNotFoundError(
+                f"the catalog knows no committed checkpoint of world {world!r} under {root}; "
+                "pass --resume-run RUN_ID, or the --checkpoint-dir an earlier run wrote to"
+            )
+        run_id = best[1]
+        run = settle_dead_run(catalog, run_id)
+        record = catalog.checkpoints.latest_committed(run_id)
+    assert record is not None and run.checkpoint_dir is not None
+    log.info("resuming run %s of world %r under %s at tick %d", run_id, world, root, record.tick)
+    return load_remote(RemoteRun.of_url(run.checkpoint_dir, run_id), record.path)
+
+
+def _resolve_remote(
+    req: RunRequest, loaded: Loaded, remote: RemoteRun, program: Program, problems: tuple[str, ...]
+) -> Resume:
+    """In place or a branch, for a checkpoint on object storage: as :func:`resolve` decides
+    for files, with the catalog's word (newest committed row) for "newest of its run"."""
+    header = loaded.header
+    continues = (
+        loaded.newest_in_run
+        and not problems
+        and program.scenario.hash == header.identity.scenario_hash
+        and (req.checkpoint_dir is None or str(req.checkpoint_dir).rstrip("/") == remote.root)
+    )
+    if continues:
+        run_id = header.identity.run_id
+        return Resume(
+            Mode.IN_PLACE, program, loaded, run_id, None, problems=problems, remote=remote
+        )
+    root = req.checkpoint_dir or remote.root
+    parent = (header.identity.run_id, header.tick)
+    return Resume(Mode.BRANCH, program, loaded, root=root, parent=parent, problems=problems)

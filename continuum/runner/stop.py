@@ -180,7 +180,7 @@ def stopped(
     p: Prepared,
     req: RunRequest,
     signum: int,
-    checkpoint: tuple[int, Path] | None,
+    checkpoint: tuple[int, Path | str] | None,
     recorded: bool,
     last_tick: int,
     reason: str | None = None,
@@ -195,9 +195,10 @@ def stopped(
     tick = p.state.tick
     head = f"stopped run {p.run_id} at tick {tick} ({cause})"
     if checkpoint is None:
-        why = "it writes none" if p.run_dir is None else "its final one was not written"
+        none = p.checkpoints_at is None
+        why = "it writes none" if none else "its final one was not written"
         again = start_command(p, req)
-        hint = " (add --checkpoint-dir DIR to make it resumable)" if p.run_dir is None else ""
+        hint = " (add --checkpoint-dir DIR to make it resumable)" if none else ""
         message = (
             f"{head}; no checkpoint of it exists ({why}), so it cannot be resumed; "
             f"to start it again{hint}: {again}"
@@ -213,12 +214,14 @@ def stopped(
 
 
 def resume_command(
-    p: Prepared, req: RunRequest, checkpoint: tuple[int, Path], recorded: bool, left: int
+    p: Prepared, req: RunRequest, checkpoint: tuple[int, Path | str], recorded: bool, left: int
 ) -> str:
     """``continuum run`` continuing this run from ``checkpoint`` for ``left`` more ticks."""
-    assert p.run_dir is not None
     path = checkpoint[1]
-    if recorded:
+    if p.remote is not None:  # the catalog knows where: a run on object storage always has one
+        how = ["--resume-run", p.run_id, "--checkpoint-dir", p.remote.root]
+    elif recorded:
+        assert p.run_dir is not None
         how = ["--resume-run", p.run_id, "--checkpoint-dir", str(p.run_dir.parent)]
     else:
         how = ["--checkpoint-path", str(path)]
