@@ -774,7 +774,11 @@ def _h5_chunks(data: Path) -> tuple[int, ...]:
 def main() -> int:
     # h5py (and hdf5plugin's filters) before anything that may load netCDF4: netCDF4's wheel
     # carries its own HDF5, and once it is loaded first h5py cannot register the filters
-    # ("error during user callback" creating a Blosc dataset)
+    # ("error during user callback" creating a Blosc dataset). For the same reason, no
+    # HDF5_PLUGIN_PATH inherited from a process that imported netCDF4 (which sets it to
+    # its own plugins, built for its HDF5): hdf5plugin registers the filters it needs.
+    if "netCDF4" in os.environ.get("HDF5_PLUGIN_PATH", ""):
+        del os.environ["HDF5_PLUGIN_PATH"]
     has_h5py()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=None, help="Build/reuse the data here.")
