@@ -26,6 +26,14 @@ is a branch: a new run id whose manifest names the parent run and checkpoint. Wi
 ``--resume``, both start from the chosen run's newest intact checkpoint: ``--resume
 --scenario X`` branches from the run ``--resume`` alone would continue.
 
+On object storage (``--checkpoint-dir s3://...``, or a run whose catalog row names an
+``s3://`` prefix) the catalog decides alone: ``--resume-run`` reads the run's newest
+committed row, ``--resume`` the world's run under that root (or, without
+``--checkpoint-dir`` and nothing on this host's disks, under any root) with the newest
+committed checkpoint; the object is fetched and verified whole. "Newest of its run" is
+the catalog's word, so a run continues in place from there as from a file; anything
+else is a branch under the same root (or ``--checkpoint-dir``). A catalog is required.
+
 ``--resume`` says what it chose, before the run starts: the run, the tick, whether it
 continues or branches, the other runs of the world it was chosen among (a few, most
 recently advanced first) and how to name one instead. With other runs there the line is
