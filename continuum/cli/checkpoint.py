@@ -199,24 +199,30 @@ class ListRow:
 
 
 @checkpoint.command("list")
-@click.argument("directory", type=click.Path(path_type=Path))
+@click.argument("directory", type=BLOB_PATH)
 @json_option
 @quiet_option
-def list_checkpoints(directory: Path, as_json: bool) -> None:
+def list_checkpoints(directory: Path | str, as_json: bool) -> None:
     """List the checkpoints of a run directory, or of every run under DIRECTORY.
 
     One row per file, from its header (nothing is decompressed); '*' marks
     the file 'latest' points to. An unreadable header shows as a row with
-    its error.
+    its error. On object storage (s3://) every checkpoint object under the
+    prefix is listed from a ranged read of its header; there is no 'latest'
+    there (the catalog says which are committed: `continuum catalog show RUN_ID`).
 
     \b
     Examples:
       continuum checkpoint list ./ckpt
       continuum checkpoint list ./ckpt/20260116_095430_a1b2c3 --json
+      continuum checkpoint list s3://bucket/ckpt
     """
-    runs = run_dirs(directory)
-    rows = [row for run_dir in runs for row in list_rows(run_dir)]
-    dangling = [str(layout.latest_path(run_dir)) for run_dir in runs if _dangling(run_dir)]
+    if isinstance(directory, str):
+        rows, dangling = _object_rows(directory), []
+    else:
+        runs = run_dirs(directory)
+        rows = [row for run_dir in runs for row in list_rows(run_dir)]
+        dangling = [str(layout.latest_path(run_dir)) for run_dir in runs if _dangling(run_dir)]
     if as_json:
         doc = {"checkpoints": [asdict(r) for r in rows], "dangling_latest": dangling}
         echo_json(doc)
@@ -227,6 +233,26 @@ def list_checkpoints(directory: Path, as_json: bool) -> None:
         note(f"no checkpoints under {directory}")
         return
     _print_table(rows)
+
+
+def _object_rows(url: str) -> list[ListRow]:
+    """A row per checkpoint object under ``url``, by run then tick (keys sort so)."""
+    rows = []
+    for obj in checkpoint_objects(url):
+        run_id = obj.rsplit("/", 2)[-2] if obj.count("/") > 3 else "?"
+        try:
+            h = inspect_object(obj)
+        except CheckpointError as exc:  # a bad header, or removed since it was listed
+            tick = layout.checkpoint_tick(obj.rsplit("/", 1)[-1])
+            reason = message_line(exc, REASON_LIMIT).removeprefix(f"{obj}: ")
+            rows.append(ListRow(run_id, obj, tick, None, None, None, None, False, reason))
+            continue
+        rows.append(
+            ListRow(
+                h.identity.run_id, obj, h.tick, h.era, h.sim_time, h.disk_bytes, h.created_at, False
+            )
+        )
+    return rows
 
 
 def run_dirs(directory: Path) -> list[Path]:

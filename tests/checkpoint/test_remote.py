@@ -87,6 +87,34 @@ def test_checkpoint_inspect_and_verify_read_objects(
     assert missing.exit_code != 0 and "no such checkpoint object" in missing.output
 
 
+def test_checkpoint_list_reads_the_headers_of_objects(
+    s3_root: str, s3_bucket: str, runner, sqlite_url: str
+) -> None:
+    import json
+
+    from continuum.cli import cli
+
+    summary = run(s3_root, steps=20, checkpoint_stride=10, catalog=sqlite_url)
+    listed = runner.invoke(cli, ["checkpoint", "list", s3_root, "--json"])
+    assert listed.exit_code == 0, listed.output
+    doc = json.loads(listed.stdout)
+    assert [(r["run_id"], r["tick"]) for r in doc["checkpoints"]] == [
+        (summary["run_id"], 10),
+        (summary["run_id"], 20),
+    ]
+    assert all(r["error"] is None and r["disk_bytes"] > 0 for r in doc["checkpoints"])
+    key = f"{s3_root.split('/', 3)[3]}/stranger/checkpoint_0000000005.ckpt"
+    s3_client().put_object(Bucket=s3_bucket, Key=key, Body=b"not a checkpoint")
+    table = runner.invoke(cli, ["checkpoint", "list", s3_root])
+    assert table.exit_code == 0 and "error: not a Continuum CKPT file" in table.stdout, table.output
+    assert table.stdout.count(summary["run_id"]) == 2
+    empty = runner.invoke(cli, ["checkpoint", "list", s3_root + "/none"])
+    assert empty.exit_code == 0 and "no checkpoints under" in empty.output
+    gone = runner.invoke(cli, ["checkpoint", "list", "s3://no-such-bucket-here/x"])
+    assert gone.exit_code != 0 and "does not exist" in gone.output
+    assert "Traceback" not in gone.output
+
+
 def test_resume_under_an_s3_root_chooses_from_the_catalog(s3_root: str, sqlite_url: str) -> None:
     older = run(s3_root, steps=10, checkpoint_stride=10, catalog=sqlite_url)
     newer = run(s3_root, steps=20, checkpoint_stride=10, catalog=sqlite_url, seed=5)
