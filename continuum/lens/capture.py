@@ -524,7 +524,7 @@ class LensCapture:
             self._close_mirror(self.mirror, writer)
 
     def _close_mirror(self, mirror: LensMirror, writer: ChunkWriter) -> None:
-        """The segment's last manifest (and the full snapshot) into the bucket, staging gone."""
+        """The segment's last manifest (and the full snapshot) into the bucket."""
         full = layout.lens_full_path(self.run_dir)
         try:
             if self.config.full and full.is_file():
@@ -536,7 +536,8 @@ class LensCapture:
         except OSError as exc:
             where = mirror.location(layout.manifest_path(self.run_dir))
             writer.failures.add(MANIFEST, f"{where}: segment not recorded: {describe(exc)}")
-        mirror.close()
+        # the staging dir stays until the capture is let go (the live exporter reads the
+        # last chunk from it after this close): LensMirror removes it then, or at exit
 
     def _write_full(self) -> None:
         try:

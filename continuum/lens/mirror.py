@@ -7,7 +7,8 @@
 
 Object stores have no rename and no append, so the capture keeps its local working
 directory — a private **staging** directory (``continuum-lens-*`` in the temp dir,
-removed when the capture closes) in which the writer, the manifest, the by-sample
+removed when the capture is let go, or at exit; the live exporter reads the last chunk
+from it after the capture closes) in which the writer, the manifest, the by-sample
 compactor, the live Parquet exporter and a resumed window work exactly as they do for a
 local lens dir — and :class:`LensMirror` makes the bucket hold what they commit:
 
