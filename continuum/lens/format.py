@@ -81,6 +81,7 @@ from continuum.blobs import (
     write_container,
 )
 from continuum.errors import LensCorruptError, LensError
+from continuum.lens.remote import open_remote, remote_object
 from continuum.lens.reconstruct import CELLS, GLOBAL, POINTS, FieldConfig, topology_from_spec
 from continuum.topology import CubedSphere
 from continuum.world.ir import WorldIR
@@ -561,7 +562,12 @@ def expected_layout(h: ChunkHeader) -> dict[str, tuple[str, tuple[int, ...]]]:
 
 def open_lens_container(path: Path, threads: int) -> ContainerReader:
     """A ``LENS`` container open for reading (a chunk or a by-sample copy): content
-    problems are LensCorruptError, a file that cannot be opened one LensError line."""
+    problems are LensCorruptError, a file that cannot be opened one LensError line.
+    A placeholder of a remote lens dir's view is read by ranged GETs
+    (:mod:`continuum.lens.remote`)."""
+    obj = remote_object(path)
+    if obj is not None:
+        return open_remote(obj, KIND, LensCorruptError, threads)
     try:
         return ContainerReader(path, KIND, error_cls=LensCorruptError, threads=threads)
     except OSError as exc:
