@@ -62,6 +62,7 @@ class RemoteObject:
 _lock = threading.Lock()
 _objects: dict[str, RemoteObject] = {}  # placeholder path (absolute) -> its object
 _views: list[str] = []
+_urls: dict[str, str] = {}  # a view's top directory -> the URL it stands for
 
 
 def remote_object(path: Path | str) -> RemoteObject | None:
@@ -75,6 +76,17 @@ def is_view(path: Path | str) -> bool:
     real = os.path.abspath(path)
     with _lock:
         return any(layout.is_within(v, real) for v in _views)
+
+
+def shown(path: Path | str) -> str:
+    """``path`` for people: a path inside a view as the ``s3://`` URL it stands for."""
+    real = os.path.abspath(path)
+    with _lock:
+        for top, url in _urls.items():
+            if layout.is_within(top, real):
+                rel = os.path.relpath(real, top)
+                return url if rel == "." else layout.object_child(url, *rel.split(os.sep))
+    return str(path)
 
 
 def _remove_views() -> None:
@@ -102,6 +114,8 @@ def remote_view(url: str) -> Path:
         _views.append(str(base))
     top = layout.child(base, prefix.rsplit("/", 1)[-1] if prefix else bucket)
     top.mkdir()
+    with _lock:
+        _urls[str(top)] = url.rstrip("/")
     wanted = [k for k in keys if _wanted(k)]
     lens = [k for k in wanted if layout.is_lens_file_name(k.rsplit("/", 1)[-1])]
     with ThreadPoolExecutor(_SIZES_AT_ONCE) as pool:

@@ -35,7 +35,15 @@ from continuum import layout
 from continuum.blobs.storage._base import BytesLike, Store
 from continuum.blobs.storage._local import LocalStore
 
-__all__ = ["BytesLike", "LocalStore", "Store", "anonymous_file", "is_remote", "open_store"]
+__all__ = [
+    "BytesLike",
+    "LocalStore",
+    "Store",
+    "anonymous_file",
+    "fsspec_filesystem",
+    "is_remote",
+    "open_store",
+]
 
 
 def is_remote(location: layout.StrPath) -> bool:
@@ -79,3 +87,17 @@ def anonymous_file(data: BytesLike) -> Iterator[int]:
         yield fd
     finally:
         os.close(fd)
+
+
+def fsspec_filesystem(location: layout.StrPath) -> object | None:
+    """The fsspec filesystem serving an ``s3://`` location (None for a local directory).
+
+    For tools that read our blobs and exports through fsspec themselves, e.g. DuckDB's
+    ``register_filesystem`` (:mod:`continuum.sql.sandbox`): the same filesystem, endpoint
+    and credentials as :func:`open_store`'s (s3fs is imported only here).
+    """
+    if not layout.is_object_url(location):
+        return None
+    from continuum.blobs.storage._s3 import _filesystem
+
+    return _filesystem()
