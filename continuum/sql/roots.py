@@ -29,12 +29,14 @@ text is its URL.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import os
 import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from continuum import layout
 from continuum.errors import QueryError
@@ -207,12 +209,18 @@ def _matches(key: str, pattern: str) -> bool:
     return len(names) == len(globs) and all(map(fnmatch.fnmatchcase, names, globs))
 
 
-def _list_remote(url: str, out: Files) -> None:
-    """The parts under an ``s3://`` root, as a directory's are found (one LIST)."""
+def _list_remote(url: str, out: Files, fs: Any = None) -> None:
+    """The parts under an ``s3://`` root, as a directory's are found: listed through the
+    seam (confined to the prefix, errors one line), then through ``fs`` once more so its
+    listing cache answers DuckDB's opens (sizes, existence) without a request each."""
     from continuum.blobs.storage import open_store
 
     store = open_store(url)
     keys = store.list()
+    if fs is not None and keys:
+        _scheme, bucket, prefix = layout.split_object_url(url)
+        with contextlib.suppress(Exception):  # a cold cache is slower, not wrong
+            getattr(fs, "prime", fs.find)(f"{bucket}/{prefix}" if prefix else bucket)
 
     def part(key: str) -> Path:
         return ObjectPath(store.location(key))  # type: ignore[return-value]
@@ -256,12 +264,15 @@ def _confined(
     return kept
 
 
-def list_files(roots: Sequence[Root], dirs: Sequence[Root], warn: Warn) -> Files:
+def list_files(
+    roots: Sequence[Root], dirs: Sequence[Root], warn: Warn, fs: Any = None
+) -> Files:
     """Every part under ``dirs`` (each inside ``roots``) that may be read; one warning line
-    if any was skipped (a symlink leading outside the roots, or not a regular file)."""
+    if any was skipped (a symlink leading outside the roots, or not a regular file).
+    ``fs``: the filesystem that will read ``s3://`` parts, whose listing cache is filled."""
     out, seen = Files(), set[str]()
     for url in remote_roots(dirs):
-        _list_remote(url, out)
+        _list_remote(url, out, fs)
     local = local_roots(roots)
     for d in local_roots(dirs):
         copies = _confined(local, d.glob(layout.BY_SAMPLE_PART_GLOB), out.skipped, seen)

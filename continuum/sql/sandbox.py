@@ -68,12 +68,14 @@ def private_temp_dir(roots: Sequence[Path | str]) -> str:
 
 
 def sandboxed(
-    roots: Sequence[Path | str], limits: Limits, temp_dir: str
+    roots: Sequence[Path | str], limits: Limits, temp_dir: str, filesystem: Any = None
 ) -> duckdb.DuckDBPyConnection:
     """A connection locked to ``roots`` and ``limits`` before it has read anything.
 
-    An ``s3://`` root: the seam's s3fs filesystem is registered first (DuckDB reads
-    through it, with the run's endpoint and credentials; no httpfs extension is loaded),
+    An ``s3://`` root: ``filesystem`` (an s3fs filesystem from the storage seam, by
+    default a snapshot one: ``fsspec_filesystem(..., snapshot=True)``) is registered first
+    (DuckDB reads through it, with the seam's endpoint and credentials; no httpfs
+    extension is loaded),
     and the root's URL (with a trailing ``/``) is one of ``allowed_directories``, so
     DuckDB refuses any other bucket or prefix as it refuses a local file outside the roots.
     """
@@ -90,9 +92,11 @@ def sandboxed(
     remote = [r for r in roots if isinstance(r, str)]
     with translate("locking the SQL session"):
         if remote:
-            from continuum.blobs.storage import fsspec_filesystem
+            if filesystem is None:
+                from continuum.blobs.storage import fsspec_filesystem
 
-            con.register_filesystem(fsspec_filesystem(remote[0]))
+                filesystem = fsspec_filesystem(remote[0], snapshot=True)
+            con.register_filesystem(filesystem)
         # footers parsed once per session, by every cursor (a plain SET is the connection's
         # own: the statements' cursors re-read footers, ~25 % slower time slices, measured)
         con.execute("SET GLOBAL parquet_metadata_cache = true")
