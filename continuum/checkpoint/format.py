@@ -185,17 +185,33 @@ def _rebuild(
     return state
 
 
+def verify_checkpoint_bytes(data: bytes, url: str) -> CheckpointHeader:
+    """:func:`verify_checkpoint` of a checkpoint fetched whole from object storage."""
+    from continuum.blobs.storage import anonymous_file
+
+    with anonymous_file(data) as fd:
+        reader = ContainerReader(url, KIND, error_cls=CheckpointCorruptError, fd=fd)
+        with reader:
+            parsed = _parse_header(_object_path(url), reader.header, url)
+            reader.verify()
+    return parsed
+
+
+def _object_path(url: str) -> Path:
+    """``{run_id}/{name}`` of an object URL: the ``path`` of a header read from it."""
+    name = url.rsplit("/", 2)
+    return Path(name[-2], name[-1]) if len(name) == 3 else Path(name[-1])
+
+
 def read_checkpoint_bytes(data: bytes, url: str) -> tuple[CheckpointHeader, State]:
     """:func:`read_checkpoint` of a checkpoint fetched whole from object storage (``url``):
     the same checks (every checksum, every array against the header), in memory."""
     from continuum.blobs.storage import anonymous_file
 
-    name = url.rsplit("/", 2)
-    path = Path(name[-2], name[-1]) if len(name) == 3 else Path(name[-1])
     with anonymous_file(data) as fd:
         reader = ContainerReader(url, KIND, error_cls=CheckpointCorruptError, fd=fd)
         with reader:
-            parsed = _parse_header(path, reader.header, url)
+            parsed = _parse_header(_object_path(url), reader.header, url)
             arrays = reader.read_all()
     return parsed, _rebuild(url, parsed, reader.header.meta, arrays)
 

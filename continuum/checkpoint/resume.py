@@ -126,7 +126,7 @@ def validate(header: CheckpointHeader, current: RunIdentity, force: bool) -> lis
     schema = _schema_problems(header, current)
     if schema:
         raise ResumeMismatchError(
-            f"{header.path}: signal schema differs from world "
+            f"{header.where}: signal schema differs from world "
             f"{current.world!r}: {schema}; the state cannot be resumed"
         )
     _check_runnable(header, current)
@@ -138,7 +138,7 @@ def validate(header: CheckpointHeader, current: RunIdentity, force: bool) -> lis
     problems += _era_problems(saved, current) + _stride_problems(saved, current)
     if problems and not force:
         raise ResumeMismatchError(
-            f"{header.path}: {problems[0]}"
+            f"{header.where}: {problems[0]}"
             + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else "")
             + "; pass --force-resume to resume anyway"
         )
@@ -148,14 +148,14 @@ def validate(header: CheckpointHeader, current: RunIdentity, force: bool) -> lis
 def _check_runnable(header: CheckpointHeader, current: RunIdentity) -> None:
     if header.era not in current.eras:
         raise ResumeMismatchError(
-            f"{header.path}: the checkpoint is in era {header.era!r}, which world "
+            f"{header.where}: the checkpoint is in era {header.era!r}, which world "
             f"{current.world!r} does not declare (it has {sorted(current.eras)}); "
             "the state cannot be resumed"
         )
     saved = set(header.identity.strata)
     if saved != set(current.strata):
         raise ResumeMismatchError(
-            f"{header.path}: the checkpoint counts strata {sorted(saved)}, world "
+            f"{header.where}: the checkpoint counts strata {sorted(saved)}, world "
             f"{current.world!r} declares {sorted(current.strata)}; the state cannot be resumed"
         )
 
@@ -194,6 +194,6 @@ def check_shapes(header: CheckpointHeader, counts: dict[str, int]) -> None:
     for entity, count in header.counts.items():
         if counts.get(entity) != count:
             raise ResumeMismatchError(
-                f"{header.path}: entity {entity!r} has {count} instances in the checkpoint but "
+                f"{header.where}: entity {entity!r} has {count} instances in the checkpoint but "
                 f"{counts.get(entity)} in the world as configured (resolution or count changed)"
             )

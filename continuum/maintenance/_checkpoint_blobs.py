@@ -14,21 +14,39 @@ from pathlib import Path
 from continuum import layout
 from continuum.catalog import Catalog, CheckpointRecord, RunDirs
 from continuum.checkpoint import CheckpointHeader, verify_checkpoint
+from continuum.checkpoint.format import verify_checkpoint_bytes
 from continuum.errors import BlobError, CheckpointError
+from continuum.maintenance.folders import Location, name_of, stored
 from continuum.maintenance.walker import FileCheck, Problem, RunFiles, done, reason
 
 
-def check_file(path: Path, run_id: str, tick: int) -> FileCheck[CheckpointHeader]:
-    """Header, size and full payload verification of one file (decompresses it)."""
-    size = path.stat().st_size
+def check_file(path: Location, run_id: str, tick: int) -> FileCheck[CheckpointHeader]:
+    """Header, size and full payload verification of one file (decompresses it), or of
+    one object (``s3://`` URL: fetched whole, then verified the same way)."""
+    if isinstance(path, str):
+        data = _fetch(path)
+        size = len(data)
+    else:
+        size = path.stat().st_size
     try:
-        header = verify_checkpoint(path)  # streamed: one frame in memory at a time
+        if isinstance(path, str):
+            header = verify_checkpoint_bytes(data, path)
+        else:
+            header = verify_checkpoint(path)  # streamed: one frame in memory at a time
     except (CheckpointError, BlobError, OSError) as exc:
         return FileCheck(size, None, reason(exc, path))
     if header.tick != tick or header.identity.run_id != run_id:
         found = f"tick {header.tick} of run {header.identity.run_id}"
         return FileCheck(size, None, f"header holds {found}, expected tick {tick} of run {run_id}")
     return FileCheck(size, header, None)
+
+
+def _fetch(url: str) -> bytes:
+    """The bytes of the object at ``url`` (``StorageError`` as it comes)."""
+    from continuum.blobs.storage import open_store
+
+    scheme, bucket, key = layout.split_object_url(url)
+    return open_store(layout.object_url(scheme, bucket, "")).get_bytes(key)
 
 
 class CheckpointBlobs:
@@ -43,13 +61,15 @@ class CheckpointBlobs:
         rows = tuple(self.catalog.checkpoints.list(run.run_id))
         return RunFiles(run.run_id, run.checkpoint_dir, run.host, rows)
 
-    def path_of(self, run: RunFiles, row: CheckpointRecord) -> Path:
+    def path_of(self, run: RunFiles, row: CheckpointRecord) -> Location:
+        if layout.is_object_url(row.resolved_path):
+            return row.resolved_path
         return Path(row.resolved_path)
 
     def created_at(self, row: CheckpointRecord) -> datetime:
         return row.created_at
 
-    def check(self, run: RunFiles, row: CheckpointRecord, path: Path) -> FileCheck:
+    def check(self, run: RunFiles, row: CheckpointRecord, path: Location) -> FileCheck:
         return check_file(path, run.run_id, row.tick)
 
     def differences(self, row: CheckpointRecord, f: FileCheck) -> list[str]:
@@ -61,14 +81,14 @@ class CheckpointBlobs:
     def mark(self, row: CheckpointRecord, state: str, why: str) -> object:
         return self.catalog.checkpoints.mark(row.run_id, row.tick, state, detail=why)
 
-    def record_intact(self, run_id: str, path: Path, f: FileCheck) -> CheckpointRecord:
+    def record_intact(self, run_id: str, path: Location, f: FileCheck) -> CheckpointRecord:
         h = f.intact
         return self.catalog.checkpoints.record(
             run_id,
             tick=h.tick,
             sim_time=h.sim_time,
             era=h.era,
-            path=path.resolve(),
+            path=stored(path),
             bytes_on_disk=f.size,
             raw_bytes=h.raw_bytes,
             checksum=h.payload_checksum,
@@ -81,8 +101,8 @@ class CheckpointBlobs:
     def is_blob_name(self, name: str) -> bool:
         return layout.checkpoint_tick(name) is not None
 
-    def orphan(self, run: RunFiles, path: Path, repair: bool) -> Problem:
-        tick = layout.checkpoint_tick(path.name)
+    def orphan(self, run: RunFiles, path: Location, repair: bool) -> Problem:
+        tick = layout.checkpoint_tick(name_of(path))
         assert tick is not None  # the walker only passes checkpoint names
         problem = Problem("orphan", run.run_id, tick, str(path), "checkpoint file no row lists")
         if not repair:
@@ -95,7 +115,7 @@ class CheckpointBlobs:
             self.record_intact(run.run_id, path, f)
             return done(problem, "recorded committed")
         self.catalog.checkpoints.record(
-            run.run_id, tick=tick, sim_time=0.0, path=path.resolve(), bytes_on_disk=f.size
+            run.run_id, tick=tick, sim_time=0.0, path=stored(path), bytes_on_disk=f.size
         )
         detail = f"catalog verify: orphan file is bad: {f.error}"
         self.catalog.checkpoints.mark(run.run_id, tick, "corrupt", detail=detail)

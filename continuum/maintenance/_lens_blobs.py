@@ -27,6 +27,7 @@ from continuum.catalog import Catalog, LensChunkRecord, RunDirs
 from continuum.catalog.records import span_text
 from continuum.errors import ContinuumError
 from continuum.lens.format import ChunkFile, ChunkHeader
+from continuum.maintenance.folders import Location
 from continuum.maintenance.walker import FileCheck, Problem, RunFiles, done, reason
 
 BLOB = "lens"
@@ -92,8 +93,8 @@ class LensBlobs:
     def created_at(self, row: LensChunkRecord) -> datetime:
         return row.created_at
 
-    def check(self, run: RunFiles, row: LensChunkRecord, path: Path) -> FileCheck:
-        f = check_chunk(path)
+    def check(self, run: RunFiles, row: LensChunkRecord, path: Location) -> FileCheck:
+        f = check_chunk(Path(path))  # lens chunks are files (object storage: not yet)
         if f.error is None:
             wrong = _wrong_file(f.intact, run.run_id, (row.start_tick, row.end_tick))
             if wrong is not None:
@@ -117,7 +118,7 @@ class LensBlobs:
     def mark(self, row: LensChunkRecord, state: str, why: str) -> object:
         return self.catalog.lens_chunks.mark(row.run_id, row.chunk_id, state, detail=why)
 
-    def record_intact(self, run_id: str, path: Path, f: FileCheck) -> LensChunkRecord:
+    def record_intact(self, run_id: str, path: Location, f: FileCheck) -> LensChunkRecord:
         """Record a verified file as the lens writer's recorder would (by path: a row
         with the same stored path is replaced)."""
         h = f.intact
@@ -142,7 +143,8 @@ class LensBlobs:
     def is_blob_name(self, name: str) -> bool:
         return layout.parse_lens_chunk_name(name) is not None
 
-    def orphan(self, run: RunFiles, path: Path, repair: bool) -> Problem:
+    def orphan(self, run: RunFiles, loc: Location, repair: bool) -> Problem:
+        path = Path(loc)
         span = layout.parse_lens_chunk_name(path.name)
         assert span is not None  # the walker only passes chunk names
         lo, hi = span

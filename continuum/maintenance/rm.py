@@ -7,6 +7,10 @@ rows (cascading) and its run policy, with audit entries. A crash at any point le
 what ``catalog rm`` again (or ``catalog verify --repair``) finishes. A live run, a run
 with branches, or one with pinned checkpoints is refused unless forced.
 
+On object storage (``s3://bucket/prefix/{run_id}``) the same order holds; the run's
+prefix is checked lexically (a key is one of this project's names directly under it) and
+only its own keys are deleted.
+
 Nothing below a root is followed: a run directory that is a symbolic link (or a row
 naming a directory that is not ``{root}/{run_id}``) refuses the whole removal up front
 with one line, before any row moves; files are unlinked by name in directories opened
@@ -69,7 +73,8 @@ def _check_dirs(run: RunRecord) -> None:
     """Refuse (one line, nothing moved yet) a run whose directories are not plainly its own."""
     try:
         for root, name in _dirs(run):
-            layout.confine(root, name)  # the root may be a link; the run directory may not
+            if not layout.is_object_url(root):  # a prefix has no links: lexical is the proof
+                layout.confine(root, name)  # the root may be a link; the run directory may not
     except LayoutError as exc:
         raise CatalogError(
             f"run {run.run_id!r} not removed: {exc}; fix or remove that directory by hand, "
@@ -81,6 +86,9 @@ def _remove_dirs(run: RunRecord) -> None:
     """The run's manifests, ``latest`` link and by-sample copies (derived from its chunks,
     gone with them), then its directories if now empty."""
     for root, name in _dirs(run):
+        if layout.is_object_url(root):
+            _remove_prefix(root, name)
+            continue
         with contextlib.suppress(OSError, LayoutError), layout.ConfinedDir(root, name) as folder:
             copies = [n for n, _ in folder.entries() if layout.parse_lens_by_sample_name(n)]
             for file in (layout.MANIFEST, layout.LATEST, *copies):
@@ -88,3 +96,16 @@ def _remove_dirs(run: RunRecord) -> None:
                     folder.unlink(file)
         with contextlib.suppress(OSError, LayoutError), layout.ConfinedDir(root) as parent:
             parent.rmdir(name)  # not empty: files the catalog didn't write stay
+
+
+def _remove_prefix(root: str, run_id: str) -> None:
+    """A run prefix on object storage: its derived manifest and by-sample copies (there is
+    no ``latest`` and no directory to remove); any other key under it stays."""
+    from continuum.blobs.storage import open_store  # s3fs: only for a run on object storage
+
+    with contextlib.suppress(OSError, LayoutError):
+        store = open_store(root)
+        for key in store.list(run_id):
+            name = key[len(run_id) + 1 :]
+            if name == layout.MANIFEST or layout.parse_lens_by_sample_name(name):
+                store.delete(layout.check_key(key, run_id))

@@ -7,7 +7,6 @@ is settled (the table in :mod:`continuum.maintenance.verify`) is here, once.
 from __future__ import annotations
 
 import dataclasses
-import os
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from continuum import layout
 from continuum.catalog import RunDirs, pid_alive
 from continuum.catalog.db import utcnow
 from continuum.catalog.records import _Record, span_text
-from continuum.errors import LayoutError
+from continuum.maintenance.folders import Folder, LocalFolder, Location, folder_of, name_of
 
 PENDING_GRACE = timedelta(hours=1)
 CHECKED_STATES = frozenset({"committed", "pending", "deleting", "missing", "corrupt"})
@@ -102,18 +101,18 @@ class BlobAdapter(Protocol):
     blob: str  # "checkpoint" | "lens": Problem.blob
 
     def files(self, run: RunDirs) -> RunFiles: ...
-    def path_of(self, run: RunFiles, row: Any) -> Path: ...
+    def path_of(self, run: RunFiles, row: Any) -> Location: ...
     def created_at(self, row: Any) -> datetime: ...
-    def check(self, run: RunFiles, row: Any, path: Path) -> FileCheck: ...
+    def check(self, run: RunFiles, row: Any, path: Location) -> FileCheck: ...
     def differences(self, row: Any, f: FileCheck) -> list[str]: ...
     def mark(self, row: Any, state: str, why: str) -> object: ...
-    def record_intact(self, run_id: str, path: Path, f: FileCheck) -> object: ...
+    def record_intact(self, run_id: str, path: Location, f: FileCheck) -> object: ...
     def problem(self, run: RunFiles, row: Any, kind: str, detail: str) -> Problem: ...
     def is_blob_name(self, name: str) -> bool: ...
-    def orphan(self, run: RunFiles, path: Path, repair: bool) -> Problem: ...
+    def orphan(self, run: RunFiles, path: Location, repair: bool) -> Problem: ...
 
 
-def reason(exc: BaseException, path: Path) -> str:
+def reason(exc: BaseException, path: Location) -> str:
     """The first line of ``exc``'s message, without the path the Problem names anyway."""
     text = (str(exc).splitlines() or [type(exc).__name__])[0]
     return text.removeprefix(f"{path}: ") or type(exc).__name__
@@ -131,17 +130,7 @@ def unlink_in_run_dir(run: RunFiles, path: Path) -> str | None:
     """Unlink ``path`` only as a file directly in ``run``'s own directory ``{root}/{run_id}``,
     opened without following a link (:class:`continuum.layout.ConfinedDir`); None when
     done (or already gone), else why it was left in place (one line)."""
-    try:
-        if run.directory is None or os.path.dirname(path) != os.path.normpath(run.directory):
-            raise LayoutError(f"{path} is not directly in run directory {run.directory}")
-        root, name = layout.split_run_dir(os.path.normpath(run.directory), run.run_id)
-        with layout.ConfinedDir(root, name) as folder:
-            folder.unlink(path.name)
-    except FileNotFoundError:
-        return None
-    except (LayoutError, OSError) as exc:
-        return f"{exc}; left in place"
-    return None
+    return LocalFolder(run.run_id, run.directory).unlink(path)
 
 
 def settle(problem: Problem, state: str, mark: Marker, repair: bool) -> Problem:
@@ -158,6 +147,14 @@ class Walker:
     def __init__(self, adapter: BlobAdapter, repair: bool) -> None:
         self.a = adapter
         self.repair = repair
+        self._folders: dict[tuple[str, str | None], Folder] = {}
+
+    def folder(self, run: RunFiles) -> Folder:
+        """Where ``run``'s blobs are: its directory, or its prefix on object storage."""
+        key = (run.run_id, run.directory)
+        if key not in self._folders:
+            self._folders[key] = folder_of(run.run_id, run.directory)
+        return self._folders[key]
 
     def run(self, run: RunFiles) -> tuple[int, list[Problem]]:
         """(rows checked, problems) for one run."""
@@ -175,7 +172,7 @@ class Walker:
         if row.state == "pending" and utcnow() - self.a.created_at(row) < PENDING_GRACE:
             return None  # its write may still be in progress
         path = self.a.path_of(run, row)
-        if not path.is_file():
+        if not self.folder(run).exists(path):
             return self.gone(run, row)
         if row.state == "deleting":
             return self.finish_prune(run, row, path)
@@ -203,20 +200,20 @@ class Walker:
         problem = self.a.problem(run, row, kind, detail)
         return settle(problem, state, lambda s, why: self.a.mark(row, s, why), self.repair)
 
-    def finish_prune(self, run: RunFiles, row: Any, path: Path) -> Problem:
+    def finish_prune(self, run: RunFiles, row: Any, path: Location) -> Problem:
         """A ``deleting`` row whose file is still there (an interrupted prune): with
         ``repair``, the file deleted and the row ``pruned``."""
         detail = "deleting row, file still there"
         problem = self.a.problem(run, row, "interrupted-prune", detail)
         if not self.repair:
             return problem
-        if (why := unlink_in_run_dir(run, path)) is not None:
+        if (why := self.folder(run).unlink(path)) is not None:
             return done(problem, None, f"; {why}")
         self.a.mark(row, "pruned", "catalog verify")
         return done(problem, "file deleted, marked pruned")
 
     def rerecord(
-        self, run: RunFiles, row: Any, path: Path, f: FileCheck, changed: Sequence[str]
+        self, run: RunFiles, row: Any, path: Location, f: FileCheck, changed: Sequence[str]
     ) -> Problem:
         detail = f"intact file differs from its row ({', '.join(changed)})"
         problem = self.a.problem(run, row, "changed", detail)
@@ -228,18 +225,18 @@ class Walker:
     # -- files no row lists ----------------------------------------------
 
     def directory(self, run: RunFiles) -> list[Problem]:
-        directory = Path(run.directory) if run.directory else None
-        if directory is None or directory.is_symlink() or not directory.is_dir():
-            return []  # a run directory replaced by a link is never listed through it
+        folder = self.folder(run)
+        entries = folder.entries()
+        if not entries:
+            return []
         live = [r for r in run.rows if r.state != "pruned"]
-        listed = {os.path.realpath(self.a.path_of(run, r)) for r in live}
+        listed = {folder.identity(self.a.path_of(run, r)) for r in live}
         out: list[Problem] = []
-        for entry in sorted(directory.iterdir()):
-            if not entry.is_file():
-                continue
-            if self.a.is_blob_name(entry.name) and os.path.realpath(entry) not in listed:
+        for entry in entries:
+            name = name_of(entry)
+            if self.a.is_blob_name(name) and folder.identity(entry) not in listed:
                 out.append(self.a.orphan(run, entry, self.repair))
-            elif (pid := layout.temp_pid(entry.name)) is not None:
+            elif isinstance(entry, Path) and (pid := layout.temp_pid(name)) is not None:
                 found = check_temp(run, entry, pid, self.repair, self.a.blob)
                 out += [found] if found else []
         return out

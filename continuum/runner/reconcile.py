@@ -14,9 +14,9 @@ rules and state machine (:mod:`continuum.maintenance.walker`, moves audit-logged
 only without the grace period: a pending row whose file exists and verifies is
 re-recorded ``committed`` with what the file holds; one whose file is missing
 becomes ``missing``, one whose file is bad ``corrupt`` (only where the run's directory
-is visible from here: another host's disk is not judged). Files of the run's
-directories that no row lists are adopted as verify adopts them, and temporaries of
-the dead writer are removed. Committed rows are not re-verified (that is
+is visible from here: another host's disk is not judged; object storage always is).
+Files of the run's directories that no row lists are adopted as verify adopts them, and
+temporaries of the dead writer are removed. Committed rows are not re-verified (that is
 ``catalog verify``'s job; resuming must stay cheap). Then the run's tick range is
 settled against what is now committed (``Runs.settle_ticks``): each crashed segment
 ends at its newest committed checkpoint, and the run's range at the furthest of them,
@@ -36,6 +36,7 @@ import logging
 import os
 from datetime import datetime
 
+from continuum import layout
 from continuum.blobs.worker import describe
 from continuum.catalog import Catalog, CheckpointRecord, LensChunkRecord, RunDirs, RunRecord
 from continuum.errors import CatalogConflictError, LayoutError
@@ -74,7 +75,9 @@ def settle_dead_run(catalog: Catalog, run_id: str) -> RunRecord:
 
 def _settle(adapter: _DeadCheckpoints | _DeadLensChunks, dirs: RunDirs) -> None:
     files = adapter.files(dirs)
-    if not files.directory or not os.path.isdir(files.directory):
+    if not files.directory:
+        return
+    if not layout.is_object_url(files.directory) and not os.path.isdir(files.directory):
         return  # not visible from here (another host's disk): its files cannot be judged
     walker = Walker(adapter, repair=True)
     found = [walker.row(files, row) for row in files.rows if row.state == "pending"]

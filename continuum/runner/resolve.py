@@ -326,7 +326,7 @@ def _check_run_dir(run_dir: Path, run_id: str) -> None:
 def _check_seed(req: RunRequest, header: CheckpointHeader) -> None:
     if req.seed is not None and req.seed != header.seed:
         raise ResumeMismatchError(
-            f"{header.path}: the checkpoint's seed is {header.seed}; a "
+            f"{header.where}: the checkpoint's seed is {header.seed}; a "
             f"resume keeps it (drop --seed {req.seed})"
         )
 

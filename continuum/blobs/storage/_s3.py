@@ -13,19 +13,26 @@ missing credentials, missing key — each one line saying what to check.
 
 A write is one ``PutObject`` (``CreateMultipartUpload`` ... ``Complete`` past
 ``2 * part_bytes``; S3 shows a multipart object only once it is complete, and s3fs
-aborts the upload on failure), then a ``HeadObject`` whose size and ETag must be the
-ones computed from the bytes sent (MD5, or the MD5 of the part MD5s with ``-N``). A
-store whose ETags are not MD5s (SSE-KMS) gets a read-back compared byte for byte.
+aborts the upload on failure) whose ETag must be the one computed from the bytes sent:
+the server's CRC32 of what it stored, in the PUT's own answer (botocore sends a CRC32
+with every PUT by default and the server checks it; ours is computed beside the upload,
+so no extra round trip and little extra time), else the ETag: the MD5 (or, for a
+multipart upload, read by a ``HeadObject`` with the size, the MD5 of the part MD5s with
+``-N``). A store whose ETags are not MD5s (SSE-KMS) gets a read-back compared byte for
+byte.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import os
 import re
 import threading
+import zlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from continuum import layout
@@ -70,6 +77,17 @@ _ENV = (
 _MD5_ETAG = re.compile(r"^[0-9a-f]{32}(-[0-9]+)?$")
 _lock = threading.Lock()
 _filesystems: dict[tuple[object, ...], Any] = {}
+
+
+_hashers: list[ThreadPoolExecutor] = []
+
+
+def _hasher() -> ThreadPoolExecutor:
+    """One thread that checksums a body while it uploads."""
+    with _lock:
+        if not _hashers:
+            _hashers.append(ThreadPoolExecutor(1, thread_name_prefix="continuum-s3-checksum"))
+        return _hashers[0]
 
 
 def _filesystem() -> Any:
@@ -253,9 +271,18 @@ class S3Store:
     def put_bytes(self, key: str, data: BytesLike) -> None:
         body = data if isinstance(data, bytes) else bytes(data)
         path = self._path(key)
+        crc = _hasher().submit(zlib.crc32, body)  # beside the upload (zlib drops the GIL)
         with self._do("write", key):
-            self._fs.pipe_file(path, body, chunksize=self.part_bytes)
-            info = self._fs.info(path)
+            out = self._fs.pipe_file(path, body, chunksize=self.part_bytes)
+            stored = out.get("ChecksumCRC32") if isinstance(out, dict) else None
+            if stored is not None:  # a single PUT: the server's CRC32 of what it stored
+                if base64.b64decode(stored) == crc.result().to_bytes(4, "big"):
+                    return
+                raise StorageIntegrityError(
+                    f"{self.location(key)} does not hold the bytes just written (CRC32); "
+                    "the object store corrupted it: retry, or check the store"
+                )
+            info = self._fs.info(path)  # multipart, or no CRC32 in the answer: ask the object
         self._verify(key, body, info)
 
     def _verify(self, key: str, body: bytes, info: dict[str, Any]) -> None:

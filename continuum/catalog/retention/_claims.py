@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, String, any_, bindparam, func, select
 
+from continuum import layout
 from continuum.catalog.audit import bounded_detail, bounded_path
 from continuum.catalog.blob_rows import BlobKind
 from continuum.catalog.db import new_id, utcnow
@@ -50,6 +51,8 @@ class Group(NamedTuple):
 
 def run_base(run_dir: str | None) -> str | None:
     """``Group.base`` for a run directory (None unless it is absolute)."""
+    if run_dir and layout.is_object_url(run_dir):
+        return run_dir.rstrip("/") + "/"  # a run's prefix on object storage
     return os.path.join(run_dir, "") if run_dir and os.path.isabs(run_dir) else None
 
 

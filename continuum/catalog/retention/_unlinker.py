@@ -19,6 +19,13 @@ and its rows stay ``committed``), and each file is unlinked by name in that desc
 a check and an unlink can send a deletion elsewhere. Any other row's file is left in
 place and reported.
 
+On object storage (a run whose directory is ``s3://bucket/prefix/{run_id}``) the same
+rows are claimed first; each object is then deleted from this process through the
+storage seam (one ``DeleteObject`` per key, never sent to the child), and only a key
+that is one of this project's blob names directly under the run's own prefix
+(:func:`continuum.layout.run_file_name`, :func:`continuum.layout.check_key`); a failed
+delete leaves its row ``deleting`` for the next prune or ``verify --repair``.
+
 The child only ever receives files of rows already claimed (``deleting``): if
 either side dies, what is left is what any crash leaves, ``deleting`` rows that
 the next prune or ``catalog verify --repair`` finishes. If the child cannot be
@@ -112,9 +119,33 @@ def _settled(groups: Sequence[Group], bad: dict[int, str]) -> Unlinked:
     return done, failed
 
 
+def _remote(t: Target | str) -> bool:
+    return isinstance(t, Target) and layout.is_object_url(t.root)
+
+
+def _delete_objects(g: Group, targets: list[Target | str], bad: dict[int, str]) -> None:
+    """Delete the objects of a group on object storage, each key confined to its run."""
+    from continuum.blobs.storage import open_store  # s3fs, only for a run on object storage
+    from continuum.errors import StorageError
+
+    store = None
+    for item, t in zip(g.items, targets, strict=True):
+        if not isinstance(t, Target):
+            bad[id(item)] = t
+            continue
+        try:
+            store = store or open_store(t.root)
+            store.delete(layout.check_key(layout.join_key(t.directory, t.name), t.directory))
+        except (LayoutError, StorageError) as exc:
+            bad[id(item)] = f"{t.path}: {exc}"
+
+
 def _unlink_group(g: Group, bad: dict[int, str]) -> None:
     targets = _targets(g)
     first = next((t for t in targets if isinstance(t, Target)), None)
+    if first is not None and _remote(first):
+        _delete_objects(g, targets, bad)
+        return
     folder: layout.ConfinedDir | None = None
     why: str | None = None
     if first is not None:
@@ -180,7 +211,13 @@ class Unlinker:
         self._targets = [_targets(g) for g in groups]  # once a batch: send and receive use it
         if self._proc is None:
             return
-        fields = [field for ts in self._targets for t in ts if isinstance(t, Target) for field in t]
+        fields = [
+            field
+            for ts in self._targets
+            for t in ts
+            if isinstance(t, Target) and not _remote(t)  # objects are deleted here
+            for field in t
+        ]
         payload = os.fsencode("".join(f"{f}\0" for f in fields))
         try:
             _write(self._proc.stdin, b"%d\n%s" % (len(payload), payload))
@@ -197,7 +234,11 @@ class Unlinker:
         except (OSError, ValueError) as exc:
             self._lost(f"stopped answering: {exc}")
             return unlink_here(groups)
-        return _settled(groups, _failures(groups, self._targets, answer))
+        bad = _failures(groups, self._targets, answer)
+        for g, ts in zip(groups, self._targets, strict=True):
+            if any(_remote(t) for t in ts):
+                _unlink_group(g, bad)
+        return _settled(groups, bad)
 
     def close(self) -> None:
         if self._proc is None:

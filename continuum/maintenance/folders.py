@@ -1,0 +1,118 @@
+"""Where one run's blobs of one kind live, as the verify walker touches them.
+
+A run directory on disk (:class:`LocalFolder`) or a run prefix on object storage
+(:class:`ObjectFolder`, ``s3://bucket/prefix/{run_id}``): whether a blob exists, the
+blobs directly in it, and deleting one — confined, in both, to the run's own place
+(on disk: by name in the directory opened without following links; on object storage:
+a key that is one of this project's blob names directly under the run's prefix,
+checked by :mod:`continuum.layout`, never anything else in the bucket).
+
+A *location* is a ``Path`` on disk and an ``s3://`` URL (a ``str``) on object storage.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Protocol
+
+from continuum import layout
+from continuum.errors import LayoutError, StorageError
+
+Location = Path | str
+
+
+def name_of(loc: Location) -> str:
+    """The file (object) name of a location."""
+    return loc.rsplit("/", 1)[-1] if isinstance(loc, str) else loc.name
+
+
+def stored(loc: Location) -> Path | str:
+    """What a blob row records for a location: a URL as it is, a file by its resolved path."""
+    return loc if isinstance(loc, str) else loc.resolve()
+
+
+class Folder(Protocol):
+    def exists(self, loc: Location) -> bool: ...
+    def unlink(self, loc: Location) -> str | None: ...
+    def entries(self) -> list[Location]: ...
+    def identity(self, loc: Location) -> str: ...
+
+
+class LocalFolder:
+    """A run directory ``{root}/{run_id}`` on this host's filesystem."""
+
+    def __init__(self, run_id: str, directory: str | None) -> None:
+        self.run_id, self.directory = run_id, directory
+
+    def exists(self, loc: Location) -> bool:
+        return Path(loc).is_file()
+
+    def unlink(self, loc: Location) -> str | None:
+        """None when deleted (or already gone), else why it was left in place."""
+        path = Path(loc)
+        try:
+            if self.directory is None or os.path.dirname(path) != os.path.normpath(self.directory):
+                raise LayoutError(f"{path} is not directly in run directory {self.directory}")
+            root, name = layout.split_run_dir(os.path.normpath(self.directory), self.run_id)
+            with layout.ConfinedDir(root, name) as folder:
+                folder.unlink(path.name)
+        except FileNotFoundError:
+            return None
+        except (LayoutError, OSError) as exc:
+            return f"{exc}; left in place"
+        return None
+
+    def entries(self) -> list[Location]:
+        directory = Path(self.directory) if self.directory else None
+        if directory is None or directory.is_symlink() or not directory.is_dir():
+            return []  # a run directory replaced by a link is never listed through it
+        return [entry for entry in sorted(directory.iterdir()) if entry.is_file()]
+
+    def identity(self, loc: Location) -> str:
+        return os.path.realpath(loc)
+
+
+class ObjectFolder:
+    """A run prefix ``s3://bucket/prefix/{run_id}`` on object storage."""
+
+    def __init__(self, run_id: str, directory: str) -> None:
+        from continuum.blobs.storage import open_store
+
+        self.run_id, self.directory = run_id, directory.rstrip("/")
+        root, _ = layout.split_run_dir(self.directory, run_id)
+        self.store = open_store(root)
+
+    def key(self, loc: Location) -> str:
+        """The store key of ``loc``: a blob name directly under the run's prefix, or
+        ``LayoutError`` (the one test of what may be deleted here)."""
+        name = layout.run_file_name(self.directory, str(loc))
+        return layout.check_key(layout.join_key(self.run_id, name), self.run_id)
+
+    def exists(self, loc: Location) -> bool:
+        return self.store.exists(self.key(loc))
+
+    def unlink(self, loc: Location) -> str | None:
+        try:
+            self.store.delete(self.key(loc))
+        except (LayoutError, StorageError) as exc:
+            return f"{exc}; left in place"
+        return None
+
+    def entries(self) -> list[Location]:
+        found: list[Location] = []
+        for key in self.store.list(self.run_id):
+            rest = key[len(self.run_id) + 1 :]
+            if "/" not in rest:  # directly under the run's prefix
+                found.append(layout.object_child(self.directory, rest))
+        return found
+
+    def identity(self, loc: Location) -> str:
+        return str(loc)
+
+
+def folder_of(run_id: str, directory: str | None) -> Folder:
+    """The folder of a run's ``directory`` as its row names it (disk or object storage)."""
+    if directory is not None and layout.is_object_url(directory):
+        return ObjectFolder(run_id, directory)
+    return LocalFolder(run_id, directory)
