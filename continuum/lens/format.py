@@ -560,7 +560,7 @@ def expected_layout(h: ChunkHeader) -> dict[str, tuple[str, tuple[int, ...]]]:
     return out
 
 
-def open_lens_container(path: Path, threads: int) -> ContainerReader:
+def open_lens_container(path: Path | str, threads: int) -> ContainerReader:
     """A ``LENS`` container open for reading (a chunk or a by-sample copy): content
     problems are LensCorruptError, a file that cannot be opened one LensError line.
     A placeholder of a remote lens dir's view is read by ranged GETs
@@ -596,7 +596,8 @@ class ChunkFile:
     ) -> None:
         self.path = Path(path)
         self.reads = ValueReads() if reads is None else reads
-        self._reader = open_lens_container(self.path, threads)
+        # an s3:// URL as given (a Path would fold its //): read by ranges (lens.remote)
+        self._reader = open_lens_container(path if layout.is_object_url(path) else self.path, threads)
         try:
             self.header = parse_header(self.path, self._reader.header)
             self._check_layout()

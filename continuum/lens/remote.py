@@ -66,7 +66,15 @@ _urls: dict[str, str] = {}  # a view's top directory -> the URL it stands for
 
 
 def remote_object(path: Path | str) -> RemoteObject | None:
-    """The object a placeholder of a view stands for (None: an ordinary local file)."""
+    """The object a placeholder of a view stands for, or an ``s3://`` URL names (its size
+    asked: one HEAD); None for an ordinary local file."""
+    if isinstance(path, str) and layout.is_object_url(path):
+        parent, _, name = path.rpartition("/")
+        store = open_store(parent)
+        try:
+            return RemoteObject(store, name, store.size(name))
+        except StorageError as exc:
+            raise LensError(f"{path}: cannot read lens object: {exc}") from None
     with _lock:
         return _objects.get(os.path.abspath(path)) if _objects else None
 
