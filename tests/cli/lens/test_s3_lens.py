@@ -195,3 +195,33 @@ def test_bad_endpoint_or_missing_bucket_is_one_line_and_writes_nothing(
     assert s3_keys(bucket, prefix) == []
     with Catalog(url) as cat:
         assert not cat.search.list(limit=10).runs
+
+
+@pytest.mark.slow
+def test_verify_finds_a_damaged_s3_chunk_and_rm_deletes_the_run_objects(
+    s3_root: str, tmp_path: Path
+):
+    from tests.conftest import s3_client
+
+    url = f"sqlite:///{tmp_path / 'cat.db'}"
+    done = summary(
+        run("--lens-dir", f"{s3_root}/lens", "--lens-export-dir", f"{s3_root}/exp",
+            "--catalog", url)
+    )  # fmt: skip
+    run_id = done["run_id"]
+    clean = invoke("catalog", "verify", "--catalog", url, "--json")
+    assert clean.exit_code == 0 and json.loads(clean.stdout)["lens_chunks"] == 3
+    bucket, prefix = s3_root[len("s3://") :].split("/", 1)
+    key = f"{prefix}/lens/{run_id}/lens_snapshot_0000000100-0000000200.lens"
+    client = s3_client()
+    blob = bytearray(client.get_object(Bucket=bucket, Key=key)["Body"].read())
+    blob[-300] ^= 0xFF
+    client.put_object(Bucket=bucket, Key=key, Body=bytes(blob))
+    found = json.loads(invoke("catalog", "verify", "--catalog", url, "--json").stdout)
+    assert [(p["kind"], p["path"]) for p in found["problems"]] == [
+        ("corrupt", f"s3://{bucket}/{key}")
+    ]
+    client.put_object(Bucket=bucket, Key=f"{prefix}/exp/run_id={run_id}/notes.txt", Body=b"x")
+    removed = invoke("catalog", "rm", run_id, "--yes", "--json", "--catalog", url)
+    assert removed.exit_code == 0, removed.output
+    assert s3_keys(bucket, prefix) == [f"{prefix}/exp/run_id={run_id}/notes.txt"]
