@@ -183,7 +183,9 @@ def main() -> None:
         result: dict[str, object] = {"scenario": args.scenario, "steps": args.steps}
         result["endpoint"] = endpoint
         print("bench_storage_lens: capture...", file=sys.stderr)
-        result.update(capture(args.steps, args.scenario, args.rounds, root / "lens", f"s3://{name}/lens"))
+        result.update(
+            capture(args.steps, args.scenario, args.rounds, root / "lens", f"s3://{name}/lens")
+        )
         run_dir = Path(str(result.pop("_run_dir")))
         print("bench_storage_lens: point history...", file=sys.stderr)
         result.update(point_history(run_dir, root / "exp", f"s3://{name}/exp", args.repeat))

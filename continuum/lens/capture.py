@@ -87,7 +87,7 @@ class CaptureConfig:
     ``chunk_size=None`` picks one (:func:`choose_chunk_size`); ``memory=None`` is
     :func:`default_memory`."""
 
-    lens_dir: Path
+    lens_dir: Path | str  # a str only for object storage (s3://..., lens.mirror)
     stride: int = 1
     fields: tuple[str, ...] | None = None
     chunk_size: int | None = None
@@ -530,7 +530,9 @@ class LensCapture:
             if self.config.full and full.is_file():
                 mirror.put(full, [full.read_bytes()])
         except OSError as exc:
-            writer.failures.add("lens_full", f"{mirror.location(full)} not written: {describe(exc)}")
+            writer.failures.add(
+                "lens_full", f"{mirror.location(full)} not written: {describe(exc)}"
+            )
         try:
             mirror.push_manifest()
         except OSError as exc:

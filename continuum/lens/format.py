@@ -81,8 +81,8 @@ from continuum.blobs import (
     write_container,
 )
 from continuum.errors import LensCorruptError, LensError
-from continuum.lens.remote import open_remote, remote_object
 from continuum.lens.reconstruct import CELLS, GLOBAL, POINTS, FieldConfig, topology_from_spec
+from continuum.lens.remote import open_remote, remote_object
 from continuum.topology import CubedSphere
 from continuum.world.ir import WorldIR
 from continuum.world.units import MAX_UNITS_CHARS, check_units
@@ -597,7 +597,9 @@ class ChunkFile:
         self.path = Path(path)
         self.reads = ValueReads() if reads is None else reads
         # an s3:// URL as given (a Path would fold its //): read by ranges (lens.remote)
-        self._reader = open_lens_container(path if layout.is_object_url(path) else self.path, threads)
+        self._reader = open_lens_container(
+            path if layout.is_object_url(path) else self.path, threads
+        )
         try:
             self.header = parse_header(self.path, self._reader.header)
             self._check_layout()

@@ -118,7 +118,9 @@ class LensMirror:
                 try:
                     self.put(copy.path, [copy.path.read_bytes()])
                 except (OSError, ValueError) as exc:
-                    log.warning("lens: by-sample copy %s not put: %s", copy.path.name, describe(exc))
+                    log.warning(
+                        "lens: by-sample copy %s not put: %s", copy.path.name, describe(exc)
+                    )
                     continue
                 written.append(replace(copy, location=self.location(copy.path)))
             removed = []
@@ -126,9 +128,7 @@ class LensMirror:
                 with contextlib.suppress(OSError):
                     self.store.delete(self.key(path))
                 removed.append(path)
-            told = Compacted(
-                written, removed, done.pending, [self.location(p) for p in removed]
-            )
+            told = Compacted(written, removed, done.pending, [self.location(p) for p in removed])
             for callback in callbacks:
                 callback(told)
 
@@ -142,4 +142,3 @@ class LensMirror:
 def remote_root(lens_dir: object) -> str | None:
     """The ``s3://`` lens root of ``--lens-dir``, or None for a local directory."""
     return str(lens_dir).rstrip("/") if layout.is_object_url(lens_dir) else None
-

@@ -196,7 +196,9 @@ class RangedReader(ContainerReader):
         return np.frombuffer(bytearray(data), np.uint8)
 
 
-def open_remote(obj: RemoteObject, kind: bytes, error_cls: type[BlobError], threads: int) -> RangedReader:
+def open_remote(
+    obj: RemoteObject, kind: bytes, error_cls: type[BlobError], threads: int
+) -> RangedReader:
     """A :class:`RangedReader` of ``obj``; storage failures are one ``LensError`` line."""
     try:
         return RangedReader(obj, kind, error_cls=error_cls, threads=threads)

@@ -66,7 +66,7 @@ class ObjectPath(PurePosixPath):
 
 def split_roots(text: str) -> list[str]:
     """``CONTINUUM_EXPORT_ROOTS`` split on ``os.pathsep`` (``:``), an ``s3://...`` kept whole."""
-    pieces, out = text.split(os.pathsep), []
+    pieces, out = text.split(os.pathsep), list[str]()
     for piece in pieces:
         if out and piece.startswith("//") and layout.is_object_url(f"{out[-1]}:{piece}"):
             out[-1] = f"{out[-1]}:{piece}"
@@ -225,7 +225,9 @@ def _list_remote(url: str, out: Files, fs: Any = None) -> None:
     def part(key: str) -> Path:
         return ObjectPath(store.location(key))  # type: ignore[return-value]
 
-    copies = {k[len(layout.BY_SAMPLE) + 1 :] for k in keys if _matches(k, layout.BY_SAMPLE_PART_GLOB)}
+    copies = {
+        k[len(layout.BY_SAMPLE) + 1 :] for k in keys if _matches(k, layout.BY_SAMPLE_PART_GLOB)
+    }
     timed = [k for k in keys if _matches(k, layout.FIELD_PART_GLOB)]
     out.by_time += [part(k) for k in timed]
     out.by_sample += [part(f"{layout.BY_SAMPLE}/{k}") for k in sorted(copies)]
@@ -264,9 +266,7 @@ def _confined(
     return kept
 
 
-def list_files(
-    roots: Sequence[Root], dirs: Sequence[Root], warn: Warn, fs: Any = None
-) -> Files:
+def list_files(roots: Sequence[Root], dirs: Sequence[Root], warn: Warn, fs: Any = None) -> Files:
     """Every part under ``dirs`` (each inside ``roots``) that may be read; one warning line
     if any was skipped (a symlink leading outside the roots, or not a regular file).
     ``fs``: the filesystem that will read ``s3://`` parts, whose listing cache is filled."""

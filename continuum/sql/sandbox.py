@@ -239,7 +239,7 @@ class Session:
     def __init__(
         self,
         con: duckdb.DuckDBPyConnection,
-        roots: Sequence[Path],
+        roots: Sequence[Path | str],
         limits: Limits,
         temp_dir: str,
         *,

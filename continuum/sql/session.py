@@ -74,10 +74,10 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from continuum import layout
+from continuum.blobs.storage import fsspec_filesystem
 from continuum.sql.catalog_tables import CatalogTables, gap_filter
 from continuum.sql.errors import translate
 from continuum.sql.limits import DEFAULT_TIMEOUT_S, Limits
-from continuum.blobs.storage import fsspec_filesystem
 from continuum.sql.roots import Warn, configured_roots, list_files, remote_roots, search_dirs
 from continuum.sql.routing import route
 from continuum.sql.sandbox import Furnished, Session, private_temp_dir, sandboxed
@@ -462,7 +462,7 @@ def _locked(
 
 def _views(
     con: duckdb.DuckDBPyConnection,
-    readable: Sequence[Path],
+    readable: Sequence[Path | str],
     search: Sequence[str],
     tables: CatalogTables,
     warn: Warn,

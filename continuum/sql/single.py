@@ -84,7 +84,9 @@ def export_file(
     con = duckdb.connect(config={"threads": 1})
     try:
         local = remote.staging if remote is not None else Path(root)
-        done = export_chunk(con, path, local, fields=fields, start=start, stop=stop, layouts=layouts)
+        done = export_chunk(
+            con, path, local, fields=fields, start=start, stop=stop, layouts=layouts
+        )
         if remote is not None:
             remote.publish(done)
         else:

@@ -95,9 +95,11 @@ def test_a_damaged_object_is_reported_not_read(s3_run):
     blob = bytearray(store.get_bytes(key))
     blob[-100] ^= 0xFF  # in the payload: the header still reads
     s3_client().put_object(Bucket=store.bucket, Key=f"{store.prefix}/{key}", Body=bytes(blob))  # type: ignore[attr-defined]
-    with LensStore(remote_view(f"{root}/{run_id}")) as lens:
-        with pytest.raises(LensCorruptError, match=r"s3://.*lens_snapshot_0000000010"):
-            lens.load()
+    with (
+        LensStore(remote_view(f"{root}/{run_id}")) as lens,
+        pytest.raises(LensCorruptError, match=r"s3://.*lens_snapshot_0000000010"),
+    ):
+        lens.load()
 
 
 def test_an_empty_prefix_is_one_line(s3_root: str, tmp_path: Path):

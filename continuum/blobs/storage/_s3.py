@@ -110,7 +110,7 @@ def _filesystem() -> Any:
         return fs
 
 
-class _Snapshot(s3fs.S3FileSystem):  # type: ignore[misc]
+class _Snapshot(s3fs.S3FileSystem):
     """An s3fs filesystem answering ``info`` and ``exists`` for what :meth:`prime` listed
     from memory, in the calling thread: through s3fs's event loop each costs a thread
     hop (~1 ms on a busy machine), and DuckDB asks both at every open of every file."""

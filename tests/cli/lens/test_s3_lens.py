@@ -109,7 +109,9 @@ def test_lens_commands_read_s3_as_they_read_a_directory(
         ["query", "atmosphere.temperature", "--tick", "120", "--position", "0,0,1"],
         ["history", "surface.elevation", "--position", "1,0.2,0"],
     ):
-        there = invoke("lens", *args, "--lens-dir", lens_remote, "--run", remote["run_id"], "--json")
+        there = invoke(
+            "lens", *args, "--lens-dir", lens_remote, "--run", remote["run_id"], "--json"
+        )
         here = invoke("lens", *args, "--lens-dir", lens_local, "--run", local["run_id"], "--json")
         assert there.exit_code == 0, there.output
         assert json.loads(there.stdout) == json.loads(here.stdout)
