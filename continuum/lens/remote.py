@@ -141,6 +141,15 @@ def remote_view(url: str) -> Path:
     return top
 
 
+def remote_path(url: str) -> Path:
+    """The local path standing for ``url``: a view of the lens root or run dir it names,
+    or, for one ``.lens`` object, its placeholder in the view of its prefix."""
+    parent, _, name = url.rstrip("/").rpartition("/")
+    if layout.is_lens_file_name(name) and layout.split_object_url(parent)[2]:
+        return remote_view(parent) / name
+    return remote_view(url)
+
+
 def _wanted(key: str) -> bool:
     """Lens objects and manifests (what readers of a lens dir look at), nothing else."""
     name = key.rsplit("/", 1)[-1]

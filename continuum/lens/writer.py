@@ -24,6 +24,10 @@ Everything else is off the loop, in three pipelined stages (threads joined by qu
 3. ``lens-io`` commits the blob atomically (temp file, fsync, rename, fsync dir),
    records it and the gaps it carries in the manifest in one rewrite, and calls the
    ``on_seal`` / ``on_gap`` callbacks (the catalog records chunks and gaps through them).
+   For an ``s3://`` lens dir (``mirror``, :mod:`continuum.lens.mirror`) the file is the
+   staging copy and the commit goes on: ``on_begin`` (the catalog's ``pending`` row),
+   the whole blob put from the bytes the encoder built (size and ETag checked), the
+   derived manifest object; a failed put loses the window as a failed write does.
 
 **Windows.** A chunk file holds exactly one window ``[kC, (k+1)C)`` of ``chunk_size``
 ticks and is named by it; its header's ``tick_range`` is the part of the window it is

@@ -90,12 +90,9 @@ def local(location: Path | str | None) -> Path | None:
         return location
     if not layout.is_object_url(location):
         return Path(location)
-    from continuum.lens.remote import remote_view
+    from continuum.lens.remote import remote_path
 
-    parent, _, name = location.rpartition("/")
-    if layout.is_lens_file_name(name) and layout.split_object_url(parent)[2]:
-        return remote_view(parent) / name
-    return remote_view(location)
+    return remote_path(location)
 
 
 @dataclass(frozen=True)
