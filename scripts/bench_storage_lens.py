@@ -15,12 +15,16 @@ Figures and targets:
   beside it, ``s3_over_local`` the local rate over the s3 rate, and ``*_wall`` the same
   for whole runs (the last window's put included). The puts run on the lens writer's io
   thread; on a machine whose other load takes the second core (``load_average``) the
-  ratios say little.
+  ratios say little, and a local moto server takes CPU a real S3 does not
+  (``s3_server_cpu_s_per_run``: its CPU seconds during one s3 run).
 - ``duckdb_point_history_s3_ratio``: one sample's history over every tick
   (``fields_by_sample``, the ``--layout cell`` copy) from exports on S3 over the same query
-  on the same exports in a local directory, both sessions warm (footers cached),
-  interleaved, medians; target <= 3. Against moto on the same host, so the network is
-  loopback: a real region adds its latency per ranged read.
+  on the same exports in a local directory (in the page cache), each repeat a sample not
+  read before (footers cached by the session, the pages not), interleaved, medians;
+  target <= 3. ``duckdb_point_history_s3_warm_ratio``: the same sample again (DuckDB's
+  file cache holds its pages). A cold history costs two ranged GETs per part file, one
+  after another; against moto on the same host a GET of a part of a 60 MB object takes
+  ~45 ms (moto reads the whole object per request), a real region ~15-30 ms to first byte.
 """
 
 from __future__ import annotations
@@ -52,6 +56,20 @@ AWS_TEST_ENV = {
 }
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of process ``pid`` so far (0 when unknown)."""
+    if pid is None:
+        return 0.0
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return 0.0
+
+
+SERVER: dict[str, int | None] = {"pid": None}  # the moto subprocess, when started here
+
+
 @contextlib.contextmanager
 def s3_server() -> Iterator[str]:
     """``AWS_ENDPOINT_URL`` as set, else a moto server in a subprocess for the benchmark."""
@@ -63,6 +81,7 @@ def s3_server() -> Iterator[str]:
         port = sock.getsockname()[1]
     cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    SERVER["pid"] = proc.pid
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -105,7 +124,7 @@ def capture(steps: int, scenario: str, rounds: int, local: Path, remote: str) ->
     modes = ("off", "local", "s3")
     rates: dict[str, list[float]] = {m: [] for m in modes}
     walls: dict[str, list[float]] = {m: [] for m in modes}
-    lost, failed, run_dirs = 0, 0, []
+    lost, failed, run_dirs, server_cpu = 0, 0, [], []
     for k in range(rounds):
         for mode in modes:
             lens: dict[str, object] = {}
@@ -113,8 +132,10 @@ def capture(steps: int, scenario: str, rounds: int, local: Path, remote: str) ->
                 lens = {"lens_dir": local / f"r{k}", "lens_stride": 1}
             elif mode == "s3":
                 lens = {"lens_dir": f"{remote}/r{k}", "lens_stride": 1}
-            wall = time.perf_counter()
+            wall, before = time.perf_counter(), cpu_seconds(SERVER["pid"])
             summary = run(steps, scenario, **lens)
+            if mode == "s3":
+                server_cpu.append(cpu_seconds(SERVER["pid"]) - before)
             walls[mode].append(steps / (time.perf_counter() - wall))
             rates[mode].append(summary["ticks_per_s"])
             if mode != "off":
@@ -134,6 +155,7 @@ def capture(steps: int, scenario: str, rounds: int, local: Path, remote: str) ->
         "s3_over_local": round(med["local"] / med["s3"], 3),
         "capture_overhead_s3_wall": round(wall["off"] / wall["s3"], 3),
         "capture_overhead_local_wall": round(wall["off"] / wall["local"], 3),
+        "s3_server_cpu_s_per_run": round(statistics.median(server_cpu), 2),
         "lost_frames": lost,
         "failures": failed,
         "_run_dir": str(run_dirs[0]),
@@ -149,24 +171,34 @@ def point_history(run_dir: Path, local: Path, remote: str, repeat: int) -> dict:
     export_run(run_dir, remote, layouts=layouts)
     query = (
         f"SELECT tick, value FROM fields_by_sample WHERE field = '{FIELD}' AND "
-        "sample = 300 ORDER BY tick"
+        "sample = {} ORDER BY tick"
     )
-    times: dict[str, list[float]] = {"local": [], "s3": []}
+    times: dict[str, list[float]] = {"local": [], "s3": [], "local_warm": [], "s3_warm": []}
     with open_session([], [local]) as here, open_session([], [remote]) as there:
-        rows = {"local": here.query(query).rows, "s3": there.query(query).rows}  # warm
-        assert rows["local"] == rows["s3"] and rows["local"]
-        for _ in range(repeat):
+        cells = here.query(f"SELECT max(sample) + 1 FROM fields WHERE field = '{FIELD}'").rows
+        step = max(1, int(cells[0][0]) // (repeat + 1))
+        first = {"local": here.query(query.format(0)).rows, "s3": there.query(query.format(0)).rows}
+        assert first["local"] == first["s3"] and first["local"]
+        for k in range(1, repeat + 1):  # cold: a sample neither session has read yet
             for name, session in (("local", here), ("s3", there)):
                 started = time.perf_counter()
-                session.query(query)
+                session.query(query.format(k * step))
+                times[name].append(time.perf_counter() - started)
+        for _ in range(repeat):  # warm: the same sample again (DuckDB's file cache)
+            for name, session in (("local_warm", here), ("s3_warm", there)):
+                started = time.perf_counter()
+                session.query(query.format(0))
                 times[name].append(time.perf_counter() - started)
     med = {k: statistics.median(v) for k, v in times.items()}
     return {
-        "point_history_rows": len(rows["local"]),
+        "point_history_rows": len(first["local"]),
         "duckdb_point_history_local_ms": round(med["local"] * 1e3, 2),
         "duckdb_point_history_s3_ms": round(med["s3"] * 1e3, 2),
         "duckdb_point_history_s3_ratio": round(med["s3"] / med["local"], 3),
         "duckdb_point_history_s3_ratio_target": 3,
+        "duckdb_point_history_local_warm_ms": round(med["local_warm"] * 1e3, 2),
+        "duckdb_point_history_s3_warm_ms": round(med["s3_warm"] * 1e3, 2),
+        "duckdb_point_history_s3_warm_ratio": round(med["s3_warm"] / med["local_warm"], 3),
     }
 
 
