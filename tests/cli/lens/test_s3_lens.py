@@ -227,3 +227,30 @@ def test_verify_finds_a_damaged_s3_chunk_and_rm_deletes_the_run_objects(
     removed = invoke("catalog", "rm", run_id, "--yes", "--json", "--catalog", url)
     assert removed.exit_code == 0, removed.output
     assert s3_keys(bucket, prefix) == [f"{prefix}/exp/run_id={run_id}/notes.txt"]
+
+
+@pytest.mark.slow
+def test_a_run_resumed_in_place_continues_its_s3_lens_dir(s3_root: str, tmp_path: Path):
+    """Stop at tick 150 (inside the window [100, 200)), resume to 250: the same frames as
+    one straight local run, the window rewritten whole, no gap."""
+    url = f"sqlite:///{tmp_path / 'cat.db'}"
+    lens = f"{s3_root}/lens"
+    first = summary(
+        run("--steps", "150", "--checkpoint-dir", str(tmp_path / "ck"),
+            "--checkpoint-stride", "50", "--lens-dir", lens, "--catalog", url)
+    )  # fmt: skip
+    again = summary(
+        run("--resume-run", first["run_id"], "--steps", "100", "--lens-dir", lens,
+            "--catalog", url)
+    )  # fmt: skip
+    assert again["run_id"] == first["run_id"] and again["tick"] == 250
+    straight = summary(run("--lens-dir", str(tmp_path / "lens"), "--catalog", url))
+    with (
+        LensStore(remote_view(f"{lens}/{first['run_id']}")) as there,
+        LensStore(tmp_path / "lens" / straight["run_id"]) as here,
+    ):
+        assert [c.name for c in there.chunks] == [c.name for c in here.chunks]
+        assert not there.gaps
+        a, b = chunk_arrays(there), chunk_arrays(here)
+        for key in b:
+            assert a[key].tobytes() == b[key].tobytes(), key
