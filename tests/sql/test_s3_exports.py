@@ -39,3 +39,15 @@ def same(a: tuple[object, ...], b: tuple[object, ...]) -> bool:
         math.isclose(x, y, rel_tol=1e-12) if isinstance(x, float) else x == y
         for x, y in zip(a, b, strict=True)
     )
+
+
+def test_export_roots_from_the_environment_keep_s3_urls_whole(monkeypatch: pytest.MonkeyPatch):
+    from continuum.sql.roots import ObjectPath, configured_roots, split_roots
+
+    assert split_roots("/a:s3://b-1/p/q:/c::s3://b-2") == ["/a", "s3://b-1/p/q", "/c", "s3://b-2"]
+    monkeypatch.setenv("CONTINUUM_EXPORT_ROOTS", "s3://bucket-a/x/:s3://bucket-a/x/y")
+    assert configured_roots([], default=True) == ["s3://bucket-a/x"]
+    part = ObjectPath("s3://bucket-a/x/run_id=R/field=f/part-1.parquet")
+    assert str(part) == "s3://bucket-a/x/run_id=R/field=f/part-1.parquet"
+    assert part.name == "part-1.parquet" and str(part.parent) == "s3://bucket-a/x/run_id=R/field=f"
+    assert part.parent.parent.name == "run_id=R"

@@ -174,7 +174,9 @@ def test_outside_prefixes_buckets_and_files_are_refused(s3_root: str, tmp_path: 
     url = f"sqlite:///{tmp_path / 'cat.db'}"
     with connect(url, roots=[f"{s3_root}/exp"]) as session:
         assert session.query(f"SELECT a FROM read_csv('{s3_root}/exp/x.csv')").rows == [(1,)]
-        for outside in (f"{s3_root}/exp2/x.csv", f"{s3_root}/exp/../exp2/x.csv", str(secret)):
+        sideways = (f"{s3_root}/exp2/x.csv", f"{s3_root}/exp/../exp2/x.csv")
+        s3a = f"s3a://{bucket}/{prefix}/exp2/x.csv"
+        for outside in (*sideways, s3a, str(secret)):
             with pytest.raises(QueryError, match="Permission"):
                 session.query(f"SELECT * FROM read_csv('{outside}')")
         with pytest.raises(QueryError):
