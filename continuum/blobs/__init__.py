@@ -34,6 +34,7 @@ from continuum.blobs.container import (
     Stacked,
     encode_container,
     encode_container_with_header,
+    header_bytes_needed,
     read_header,
     write_container,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "encode_container_with_header",
     "fsync_dir",
     "fsync_file",
+    "header_bytes_needed",
     "make_dirs",
     "max_raw_bytes",
     "now_iso",

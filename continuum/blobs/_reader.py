@@ -173,8 +173,18 @@ def _read_header(f: FileIO, where: str, kind: bytes, error_cls: type[BlobError])
     return header
 
 
+def header_bytes_needed(head: bytes) -> int | None:
+    """How many bytes from the start of a container its header ends at, from its first
+    bytes (None while ``head`` is shorter than the fixed prefix): what a ranged read of
+    an object must cover for :func:`read_header`."""
+    if len(head) < PREFIX.size:
+        return None
+    _magic, _version, header_len = PREFIX.unpack_from(head)
+    return int(PREFIX.size + header_len + HEADER_CHECKSUM.size)
+
+
 def read_header(
-    path: StrPath, kind: bytes, error_cls: type[BlobError] = BlobError
+    path: StrPath, kind: bytes, error_cls: type[BlobError] = BlobError, fd: int | None = None
 ) -> ContainerHeader:
     """The header of the ``kind`` container at ``path``, validated, without the payload.
 
@@ -183,6 +193,9 @@ def read_header(
     is caught here, not when an array is read).
     """
     check_kind(kind)
+    if fd is not None:  # bytes from elsewhere (an object's head in a sparse anonymous file)
+        with FileIO(os.dup(fd), "rb", closefd=True) as f:
+            return _read_header(f, os.fspath(path), kind, error_cls)
     with _open(path, kind, error_cls) as f:
         return _read_header(f, os.fspath(path), kind, error_cls)
 

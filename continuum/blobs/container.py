@@ -53,7 +53,12 @@ from continuum.blobs._layout import (
     parse_header,
     storable_dtype,
 )
-from continuum.blobs._reader import DEFAULT_READ_THREADS, ContainerReader, read_header
+from continuum.blobs._reader import (
+    DEFAULT_READ_THREADS,
+    ContainerReader,
+    header_bytes_needed,
+    read_header,
+)
 from continuum.blobs.atomic import atomic_write
 from continuum.blobs.limits import MAX_FRAME_BYTES
 from continuum.errors import BlobError
@@ -70,6 +75,7 @@ __all__ = [
     "Stacked",
     "encode_container",
     "encode_container_with_header",
+    "header_bytes_needed",
     "read_header",
     "write_container",
 ]

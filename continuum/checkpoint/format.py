@@ -185,6 +185,16 @@ def _rebuild(
     return state
 
 
+def inspect_checkpoint_head(head: bytes, size: int, url: str) -> CheckpointHeader:
+    """:func:`inspect_checkpoint` of an object of ``size`` bytes from its first bytes
+    ``head`` (a ranged GET covering the header): nothing else is fetched."""
+    from continuum.blobs.storage import anonymous_file
+
+    with anonymous_file(head, size) as fd:
+        header = read_header(url, KIND, error_cls=CheckpointCorruptError, fd=fd)
+    return _parse_header(_object_path(url), header, url)
+
+
 def verify_checkpoint_bytes(data: bytes, url: str) -> CheckpointHeader:
     """:func:`verify_checkpoint` of a checkpoint fetched whole from object storage."""
     from continuum.blobs.storage import anonymous_file

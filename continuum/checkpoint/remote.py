@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from continuum import layout
-from continuum.blobs import ContainerInfo, encode_container_with_header
-from continuum.blobs.limits import MAX_MANIFEST_BYTES
+from continuum.blobs import ContainerInfo, encode_container_with_header, header_bytes_needed
+from continuum.blobs.limits import MAX_HEADER_BYTES, MAX_MANIFEST_BYTES
 from continuum.blobs.manifest import manifest_bytes
 from continuum.blobs.storage import Store, open_store
 from continuum.checkpoint.directory import Manifest, parse_run_manifest
@@ -34,7 +34,9 @@ from continuum.checkpoint.format import (
     CheckpointHeader,
     RunIdentity,
     checkpoint_meta,
+    inspect_checkpoint_head,
     read_checkpoint_bytes,
+    verify_checkpoint_bytes,
 )
 from continuum.errors import (
     CheckpointError,
@@ -142,3 +144,51 @@ def read_remote_manifest(run: RemoteRun) -> dict[str, Any] | None:
     except ContinuumError as exc:
         log.warning("%s; starting the derived manifest over", exc)
         return None
+
+
+#: bytes of an object read for its header: the prefix and any ordinary header at once
+HEAD_BYTES = 64 << 10
+
+
+def _object(url: str) -> tuple[Store, str]:
+    """The store of ``url``'s bucket and ``url``'s key in it."""
+    scheme, bucket, key = layout.split_object_url(url)
+    return open_store(layout.object_url(scheme, bucket, "")), key
+
+
+def inspect_object(url: str) -> CheckpointHeader:
+    """The header of the checkpoint object at ``url``, from one or two ranged GETs."""
+    store, key = _object(url)
+    if not key:
+        raise CheckpointError(f"{url} names a bucket, not a checkpoint object")
+    try:
+        size = store.size(key)
+    except ObjectNotFoundError:
+        raise CheckpointNotFoundError(f"{url}: no such checkpoint object") from None
+    head = store.get_range(key, 0, min(size, HEAD_BYTES))
+    need = header_bytes_needed(head)  # the prefix says how long the header is
+    if need is not None and len(head) < min(size, need, MAX_HEADER_BYTES + HEAD_BYTES):
+        head += store.get_range(key, len(head), min(size, need))
+    return inspect_checkpoint_head(head, size, url)
+
+
+def verify_object(url: str) -> CheckpointHeader:
+    """Fetch the checkpoint object at ``url`` and verify every byte of it."""
+    store, key = _object(url)
+    try:
+        data = store.get_bytes(key)
+    except ObjectNotFoundError:
+        raise CheckpointNotFoundError(f"{url}: no such checkpoint object") from None
+    return verify_checkpoint_bytes(data, url)
+
+
+def checkpoint_objects(url: str) -> list[str]:
+    """URLs of the checkpoint objects at ``url`` (one object, or every one under a prefix)."""
+    store, key = _object(url)
+    name = key.rsplit("/", 1)[-1]
+    if layout.checkpoint_tick(name) is not None and store.exists(key):
+        return [url]
+    scheme, bucket, _ = layout.split_object_url(url)
+    keys = store.list(key) if key else store.list()
+    found = [k for k in keys if layout.checkpoint_tick(k.rsplit("/", 1)[-1]) is not None]
+    return [layout.object_url(scheme, bucket, k) for k in found]

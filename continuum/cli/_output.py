@@ -58,6 +58,7 @@ from continuum.printable import printable
 F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = [
+    "BLOB_PATH",
     "BLOB_ROOT",
     "MAX_INT",
     "NATURAL",
@@ -119,6 +120,11 @@ class BlobRoot(click.ParamType):
 
     name = "dir|s3://bucket/prefix"
 
+    def __init__(self, file_okay: bool = False) -> None:
+        self.file_okay = file_okay
+        if file_okay:
+            self.name = "path|s3://bucket/key"
+
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, Path):
             return value
@@ -129,11 +135,13 @@ class BlobRoot(click.ParamType):
             except ContinuumError as exc:
                 self.fail(str(exc), param, ctx)
             return text.rstrip("/")
-        return click.Path(file_okay=False, path_type=Path).convert(text, param, ctx)
+        return click.Path(file_okay=self.file_okay, path_type=Path).convert(text, param, ctx)
 
 
 #: ``--checkpoint-dir``, ``--lens-dir``, ``--lens-export-dir``: a directory or s3:// URL
 BLOB_ROOT = BlobRoot()
+#: a blob or a directory of them, or an object or prefix on object storage
+BLOB_PATH = BlobRoot(file_okay=True)
 
 
 class ByteSize(click.ParamType):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -40,7 +40,9 @@ from continuum.checkpoint import (
 )
 from continuum.checkpoint.diff import ArrayDiff, CheckpointDiff
 from continuum.checkpoint.format import age_seconds
+from continuum.checkpoint.remote import checkpoint_objects, inspect_object, verify_object
 from continuum.cli._output import (
+    BLOB_PATH,
     FiniteFloat,
     Group,
     echo,
@@ -94,9 +96,9 @@ def checkpoint() -> None:
 
 
 @checkpoint.command("inspect")
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", type=BLOB_PATH)
 @json_option
-def inspect(path: Path, as_json: bool) -> None:
+def inspect(path: Path | str, as_json: bool) -> None:
     """Show a checkpoint's header: tick, era, world, IR hash, sizes, age.
 
     Reads the header only, never the payload, so it is instant on any file
@@ -106,12 +108,15 @@ def inspect(path: Path, as_json: bool) -> None:
     Examples:
       continuum checkpoint inspect ./ckpt/20260116_095430_a1b2c3/latest
       continuum checkpoint inspect checkpoint_0000001000.ckpt --json
+      continuum checkpoint inspect s3://bucket/runs/RUN_ID/checkpoint_0000001000.ckpt
     """
-    record = inspect_record(_read_header(path))
+    # an object: its header from a ranged GET
+    header = inspect_object(path) if isinstance(path, str) else _read_header(path)
+    record = inspect_record(header)
     if as_json:
         echo_json(record)
         return
-    if path.is_symlink():
+    if isinstance(path, Path) and path.is_symlink():
         record["path"] += f" -> {os.readlink(path)}"
     for key, value in _inspect_lines(record):
         echo(f"{key:<12} {value}")
@@ -150,7 +155,7 @@ def inspect_record(header: CheckpointHeader) -> dict[str, Any]:
         "compression_ratio": round(header.compression_ratio, 4),
         "created_at": header.created_at,
         "age_s": round(age, 3) if math.isfinite(age) else None,
-        "path": str(header.path),
+        "path": header.where,
     }
 
 
@@ -301,10 +306,10 @@ class Verdict:
 
 
 @checkpoint.command("verify")
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", type=BLOB_PATH)
 @json_option
 @quiet_option
-def verify(path: Path, as_json: bool) -> None:
+def verify(path: Path | str, as_json: bool) -> None:
     """Decode every checkpoint under PATH and check all its checksums.
 
     PATH is a file or a directory (searched recursively). Prints 'ok PATH'
@@ -316,9 +321,17 @@ def verify(path: Path, as_json: bool) -> None:
     Examples:
       continuum checkpoint verify ./ckpt
       continuum checkpoint verify ./ckpt/RUN_ID/checkpoint_0000001000.ckpt --json
+      continuum checkpoint verify s3://bucket/runs/RUN_ID
     """
-    files, links = verify_targets(path)
-    checks = [(_check_link, p) for p in links] + [(_check_file, p) for p in files]
+    checks: list[tuple[Callable[[Any], Verdict], Any]]
+    if isinstance(path, str):  # an object, or every checkpoint object under a prefix
+        files: list[Any] = checkpoint_objects(path)
+        if not files:
+            raise CheckpointNotFoundError(f"{path}: no checkpoint objects under it")
+        checks = [(_check_object, url) for url in files]
+    else:
+        files, links = verify_targets(path)
+        checks = [(_check_link, p) for p in links] + [(_check_file, p) for p in files]
     verdicts = []
     for check, target in checks:
         verdict = check(target)
@@ -369,6 +382,14 @@ def _check_file(path: Path) -> Verdict:
     except CheckpointError as exc:
         return Verdict(str(path), False, _reason(path, exc))
     return Verdict(str(path), True)
+
+
+def _check_object(url: str) -> Verdict:
+    try:
+        verify_object(url)
+    except CheckpointError as exc:
+        return Verdict(url, False, str(exc).removeprefix(f"{url}: "))
+    return Verdict(url, True)
 
 
 def _check_link(link: Path) -> Verdict:

@@ -62,3 +62,37 @@ def test_a_read_object_is_verified_like_a_file(s3_root: str, s3_bucket: str) -> 
 def test_s3_checkpoints_need_the_catalog(s3_root: str) -> None:
     with pytest.raises(CheckpointError, match="drop --no-catalog"):
         run(s3_root, steps=10, no_catalog=True)
+
+
+def test_checkpoint_inspect_and_verify_read_objects(
+    s3_root: str, s3_bucket: str, runner, sqlite_url: str
+) -> None:
+    import json
+
+    from continuum.cli import cli
+
+    summary = run(s3_root, steps=20, checkpoint_stride=10, catalog=sqlite_url)
+    url = f"{summary['checkpoint_dir']}/checkpoint_0000000020.ckpt"
+    shown = runner.invoke(cli, ["checkpoint", "inspect", url, "--json"])
+    assert shown.exit_code == 0, shown.output
+    record = json.loads(shown.stdout)
+    assert (record["tick"], record["path"], record["run_id"]) == (20, url, summary["run_id"])
+    ok = runner.invoke(cli, ["checkpoint", "verify", s3_root])
+    assert ok.exit_code == 0 and ok.stdout.count("ok s3://") == 2, ok.output
+    key = url.split("/", 3)[3]
+    s3_client().put_object(Bucket=s3_bucket, Key=key, Body=b"CNTMCKPT" + b"\0" * 100)
+    bad = runner.invoke(cli, ["checkpoint", "verify", summary["checkpoint_dir"]])
+    assert bad.exit_code == 1 and f"BAD {url}:" in bad.stdout, bad.output
+    missing = runner.invoke(cli, ["checkpoint", "inspect", url[:-6] + "9.ckpt"])
+    assert missing.exit_code != 0 and "no such checkpoint object" in missing.output
+
+
+def test_resume_under_an_s3_root_chooses_from_the_catalog(s3_root: str, sqlite_url: str) -> None:
+    older = run(s3_root, steps=10, checkpoint_stride=10, catalog=sqlite_url)
+    newer = run(s3_root, steps=20, checkpoint_stride=10, catalog=sqlite_url, seed=5)
+    went_on = run(steps=10, resume=True, checkpoint_dir=s3_root, catalog=sqlite_url, seed=None)
+    assert went_on["run_id"] == newer["run_id"] != older["run_id"]  # the newest committed
+    assert went_on["tick"] == 30 and went_on["parent_run"] is None
+    assert went_on["state_hash"] == run(steps=30, seed=5)["state_hash"]
+    with pytest.raises(CheckpointNotFoundError, match="no committed checkpoint of world"):
+        run(steps=10, resume=True, checkpoint_dir=s3_root + "/elsewhere", catalog=sqlite_url)

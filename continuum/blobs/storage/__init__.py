@@ -67,13 +67,15 @@ def open_store(location: layout.StrPath) -> Store:
 
 
 @contextlib.contextmanager
-def anonymous_file(data: BytesLike) -> Iterator[int]:
+def anonymous_file(data: BytesLike, size: int | None = None) -> Iterator[int]:
     """A read-write descriptor of a file with no name holding ``data``, closed on exit.
 
     How a blob fetched from object storage is read by the same readers as a local file
     (``ContainerReader(..., fd=)``: positioned reads, ``fstat`` for its size) without
     leaving anything on disk, even if the process is killed: a ``memfd`` on Linux (RAM,
-    one copy), else an unlinked temporary file.
+    one copy), else an unlinked temporary file. With ``size``, ``data`` is only the
+    first bytes of a blob of that size (the rest reads as zeros and takes no memory): a
+    header read from a ranged GET, where the reader checks the size the header declares.
     """
     if hasattr(os, "memfd_create"):
         fd = os.memfd_create("continuum-blob", getattr(os, "MFD_CLOEXEC", 0))
@@ -84,6 +86,8 @@ def anonymous_file(data: BytesLike) -> Iterator[int]:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
+        if size is not None:  # ``data`` is the head of a larger blob: the rest a hole
+            os.ftruncate(fd, size)
         os.lseek(fd, 0, os.SEEK_SET)  # readers that share the offset start at the top
         yield fd
     finally:
