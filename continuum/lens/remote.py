@@ -34,10 +34,9 @@ from pathlib import Path
 import numpy as np
 
 from continuum import layout
-from continuum.blobs import ContainerReader
-from continuum.blobs._layout import HEADER_CHECKSUM, PREFIX
+from continuum.blobs import ContainerReader, header_bytes_needed
 from continuum.blobs.limits import MAX_HEADER_BYTES
-from continuum.blobs.storage import Store, open_store
+from continuum.blobs.storage import Store, anonymous_file, open_store
 from continuum.errors import BlobError, LensError, StorageError
 
 #: the view directories' name prefix in the temp dir
@@ -156,25 +155,13 @@ def _wanted(key: str) -> bool:
     return name == layout.MANIFEST or layout.is_lens_file_name(name)
 
 
-def _sparse_head(obj: RemoteObject) -> int:
-    """A memfd of the object's size holding its prefix and header (the rest a hole)."""
+def _head(obj: RemoteObject) -> bytes:
+    """The object's prefix and header: one ranged GET, a second for a large header."""
     head = obj.store.get_range(obj.key, 0, _HEAD_READ)
-    if len(head) >= PREFIX.size:
-        _magic, _version, header_len = PREFIX.unpack_from(head)
-        need = PREFIX.size + header_len + HEADER_CHECKSUM.size
-        if len(head) < need <= MAX_HEADER_BYTES + PREFIX.size + HEADER_CHECKSUM.size:
-            head += obj.store.get_range(obj.key, len(head), need)
-    fd = os.memfd_create("continuum-lens-head", getattr(os, "MFD_CLOEXEC", 0))
-    try:
-        os.ftruncate(fd, obj.size)
-        view = memoryview(head)
-        at = 0
-        while at < len(view):
-            at += os.pwrite(fd, view[at:], at)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
+    need = header_bytes_needed(head)
+    if need is not None and len(head) < need <= MAX_HEADER_BYTES + _HEAD_READ:
+        head += obj.store.get_range(obj.key, len(head), need)
+    return head
 
 
 class RangedReader(ContainerReader):
@@ -189,11 +176,10 @@ class RangedReader(ContainerReader):
         self, obj: RemoteObject, kind: bytes, *, error_cls: type[BlobError], threads: int
     ) -> None:
         self._object = obj
-        fd = _sparse_head(obj)
-        try:
+        # the header checked by the file reader, from a sparse anonymous file of the
+        # object's size holding only the bytes fetched (the reader dups the descriptor)
+        with anonymous_file(_head(obj), size=obj.size) as fd:
             super().__init__(obj.url, kind, error_cls=error_cls, threads=threads, fd=fd)
-        finally:
-            os.close(fd)  # the reader holds its own descriptor of it
 
     def _read_into(self, offset: int, view: memoryview) -> int:
         data = self._object.store.get_range(self._object.key, offset, offset + len(view))
