@@ -38,21 +38,21 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
-import tempfile
 import weakref
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from continuum import layout
+from continuum.blobs.staging import staging_dir
 from continuum.blobs.storage import Store, open_store
 from continuum.blobs.worker import describe
 from continuum.lens.compaction import Compacted, CopyCallback
 
 log = logging.getLogger("continuum.lens")
 
-#: the staging directory's name prefix in the temp dir (``tempfile.gettempdir()``)
-STAGING_PREFIX = "continuum-lens-"
+#: staging directories are ``continuum-lens-{pid}-*`` in the temp dir (blobs.staging)
+STAGING_KIND = "lens"
 
 
 class LensMirror:
@@ -64,7 +64,7 @@ class LensMirror:
         self.run_id = layout.check_run_id(run_id)
         self.url = layout.object_child(self.root, run_id)
         self.store = store if store is not None else open_store(self.root)
-        self.staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX))  # 0700, unique
+        self.staging = staging_dir(STAGING_KIND)  # 0700, unique; a killed run's swept
         self.run_dir = layout.run_dir(self.staging, run_id)
         # removed with the capture, or at exit if the run never got as far as closing it
         self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.staging), True)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -36,11 +35,12 @@ import numpy as np
 from continuum import layout
 from continuum.blobs import ContainerReader, header_bytes_needed
 from continuum.blobs.limits import MAX_HEADER_BYTES
+from continuum.blobs.staging import staging_dir
 from continuum.blobs.storage import Store, anonymous_file, open_store
 from continuum.errors import BlobError, LensError, StorageError
 
-#: the view directories' name prefix in the temp dir
-VIEW_PREFIX = "continuum-lensview-"
+#: view directories are ``continuum-lensview-{pid}-*`` in the temp dir (blobs.staging)
+VIEW_KIND = "lensview"
 _HEAD_READ = 8192  # one ranged read covers the prefix and any ordinary header
 _SIZES_AT_ONCE = 8  # HEAD requests in flight while a view is made
 
@@ -114,7 +114,7 @@ def remote_view(url: str) -> Path:
         store.check()  # a missing bucket or denied credentials say so, not "empty"
         raise LensError(f"{url} holds no lens data (no {layout.MANIFEST} or .lens objects)")
     _scheme, bucket, prefix = layout.split_object_url(url)
-    base = Path(tempfile.mkdtemp(prefix=VIEW_PREFIX))
+    base = staging_dir(VIEW_KIND)  # a killed process's views are swept by the next
     with _lock:
         if not _views:
             atexit.register(_remove_views)

@@ -16,16 +16,16 @@ chunk's export (counted by the live exporter; ``continuum lens export`` fills it
 from __future__ import annotations
 
 import shutil
-import tempfile
 import weakref
 from pathlib import Path
 
 from continuum import layout
+from continuum.blobs.staging import staging_dir
 from continuum.blobs.storage import Store, open_store
 from continuum.sql.export import ChunkExport
 
-#: the staging root's name prefix in the temp dir
-STAGING_PREFIX = "continuum-export-"
+#: staging roots are ``continuum-export-{pid}-*`` in the temp dir (blobs.staging)
+STAGING_KIND = "export"
 
 
 class RemoteExports:
@@ -35,7 +35,7 @@ class RemoteExports:
         layout.split_object_url(url)  # LayoutError for a malformed URL
         self.url = url.rstrip("/")
         self.store = store if store is not None else open_store(self.url)
-        self.staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX))  # 0700, unique
+        self.staging = staging_dir(STAGING_KIND)  # 0700, unique; a killed export's swept
         self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.staging), True)
 
     def key(self, path: Path) -> str:
