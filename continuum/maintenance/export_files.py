@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import groupby
 
@@ -168,10 +168,16 @@ def remove_tree(tree: Tree, into: Removed) -> None:
             parent.rmdir(names[-1])
 
 
-def remove_remote_run(root: str, run_id: str, into: Removed) -> None:
+def remove_remote_run(
+    root: str,
+    run_id: str,
+    into: Removed,
+    keep: Callable[[str], bool] | None = None,
+) -> None:
     """``run_id``'s parts under an ``s3://`` export root: only keys of our part names in
-    its own partitions (``run_id=R/...``, ``by_sample/run_id=R/...``), nothing else there.
-    A prefix has no directories to leave empty, and no links to follow."""
+    its own partitions (``run_id=R/...``, ``by_sample/run_id=R/...``), nothing else there,
+    and of those not ``keep(name)`` (retention: the parts of chunks still kept). A prefix
+    has no directories to leave empty, and no links to follow."""
     from continuum.blobs.storage import open_store
     from continuum.errors import StorageError
 
@@ -184,7 +190,8 @@ def remove_remote_run(root: str, run_id: str, into: Removed) -> None:
             into.errors.append(f"{store.location(top)}: {exc}")
             continue
         for key in keys:
-            if not layout.is_part_name(key.rsplit("/", 1)[-1]):
+            name = key.rsplit("/", 1)[-1]
+            if not layout.is_part_name(name) or (keep is not None and keep(name)):
                 continue
             try:
                 size = store.size(key)

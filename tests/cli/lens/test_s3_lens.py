@@ -256,3 +256,31 @@ def test_a_run_resumed_in_place_continues_its_s3_lens_dir(s3_root: str, tmp_path
         a, b = chunk_arrays(there), chunk_arrays(here)
         for key in b:
             assert a[key].tobytes() == b[key].tobytes(), key
+
+
+@pytest.mark.slow
+def test_lens_retention_on_s3_prunes_chunks_and_their_exports(s3_root: str, tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'cat.db'}"
+    done = summary(
+        run("--lens-dir", f"{s3_root}/lens", "--lens-export-dir", f"{s3_root}/exp",
+            "--catalog", url)
+    )  # fmt: skip
+    run_id = done["run_id"]
+    policy = invoke("catalog", "policy", "set", "--run", run_id, "--lens-keep-last", "1",
+                    "--catalog", url)  # fmt: skip
+    assert policy.exit_code == 0, policy.output
+    report = invoke("catalog", "prune", "--run", run_id, "--json", "--catalog", url)
+    assert report.exit_code == 0, report.output
+    doc = json.loads(report.stdout)
+    assert doc["errors"] == [] and doc["deleted"] == 2 and doc["export_files_removed"] > 0
+    bucket, prefix = s3_root[len("s3://") :].split("/", 1)
+    names = [k.rsplit("/", 1)[1] for k in s3_keys(bucket, f"{prefix}/lens/{run_id}/")]
+    assert [n for n in names if n.startswith("lens_snapshot_")] == [
+        "lens_snapshot_0000000200-0000000300.lens"
+    ]
+    parts = {k.rsplit("/", 1)[1] for k in s3_keys(bucket, f"{prefix}/exp/")}
+    assert parts == {"part-0000000200-0000000251.parquet"}
+    loaded = json.loads(invoke("lens", "load", f"{s3_root}/lens/{run_id}", "--json").stdout)
+    assert loaded["missing_chunks"] == [] and len(loaded["pruned_chunks"]) == 2
+    rows = sql_rows(url, f"{s3_root}/exp", "SELECT min(tick) AS t FROM fields")
+    assert rows == [{"t": 200}]
