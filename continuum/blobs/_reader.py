@@ -9,6 +9,7 @@ because a missing file is not a corrupt one.
 from __future__ import annotations
 
 import bisect
+import io
 import os
 import threading
 from dataclasses import dataclass
@@ -70,7 +71,7 @@ class _RowJob:
     flat: np.ndarray
 
 
-def _read_at(f: FileIO, offset: int, nbytes: int) -> np.ndarray:
+def _read_at(f: FileIO | io.BytesIO, offset: int, nbytes: int) -> np.ndarray:
     """Up to ``nbytes`` from ``offset`` (fewer only at end of file), unzeroed buffer."""
     buf = np.empty(nbytes, np.uint8)
     view, got = buf.data, 0
@@ -141,8 +142,15 @@ def _check_size(header: ContainerHeader, where: str, error_cls: type[BlobError])
         raise error_cls(f"{where}: truncated inside the footer: {size} of {expected} bytes")
 
 
-def _read_header(f: FileIO, where: str, kind: bytes, error_cls: type[BlobError]) -> ContainerHeader:
-    size = os.fstat(f.fileno()).st_size
+def _read_header(
+    f: FileIO | io.BytesIO,
+    where: str,
+    kind: bytes,
+    error_cls: type[BlobError],
+    size: int | None = None,
+) -> ContainerHeader:
+    if size is None:
+        size = os.fstat(f.fileno()).st_size
     head = f.read(_HEAD_READ)
     version, header_len = _check_prefix(head, where, kind, error_cls)
     payload_offset = PREFIX.size + header_len + HEADER_CHECKSUM.size
@@ -221,20 +229,22 @@ class ContainerReader:
         *,
         error_cls: type[BlobError] = BlobError,
         threads: int = DEFAULT_READ_THREADS,
-        fd: int | None = None,
+        data: bytes | None = None,
     ) -> None:
         check_kind(kind)
         self.path = Path(path)
         self._where = os.fspath(path)
         self._error_cls = error_cls
         self._threads = _frames.resolve_threads(threads)
-        # ``fd``: bytes fetched from elsewhere (object storage, in an anonymous file made by
-        # :func:`continuum.blobs.storage.anonymous_file`); ``path`` then only names them
-        self._file: FileIO = (
-            _open(path, kind, error_cls) if fd is None else FileIO(os.dup(fd), "rb", closefd=True)
+        # ``data``: a whole blob fetched from elsewhere (object storage), read where it is
+        # (frames decoded from it, no copy); ``path`` then only names it in messages
+        self._data = None if data is None else memoryview(data).cast("B")
+        self._file: FileIO | io.BytesIO = (
+            _open(path, kind, error_cls) if data is None else io.BytesIO(data)
         )
         try:
-            self.header = _read_header(self._file, self._where, kind, error_cls)
+            size = None if self._data is None else len(self._data)
+            self.header = _read_header(self._file, self._where, kind, error_cls, size)
         except BaseException:
             self._file.close()
             raise
@@ -371,8 +381,14 @@ class ContainerReader:
         header = self.header
         # the compressed bytes are dropped on return: this thread's reused block (up to
         # 16 MiB) spares faulting in fresh pages for them on every load
-        buf = _frames.scratch(header.payload_len + FOOTER.size, slot="payload")
-        buf = buf[: header.payload_len + FOOTER.size]
+        if self._data is not None:  # in memory already: decoded where it is
+            start = header.payload_offset
+            buf = np.frombuffer(
+                self._data[start : start + header.payload_len + FOOTER.size], np.uint8
+            )
+        else:
+            buf = _frames.scratch(header.payload_len + FOOTER.size, slot="payload")
+            buf = buf[: header.payload_len + FOOTER.size]
         payload = buf.data[: header.payload_len]
         pairs = [
             (entry, payload[entry.offset : entry.offset + entry.nbytes_compressed])
@@ -395,7 +411,10 @@ class ContainerReader:
         header = self.header
         payload_hash, got, view = xxhash.xxh3_128(), 0, buf.data
         while got < buf.size:
-            n = self._read_into(header.payload_offset + got, view[got : got + _READ_CHUNK])
+            if self._data is not None:  # ``buf`` is the blob itself: hash and release
+                n = min(_READ_CHUNK, buf.size - got)
+            else:
+                n = self._read_into(header.payload_offset + got, view[got : got + _READ_CHUNK])
             if not n:
                 raise self._error(f"truncated: the file shrank while being read ({_CUT_SHORT})")
             payload_hash.update(view[got : min(got + n, header.payload_len)])
@@ -459,6 +478,10 @@ class ContainerReader:
 
     def _read_into(self, offset: int, view: memoryview) -> int:
         """Bytes read into ``view`` from ``offset`` (fewer only at end of file)."""
+        if self._data is not None:
+            chunk = self._data[offset : offset + len(view)]
+            view[: len(chunk)] = chunk
+            return len(chunk)
         if _PREADV:  # no shared file position: threads of this reader do not queue
             return os.preadv(self._file.fileno(), [view], offset)
         with self._seek_lock:
@@ -466,6 +489,8 @@ class ContainerReader:
             return self._file.readinto(view) or 0
 
     def _read_at(self, offset: int, nbytes: int) -> np.ndarray:
+        if self._data is not None:  # a read-only view: decoders only read it
+            return np.frombuffer(self._data[offset : offset + nbytes], np.uint8)
         with self._seek_lock:  # one file position, shared by every thread using this reader
             return _read_at(self._file, offset, nbytes)
 

@@ -197,13 +197,9 @@ def inspect_checkpoint_head(head: bytes, size: int, url: str) -> CheckpointHeade
 
 def verify_checkpoint_bytes(data: bytes, url: str) -> CheckpointHeader:
     """:func:`verify_checkpoint` of a checkpoint fetched whole from object storage."""
-    from continuum.blobs.storage import anonymous_file
-
-    with anonymous_file(data) as fd:
-        reader = ContainerReader(url, KIND, error_cls=CheckpointCorruptError, fd=fd)
-        with reader:
-            parsed = _parse_header(_object_path(url), reader.header, url)
-            reader.verify()
+    with ContainerReader(url, KIND, error_cls=CheckpointCorruptError, data=data) as reader:
+        parsed = _parse_header(_object_path(url), reader.header, url)
+        reader.verify()
     return parsed
 
 
@@ -216,13 +212,9 @@ def _object_path(url: str) -> Path:
 def read_checkpoint_bytes(data: bytes, url: str) -> tuple[CheckpointHeader, State]:
     """:func:`read_checkpoint` of a checkpoint fetched whole from object storage (``url``):
     the same checks (every checksum, every array against the header), in memory."""
-    from continuum.blobs.storage import anonymous_file
-
-    with anonymous_file(data) as fd:
-        reader = ContainerReader(url, KIND, error_cls=CheckpointCorruptError, fd=fd)
-        with reader:
-            parsed = _parse_header(_object_path(url), reader.header, url)
-            arrays = reader.read_all()
+    with ContainerReader(url, KIND, error_cls=CheckpointCorruptError, data=data) as reader:
+        parsed = _parse_header(_object_path(url), reader.header, url)
+        arrays = reader.read_all()
     return parsed, _rebuild(url, parsed, reader.header.meta, arrays)
 
 

@@ -14,7 +14,9 @@ committed row *is* latest. The manifest is written for people and tools that lis
 bucket; everything that decides (resume, branch, retention) reads the catalog.
 
 Reading fetches the object whole and runs the same reader as a local file over it
-(an anonymous in-memory file): every checksum and array is checked as on disk.
+(``ContainerReader(data=)``, decoding the fetched bytes where they are): every checksum
+and array is checked as on disk. ``checkpoint inspect`` of an object reads its header
+only, from a ranged GET.
 """
 
 from __future__ import annotations

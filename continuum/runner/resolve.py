@@ -26,6 +26,14 @@ is a branch: a new run id whose manifest names the parent run and checkpoint. Wi
 ``--resume``, both start from the chosen run's newest intact checkpoint: ``--resume
 --scenario X`` branches from the run ``--resume`` alone would continue.
 
+On object storage (``--checkpoint-dir s3://...``, or a run whose catalog row names an
+``s3://`` prefix) the catalog decides alone: ``--resume-run`` reads the run's newest
+committed row, ``--resume`` the world's run under that root (or, without
+``--checkpoint-dir`` and nothing on this host's disks, under any root) with the newest
+committed checkpoint; the object is fetched and verified whole. "Newest of its run" is
+the catalog's word, so a run continues in place from there as from a file; anything
+else is a branch under the same root (or ``--checkpoint-dir``). A catalog is required.
+
 ``--resume`` says what it chose, before the run starts: the run, the tick, whether it
 continues or branches, the other runs of the world it was chosen among (a few, most
 recently advanced first) and how to name one instead. With other runs there the line is
@@ -151,9 +159,18 @@ def _find(req: RunRequest, world: str) -> tuple[Loaded | None, RunChoice | None]
     if req.resume_run is not None:
         return _load_of_run(req.catalog, req.resume_run), None
     if req.resume and layout.is_object_url(req.checkpoint_dir):
-        return _choose_remote(req, world), None
+        return _choose_remote(req, world, str(req.checkpoint_dir)), None
     if req.resume:
-        choice = _choose(req, world)
+        try:
+            choice = _choose(req, world)
+        except CheckpointNotFoundError:
+            if req.checkpoint_dir is not None or req.no_catalog:
+                raise
+            # no run of the world on this host's disks: one the catalog has on object storage
+            remote = _choose_remote(req, world, None, missing_ok=True)
+            if remote is None:
+                raise
+            return remote, None
         return choice.loaded, choice
     return None, None
 
@@ -369,13 +386,16 @@ def _check_remote(req: RunRequest) -> None:
         )
 
 
-def _choose_remote(req: RunRequest, world: str) -> Loaded:
-    """``--resume --checkpoint-dir s3://...``: the world's run under that root whose newest
-    committed checkpoint is the most recent, read from the catalog (never from a listing)."""
+def _choose_remote(
+    req: RunRequest, world: str, root: str | None, missing_ok: bool = False
+) -> Loaded | None:
+    """``--resume --checkpoint-dir s3://...``: the world's run under that root (None: under
+    any object-storage root) whose newest committed checkpoint is the most recent, read
+    from the catalog (never from a listing); None if there is none and ``missing_ok``."""
     from continuum.catalog import Catalog, SearchQuery  # sqlalchemy: only when asked
     from continuum.runner.reconcile import settle_dead_run
 
-    root = str(req.checkpoint_dir).rstrip("/")
+    root = root.rstrip("/") if root is not None else None
     best: tuple[datetime, str] | None = None
     with Catalog(req.catalog) as catalog:
         after = None
@@ -384,7 +404,10 @@ def _choose_remote(req: RunRequest, world: str) -> Loaded:
             for run in page.runs:
                 if run.checkpoint_dir is None or not layout.is_object_url(run.checkpoint_dir):
                     continue
-                if layout.split_run_dir(run.checkpoint_dir, run.run_id)[0] != root:
+                if (
+                    root is not None
+                    and layout.split_run_dir(run.checkpoint_dir, run.run_id)[0] != root
+                ):
                     continue
                 record = catalog.checkpoints.latest_committed(run.run_id)
                 if record is not None and (best is None or record.created_at > best[0]):
@@ -392,6 +415,8 @@ def _choose_remote(req: RunRequest, world: str) -> Loaded:
             if page.next_cursor is None:
                 break
             after = page.next_cursor
+        if best is None and missing_ok:
+            return None
         if best is None:
             raise CheckpointNotFoundError(
                 f"the catalog knows no committed checkpoint of world {world!r} under {root}; "
@@ -401,7 +426,8 @@ def _choose_remote(req: RunRequest, world: str) -> Loaded:
         run = settle_dead_run(catalog, run_id)
         record = catalog.checkpoints.latest_committed(run_id)
     assert record is not None and run.checkpoint_dir is not None
-    log.info("resuming run %s of world %r under %s at tick %d", run_id, world, root, record.tick)
+    where = root or layout.split_run_dir(run.checkpoint_dir, run_id)[0]
+    log.info("resuming run %s of world %r under %s at tick %d", run_id, world, where, record.tick)
     return load_remote(RemoteRun.of_url(run.checkpoint_dir, run_id), record.path)
 
 

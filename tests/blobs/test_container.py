@@ -357,3 +357,23 @@ def test_header_larger_than_the_first_read(tmp_path: Path) -> None:
     path.write_bytes(path.read_bytes()[:9000])
     with pytest.raises(BlobError, match="truncated"):
         read_header(path, KIND)
+
+
+def test_a_blob_in_memory_reads_as_its_file(tmp_path: Path) -> None:
+    """``ContainerReader(data=)`` (a blob fetched from object storage) decodes the bytes
+    where they are, with every check a file gets."""
+    from continuum.blobs import ContainerReader, encode_container
+
+    arrays = {"a": smooth(300_000), "b": np.arange(1000, dtype=np.int64)}
+    blob = encode_container(b"TEST", {"x": 1}, arrays)
+    with ContainerReader("s3://b/k", b"TEST", data=blob) as reader:
+        got = reader.read_all()
+        assert reader.read("b").tolist() == arrays["b"].tolist()
+        reader.verify()
+    assert all(np.array_equal(got[k], v) for k, v in arrays.items())
+    flipped = bytearray(blob)
+    flipped[len(blob) // 2] ^= 1
+    with pytest.raises(BlobError, match="s3://b/k: .*checksum"):
+        ContainerReader("s3://b/k", b"TEST", data=bytes(flipped)).read_all()
+    with pytest.raises(BlobError, match="s3://b/k: truncated"):
+        ContainerReader("s3://b/k", b"TEST", data=blob[:-100])

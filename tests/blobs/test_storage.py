@@ -139,9 +139,7 @@ def test_unreachable_endpoint(monkeypatch: pytest.MonkeyPatch, s3_endpoint: str)
     monkeypatch.setenv("AWS_ENDPOINT_URL", url)
     store = open_store("s3://some-bucket/runs")
     with pytest.raises(StorageUnreachableError, match=f"no answer from {url}.*AWS_ENDPOINT_URL"):
-        store.check()
-    with pytest.raises(StorageUnreachableError):
-        store.put_bytes("RUN/a", b"x")
+        store.put_bytes("RUN/a", b"x")  # (botocore's retries: ~3 s)
 
 
 def test_no_credentials(monkeypatch: pytest.MonkeyPatch, s3_root: str) -> None:

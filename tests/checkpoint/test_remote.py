@@ -96,3 +96,16 @@ def test_resume_under_an_s3_root_chooses_from_the_catalog(s3_root: str, sqlite_u
     assert went_on["state_hash"] == run(steps=30, seed=5)["state_hash"]
     with pytest.raises(CheckpointNotFoundError, match="no committed checkpoint of world"):
         run(steps=10, resume=True, checkpoint_dir=s3_root + "/elsewhere", catalog=sqlite_url)
+
+
+def test_bare_resume_finds_a_run_on_object_storage(
+    s3_root: str, sqlite_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--resume`` alone, with nothing of the world on this host's disks: the run the
+    catalog has on object storage goes on (in place, bitwise)."""
+    monkeypatch.chdir(tmp_path)  # no ./checkpoints here
+    first = run(s3_root, steps=10, checkpoint_stride=10, catalog=sqlite_url)
+    went_on = run(steps=10, resume=True, catalog=sqlite_url, seed=None)
+    assert went_on["run_id"] == first["run_id"] and went_on["tick"] == 20
+    assert went_on["state_hash"] == run(steps=20)["state_hash"]
+    assert [p.name for p in tmp_path.iterdir()] == ["catalog.db"]  # no local checkpoints

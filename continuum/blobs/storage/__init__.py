@@ -70,12 +70,13 @@ def open_store(location: layout.StrPath) -> Store:
 def anonymous_file(data: BytesLike, size: int | None = None) -> Iterator[int]:
     """A read-write descriptor of a file with no name holding ``data``, closed on exit.
 
-    How a blob fetched from object storage is read by the same readers as a local file
-    (``ContainerReader(..., fd=)``: positioned reads, ``fstat`` for its size) without
-    leaving anything on disk, even if the process is killed: a ``memfd`` on Linux (RAM,
-    one copy), else an unlinked temporary file. With ``size``, ``data`` is only the
-    first bytes of a blob of that size (the rest reads as zeros and takes no memory): a
-    header read from a ranged GET, where the reader checks the size the header declares.
+    How part of a blob fetched from object storage is read by a reader of files
+    (``read_header(..., fd=)``: positioned reads, ``fstat`` for its size) without leaving
+    anything on disk, even if the process is killed: a ``memfd`` on Linux (RAM), else an
+    unlinked temporary file. With ``size``, ``data`` is only the first bytes of a blob of
+    that size (the rest reads as zeros and takes no memory): a header read from a ranged
+    GET, where the reader checks the size the header declares. (A whole blob needs none
+    of this: ``ContainerReader(..., data=)`` decodes it where it is.)
     """
     if hasattr(os, "memfd_create"):
         fd = os.memfd_create("continuum-blob", getattr(os, "MFD_CLOEXEC", 0))
