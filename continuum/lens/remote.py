@@ -23,6 +23,7 @@ refuse a remote one or work through :mod:`continuum.blobs.storage` directly.
 from __future__ import annotations
 
 import atexit
+import io
 import os
 import shutil
 import threading
@@ -33,7 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from continuum import layout
-from continuum.blobs import ContainerReader, header_bytes_needed
+from continuum.blobs import ContainerReader, header_bytes_needed, read_header
+from continuum.blobs._frames import resolve_threads
 from continuum.blobs.limits import MAX_HEADER_BYTES
 from continuum.blobs.staging import staging_dir
 from continuum.blobs.storage import Store, anonymous_file, open_store
@@ -167,19 +169,31 @@ def _head(obj: RemoteObject) -> bytes:
 class RangedReader(ContainerReader):
     """A container on object storage, read by ranged GETs (the same checks as a file's).
 
-    The header is validated by :class:`ContainerReader` itself, from a sparse in-memory
-    file holding only the bytes fetched for it; every later read (arrays, rows, the
-    streamed verification) is a ranged GET of exactly the bytes asked for.
+    The header is validated by :func:`continuum.blobs.read_header` itself, from a sparse
+    anonymous file of the object's size holding only the bytes fetched for it (so the
+    size the header declares is checked too); every later read (arrays, rows, the
+    streamed verification) goes through :meth:`_read_into` / :meth:`_read_at`, here a
+    ranged GET of exactly the bytes asked for.
     """
 
     def __init__(
         self, obj: RemoteObject, kind: bytes, *, error_cls: type[BlobError], threads: int
     ) -> None:
         self._object = obj
-        # the header checked by the file reader, from a sparse anonymous file of the
-        # object's size holding only the bytes fetched (the reader dups the descriptor)
         with anonymous_file(_head(obj), size=obj.size) as fd:
-            super().__init__(obj.url, kind, error_cls=error_cls, threads=threads, fd=fd)
+            header = read_header(obj.url, kind, error_cls, fd=fd)
+        # what ContainerReader.__init__ sets up for an opened file, without a file: no
+        # bytes held here (``_data`` None), nothing to close but an empty buffer
+        self.path = Path(obj.url)
+        self._where = obj.url
+        self._error_cls = error_cls
+        self._threads = resolve_threads(threads)
+        self._data = None
+        self._file = io.BytesIO()
+        self.header = header
+        self._entries = {entry.name: entry for entry in header.layout}
+        self._starts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._seek_lock = threading.Lock()
 
     def _read_into(self, offset: int, view: memoryview) -> int:
         data = self._object.store.get_range(self._object.key, offset, offset + len(view))
