@@ -42,6 +42,7 @@ from sqlalchemy import (
     update,
 )
 
+from continuum import layout
 from continuum.catalog.db import Database, new_id, require_run, utcnow
 from continuum.catalog.db.models import (
     UTCDateTime,
@@ -156,7 +157,9 @@ class Exports:
         """Record (or re-record, by run, root, tick range and fields) one chunk's export."""
         if rows < 0 or bytes < 0:
             raise CatalogError(f"an export needs rows and bytes >= 0; got {rows} and {bytes}")
-        root, names = os.path.abspath(os.fspath(path)), sorted(fields)
+        text = os.fspath(path)  # an s3:// root as it is: abspath would fold its //
+        root = text if layout.is_object_url(text) else os.path.abspath(text)
+        names = sorted(fields)
         values = {"rows": rows, "bytes": bytes, "created_at": utcnow()}
 
         def op(conn: Connection) -> ParquetExportRecord:

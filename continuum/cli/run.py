@@ -96,9 +96,9 @@ EXIT_INCOMPLETE = 3
 )
 @click.option(
     "--lens-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Capture field frames under DIR/RUN_ID/ [default: ./lens when a lens option is "
-    "given, else no capture].",
+    type=BLOB_ROOT,
+    help="Capture field frames under DIR/RUN_ID/, or s3://BUCKET/PREFIX/RUN_ID/ (AWS_* variables "
+    "say where and as whom) [default: ./lens when a lens option is given, else no capture].",
 )
 @click.option(
     "--lens-stride",
@@ -151,8 +151,9 @@ EXIT_INCOMPLETE = 3
 )
 @click.option(
     "--lens-export-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Export each sealed lens chunk to Parquet under DIR (for continuum lens sql).",
+    type=BLOB_ROOT,
+    help="Export each sealed lens chunk to Parquet under DIR or s3://BUCKET/PREFIX (for "
+    "continuum lens sql).",
 )
 @click.option(
     "--resume-run",

@@ -25,7 +25,12 @@ if TYPE_CHECKING:
 
 def lens_dir_of(source: Path | str, catalog: str | None = None) -> Path:
     """The lens path ``source`` names: itself if it exists, else the lens dir the catalog
-    records for the run id it is (or ends in)."""
+    records for the run id it is (or ends in). An ``s3://`` location is read through a
+    local view of its names (:func:`continuum.lens.remote.remote_view`)."""
+    if layout.is_object_url(source):
+        from continuum.lens.remote import remote_path
+
+        return remote_path(str(source))
     path = Path(source)
     if path.exists():
         return path
@@ -59,6 +64,10 @@ def _catalog_lens_dir(run_id: str, url: str | None) -> Path:
         ) from None
     if lens_dir is None:
         raise LensError(f"run {run_id} captured no lens data (it ran without --lens-dir)")
+    if layout.is_object_url(lens_dir):
+        from continuum.lens.remote import remote_path
+
+        return remote_path(lens_dir)
     return Path(lens_dir)
 
 

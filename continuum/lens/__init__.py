@@ -17,7 +17,9 @@ them on a thread of their own), regions as sample runs (``region``), maps of a f
 xarray Dataset (``blocks``: a field's values at any ticks and samples, reading only the
 tiles and rows they need; ``dataset``: :func:`open_dataset` and its ``BackendArray``,
 with the optional ``continuum[xarray]`` extra; run ids are resolved above the catalog,
-in :mod:`continuum.datasets`).
+in :mod:`continuum.datasets`), and lens dirs on object storage (``mirror``: capture into
+``s3://`` through a staging dir, each chunk put whole; ``remote``: reading one through a
+local view of its names whose bytes are fetched by ranged GETs).
 
 Imports: ``continuum.layout`` (every file name and path: chunk names, the full snapshot,
 ``manifest.json``, run dirs), ``continuum.blobs`` (the container, atomic writes),

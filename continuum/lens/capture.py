@@ -56,6 +56,7 @@ from continuum.lens.format import (
 )
 from continuum.lens.gaps import missing_in
 from continuum.lens.manifest import LensManifest, chunk_entry, merge_gaps, window_of
+from continuum.lens.mirror import LensMirror, remote_root
 from continuum.lens.store import LensStore
 from continuum.lens.writer import (
     DROPPED,
@@ -86,7 +87,7 @@ class CaptureConfig:
     ``chunk_size=None`` picks one (:func:`choose_chunk_size`); ``memory=None`` is
     :func:`default_memory`."""
 
-    lens_dir: Path
+    lens_dir: Path | str  # a str only for object storage (s3://..., lens.mirror)
     stride: int = 1
     fields: tuple[str, ...] | None = None
     chunk_size: int | None = None
@@ -233,7 +234,14 @@ class LensCapture:
             sim.topology.spec(),
             **world_units(ir),
         )
-        self.run_dir = layout.run_dir(config.lens_dir, run_id)
+        root = remote_root(config.lens_dir)
+        #: the run's objects on ``s3://`` and the staging dir standing in for them locally
+        self.mirror = LensMirror(root, run_id) if root is not None else None
+        self.run_dir = (
+            self.mirror.run_dir if self.mirror else layout.run_dir(config.lens_dir, run_id)
+        )
+        #: told of each chunk before its put to object storage (the catalog's pending row)
+        self.on_begin: list[SealCallback] = []
         self.memory = config.memory or default_memory()
         self.chunk_size = config.chunk_size or DEFAULT_CHUNK_SIZE
         self._manifest: LensManifest | None = None
@@ -283,6 +291,8 @@ class LensCapture:
             found = self._adopt_unlisted()
             lost = self._open_segment(state, covered)
         except Exception as exc:
+            if self.mirror is not None:
+                self.mirror.close()
             if made:  # nothing half-made: the directory this start made goes again
                 with contextlib.suppress(OSError):
                     layout.manifest_path(self.run_dir).unlink(missing_ok=True)
@@ -291,7 +301,8 @@ class LensCapture:
                 LensError, "lens", self.run_dir, layout.manifest_path(self.run_dir), exc
             ) from None
         if self.config.by_sample:
-            self.compactor = Compactor(self.run_dir, self._on_copy)
+            on_copy = [self.mirror.after_copies(self._on_copy)] if self.mirror else self._on_copy
+            self.compactor = Compactor(self.run_dir, on_copy)
             self._on_seal.append(self.compactor.notify)
         self.writer = ChunkWriter(
             self.manifest,
@@ -305,11 +316,18 @@ class LensCapture:
             shuffle=self.config.shuffle,
             on_seal=self._on_seal,
             on_gap=self._on_gap,
+            on_begin=self.on_begin,
+            mirror=self.mirror,
         )
         # every gap the manifest lists (the ones found now among them) goes to the catalog
         # again, idempotent there: a killed segment may have recorded some it missed
         self.writer.count_gaps([*found, *([lost] if lost else [])])
         self.writer.announce_gaps(self.manifest.data["gaps"], new=False)
+        if self.mirror is not None:  # the derived manifest object: a live run shows in the bucket
+            try:
+                self.mirror.push_manifest()
+            except OSError as exc:
+                self.writer.failures.add(MANIFEST, f"{self.mirror.url}: {describe(exc)}")
         self._first = None  # the frames that sized the windows: submitted below, not kept
         self._open = True
         if not state.tick % self.config.stride and state.tick >= self.floor:
@@ -321,6 +339,8 @@ class LensCapture:
         """Settle the window size for a segment starting at ``state`` and return its frames
         (observed once: they size the windows). Writes nothing; a window the budget cannot
         hold is a ``LensError`` — called before the run is recorded anywhere."""
+        if self.mirror is not None:
+            self.mirror.pull()  # a run continued in place: its chunk size, its last window
         if self._first is None or self._first[0] != state.tick:
             frames = self._observe(state)
             self._settle_chunk_size(frames)
@@ -500,6 +520,26 @@ class LensCapture:
             self.compactor.close()
             for line in self.compactor.failures:
                 writer.failures.add("lens_by_sample", line)
+        if self.mirror is not None:
+            self._close_mirror(self.mirror, writer)
+
+    def _close_mirror(self, mirror: LensMirror, writer: ChunkWriter) -> None:
+        """The segment's last manifest (and the full snapshot) into the bucket."""
+        full = layout.lens_full_path(self.run_dir)
+        try:
+            if self.config.full and full.is_file():
+                mirror.put(full, [full.read_bytes()])
+        except OSError as exc:
+            writer.failures.add(
+                "lens_full", f"{mirror.location(full)} not written: {describe(exc)}"
+            )
+        try:
+            mirror.push_manifest()
+        except OSError as exc:
+            where = mirror.location(layout.manifest_path(self.run_dir))
+            writer.failures.add(MANIFEST, f"{where}: segment not recorded: {describe(exc)}")
+        # the staging dir stays until the capture is let go (the live exporter reads the
+        # last chunk from it after this close): LensMirror removes it then, or at exit
 
     def _write_full(self) -> None:
         try:
@@ -526,7 +566,7 @@ class LensCapture:
         writer = self.writer
         wait_ms = writer.wait_s * 1e3 if writer else 0.0
         return {
-            "lens_dir": str(self.run_dir),
+            "lens_dir": self.mirror.url if self.mirror else str(self.run_dir),
             "lens_frames": writer.frames_written if writer else 0,
             "lens_chunks": len({s.path for s in writer.sealed}) if writer else 0,
             "lens_chunk_size": self.chunk_size,

@@ -50,6 +50,8 @@ class CopyWritten:
     frames: int
     bytes: int
     checksum: str
+    #: where the copy lives when not at ``path`` (its ``s3://`` URL, :mod:`continuum.lens.mirror`)
+    location: str = ""
 
 
 @dataclass
@@ -60,6 +62,8 @@ class Compacted:
     written: list[CopyWritten] = field(default_factory=list)
     removed: list[Path] = field(default_factory=list)
     pending: int = 0
+    #: where the removed copies lived when not at their paths (``s3://`` URLs)
+    removed_at: list[str] = field(default_factory=list)
 
 
 #: told what each compaction pass of a capture did (the runner records it in the catalog)

@@ -83,6 +83,7 @@ from continuum.blobs import (
 )
 from continuum.errors import LensCorruptError, LensError
 from continuum.lens.reconstruct import CELLS, GLOBAL, POINTS, FieldConfig, topology_from_spec
+from continuum.lens.remote import open_remote, remote_object
 from continuum.topology import CubedSphere
 from continuum.world.ir import WorldIR
 from continuum.world.units import MAX_UNITS_CHARS, check_units
@@ -560,9 +561,14 @@ def expected_layout(h: ChunkHeader) -> dict[str, tuple[str, tuple[int, ...]]]:
     return out
 
 
-def open_lens_container(path: Path, threads: int) -> ContainerReader:
+def open_lens_container(path: Path | str, threads: int) -> ContainerReader:
     """A ``LENS`` container open for reading (a chunk or a by-sample copy): content
-    problems are LensCorruptError, a file that cannot be opened one LensError line."""
+    problems are LensCorruptError, a file that cannot be opened one LensError line.
+    A placeholder of a remote lens dir's view is read by ranged GETs
+    (:mod:`continuum.lens.remote`)."""
+    obj = remote_object(path)
+    if obj is not None:
+        return open_remote(obj, KIND, LensCorruptError, threads)
     try:
         return ContainerReader(path, KIND, error_cls=LensCorruptError, threads=threads)
     except OSError as exc:
@@ -596,7 +602,10 @@ class ChunkFile:
     ) -> None:
         self.path = Path(path)
         self.reads = ValueReads() if reads is None else reads
-        self._reader = open_lens_container(self.path, threads)
+        # an s3:// URL as given (a Path would fold its //): read by ranges (lens.remote)
+        self._reader = open_lens_container(
+            path if layout.is_object_url(path) else self.path, threads
+        )
         try:
             self.header = parse_header(self.path, self._reader.header)
             self._check_layout()

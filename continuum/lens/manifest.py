@@ -46,7 +46,7 @@ from msgspec import Meta
 
 from continuum import layout
 from continuum.blobs import decode_json, read_small_file
-from continuum.blobs.manifest import JsonManifest, now_iso, write_manifest
+from continuum.blobs.manifest import JsonManifest, manifest_bytes, now_iso, write_manifest
 from continuum.errors import LensError
 from continuum.lens.format import ChunkHeader, check_topology_spec
 
@@ -293,13 +293,18 @@ def run_dir_lock(run_dir: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
-def pruned_names(run_dir: Path) -> set[str]:
-    """The chunk names the manifest records as pruned (none without a manifest)."""
-    data = LensManifest.read(run_dir) if run_dir.is_dir() else None
+def pruned_names(run_dir: Path | str) -> set[str]:
+    """The chunk names the manifest records as pruned (none without a manifest); an
+    ``s3://`` run dir: its manifest object's."""
+    if isinstance(run_dir, str) and layout.is_object_url(run_dir):
+        data = _remote_manifest(run_dir)[1]
+    else:
+        run_dir = Path(run_dir)
+        data = LensManifest.read(run_dir) if run_dir.is_dir() else None
     return {str(e.get("name")) for e in (data or {}).get("pruned") or [] if isinstance(e, dict)}
 
 
-def record_pruned(run_dir: Path, chunks: Iterable[tuple[str, tuple[int, int]]]) -> list[str]:
+def record_pruned(run_dir: Path | str, chunks: Iterable[tuple[str, tuple[int, int]]]) -> list[str]:
     """Record chunk files retention deleted, by (file name, tick range); the names new.
 
     Their entries move from ``chunks`` to ``pruned`` (an unlisted chunk gets a pruned
@@ -308,9 +313,24 @@ def record_pruned(run_dir: Path, chunks: Iterable[tuple[str, tuple[int, int]]]) 
     without a manifest (or with an unreadable one) records nothing: ``lens load`` of it
     lists no chunk as missing either. Names must be chunk names
     (:func:`continuum.layout.parse_lens_chunk_name`); others are ignored.
+
+    An ``s3://`` run dir: its manifest object is read, changed and put back. It is
+    derived (:mod:`continuum.lens.mirror`): a live run's next rewrite may drop the
+    entries, which the next prune records again (the catalog's rows stay the truth).
     """
     wanted = [(n, span) for n, span in chunks if layout.parse_lens_chunk_name(n)]
-    if not wanted or not run_dir.is_dir():
+    if not wanted:
+        return []
+    if isinstance(run_dir, str) and layout.is_object_url(run_dir):
+        store, found = _remote_manifest(run_dir)
+        if found is None:
+            return []
+        new = _take_pruned(found, _pruned_entries(found, wanted))
+        if new:
+            store.put_bytes(layout.MANIFEST, manifest_bytes(found))
+        return new
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
         return []
     with run_dir_lock(run_dir):
         try:
@@ -320,24 +340,46 @@ def record_pruned(run_dir: Path, chunks: Iterable[tuple[str, tuple[int, int]]]) 
             return []
         if data is None:
             return []
-        listed = {c.get("name"): c for c in data.get("chunks", []) if isinstance(c, dict)}
-        at = now_iso()
-        entries = []
-        for name, (start, end) in wanted:
-            c = listed.get(name, {})
-            entries.append(
-                {
-                    "name": name,
-                    "tick_range": [start, end],
-                    "frames": c.get("frames", 0),
-                    "bytes": c.get("bytes", 0),
-                    "pruned_at": at,
-                }
-            )
-        new = _take_pruned(data, entries)
+        new = _take_pruned(data, _pruned_entries(data, wanted))
         if new:
             write_manifest(run_dir, data)
         return new
+
+
+def _pruned_entries(
+    data: dict[str, Any], wanted: list[tuple[str, tuple[int, int]]]
+) -> list[dict[str, Any]]:
+    listed = {c.get("name"): c for c in data.get("chunks", []) if isinstance(c, dict)}
+    at = now_iso()
+    entries = []
+    for name, (start, end) in wanted:
+        c = listed.get(name, {})
+        entries.append(
+            {
+                "name": name,
+                "tick_range": [start, end],
+                "frames": c.get("frames", 0),
+                "bytes": c.get("bytes", 0),
+                "pruned_at": at,
+            }
+        )
+    return entries
+
+
+def _remote_manifest(url: str) -> tuple[Any, dict[str, Any] | None]:
+    """(the run prefix's store, its manifest object's content or None when absent)."""
+    from continuum.blobs.storage import open_store
+    from continuum.errors import ObjectNotFoundError
+
+    store = open_store(url)
+    try:
+        raw = store.get_bytes(layout.MANIFEST)
+    except ObjectNotFoundError:
+        return store, None
+    where = store.location(layout.MANIFEST)
+    decode_json(raw, _DOC_DECODER, where, "lens manifest", LensError)  # its shape checked
+    data: dict[str, Any] = decode_json(raw, _DICT_DECODER, where, "lens manifest", LensError)
+    return store, data
 
 
 def chunk_entry(h: ChunkHeader) -> dict[str, Any]:

@@ -59,6 +59,7 @@ from continuum.lens.reconstruct import (
     unit_points,
 )
 from continuum.lens.region import Region, runs
+from continuum.lens.remote import shown
 from continuum.lens.source import (
     FieldHistory,
     PointValue,
@@ -897,7 +898,7 @@ class LensStore:
         full = layout.lens_full_path(self.run_dir)
         gaps = self.gaps
         return {
-            "path": str(self.run_dir),
+            "path": shown(self.run_dir),  # an s3:// lens dir as its URL
             "run_id": ident.run_id,
             "world": ident.world,
             "seed": ident.seed,

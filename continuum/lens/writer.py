@@ -24,6 +24,10 @@ Everything else is off the loop, in three pipelined stages (threads joined by qu
 3. ``lens-io`` commits the blob atomically (temp file, fsync, rename, fsync dir),
    records it and the gaps it carries in the manifest in one rewrite, and calls the
    ``on_seal`` / ``on_gap`` callbacks (the catalog records chunks and gaps through them).
+   For an ``s3://`` lens dir (``mirror``, :mod:`continuum.lens.mirror`) the file is the
+   staging copy and the commit goes on: ``on_begin`` (the catalog's ``pending`` row),
+   the whole blob put from the bytes the encoder built (size and ETag checked), the
+   derived manifest object; a failed put loses the window as a failed write does.
 
 **Windows.** A chunk file holds exactly one window ``[kC, (k+1)C)`` of ``chunk_size``
 ticks and is named by it; its header's ``tick_range`` is the part of the window it is
@@ -60,7 +64,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -73,6 +77,9 @@ from continuum.lens.history import FieldLens
 from continuum.lens.manifest import LensManifest, chunk_entry, window_of
 from continuum.lens.reconstruct import topology_from_spec
 from continuum.runtime import FieldFrame
+
+if TYPE_CHECKING:
+    from continuum.lens.mirror import LensMirror
 
 log = logging.getLogger("continuum.lens")
 T = TypeVar("T")
@@ -125,6 +132,13 @@ class SealedChunk:
     bytes: int
     raw_bytes: int
     checksum: str  # xxh3_128 of the payload, hex
+    #: where the chunk lives when not at ``path`` (its ``s3://`` URL: :mod:`continuum.lens.mirror`)
+    location: str = ""
+
+    @property
+    def where(self) -> str:
+        """The chunk's path, or its URL on object storage (catalog rows, messages)."""
+        return self.location or str(self.path)
 
 
 SealCallback = Callable[[SealedChunk], None]
@@ -270,6 +284,8 @@ class ChunkWriter:
         shuffle: bool = True,
         on_seal: list[SealCallback] | None = None,
         on_gap: list[GapCallback] | None = None,
+        on_begin: list[SealCallback] | None = None,
+        mirror: LensMirror | None = None,
     ) -> None:
         self.manifest = manifest
         self.run_dir = manifest.run_dir
@@ -283,6 +299,9 @@ class ChunkWriter:
         self.stride = identity.stride or 1
         self.on_seal = list(on_seal or [])
         self.on_gap = list(on_gap or [])
+        #: told of a chunk before it is put to object storage (the catalog's pending row)
+        self.on_begin = list(on_begin or [])
+        self.mirror = mirror  # None: a local lens dir
         self.sealed: list[SealedChunk] = []
         self.gaps: list[RecordedGap] = []
         self.frames_written = self.dropped = self.fast_chunks = 0
@@ -530,34 +549,43 @@ class ChunkWriter:
     def _write(self, encoded: EncodedChunk, gaps: list[list[int | str]]) -> None:
         header, path = encoded.header, encoded.header.path
         slow_point("lens-io")  # test-only (blobs.worker): a slow disk
+        sealed = SealedChunk(
+            self.identity.run_id,
+            header.tick_range,
+            int(header.first_tick or 0),
+            int(header.last_tick or 0),
+            header.frames,
+            tuple(header.fields),
+            path,
+            header.disk_bytes,
+            header.raw_bytes,
+            header.checksum,
+            self.mirror.location(path) if self.mirror else "",
+        )
         try:
             atomic_write(path, encoded.parts)
-        except OSError as exc:
+            if self.mirror is not None:  # the catalog row first: the put is not committed yet
+                self._call_each(self.on_begin, sealed, f"lens chunk {path.name}")
+                self.mirror.put(path, encoded.parts)  # whole, size and ETag checked
+        except OSError as exc:  # StorageError is an OSError too
             self._lost(f"chunk {path.name}", describe(exc), header.tick_range)
             self._record_gaps(gaps)
             return
         kill_point("lens-rename", header.tick_range[1])  # test-only (blobs.worker)
         try:
             self.manifest.add_chunk(chunk_entry(header), gaps=gaps)
+            self._push_manifest()
         except Exception as exc:  # the file is durable: the store finds it without the entry
             where = layout.manifest_path(self.run_dir)
             self.failures.add(MANIFEST, f"{where}: {path.name} not listed: {describe(exc)}")
         self.announce_gaps(gaps)
         self.frames_written += header.frames
-        self._notify(
-            SealedChunk(
-                self.identity.run_id,
-                header.tick_range,
-                int(header.first_tick or 0),
-                int(header.last_tick or 0),
-                header.frames,
-                tuple(header.fields),
-                path,
-                header.disk_bytes,
-                header.raw_bytes,
-                header.checksum,
-            )
-        )
+        self._notify(sealed)
+
+    def _push_manifest(self) -> None:
+        """The derived manifest object of a remote lens dir (nothing for a local one)."""
+        if self.mirror is not None:
+            self.mirror.push_manifest()
 
     def _record_gaps(self, gaps: list[list[int | str]]) -> None:
         """Gaps without a chunk to carry them: into the manifest alone, and announced."""
@@ -565,6 +593,7 @@ class ChunkWriter:
             return
         try:
             self.manifest.add_gaps(gaps)
+            self._push_manifest()
         except Exception as exc:  # the store derives holes from the files all the same
             where = layout.manifest_path(self.run_dir)
             self.failures.add(MANIFEST, f"{where}: lens gaps not recorded: {describe(exc)}")

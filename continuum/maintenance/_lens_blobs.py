@@ -27,22 +27,36 @@ from continuum.catalog import Catalog, LensChunkRecord, RunDirs
 from continuum.catalog.records import span_text
 from continuum.errors import ContinuumError
 from continuum.lens.format import ChunkFile, ChunkHeader
-from continuum.maintenance.folders import Location
+from continuum.maintenance.folders import Location, name_of, stored
 from continuum.maintenance.walker import FileCheck, Problem, RunFiles, done, reason
 
 BLOB = "lens"
 
 
-def check_chunk(path: Path) -> FileCheck[ChunkHeader]:
+def check_chunk(path: Location) -> FileCheck[ChunkHeader]:
     """Size, header and full verification of one chunk file (decodes every frame,
-    streamed: memory stays within one frame, whatever the header declares)."""
-    size = path.stat().st_size
+    streamed: memory stays within one frame, whatever the header declares); an
+    ``s3://`` object is read by ranged GETs, checked the same (:mod:`continuum.lens.remote`)."""
+    try:
+        size = _size(path)
+    except (ContinuumError, OSError) as exc:
+        return FileCheck(0, None, reason(exc, path))
     try:
         with ChunkFile(path) as chunk:
             chunk.verify()
             return FileCheck(size, chunk.header, None)
     except (ContinuumError, OSError, ValueError) as exc:
         return FileCheck(size, None, reason(exc, path))
+
+
+def _size(path: Location) -> int:
+    if isinstance(path, str) and layout.is_object_url(path):
+        from continuum.lens.remote import remote_object
+
+        obj = remote_object(path)
+        assert obj is not None
+        return obj.size
+    return Path(path).stat().st_size
 
 
 def _span(lo: int, hi: int) -> str:
@@ -87,14 +101,15 @@ class LensBlobs:
         rows = tuple(self.catalog.lens_chunks.list(run.run_id))
         return RunFiles(run.run_id, run.lens_dir, run.host, rows)
 
-    def path_of(self, run: RunFiles, row: LensChunkRecord) -> Path:
-        return Path(layout.resolve_under(run.directory, row.path))
+    def path_of(self, run: RunFiles, row: LensChunkRecord) -> Location:
+        where = layout.resolve_under(run.directory, row.path)
+        return where if layout.is_object_url(where) else Path(where)
 
     def created_at(self, row: LensChunkRecord) -> datetime:
         return row.created_at
 
     def check(self, run: RunFiles, row: LensChunkRecord, path: Location) -> FileCheck:
-        f = check_chunk(Path(path))  # lens chunks are files (object storage: not yet)
+        f = check_chunk(path)
         if f.error is None:
             wrong = _wrong_file(f.intact, run.run_id, (row.start_tick, row.end_tick))
             if wrong is not None:
@@ -144,19 +159,18 @@ class LensBlobs:
         return layout.parse_lens_chunk_name(name) is not None
 
     def orphan(self, run: RunFiles, loc: Location, repair: bool) -> Problem:
-        path = Path(loc)
-        span = layout.parse_lens_chunk_name(path.name)
+        span = layout.parse_lens_chunk_name(name_of(loc))
         assert span is not None  # the walker only passes chunk names
         lo, hi = span
         detail = "lens chunk file no row lists"
-        problem = Problem("orphan", run.run_id, None, str(path), detail, blob=BLOB, ticks=(lo, hi))
+        problem = Problem("orphan", run.run_id, None, str(loc), detail, blob=BLOB, ticks=(lo, hi))
         live = [r for r in run.rows if r.state != "pruned"]
-        f = check_chunk(path)
+        f = check_chunk(loc)
         why = _not_adoptable(run.run_id, f, span, live)
         if why is not None:
             more = "left in place, unrecorded" if repair else "--repair will leave it"
             return done(problem, None, f"; {more}: {why}")
         if not repair:
             return problem
-        self.record_intact(run.run_id, path.resolve(), f)
+        self.record_intact(run.run_id, stored(loc), f)
         return done(problem, "recorded committed")

@@ -174,6 +174,19 @@ def record_lens_gaps(catalog: Catalog, run_id: str, run_dir: Path, warnings: lis
 _NOT_COMMITTED = (*_PRUNED, "missing", "corrupt", "pending")
 
 
+def _readable(lens_dir: str) -> Path | None:
+    """A run's lens dir to derive gaps from: an ``s3://`` one through a view of its names
+    (:mod:`continuum.lens.remote`; None when it holds nothing or cannot be listed)."""
+    if not layout.is_object_url(lens_dir):
+        return Path(lens_dir)
+    from continuum.lens.remote import remote_view
+
+    try:
+        return remote_view(lens_dir)
+    except ContinuumError:
+        return None
+
+
 def gap_problems(
     catalog: Catalog, run_id: str, lens_dir: str, repair: bool, found: list[Problem]
 ) -> list[Problem]:
@@ -182,9 +195,9 @@ def gap_problems(
     row is not committed (see :data:`_NOT_COMMITTED`), or where verify ``found`` a
     problem with a chunk (a file gone, corrupt, another chunk's copy), are left to
     that finding."""
-    run_dir = Path(lens_dir)
+    run_dir = _readable(lens_dir)
     warnings: list[str] = []
-    if not run_dir.is_dir():
+    if run_dir is None or not run_dir.is_dir():
         return []  # its chunks' rows already say missing
     bad = [p.ticks for p in found if p.blob == "lens" and p.run_id == run_id and p.ticks]
     derived = unpruned_gaps(catalog, run_id, run_dir, warnings, _NOT_COMMITTED, bad)

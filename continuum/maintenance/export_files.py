@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import groupby
 
@@ -166,3 +166,38 @@ def remove_tree(tree: Tree, into: Removed) -> None:
                         folder.rmdir(sub)  # only if empty
         with layout.ConfinedDir(root, *names[:-1]) as parent:
             parent.rmdir(names[-1])
+
+
+def remove_remote_run(
+    root: str,
+    run_id: str,
+    into: Removed,
+    keep: Callable[[str], bool] | None = None,
+) -> None:
+    """``run_id``'s parts under an ``s3://`` export root: only keys of our part names in
+    its own partitions (``run_id=R/...``, ``by_sample/run_id=R/...``), nothing else there,
+    and of those not ``keep(name)`` (retention: the parts of chunks still kept). A prefix
+    has no directories to leave empty, and no links to follow."""
+    from continuum.blobs.storage import open_store
+    from continuum.errors import StorageError
+
+    store = open_store(root)
+    partition = layout.run_partition(".", run_id).name  # run_id=R
+    for top in (partition, f"{layout.BY_SAMPLE}/{partition}"):
+        try:
+            keys = store.list(top)
+        except StorageError as exc:
+            into.errors.append(f"{store.location(top)}: {exc}")
+            continue
+        for key in keys:
+            name = key.rsplit("/", 1)[-1]
+            if not layout.is_part_name(name) or (keep is not None and keep(name)):
+                continue
+            try:
+                size = store.size(key)
+                store.delete(key)
+            except StorageError as exc:
+                into.errors.append(f"{store.location(key)}: {exc}; left in place")
+                continue
+            into.files += 1
+            into.bytes += size

@@ -32,7 +32,13 @@ from pathlib import Path
 from continuum import layout
 from continuum.catalog import Catalog, LensChunkRecord, PruneReport
 from continuum.errors import LensError
-from continuum.maintenance.export_files import Removed, part_files, remove_files, run_trees
+from continuum.maintenance.export_files import (
+    Removed,
+    part_files,
+    remove_files,
+    remove_remote_run,
+    run_trees,
+)
 
 log = logging.getLogger("continuum.catalog")
 
@@ -107,7 +113,8 @@ def settle_pruned_chunks(
     run = catalog.runs.get(run_id)
     if run.lens_dir is None:
         return 0
-    lens_dir = Path(run.lens_dir)
+    # an s3:// lens dir: its manifest object (lens.manifest reads and rewrites it there)
+    lens_dir = run.lens_dir if layout.is_object_url(run.lens_dir) else Path(run.lens_dir)
     try:
         done = pruned_names(lens_dir)
     except LensError as exc:
@@ -158,6 +165,9 @@ def remove_exports(catalog: Catalog, run_id: str, spans: Sequence[tuple[int, int
     (every field, ``ticks``, ``signals``, both layouts) under its export roots."""
     removed = Removed()
     for root in catalog.exports.roots_of(run_id):
+        if layout.is_object_url(root):
+            remove_remote_run(root, run_id, removed, keep=lambda name: not _inside(name, spans))
+            continue
         for tree in run_trees(root, run_id):
             mine = [f for f in part_files(tree, removed.errors) if _inside(f.name, spans)]
             remove_files(mine, removed)

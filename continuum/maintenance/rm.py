@@ -25,7 +25,12 @@ import contextlib
 from continuum import layout
 from continuum.catalog import KINDS, Catalog, PruneReport, RunRecord
 from continuum.errors import CatalogError, LayoutError
-from continuum.maintenance.export_files import Removed, remove_tree, run_trees
+from continuum.maintenance.export_files import (
+    Removed,
+    remove_remote_run,
+    remove_tree,
+    run_trees,
+)
 
 _RM_STATES = ("pending", "committed", "missing", "corrupt")
 
@@ -57,6 +62,9 @@ def _remove_exports(catalog: Catalog, run_id: str, report: PruneReport) -> Remov
     a crash in between leaves rows naming a root, and ``rm`` again finishes)."""
     removed = Removed()
     for root in catalog.exports.roots_of(run_id):
+        if layout.is_object_url(root):
+            remove_remote_run(root, run_id, removed)
+            continue
         for tree in run_trees(root, run_id):
             remove_tree(tree, removed)
     report.deleted += removed.files

@@ -76,6 +76,8 @@ def _execute(
     recorder = None if req.no_catalog else open_recorder(p, req)
     if recorder is not None:
         on_seal.append(recorder.lens_chunk)
+        if lens is not None:  # object storage: the chunk's row is pending until its put
+            lens.on_begin.append(recorder.lens_chunk_pending)
         on_gap.append(recorder.lens_gap)
         on_copy.append(recorder.lens_copies)
     exporter, checkpointing = _open_outputs(p, req, lens, recorder, on_seal)

@@ -312,7 +312,7 @@ def open_lens(
     from continuum.lens import CaptureConfig, LensCapture, OnFull, parse_fields
 
     config = CaptureConfig(
-        Path(req.lens_dir),
+        req.lens_dir if layout.is_object_url(req.lens_dir) else Path(req.lens_dir),
         req.lens_stride,
         parse_fields(req.lens_fields),
         req.lens_chunk_size,
@@ -336,6 +336,9 @@ def open_exporter(
         return None
     from continuum.sql import LiveExporter
 
-    exporter = LiveExporter(Path(req.lens_export_dir), recorder.catalog if recorder else None)
+    root = req.lens_export_dir  # a directory, or an s3:// URL (kept a str)
+    exporter = LiveExporter(
+        root if layout.is_object_url(root) else Path(root), recorder.catalog if recorder else None
+    )
     on_seal.append(exporter)
     return exporter

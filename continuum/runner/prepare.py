@@ -97,7 +97,11 @@ def prepare(req: RunRequest) -> Prepared:
         remote.store.check()
     else:
         run_id, run_dir = _new_run(None if resume.root is None else Path(resume.root))
-    if req.lens_dir is not None:
+    if layout.is_object_url(req.lens_dir):  # endpoint, bucket, credentials: one line now
+        from continuum.blobs.storage import open_store
+
+        open_store(str(req.lens_dir)).check()
+    elif req.lens_dir is not None:
         _check_lens_dir(layout.run_dir(Path(req.lens_dir), run_id))
     return Prepared(ir, resume, sim, state, run_id, run_dir, remote)
 

@@ -112,7 +112,7 @@ class RunRecorder:
             checkpoint_dir=(
                 p.remote.url if p.remote else p.run_dir.resolve() if p.run_dir else None
             ),
-            lens_dir=layout.run_dir(req.lens_dir, self.run_id).resolve() if req.lens_dir else None,
+            lens_dir=_lens_run_dir(req.lens_dir, self.run_id),
             parent_run_id=parent[0] if parent else None,
             parent_checkpoint_tick=parent[1] if parent else None,
             params={**scenario_params(p.program.scenario), **req.params},
@@ -196,9 +196,27 @@ class RunRecorder:
                 end_tick=chunk.last_tick + 1,  # half-open: [first frame, last frame + 1)
                 frames=chunk.frames,
                 fields=list(chunk.fields),
-                path=chunk.path.resolve(),
+                path=chunk.location or chunk.path.resolve(),
                 bytes=chunk.bytes,
                 checksum=chunk.checksum,
+            ),
+        )
+
+    def lens_chunk_pending(self, chunk: SealedChunk) -> None:
+        """Lens writer thread, before a chunk's put to object storage: its row is pending
+        until :meth:`lens_chunk` commits it (the row is the commit point, not the object)."""
+        self._safely(
+            f"lens chunk {chunk.path.name}",
+            lambda: self.catalog.lens_chunks.record(
+                self.run_id,
+                start_tick=chunk.first_tick,
+                end_tick=chunk.last_tick + 1,
+                frames=chunk.frames,
+                fields=list(chunk.fields),
+                path=chunk.where,
+                bytes=0,
+                checksum=None,
+                state="pending",
             ),
         )
 
@@ -213,14 +231,14 @@ class RunRecorder:
                     start_tick=c.start,
                     end_tick=c.end,
                     frames=c.frames,
-                    path=str(c.path.resolve()),
+                    path=c.location or str(c.path.resolve()),
                     bytes=c.bytes,
                     checksum=c.checksum,
                 )
 
             self._safely(f"lens copy {c.path.name}", record)
         if done.removed:
-            gone = [str(p.resolve()) for p in done.removed]
+            gone = done.removed_at or [str(p.resolve()) for p in done.removed]
             self._safely("lens copies removed", lambda: copies.forget(self.run_id, gone))
 
     def lens_gap(self, gap: RecordedGap) -> None:
@@ -322,3 +340,12 @@ def check_user_params(ir: WorldIR, params: dict[str, ParamValue]) -> None:
                 "labels a run (it changes nothing in it); set it in a scenario "
                 "(--scenario), whose overrides the catalog records as parameters"
             )
+
+
+def _lens_run_dir(lens_dir: Path | str | None, run_id: str) -> Path | str | None:
+    """The run's lens dir as the runs row records it: a resolved path, or an ``s3://`` URL."""
+    if lens_dir is None:
+        return None
+    if layout.is_object_url(lens_dir):
+        return layout.object_child(str(lens_dir), run_id)
+    return layout.run_dir(lens_dir, run_id).resolve()

@@ -31,7 +31,7 @@ class RunRequest:
     checkpoint_path: Path | None = None
     force_resume: bool = False
     queue_depth: int = 3
-    lens_dir: Path | None = None
+    lens_dir: Path | str | None = None  # a str only for object storage (s3://...)
     lens_stride: int = 1
     lens_fields: str | None = None  # "a.b,c.d" or "all"/None (every field)
     lens_chunk_size: int | None = None  # None: 1000, fewer when windows outgrow lens_memory
@@ -39,7 +39,7 @@ class RunRequest:
     lens_on_full: str = "wait"  # "wait" | "drop" (continuum.lens.OnFull)
     lens_full: bool = False
     lens_by_sample: bool = True  # by-sample copies of the history (continuum.lens.compaction)
-    lens_export_dir: Path | None = None  # export each sealed chunk to Parquet here
+    lens_export_dir: Path | str | None = None  # export each sealed chunk to Parquet here (or s3://)
     catalog: str | None = None  # URL; None: CONTINUUM_CATALOG or the default SQLite file
     no_catalog: bool = False
     resume_run: str | None = None

@@ -19,8 +19,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from continuum import layout
 from continuum.catalog import Catalog, RunRecord
-from continuum.errors import LensError
+from continuum.errors import LensError, StorageError
 from continuum.lens import LensStore
 from continuum.serve.errors import ApiError
 
@@ -41,6 +42,13 @@ def lens_dir_of(run: RunRecord) -> Path:
     """The run's lens directory, or a 404 saying it has none."""
     if run.lens_dir is None:
         raise ApiError(404, f"run {run.run_id} captured no lens data (it ran without --lens-dir)")
+    if layout.is_object_url(run.lens_dir):  # a view of its names (continuum.lens.remote)
+        from continuum.lens.remote import remote_view
+
+        try:
+            return remote_view(run.lens_dir)
+        except (LensError, StorageError) as exc:
+            raise ApiError(404, f"run {run.run_id}'s lens objects: {exc}") from None
     path = Path(run.lens_dir)
     if not path.is_dir():
         raise ApiError(404, f"run {run.run_id}'s lens directory {path} is gone")

@@ -25,12 +25,14 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from continuum import layout
 from continuum.blobs import commit_file
 from continuum.blobs.worker import Failures, Worker, describe
 from continuum.errors import LensError
 from continuum.lens import LensStore, SealedChunk
 from continuum.sql.columns import Scratch
 from continuum.sql.export import ChunkExport, check_fields, export_chunk, remove_superseded_parts
+from continuum.sql.remote import RemoteExports
 
 if TYPE_CHECKING:
     from continuum.catalog import Catalog
@@ -40,8 +42,9 @@ log = logging.getLogger("continuum.sql")
 DEFAULT_DEPTH = 8
 
 
-def record(catalog: Catalog | None, done: ChunkExport, root: Path) -> None:
-    """One chunk's export as a catalog row (no-op without a catalog)."""
+def record(catalog: Catalog | None, done: ChunkExport, root: Path | str) -> None:
+    """One chunk's export as a catalog row (no-op without a catalog); ``root`` a
+    directory or an ``s3://`` export root."""
     if catalog is None:
         return
     catalog.exports.record(
@@ -49,7 +52,7 @@ def record(catalog: Catalog | None, done: ChunkExport, root: Path) -> None:
         fields=done.fields,
         start_tick=done.tick_range[0],
         end_tick=done.tick_range[1],
-        path=Path(root).resolve(),
+        path=root if layout.is_object_url(root) else Path(root).resolve(),
         rows=done.rows,
         bytes=done.bytes,
     )
@@ -57,7 +60,7 @@ def record(catalog: Catalog | None, done: ChunkExport, root: Path) -> None:
 
 def export_run(
     run_dir: Path,
-    root: Path,
+    root: Path | str,
     *,
     catalog: Catalog | None = None,
     fields: list[str] | None = None,
@@ -82,7 +85,30 @@ def export_run(
     history that no later query could tell from a gap. The run's lens gaps (all of them,
     derived from its files) are recorded in the catalog with its exports, so the SQL
     ``ticks`` table marks them even for a run whose writer never recorded them.
+
+    ``root`` may be ``s3://bucket/prefix``: parts are written to a staging root and put
+    whole before each chunk is recorded (:mod:`continuum.sql.remote`).
     """
+    remote = RemoteExports(str(root)) if layout.is_object_url(root) else None
+    try:
+        return _export_run(run_dir, root, remote, catalog, fields, start, stop, layouts, on_chunk)
+    finally:
+        if remote is not None:
+            remote.close()
+
+
+def _export_run(
+    run_dir: Path,
+    root: Path | str,
+    remote: RemoteExports | None,
+    catalog: Catalog | None,
+    fields: list[str] | None,
+    start: int | None,
+    stop: int | None,
+    layouts: tuple[str, ...],
+    on_chunk: Callable[[int, int], None] | None,
+) -> list[ChunkExport]:
+    local_root = remote.staging if remote is not None else Path(root)
     with LensStore(run_dir) as store:
         if store.unreadable:
             more = f" (and {len(store.unreadable) - 1} more)" if len(store.unreadable) > 1 else ""
@@ -110,7 +136,7 @@ def export_run(
         exported = export_chunk(
             local.cursor,
             path,
-            root,
+            local_root,
             fields=fields,
             start=start,
             stop=stop,
@@ -130,7 +156,10 @@ def export_run(
             for exported, pending in pool.map(one, chunks):  # in chunk order
                 for commit in pending:  # its parts durable and in place: now record it
                     commit.result()
-                remove_superseded_parts(exported)
+                if remote is not None:
+                    remote.publish(exported)  # put whole, then the row
+                else:
+                    remove_superseded_parts(exported)
                 record(catalog, exported, root)
                 done.append(exported)
                 if on_chunk is not None:
@@ -149,13 +178,17 @@ class LiveExporter:
 
     def __init__(
         self,
-        root: Path,
+        root: Path | str,
         catalog: Catalog | None,
         *,
         layouts: tuple[str, ...] = ("time",),
         depth: int = DEFAULT_DEPTH,
     ) -> None:
-        self.root, self.catalog, self.layouts = Path(root), catalog, layouts
+        self.catalog, self.layouts = catalog, layouts
+        #: an ``s3://`` root: parts written to its staging root, then put (sql.remote)
+        self.remote = RemoteExports(str(root)) if layout.is_object_url(root) else None
+        self.root: Path | str = root if self.remote is not None else Path(root)
+        self._local_root = self.remote.staging if self.remote is not None else Path(root)
         self.exported = self.skipped = 0
         self.failures = Failures(log)
         self._con = duckdb.connect()
@@ -181,9 +214,12 @@ class LiveExporter:
 
     def _export(self, sealed: SealedChunk) -> None:
         done = export_chunk(
-            self._con, sealed.path, self.root, layouts=self.layouts, scratch=self._scratch
+            self._con, sealed.path, self._local_root, layouts=self.layouts, scratch=self._scratch
         )
-        remove_superseded_parts(done)
+        if self.remote is not None:
+            self.remote.publish(done)
+        else:
+            remove_superseded_parts(done)
         record(self.catalog, done, self.root)
         self.exported += 1
 
@@ -197,3 +233,5 @@ class LiveExporter:
         """Export what is queued, then stop the thread (at once if it is gone)."""
         self._worker.finish()
         self._con.close()
+        if self.remote is not None:
+            self.remote.close()

@@ -14,15 +14,29 @@ file the views would list whose realpath leaves the roots (a planted symlink to 
 or a directory outside), or that is not a regular file (a FIFO would hang the session),
 is skipped and said so. DuckDB checks again when it opens each file
 (``allowed_directories``, which resolves symlinks in 2.0 — measured in the tests).
+
+**Object storage.** A root may be ``s3://bucket/prefix`` (``--export-dir``,
+``connect(roots=...)``, ``CONTINUUM_EXPORT_ROOTS``). Its parts are found by listing the
+prefix (:meth:`Store.list`, confined to it) and read by DuckDB through the same s3fs
+filesystem, registered on the connection before it is locked
+(:func:`continuum.sql.sandbox.sandboxed`); ``allowed_directories`` holds the prefix with
+a trailing ``/``, so another bucket, a sibling prefix (``s3://b/exp2`` beside
+``s3://b/exp``), a ``..`` and every local file outside the local roots stay refused by
+DuckDB itself (measured in the tests). A part on object storage is an
+:class:`ObjectPath`: the views use its ``parent`` and ``name`` as a file's, and its
+text is its URL.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fnmatch
 import os
 import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 from continuum import layout
 from continuum.errors import QueryError
@@ -34,6 +48,48 @@ EXPORTS_DIR = "exports"
 ROOTS_ENV = "CONTINUUM_EXPORT_ROOTS"
 
 Warn = Callable[[str], None]
+#: A readable root: a local directory (its realpath) or an ``s3://bucket/prefix`` URL.
+Root = Path | str
+
+
+class ObjectPath(PurePosixPath):
+    """An object's ``s3://`` URL with the path API the views use (``parent``, ``name``,
+    ``relative_to``); ``str()`` (and ``os.fspath``) give the URL back whole."""
+
+    def __str__(self) -> str:
+        scheme, _, rest = super().__str__().partition(":/")
+        return f"{scheme}://{rest}"
+
+    def __fspath__(self) -> str:
+        return str(self)
+
+
+def split_roots(text: str) -> list[str]:
+    """``CONTINUUM_EXPORT_ROOTS`` split on ``os.pathsep`` (``:``), an ``s3://...`` kept whole."""
+    pieces, out = text.split(os.pathsep), list[str]()
+    for piece in pieces:
+        if out and piece.startswith("//") and layout.is_object_url(f"{out[-1]}:{piece}"):
+            out[-1] = f"{out[-1]}:{piece}"
+        elif piece:
+            out.append(piece)
+    return out
+
+
+def _remote_root(given: str) -> str:
+    try:
+        scheme, bucket, prefix = layout.split_object_url(given)
+    except Exception as exc:
+        raise QueryError(f"export dir {shown(given)}: {exc}") from None
+    return layout.object_url(scheme, bucket, prefix)
+
+
+def _minimal_urls(urls: Iterable[str]) -> list[str]:
+    """Distinct URL roots, dropping any under another."""
+    kept: list[str] = []
+    for url in sorted(set(urls), key=len):
+        if not any(url == k or url.startswith(k + "/") for k in kept):
+            kept.append(url)
+    return sorted(kept)
 
 
 def default_root() -> Path:
@@ -59,17 +115,22 @@ def _minimal(paths: Iterable[Path]) -> list[Path]:
 
 def configured_roots(
     explicit: Sequence[str | os.PathLike[str]], *, default: bool, warn: Warn | None = None
-) -> list[Path]:
+) -> list[Root]:
     """Realpaths of the readable roots: the default root when it exists (``default``),
     and every explicit root, which must be a directory other than ``/`` (one that does not
-    exist yet, e.g. a live export's, is skipped with a warning)."""
+    exist yet, e.g. a live export's, is skipped with a warning), or an ``s3://`` URL
+    (kept as given, normalised: nothing is listed until the views are built)."""
     roots = []
+    urls: list[str] = []
     if default and default_root().is_dir():
         roots.append(default_root().resolve())
     if default:  # configuration the user wrote down, like the default root itself
         env = os.environ.get(ROOTS_ENV, "")
-        explicit = [*(p for p in env.split(os.pathsep) if p), *explicit]
+        explicit = [*split_roots(env), *explicit]
     for given in explicit:
+        if isinstance(given, str) and layout.is_object_url(given):
+            urls.append(_remote_root(given))
+            continue
         path = Path(given)
         if not path.exists() and warn is not None:
             warn(f"export dir {shown(given)} does not exist (yet): nothing read from it")
@@ -86,14 +147,24 @@ def configured_roots(
                 "be readable by SQL; pass the directory `continuum lens export` wrote"
             )
         roots.append(real)
-    return _minimal(roots)
+    return [*_minimal(roots), *_minimal_urls(urls)]
+
+
+def local_roots(roots: Sequence[Root]) -> list[Path]:
+    """The local directories among ``roots``."""
+    return [r for r in roots if isinstance(r, Path)]
+
+
+def remote_roots(roots: Sequence[Root]) -> list[str]:
+    """The ``s3://`` URLs among ``roots``."""
+    return [r for r in roots if isinstance(r, str)]
 
 
 def _inside(roots: Sequence[Path], real: str) -> bool:
     return any(layout.is_within(r, real) for r in roots)
 
 
-def search_dirs(roots: Sequence[Path], recorded: Iterable[str], warn: Warn) -> list[Path]:
+def search_dirs(roots: Sequence[Root], recorded: Iterable[str], warn: Warn) -> list[Root]:
     """Where to look for parts: the roots, plus each recorded export dir inside one.
 
     A recorded dir (a catalog row) outside every root is ignored; one warning line says
@@ -101,11 +172,17 @@ def search_dirs(roots: Sequence[Path], recorded: Iterable[str], warn: Warn) -> l
     (an export since removed), and so are dirs inside a partition (their parts are
     found from the root already).
     """
-    found, ignored = list(roots), []
+    found: list[Root] = list(roots)
+    urls, ignored = remote_roots(roots), []
+    local = local_roots(roots)
     for text in sorted(set(recorded)):
+        if layout.is_object_url(text):  # a remote root is listed whole: only say if outside
+            if not any(text == u or text.startswith(u + "/") for u in urls):
+                ignored.append(text)
+            continue
         real = os.path.realpath(text)
-        if _inside(roots, real):
-            if os.path.isdir(real) and not _in_partition(roots, Path(real)):
+        if _inside(local, real):
+            if os.path.isdir(real) and not _in_partition(local, Path(real)):
                 found.append(Path(real))
         elif os.path.isdir(real):
             ignored.append(text)
@@ -116,7 +193,7 @@ def search_dirs(roots: Sequence[Path], recorded: Iterable[str], warn: Warn) -> l
             f"{shown(ignored[0])}{more}; pass --export-dir DIR (roots= in Python) or list it in "
             f"{ROOTS_ENV} to query one"
         )
-    return sorted(set(found))
+    return [*sorted(set(local_roots(found))), *remote_roots(roots)]
 
 
 def _in_partition(roots: Sequence[Path], path: Path) -> bool:
@@ -124,6 +201,39 @@ def _in_partition(roots: Sequence[Path], path: Path) -> bool:
     root = next(r for r in roots if layout.is_within(r, path))
     parts = path.relative_to(root).parts
     return any(layout.parse_run_partition(p) or p == layout.BY_SAMPLE for p in parts)
+
+
+def _matches(key: str, pattern: str) -> bool:
+    """``key`` matches a part glob segment by segment (``*`` never crosses a ``/``)."""
+    names, globs = key.split("/"), pattern.split("/")
+    return len(names) == len(globs) and all(map(fnmatch.fnmatchcase, names, globs))
+
+
+def _list_remote(url: str, out: Files, fs: Any = None) -> None:
+    """The parts under an ``s3://`` root, as a directory's are found: listed through the
+    seam (confined to the prefix, errors one line), then through ``fs`` once more so its
+    listing cache answers DuckDB's opens (sizes, existence) without a request each."""
+    from continuum.blobs.storage import open_store
+
+    store = open_store(url)
+    keys = store.list()
+    if fs is not None and keys:
+        _scheme, bucket, prefix = layout.split_object_url(url)
+        with contextlib.suppress(Exception):  # a cold cache is slower, not wrong
+            getattr(fs, "prime", fs.find)(f"{bucket}/{prefix}" if prefix else bucket)
+
+    def part(key: str) -> Path:
+        return ObjectPath(store.location(key))  # type: ignore[return-value]
+
+    copies = {
+        k[len(layout.BY_SAMPLE) + 1 :] for k in keys if _matches(k, layout.BY_SAMPLE_PART_GLOB)
+    }
+    timed = [k for k in keys if _matches(k, layout.FIELD_PART_GLOB)]
+    out.by_time += [part(k) for k in timed]
+    out.by_sample += [part(f"{layout.BY_SAMPLE}/{k}") for k in sorted(copies)]
+    out.by_sample += [part(k) for k in timed if k not in copies]
+    out.signals += [part(k) for k in keys if _matches(k, layout.SIGNALS_PART_GLOB)]
+    out.ticks += [part(k) for k in keys if _matches(k, layout.TICKS_PART_GLOB)]
 
 
 @dataclass
@@ -156,18 +266,22 @@ def _confined(
     return kept
 
 
-def list_files(roots: Sequence[Path], dirs: Sequence[Path], warn: Warn) -> Files:
+def list_files(roots: Sequence[Root], dirs: Sequence[Root], warn: Warn, fs: Any = None) -> Files:
     """Every part under ``dirs`` (each inside ``roots``) that may be read; one warning line
-    if any was skipped (a symlink leading outside the roots, or not a regular file)."""
+    if any was skipped (a symlink leading outside the roots, or not a regular file).
+    ``fs``: the filesystem that will read ``s3://`` parts, whose listing cache is filled."""
     out, seen = Files(), set[str]()
-    for d in dirs:
-        copies = _confined(roots, d.glob(layout.BY_SAMPLE_PART_GLOB), out.skipped, seen)
-        timed = _confined(roots, d.glob(layout.FIELD_PART_GLOB), out.skipped, seen)
+    for url in remote_roots(dirs):
+        _list_remote(url, out, fs)
+    local = local_roots(roots)
+    for d in local_roots(dirs):
+        copies = _confined(local, d.glob(layout.BY_SAMPLE_PART_GLOB), out.skipped, seen)
+        timed = _confined(local, d.glob(layout.FIELD_PART_GLOB), out.skipped, seen)
         have = {p.relative_to(layout.child(d, layout.BY_SAMPLE)) for p in copies}
         out.by_time += timed
         out.by_sample += copies + [p for p in timed if p.relative_to(d) not in have]
-        out.signals += _confined(roots, d.glob(layout.SIGNALS_PART_GLOB), out.skipped, seen)
-        out.ticks += _confined(roots, d.glob(layout.TICKS_PART_GLOB), out.skipped, seen)
+        out.signals += _confined(local, d.glob(layout.SIGNALS_PART_GLOB), out.skipped, seen)
+        out.ticks += _confined(local, d.glob(layout.TICKS_PART_GLOB), out.skipped, seen)
     if out.skipped:
         more = f" and {len(out.skipped) - 1} more" if len(out.skipped) > 1 else ""
         warn(

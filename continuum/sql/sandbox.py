@@ -58,17 +58,27 @@ class Result:
     rows: list[tuple[Any, ...]]
 
 
-def private_temp_dir(roots: Sequence[Path]) -> str:
+def private_temp_dir(roots: Sequence[Path | str]) -> str:
     """A new 0700 directory for DuckDB's spill files, outside every root ('' if the
     system temp dir is inside one: then DuckDB does not spill, it fails at the limit)."""
     base = Path(tempfile.gettempdir()).resolve()
-    if any(layout.is_within(r, base) for r in roots):
+    if any(isinstance(r, Path) and layout.is_within(r, base) for r in roots):
         return ""
     return tempfile.mkdtemp(prefix="continuum-sql-")
 
 
-def sandboxed(roots: Sequence[Path], limits: Limits, temp_dir: str) -> duckdb.DuckDBPyConnection:
-    """A connection locked to ``roots`` and ``limits`` before it has read anything."""
+def sandboxed(
+    roots: Sequence[Path | str], limits: Limits, temp_dir: str, filesystem: Any = None
+) -> duckdb.DuckDBPyConnection:
+    """A connection locked to ``roots`` and ``limits`` before it has read anything.
+
+    An ``s3://`` root: ``filesystem`` (an s3fs filesystem from the storage seam, by
+    default a snapshot one: ``fsspec_filesystem(..., snapshot=True)``) is registered first
+    (DuckDB reads through it, with the seam's endpoint and credentials; no httpfs
+    extension is loaded),
+    and the root's URL (with a trailing ``/``) is one of ``allowed_directories``, so
+    DuckDB refuses any other bucket or prefix as it refuses a local file outside the roots.
+    """
     con = duckdb.connect(
         config={
             "memory_limit": f"{limits.memory}B",
@@ -79,7 +89,14 @@ def sandboxed(roots: Sequence[Path], limits: Limits, temp_dir: str) -> duckdb.Du
         }
     )
     dirs = ", ".join("'" + str(r).replace("'", "''").rstrip("/") + "/'" for r in roots)
+    remote = [r for r in roots if isinstance(r, str)]
     with translate("locking the SQL session"):
+        if remote:
+            if filesystem is None:
+                from continuum.blobs.storage import fsspec_filesystem
+
+                filesystem = fsspec_filesystem(remote[0], snapshot=True)
+            con.register_filesystem(filesystem)
         # footers parsed once per session, by every cursor (a plain SET is the connection's
         # own: the statements' cursors re-read footers, ~25 % slower time slices, measured)
         con.execute("SET GLOBAL parquet_metadata_cache = true")
@@ -222,7 +239,7 @@ class Session:
     def __init__(
         self,
         con: duckdb.DuckDBPyConnection,
-        roots: Sequence[Path],
+        roots: Sequence[Path | str],
         limits: Limits,
         temp_dir: str,
         *,

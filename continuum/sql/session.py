@@ -69,15 +69,16 @@ import os
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from continuum import layout
+from continuum.blobs.storage import fsspec_filesystem
 from continuum.sql.catalog_tables import CatalogTables, gap_filter
 from continuum.sql.errors import translate
 from continuum.sql.limits import DEFAULT_TIMEOUT_S, Limits
-from continuum.sql.roots import Warn, configured_roots, list_files, search_dirs
+from continuum.sql.roots import Warn, configured_roots, list_files, remote_roots, search_dirs
 from continuum.sql.routing import route
 from continuum.sql.sandbox import Furnished, Session, private_temp_dir, sandboxed
 from continuum.sql.schema import POSITIONS, SCHEMA, cell_position_sql, cell_tangent_sql
@@ -435,8 +436,11 @@ def _locked(
     readable = configured_roots(roots, default=False)
     limits = limits or Limits.of()
     temp_dir = private_temp_dir(readable)
+    remote = remote_roots(readable)
+    # one filesystem for the listing and DuckDB's reads: the listing answers every open
+    fs = fsspec_filesystem(remote[0], snapshot=True) if remote else None
     try:
-        con = sandboxed(readable, limits, temp_dir)
+        con = sandboxed(readable, limits, temp_dir, fs)
     except BaseException:
         if temp_dir:
             shutil.rmtree(temp_dir, ignore_errors=True)
@@ -445,7 +449,7 @@ def _locked(
     def furnish(con: duckdb.DuckDBPyConnection) -> Furnished:
         tables, search = source()
         try:
-            notes = _views(con, readable, search, tables, warn or log.warning)
+            notes = _views(con, readable, search, tables, warn or log.warning, fs)
         except BaseException:
             tables.close()
             raise
@@ -458,19 +462,21 @@ def _locked(
 
 def _views(
     con: duckdb.DuckDBPyConnection,
-    readable: Sequence[Path],
+    readable: Sequence[Path | str],
     search: Sequence[str],
     tables: CatalogTables,
     warn: Warn,
+    fs: Any = None,
 ) -> list[str]:
-    """The views and tables of the module docstring on ``con``; the warnings given."""
+    """The views and tables of the module docstring on ``con``; the warnings given.
+    ``fs``: the filesystem DuckDB reads ``s3://`` roots through (its listing is primed)."""
     notes: list[str] = []
 
     def note(line: str) -> None:
         notes.append(line)
         warn(line)
 
-    files = list_files(readable, search_dirs(readable, search, note), note)
+    files = list_files(readable, search_dirs(readable, search, note), note, fs)
     with translate("opening the SQL session"):
         _load_ticks(con, files.ticks, tables)
         footers = _footers(con, files.by_time)

@@ -43,6 +43,7 @@ from continuum.lens import ChunkFile
 from continuum.sql.errors import translate
 from continuum.sql.export import ChunkExport, check_fields, export_chunk, remove_superseded_parts
 from continuum.sql.exporter import export_run, record
+from continuum.sql.remote import RemoteExports
 
 if TYPE_CHECKING:
     from continuum.catalog import Catalog
@@ -67,7 +68,7 @@ class SingleExport:
 
 def export_file(
     path: Path,
-    root: Path,
+    root: Path | str,
     *,
     catalog: Catalog | None = None,
     fields: list[str] | None = None,
@@ -75,15 +76,25 @@ def export_file(
     stop: int | None = None,
     layouts: tuple[str, ...] = ("time",),
 ) -> list[ChunkExport]:
-    """Export the one ``.lens`` file ``path`` as parts under ``root``; record it."""
+    """Export the one ``.lens`` file ``path`` as parts under ``root`` (a directory, or
+    ``s3://``: staged and put, :mod:`continuum.sql.remote`); record it."""
     with ChunkFile(path) as chunk:
         check_fields(set(chunk.header.fields), fields)
+    remote = RemoteExports(str(root)) if layout.is_object_url(root) else None
     con = duckdb.connect(config={"threads": 1})
     try:
-        done = export_chunk(con, path, root, fields=fields, start=start, stop=stop, layouts=layouts)
+        local = remote.staging if remote is not None else Path(root)
+        done = export_chunk(
+            con, path, local, fields=fields, start=start, stop=stop, layouts=layouts
+        )
+        if remote is not None:
+            remote.publish(done)
+        else:
+            remove_superseded_parts(done)
     finally:
         con.close()
-    remove_superseded_parts(done)
+        if remote is not None:
+            remote.close()
     record(catalog, done, root)
     return [done]
 

@@ -30,12 +30,21 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Iterator
+from typing import Any
 
 from continuum import layout
 from continuum.blobs.storage._base import BytesLike, Store
 from continuum.blobs.storage._local import LocalStore
 
-__all__ = ["BytesLike", "LocalStore", "Store", "anonymous_file", "is_remote", "open_store"]
+__all__ = [
+    "BytesLike",
+    "LocalStore",
+    "Store",
+    "anonymous_file",
+    "fsspec_filesystem",
+    "is_remote",
+    "open_store",
+]
 
 
 def is_remote(location: layout.StrPath) -> bool:
@@ -84,3 +93,19 @@ def anonymous_file(data: BytesLike, size: int | None = None) -> Iterator[int]:
         yield fd
     finally:
         os.close(fd)
+
+
+def fsspec_filesystem(location: layout.StrPath, *, snapshot: bool = False) -> Any | None:
+    """The fsspec filesystem serving an ``s3://`` location (None for a local directory).
+
+    For tools that read our blobs and exports through fsspec themselves, e.g. DuckDB's
+    ``register_filesystem`` (:mod:`continuum.sql.sandbox`): the same endpoint, credentials
+    and timeouts as :func:`open_store`'s (s3fs is imported only here). ``snapshot``: a new
+    filesystem of its own that keeps its listings (``_s3.snapshot_filesystem``), for a
+    reader that lists once and reads what it listed many times.
+    """
+    if not layout.is_object_url(location):
+        return None
+    from continuum.blobs.storage._s3 import _filesystem, snapshot_filesystem
+
+    return snapshot_filesystem() if snapshot else _filesystem()

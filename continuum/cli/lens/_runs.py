@@ -29,6 +29,12 @@ missing file), one line on stderr names the run and why, so stdout stays data.
 
 The catalog is only asked when one exists: a lens command on a fresh install does not
 create the default catalog file as a side effect.
+
+Object storage: ``--lens-dir`` and ``PATH`` may be ``s3://bucket/prefix`` (a lens root,
+a run's lens dir, or one ``.lens`` object), and a run the catalog records with an
+``s3://`` lens dir is read there. Such a location is read through a local *view* of its
+names whose bytes are fetched by range (:mod:`continuum.lens.remote`); every rule above
+then applies to the view as to a directory.
 """
 
 from __future__ import annotations
@@ -37,8 +43,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import click
+
+from continuum import layout
 from continuum.cli._output import catalog_files, check_catalog, echo
-from continuum.errors import LensError
+from continuum.errors import ContinuumError, LensError
 
 #: Where lens data is looked for last (``continuum run``'s default ``--lens-dir``).
 DEFAULT_LENS_DIR = Path("lens")
@@ -47,6 +56,43 @@ FULL_NAME = "lens_snapshot_full.lens"  # continuum.layout.LENS_FULL_NAME (layout
 PAGE = 200
 #: ``catalog_url`` default: ``$CONTINUUM_CATALOG`` or the default file, checked when asked.
 FROM_ENV = "$CONTINUUM_CATALOG"
+
+
+class Location(click.ParamType):
+    """A local path (a ``Path``) or an ``s3://bucket/prefix`` URL (kept a ``str``: a
+    ``Path`` would fold its ``//``)."""
+
+    name = "path|s3://bucket/prefix"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Path | str:
+        if isinstance(value, Path):
+            return value
+        text = str(value)
+        if not layout.is_object_url(text):
+            return Path(text)
+        try:
+            layout.split_object_url(text)
+        except ContinuumError as exc:
+            self.fail(str(exc), param, ctx)
+        return text.rstrip("/")
+
+
+#: ``--lens-dir`` and a lens command's ``PATH``
+LOCATION = Location()
+
+
+def local(location: Path | str | None) -> Path | None:
+    """``location`` as a local path: an ``s3://`` location becomes its view (module doc);
+    a URL naming one ``.lens`` object, that placeholder in the view of its prefix."""
+    if location is None or isinstance(location, Path):
+        return location
+    if not layout.is_object_url(location):
+        return Path(location)
+    from continuum.lens.remote import remote_path
+
+    return remote_path(location)
 
 
 @dataclass(frozen=True)
@@ -71,11 +117,12 @@ def note(text: str) -> None:
 
 
 def lens_run_dir(
-    lens_dir: Path | None, run_id: str | None, catalog_url: str | None = FROM_ENV
+    location: Path | str | None, run_id: str | None, catalog_url: str | None = FROM_ENV
 ) -> Path:
     """The lens run dir of ``--lens-dir D [--run ID]`` (module doc)."""
     from continuum.lens import resolve_run_dir
 
+    lens_dir = local(location)
     if lens_dir is not None:
         if run_id is not None:
             return resolve_run_dir(lens_dir, run_id)
@@ -86,9 +133,10 @@ def lens_run_dir(
 
 
 def lens_source(
-    path: Path | None, run_id: str | None, catalog_url: str | None = FROM_ENV
+    location: Path | str | None, run_id: str | None, catalog_url: str | None = FROM_ENV
 ) -> LensSource:
     """What ``load``/``export PATH [--run ID]`` read (module doc)."""
+    path = local(location)
     if path is None or run_id is not None:
         return LensSource(lens_run_dir(path, run_id, catalog_url))
     if path.is_file():
@@ -166,7 +214,9 @@ def _catalog_lens_dir(run_id: str, url: str | None) -> Path:
     lens_dir = lens_dir_of(run_id, url)  # an unknown run: the catalog's own error
     if lens_dir is None:
         raise LensError(f"run {run_id} captured no lens data (it ran without --lens-dir)")
-    return Path(lens_dir)
+    found = local(lens_dir)
+    assert found is not None
+    return found
 
 
 def _newest_anywhere(url: str | None) -> Path:
@@ -196,6 +246,10 @@ def _catalog_newest(url: str | None) -> tuple[str, Path] | None:
         while True:
             page = cat.search.list(limit=PAGE, after=after)
             for run in page.runs:
+                if run.lens_dir and layout.is_object_url(run.lens_dir):  # any host reaches it
+                    found = local(run.lens_dir)
+                    assert found is not None
+                    return run.run_id, found
                 if run.lens_dir and is_lens_run_dir(Path(run.lens_dir)):
                     return run.run_id, Path(run.lens_dir)
             if page.next_cursor is None:
@@ -210,6 +264,4 @@ def _catalog_exists(url: str | None) -> bool:
 
 
 def _is_run_id(text: str) -> bool:
-    from continuum import layout
-
     return os.sep not in text and layout.is_run_id(text)

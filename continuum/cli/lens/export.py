@@ -49,7 +49,7 @@ from continuum.cli._output import (
     progress,
     quiet_option,
 )
-from continuum.cli.lens._runs import LensSource, lens_source
+from continuum.cli.lens._runs import LOCATION, LensSource, lens_source
 from continuum.errors import LensError
 
 if TYPE_CHECKING:
@@ -63,12 +63,12 @@ XARRAY_FORMATS = ("netcdf", "zarr")
 SINGLE_SUFFIX = ".parquet"
 
 
-def is_single(output: Path | None) -> bool:
-    return output is not None and output.suffix.lower() == SINGLE_SUFFIX
+def is_single(output: Path | str | None) -> bool:
+    return isinstance(output, Path) and output.suffix.lower() == SINGLE_SUFFIX
 
 
 @click.command("export")
-@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.argument("path", required=False, type=LOCATION)
 @click.option(
     "--run",
     "run_id",
@@ -86,11 +86,11 @@ def is_single(output: Path | None) -> bool:
 )
 @click.option(
     "--output",
-    type=click.Path(path_type=Path),
+    type=LOCATION,
     default=None,
     help="X.parquet: one Parquet file (made atomically, not read by `lens sql`); else a "
-    "directory of Hive-partitioned parts [default: $XDG_DATA_HOME/continuum/exports, read "
-    "by `lens sql`].",
+    "directory of Hive-partitioned parts, or s3://BUCKET/PREFIX for them [default: "
+    "$XDG_DATA_HOME/continuum/exports, read by `lens sql`].",
 )
 @click.option("--fields", default=None, help="Fields to export: 'a.b,c.d' [default: all].")
 @click.option("--from", "start", type=NATURAL, default=None, help="First tick (inclusive).")
@@ -106,10 +106,10 @@ def is_single(output: Path | None) -> bool:
 @json_option
 @quiet_option
 def export(
-    path: Path | None,
+    path: Path | str | None,
     run_id: str | None,
     fmt: str,
-    output: Path | None,
+    output: Path | str | None,
     fields: str | None,
     start: int | None,
     stop: int | None,
@@ -142,7 +142,13 @@ def export(
     source = lens_source(path, run_id, catalog_url)
     names = list(parse_fields(fields) or ()) or None
     default = output is None
+    if isinstance(output, str) and (fmt in XARRAY_FORMATS or output.endswith(SINGLE_SUFFIX)):
+        raise LensError(
+            f"--output {output}: object storage takes Parquet parts (an s3://BUCKET/PREFIX "
+            "export root); write one file or store locally, then copy it"
+        )
     if fmt in XARRAY_FORMATS:
+        assert not isinstance(output, str)
         if layout != "time":
             raise click.UsageError(f"--layout cell is a Parquet layout; --format {fmt} has one")
         info = _export_xarray(source, fmt, output, names, start, stop, catalog_url)
@@ -153,13 +159,13 @@ def export(
             echo_done("  ".join(f"{k}={v}" for k, v in shown.items()))
         return
     if is_single(output):
-        assert output is not None
+        assert isinstance(output, Path)
         if layout != "time":
             raise click.UsageError("--layout cell writes a second part tree: use a directory")
         info = _export_single(source, output, names, start, stop, catalog_url)
     else:
         output = default_root() if output is None else output
-        if output.exists() and not output.is_dir():
+        if isinstance(output, Path) and output.exists() and not output.is_dir():
             raise LensError(
                 f"--output {output} is a file: name a directory for parts, or X{SINGLE_SUFFIX} "
                 "for one file"
@@ -256,7 +262,7 @@ def _export_xarray(
 
 def _export_parts(
     source: LensSource,
-    output: Path,
+    output: Path | str,
     names: list[str] | None,
     start: int | None,
     stop: int | None,
@@ -307,10 +313,10 @@ def _export_parts(
     }
 
 
-def _within(root: Path, path: Path) -> bool:
+def _within(root: Path, path: Path | str) -> bool:
     from continuum import layout
 
-    return layout.is_within(root.resolve(), path.resolve())
+    return isinstance(path, Path) and layout.is_within(root.resolve(), path.resolve())
 
 
 def _require_run(cat: Catalog, run_id: str) -> None:

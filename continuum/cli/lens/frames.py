@@ -31,7 +31,7 @@ from continuum.cli._output import (
     progress,
     quiet_option,
 )
-from continuum.cli.lens._runs import lens_run_dir, lens_source
+from continuum.cli.lens._runs import LOCATION, lens_run_dir, lens_source
 from continuum.errors import LensError
 
 if TYPE_CHECKING:
@@ -39,10 +39,10 @@ if TYPE_CHECKING:
 
 LENS_DIR = click.option(
     "--lens-dir",
-    type=click.Path(path_type=Path),
+    type=LOCATION,
     default=None,
-    help="A run's lens dir, or a lens root (its newest run; --run picks another) [default: "
-    "the newest run with lens data in the catalog, else ./lens].",
+    help="A run's lens dir, or a lens root (its newest run; --run picks another), local or "
+    "s3://BUCKET/PREFIX [default: the newest run with lens data in the catalog, else ./lens].",
 )
 RUN = click.option(
     "--run",
@@ -77,13 +77,13 @@ def _position(text: str) -> list[float]:
     return values
 
 
-def _store(lens_dir: Path | None, run_id: str | None) -> LensStore:
+def _store(lens_dir: Path | str | None, run_id: str | None) -> LensStore:
     from continuum.lens import LensStore
 
     return LensStore(lens_run_dir(lens_dir, run_id))
 
 
-def _load_target(path: Path | None) -> Path:
+def _load_target(path: Path | str | None) -> Path:
     """``lens load [PATH]``: the ``.lens`` file or the lens run dir it reads (``_runs``)."""
     source = lens_source(path, None)
     return source.file or source.run_dir
@@ -149,7 +149,7 @@ def _plain(value: Any) -> str:
 
 
 @click.command("load")
-@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.argument("path", required=False, type=LOCATION)
 @click.option(
     "--verify",
     is_flag=True,
@@ -158,7 +158,7 @@ def _plain(value: Any) -> str:
 )
 @json_option
 @quiet_option
-def load(path: Path | None, verify: bool, as_json: bool) -> None:
+def load(path: Path | str | None, verify: bool, as_json: bool) -> None:
     """Describe a .lens file or a lens run: fields, tick range, frames, sizes.
 
     PATH: a .lens file, a lens run dir, a lens root (its newest run) or a run id
@@ -256,7 +256,7 @@ def query(
     tick: int | None,
     sim_time: float | None,
     position: str,
-    lens_dir: Path,
+    lens_dir: Path | str | None,
     run_id: str | None,
     rule: str | None,
     across_gaps: bool,
@@ -313,7 +313,7 @@ def history(
     position: str,
     start: int | None,
     stop: int | None,
-    lens_dir: Path,
+    lens_dir: Path | str | None,
     run_id: str | None,
     rule: str | None,
     across_gaps: bool,
@@ -386,7 +386,7 @@ def plot(
     tick: int,
     output: Path,
     width: int,
-    lens_dir: Path,
+    lens_dir: Path | str | None,
     run_id: str | None,
     rule: str | None,
     as_json: bool,
@@ -423,7 +423,9 @@ def plot(
 )
 @json_option
 @quiet_option
-def compact(lens_dir: Path, run_id: str | None, by_sample: bool, as_json: bool) -> None:
+def compact(
+    lens_dir: Path | str | None, run_id: str | None, by_sample: bool, as_json: bool
+) -> None:
     """Write every frame of a run into lens_snapshot_full.lens (needs them all in memory),
     or with --by-sample its point-major copies (streamed, any size).
 
@@ -432,6 +434,7 @@ def compact(lens_dir: Path, run_id: str | None, by_sample: bool, as_json: bool) 
       continuum lens compact --lens-dir lens --run 20260101_120000_ab12cd34
       continuum lens compact --lens-dir lens --run 20260101_120000_ab12cd34 --by-sample
     """
+    _refuse_remote(lens_dir, run_id)
     if by_sample:
         _compact_by_sample(lens_dir, run_id, as_json)
         return
@@ -444,7 +447,7 @@ def compact(lens_dir: Path, run_id: str | None, by_sample: bool, as_json: bool) 
         echo_done(f"{info.path}  {frames} frames, {format_bytes(info.disk_bytes)}")
 
 
-def _compact_by_sample(lens_dir: Path, run_id: str | None, as_json: bool) -> None:
+def _compact_by_sample(lens_dir: Path | str | None, run_id: str | None, as_json: bool) -> None:
     from continuum.lens.compaction import compact_history
 
     with _store(lens_dir, run_id) as store:
@@ -458,6 +461,20 @@ def _compact_by_sample(lens_dir: Path, run_id: str | None, as_json: bool) -> Non
     else:
         for path, size in sizes.items():
             echo_done(f"{path}  {format_bytes(size)}")
+
+
+def _refuse_remote(lens_dir: Path | str | None, run_id: str | None) -> None:
+    """``lens compact`` writes into the lens dir: an ``s3://`` one is read through a view
+    (:mod:`continuum.lens.remote`) that holds no data to write from. A remote capture
+    writes its by-sample copies itself (:mod:`continuum.lens.mirror`)."""
+    from continuum.lens.remote import is_view
+
+    if isinstance(lens_dir, str) or is_view(lens_run_dir(lens_dir, run_id)):
+        raise LensError(
+            "lens compact writes into a local lens dir; this run's is on object storage "
+            "(its capture already wrote its by-sample copies there): copy it locally "
+            "(aws s3 sync) to compact it"
+        )
 
 
 COMMANDS = (load, query, history, plot, compact)

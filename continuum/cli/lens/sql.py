@@ -45,6 +45,7 @@ from continuum.cli._output import (
     quiet_option,
     table_lines,
 )
+from continuum.cli.lens._runs import LOCATION
 from continuum.errors import LensError
 
 if TYPE_CHECKING:
@@ -181,7 +182,7 @@ class _Cut:
         self.more = self.cursor.fetchone() is not None
 
 
-def _check_output(output: Path, roots: tuple[Path, ...], catalog_url: str | None) -> None:
+def _check_output(output: Path, roots: tuple[Path | str, ...], catalog_url: str | None) -> None:
     """--output may not be inside an export dir (SQL sessions read those, never write),
     must be a file a result may replace (:func:`output_path`: not a device, a FIFO,
     a symlink, the catalog's files or a name Continuum writes), and may not be named as a
@@ -189,7 +190,7 @@ def _check_output(output: Path, roots: tuple[Path, ...], catalog_url: str | None
     from continuum import layout
 
     real = output.parent.resolve() / output.name
-    if any(layout.is_within(r, real) for r in roots):
+    if any(isinstance(r, Path) and layout.is_within(r, real) for r in roots):
         raise LensError(
             f"--output {output} is inside an export dir, which SQL only reads; "
             "write the result elsewhere"
@@ -202,11 +203,16 @@ def _check_output(output: Path, roots: tuple[Path, ...], catalog_url: str | None
         )
 
 
-def _check_roots(roots: tuple[Path, ...]) -> None:
+def _check_roots(roots: tuple[Path | str, ...]) -> None:
     """Refuse, before DuckDB opens, an --export-dir that is not there: it would be read as
-    empty, and the query answer nothing without saying why."""
+    empty, and the query answer nothing without saying why (on object storage: a bucket
+    that is not there, an endpoint that does not answer, credentials refused)."""
     for root in roots:
-        if not root.exists():
+        if isinstance(root, str):
+            from continuum.blobs.storage import open_store
+
+            open_store(root).check()
+        elif not root.exists():
             raise LensError(
                 f"--export-dir {root} does not exist (a run exporting there makes it with "
                 "its first chunk); pass a directory that `continuum lens export` wrote"
@@ -251,9 +257,9 @@ def _save(output: Path, cut: _Cut, fmt: str) -> None:
     "roots",
     metavar="DIR",
     multiple=True,
-    type=click.Path(path_type=Path),
-    help="Also read the Parquet exports under DIR, which must exist (repeatable). Always "
-    "read: the default export dir, $XDG_DATA_HOME/continuum/exports.",
+    type=LOCATION,
+    help="Also read the Parquet exports under DIR or s3://BUCKET/PREFIX, which must exist "
+    "(repeatable). Always read: the default export dir, $XDG_DATA_HOME/continuum/exports.",
 )
 @click.option(
     "--limit",
@@ -283,7 +289,7 @@ def sql(
     fmt: str,
     as_json: bool,
     output: Path | None,
-    roots: tuple[Path, ...],
+    roots: tuple[Path | str, ...],
     limit: int | None,
     timeout: float,
     memory_limit: str | None,
