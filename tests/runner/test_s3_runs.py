@@ -202,6 +202,25 @@ def test_sigkill_around_the_put(
     assert again.returncode == 0 and "0 problem(s)" in again.stdout, again.stdout
 
 
+def wait_for_a_commit(url: str, run_id: str | None, proc: subprocess.Popen[bytes]) -> None:
+    """Until the run (``run_id``, or the one run being made) has committed a checkpoint
+    in this process's life, bounded: a slow start must not make a kill land before it."""
+    before = 0
+    if run_id is not None:
+        with Catalog(url) as cat:
+            before = sum(r.state == "committed" for r in cat.checkpoints.list(run_id))
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        with Catalog(url) as cat:
+            runs = cat.search.list(limit=2).runs
+            rows = cat.checkpoints.list(runs[0].run_id) if runs else []
+        if sum(r.state == "committed" for r in rows) > before:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the run committed no checkpoint in 120 s")
+
+
 def test_sigkill_at_random_moments_of_a_run(
     sqlite_url: str, s3_root: str, s3_bucket: str, straight: dict[int, str]
 ) -> None:
@@ -213,9 +232,10 @@ def test_sigkill_at_random_moments_of_a_run(
             "--checkpoint-stride", 1, "--catalog", sqlite_url, "--quiet"]  # fmt: skip
     run_id = None
     for _ in range(3):
-        cmd = argv if run_id is None else [*argv[:4], "--resume-run", run_id, *argv[12:]]
+        cmd = argv if run_id is None else [*argv[:5], "--resume-run", run_id, *argv[11:]]
         proc = subprocess.Popen(list(map(str, cmd)), stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(2.5, 4.0))  # past start-up: uploads under way
+        wait_for_a_commit(sqlite_url, run_id, proc)  # past start-up, however busy the host
+        time.sleep(rng.uniform(0.0, 1.5))  # then a random instant: uploads under way
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         run_id = only_run(sqlite_url)
