@@ -15,6 +15,7 @@ its own bucket (``s3_bucket``) and a fresh prefix in it (``s3_root``).
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -47,6 +48,18 @@ settings.register_profile(
 )
 settings.register_profile("deep", max_examples=3000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Move what collection imported out of the cyclic GC's way.
+
+    The libraries the tests import (botocore, moto, pyspark, xarray, ...) leave ~1M
+    long-lived objects; every full collection walked them all (62 collections, 27 s of
+    an 11-minute run, measured). Frozen, they are never scanned; nothing they hold is
+    garbage the tests make.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture(scope="session", autouse=True)

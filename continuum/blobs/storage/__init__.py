@@ -101,11 +101,16 @@ def fsspec_filesystem(location: layout.StrPath, *, snapshot: bool = False) -> An
     For tools that read our blobs and exports through fsspec themselves, e.g. DuckDB's
     ``register_filesystem`` (:mod:`continuum.sql.sandbox`): the same endpoint, credentials
     and timeouts as :func:`open_store`'s (s3fs is imported only here). ``snapshot``: a new
-    filesystem of its own that keeps its listings (``_s3.snapshot_filesystem``), for a
-    reader that lists once and reads what it listed many times.
+    filesystem of its own that keeps its listings and its objects' tails
+    (``_snapshot.snapshot_filesystem``), for a reader that lists once and reads what it
+    listed many times.
     """
     if not layout.is_object_url(location):
         return None
-    from continuum.blobs.storage._s3 import _filesystem, snapshot_filesystem
+    if snapshot:
+        from continuum.blobs.storage._snapshot import snapshot_filesystem
 
-    return snapshot_filesystem() if snapshot else _filesystem()
+        return snapshot_filesystem()
+    from continuum.blobs.storage._s3 import _filesystem
+
+    return _filesystem()

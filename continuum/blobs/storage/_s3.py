@@ -110,56 +110,6 @@ def _filesystem() -> Any:
         return fs
 
 
-class _Snapshot(s3fs.S3FileSystem):
-    """An s3fs filesystem answering ``info`` and ``exists`` for what :meth:`prime` listed
-    from memory, in the calling thread: through s3fs's event loop each costs a thread
-    hop (~1 ms on a busy machine), and DuckDB asks both at every open of every file."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._known: dict[str, dict[str, Any]] = {}
-
-    def prime(self, path: str) -> int:
-        """List ``path`` (``bucket/prefix``) recursively and keep what was found."""
-        found = super().find(path, detail=True)
-        self._known.update({k.rstrip("/"): v for k, v in found.items()})
-        return len(found)
-
-    def info(self, path: str, **kwargs: Any) -> Any:
-        known = self._known.get(self._strip_protocol(path).rstrip("/"))
-        return dict(known) if known is not None else super().info(path, **kwargs)
-
-    def exists(self, path: str, **kwargs: Any) -> bool:
-        if self._strip_protocol(path).rstrip("/") in self._known:
-            return True
-        return bool(super().exists(path, **kwargs))
-
-
-def snapshot_filesystem() -> Any:
-    """A new s3fs filesystem, configured as :func:`_filesystem`'s, that keeps every listing
-    it makes (never expiring) and reads exactly the ranges asked (no read-ahead block).
-
-    For a reader that lists once and then reads what it listed many times, e.g. a SQL
-    session over exports (parts are put whole and never rewritten under the same name):
-    the listing answers each open's size and existence, where the shared filesystem (no
-    listings cache: other processes write the same prefixes) asks the server every time.
-    """
-    fs = _Snapshot(
-        skip_instance_cache=True,
-        use_listings_cache=True,
-        listings_expiry_time=None,
-        default_cache_type="none",
-        default_fill_cache=False,
-        config_kwargs={
-            "connect_timeout": CONNECT_TIMEOUT,
-            "read_timeout": READ_TIMEOUT,
-            "retries": {"max_attempts": _ATTEMPTS, "mode": "standard"},
-        },
-    )
-    fs.retries = _ATTEMPTS
-    return fs
-
-
 def endpoint() -> str:
     """The endpoint botocore will use, for messages."""
     return (
