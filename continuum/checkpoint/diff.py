@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from continuum import layout
 from continuum.checkpoint.format import CheckpointHeader, read_checkpoint
 from continuum.runtime import State
 
@@ -89,8 +90,8 @@ class ArrayDiff:
 class CheckpointDiff:
     """The whole report: differing header facts and arrays, and how much was compared."""
 
-    a: Path | None
-    b: Path | None
+    a: Path | str | None  # a file's path, or an object's URL
+    b: Path | str | None
     atol: float
     fields: tuple[FieldDiff, ...]
     arrays: tuple[ArrayDiff, ...]
@@ -180,14 +181,23 @@ def diff_arrays(
     return ArrayDiff(signal, buffer, "changed", shape_a, shape_b, int(a.size), count, max_abs)
 
 
-def diff_checkpoints(path_a: Path, path_b: Path, atol: float = 0.0) -> CheckpointDiff:
-    """Read and verify both checkpoints, then compare headers and every array."""
-    header_a, state_a = read_checkpoint(Path(path_a))
-    header_b, state_b = read_checkpoint(Path(path_b))
+def _read(where: Path | str) -> tuple[CheckpointHeader, State]:
+    if isinstance(where, str) and layout.is_object_url(where):
+        from continuum.checkpoint.remote import read_object
+
+        return read_object(where)
+    return read_checkpoint(Path(where))
+
+
+def diff_checkpoints(path_a: Path | str, path_b: Path | str, atol: float = 0.0) -> CheckpointDiff:
+    """Read and verify both checkpoints (files, or ``s3://`` objects given as URLs), then
+    compare headers and every array."""
+    header_a, state_a = _read(path_a)
+    header_b, state_b = _read(path_b)
     arrays, compared = diff_states(state_a, state_b, atol)
     return CheckpointDiff(
-        a=header_a.path,
-        b=header_b.path,
+        a=path_a if isinstance(path_a, str) else header_a.path,
+        b=path_b if isinstance(path_b, str) else header_b.path,
         atol=atol,
         fields=diff_headers(header_a, header_b),
         arrays=arrays,

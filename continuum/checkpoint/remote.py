@@ -174,6 +174,18 @@ def inspect_object(url: str) -> CheckpointHeader:
     return inspect_checkpoint_head(head, size, url)
 
 
+def read_object(url: str) -> tuple[CheckpointHeader, State]:
+    """Fetch the checkpoint object at ``url``, verify it and rebuild its State."""
+    store, key = _object(url)
+    if not key:
+        raise CheckpointError(f"{url} names a bucket, not a checkpoint object")
+    try:
+        data = store.get_bytes(key)
+    except ObjectNotFoundError:
+        raise CheckpointNotFoundError(f"{url}: no such checkpoint object") from None
+    return read_checkpoint_bytes(data, url)
+
+
 def verify_object(url: str) -> CheckpointHeader:
     """Fetch the checkpoint object at ``url`` and verify every byte of it."""
     store, key = _object(url)

@@ -429,8 +429,8 @@ def _check_link(link: Path) -> Verdict:
 
 
 @checkpoint.command("diff")
-@click.argument("a", type=click.Path(path_type=Path))
-@click.argument("b", type=click.Path(path_type=Path))
+@click.argument("a", type=BLOB_PATH)
+@click.argument("b", type=BLOB_PATH)
 @click.option(
     "--atol",
     type=FiniteFloat(min=0.0),
@@ -440,7 +440,7 @@ def _check_link(link: Path) -> Verdict:
     metavar="X",
 )
 @json_option
-def diff(a: Path, b: Path, atol: float, as_json: bool) -> None:
+def diff(a: Path | str, b: Path | str, atol: float, as_json: bool) -> None:
     """Compare two checkpoints: header facts, and per signal what changed and by how much.
 
     A report, not a test: the exit code is 0 whether or not they differ
@@ -450,11 +450,12 @@ def diff(a: Path, b: Path, atol: float, as_json: bool) -> None:
     Examples:
       continuum checkpoint diff ckpt/RUN/checkpoint_0000001000.ckpt ckpt/RUN/latest
       continuum checkpoint diff straight.ckpt resumed.ckpt --atol 1e-12 --json
+      continuum checkpoint diff s3://bucket/ckpt/RUN/checkpoint_0000001000.ckpt local.ckpt
     """
     for path in (a, b):
-        if path.is_dir():
+        if isinstance(path, Path) and path.is_dir():
             raise CheckpointError(f"{path}: is a directory; diff compares two checkpoint files")
-    with _os_errors(a):
+    with _os_errors(Path(str(a))):
         report = diff_checkpoints(a, b, atol)
     if as_json:
         echo_json(report.to_dict())

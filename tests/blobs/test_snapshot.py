@@ -49,7 +49,7 @@ def test_every_read_returns_the_objects_bytes(stored: tuple[str, bytes], opens) 
     path, body = stored
     fs = fsspec_filesystem(f"s3://{path}", snapshot=True)
     fs.prime(path.rsplit("/", 1)[0])
-    for session_reads in opens:  # several opens share the filesystem's tails
+    for session_reads in opens:  # several opens share what the filesystem read
         with fs.open(path, "rb") as f:
             for start, length in session_reads:
                 f.seek(min(start, SIZE))
@@ -80,11 +80,11 @@ def test_a_footer_read_again_costs_no_request(
 
 
 def test_a_new_snapshot_reads_the_object_again(stored: tuple[str, bytes]) -> None:
-    """Tails live in one filesystem: a new session never sees another's bytes."""
+    """What was read lives in one filesystem: a new session never sees another's bytes."""
     path, body = stored
     one = fsspec_filesystem(f"s3://{path}", snapshot=True)
     two = fsspec_filesystem(f"s3://{path}", snapshot=True)
-    assert one is not two and one._tails is not two._tails
+    assert one is not two and one._ranges is not two._ranges
     with one.open(path, "rb") as f:
         f.seek(SIZE - 100)
         assert f.read() == body[-100:]

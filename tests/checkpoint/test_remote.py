@@ -115,6 +115,33 @@ def test_checkpoint_list_reads_the_headers_of_objects(
     assert "Traceback" not in gone.output
 
 
+def test_checkpoint_diff_compares_objects_and_files(
+    s3_root: str, tmp_path, runner, sqlite_url: str
+) -> None:
+    """An object against the same run's file: identical; against a later tick: not."""
+    import json
+
+    from continuum.cli import cli
+
+    remote = run(s3_root, steps=20, checkpoint_stride=10, catalog=sqlite_url)
+    local = run(tmp_path / "ckpt", steps=20, checkpoint_stride=10, no_catalog=True)
+    url = f"{remote['checkpoint_dir']}/checkpoint_0000000020.ckpt"
+    file = f"{local['checkpoint_dir']}/checkpoint_0000000020.ckpt"
+    same = runner.invoke(cli, ["checkpoint", "diff", url, file, "--json"])
+    assert same.exit_code == 0, same.output
+    report = json.loads(same.stdout)
+    assert report["a"] == url and report["compared"] > 0
+    # the headers differ (run ids), the state does not
+    assert not report["arrays"], report
+    earlier = runner.invoke(cli, ["checkpoint", "diff", url[:-7] + "10.ckpt", url, "--json"])
+    assert earlier.exit_code == 0 and json.loads(earlier.stdout)["arrays"], earlier.output
+    missing = runner.invoke(cli, ["checkpoint", "diff", url[:-7] + "90.ckpt", file])
+    assert missing.exit_code != 0 and "no such checkpoint object" in missing.output
+    assert "Traceback" not in missing.output
+    bucket = runner.invoke(cli, ["checkpoint", "diff", s3_root.rsplit("/", 1)[0], file])
+    assert bucket.exit_code != 0 and "Traceback" not in bucket.output
+
+
 def test_resume_under_an_s3_root_chooses_from_the_catalog(s3_root: str, sqlite_url: str) -> None:
     older = run(s3_root, steps=10, checkpoint_stride=10, catalog=sqlite_url)
     newer = run(s3_root, steps=20, checkpoint_stride=10, catalog=sqlite_url, seed=5)

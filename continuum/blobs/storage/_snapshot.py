@@ -10,13 +10,14 @@ stays true for the session. Two costs of plain s3fs are then avoidable:
   every part of its view again (the footers, 7 of 11 GETs of a cold point history,
   counted against a terra ``large`` export), and reads a row group's filter column
   before the rest of the row group (2 GETs one after another per part, the first inside
-  the second). :class:`_SnapshotReads` keeps each object's tail (footer) for the
-  filesystem's life, bounded by :data:`TAIL_CACHE_BYTES`, and reads :data:`READ_AHEAD`
-  past a small read, so a cold point history is one GET per part.
+  the second). :class:`_SnapshotReads` reads :data:`READ_AHEAD` past a small read (or
+  the whole tail near the end) and keeps what it read for the filesystem's life, bounded
+  by :data:`CACHE_BYTES`, so a cold point history is one GET per part and a footer or a
+  page read again is none.
 
 Why a cache of ours rather than DuckDB's: DuckDB's external file cache and metadata
 cache do not keep reads of a registered Python filesystem across statements (counted:
-the same footer GETs at every statement, with both enabled).
+the same footer and page GETs at every statement, with both enabled).
 """
 
 from __future__ import annotations
@@ -30,82 +31,76 @@ from fsspec.caching import BaseCache, register_cache
 
 from continuum.blobs.storage._s3 import _ATTEMPTS, CONNECT_TIMEOUT, READ_TIMEOUT
 
-#: at most this many bytes of object tails kept per filesystem (oldest dropped first)
-TAIL_CACHE_BYTES = 64 * 2**20
+#: at most this many bytes of objects kept per filesystem (least recently used dropped)
+CACHE_BYTES = 64 * 2**20
 #: a read ending this close to the object's end fetches (and keeps) the tail from there
 MIN_TAIL = 64 * 2**10
 #: a read shorter than this fetches this much from its start (filter column, then rest)
 READ_AHEAD = 512 * 2**10
 
 
-class _Tails:
-    """Object tails by path: (offset of the first byte kept, the bytes), LRU-bounded."""
+class _Ranges:
+    """Byte ranges of objects read before, by path: LRU-bounded by their total size."""
 
-    def __init__(self, budget: int = TAIL_CACHE_BYTES) -> None:
-        self._kept: OrderedDict[str, tuple[int, bytes]] = OrderedDict()
+    def __init__(self, budget: int = CACHE_BYTES) -> None:
+        self._kept: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        self._starts: dict[str, set[int]] = {}
         self._budget, self._bytes = budget, 0
         self._lock = threading.Lock()  # DuckDB reads from several threads
 
-    def get(self, path: str) -> tuple[int, bytes] | None:
+    def get(self, path: str, start: int, end: int) -> bytes | None:
+        """The bytes ``[start, end)`` of ``path`` if one kept range holds them all."""
         with self._lock:
-            found = self._kept.get(path)
-            if found is not None:
-                self._kept.move_to_end(path)
-            return found
+            for lo in self._starts.get(path, ()):
+                data = self._kept[(path, lo)]
+                if lo <= start and end <= lo + len(data):
+                    self._kept.move_to_end((path, lo))
+                    return data[start - lo : end - lo]
+        return None
 
     def put(self, path: str, start: int, data: bytes) -> None:
+        if len(data) > self._budget:
+            return
         with self._lock:
-            old = self._kept.pop(path, None)
-            self._bytes -= len(old[1]) if old else 0
-            if len(data) > self._budget:
-                return
-            self._kept[path] = (start, data)
-            self._bytes += len(data)
+            old = self._kept.pop((path, start), None)
+            self._bytes += len(data) - (len(old) if old is not None else 0)
+            self._kept[(path, start)] = data
+            self._starts.setdefault(path, set()).add(start)
             while self._bytes > self._budget:
-                _, (_, dropped) = self._kept.popitem(last=False)
+                (gone, lo), dropped = self._kept.popitem(last=False)
                 self._bytes -= len(dropped)
+                self._starts[gone].discard(lo)
 
 
 class _SnapshotReads(BaseCache):
-    """An fsspec cache for one open object of a snapshot: the tail from the
-    filesystem's :class:`_Tails`, other reads through one read-ahead block."""
+    """An fsspec cache for one open object of a snapshot: every read is served from the
+    filesystem's :class:`_Ranges` when it can be, else fetched with read-ahead (or, near
+    the end, the whole tail) and kept there."""
 
     name = "continuum-snapshot"
 
     def __init__(
-        self, blocksize: int, fetcher: Any, size: int, *, tails: _Tails, path: str
+        self, blocksize: int, fetcher: Any, size: int, *, ranges: _Ranges, path: str
     ) -> None:
         super().__init__(blocksize, fetcher, size)
-        self._tails, self._path = tails, path
-        self._block, self._block_start = b"", 0
+        self._ranges, self._path = ranges, path
 
     def _fetch(self, start: int | None, end: int | None) -> bytes:
         start = 0 if start is None else start
         end = self.size if end is None or end > self.size else end
         if start >= end:
             return b""
-        if end > self.size - MIN_TAIL:  # the footer, its length, its page indexes
-            return self._tail(start, end)
-        lo, block = self._block_start, self._block
-        if lo <= start and end <= lo + len(block):
+        kept = self._ranges.get(self._path, start, end)
+        if kept is not None:
             self.hit_count += 1
-            return block[start - lo : end - lo]
+            return kept
         self.miss_count += 1
-        stop = min(self.size, max(end, start + READ_AHEAD))
-        self._block, self._block_start = self.fetcher(start, stop), start
-        self.total_requested_bytes += stop - start
-        return self._block[: end - start]
-
-    def _tail(self, start: int, end: int) -> bytes:
-        kept = self._tails.get(self._path)
-        if kept is not None and kept[0] <= start:
-            self.hit_count += 1
-            return kept[1][start - kept[0] : end - kept[0]]
-        self.miss_count += 1
-        first = max(0, min(start, self.size - MIN_TAIL))
-        data = self.fetcher(first, self.size)
-        self.total_requested_bytes += self.size - first
-        self._tails.put(self._path, first, data)
+        first, stop = start, min(self.size, max(end, start + READ_AHEAD))
+        if stop > self.size - MIN_TAIL:  # the footer, its length, its page indexes: to the end
+            first, stop = max(0, min(start, self.size - MIN_TAIL)), self.size
+        data = self.fetcher(first, stop)
+        self.total_requested_bytes += stop - first
+        self._ranges.put(self._path, first, data)
         return data[start - first : end - first]
 
 
@@ -120,7 +115,7 @@ class _Snapshot(s3fs.S3FileSystem):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._known: dict[str, dict[str, Any]] = {}
-        self._tails = _Tails()
+        self._ranges = _Ranges()
 
     def prime(self, path: str) -> int:
         """List ``path`` (``bucket/prefix``) recursively and keep what was found."""
@@ -141,14 +136,14 @@ class _Snapshot(s3fs.S3FileSystem):
         if mode == "rb":
             key = self._strip_protocol(path).rstrip("/")
             kwargs["cache_type"] = _SnapshotReads.name
-            kwargs["cache_options"] = {"tails": self._tails, "path": key}
+            kwargs["cache_options"] = {"ranges": self._ranges, "path": key}
         return super()._open(path, mode, **kwargs)
 
 
 def snapshot_filesystem() -> Any:
     """A new s3fs filesystem, configured as the store's, for a reader that lists once and
-    then reads what it listed many times (module doc): its listings never expire and its
-    objects' tails stay in memory. Never for objects that may be rewritten in place."""
+    then reads what it listed many times (module doc): its listings never expire and the
+    bytes it read stay in memory (bounded). Never for objects rewritten in place."""
     fs = _Snapshot(
         skip_instance_cache=True,
         use_listings_cache=True,
