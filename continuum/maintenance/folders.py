@@ -5,7 +5,8 @@ A run directory on disk (:class:`LocalFolder`) or a run prefix on object storage
 blobs directly in it, and deleting one — confined, in both, to the run's own place
 (on disk: by name in the directory opened without following links; on object storage:
 a key that is one of this project's blob names directly under the run's prefix,
-checked by :mod:`continuum.layout`, never anything else in the bucket).
+checked by :mod:`continuum.layout`, never anything else in the bucket), and the
+multipart uploads a killed writer left under that prefix (aborted, never another's).
 
 A *location* is a ``Path`` on disk and an ``s3://`` URL (a ``str``) on object storage.
 """
@@ -14,10 +15,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from continuum import layout
 from continuum.errors import LayoutError, StorageError
+
+if TYPE_CHECKING:
+    from continuum.blobs.storage import Upload
 
 Location = Path | str
 
@@ -37,6 +41,9 @@ class Folder(Protocol):
     def unlink(self, loc: Location) -> str | None: ...
     def entries(self) -> list[Location]: ...
     def identity(self, loc: Location) -> str: ...
+    def uploads(self) -> list[Upload]: ...
+    def abort(self, upload: Upload) -> str | None: ...
+    def location(self, upload: Upload) -> str: ...
 
 
 class LocalFolder:
@@ -71,6 +78,15 @@ class LocalFolder:
 
     def identity(self, loc: Location) -> str:
         return os.path.realpath(loc)
+
+    def uploads(self) -> list[Upload]:
+        return []  # a killed local write is a temporary (the walker finds it by name)
+
+    def abort(self, upload: Upload) -> str | None:
+        return None
+
+    def location(self, upload: Upload) -> str:
+        return upload.key
 
 
 class ObjectFolder:
@@ -109,6 +125,22 @@ class ObjectFolder:
 
     def identity(self, loc: Location) -> str:
         return str(loc)
+
+    def uploads(self) -> list[Upload]:
+        """Incomplete multipart uploads of keys under the run's prefix, and only there."""
+        return [u for u in self.store.uploads(self.run_id) if u.key.startswith(f"{self.run_id}/")]
+
+    def abort(self, upload: Upload) -> str | None:
+        """None when aborted (or already gone), else why it was left."""
+        try:
+            layout.check_key(upload.key, self.run_id)
+            self.store.abort(upload)
+        except (LayoutError, StorageError) as exc:
+            return f"{exc}; left in place"
+        return None
+
+    def location(self, upload: Upload) -> str:
+        return self.store.location(upload.key)
 
 
 def folder_of(run_id: str, directory: str | None) -> Folder:

@@ -108,7 +108,8 @@ def _remove_dirs(run: RunRecord) -> None:
 
 def _remove_prefix(root: str, run_id: str) -> None:
     """A run prefix on object storage: its derived manifest and by-sample copies (there is
-    no ``latest`` and no directory to remove); any other key under it stays."""
+    no ``latest`` and no directory to remove), and the multipart uploads its killed
+    writers left under it (billed parts no listing shows); any other key under it stays."""
     from continuum.blobs.storage import open_store  # s3fs: only for a run on object storage
 
     with contextlib.suppress(OSError, LayoutError):
@@ -117,3 +118,7 @@ def _remove_prefix(root: str, run_id: str) -> None:
             name = key[len(run_id) + 1 :]
             if name == layout.MANIFEST or layout.parse_lens_by_sample_name(name):
                 store.delete(layout.check_key(key, run_id))
+        for upload in store.uploads(run_id):
+            with contextlib.suppress(LayoutError):  # a key no writer of ours made: left
+                layout.check_key(upload.key, run_id)
+                store.abort(upload)

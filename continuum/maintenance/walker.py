@@ -74,6 +74,7 @@ class RunFiles:
     directory: str | None
     host: str | None
     rows: tuple[Any, ...]
+    status: str | None = None  # the run's (``running``: its uploads may be in progress)
 
 
 H = TypeVar("H")
@@ -239,6 +240,25 @@ class Walker:
             elif isinstance(entry, Path) and (pid := layout.temp_pid(name)) is not None:
                 found = check_temp(run, entry, pid, self.repair, self.a.blob)
                 out += [found] if found else []
+        return out + self.uploads(run, folder)
+
+    def uploads(self, run: RunFiles, folder: Folder) -> list[Problem]:
+        """Incomplete multipart uploads under the run's prefix (object storage's crashed
+        writes): a problem once its run is not running or it is older than the grace a
+        pending row gets; ``repair`` aborts it (its parts are billed and never seen)."""
+        out = []
+        for upload in folder.uploads():
+            if run.status == "running" and utcnow() - upload.initiated < PENDING_GRACE:
+                continue  # a write that may be in progress
+            detail = "incomplete multipart upload left by a crashed write"
+            where = folder.location(upload)
+            problem = Problem("upload", run.run_id, None, where, detail, blob=self.a.blob)
+            if not self.repair:
+                out.append(problem)
+            elif (why := folder.abort(upload)) is not None:
+                out.append(done(problem, None, f"; {why}"))
+            else:
+                out.append(done(problem, "aborted"))
         return out
 
 

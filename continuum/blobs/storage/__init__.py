@@ -33,13 +33,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from continuum import layout
-from continuum.blobs.storage._base import BytesLike, Store
+from continuum.blobs.storage._base import BytesLike, Store, Upload
 from continuum.blobs.storage._local import LocalStore
 
 __all__ = [
     "BytesLike",
     "LocalStore",
     "Store",
+    "Upload",
     "anonymous_file",
     "fsspec_filesystem",
     "is_remote",

@@ -12,9 +12,19 @@ Keys are relative to the store's root, ``/``-separated, each segment one plain n
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from datetime import datetime
+from typing import NamedTuple, Protocol, runtime_checkable
 
 BytesLike = bytes | bytearray | memoryview
+
+
+class Upload(NamedTuple):
+    """A multipart upload begun and never completed or aborted: what a writer killed
+    during a large PUT leaves (S3 keeps its parts, billed, invisible to listings)."""
+
+    key: str  # relative to the store's root, as every key
+    upload_id: str
+    initiated: datetime  # UTC, as the server says
 
 
 @runtime_checkable
@@ -66,4 +76,13 @@ class Store(Protocol):
 
     def check(self) -> None:
         """Fail now, with one clear ``StorageError`` line, if the root cannot be used."""
+        ...
+
+    def uploads(self, prefix: str = "") -> tuple[Upload, ...]:
+        """Incomplete multipart uploads of keys under ``prefix``, oldest first (none in a
+        directory: a killed local write leaves a named temporary, found by its name)."""
+        ...
+
+    def abort(self, upload: Upload) -> None:
+        """Discard an incomplete upload and its parts; one already gone is not an error."""
         ...

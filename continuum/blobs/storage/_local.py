@@ -14,7 +14,7 @@ from pathlib import Path
 
 from continuum import layout
 from continuum.blobs.atomic import atomic_write, make_dirs
-from continuum.blobs.storage._base import BytesLike
+from continuum.blobs.storage._base import BytesLike, Upload
 from continuum.errors import ObjectNotFoundError, StorageDeniedError, StorageError
 
 
@@ -89,6 +89,12 @@ class LocalStore:
         path = self.path(key)
         with _translated(path), contextlib.suppress(FileNotFoundError):
             os.unlink(path)
+
+    def uploads(self, prefix: str = "") -> tuple[Upload, ...]:
+        return ()  # an interrupted local write is a temporary named for its writer
+
+    def abort(self, upload: Upload) -> None:
+        return None
 
     def check(self) -> None:
         with _translated(self.root):

@@ -36,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from continuum import layout
-from continuum.blobs.storage._base import BytesLike
+from continuum.blobs.storage._base import BytesLike, Upload
 from continuum.errors import (
     BucketMissingError,
     LayoutError,
@@ -288,6 +288,35 @@ class S3Store:
     def delete(self, key: str) -> None:
         with self._do("delete", key), contextlib.suppress(FileNotFoundError):
             self._fs.rm_file(self._path(key))
+
+    def uploads(self, prefix: str = "") -> tuple[Upload, ...]:
+        base = self._full_key(prefix) if prefix else self.prefix
+        root = f"{self.prefix}/" if self.prefix else ""
+        found: list[Upload] = []
+        marker: dict[str, str] = {}
+        with self._do("list the uploads of", prefix):
+            while True:
+                page = self._fs.call_s3(
+                    "list_multipart_uploads", Bucket=self.bucket, Prefix=base, **marker
+                )
+                for up in page.get("Uploads", []):
+                    key = str(up["Key"])
+                    if key.startswith(root) and layout.key_within(base, key):
+                        found.append(Upload(key[len(root) :], up["UploadId"], up["Initiated"]))
+                if not page.get("IsTruncated"):
+                    break
+                marker = {
+                    "KeyMarker": page["NextKeyMarker"],
+                    "UploadIdMarker": page["NextUploadIdMarker"],
+                }
+        return tuple(sorted(found, key=lambda u: u.initiated))
+
+    def abort(self, upload: Upload) -> None:
+        key = self._full_key(upload.key)
+        with self._do("abort the upload of", upload.key), contextlib.suppress(FileNotFoundError):
+            self._fs.call_s3(
+                "abort_multipart_upload", Bucket=self.bucket, Key=key, UploadId=upload.upload_id
+            )
 
     def check(self) -> None:
         with self._do("list", ""):
