@@ -33,7 +33,7 @@ __all__ = ["BYTES_LITERAL", "UNSAFE", "message_line", "printable", "without_byte
 UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
 
 #: A bytes literal as ``repr`` writes it: ``b'...'`` or ``b"..."``, escapes included.
-BYTES_LITERAL = re.compile(r"""\bb(?:'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")""")
+BYTES_LITERAL = re.compile(r"""(?<!['"])\bb(?:'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")""")
 
 _NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 

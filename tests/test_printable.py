@@ -51,3 +51,13 @@ def test_output_never_holds_an_unsafe_character_and_always_encodes(text):
     assert not [c for c in shown if unicodedata.category(c) in ("Cc", "Cs")]
     if UNSAFE.search(text) is None:
         assert shown == text
+
+
+def test_bytes_literals_are_hidden_but_a_quoted_name_b_is_not():
+    from continuum.printable import without_bytes
+
+    assert without_bytes("read b'\\x00PK' from x") == "read <bytes not shown> from x"
+    assert without_bytes('(b"abc")') == "(<bytes not shown>)"
+    # a bucket named b, quoted, followed by more quoted text: a message, not bytes
+    shown = "s3://b/x: 'b' is not a bucket name (3-63 letters, '.' or '-')"
+    assert without_bytes(shown) == shown

@@ -58,6 +58,7 @@ from continuum.printable import printable
 F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = [
+    "BLOB_FILE",
     "BLOB_PATH",
     "BLOB_ROOT",
     "MAX_INT",
@@ -120,10 +121,12 @@ class BlobRoot(click.ParamType):
 
     name = "dir|s3://bucket/prefix"
 
-    def __init__(self, file_okay: bool = False) -> None:
-        self.file_okay = file_okay
+    def __init__(self, file_okay: bool = False, dir_okay: bool = True) -> None:
+        self.file_okay, self.dir_okay = file_okay, dir_okay
         if file_okay:
             self.name = "path|s3://bucket/key"
+        if not dir_okay:
+            self.name = "file|s3://bucket/key"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, Path):
@@ -135,13 +138,16 @@ class BlobRoot(click.ParamType):
             except ContinuumError as exc:
                 self.fail(str(exc), param, ctx)
             return text.rstrip("/")
-        return click.Path(file_okay=self.file_okay, path_type=Path).convert(text, param, ctx)
+        local = click.Path(file_okay=self.file_okay, dir_okay=self.dir_okay, path_type=Path)
+        return local.convert(text, param, ctx)
 
 
 #: ``--checkpoint-dir``, ``--lens-dir``, ``--lens-export-dir``: a directory or s3:// URL
 BLOB_ROOT = BlobRoot()
 #: a blob or a directory of them, or an object or prefix on object storage
 BLOB_PATH = BlobRoot(file_okay=True)
+#: one blob: a file, or an object on object storage (``--checkpoint-path``)
+BLOB_FILE = BlobRoot(file_okay=True, dir_okay=False)
 
 
 class ByteSize(click.ParamType):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import sys
 from contextlib import nullcontext
-from pathlib import Path
 
 import click
 
 from continuum.cli._output import (
+    BLOB_FILE,
     BLOB_ROOT,
     MAX_INT,
     NATURAL,
@@ -86,8 +86,8 @@ EXIT_INCOMPLETE = 3
 )
 @click.option(
     "--checkpoint-path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Resume from this checkpoint file.",
+    type=BLOB_FILE,
+    help="Resume from this checkpoint file (or s3://bucket/prefix/RUN_ID/checkpoint_N.ckpt).",
 )
 @click.option(
     "--force-resume",

@@ -28,7 +28,7 @@ class RunRequest:
     checkpoint_interval: float | None = None
     keep_checkpoints: int | None = None
     resume: bool = False
-    checkpoint_path: Path | None = None
+    checkpoint_path: Path | str | None = None  # a str only for an object (s3://...)
     force_resume: bool = False
     queue_depth: int = 3
     lens_dir: Path | str | None = None  # a str only for object storage (s3://...)

@@ -155,6 +155,8 @@ def find_checkpoint(req: RunRequest, world: str) -> Loaded | None:
 def _find(req: RunRequest, world: str) -> tuple[Loaded | None, RunChoice | None]:
     """The checkpoint, and for ``--resume`` the choice of run that named it."""
     if req.checkpoint_path is not None:
+        if layout.is_object_url(req.checkpoint_path):
+            return load_object(str(req.checkpoint_path)), None
         return load_file(Path(req.checkpoint_path)), None
     if req.resume_run is not None:
         return _load_of_run(req.catalog, req.resume_run), None
@@ -300,6 +302,25 @@ def load_remote(remote: RemoteRun, stored: str, newest_in_run: bool = True) -> L
             f"storage ({remote.location(name)}); run `continuum catalog verify --repair`"
         ) from None
     return Loaded(header, state, newest_in_run=newest_in_run, remote=remote)
+
+
+def load_object(url: str) -> Loaded:
+    """``--checkpoint-path s3://bucket/[prefix/]RUN_ID/checkpoint_N.ckpt``: that object,
+    fetched and verified whole. "Newest of its run" (whether resume may continue the run
+    in place) is asked of the listing: any newer checkpoint object, committed or not,
+    makes it a branch, which never touches the run's own objects."""
+    scheme, bucket, key = layout.split_object_url(url)
+    parts = key.split("/")
+    if len(parts) < 2:
+        raise CheckpointError(
+            f"{url}: not a checkpoint of a run; name one as "
+            "s3://bucket/[prefix/]RUN_ID/checkpoint_N.ckpt"
+        )
+    root = layout.object_url(scheme, bucket, "/".join(parts[:-2]))
+    remote, name = RemoteRun(root, parts[-2]), parts[-1]
+    header, state = remote.read(name)
+    newer = [n for n in remote.checkpoint_names() if n > name]
+    return Loaded(header, state, newest_in_run=not newer, remote=remote)
 
 
 def checkpoint_of_run(checkpoint_dir: str, run_id: str, stored: str) -> Path:

@@ -140,6 +140,32 @@ def test_checkpoint_diff_compares_objects_and_files(
     assert "Traceback" not in missing.output
     bucket = runner.invoke(cli, ["checkpoint", "diff", s3_root.rsplit("/", 1)[0], file])
     assert bucket.exit_code != 0 and "Traceback" not in bucket.output
+    # catalog scan indexes directories; on object storage the rows are the index
+    scan = runner.invoke(cli, ["catalog", "scan", s3_root, "--catalog", sqlite_url])
+    assert scan.exit_code != 0 and "catalog verify --repair" in scan.output, scan.output
+
+
+def test_checkpoint_path_names_an_object(s3_root: str, tmp_path, sqlite_url: str) -> None:
+    """--checkpoint-path s3://...: the newest continues the run in place, an older one
+    branches (here to a local directory); both bitwise the straight run's."""
+    straight = run(steps=40)["state_hash"]
+    first = run(s3_root, steps=20, checkpoint_stride=10, catalog=sqlite_url)
+    url = f"{first['checkpoint_dir']}/checkpoint_0000000020.ckpt"
+    on = execute(RunRequest(world="terra", steps=20, checkpoint_path=url, catalog=sqlite_url))
+    assert on["run_id"] == first["run_id"] and on["state_hash"] == straight
+    older = url[:-7] + "10.ckpt"
+    branch = execute(
+        RunRequest(
+            world="terra", steps=30, checkpoint_path=older, catalog=sqlite_url,
+            checkpoint_dir=tmp_path / "here",
+        )
+    )  # fmt: skip
+    assert branch["run_id"] != first["run_id"] and branch["state_hash"] == straight
+    assert branch["parent_run"] == first["run_id"]
+    with pytest.raises(CheckpointNotFoundError, match="no such checkpoint object"):
+        run(checkpoint_path=url[:-7] + "90.ckpt", catalog=sqlite_url)
+    with pytest.raises(CheckpointError, match="not a checkpoint of a run"):
+        run(checkpoint_path=s3_root.split("/t-")[0] + "/x.ckpt", catalog=sqlite_url)
 
 
 def test_resume_under_an_s3_root_chooses_from_the_catalog(s3_root: str, sqlite_url: str) -> None:

@@ -15,6 +15,7 @@ import click
 
 from continuum.catalog import Catalog
 from continuum.cli._output import (
+    BLOB_ROOT,
     catalog_option,
     echo,
     echo_done,
@@ -34,11 +35,11 @@ if TYPE_CHECKING:  # maintenance imports numpy: only the commands that use it lo
 
 
 @click.command("scan")
-@click.argument("directory", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("directory", metavar="DIR", type=BLOB_ROOT)
 @json_option
 @quiet_option
 @catalog_option
-def scan(directory: Path, as_json: bool, catalog_url: str | None) -> None:
+def scan(directory: Path | str, as_json: bool, catalog_url: str | None) -> None:
     """Index checkpoint and lens directories (DIR: a root, or one run's directory).
 
     Reads each run's manifest.json and each checkpoint's or lens chunk's header,
@@ -51,6 +52,13 @@ def scan(directory: Path, as_json: bool, catalog_url: str | None) -> None:
     Example:
       continuum catalog scan ./checkpoints --catalog postgresql://me@db-host/continuum
     """
+    if isinstance(directory, str):  # s3://: the catalog that wrote it is its index
+        raise CatalogError(
+            f"catalog scan indexes directories on this host, not {directory}: runs on "
+            "object storage are recorded by the catalog that wrote them (their rows are "
+            "the commit points); `continuum catalog verify --repair` adopts objects of "
+            "known runs that no row lists"
+        )
     with Catalog(catalog_url) as cat:
         from continuum import maintenance
 
