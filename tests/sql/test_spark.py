@@ -223,6 +223,14 @@ def test_a_path_hadoop_cannot_name_is_one_line(spark: Any, runs: Runs, tmp_path:
         register_views(spark.newSession(), tmp_path / "exp:1", catalog=runs.url)
 
 
+def test_an_export_on_object_storage_is_one_line(spark: Any, runs: Runs):
+    """No S3A connector in PySpark's wheel: refused before any view is made."""
+    fresh = spark.newSession()
+    with pytest.raises(QueryError, match="S3A connector.*continuum lens sql"):
+        register_views(fresh, "s3://bucket/exports", catalog=runs.url)
+    assert not fresh.catalog.listTables()
+
+
 def test_no_exports_means_empty_views_of_the_same_columns(
     spark: Any, views: tuple[str, ...], runs: Runs, tmp_path: Path
 ):

@@ -29,6 +29,21 @@ def _as_list(roots: Roots) -> list[str | os.PathLike[str]]:
     return list(roots)
 
 
+def _refuse_object_storage(roots: Sequence[object]) -> None:
+    """One line for an ``s3://`` root: Spark opens object storage through Hadoop's S3A
+    connector (``hadoop-aws`` and the AWS SDK, jars from Maven), which PySpark's wheel
+    does not carry and this project cannot install; the views are never half made."""
+    remote = [str(r) for r in roots if isinstance(r, str)]
+    if remote:
+        raise QueryError(
+            f"Spark views over {remote[0]}: exports on object storage need Hadoop's S3A "
+            "connector in the Spark session (spark.jars.packages="
+            "org.apache.hadoop:hadoop-aws:<its Hadoop version>), which continuum does not "
+            "set up; copy the export to a shared directory (aws s3 sync), or query it "
+            "with `continuum lens sql`, which reads s3:// exports"
+        )
+
+
 def register_views(
     spark: SparkSession,
     roots: Roots = (),
@@ -68,6 +83,7 @@ def register_views(
     require_version(spark)
     say = warn or log.warning
     readable = configured_roots(_as_list(roots), default=True, warn=say)
+    _refuse_object_storage(readable)
     recorded, dumps = _catalog(catalog, tables)
     files = list_files(readable, search_dirs(readable, recorded, say), say)
     meta = read_metadata(files)
