@@ -59,7 +59,7 @@ class CheckpointBlobs:
 
     def files(self, run: RunDirs) -> RunFiles:
         rows = tuple(self.catalog.checkpoints.list(run.run_id))
-        return RunFiles(run.run_id, run.checkpoint_dir, run.host, rows, run.status)
+        return RunFiles(run.run_id, run.checkpoint_dir, run.host, rows)
 
     def path_of(self, run: RunFiles, row: CheckpointRecord) -> Location:
         if layout.is_object_url(row.resolved_path):

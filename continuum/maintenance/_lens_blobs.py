@@ -99,7 +99,7 @@ class LensBlobs:
 
     def files(self, run: RunDirs) -> RunFiles:
         rows = tuple(self.catalog.lens_chunks.list(run.run_id))
-        return RunFiles(run.run_id, run.lens_dir, run.host, rows, run.status)
+        return RunFiles(run.run_id, run.lens_dir, run.host, rows)
 
     def path_of(self, run: RunFiles, row: LensChunkRecord) -> Location:
         where = layout.resolve_under(run.directory, row.path)

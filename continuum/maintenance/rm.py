@@ -31,6 +31,7 @@ from continuum.maintenance.export_files import (
     remove_tree,
     run_trees,
 )
+from continuum.maintenance.walker import upload_blob
 
 _RM_STATES = ("pending", "committed", "missing", "corrupt")
 
@@ -108,8 +109,9 @@ def _remove_dirs(run: RunRecord) -> None:
 
 def _remove_prefix(root: str, run_id: str) -> None:
     """A run prefix on object storage: its derived manifest and by-sample copies (there is
-    no ``latest`` and no directory to remove), and the multipart uploads its killed
-    writers left under it (billed parts no listing shows); any other key under it stays."""
+    no ``latest`` and no directory to remove), and the multipart uploads of blob names its
+    killed writers left directly under it (billed parts no listing shows); any other key
+    under it stays."""
     from continuum.blobs.storage import open_store  # s3fs: only for a run on object storage
 
     with contextlib.suppress(OSError, LayoutError):
@@ -119,6 +121,6 @@ def _remove_prefix(root: str, run_id: str) -> None:
             if name == layout.MANIFEST or layout.parse_lens_by_sample_name(name):
                 store.delete(layout.check_key(key, run_id))
         for upload in store.uploads(run_id):
-            with contextlib.suppress(LayoutError):  # a key no writer of ours made: left
-                layout.check_key(upload.key, run_id)
-                store.abort(upload)
+            name = upload.key[len(run_id) + 1 :]
+            if upload.key.startswith(f"{run_id}/") and upload_blob(name) is not None:
+                store.abort(upload)  # a name no writer of ours puts stays, as its objects do

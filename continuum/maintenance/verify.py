@@ -25,6 +25,8 @@ settles each finding through the blob state machine (whose moves are audit-logge
     and the catalog lacks
     stray temporary             deleted when its writer (pid in its name) is gone
                                 on this host; a live writer's temporary is no problem
+    incomplete multipart upload aborted (object storage: a writer killed mid-PUT),
+                                once its run is not running or it is an hour old
 
 With ``repair``, a crashed run's tick range is then settled against its rows as they
 now stand (``Runs.settle_ticks``: each crashed segment ends at its newest committed
@@ -45,7 +47,13 @@ from continuum.catalog import Catalog
 from continuum.maintenance._checkpoint_blobs import CheckpointBlobs
 from continuum.maintenance._lens_blobs import LensBlobs
 from continuum.maintenance._lens_scan import gap_problems
-from continuum.maintenance.walker import BlobAdapter, Problem, VerifyReport, Walker
+from continuum.maintenance.walker import (
+    BlobAdapter,
+    Problem,
+    VerifyReport,
+    Walker,
+    upload_problems,
+)
 
 
 def verify(
@@ -72,6 +80,7 @@ def verify(
             count, found = Walker(kind, repair).run(kind.files(run))
             checked[kind.blob] += count
             problems += found
+        problems += upload_problems(run, repair)
         if run.lens_dir:
             problems += gap_problems(catalog, run.run_id, run.lens_dir, repair, problems)
         if repair and run.status == "crashed":

@@ -33,7 +33,7 @@ class Problem(_Record):
     temporary in the lens directory has neither).
     """
 
-    kind: str  # missing | corrupt | changed | settled | interrupted-prune | orphan | temp
+    kind: str  # missing | corrupt | changed | settled | interrupted-prune | orphan | temp | upload
     run_id: str
     tick: int | None
     path: str
@@ -74,7 +74,6 @@ class RunFiles:
     directory: str | None
     host: str | None
     rows: tuple[Any, ...]
-    status: str | None = None  # the run's (``running``: its uploads may be in progress)
 
 
 H = TypeVar("H")
@@ -240,26 +239,45 @@ class Walker:
             elif isinstance(entry, Path) and (pid := layout.temp_pid(name)) is not None:
                 found = check_temp(run, entry, pid, self.repair, self.a.blob)
                 out += [found] if found else []
-        return out + self.uploads(run, folder)
+        return out
 
-    def uploads(self, run: RunFiles, folder: Folder) -> list[Problem]:
-        """Incomplete multipart uploads under the run's prefix (object storage's crashed
-        writes): a problem once its run is not running or it is older than the grace a
-        pending row gets; ``repair`` aborts it (its parts are billed and never seen)."""
-        out = []
+
+def upload_problems(run: RunDirs, repair: bool) -> list[Problem]:
+    """Incomplete multipart uploads under the run's prefixes on object storage (its
+    checkpoint and lens dirs, each once, even when they are one prefix): what a writer
+    killed mid-PUT leaves, billed and never listed. Only names this project's writers
+    put (:func:`upload_blob`), directly under the run's prefix; a problem once the run
+    is not running or the upload is older than a pending row's grace; ``repair``
+    aborts it."""
+    out: list[Problem] = []
+    for directory in dict.fromkeys(d for d in (run.checkpoint_dir, run.lens_dir) if d):
+        folder = folder_of(run.run_id, directory)
         for upload in folder.uploads():
+            blob = upload_blob(upload.key.rsplit("/", 1)[-1])
+            if blob is None or upload.key.count("/") != 1:
+                continue  # not ours, or not directly under the run's prefix
             if run.status == "running" and utcnow() - upload.initiated < PENDING_GRACE:
                 continue  # a write that may be in progress
             detail = "incomplete multipart upload left by a crashed write"
             where = folder.location(upload)
-            problem = Problem("upload", run.run_id, None, where, detail, blob=self.a.blob)
-            if not self.repair:
+            problem = Problem("upload", run.run_id, None, where, detail, blob=blob)
+            if not repair:
                 out.append(problem)
             elif (why := folder.abort(upload)) is not None:
                 out.append(done(problem, None, f"; {why}"))
             else:
                 out.append(done(problem, "aborted"))
-        return out
+    return out
+
+
+def upload_blob(name: str) -> str | None:
+    """The kind of blob an object name is (``checkpoint``, ``lens``: a chunk or a
+    by-sample copy), None for a name no writer of ours puts multipart."""
+    if layout.checkpoint_tick(name) is not None:
+        return "checkpoint"
+    if layout.parse_lens_chunk_name(name) is not None or layout.parse_lens_by_sample_name(name):
+        return "lens"
+    return None
 
 
 def check_temp(run: RunFiles, path: Path, pid: int, repair: bool, blob: str) -> Problem | None:

@@ -3,8 +3,9 @@
 A checkpoint of 100 MiB or more is put as a multipart upload; a writer killed between
 ``CreateMultipartUpload`` and ``Complete`` leaves the upload and its parts: no object
 (resume never sees it), but billed bytes no listing shows. ``catalog verify`` reports
-it, ``--repair`` aborts it, and ``catalog rm`` aborts the run's — each only under the
-run's own prefix: a sibling prefix's, another run's and a stranger's stay.
+it, ``--repair`` aborts it, and ``catalog rm`` aborts the run's — each only a name our
+writers put, directly under a run's own prefix: a sibling prefix's, a stranger's name
+under the run's prefix and a key elsewhere in the bucket stay.
 """
 
 from __future__ import annotations
@@ -49,29 +50,30 @@ def test_verify_reports_repair_aborts_rm_aborts_only_the_runs_uploads(
     prefix = s3_root.split("/", 3)[3]
     mine, other = (f"{prefix}/{r['run_id']}" for r in runs)
     left = f"{mine}/checkpoint_0000000030.ckpt"
+    others = f"{other}/checkpoint_0000000040.ckpt"  # another run's: its own verify row
     strangers = {
         f"{mine}x/checkpoint_0000000030.ckpt",  # a sibling prefix, not the run's
-        f"{other}/notes.bin",  # another run's: settled by its own verify, never by rm
+        f"{mine}/notes.bin",  # under the run's prefix, but no name our writers put
+        f"{mine}/sub/checkpoint_0000000030.ckpt",  # not directly under it
         "elsewhere/checkpoint_0000000030.ckpt",
     }
-    for key in {left, *strangers}:
+    for key in {left, others, *strangers}:
         _left_upload(s3_bucket, key)
     runner = CliRunner()
 
     found = runner.invoke(cli, ["catalog", "verify", "--catalog", sqlite_url, "--json"])
     problems = json.loads(found.stdout)["problems"]
     uploads = sorted(p["path"] for p in problems if p["kind"] == "upload")
-    assert uploads == [f"s3://{s3_bucket}/{left}", f"s3://{s3_bucket}/{other}/notes.bin"]
-    assert found.exit_code != 0 and _uploads(s3_bucket) == {left, *strangers}
+    assert uploads == sorted(f"s3://{s3_bucket}/{k}" for k in (left, others))
+    assert found.exit_code != 0 and _uploads(s3_bucket) == {left, others, *strangers}
 
     runner.invoke(cli, ["catalog", "verify", "--repair", "--catalog", sqlite_url])
-    assert _uploads(s3_bucket) == strangers - {f"{other}/notes.bin"}
+    assert _uploads(s3_bucket) == strangers
     clean = runner.invoke(cli, ["catalog", "verify", "--catalog", sqlite_url])
     assert clean.exit_code == 0 and "0 problem(s)" in clean.stdout, clean.stdout
 
-    _left_upload(s3_bucket, f"{mine}/lens_snapshot_0000000000.lens")
-    removed = runner.invoke(
-        cli, ["catalog", "rm", runs[0]["run_id"], "--yes", "--catalog", sqlite_url]
-    )
+    _left_upload(s3_bucket, f"{mine}/lens_snapshot_0000000000-0000000010.lens")
+    rm = ["catalog", "rm", runs[0]["run_id"], "--yes", "--catalog", sqlite_url]
+    removed = runner.invoke(cli, rm)
     assert removed.exit_code == 0, removed.output
-    assert _uploads(s3_bucket) == strangers - {f"{other}/notes.bin"}
+    assert _uploads(s3_bucket) == strangers
