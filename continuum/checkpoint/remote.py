@@ -174,26 +174,25 @@ def inspect_object(url: str) -> CheckpointHeader:
     return inspect_checkpoint_head(head, size, url)
 
 
-def read_object(url: str) -> tuple[CheckpointHeader, State]:
-    """Fetch the checkpoint object at ``url``, verify it and rebuild its State."""
+def _fetch(url: str) -> bytes:
+    """The whole checkpoint object at ``url`` (one line for a bucket or a missing key)."""
     store, key = _object(url)
     if not key:
         raise CheckpointError(f"{url} names a bucket, not a checkpoint object")
     try:
-        data = store.get_bytes(key)
+        return store.get_bytes(key)
     except ObjectNotFoundError:
         raise CheckpointNotFoundError(f"{url}: no such checkpoint object") from None
-    return read_checkpoint_bytes(data, url)
+
+
+def read_object(url: str) -> tuple[CheckpointHeader, State]:
+    """Fetch the checkpoint object at ``url``, verify it and rebuild its State."""
+    return read_checkpoint_bytes(_fetch(url), url)
 
 
 def verify_object(url: str) -> CheckpointHeader:
     """Fetch the checkpoint object at ``url`` and verify every byte of it."""
-    store, key = _object(url)
-    try:
-        data = store.get_bytes(key)
-    except ObjectNotFoundError:
-        raise CheckpointNotFoundError(f"{url}: no such checkpoint object") from None
-    return verify_checkpoint_bytes(data, url)
+    return verify_checkpoint_bytes(_fetch(url), url)
 
 
 def checkpoint_objects(url: str) -> list[str]:

@@ -6,7 +6,7 @@ blobs directly in it, and deleting one — confined, in both, to the run's own p
 (on disk: by name in the directory opened without following links; on object storage:
 a key that is one of this project's blob names directly under the run's prefix,
 checked by :mod:`continuum.layout`, never anything else in the bucket), and the
-multipart uploads a killed writer left under that prefix (aborted, never another's).
+multipart uploads our killed writers left directly under that prefix (never another's).
 
 A *location* is a ``Path`` on disk and an ``s3://`` URL (a ``str``) on object storage.
 """
@@ -127,8 +127,13 @@ class ObjectFolder:
         return str(loc)
 
     def uploads(self) -> list[Upload]:
-        """Incomplete multipart uploads of keys under the run's prefix, and only there."""
-        return [u for u in self.store.uploads(self.run_id) if u.key.startswith(f"{self.run_id}/")]
+        """Incomplete multipart uploads our writers left: a blob name (:func:`upload_blob`)
+        directly under the run's prefix, and nothing else (a stranger's is left alone)."""
+        return [
+            u
+            for u in self.store.uploads(self.run_id)
+            if u.key.rsplit("/", 1)[0] == self.run_id and upload_blob(name_of(u.key))
+        ]
 
     def abort(self, upload: Upload) -> str | None:
         """None when aborted (or already gone), else why it was left."""
@@ -141,6 +146,16 @@ class ObjectFolder:
 
     def location(self, upload: Upload) -> str:
         return self.store.location(upload.key)
+
+
+def upload_blob(name: str) -> str | None:
+    """The kind of blob an object name is (``checkpoint``; ``lens``: a chunk or a
+    by-sample copy), None for a name no writer of ours puts multipart."""
+    if layout.checkpoint_tick(name) is not None:
+        return "checkpoint"
+    if layout.parse_lens_chunk_name(name) is not None or layout.parse_lens_by_sample_name(name):
+        return "lens"
+    return None
 
 
 def folder_of(run_id: str, directory: str | None) -> Folder:

@@ -31,7 +31,7 @@ from continuum.maintenance.export_files import (
     remove_tree,
     run_trees,
 )
-from continuum.maintenance.walker import upload_blob
+from continuum.maintenance.folders import ObjectFolder
 
 _RM_STATES = ("pending", "committed", "missing", "corrupt")
 
@@ -120,7 +120,6 @@ def _remove_prefix(root: str, run_id: str) -> None:
             name = key[len(run_id) + 1 :]
             if name == layout.MANIFEST or layout.parse_lens_by_sample_name(name):
                 store.delete(layout.check_key(key, run_id))
-        for upload in store.uploads(run_id):
-            name = upload.key[len(run_id) + 1 :]
-            if upload.key.startswith(f"{run_id}/") and upload_blob(name) is not None:
-                store.abort(upload)  # a name no writer of ours puts stays, as its objects do
+        folder = ObjectFolder(run_id, layout.object_child(root, run_id))
+        for upload in folder.uploads():  # ours only: a stranger's stays, as its objects do
+            folder.abort(upload)

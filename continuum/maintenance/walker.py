@@ -18,7 +18,14 @@ from continuum import layout
 from continuum.catalog import RunDirs, pid_alive
 from continuum.catalog.db import utcnow
 from continuum.catalog.records import _Record, span_text
-from continuum.maintenance.folders import Folder, LocalFolder, Location, folder_of, name_of
+from continuum.maintenance.folders import (
+    Folder,
+    LocalFolder,
+    Location,
+    folder_of,
+    name_of,
+    upload_blob,
+)
 
 PENDING_GRACE = timedelta(hours=1)
 CHECKED_STATES = frozenset({"committed", "pending", "deleting", "missing", "corrupt"})
@@ -245,21 +252,18 @@ class Walker:
 def upload_problems(run: RunDirs, repair: bool) -> list[Problem]:
     """Incomplete multipart uploads under the run's prefixes on object storage (its
     checkpoint and lens dirs, each once, even when they are one prefix): what a writer
-    killed mid-PUT leaves, billed and never listed. Only names this project's writers
-    put (:func:`upload_blob`), directly under the run's prefix; a problem once the run
-    is not running or the upload is older than a pending row's grace; ``repair``
-    aborts it."""
+    killed mid-PUT leaves, billed and never listed (only ours: ``Folder.uploads``); a
+    problem once the run is not running or the upload is older than a pending row's
+    grace; ``repair`` aborts it."""
     out: list[Problem] = []
     for directory in dict.fromkeys(d for d in (run.checkpoint_dir, run.lens_dir) if d):
         folder = folder_of(run.run_id, directory)
         for upload in folder.uploads():
-            blob = upload_blob(upload.key.rsplit("/", 1)[-1])
-            if blob is None or upload.key.count("/") != 1:
-                continue  # not ours, or not directly under the run's prefix
             if run.status == "running" and utcnow() - upload.initiated < PENDING_GRACE:
                 continue  # a write that may be in progress
             detail = "incomplete multipart upload left by a crashed write"
             where = folder.location(upload)
+            blob = upload_blob(name_of(upload.key)) or "checkpoint"
             problem = Problem("upload", run.run_id, None, where, detail, blob=blob)
             if not repair:
                 out.append(problem)
@@ -268,16 +272,6 @@ def upload_problems(run: RunDirs, repair: bool) -> list[Problem]:
             else:
                 out.append(done(problem, "aborted"))
     return out
-
-
-def upload_blob(name: str) -> str | None:
-    """The kind of blob an object name is (``checkpoint``, ``lens``: a chunk or a
-    by-sample copy), None for a name no writer of ours puts multipart."""
-    if layout.checkpoint_tick(name) is not None:
-        return "checkpoint"
-    if layout.parse_lens_chunk_name(name) is not None or layout.parse_lens_by_sample_name(name):
-        return "lens"
-    return None
 
 
 def check_temp(run: RunFiles, path: Path, pid: int, repair: bool, blob: str) -> Problem | None:
